@@ -1,0 +1,54 @@
+// ONNX → spruce: import what torch.onnx.export emits for MLPs (Gemm,
+// MatMul + Add, Relu, Flatten), fold constants (including weight_orig *
+// weight_mask left by torch.nn.utils.prune), fuse bias and ReLU into Linear,
+// and choose each weight's storage format.
+#ifndef SPRUCE_CONVERTERS_ONNX_IMPORT_H_
+#define SPRUCE_CONVERTERS_ONNX_IMPORT_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "spruce/converters/model_def.h"
+
+namespace spruce::converters {
+
+struct ConvertOptions {
+  // A Linear weight with at least this fraction of zeros is stored CSR;
+  // below it, dense (oneDNN).
+  double sparse_threshold = 0.5;
+  // Keep every weight dense (for comparisons).
+  bool dense = false;
+};
+
+struct LayerReport {
+  std::string node;
+  std::string weight;
+  Shape shape;
+  double sparsity = 0;
+  WeightFormat format = WeightFormat::kDense;
+  size_t dense_bytes = 0;
+  size_t stored_bytes = 0;
+};
+
+struct ConversionReport {
+  std::vector<LayerReport> layers;
+  std::vector<std::string> folded;  // what constant folding and fusion did
+  size_t onnx_file_bytes = 0;
+  size_t spruce_file_bytes = 0;     // set by convert_onnx_file()
+};
+
+// Imports the ONNX model at `path`. Throws spruce::Error naming the file and
+// the problem: not ONNX, an unsupported op (with its node name), an
+// unsupported attribute or shape.
+ModelDef import_onnx(const std::string& path, const ConvertOptions& options,
+                     ConversionReport* report);
+
+// import_onnx() then write_model().
+ConversionReport convert_onnx_file(const std::string& onnx_path,
+                                   const std::string& spruce_path,
+                                   const ConvertOptions& options);
+
+}  // namespace spruce::converters
+
+#endif  // SPRUCE_CONVERTERS_ONNX_IMPORT_H_

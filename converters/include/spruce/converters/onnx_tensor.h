@@ -1,0 +1,18 @@
+// Reading ONNX TensorProto data: initializers, and the .pb files of the ONNX
+// test data format.
+#ifndef SPRUCE_CONVERTERS_ONNX_TENSOR_H_
+#define SPRUCE_CONVERTERS_ONNX_TENSOR_H_
+
+#include <string>
+
+#include "spruce/tensor.h"
+
+namespace spruce::converters {
+
+// Reads a serialized onnx.TensorProto of float32 from `path`. Throws
+// spruce::Error naming the file on anything else.
+Tensor read_onnx_tensor_file(const std::string& path);
+
+}  // namespace spruce::converters
+
+#endif  // SPRUCE_CONVERTERS_ONNX_TENSOR_H_

@@ -1,0 +1,96 @@
+// TensorProto decoding.
+#include <cstring>
+#include <fstream>
+#include <limits>
+
+#include "onnx_util.h"
+#include "spruce/converters/onnx_tensor.h"
+#include "spruce/error.h"
+
+namespace spruce::converters {
+
+std::string read_file_bytes(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw Error(path + ": cannot read (not a regular file?)");
+  if (static_cast<uint64_t>(size) > max_bytes) {
+    throw Error(path + ": " + std::to_string(size) + " bytes is larger than " +
+                std::to_string(max_bytes) + " bytes this reader accepts");
+  }
+  std::string bytes(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  in.read(bytes.data(), size);
+  if (!in) throw Error(path + ": read failed");
+  return bytes;
+}
+
+Constant constant_from_proto(const onnx::TensorProto& proto,
+                             const std::string& what) {
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    throw Error(what + " keeps its data in an external file, which spruce "
+                       "does not read; export without external data");
+  }
+  Constant c;
+  for (int64_t d : proto.dims()) {
+    if (d < 0) throw Error(what + " has a negative dimension");
+    c.shape.push_back(d);
+  }
+  const size_t count = element_count(c.shape);
+  const std::string& raw = proto.raw_data();
+  switch (proto.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      if (!raw.empty()) {
+        if (raw.size() != count * sizeof(float)) {
+          throw Error(what + ": " + std::to_string(raw.size()) +
+                      " bytes of data for shape " + to_string(c.shape));
+        }
+        c.f.resize(count);
+        std::memcpy(c.f.data(), raw.data(), raw.size());
+      } else {
+        c.f.assign(proto.float_data().begin(), proto.float_data().end());
+      }
+      if (c.f.size() != count) {
+        throw Error(what + ": " + std::to_string(c.f.size()) +
+                    " values for shape " + to_string(c.shape));
+      }
+      return c;
+    case onnx::TensorProto::INT64:
+      c.is_float = false;
+      if (!raw.empty()) {
+        if (raw.size() != count * sizeof(int64_t)) {
+          throw Error(what + ": " + std::to_string(raw.size()) +
+                      " bytes of data for shape " + to_string(c.shape));
+        }
+        c.i.resize(count);
+        std::memcpy(c.i.data(), raw.data(), raw.size());
+      } else {
+        c.i.assign(proto.int64_data().begin(), proto.int64_data().end());
+      }
+      if (c.i.size() != count) {
+        throw Error(what + ": " + std::to_string(c.i.size()) +
+                    " values for shape " + to_string(c.shape));
+      }
+      return c;
+    default:
+      throw Error(what + " has data type " +
+                  std::to_string(proto.data_type()) +
+                  "; spruce reads float32 and int64 tensors");
+  }
+}
+
+Tensor read_onnx_tensor_file(const std::string& path) {
+  const std::string bytes = read_file_bytes(path, size_t{1} << 31);
+  onnx::TensorProto proto;
+  if (!proto.ParseFromString(bytes)) {
+    throw Error(path + ": not an ONNX TensorProto file");
+  }
+  Constant c = constant_from_proto(proto, path);
+  if (!c.is_float) {
+    throw Error(path + ": tensor is int64; model inputs are float32");
+  }
+  return Tensor(c.shape, std::move(c.f));
+}
+
+}  // namespace spruce::converters

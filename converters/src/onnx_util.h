@@ -1,0 +1,34 @@
+// Internal helpers shared by the ONNX importer and tensor reader.
+#ifndef SPRUCE_CONVERTERS_ONNX_UTIL_H_
+#define SPRUCE_CONVERTERS_ONNX_UTIL_H_
+
+#include <onnx/onnx_pb.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "spruce/tensor.h"
+
+namespace spruce::converters {
+
+// A constant tensor of the model: float32 or int64 values.
+struct Constant {
+  Shape shape;
+  bool is_float = true;
+  std::vector<float> f;
+  std::vector<int64_t> i;
+};
+
+// Decodes a TensorProto (raw_data or typed fields; float32 or int64). Throws
+// spruce::Error naming `what` for other types, external data, or a size that
+// does not match the dims.
+Constant constant_from_proto(const onnx::TensorProto& proto,
+                             const std::string& what);
+
+// Reads all of `path` (bounded by `max_bytes`); throws spruce::Error.
+std::string read_file_bytes(const std::string& path, size_t max_bytes);
+
+}  // namespace spruce::converters
+
+#endif  // SPRUCE_CONVERTERS_ONNX_UTIL_H_

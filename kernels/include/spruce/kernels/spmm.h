@@ -1,0 +1,55 @@
+// Sparse weight times dense activations: Y = act(W · X + bias).
+//
+// Layout: W is [rows × cols] in CSR. X is feature-major, [cols × n] with row
+// stride n (n = tokens, batch or pixels, contiguous), and Y is [rows × n].
+// Each non-zero of W is one broadcast and a few vector FMAs over n.
+//
+// The kernels are pure compute: no allocation, no threads. Callers split rows
+// across threads with `row_begin`/`row_end`.
+#ifndef SPRUCE_KERNELS_SPMM_H_
+#define SPRUCE_KERNELS_SPMM_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace spruce::kernels {
+
+// Activation applied to each output as it is written.
+enum class Activation : uint8_t { kNone = 0, kRelu = 1 };
+
+enum class IndexWidth : uint8_t { k16 = 16, k32 = 32 };
+
+// Borrowed CSR matrix. `row_ptr` has rows + 1 entries, row_ptr[0] == 0;
+// `col_idx` holds row_ptr[rows] column indices of `index_width` bits; all of it
+// has been validated by whoever built the view.
+struct CsrView {
+  size_t rows = 0;
+  size_t cols = 0;
+  const uint32_t* row_ptr = nullptr;
+  const void* col_idx = nullptr;
+  IndexWidth index_width = IndexWidth::k32;
+  const float* values = nullptr;
+
+  size_t nnz() const { return rows == 0 ? 0 : row_ptr[rows]; }
+};
+
+// What happens to each output element: y = act(sum + bias[row]).
+struct Epilogue {
+  const float* bias = nullptr;  // [rows] or null
+  Activation activation = Activation::kNone;
+};
+
+// Y[row_begin:row_end, 0:n] = act(W[row_begin:row_end, :] · X + bias).
+// x: [w.cols × n], row stride n. y: [w.rows × n], row stride n.
+// Dispatches once to the best SIMD target of the running CPU.
+void spmm_csr(const CsrView& w, const float* x, size_t n, float* y,
+              const Epilogue& epilogue, size_t row_begin, size_t row_end);
+
+// Scalar reference with the same contract; tests compare against it.
+void spmm_csr_reference(const CsrView& w, const float* x, size_t n, float* y,
+                        const Epilogue& epilogue, size_t row_begin,
+                        size_t row_end);
+
+}  // namespace spruce::kernels
+
+#endif  // SPRUCE_KERNELS_SPMM_H_

@@ -1,0 +1,54 @@
+// Highway bias + activation pass: one read and one write of the output.
+#include <cstddef>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/src/epilogue.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "spruce/kernels/epilogue.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace spruce::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+void ApplyEpilogue(float* HWY_RESTRICT y, size_t rows, size_t n,
+                   const Epilogue& epilogue) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const bool relu = epilogue.activation == Activation::kRelu;
+  for (size_t r = 0; r < rows; ++r) {
+    const float b = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0f;
+    const auto bv = hn::Set(d, b);
+    float* HWY_RESTRICT yr = y + r * n;
+    size_t j = 0;
+    for (; j + lanes <= n; j += lanes) {
+      auto v = hn::Add(hn::LoadU(d, yr + j), bv);
+      if (relu) v = hn::Max(v, hn::Zero(d));
+      hn::StoreU(v, d, yr + j);
+    }
+    for (; j < n; ++j) {
+      const float v = yr[j] + b;
+      yr[j] = relu && v < 0.0f ? 0.0f : v;
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace spruce::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace spruce::kernels {
+
+HWY_EXPORT(ApplyEpilogue);
+
+void apply_epilogue(float* y, size_t rows, size_t n, const Epilogue& epilogue) {
+  if (epilogue.bias == nullptr && epilogue.activation == Activation::kNone) {
+    return;
+  }
+  HWY_DYNAMIC_DISPATCH(ApplyEpilogue)(y, rows, n, epilogue);
+}
+
+}  // namespace spruce::kernels
+#endif  // HWY_ONCE

@@ -1,0 +1,170 @@
+// CSR sparse weights × feature-major dense activations, written once with
+// Highway and compiled for every SIMD target (foreach_target.h); the best one
+// for the running CPU is chosen once per call.
+//
+// Many columns: each non-zero is one weight broadcast and four vector FMAs over
+// a 4-vector tile of the output row (the XNNPACK f32-spmm technique).
+// One column (batch-1 latency): the row is a sparse dot product; column indices
+// are widened to 32 bits and the activations fetched with a vector gather.
+#include <cstddef>
+#include <cstdint>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/src/spmm_csr.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "spruce/kernels/spmm.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace spruce::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class D, class V>
+HWY_INLINE V ApplyActivation(D d, V v, Activation activation) {
+  return activation == Activation::kRelu ? hn::Max(v, hn::Zero(d)) : v;
+}
+
+HWY_INLINE float ApplyActivation(float v, Activation activation) {
+  return activation == Activation::kRelu && v < 0.0f ? 0.0f : v;
+}
+
+// Column indices as a vector of int32 for GatherIndex.
+template <class DI>
+HWY_INLINE hn::Vec<DI> LoadIndices(DI di, const uint32_t* p) {
+  return hn::BitCast(di, hn::LoadU(hn::RebindToUnsigned<DI>(), p));
+}
+template <class DI>
+HWY_INLINE hn::Vec<DI> LoadIndices(DI di, const uint16_t* p) {
+  return hn::PromoteTo(di, hn::LoadU(hn::Rebind<uint16_t, DI>(), p));
+}
+
+// sum_k values[k] * x[cols[k] * stride] for k in [kb, ke).
+template <class Index>
+HWY_INLINE float SparseDot(const float* HWY_RESTRICT values,
+                           const Index* HWY_RESTRICT cols, uint32_t kb,
+                           uint32_t ke, const float* HWY_RESTRICT x,
+                           size_t stride) {
+  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  uint32_t k = kb;
+  for (; k + 4 <= ke; k += 4) {
+    s0 += values[k + 0] * x[cols[k + 0] * stride];
+    s1 += values[k + 1] * x[cols[k + 1] * stride];
+    s2 += values[k + 2] * x[cols[k + 2] * stride];
+    s3 += values[k + 3] * x[cols[k + 3] * stride];
+  }
+  for (; k < ke; ++k) s0 += values[k] * x[cols[k] * stride];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// n == 1: y[r] = act(bias[r] + dot(W[r, :], x)), gathers over the row.
+template <class Index>
+void SpmvRows(const CsrView& w, const Index* HWY_RESTRICT cols,
+              const float* HWY_RESTRICT x, float* HWY_RESTRICT y,
+              const Epilogue& epilogue, size_t row_begin, size_t row_end) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const size_t lanes = hn::Lanes(d);
+  const float* HWY_RESTRICT values = w.values;
+  for (size_t r = row_begin; r < row_end; ++r) {
+    const uint32_t kb = w.row_ptr[r];
+    const uint32_t ke = w.row_ptr[r + 1];
+    auto acc0 = hn::Zero(d);
+    auto acc1 = hn::Zero(d);
+    uint32_t k = kb;
+    for (; k + 2 * lanes <= ke; k += static_cast<uint32_t>(2 * lanes)) {
+      const auto x0 = hn::GatherIndex(d, x, LoadIndices(di, cols + k));
+      const auto x1 = hn::GatherIndex(d, x, LoadIndices(di, cols + k + lanes));
+      acc0 = hn::MulAdd(hn::LoadU(d, values + k), x0, acc0);
+      acc1 = hn::MulAdd(hn::LoadU(d, values + k + lanes), x1, acc1);
+    }
+    float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+    sum += SparseDot(values, cols, k, ke, x, 1);
+    if (epilogue.bias != nullptr) sum += epilogue.bias[r];
+    y[r] = ApplyActivation(sum, epilogue.activation);
+  }
+}
+
+// n > 1: each output row in tiles of 4 vectors, then 1 vector, then a scalar
+// tail of fewer than one vector of columns.
+template <class Index>
+void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
+              const float* HWY_RESTRICT x, size_t n, float* HWY_RESTRICT y,
+              const Epilogue& epilogue, size_t row_begin, size_t row_end) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const float* HWY_RESTRICT values = w.values;
+  const Activation act = epilogue.activation;
+  for (size_t r = row_begin; r < row_end; ++r) {
+    const uint32_t kb = w.row_ptr[r];
+    const uint32_t ke = w.row_ptr[r + 1];
+    const float bias = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0f;
+    float* HWY_RESTRICT yr = y + r * n;
+    size_t j = 0;
+    for (; j + 4 * lanes <= n; j += 4 * lanes) {
+      auto a0 = hn::Set(d, bias);
+      auto a1 = a0, a2 = a0, a3 = a0;
+      for (uint32_t k = kb; k < ke; ++k) {
+        const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n + j;
+        const auto wv = hn::Set(d, values[k]);
+        a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
+        a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
+        a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
+        a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+      }
+      hn::StoreU(ApplyActivation(d, a0, act), d, yr + j);
+      hn::StoreU(ApplyActivation(d, a1, act), d, yr + j + lanes);
+      hn::StoreU(ApplyActivation(d, a2, act), d, yr + j + 2 * lanes);
+      hn::StoreU(ApplyActivation(d, a3, act), d, yr + j + 3 * lanes);
+    }
+    for (; j + lanes <= n; j += lanes) {
+      auto a = hn::Set(d, bias);
+      for (uint32_t k = kb; k < ke; ++k) {
+        const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n + j;
+        a = hn::MulAdd(hn::Set(d, values[k]), hn::LoadU(d, xr), a);
+      }
+      hn::StoreU(ApplyActivation(d, a, act), d, yr + j);
+    }
+    for (; j < n; ++j) {
+      const float sum = bias + SparseDot(values, cols, kb, ke, x + j, n);
+      yr[j] = ApplyActivation(sum, act);
+    }
+  }
+}
+
+template <class Index>
+void SpmmCsrTyped(const CsrView& w, const float* x, size_t n, float* y,
+                  const Epilogue& epilogue, size_t row_begin, size_t row_end) {
+  const auto* cols = static_cast<const Index*>(w.col_idx);
+  if (n == 1) {
+    SpmvRows(w, cols, x, y, epilogue, row_begin, row_end);
+  } else {
+    SpmmRows(w, cols, x, n, y, epilogue, row_begin, row_end);
+  }
+}
+
+void SpmmCsr(const CsrView& w, const float* x, size_t n, float* y,
+             const Epilogue& epilogue, size_t row_begin, size_t row_end) {
+  if (w.index_width == IndexWidth::k16) {
+    SpmmCsrTyped<uint16_t>(w, x, n, y, epilogue, row_begin, row_end);
+  } else {
+    SpmmCsrTyped<uint32_t>(w, x, n, y, epilogue, row_begin, row_end);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace spruce::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace spruce::kernels {
+
+HWY_EXPORT(SpmmCsr);
+
+void spmm_csr(const CsrView& w, const float* x, size_t n, float* y,
+              const Epilogue& epilogue, size_t row_begin, size_t row_end) {
+  HWY_DYNAMIC_DISPATCH(SpmmCsr)(w, x, n, y, epilogue, row_begin, row_end);
+}
+
+}  // namespace spruce::kernels
+#endif  // HWY_ONCE

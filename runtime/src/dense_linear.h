@@ -1,0 +1,47 @@
+// Dense fully connected layer on oneDNN matmul, in spruce's feature-major
+// activation layout: Y[out × n] = act(W[out × in] · X[in × n] + bias).
+//
+// A primitive is created once per distinct n (batch × tokens) and cached; runs
+// from many threads share it, each with its own scratchpad.
+#ifndef SPRUCE_RUNTIME_DENSE_LINEAR_H_
+#define SPRUCE_RUNTIME_DENSE_LINEAR_H_
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <unordered_map>
+
+#include "spruce/kernels/spmm.h"
+
+namespace spruce {
+
+class DenseLinear {
+ public:
+  // `weight` ([out × in], row-major) and `bias` ([out] or null) are borrowed
+  // and must outlive this object.
+  DenseLinear(const dnnl::engine& engine, const float* weight, size_t out,
+              size_t in, const float* bias, kernels::Activation activation);
+
+  void run(const float* x, size_t n, float* y) const;
+
+ private:
+  struct Compiled {
+    dnnl::matmul primitive;
+    dnnl::memory::desc weight_desc, x_desc, y_desc, scratchpad_desc;
+  };
+  const Compiled& compiled_for(size_t n) const;
+
+  dnnl::engine engine_;
+  const float* weight_;
+  size_t out_;
+  size_t in_;
+  const float* bias_;
+  kernels::Activation activation_;
+  mutable std::mutex mutex_;
+  mutable std::unordered_map<size_t, std::unique_ptr<Compiled>> cache_;
+};
+
+}  // namespace spruce
+
+#endif  // SPRUCE_RUNTIME_DENSE_LINEAR_H_

@@ -1,0 +1,308 @@
+// Engine: load (map, check, plan) once; run many times from many threads.
+//
+// Activation layout: Linear kernels want feature-major activations
+// ([features × n], n = batch × tokens contiguous). The plan marks each tensor
+// feature-major or row-major (ONNX's layout) so that a chain of Linear/Relu
+// layers never transposes; a transpose happens only where a row-major consumer
+// (Flatten that regroups features, a model output) meets a feature-major
+// producer, and never when n == 1, where both layouts are the same bytes.
+#include "spruce/engine.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <set>
+
+#include "graph.h"
+#include "linear_op.h"
+#include "mapped_file.h"
+#include "model_reader.h"
+#include "spruce/error.h"
+
+namespace spruce {
+namespace {
+
+// dst[c * rows + r] = src[r * cols + c], in tiles that stay in cache.
+void transpose(const float* src, size_t rows, size_t cols, float* dst) {
+  constexpr size_t kTile = 32;
+  for (size_t r0 = 0; r0 < rows; r0 += kTile) {
+    const size_t r1 = std::min(rows, r0 + kTile);
+    for (size_t c0 = 0; c0 < cols; c0 += kTile) {
+      const size_t c1 = std::min(cols, c0 + kTile);
+      for (size_t r = r0; r < r1; ++r) {
+        for (size_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
+  }
+}
+
+// Sets OpenMP's thread count for the calling thread (what oneDNN reads) and
+// restores it when the run ends.
+class ScopedOmpThreads {
+ public:
+  explicit ScopedOmpThreads(int threads) : previous_(omp_get_max_threads()) {
+    if (threads > 0) omp_set_num_threads(threads);
+  }
+  ~ScopedOmpThreads() { omp_set_num_threads(previous_); }
+  ScopedOmpThreads(const ScopedOmpThreads&) = delete;
+  ScopedOmpThreads& operator=(const ScopedOmpThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  std::string path;
+  EngineOptions options;
+  int threads = 1;
+  MappedFile file;
+  Graph graph;
+  dnnl::engine dnnl_engine{dnnl::engine::kind::cpu, 0};
+  std::vector<std::unique_ptr<LinearOp>> linear;  // per node; null if not Linear
+  std::vector<bool> feature_major;                // per value
+  std::vector<TensorInfo> inputs;
+  std::vector<TensorInfo> outputs;
+  std::vector<LayerInfo> layers;
+
+  void plan();
+  void describe_layers();
+  [[noreturn]] void fail(const std::string& message) const {
+    throw Error(path + ": " + message);
+  }
+
+  // Per-run state: each run() has its own, so runs never share buffers.
+  struct Run {
+    std::vector<Shape> shapes;
+    std::vector<const float*> data;
+    std::vector<std::vector<float>> storage;    // values computed by nodes
+    std::vector<std::vector<float>> converted;  // values in the other layout
+  };
+  void bind_inputs(const std::vector<Input>& given, Run* run) const;
+  // `value`'s data in the wanted layout, transposing into run->converted.
+  const float* in_layout(uint32_t value, bool feature_major, Run* run) const;
+  float* allocate(uint32_t value, Run* run) const;
+};
+
+void Engine::Impl::plan() {
+  const size_t value_count = graph.values.size();
+  feature_major.assign(value_count, false);
+  linear.resize(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const NodeDesc& node = graph.nodes[i];
+    const uint32_t in = node.inputs[0];
+    const uint32_t out = node.outputs[0];
+    switch (node.op) {
+      case OpKind::kLinear: {
+        const WeightDesc& w = graph.weights[node.weights[0]];
+        const WeightDesc* b = node.weights.size() > 1
+                                  ? &graph.weights[node.weights[1]]
+                                  : nullptr;
+        linear[i] = std::make_unique<LinearOp>(w, b, node.activation,
+                                               options.force_dense,
+                                               dnnl_engine, threads);
+        feature_major[out] = true;
+        break;
+      }
+      case OpKind::kRelu:
+        feature_major[out] = feature_major[in];
+        break;
+      case OpKind::kFlatten: {
+        // Keeping the last dimension keeps the feature-major bytes valid.
+        const Shape& x = graph.values[in].shape;
+        const Shape& y = graph.values[out].shape;
+        const bool same_features = !x.empty() && x.back() > 0 &&
+                                   x.back() == y.back();
+        feature_major[out] = same_features && feature_major[in];
+        break;
+      }
+    }
+  }
+  for (uint32_t i : graph.inputs) {
+    inputs.push_back({graph.values[i].name, graph.values[i].shape});
+  }
+  for (uint32_t o : graph.outputs) {
+    outputs.push_back({graph.values[o].name, graph.values[o].shape});
+  }
+  describe_layers();
+}
+
+void Engine::Impl::describe_layers() {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const NodeDesc& node = graph.nodes[i];
+    LayerInfo info;
+    info.name = node.name;
+    info.op = op_name(node.op);
+    info.activation = activation_name(node.activation);
+    info.format = "-";
+    if (node.op == OpKind::kLinear) {
+      const WeightDesc& w = graph.weights[node.weights[0]];
+      info.format = linear[i]->sparse() ? "csr" : "dense";
+      info.weight_shape = w.shape;
+      info.sparsity = w.sparsity();
+      if (w.layout == WeightLayout::kCsr) {
+        info.index_bits = static_cast<int>(w.csr.index_width);
+      }
+      for (uint32_t wi : node.weights) {
+        info.stored_bytes += graph.weights[wi].stored_bytes;
+        info.dense_bytes += graph.weights[wi].dense_count() * sizeof(float);
+      }
+    }
+    layers.push_back(std::move(info));
+  }
+}
+
+void Engine::Impl::bind_inputs(const std::vector<Input>& given,
+                               Run* run) const {
+  std::set<std::string> seen;
+  for (const Input& input : given) {
+    const auto it = std::find_if(
+        graph.inputs.begin(), graph.inputs.end(),
+        [&](uint32_t v) { return graph.values[v].name == input.name; });
+    if (it == graph.inputs.end()) {
+      std::string names;
+      for (const TensorInfo& t : inputs) names += (names.empty() ? "'" : ", '") + t.name + "'";
+      throw Error("unknown input '" + input.name + "'; the model's inputs are " +
+                  names);
+    }
+    if (!seen.insert(input.name).second) {
+      throw Error("input '" + input.name + "' given twice");
+    }
+    const Shape& declared = graph.values[*it].shape;
+    bool matches = input.shape.size() == declared.size();
+    for (size_t d = 0; matches && d < declared.size(); ++d) {
+      matches = declared[d] < 0 ? input.shape[d] >= 1
+                                : input.shape[d] == declared[d];
+    }
+    if (!matches) {
+      throw Error("input '" + input.name + "' has shape " +
+                  to_string(input.shape) + ", the model expects " +
+                  to_string(declared) + " (? = any size >= 1)");
+    }
+    if (element_count(input.shape) > kMaxActivationElements) {
+      throw Error("input '" + input.name + "' of shape " +
+                  to_string(input.shape) + " is too large");
+    }
+    if (input.data == nullptr) {
+      throw Error("input '" + input.name + "' has no data (null pointer)");
+    }
+    run->shapes[*it] = input.shape;
+    run->data[*it] = input.data;
+  }
+  for (const TensorInfo& t : inputs) {
+    if (seen.count(t.name) == 0) {
+      throw Error("missing input '" + t.name + "' of shape " +
+                  to_string(t.shape));
+    }
+  }
+}
+
+const float* Engine::Impl::in_layout(uint32_t value, bool want_feature_major,
+                                     Run* run) const {
+  const Shape& shape = run->shapes[value];
+  const size_t features = shape.empty() ? 1 : static_cast<size_t>(shape.back());
+  const size_t n = element_count(shape) / std::max<size_t>(features, 1);
+  if (feature_major[value] == want_feature_major || n == 1 || features == 1) {
+    return run->data[value];
+  }
+  std::vector<float>& out = run->converted[value];
+  if (out.empty()) {
+    out.resize(n * features);
+    if (want_feature_major) {
+      transpose(run->data[value], n, features, out.data());
+    } else {
+      transpose(run->data[value], features, n, out.data());
+    }
+  }
+  return out.data();
+}
+
+float* Engine::Impl::allocate(uint32_t value, Run* run) const {
+  const size_t count = element_count(run->shapes[value]);
+  if (count > kMaxActivationElements) {
+    throw Error("tensor '" + graph.values[value].name + "' would have shape " +
+                to_string(run->shapes[value]) + ", too large to allocate");
+  }
+  run->storage[value].resize(count);
+  run->data[value] = run->storage[value].data();
+  return run->storage[value].data();
+}
+
+Engine Engine::load(const std::string& path, const EngineOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  impl->threads =
+      options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
+  impl->file = MappedFile::open(path);
+  impl->graph = read_model(impl->file.data(), impl->file.size(), path,
+                           options.verify_checksums);
+  impl->plan();
+  return Engine(std::move(impl));
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+Engine::~Engine() = default;
+
+const std::vector<TensorInfo>& Engine::inputs() const { return impl_->inputs; }
+const std::vector<TensorInfo>& Engine::outputs() const { return impl_->outputs; }
+const std::vector<LayerInfo>& Engine::layers() const { return impl_->layers; }
+const std::map<std::string, std::string>& Engine::metadata() const {
+  return impl_->graph.metadata;
+}
+const std::string& Engine::path() const { return impl_->path; }
+
+std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
+  const Impl& m = *impl_;
+  const size_t value_count = m.graph.values.size();
+  Impl::Run run;
+  run.shapes.resize(value_count);
+  run.data.assign(value_count, nullptr);
+  run.storage.resize(value_count);
+  run.converted.resize(value_count);
+  m.bind_inputs(inputs, &run);
+
+  const ScopedOmpThreads omp_threads(m.options.num_threads);
+  for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
+    const NodeDesc& node = m.graph.nodes[i];
+    const uint32_t in = node.inputs[0];
+    const uint32_t out = node.outputs[0];
+    run.shapes[out] = infer_output_shape(m.graph, node, {run.shapes[in]});
+    switch (node.op) {
+      case OpKind::kLinear: {
+        const float* x = m.in_layout(in, /*feature_major=*/true, &run);
+        const size_t n = element_count(run.shapes[in]) /
+                         m.linear[i]->in_features();
+        float* y = m.allocate(out, &run);
+        m.linear[i]->run(x, n, y, m.threads);
+        break;
+      }
+      case OpKind::kRelu: {
+        const float* x = run.data[in];
+        float* y = m.allocate(out, &run);
+        const size_t count = run.storage[out].size();
+        for (size_t k = 0; k < count; ++k) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+        break;
+      }
+      case OpKind::kFlatten:
+        // Same bytes, new shape: no copy unless the layout must change.
+        run.data[out] = m.in_layout(in, m.feature_major[out], &run);
+        break;
+    }
+  }
+
+  std::vector<Tensor> outputs;
+  outputs.reserve(m.graph.outputs.size());
+  for (uint32_t o : m.graph.outputs) {
+    const float* data = m.in_layout(o, /*feature_major=*/false, &run);
+    const size_t count = element_count(run.shapes[o]);
+    outputs.emplace_back(run.shapes[o], std::vector<float>(data, data + count));
+  }
+  return outputs;
+}
+
+}  // namespace spruce

@@ -1,0 +1,137 @@
+// Shape rules of each op and helpers on graph descriptions.
+#include "graph.h"
+
+#include "spruce/error.h"
+#include "spruce/sparse_matrix.h"
+
+namespace spruce {
+
+const char* op_name(OpKind op) {
+  switch (op) {
+    case OpKind::kLinear:
+      return "Linear";
+    case OpKind::kRelu:
+      return "Relu";
+    case OpKind::kFlatten:
+      return "Flatten";
+  }
+  return "?";
+}
+
+const char* activation_name(kernels::Activation activation) {
+  switch (activation) {
+    case kernels::Activation::kNone:
+      return "";
+    case kernels::Activation::kRelu:
+      return "relu";
+  }
+  return "?";
+}
+
+size_t WeightDesc::dense_count() const { return element_count(shape); }
+
+double WeightDesc::sparsity() const {
+  const size_t total = dense_count();
+  if (total == 0) return 0.0;
+  size_t nonzero = 0;
+  for (size_t i = 0; i < value_count; ++i) nonzero += values[i] != 0.0f;
+  return 1.0 - static_cast<double>(nonzero) / static_cast<double>(total);
+}
+
+std::vector<float> WeightDesc::to_dense() const {
+  switch (layout) {
+    case WeightLayout::kDense:
+      return std::vector<float>(values, values + value_count);
+    case WeightLayout::kCsr: {
+      std::vector<float> dense(dense_count(), 0.0f);
+      const auto* c16 = static_cast<const uint16_t*>(csr.col_idx);
+      const auto* c32 = static_cast<const uint32_t*>(csr.col_idx);
+      for (size_t r = 0; r < csr.rows; ++r) {
+        for (size_t k = csr.row_ptr[r]; k < csr.row_ptr[r + 1]; ++k) {
+          const size_t c =
+              csr.index_width == kernels::IndexWidth::k16 ? c16[k] : c32[k];
+          dense[r * csr.cols + c] = csr.values[k];
+        }
+      }
+      return dense;
+    }
+    case WeightLayout::kBsr: {
+      const size_t rows = static_cast<size_t>(shape[0]);
+      const size_t cols = static_cast<size_t>(shape[1]);
+      std::vector<float> dense(rows * cols, 0.0f);
+      const size_t row_blocks = (rows + block_rows - 1) / block_rows;
+      const size_t block = block_rows * block_cols;
+      for (size_t br = 0; br < row_blocks; ++br) {
+        for (size_t k = block_row_ptr[br]; k < block_row_ptr[br + 1]; ++k) {
+          const size_t bc =
+              block_index_width == kernels::IndexWidth::k16
+                  ? static_cast<const uint16_t*>(block_col_idx)[k]
+                  : static_cast<const uint32_t*>(block_col_idx)[k];
+          for (size_t i = 0; i < block_rows; ++i) {
+            for (size_t j = 0; j < block_cols; ++j) {
+              const size_t r = br * block_rows + i;
+              const size_t c = bc * block_cols + j;
+              if (r < rows && c < cols) {
+                dense[r * cols + c] = values[k * block + i * block_cols + j];
+              }
+            }
+          }
+        }
+      }
+      return dense;
+    }
+  }
+  return {};
+}
+
+namespace {
+
+[[noreturn]] void fail(const NodeDesc& node, const std::string& message) {
+  throw Error(std::string(op_name(node.op)) + " node '" + node.name +
+              "': " + message);
+}
+
+int64_t product_or_unknown(const Shape& shape, size_t begin, size_t end) {
+  int64_t product = 1;
+  for (size_t i = begin; i < end; ++i) {
+    if (shape[i] < 0) return -1;
+    product *= shape[i];
+  }
+  return product;
+}
+
+}  // namespace
+
+Shape infer_output_shape(const Graph& graph, const NodeDesc& node,
+                         const std::vector<Shape>& inputs) {
+  const Shape& x = inputs.at(0);
+  switch (node.op) {
+    case OpKind::kLinear: {
+      const WeightDesc& w = graph.weights[node.weights[0]];
+      if (x.empty()) fail(node, "input is a scalar, expected [..., features]");
+      const int64_t in = w.shape[1];
+      if (x.back() >= 0 && x.back() != in) {
+        fail(node, "input " + to_string(x) + " has " +
+                       std::to_string(x.back()) + " features, weight '" +
+                       w.name + "' expects " + std::to_string(in));
+      }
+      Shape y = x;
+      y.back() = w.shape[0];
+      return y;
+    }
+    case OpKind::kRelu:
+      return x;
+    case OpKind::kFlatten: {
+      if (node.axis < 0 || static_cast<size_t>(node.axis) > x.size()) {
+        fail(node, "axis " + std::to_string(node.axis) +
+                       " out of range for input " + to_string(x));
+      }
+      const auto axis = static_cast<size_t>(node.axis);
+      return {product_or_unknown(x, 0, axis),
+              product_or_unknown(x, axis, x.size())};
+    }
+  }
+  fail(node, "unknown op");
+}
+
+}  // namespace spruce

@@ -1,0 +1,85 @@
+// The model as the runtime sees it once a .spruce file is loaded and checked:
+// values (activations), weights (views into the memory map) and nodes in
+// execution order. Everything here has been validated by read_model(); the
+// planner and ops trust it.
+#ifndef SPRUCE_RUNTIME_GRAPH_H_
+#define SPRUCE_RUNTIME_GRAPH_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "spruce/kernels/spmm.h"
+#include "spruce/tensor.h"
+
+namespace spruce {
+
+enum class OpKind : uint8_t { kLinear, kRelu, kFlatten };
+enum class WeightLayout : uint8_t { kDense, kCsr, kBsr };
+
+const char* op_name(OpKind op);
+const char* activation_name(kernels::Activation activation);
+
+struct ValueDesc {
+  std::string name;
+  Shape shape;  // -1 where dynamic
+};
+
+struct WeightDesc {
+  std::string name;
+  Shape shape;
+  WeightLayout layout = WeightLayout::kDense;
+  const float* values = nullptr;  // dense: all elements; sparse: non-zeros
+  size_t value_count = 0;
+  kernels::CsrView csr;  // kCsr
+  // kBsr: block structure; values hold whole blocks, row-major.
+  size_t block_rows = 0;
+  size_t block_cols = 0;
+  const uint32_t* block_row_ptr = nullptr;
+  const void* block_col_idx = nullptr;
+  kernels::IndexWidth block_index_width = kernels::IndexWidth::k32;
+  size_t stored_bytes = 0;  // all blobs of this weight
+
+  size_t dense_count() const;  // elements of the logical dense shape
+  // Fraction of zeros among the dense elements (stored zeros count as zeros).
+  double sparsity() const;
+  // The logical dense matrix, row-major.
+  std::vector<float> to_dense() const;
+};
+
+struct NodeDesc {
+  std::string name;
+  OpKind op = OpKind::kRelu;
+  std::vector<uint32_t> inputs;   // value indices
+  std::vector<uint32_t> outputs;  // value indices
+  std::vector<uint32_t> weights;  // weight indices
+  kernels::Activation activation = kernels::Activation::kNone;
+  int axis = 1;
+};
+
+struct Graph {
+  std::string producer;
+  std::vector<ValueDesc> values;
+  std::vector<WeightDesc> weights;
+  std::vector<NodeDesc> nodes;
+  std::vector<uint32_t> inputs;
+  std::vector<uint32_t> outputs;
+  std::map<std::string, std::string> metadata;
+};
+
+// Largest activation tensor a model may declare or a run may create, in
+// elements (8 GiB of floats): anything larger is refused before allocating.
+constexpr size_t kMaxActivationElements = size_t{1} << 31;
+constexpr size_t kMaxRank = 8;
+
+// Output shape of `node` for `inputs` (one shape per node input; -1 marks an
+// unknown dimension and propagates). Throws spruce::Error naming the node on
+// a mismatch.
+Shape infer_output_shape(const Graph& graph, const NodeDesc& node,
+                         const std::vector<Shape>& inputs);
+
+}  // namespace spruce
+
+#endif  // SPRUCE_RUNTIME_GRAPH_H_

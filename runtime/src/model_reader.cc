@@ -1,0 +1,472 @@
+// .spruce reader. The file is untrusted: nothing is read before the bytes it
+// lives in are known to be inside the file, no count is used for an
+// allocation before it is bounded by the file's size, and every index is
+// range-checked before a kernel can follow it.
+#include "model_reader.h"
+
+#include <cstring>
+#include <limits>
+#include <unordered_set>
+
+#include "file_format.h"
+#include "spruce/error.h"
+#include "spruce/sparse_matrix.h"
+#include "spruce_generated.h"
+
+namespace spruce {
+namespace {
+
+namespace fb = spruce::format;
+
+class Reader {
+ public:
+  Reader(const uint8_t* data, size_t size, std::string path)
+      : data_(data), size_(size), path_(std::move(path)) {}
+
+  Graph read(bool verify_checksums) {
+    const fb::FileHeader header = read_header();
+    const uint8_t* meta = data_ + header.metadata_offset;
+    blobs_ = data_ + header.blobs_offset;
+    blobs_bytes_ = header.blobs_bytes;
+    if (verify_checksums) {
+      if (fb::checksum(meta, header.metadata_bytes) !=
+          header.metadata_checksum) {
+        fail("graph checksum mismatch: the file is corrupt");
+      }
+      if (fb::checksum(blobs_, blobs_bytes_) != header.blobs_checksum) {
+        fail("weight data checksum mismatch: the file is corrupt");
+      }
+    }
+    flatbuffers::Verifier::Options options;
+    options.max_depth = 16;
+    options.max_tables = 1u << 22;
+    flatbuffers::Verifier verifier(meta, header.metadata_bytes, options);
+    if (!fb::VerifyModelBuffer(verifier)) {
+      fail("graph section fails FlatBuffers verification: the file is corrupt");
+    }
+    const fb::Model* model = fb::GetModel(meta);
+
+    Graph graph;
+    if (model->producer() != nullptr) graph.producer = model->producer()->str();
+    read_metadata(*model, &graph);
+    read_values(*model, &graph);
+    read_weights(*model, &graph);
+    read_endpoints(*model, &graph);
+    read_nodes(*model, &graph);
+    check_order_and_shapes(&graph);
+    return graph;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& message) const {
+    throw Error(path_ + ": " + message);
+  }
+
+  fb::FileHeader read_header() const {
+    fb::FileHeader h{};
+    if (size_ < sizeof(h)) {
+      fail("file is " + std::to_string(size_) +
+           " bytes, too short for a .spruce header (is it truncated?)");
+    }
+    std::memcpy(&h, data_, sizeof(h));
+    if (std::memcmp(h.magic, fb::kMagic, sizeof(h.magic)) != 0) {
+      fail("not a .spruce file (bad magic bytes)");
+    }
+    if (h.format_version != fb::kFormatVersion) {
+      fail("format version " + std::to_string(h.format_version) +
+           " is not supported; this spruce reads version " +
+           std::to_string(fb::kFormatVersion));
+    }
+    if (h.header_bytes != sizeof(h) || h.metadata_offset != sizeof(h)) {
+      fail("corrupt header (header size or graph offset)");
+    }
+    if (h.metadata_bytes == 0 || h.metadata_bytes > size_ - sizeof(h)) {
+      fail("graph section of " + std::to_string(h.metadata_bytes) +
+           " bytes does not fit in a file of " + std::to_string(size_) +
+           " bytes (is it truncated?)");
+    }
+    if (h.blobs_offset % fb::kBlobAlignment != 0 ||
+        h.blobs_offset < h.metadata_offset + h.metadata_bytes ||
+        h.blobs_offset > size_) {
+      fail("corrupt header (weight data offset " +
+           std::to_string(h.blobs_offset) + ")");
+    }
+    if (h.blobs_bytes != size_ - h.blobs_offset) {
+      fail("file is " + std::to_string(size_) + " bytes but its header says " +
+           std::to_string(h.blobs_offset + h.blobs_bytes) +
+           " (truncated or extended)");
+    }
+    return h;
+  }
+
+  void read_metadata(const fb::Model& model, Graph* graph) const {
+    if (model.metadata() == nullptr) return;
+    for (const fb::KeyValue* kv : *model.metadata()) {
+      graph->metadata[kv->key()->str()] =
+          kv->value() != nullptr ? kv->value()->str() : "";
+    }
+  }
+
+  Shape read_shape(const flatbuffers::Vector<int64_t>* dims,
+                   const std::string& what, bool allow_dynamic) const {
+    if (dims->size() > kMaxRank) {
+      fail(what + " has rank " + std::to_string(dims->size()) +
+           ", more than " + std::to_string(kMaxRank));
+    }
+    Shape shape(dims->begin(), dims->end());
+    for (int64_t d : shape) {
+      if (d == 0 || d < -1 || (d == -1 && !allow_dynamic)) {
+        fail(what + " has invalid shape " + to_string(shape));
+      }
+    }
+    return shape;
+  }
+
+  void read_values(const fb::Model& model, Graph* graph) const {
+    if (model.values() == nullptr) return;
+    for (const fb::Value* v : *model.values()) {
+      ValueDesc value;
+      value.name = v->name()->str();
+      const std::string what = "tensor '" + value.name + "'";
+      value.shape = read_shape(v->shape(), what, /*allow_dynamic=*/true);
+      // Static part of the shape bounded now; dynamic dims at run time.
+      size_t elements = 1;
+      for (int64_t d : value.shape) {
+        if (d > 0) {
+          if (static_cast<size_t>(d) > kMaxActivationElements / elements) {
+            fail(what + " declares shape " + to_string(value.shape) +
+                 ", more than " + std::to_string(kMaxActivationElements) +
+                 " elements");
+          }
+          elements *= static_cast<size_t>(d);
+        }
+      }
+      graph->values.push_back(std::move(value));
+    }
+  }
+
+  // A blob inside the blob section, aligned, of exactly `expected_bytes`.
+  const uint8_t* blob(const fb::BlobRef* ref, size_t expected_bytes,
+                      const std::string& what) const {
+    if (ref == nullptr) {
+      if (expected_bytes == 0) return nullptr;
+      fail(what + " is missing");
+    }
+    if (ref->offset() % fb::kBlobAlignment != 0) {
+      fail(what + " at offset " + std::to_string(ref->offset()) +
+           " is not 64-byte aligned");
+    }
+    if (ref->offset() > blobs_bytes_ ||
+        ref->bytes() > blobs_bytes_ - ref->offset()) {
+      fail(what + " (" + std::to_string(ref->bytes()) + " bytes at offset " +
+           std::to_string(ref->offset()) + ") lies outside the file");
+    }
+    if (ref->bytes() != expected_bytes) {
+      fail(what + " is " + std::to_string(ref->bytes()) + " bytes, expected " +
+           std::to_string(expected_bytes));
+    }
+    return blobs_ + ref->offset();
+  }
+
+  // rows * cols, failing if it cannot be a weight of this file.
+  size_t bounded_count(const Shape& shape, const std::string& what) const {
+    size_t count = 1;
+    for (int64_t d : shape) {
+      const auto dim = static_cast<size_t>(d);
+      if (dim > std::numeric_limits<size_t>::max() / 4 / count) {
+        fail(what + " shape " + to_string(shape) + " is too large");
+      }
+      count *= dim;
+    }
+    return count;
+  }
+
+  void read_weights(const fb::Model& model, Graph* graph) const {
+    if (model.weights() == nullptr) return;
+    std::unordered_set<std::string> names;
+    for (const fb::Weight* w : *model.weights()) {
+      WeightDesc weight;
+      weight.name = w->name()->str();
+      const std::string what = "weight '" + weight.name + "'";
+      if (!names.insert(weight.name).second) fail("duplicate " + what);
+      if (w->dtype() != fb::DataType::Float32) {
+        fail(what + " has unsupported data type " +
+             std::to_string(static_cast<int>(w->dtype())));
+      }
+      weight.shape = read_shape(w->shape(), what, /*allow_dynamic=*/false);
+      if (weight.shape.empty()) fail(what + " is a scalar");
+      const size_t count = bounded_count(weight.shape, what);
+      switch (w->layout()) {
+        case fb::Layout::Dense:
+          weight.layout = WeightLayout::kDense;
+          weight.value_count = count;
+          weight.values = reinterpret_cast<const float*>(
+              blob(w->values(), count * sizeof(float), what + " values"));
+          weight.stored_bytes = count * sizeof(float);
+          break;
+        case fb::Layout::Csr:
+          read_csr(*w, what, &weight);
+          break;
+        case fb::Layout::Bsr:
+          read_bsr(*w, what, &weight);
+          break;
+        default:
+          fail(what + " has unknown storage layout " +
+               std::to_string(static_cast<int>(w->layout())) +
+               " (written by a newer spruce?)");
+      }
+      graph->weights.push_back(std::move(weight));
+    }
+  }
+
+  kernels::IndexWidth index_width(const fb::Weight& w,
+                                  const std::string& what) const {
+    if (w.index_bits() == 16) return kernels::IndexWidth::k16;
+    if (w.index_bits() == 32) return kernels::IndexWidth::k32;
+    fail(what + " has index width " + std::to_string(w.index_bits()) +
+         ", expected 16 or 32");
+  }
+
+  // Row pointers of `row_count` rows; returns the pointer and the count of
+  // stored entries row_ptr[row_count].
+  const uint32_t* row_pointers(const fb::Weight& w, size_t row_count,
+                               const std::string& what, size_t* stored) const {
+    const auto* row_ptr = reinterpret_cast<const uint32_t*>(
+        blob(w.row_ptr(), (row_count + 1) * sizeof(uint32_t),
+             what + " row pointers"));
+    *stored = row_ptr[row_count];
+    return row_ptr;
+  }
+
+  void read_csr(const fb::Weight& w, const std::string& what,
+                WeightDesc* weight) const {
+    if (weight->shape.size() != 2) {
+      fail(what + " is stored as CSR but has shape " +
+           to_string(weight->shape));
+    }
+    weight->layout = WeightLayout::kCsr;
+    const auto rows = static_cast<size_t>(weight->shape[0]);
+    const auto cols = static_cast<size_t>(weight->shape[1]);
+    const kernels::IndexWidth width = index_width(w, what);
+    size_t nnz = 0;
+    const uint32_t* row_ptr = row_pointers(w, rows, what, &nnz);
+    if (nnz > rows * cols) {
+      fail(what + " claims " + std::to_string(nnz) + " non-zeros in a " +
+           to_string(weight->shape) + " matrix");
+    }
+    const size_t index_bytes = nnz * (static_cast<size_t>(width) / 8);
+    kernels::CsrView& v = weight->csr;
+    v.rows = rows;
+    v.cols = cols;
+    v.row_ptr = row_ptr;
+    v.index_width = width;
+    v.col_idx = blob(w.col_idx(), index_bytes, what + " column indices");
+    v.values = reinterpret_cast<const float*>(
+        blob(w.values(), nnz * sizeof(float), what + " values"));
+    validate_csr(v, path_ + ": " + what);
+    weight->values = v.values;
+    weight->value_count = nnz;
+    weight->stored_bytes =
+        nnz * sizeof(float) + index_bytes + (rows + 1) * sizeof(uint32_t);
+  }
+
+  void read_bsr(const fb::Weight& w, const std::string& what,
+                WeightDesc* weight) const {
+    if (weight->shape.size() != 2) {
+      fail(what + " is stored as BSR but has shape " +
+           to_string(weight->shape));
+    }
+    weight->layout = WeightLayout::kBsr;
+    const auto rows = static_cast<size_t>(weight->shape[0]);
+    const auto cols = static_cast<size_t>(weight->shape[1]);
+    const size_t br = w.block_rows();
+    const size_t bc = w.block_cols();
+    if (br == 0 || bc == 0 || br > rows || bc > cols) {
+      fail(what + " has block shape " + std::to_string(br) + "x" +
+           std::to_string(bc) + " for shape " + to_string(weight->shape));
+    }
+    const size_t row_blocks = (rows + br - 1) / br;
+    const size_t col_blocks = (cols + bc - 1) / bc;
+    const kernels::IndexWidth width = index_width(w, what);
+    size_t blocks = 0;
+    const uint32_t* row_ptr = row_pointers(w, row_blocks, what, &blocks);
+    if (blocks > row_blocks * col_blocks) {
+      fail(what + " claims " + std::to_string(blocks) + " blocks, at most " +
+           std::to_string(row_blocks * col_blocks) + " fit");
+    }
+    const size_t index_bytes = blocks * (static_cast<size_t>(width) / 8);
+    const void* col_idx =
+        blob(w.col_idx(), index_bytes, what + " block column indices");
+    const size_t value_count = blocks * br * bc;
+    weight->values = reinterpret_cast<const float*>(
+        blob(w.values(), value_count * sizeof(float), what + " values"));
+    validate_bsr(rows, cols, br, bc, row_ptr, col_idx, width,
+                 path_ + ": " + what);
+    weight->value_count = value_count;
+    weight->block_rows = br;
+    weight->block_cols = bc;
+    weight->block_row_ptr = row_ptr;
+    weight->block_col_idx = col_idx;
+    weight->block_index_width = width;
+    weight->stored_bytes = value_count * sizeof(float) + index_bytes +
+                           (row_blocks + 1) * sizeof(uint32_t);
+  }
+
+  std::vector<uint32_t> value_indices(const flatbuffers::Vector<uint32_t>* v,
+                                      const Graph& graph,
+                                      const std::string& what) const {
+    std::vector<uint32_t> out;
+    if (v == nullptr) return out;
+    for (uint32_t i : *v) {
+      if (i >= graph.values.size()) {
+        fail(what + " refers to tensor #" + std::to_string(i) + " of " +
+             std::to_string(graph.values.size()));
+      }
+      out.push_back(i);
+    }
+    return out;
+  }
+
+  void read_endpoints(const fb::Model& model, Graph* graph) const {
+    graph->inputs = value_indices(model.inputs(), *graph, "model input");
+    graph->outputs = value_indices(model.outputs(), *graph, "model output");
+    if (graph->inputs.empty()) fail("model has no inputs");
+    if (graph->outputs.empty()) fail("model has no outputs");
+  }
+
+  void read_nodes(const fb::Model& model, Graph* graph) const {
+    if (model.nodes() == nullptr) return;
+    for (const fb::Node* n : *model.nodes()) {
+      NodeDesc node;
+      node.name = n->name() != nullptr ? n->name()->str() : "";
+      std::string what = "node '" + node.name + "'";
+      switch (n->op()) {
+        case fb::OpType::Linear:
+          node.op = OpKind::kLinear;
+          break;
+        case fb::OpType::Relu:
+          node.op = OpKind::kRelu;
+          break;
+        case fb::OpType::Flatten:
+          node.op = OpKind::kFlatten;
+          break;
+        default:
+          fail(what + " has unknown op type " +
+               std::to_string(static_cast<int>(n->op())) +
+               " (written by a newer spruce?)");
+      }
+      what = std::string(op_name(node.op)) + " " + what;
+      node.inputs = value_indices(n->inputs(), *graph, what);
+      node.outputs = value_indices(n->outputs(), *graph, what);
+      if (n->weights() != nullptr) {
+        for (uint32_t i : *n->weights()) {
+          if (i >= graph->weights.size()) {
+            fail(what + " refers to weight #" + std::to_string(i) + " of " +
+                 std::to_string(graph->weights.size()));
+          }
+          node.weights.push_back(i);
+        }
+      }
+      switch (n->activation()) {
+        case fb::Activation::None:
+          node.activation = kernels::Activation::kNone;
+          break;
+        case fb::Activation::Relu:
+          node.activation = kernels::Activation::kRelu;
+          break;
+        default:
+          fail(what + " has unknown activation " +
+               std::to_string(static_cast<int>(n->activation())));
+      }
+      node.axis = n->axis();
+      check_arity(*graph, node, what);
+      graph->nodes.push_back(std::move(node));
+    }
+  }
+
+  void check_arity(const Graph& graph, const NodeDesc& node,
+                   const std::string& what) const {
+    if (node.inputs.size() != 1 || node.outputs.size() != 1) {
+      fail(what + " needs 1 input and 1 output, has " +
+           std::to_string(node.inputs.size()) + " and " +
+           std::to_string(node.outputs.size()));
+    }
+    if (node.op != OpKind::kLinear) {
+      if (!node.weights.empty()) fail(what + " takes no weights");
+      return;
+    }
+    if (node.weights.empty() || node.weights.size() > 2) {
+      fail(what + " needs a weight and an optional bias, has " +
+           std::to_string(node.weights.size()) + " weights");
+    }
+    const WeightDesc& w = graph.weights[node.weights[0]];
+    if (w.shape.size() != 2) {
+      fail(what + " weight '" + w.name + "' has shape " + to_string(w.shape) +
+           ", expected [out, in]");
+    }
+    if (node.weights.size() == 2) {
+      const WeightDesc& b = graph.weights[node.weights[1]];
+      if (b.layout != WeightLayout::kDense || b.shape != Shape{w.shape[0]}) {
+        fail(what + " bias '" + b.name + "' must be dense of shape [" +
+             std::to_string(w.shape[0]) + "], is " + to_string(b.shape));
+      }
+    }
+  }
+
+  // Nodes run in file order: each input must exist before its node runs, each
+  // tensor is produced once, and the declared shapes agree with the ops.
+  void check_order_and_shapes(Graph* graph) const {
+    std::vector<bool> ready(graph->values.size(), false);
+    for (uint32_t i : graph->inputs) ready[i] = true;
+    for (const NodeDesc& node : graph->nodes) {
+      const std::string what =
+          std::string(op_name(node.op)) + " node '" + node.name + "'";
+      std::vector<Shape> input_shapes;
+      for (uint32_t i : node.inputs) {
+        if (!ready[i]) {
+          fail(what + " reads tensor '" + graph->values[i].name +
+               "' before it is computed");
+        }
+        input_shapes.push_back(graph->values[i].shape);
+      }
+      Shape computed;
+      try {
+        computed = infer_output_shape(*graph, node, input_shapes);
+      } catch (const Error& e) {
+        fail(e.what());
+      }
+      for (uint32_t o : node.outputs) {
+        if (ready[o]) {
+          fail(what + " writes tensor '" + graph->values[o].name +
+               "', which already has a value");
+        }
+        ready[o] = true;
+        if (computed != graph->values[o].shape) {
+          fail(what + " computes shape " + to_string(computed) +
+               " but tensor '" + graph->values[o].name + "' is declared " +
+               to_string(graph->values[o].shape));
+        }
+      }
+    }
+    for (uint32_t o : graph->outputs) {
+      if (!ready[o]) {
+        fail("model output '" + graph->values[o].name + "' is never computed");
+      }
+    }
+  }
+
+  const uint8_t* data_;
+  size_t size_;
+  std::string path_;
+  const uint8_t* blobs_ = nullptr;
+  size_t blobs_bytes_ = 0;
+};
+
+}  // namespace
+
+Graph read_model(const uint8_t* data, size_t size, const std::string& path,
+                 bool verify_checksums) {
+  return Reader(data, size, path).read(verify_checksums);
+}
+
+}  // namespace spruce

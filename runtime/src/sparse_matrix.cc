@@ -1,0 +1,298 @@
+// CSR and BSR containers: construction from dense, validation, expansion.
+#include "spruce/sparse_matrix.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "spruce/error.h"
+
+namespace spruce {
+namespace {
+
+constexpr size_t kMax16BitIndices = size_t{1} << 16;
+
+void check_fits_u32(size_t count, const std::string& what) {
+  if (count > std::numeric_limits<uint32_t>::max()) {
+    throw Error(what + ": " + std::to_string(count) +
+                " non-zeros do not fit 32-bit row pointers");
+  }
+}
+
+size_t index_at(const void* col_idx, IndexWidth width, size_t k) {
+  return width == IndexWidth::k16 ? static_cast<const uint16_t*>(col_idx)[k]
+                                  : static_cast<const uint32_t*>(col_idx)[k];
+}
+
+// Shared by CSR and BSR: row pointers from 0, non-decreasing; indices below
+// `index_limit` and strictly increasing within a row.
+void validate_compressed_rows(size_t row_count, size_t index_limit,
+                              const uint32_t* row_ptr, const void* col_idx,
+                              IndexWidth width, const std::string& what,
+                              const char* index_name) {
+  if (width == IndexWidth::k16 && index_limit > kMax16BitIndices) {
+    throw Error(what + ": 16-bit " + index_name + " indices cannot address " +
+                std::to_string(index_limit) + " " + index_name + "s");
+  }
+  if (width != IndexWidth::k16 && width != IndexWidth::k32) {
+    throw Error(what + ": unsupported index width " +
+                std::to_string(static_cast<int>(width)));
+  }
+  if (row_ptr[0] != 0) {
+    throw Error(what + ": row pointer 0 is " + std::to_string(row_ptr[0]) +
+                ", expected 0");
+  }
+  for (size_t r = 0; r < row_count; ++r) {
+    if (row_ptr[r + 1] < row_ptr[r]) {
+      throw Error(what + ": row pointers decrease at row " +
+                  std::to_string(r) + " (" + std::to_string(row_ptr[r]) +
+                  " then " + std::to_string(row_ptr[r + 1]) + ")");
+    }
+    size_t previous = 0;
+    for (size_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) {
+      const size_t c = index_at(col_idx, width, k);
+      if (c >= index_limit) {
+        throw Error(what + ": row " + std::to_string(r) + " " + index_name +
+                    " index " + std::to_string(c) + " >= " +
+                    std::to_string(index_limit) + " " + index_name + "s");
+      }
+      if (k > row_ptr[r] && c <= previous) {
+        throw Error(what + ": row " + std::to_string(r) + " " + index_name +
+                    " indices not strictly increasing (" +
+                    std::to_string(previous) + " then " + std::to_string(c) +
+                    ")");
+      }
+      previous = c;
+    }
+  }
+}
+
+// Stores `indices` at the narrowest width into one of two vectors.
+void store_indices(const std::vector<uint32_t>& indices, IndexWidth width,
+                   std::vector<uint16_t>* col16, std::vector<uint32_t>* col32) {
+  if (width == IndexWidth::k16) {
+    col16->assign(indices.begin(), indices.end());
+    col32->clear();
+  } else {
+    *col32 = indices;
+    col16->clear();
+  }
+}
+
+}  // namespace
+
+IndexWidth index_width_for(size_t index_count) {
+  return index_count <= kMax16BitIndices ? IndexWidth::k16 : IndexWidth::k32;
+}
+
+void validate_csr(const kernels::CsrView& view, const std::string& what) {
+  if (view.row_ptr == nullptr) throw Error(what + ": missing row pointers");
+  validate_compressed_rows(view.rows, view.cols, view.row_ptr, view.col_idx,
+                           view.index_width, what, "column");
+}
+
+void validate_bsr(size_t rows, size_t cols, size_t block_rows,
+                  size_t block_cols, const uint32_t* row_ptr,
+                  const void* col_idx, IndexWidth width,
+                  const std::string& what) {
+  if (block_rows == 0 || block_cols == 0) {
+    throw Error(what + ": block shape " + std::to_string(block_rows) + "x" +
+                std::to_string(block_cols) + " has a zero side");
+  }
+  const size_t row_blocks = (rows + block_rows - 1) / block_rows;
+  const size_t col_blocks = (cols + block_cols - 1) / block_cols;
+  validate_compressed_rows(row_blocks, col_blocks, row_ptr, col_idx, width,
+                           what, "block column");
+}
+
+// ---------------------------------------------------------------- CSR
+
+CsrMatrix CsrMatrix::from_dense(const float* dense, size_t rows, size_t cols) {
+  CsrMatrix m;
+  m.rows_ = rows;
+  m.cols_ = cols;
+  m.index_width_ = index_width_for(cols);
+  m.row_ptr_.assign(1, 0);
+  m.row_ptr_.reserve(rows + 1);
+  std::vector<uint32_t> indices;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = dense + r * cols;
+    for (size_t c = 0; c < cols; ++c) {
+      if (row[c] != 0.0f) {
+        indices.push_back(static_cast<uint32_t>(c));
+        m.values_.push_back(row[c]);
+      }
+    }
+    check_fits_u32(m.values_.size(), "CSR matrix");
+    m.row_ptr_.push_back(static_cast<uint32_t>(m.values_.size()));
+  }
+  store_indices(indices, m.index_width_, &m.col16_, &m.col32_);
+  return m;
+}
+
+CsrMatrix CsrMatrix::from_parts(size_t rows, size_t cols,
+                                std::vector<uint32_t> row_ptr,
+                                const std::vector<uint32_t>& col_idx,
+                                std::vector<float> values,
+                                const std::string& what) {
+  if (row_ptr.size() != rows + 1) {
+    throw Error(what + ": " + std::to_string(row_ptr.size()) +
+                " row pointers for " + std::to_string(rows) + " rows");
+  }
+  if (row_ptr.back() != col_idx.size() || col_idx.size() != values.size()) {
+    throw Error(what + ": row pointers end at " +
+                std::to_string(row_ptr.back()) + " but there are " +
+                std::to_string(col_idx.size()) + " column indices and " +
+                std::to_string(values.size()) + " values");
+  }
+  kernels::CsrView view;
+  view.rows = rows;
+  view.cols = cols;
+  view.row_ptr = row_ptr.data();
+  view.col_idx = col_idx.data();
+  view.index_width = IndexWidth::k32;
+  validate_csr(view, what);
+
+  CsrMatrix m;
+  m.rows_ = rows;
+  m.cols_ = cols;
+  m.index_width_ = index_width_for(cols);
+  m.row_ptr_ = std::move(row_ptr);
+  store_indices(col_idx, m.index_width_, &m.col16_, &m.col32_);
+  m.values_ = std::move(values);
+  return m;
+}
+
+double CsrMatrix::sparsity() const {
+  const double total = static_cast<double>(rows_) * static_cast<double>(cols_);
+  return total == 0 ? 0.0 : 1.0 - static_cast<double>(nnz()) / total;
+}
+
+size_t CsrMatrix::col(size_t k) const {
+  return index_width_ == IndexWidth::k16 ? col16_[k] : col32_[k];
+}
+
+size_t CsrMatrix::index_bytes() const {
+  return col16_.size() * sizeof(uint16_t) + col32_.size() * sizeof(uint32_t);
+}
+
+size_t CsrMatrix::stored_bytes() const {
+  return values_.size() * sizeof(float) + index_bytes() +
+         row_ptr_.size() * sizeof(uint32_t);
+}
+
+kernels::CsrView CsrMatrix::view() const {
+  kernels::CsrView v;
+  v.rows = rows_;
+  v.cols = cols_;
+  v.row_ptr = row_ptr_.data();
+  v.col_idx = index_width_ == IndexWidth::k16
+                  ? static_cast<const void*>(col16_.data())
+                  : static_cast<const void*>(col32_.data());
+  v.index_width = index_width_;
+  v.values = values_.data();
+  return v;
+}
+
+std::vector<float> CsrMatrix::to_dense() const {
+  std::vector<float> dense(rows_ * cols_, 0.0f);
+  for (size_t r = 0; r < rows_; ++r) {
+    for (size_t k = row_ptr_[r]; k < row_ptr_[r + 1]; ++k) {
+      dense[r * cols_ + col(k)] = values_[k];
+    }
+  }
+  return dense;
+}
+
+// ---------------------------------------------------------------- BSR
+
+BsrMatrix BsrMatrix::from_dense(const float* dense, size_t rows, size_t cols,
+                                size_t block_rows, size_t block_cols) {
+  if (block_rows == 0 || block_cols == 0) {
+    throw Error("BSR matrix: block shape " + std::to_string(block_rows) + "x" +
+                std::to_string(block_cols) + " has a zero side");
+  }
+  BsrMatrix m;
+  m.rows_ = rows;
+  m.cols_ = cols;
+  m.block_rows_ = block_rows;
+  m.block_cols_ = block_cols;
+  const size_t row_blocks = (rows + block_rows - 1) / block_rows;
+  const size_t col_blocks = (cols + block_cols - 1) / block_cols;
+  m.index_width_ = index_width_for(col_blocks);
+  m.row_ptr_.assign(1, 0);
+  m.row_ptr_.reserve(row_blocks + 1);
+  std::vector<uint32_t> indices;
+  for (size_t br = 0; br < row_blocks; ++br) {
+    const size_t r0 = br * block_rows;
+    const size_t r1 = std::min(rows, r0 + block_rows);
+    for (size_t bc = 0; bc < col_blocks; ++bc) {
+      const size_t c0 = bc * block_cols;
+      const size_t c1 = std::min(cols, c0 + block_cols);
+      bool any = false;
+      for (size_t r = r0; r < r1 && !any; ++r) {
+        for (size_t c = c0; c < c1; ++c) {
+          if (dense[r * cols + c] != 0.0f) {
+            any = true;
+            break;
+          }
+        }
+      }
+      if (!any) continue;
+      indices.push_back(static_cast<uint32_t>(bc));
+      for (size_t i = 0; i < block_rows; ++i) {
+        for (size_t j = 0; j < block_cols; ++j) {
+          const size_t r = r0 + i;
+          const size_t c = c0 + j;
+          m.values_.push_back(r < rows && c < cols ? dense[r * cols + c]
+                                                   : 0.0f);
+        }
+      }
+    }
+    check_fits_u32(indices.size(), "BSR matrix");
+    m.row_ptr_.push_back(static_cast<uint32_t>(indices.size()));
+  }
+  store_indices(indices, m.index_width_, &m.col16_, &m.col32_);
+  return m;
+}
+
+size_t BsrMatrix::col_blocks() const {
+  return (cols_ + block_cols_ - 1) / block_cols_;
+}
+
+size_t BsrMatrix::nnz_blocks() const { return row_ptr_.back(); }
+
+double BsrMatrix::density() const {
+  const double total = static_cast<double>(rows_) * static_cast<double>(cols_);
+  return total == 0 ? 0.0 : static_cast<double>(values_.size()) / total;
+}
+
+size_t BsrMatrix::block_col(size_t k) const {
+  return index_width_ == IndexWidth::k16 ? col16_[k] : col32_[k];
+}
+
+size_t BsrMatrix::stored_bytes() const {
+  return values_.size() * sizeof(float) + col16_.size() * sizeof(uint16_t) +
+         col32_.size() * sizeof(uint32_t) + row_ptr_.size() * sizeof(uint32_t);
+}
+
+std::vector<float> BsrMatrix::to_dense() const {
+  std::vector<float> dense(rows_ * cols_, 0.0f);
+  const size_t block = block_rows_ * block_cols_;
+  for (size_t br = 0; br + 1 < row_ptr_.size(); ++br) {
+    for (size_t k = row_ptr_[br]; k < row_ptr_[br + 1]; ++k) {
+      const size_t c0 = block_col(k) * block_cols_;
+      for (size_t i = 0; i < block_rows_; ++i) {
+        for (size_t j = 0; j < block_cols_; ++j) {
+          const size_t r = br * block_rows_ + i;
+          const size_t c = c0 + j;
+          if (r < rows_ && c < cols_) {
+            dense[r * cols_ + c] = values_[k * block + i * block_cols_ + j];
+          }
+        }
+      }
+    }
+  }
+  return dense;
+}
+
+}  // namespace spruce

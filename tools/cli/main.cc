@@ -1,0 +1,370 @@
+// The spruce command line: convert, inspect, run, bench.
+// Exit status 0 on success, 1 with a one-line error on stderr otherwise.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "npy.h"
+#include "spruce/converters/onnx_import.h"
+#include "spruce/converters/onnx_tensor.h"
+#include "spruce/spruce.h"
+
+namespace {
+
+using spruce::Engine;
+using spruce::EngineOptions;
+using spruce::Error;
+using spruce::Shape;
+using spruce::Tensor;
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 3) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", bytes,
+                units[u]);
+  return buf;
+}
+
+std::string percent(double fraction) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%.1f%%", 100.0 * fraction);
+  return buf;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// ------------------------------------------------------------------ convert
+struct ConvertArgs {
+  std::string input;
+  std::string output;
+  double threshold = 0.5;
+  bool dense = false;
+};
+
+void convert(const ConvertArgs& args) {
+  spruce::converters::ConvertOptions options;
+  options.sparse_threshold = args.threshold;
+  options.dense = args.dense;
+  const auto report =
+      spruce::converters::convert_onnx_file(args.input, args.output, options);
+  std::printf("%-24s %-16s %-14s %9s %7s %11s %11s\n", "layer", "weight",
+              "shape", "sparsity", "format", "dense", "stored");
+  size_t dense_total = 0, stored_total = 0;
+  for (const auto& l : report.layers) {
+    std::printf("%-24s %-16s %-14s %9s %7s %11s %11s\n", l.node.c_str(),
+                l.weight.c_str(), spruce::to_string(l.shape).c_str(),
+                percent(l.sparsity).c_str(),
+                spruce::converters::format_name(l.format),
+                human_bytes(l.dense_bytes).c_str(),
+                human_bytes(l.stored_bytes).c_str());
+    dense_total += l.dense_bytes;
+    stored_total += l.stored_bytes;
+  }
+  for (const auto& note : report.folded) std::printf("  %s\n", note.c_str());
+  std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
+              human_bytes(dense_total).c_str(),
+              human_bytes(stored_total).c_str(),
+              stored_total ? double(dense_total) / stored_total : 0.0);
+  std::printf("file: %s (%s) -> %s (%s), %.1fx smaller\n", args.input.c_str(),
+              human_bytes(report.onnx_file_bytes).c_str(), args.output.c_str(),
+              human_bytes(report.spruce_file_bytes).c_str(),
+              double(report.onnx_file_bytes) / report.spruce_file_bytes);
+}
+
+// ------------------------------------------------------------------ inspect
+void inspect(const std::string& path, bool json) {
+  const Engine engine = Engine::load(path);
+  size_t stored = 0, dense = 0;
+  for (const auto& l : engine.layers()) {
+    stored += l.stored_bytes;
+    dense += l.dense_bytes;
+  }
+  if (json) {
+    nlohmann::json j;
+    j["file"] = path;
+    j["file_bytes"] = std::filesystem::file_size(path);
+    for (const auto& t : engine.inputs()) j["inputs"].push_back({{"name", t.name}, {"shape", t.shape}});
+    for (const auto& t : engine.outputs()) j["outputs"].push_back({{"name", t.name}, {"shape", t.shape}});
+    for (const auto& l : engine.layers()) {
+      j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"format", l.format},
+                             {"activation", l.activation}, {"weight_shape", l.weight_shape},
+                             {"sparsity", l.sparsity}, {"index_bits", l.index_bits},
+                             {"stored_bytes", l.stored_bytes}, {"dense_bytes", l.dense_bytes}});
+    }
+    j["weights"] = {{"stored_bytes", stored}, {"dense_bytes", dense}};
+    j["metadata"] = engine.metadata();
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("%s: %s\n", path.c_str(),
+              human_bytes(std::filesystem::file_size(path)).c_str());
+  for (const auto& [k, v] : engine.metadata()) std::printf("  %s: %s\n", k.c_str(), v.c_str());
+  for (const auto& t : engine.inputs()) std::printf("input  %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
+  for (const auto& t : engine.outputs()) std::printf("output %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
+  std::printf("%-24s %-8s %-14s %-7s %5s %9s %11s %11s\n", "layer", "op", "weight",
+              "format", "index", "sparsity", "dense", "stored");
+  for (const auto& l : engine.layers()) {
+    const std::string op = l.activation.empty() ? l.op : l.op + "+" + l.activation;
+    std::printf("%-24s %-8s %-14s %-7s %5s %9s %11s %11s\n", l.name.c_str(),
+                op.c_str(),
+                l.weight_shape.empty() ? "-" : spruce::to_string(l.weight_shape).c_str(),
+                l.format.c_str(),
+                l.index_bits ? (std::to_string(l.index_bits) + "b").c_str() : "-",
+                l.weight_shape.empty() ? "-" : percent(l.sparsity).c_str(),
+                l.dense_bytes ? human_bytes(l.dense_bytes).c_str() : "-",
+                l.stored_bytes ? human_bytes(l.stored_bytes).c_str() : "-");
+  }
+  std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
+              human_bytes(dense).c_str(), human_bytes(stored).c_str(),
+              stored ? double(dense) / stored : 0.0);
+}
+
+// ------------------------------------------------------------------ inputs
+// The model's inputs: from files where given, random in [-1, 1) otherwise,
+// dynamic dimensions set to `batch`.
+std::vector<Tensor> make_inputs(const Engine& engine,
+                                const std::vector<std::string>& specs,
+                                int64_t batch, uint32_t seed) {
+  std::vector<Tensor> tensors;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const auto& info : engine.inputs()) {
+    std::string file;
+    for (const auto& spec : specs) {
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos) {
+        throw Error("--input '" + spec + "' is not NAME=FILE");
+      }
+      if (spec.substr(0, eq) == info.name) file = spec.substr(eq + 1);
+    }
+    if (!file.empty()) {
+      tensors.push_back(ends_with(file, ".npy")
+                            ? spruce::tools::read_npy(file)
+                            : spruce::converters::read_onnx_tensor_file(file));
+      continue;
+    }
+    Shape shape = info.shape;
+    for (auto& d : shape) d = d < 0 ? batch : d;
+    Tensor t(shape);
+    for (size_t k = 0; k < t.size(); ++k) t.data()[k] = uniform(rng);
+    tensors.push_back(std::move(t));
+  }
+  for (const auto& spec : specs) {
+    const std::string name = spec.substr(0, spec.find('='));
+    const bool known = std::any_of(engine.inputs().begin(), engine.inputs().end(),
+                                   [&](const auto& i) { return i.name == name; });
+    if (!known) throw Error("--input: the model has no input named '" + name + "'");
+  }
+  return tensors;
+}
+
+std::vector<spruce::Input> as_inputs(const Engine& engine,
+                                     const std::vector<Tensor>& tensors) {
+  std::vector<spruce::Input> inputs;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    inputs.push_back({engine.inputs()[i].name, tensors[i].data(), tensors[i].shape()});
+  }
+  return inputs;
+}
+
+// ------------------------------------------------------------------ run
+void run(const std::string& path, const std::vector<std::string>& specs,
+         const std::string& output_dir, int threads) {
+  EngineOptions options;
+  options.num_threads = threads;
+  const Engine engine = Engine::load(path, options);
+  const auto tensors = make_inputs(engine, specs, 1, 0);
+  const auto outputs = engine.run(as_inputs(engine, tensors));
+  if (!output_dir.empty()) std::filesystem::create_directories(output_dir);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto& info = engine.outputs()[i];
+    const Tensor& t = outputs[i];
+    float lo = t.size() ? t.data()[0] : 0, hi = lo;
+    double sum = 0;
+    for (size_t k = 0; k < t.size(); ++k) {
+      lo = std::min(lo, t.data()[k]);
+      hi = std::max(hi, t.data()[k]);
+      sum += t.data()[k];
+    }
+    std::string where;
+    if (!output_dir.empty()) {
+      // Output names can hold characters a file name cannot.
+      std::string file = info.name;
+      for (char& c : file) if (c == '/' || c == '\\' || c == ':') c = '_';
+      where = output_dir + "/" + file + ".npy";
+      spruce::tools::write_npy(where, t);
+    }
+    std::printf("%s %s min %.6g max %.6g mean %.6g%s%s\n", info.name.c_str(),
+                spruce::to_string(t.shape()).c_str(), lo, hi,
+                t.size() ? sum / t.size() : 0.0, where.empty() ? "" : " -> ",
+                where.c_str());
+  }
+}
+
+// ------------------------------------------------------------------ bench
+struct BenchArgs {
+  std::string model;
+  int threads = 0;
+  double seconds = 3.0;
+  int64_t batch = 1;
+  bool compare_dense = false;
+  std::string json;
+};
+
+struct Latency {
+  std::vector<double> ms;
+  double quantile(double q) const {
+    std::vector<double> s = ms;
+    std::sort(s.begin(), s.end());
+    const size_t i = std::min(s.size() - 1, static_cast<size_t>(q * (s.size() - 1) + 0.5));
+    return s[i];
+  }
+  nlohmann::json to_json() const {
+    double sum = 0;
+    for (double v : ms) sum += v;
+    return {{"mean", sum / ms.size()}, {"p50", quantile(0.5)}, {"p90", quantile(0.9)},
+            {"p99", quantile(0.99)}, {"min", quantile(0.0)}, {"max", quantile(1.0)},
+            {"iterations", ms.size()}};
+  }
+};
+
+double time_run_ms(const Engine& engine, const std::vector<spruce::Input>& inputs) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto out = engine.run(inputs);
+  const auto t1 = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::milli>(t1 - t0).count();
+}
+
+void bench(const BenchArgs& args) {
+  EngineOptions options;
+  options.num_threads = args.threads;
+  const Engine sparse = Engine::load(args.model, options);
+  options.force_dense = true;
+  std::unique_ptr<Engine> dense;
+  if (args.compare_dense) dense = std::make_unique<Engine>(Engine::load(args.model, options));
+
+  const auto tensors = make_inputs(sparse, {}, args.batch, 0);
+  const auto inputs = as_inputs(sparse, tensors);
+  for (int i = 0; i < 10; ++i) {  // warm-up: caches, oneDNN primitive creation
+    time_run_ms(sparse, inputs);
+    if (dense) time_run_ms(*dense, inputs);
+  }
+  // Alternate sparse and dense runs so that machine noise hits both alike.
+  Latency s, d;
+  const auto start = std::chrono::steady_clock::now();
+  do {
+    s.ms.push_back(time_run_ms(sparse, inputs));
+    if (dense) d.ms.push_back(time_run_ms(*dense, inputs));
+  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
+           args.seconds);
+
+  size_t stored = 0, dense_bytes = 0;
+  for (const auto& l : sparse.layers()) {
+    stored += l.stored_bytes;
+    dense_bytes += l.dense_bytes;
+  }
+  const int threads = args.threads > 0 ? args.threads : -1;
+  std::printf("%s: batch %lld, threads %s, %zu runs\n", args.model.c_str(),
+              static_cast<long long>(args.batch),
+              threads > 0 ? std::to_string(threads).c_str() : "all", s.ms.size());
+  std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
+              human_bytes(dense_bytes).c_str(), human_bytes(stored).c_str(),
+              stored ? double(dense_bytes) / stored : 0.0);
+  std::printf("latency p50: %.4f ms (p90 %.4f, min %.4f)\n", s.quantile(0.5),
+              s.quantile(0.9), s.quantile(0.0));
+  nlohmann::json j;
+  j["model"] = args.model;
+  j["batch"] = args.batch;
+  j["threads"] = args.threads;
+  j["latency_ms"] = s.to_json();
+  j["throughput"] = 1000.0 * args.batch / s.quantile(0.5);
+  j["weights"] = {{"stored_bytes", stored}, {"dense_bytes", dense_bytes}};
+  if (dense) {
+    std::printf("dense (oneDNN) p50: %.4f ms -> sparse is %.2fx faster\n",
+                d.quantile(0.5), d.quantile(0.5) / s.quantile(0.5));
+    j["dense"] = {{"latency_ms", d.to_json()},
+                  {"throughput", 1000.0 * args.batch / d.quantile(0.5)}};
+    j["speedup_p50"] = d.quantile(0.5) / s.quantile(0.5);
+  }
+  if (!args.json.empty()) {
+    std::ofstream out(args.json);
+    out << j.dump(2) << "\n";
+    if (!out) throw Error(args.json + ": cannot write");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"spruce: sparse inference runtime for CPUs"};
+  app.set_version_flag("--version", std::string("spruce ") + spruce::kVersionString);
+  app.require_subcommand(1);
+
+  ConvertArgs convert_args;
+  auto* c = app.add_subcommand("convert", "Convert a pruned ONNX model to .spruce");
+  c->add_option("input", convert_args.input, "ONNX model")->required();
+  c->add_option("-o,--output", convert_args.output, ".spruce file to write")->required();
+  c->add_option("--sparse-threshold", convert_args.threshold,
+                "Store a weight sparse when at least this fraction is zero")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  c->add_flag("--dense", convert_args.dense, "Keep every weight dense");
+
+  std::string inspect_path;
+  bool inspect_json = false;
+  auto* i = app.add_subcommand("inspect", "Show a .spruce model's layers and formats");
+  i->add_option("model", inspect_path, ".spruce file")->required();
+  i->add_flag("--json", inspect_json, "Print JSON");
+
+  std::string run_path, output_dir;
+  std::vector<std::string> input_specs;
+  int run_threads = 0;
+  auto* r = app.add_subcommand("run", "Run a .spruce model once");
+  r->add_option("model", run_path, ".spruce file")->required();
+  r->add_option("--input", input_specs, "NAME=FILE (.npy or ONNX TensorProto .pb); random if not given");
+  r->add_option("--output-dir", output_dir, "Write each output as DIR/<name>.npy");
+  r->add_option("--threads", run_threads, "Threads (0 = all cores)");
+
+  BenchArgs bench_args;
+  auto* b = app.add_subcommand("bench", "Measure a .spruce model's latency");
+  b->add_option("model", bench_args.model, ".spruce file")->required();
+  b->add_option("--threads", bench_args.threads, "Threads (0 = all cores)")->capture_default_str();
+  b->add_option("--time", bench_args.seconds, "Seconds to measure")->capture_default_str();
+  b->add_option("--batch", bench_args.batch, "Size of dynamic dimensions")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  b->add_flag("--compare-dense", bench_args.compare_dense,
+              "Also run every layer dense (oneDNN) and report the speedup");
+  b->add_option("--json", bench_args.json, "Write results as JSON to this file");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;
+  }
+  try {
+    if (c->parsed()) convert(convert_args);
+    if (i->parsed()) inspect(inspect_path, inspect_json);
+    if (r->parsed()) run(run_path, input_specs, output_dir, run_threads);
+    if (b->parsed()) bench(bench_args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spruce: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,112 @@
+// Minimal .npy reader/writer: float32, C order, little-endian only, which is
+// what numpy.save writes for the arrays spruce consumes and produces.
+#include "npy.h"
+
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+#include "spruce/error.h"
+
+namespace spruce::tools {
+namespace {
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr size_t kMaxHeaderBytes = 1 << 16;
+}  // namespace
+
+Tensor read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
+  char magic[6];
+  uint8_t version[2];
+  in.read(magic, 6);
+  in.read(reinterpret_cast<char*>(version), 2);
+  if (!in || std::memcmp(magic, kMagic, 6) != 0) {
+    throw Error(path + ": not a NumPy .npy file");
+  }
+  size_t header_bytes = 0;
+  if (version[0] == 1) {
+    uint8_t len[2];
+    in.read(reinterpret_cast<char*>(len), 2);
+    header_bytes = len[0] | (size_t{len[1]} << 8);
+  } else if (version[0] == 2 || version[0] == 3) {
+    uint8_t len[4];
+    in.read(reinterpret_cast<char*>(len), 4);
+    header_bytes = len[0] | (size_t{len[1]} << 8) | (size_t{len[2]} << 16) |
+                   (size_t{len[3]} << 24);
+  } else {
+    throw Error(path + ": unsupported .npy version " +
+                std::to_string(version[0]));
+  }
+  if (!in || header_bytes > kMaxHeaderBytes) {
+    throw Error(path + ": corrupt .npy header");
+  }
+  std::string header(header_bytes, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header_bytes));
+  if (!in) throw Error(path + ": truncated .npy header");
+
+  std::smatch m;
+  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")) ||
+      (m[1] != "<f4" && m[1] != "=f4")) {
+    throw Error(path + ": .npy dtype must be float32 ('<f4'), header: " +
+                header);
+  }
+  if (std::regex_search(header, m,
+                        std::regex("'fortran_order':\\s*(True|False)")) &&
+      m[1] == "True") {
+    throw Error(path + ": Fortran-order arrays are not supported");
+  }
+  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) {
+    throw Error(path + ": .npy header has no shape");
+  }
+  Shape shape;
+  const std::string dims = m[1];
+  const std::regex number("\\d+");
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number);
+       it != std::sregex_iterator(); ++it) {
+    shape.push_back(std::stoll(it->str()));
+  }
+  const size_t count = element_count(shape);
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::streamoff data_bytes = in.tellg() - data_start;
+  if (data_bytes < 0 ||
+      static_cast<size_t>(data_bytes) != count * sizeof(float)) {
+    throw Error(path + ": " + std::to_string(data_bytes) +
+                " bytes of data for shape " + to_string(shape) +
+                " (truncated file?)");
+  }
+  in.seekg(data_start);
+  std::vector<float> data(count);
+  in.read(reinterpret_cast<char*>(data.data()),
+          static_cast<std::streamsize>(count * sizeof(float)));
+  if (!in) throw Error(path + ": read failed");
+  return Tensor(std::move(shape), std::move(data));
+}
+
+void write_npy(const std::string& path, const Tensor& tensor) {
+  std::string shape;
+  for (int64_t d : tensor.shape()) shape += std::to_string(d) + ", ";
+  if (tensor.shape().size() > 1) shape.erase(shape.size() - 2);
+  if (tensor.shape().size() == 1) shape.erase(shape.size() - 1);
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       shape + "), }";
+  // Magic (6) + version (2) + length (2) + header + '\n', padded to 64.
+  const size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(path + ": cannot write: " + std::strerror(errno));
+  const uint8_t version[2] = {1, 0};
+  const uint8_t len[2] = {static_cast<uint8_t>(header.size() & 0xff),
+                          static_cast<uint8_t>(header.size() >> 8)};
+  out.write(kMagic, 6);
+  out.write(reinterpret_cast<const char*>(version), 2);
+  out.write(reinterpret_cast<const char*>(len), 2);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(reinterpret_cast<const char*>(tensor.data()),
+            static_cast<std::streamsize>(tensor.size() * sizeof(float)));
+  if (!out) throw Error(path + ": write failed");
+}
+
+}  // namespace spruce::tools

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs spruce's build dependencies from Debian 12 packages (only what is
+# missing), then configures and builds. Idempotent: a second run installs
+# nothing and rebuilds only what changed.
+#
+#   tools/setup.sh            install + configure + build (Release)
+#   tools/setup.sh --no-build install only
+#
+# Environment: BUILD_DIR (default: build), BUILD_TYPE (default: Release).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${BUILD_DIR:-"$root/build"}
+build_type=${BUILD_TYPE:-Release}
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libdnnl-dev ocl-icd-opencl-dev opencl-headers   # oneDNN 2.6 (its CMake config wants OpenCL)
+  libhwy-dev                                      # Google Highway 1.0.3
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler   # ONNX import (converter only)
+  libflatbuffers-dev flatbuffers-compiler         # .spruce schema
+  libxxhash-dev                                   # .spruce checksums
+  libcli11-dev nlohmann-json3-dev                 # command line, JSON output
+  python3 python3-numpy python3-onnx              # fixture checks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+[ "${1:-}" = "--no-build" ] && exit 0
+
+generator=()
+[ -f "$build_dir/CMakeCache.txt" ] || generator=(-G Ninja)
+cmake -S "$root" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type"
+cmake --build "$build_dir" --parallel "$(nproc)"
