@@ -4,6 +4,7 @@
 // range-checked before a kernel can follow it.
 #include "model_reader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <unordered_set>
@@ -64,14 +65,16 @@ class Reader {
 
   fb::FileHeader read_header() const {
     fb::FileHeader h{};
+    if (size_ == 0) fail("file is empty");
+    if (std::memcmp(data_, fb::kMagic, std::min(size_, sizeof(fb::kMagic))) !=
+        0) {
+      fail("not a .spruce file (bad magic bytes)");
+    }
     if (size_ < sizeof(h)) {
       fail("file is " + std::to_string(size_) +
            " bytes, too short for a .spruce header (is it truncated?)");
     }
     std::memcpy(&h, data_, sizeof(h));
-    if (std::memcmp(h.magic, fb::kMagic, sizeof(h.magic)) != 0) {
-      fail("not a .spruce file (bad magic bytes)");
-    }
     if (h.format_version != fb::kFormatVersion) {
       fail("format version " + std::to_string(h.format_version) +
            " is not supported; this spruce reads version " +

@@ -41,12 +41,16 @@ void validate_compressed_rows(size_t row_count, size_t index_limit,
     throw Error(what + ": row pointer 0 is " + std::to_string(row_ptr[0]) +
                 ", expected 0");
   }
+  // All row pointers first: once they are non-decreasing, every row's range
+  // lies within the row_ptr[row_count] indices the caller sized the array for.
   for (size_t r = 0; r < row_count; ++r) {
     if (row_ptr[r + 1] < row_ptr[r]) {
       throw Error(what + ": row pointers decrease at row " +
                   std::to_string(r) + " (" + std::to_string(row_ptr[r]) +
                   " then " + std::to_string(row_ptr[r + 1]) + ")");
     }
+  }
+  for (size_t r = 0; r < row_count; ++r) {
     size_t previous = 0;
     for (size_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) {
       const size_t c = index_at(col_idx, width, k);
