@@ -520,7 +520,8 @@ class Importer {
       layer.shape = w.shape;
       layer.sparsity = csr.sparsity();
       layer.dense_bytes = w.dense_bytes();
-      if (!options_.dense && layer.sparsity >= options_.sparse_threshold) {
+      if (!options_.dense && layer.sparsity >= options_.sparse_threshold &&
+          csr.stored_bytes() < w.dense_bytes()) {
         w.format = WeightFormat::kCsr;
         w.csr = std::move(csr);
         w.dense.clear();

@@ -102,6 +102,7 @@ void Engine::Impl::plan() {
                                   : nullptr;
         linear[i] = std::make_unique<LinearOp>(w, b, node.activation,
                                                options.force_dense,
+                                               options.sparse_kernel_min_sparsity,
                                                dnnl_engine, threads);
         feature_major[out] = true;
         break;
@@ -136,10 +137,14 @@ void Engine::Impl::describe_layers() {
     info.name = node.name;
     info.op = op_name(node.op);
     info.activation = activation_name(node.activation);
-    info.format = "-";
+    info.storage = "-";
+    info.kernel = "-";
     if (node.op == OpKind::kLinear) {
       const WeightDesc& w = graph.weights[node.weights[0]];
-      info.format = linear[i]->sparse() ? "csr" : "dense";
+      info.kernel = linear[i]->sparse() ? "sparse-csr" : "onednn";
+      info.storage = w.layout == WeightLayout::kCsr   ? "csr"
+                     : w.layout == WeightLayout::kBsr ? "bsr"
+                                                      : "dense";
       info.weight_shape = w.shape;
       info.sparsity = w.sparsity();
       if (w.layout == WeightLayout::kCsr) {

@@ -29,12 +29,17 @@ std::vector<size_t> split_rows_by_nnz(const kernels::CsrView& csr,
 
 LinearOp::LinearOp(const WeightDesc& weight, const WeightDesc* bias,
                    kernels::Activation activation, bool force_dense,
-                   const dnnl::engine& engine, int max_threads)
+                   double min_sparsity, const dnnl::engine& engine,
+                   int max_threads)
     : out_(static_cast<size_t>(weight.shape[0])),
       in_(static_cast<size_t>(weight.shape[1])),
       bias_(bias != nullptr ? bias->values : nullptr),
       activation_(activation) {
-  if (weight.layout == WeightLayout::kCsr && !force_dense) {
+  const double sparsity =
+      1.0 - static_cast<double>(weight.csr.nnz()) /
+                static_cast<double>(std::max<size_t>(1, out_ * in_));
+  if (weight.layout == WeightLayout::kCsr && !force_dense &&
+      sparsity >= min_sparsity) {
     csr_ = weight.csr;
     chunk_rows_ =
         split_rows_by_nnz(csr_, static_cast<size_t>(std::max(1, max_threads)));

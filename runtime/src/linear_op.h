@@ -16,12 +16,13 @@ namespace spruce {
 
 class LinearOp {
  public:
-  // Chooses the kernel: CSR weights run sparse unless `force_dense`; dense
-  // and BSR weights (no BSR kernel yet) run on oneDNN. Rows are split into
+  // Chooses the kernel: a CSR weight with at least `min_sparsity` zeros runs
+  // sparse unless `force_dense`; everything else (dense, weakly sparse, BSR
+  // until it has a kernel) runs on oneDNN. Sparse rows are split into
   // `max_threads` chunks of about equal non-zero count.
   LinearOp(const WeightDesc& weight, const WeightDesc* bias,
            kernels::Activation activation, bool force_dense,
-           const dnnl::engine& engine, int max_threads);
+           double min_sparsity, const dnnl::engine& engine, int max_threads);
 
   void run(const float* x, size_t n, float* y, int num_threads) const;
 

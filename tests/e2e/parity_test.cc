@@ -23,17 +23,19 @@ TEST_P(Parity, MatchesPyTorch) {
   const Tensor x = converters::read_onnx_tensor_file(fixture(name + "/test_data_set_0/input_0.pb"));
   const Tensor expected =
       converters::read_onnx_tensor_file(fixture(name + "/test_data_set_0/output_0.pb"));
-  for (bool dense : {false, true}) {
+  // Every layer sparse, the default per-layer choice, every layer dense.
+  for (const char* mode : {"sparse", "default", "dense"}) {
     for (int threads : {1, 2}) {
       EngineOptions options;
-      options.force_dense = dense;
+      if (mode == std::string("sparse")) options.sparse_kernel_min_sparsity = 0.0;
+      options.force_dense = mode == std::string("dense");
       options.num_threads = threads;
       const Engine engine = Engine::load(model, options);
       const auto out = engine.run({{engine.inputs()[0].name, x.data(), x.shape()}});
       ASSERT_EQ(out.size(), 1u);
       ASSERT_EQ(out[0].shape(), expected.shape());
       EXPECT_LE(max_relative_error(out[0], expected), 1e-4)
-          << name << (dense ? " dense" : " sparse") << " threads=" << threads;
+          << name << " " << mode << " threads=" << threads;
     }
   }
 }

@@ -135,19 +135,27 @@ TEST(ModelFile, RoundTripRunsLikeTheReference) {
   EXPECT_EQ(engine.outputs()[0].name, "y");
   EXPECT_EQ(engine.metadata().at("purpose"), "test");
   ASSERT_EQ(engine.layers().size(), 4u);
-  EXPECT_EQ(engine.layers()[0].format, "csr");
+  EXPECT_EQ(engine.layers()[0].storage, "csr");
+  EXPECT_EQ(engine.layers()[0].kernel, "onednn");  // 67% sparse: below the crossover
   EXPECT_EQ(engine.layers()[0].index_bits, 16);
-  EXPECT_EQ(engine.layers()[3].format, "dense");
+  EXPECT_EQ(engine.layers()[3].storage, "dense");
+  EXPECT_EQ(engine.layers()[3].kernel, "onednn");
   EXPECT_NEAR(engine.layers()[0].sparsity, 2.0 / 3.0, 1e-9);
 
-  for (size_t batch : {1, 2, 9}) {
-    std::vector<float> x(batch * 6);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
-    const auto out = engine.run({{"x", x.data(), {int64_t(batch), 6}}});
-    ASSERT_EQ(out.size(), 1u);
-    EXPECT_EQ(out[0].shape(), (Shape{int64_t(batch), 3}));
-    const auto ref = m.reference(x, batch);
-    for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(out[0].data()[i], ref[i], 1e-5) << i;
+  EngineOptions all_sparse;
+  all_sparse.sparse_kernel_min_sparsity = 0.0;
+  const Engine sparse = Engine::load(path, all_sparse);
+  EXPECT_EQ(sparse.layers()[0].kernel, "sparse-csr");
+  for (const Engine* e : {&engine, &sparse}) {
+    for (size_t batch : {1, 2, 9}) {
+      std::vector<float> x(batch * 6);
+      for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
+      const auto out = e->run({{"x", x.data(), {int64_t(batch), 6}}});
+      ASSERT_EQ(out.size(), 1u);
+      EXPECT_EQ(out[0].shape(), (Shape{int64_t(batch), 3}));
+      const auto ref = m.reference(x, batch);
+      for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(out[0].data()[i], ref[i], 1e-5) << i;
+    }
   }
 }
 
@@ -335,7 +343,9 @@ TEST(Engine, ManyThreadsShareOneEngine) {
   SmallModel m;
   const std::string path = temp_path("threads.spruce");
   converters::write_model(m.def, path);
-  const Engine engine = Engine::load(path);
+  EngineOptions options;
+  options.sparse_kernel_min_sparsity = 0.0;  // exercise the threaded sparse path
+  const Engine engine = Engine::load(path, options);
   std::vector<float> x(16 * 6);
   for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(float(i));
   const auto expected = engine.run({{"x", x.data(), {16, 6}}})[0];

@@ -54,7 +54,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 struct ConvertArgs {
   std::string input;
   std::string output;
-  double threshold = 0.5;
+  double threshold = spruce::converters::ConvertOptions{}.sparse_threshold;
   bool dense = false;
 };
 
@@ -103,7 +103,7 @@ void inspect(const std::string& path, bool json) {
     for (const auto& t : engine.inputs()) j["inputs"].push_back({{"name", t.name}, {"shape", t.shape}});
     for (const auto& t : engine.outputs()) j["outputs"].push_back({{"name", t.name}, {"shape", t.shape}});
     for (const auto& l : engine.layers()) {
-      j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"format", l.format},
+      j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"storage", l.storage}, {"kernel", l.kernel},
                              {"activation", l.activation}, {"weight_shape", l.weight_shape},
                              {"sparsity", l.sparsity}, {"index_bits", l.index_bits},
                              {"stored_bytes", l.stored_bytes}, {"dense_bytes", l.dense_bytes}});
@@ -118,14 +118,14 @@ void inspect(const std::string& path, bool json) {
   for (const auto& [k, v] : engine.metadata()) std::printf("  %s: %s\n", k.c_str(), v.c_str());
   for (const auto& t : engine.inputs()) std::printf("input  %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
   for (const auto& t : engine.outputs()) std::printf("output %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
-  std::printf("%-24s %-8s %-14s %-7s %5s %9s %11s %11s\n", "layer", "op", "weight",
-              "format", "index", "sparsity", "dense", "stored");
+  std::printf("%-24s %-12s %-12s %-7s %-10s %5s %9s %11s %11s\n", "layer", "op",
+              "weight", "storage", "kernel", "index", "sparsity", "dense", "stored");
   for (const auto& l : engine.layers()) {
     const std::string op = l.activation.empty() ? l.op : l.op + "+" + l.activation;
-    std::printf("%-24s %-8s %-14s %-7s %5s %9s %11s %11s\n", l.name.c_str(),
+    std::printf("%-24s %-12s %-12s %-7s %-10s %5s %9s %11s %11s\n", l.name.c_str(),
                 op.c_str(),
                 l.weight_shape.empty() ? "-" : spruce::to_string(l.weight_shape).c_str(),
-                l.format.c_str(),
+                l.storage.c_str(), l.kernel.c_str(),
                 l.index_bits ? (std::to_string(l.index_bits) + "b").c_str() : "-",
                 l.weight_shape.empty() ? "-" : percent(l.sparsity).c_str(),
                 l.dense_bytes ? human_bytes(l.dense_bytes).c_str() : "-",

@@ -20,6 +20,11 @@ struct EngineOptions {
   // Run every layer dense with oneDNN, whatever the file stores: the baseline
   // that `spruce bench --compare-dense` measures against.
   bool force_dense = false;
+  // A sparse weight runs on the sparse kernel when at least this fraction of
+  // it is zero; below, it is expanded at load and runs on oneDNN, which is
+  // faster there (measured crossover of the CSR kernel vs oneDNN on AVX-512,
+  // worst case over N = 1..128; see bench/RESULTS.md).
+  double sparse_kernel_min_sparsity = 0.8;
   // Verify the file's checksums at load. Costs one read of the file; turn off
   // only for files you produced yourself and trust.
   bool verify_checksums = true;
@@ -29,7 +34,8 @@ struct EngineOptions {
 struct LayerInfo {
   std::string name;
   std::string op;          // "Linear", "Relu", "Flatten"
-  std::string format;      // "csr", "dense" ("-" for ops without weights)
+  std::string storage;     // weight format in the file: "csr", "dense", "bsr"
+  std::string kernel;      // what runs it: "sparse-csr", "onednn" ("-": none)
   std::string activation;  // fused activation, "" if none
   Shape weight_shape;      // [out, in] for Linear, empty otherwise
   double sparsity = 0;     // fraction of zero weights

@@ -14,9 +14,10 @@
 namespace spruce::converters {
 
 struct ConvertOptions {
-  // A Linear weight with at least this fraction of zeros is stored CSR;
-  // below it, dense (oneDNN).
-  double sparse_threshold = 0.5;
+  // A Linear weight with at least this fraction of zeros is stored CSR (when
+  // that is also smaller than dense); below it, dense. Storage only: the
+  // engine decides at load which kernel runs each layer.
+  double sparse_threshold = 0.4;
   // Keep every weight dense (for comparisons).
   bool dense = false;
 };

@@ -1,0 +1,121 @@
+// Sparse CSR kernel vs oneDNN dense matmul on the same weight shape, in the
+// same binary and run: Y = W · X for W [out × in] magnitude-pruned to a
+// sparsity, X with N columns. Single-threaded (OMP_NUM_THREADS=1 is set by
+// bench/run_spmm.sh; the sparse kernel here is called on the whole matrix).
+//
+// Benchmarks are named  <impl>/<out>x<in>/N/<sparsity %>  so that
+// bench/ratios.py can pair each sparse case with its dense twin.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cmath>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "spruce/kernels/spmm.h"
+#include "spruce/sparse_matrix.h"
+
+namespace {
+
+// Gaussian weights with the smallest |w| zeroed: what magnitude pruning leaves.
+std::vector<float> magnitude_pruned(size_t rows, size_t cols, double sparsity) {
+  std::mt19937 rng(42);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(rows * cols);
+  for (float& v : w) v = normal(rng);
+  std::vector<float> mags(w.size());
+  std::transform(w.begin(), w.end(), mags.begin(), [](float v) { return std::abs(v); });
+  const size_t k = static_cast<size_t>(sparsity * static_cast<double>(w.size()));
+  if (k > 0) {
+    std::nth_element(mags.begin(), mags.begin() + (k - 1), mags.end());
+    const float threshold = mags[k - 1];
+    for (float& v : w) if (std::abs(v) <= threshold) v = 0.0f;
+  }
+  return w;
+}
+
+std::vector<float> random_activations(size_t count) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(count);
+  for (float& v : x) v = u(rng);
+  return x;
+}
+
+void BM_SparseCsr(benchmark::State& state, size_t out, size_t in, size_t n,
+                  double sparsity) {
+  const auto dense = magnitude_pruned(out, in, sparsity);
+  const spruce::CsrMatrix w = spruce::CsrMatrix::from_dense(dense.data(), out, in);
+  const auto x = random_activations(in * n);
+  std::vector<float> y(out * n);
+  for (auto _ : state) {
+    spruce::kernels::spmm_csr(w.view(), x.data(), n, y.data(), {}, 0, out);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * out * in * n, benchmark::Counter::kIsIterationInvariantRate,
+      benchmark::Counter::kIs1000);
+  state.counters["nnz"] = static_cast<double>(w.nnz());
+}
+
+// oneDNN dense, as PyTorch's Linear lays it out: Y[N × out] = X[N × in] · W^T.
+void BM_OnednnDense(benchmark::State& state, size_t out, size_t in, size_t n) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const auto m = static_cast<dnnl::memory::dim>(n);
+  const auto k = static_cast<dnnl::memory::dim>(in);
+  const auto nn = static_cast<dnnl::memory::dim>(out);
+  const dnnl::memory::desc x_md({m, k}, dt::f32, tag::ab);
+  const dnnl::memory::desc w_md({k, nn}, dt::f32, tag::ba);
+  const dnnl::memory::desc y_md({m, nn}, dt::f32, tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(x_md, w_md, y_md), engine);
+  const dnnl::matmul matmul(pd);
+  auto w = magnitude_pruned(out, in, 0.0);
+  auto x = random_activations(in * n);
+  std::vector<float> y(out * n);
+  std::unordered_map<int, dnnl::memory> args = {
+      {DNNL_ARG_SRC, dnnl::memory(x_md, engine, x.data())},
+      {DNNL_ARG_WEIGHTS, dnnl::memory(w_md, engine, w.data())},
+      {DNNL_ARG_DST, dnnl::memory(y_md, engine, y.data())}};
+  for (auto _ : state) {
+    matmul.execute(stream, args);
+    stream.wait();
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * out * in * n, benchmark::Counter::kIsIterationInvariantRate,
+      benchmark::Counter::kIs1000);
+  state.SetLabel(pd.impl_info_str());
+}
+
+void register_all() {
+  const std::pair<size_t, size_t> shapes[] = {{768, 768}, {3072, 768}, {768, 3072}};
+  for (auto [out, in] : shapes) {
+    for (size_t n : {1, 16, 128}) {
+      const std::string shape = std::to_string(out) + "x" + std::to_string(in) +
+                                "/" + std::to_string(n);
+      benchmark::RegisterBenchmark(("dense/" + shape).c_str(), BM_OnednnDense, out, in, n);
+      for (int pct : {50, 70, 80, 90, 95, 98}) {
+        benchmark::RegisterBenchmark(
+            ("csr/" + shape + "/" + std::to_string(pct)).c_str(), BM_SparseCsr, out,
+            in, n, pct / 100.0);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
