@@ -180,6 +180,14 @@ class Importer {
       fail(named, "operator domain '" + node.domain() + "' is not supported");
     }
     const std::string& op = node.op_type();
+    if (node.output_size() < 1 || node.output(0).empty()) {
+      fail(named, "has no output");
+    }
+    for (const std::string& in : node.input()) {
+      if (in.empty() && op != "Gemm") {
+        fail(named, "optional (empty) inputs are not supported here");
+      }
+    }
     if (op == "Constant") return import_constant(named);
     if (try_fold(named)) return;
     if (op == "Gemm") return import_gemm(named);
@@ -188,6 +196,7 @@ class Importer {
     if (op == "Relu") return import_relu(named);
     if (op == "Flatten") return import_flatten(named);
     if (op == "Identity") {
+      if (node.input_size() != 1) fail(named, "needs 1 input");
       values_[node.output(0)] = value_of(named, node.input(0));
       return;
     }
@@ -220,6 +229,14 @@ class Importer {
       if (!in.empty() && !is_constant(in)) return false;
     }
     const std::string& op = node.op_type();
+    const bool binary = op == "Mul" || op == "Add" || op == "Sub" || op == "Div";
+    if (!binary && op != "Identity" && op != "Cast" && op != "Transpose") {
+      fail(node, "constant folding of '" + op + "' is not supported");
+    }
+    if (node.input_size() != (binary ? 2 : 1)) {
+      fail(node, "expected " + std::to_string(binary ? 2 : 1) + " inputs, has " +
+                     std::to_string(node.input_size()));
+    }
     Constant result;
     if (op == "Identity") {
       result = constants_.at(node.input(0));
@@ -227,11 +244,9 @@ class Importer {
       result = cast(node, constants_.at(node.input(0)));
     } else if (op == "Transpose") {
       result = transpose_2d(node, constants_.at(node.input(0)));
-    } else if (op == "Mul" || op == "Add" || op == "Sub" || op == "Div") {
+    } else {
       result = elementwise(node, constants_.at(node.input(0)),
                            constants_.at(node.input(1)));
-    } else {
-      fail(node, "constant folding of '" + op + "' is not supported");
     }
     std::string note = "folded " + op + " '" + node.name() + "'";
     if (op == "Mul" && (ends_with(node.input(0), "_orig") ||
@@ -462,6 +477,7 @@ class Importer {
   }
 
   void import_relu(const onnx::NodeProto& node) {
+    if (node.input_size() != 1) fail(node, "needs 1 input");
     NodeDef* linear = fusable_linear(node.input(0));
     if (linear != nullptr && linear->activation == kernels::Activation::kNone) {
       linear->activation = kernels::Activation::kRelu;
@@ -480,6 +496,7 @@ class Importer {
   }
 
   void import_flatten(const onnx::NodeProto& node) {
+    if (node.input_size() != 1) fail(node, "needs 1 input");
     const uint32_t x = value_of(node, node.input(0));
     const Shape xs = model_.values[x].shape;
     int64_t axis = attr_int(node, "axis", 1);

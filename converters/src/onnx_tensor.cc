@@ -42,7 +42,8 @@ Constant constant_from_proto(const onnx::TensorProto& proto,
   switch (proto.data_type()) {
     case onnx::TensorProto::FLOAT:
       if (!raw.empty()) {
-        if (raw.size() != count * sizeof(float)) {
+        if (raw.size() % sizeof(float) != 0 ||
+            raw.size() / sizeof(float) != count) {
           throw Error(what + ": " + std::to_string(raw.size()) +
                       " bytes of data for shape " + to_string(c.shape));
         }
@@ -59,7 +60,8 @@ Constant constant_from_proto(const onnx::TensorProto& proto,
     case onnx::TensorProto::INT64:
       c.is_float = false;
       if (!raw.empty()) {
-        if (raw.size() != count * sizeof(int64_t)) {
+        if (raw.size() % sizeof(int64_t) != 0 ||
+            raw.size() / sizeof(int64_t) != count) {
           throw Error(what + ": " + std::to_string(raw.size()) +
                       " bytes of data for shape " + to_string(c.shape));
         }

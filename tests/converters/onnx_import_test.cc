@@ -135,3 +135,73 @@ TEST(OnnxImport, NotOnnxOrMissingFilesAreErrors) {
 
 }  // namespace
 }  // namespace spruce::converters
+
+namespace spruce::converters {
+namespace {
+
+// Malformed graphs a hostile or broken exporter could produce: each is an
+// error naming the node, never a crash.
+TEST(OnnxImport, MalformedNodesAreErrors) {
+  auto model_with = [](auto edit) {
+    onnx::ModelProto model;
+    model.set_ir_version(8);
+    model.add_opset_import()->set_version(13);
+    auto* g = model.mutable_graph();
+    auto* in = g->add_input();
+    in->set_name("x");
+    in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
+    g->add_output()->set_name("y");
+    auto* c = g->add_initializer();
+    c->set_name("c");
+    c->set_data_type(onnx::TensorProto::FLOAT);
+    c->add_dims(2);
+    c->add_float_data(1);
+    c->add_float_data(2);
+    edit(g);
+    const std::string path = spruce::testing::temp_path("malformed.onnx");
+    std::ofstream out(path, std::ios::binary);
+    model.SerializeToOstream(&out);
+    return path;
+  };
+  const std::string no_output = model_with([](onnx::GraphProto* g) {
+    auto* n = g->add_node();
+    n->set_op_type("Relu");
+    n->set_name("r");
+    n->add_input("x");
+  });
+  EXPECT_NE(convert_error(no_output).find("Relu node 'r': has no output"), std::string::npos);
+  const std::string one_input_mul = model_with([](onnx::GraphProto* g) {
+    auto* n = g->add_node();
+    n->set_op_type("Mul");
+    n->set_name("m");
+    n->add_input("c");
+    n->add_output("y");
+  });
+  EXPECT_NE(convert_error(one_input_mul).find("expected 2 inputs"), std::string::npos);
+  const std::string bad_raw = model_with([](onnx::GraphProto* g) {
+    auto* t = g->mutable_initializer(0);
+    t->clear_float_data();
+    t->set_raw_data(std::string(5, '\0'));
+  });
+  EXPECT_NE(convert_error(bad_raw).find("initializer 'c'"), std::string::npos);
+  const std::string huge = model_with([](onnx::GraphProto* g) {
+    auto* t = g->mutable_initializer(0);
+    t->clear_float_data();
+    t->clear_dims();
+    t->add_dims(int64_t{1} << 62);  // * 4 bytes wraps to 0
+    t->add_dims(1);
+    t->set_raw_data(std::string());
+  });
+  EXPECT_FALSE(convert_error(huge).empty());
+  const std::string relu_no_input = model_with([](onnx::GraphProto* g) {
+    auto* n = g->add_node();
+    n->set_op_type("Relu");
+    n->set_name("r0");
+    n->add_output("y");
+  });
+  EXPECT_NE(convert_error(relu_no_input).find("needs 1 input"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace spruce::converters
