@@ -26,6 +26,33 @@ std::string read_file_bytes(const std::string& path, size_t max_bytes) {
   return bytes;
 }
 
+namespace {
+
+// Elements of T from raw_data (little-endian bytes) or the typed field,
+// exactly `count` of them.
+template <class T, class Field>
+std::vector<T> decode(const std::string& raw, const Field& typed, size_t count,
+                      const Shape& shape, const std::string& what) {
+  std::vector<T> out;
+  if (!raw.empty()) {
+    if (raw.size() % sizeof(T) != 0 || raw.size() / sizeof(T) != count) {
+      throw Error(what + ": " + std::to_string(raw.size()) +
+                  " bytes of data for shape " + to_string(shape));
+    }
+    out.resize(count);
+    std::memcpy(out.data(), raw.data(), raw.size());
+  } else {
+    if (static_cast<size_t>(typed.size()) != count) {
+      throw Error(what + ": " + std::to_string(typed.size()) +
+                  " values for shape " + to_string(shape));
+    }
+    out.assign(typed.begin(), typed.end());
+  }
+  return out;
+}
+
+}  // namespace
+
 Constant constant_from_proto(const onnx::TensorProto& proto,
                              const std::string& what) {
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
@@ -38,42 +65,15 @@ Constant constant_from_proto(const onnx::TensorProto& proto,
     c.shape.push_back(d);
   }
   const size_t count = element_count(c.shape);
-  const std::string& raw = proto.raw_data();
   switch (proto.data_type()) {
     case onnx::TensorProto::FLOAT:
-      if (!raw.empty()) {
-        if (raw.size() % sizeof(float) != 0 ||
-            raw.size() / sizeof(float) != count) {
-          throw Error(what + ": " + std::to_string(raw.size()) +
-                      " bytes of data for shape " + to_string(c.shape));
-        }
-        c.f.resize(count);
-        std::memcpy(c.f.data(), raw.data(), raw.size());
-      } else {
-        c.f.assign(proto.float_data().begin(), proto.float_data().end());
-      }
-      if (c.f.size() != count) {
-        throw Error(what + ": " + std::to_string(c.f.size()) +
-                    " values for shape " + to_string(c.shape));
-      }
+      c.f = decode<float>(proto.raw_data(), proto.float_data(), count, c.shape,
+                          what);
       return c;
     case onnx::TensorProto::INT64:
       c.is_float = false;
-      if (!raw.empty()) {
-        if (raw.size() % sizeof(int64_t) != 0 ||
-            raw.size() / sizeof(int64_t) != count) {
-          throw Error(what + ": " + std::to_string(raw.size()) +
-                      " bytes of data for shape " + to_string(c.shape));
-        }
-        c.i.resize(count);
-        std::memcpy(c.i.data(), raw.data(), raw.size());
-      } else {
-        c.i.assign(proto.int64_data().begin(), proto.int64_data().end());
-      }
-      if (c.i.size() != count) {
-        throw Error(what + ": " + std::to_string(c.i.size()) +
-                    " values for shape " + to_string(c.shape));
-      }
+      c.i = decode<int64_t>(proto.raw_data(), proto.int64_data(), count,
+                            c.shape, what);
       return c;
     default:
       throw Error(what + " has data type " +

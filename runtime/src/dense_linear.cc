@@ -26,15 +26,16 @@ DenseLinear::DenseLinear(const dnnl::engine& engine, const float* weight,
       bias_(bias),
       activation_(activation) {}
 
-const DenseLinear::Compiled& DenseLinear::compiled_for(size_t n) const {
+std::shared_ptr<const DenseLinear::Compiled> DenseLinear::compiled_for(
+    size_t n) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = cache_.find(n);
-  if (it != cache_.end()) return *it->second;
+  if (it != cache_.end()) return it->second;
 
   const auto m = static_cast<dnnl::memory::dim>(out_);
   const auto k = static_cast<dnnl::memory::dim>(in_);
   const auto nn = static_cast<dnnl::memory::dim>(n);
-  auto c = std::make_unique<Compiled>();
+  auto c = std::make_shared<Compiled>();
   c->weight_desc = dnnl::memory::desc({m, k}, dt::f32, tag::ab);
   c->x_desc = dnnl::memory::desc({k, nn}, dt::f32, tag::ab);
   c->y_desc = dnnl::memory::desc({m, nn}, dt::f32, tag::ab);
@@ -50,11 +51,14 @@ const DenseLinear::Compiled& DenseLinear::compiled_for(size_t n) const {
                 std::to_string(in_) + " for n=" + std::to_string(n) + ": " +
                 e.what());
   }
-  return *cache_.emplace(n, std::move(c)).first->second;
+  // Runs still using an evicted primitive hold their own reference to it.
+  if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
+  return cache_.emplace(n, std::move(c)).first->second;
 }
 
 void DenseLinear::run(const float* x, size_t n, float* y) const {
-  const Compiled& c = compiled_for(n);
+  const std::shared_ptr<const Compiled> compiled = compiled_for(n);
+  const Compiled& c = *compiled;
   // oneDNN takes non-const handles; it only reads src, weights and bias.
   dnnl::memory w_mem(c.weight_desc, engine_, const_cast<float*>(weight_));
   dnnl::memory x_mem(c.x_desc, engine_, const_cast<float*>(x));

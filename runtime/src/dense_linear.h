@@ -1,8 +1,10 @@
 // Dense fully connected layer on oneDNN matmul, in spruce's feature-major
 // activation layout: Y[out × n] = act(W[out × in] · X[in × n] + bias).
 //
-// A primitive is created once per distinct n (batch × tokens) and cached; runs
-// from many threads share it, each with its own scratchpad.
+// A primitive is created once per distinct n (batch × tokens) and cached (at
+// most kMaxCachedShapes of them, so a stream of ever-new sequence lengths
+// cannot grow memory without bound); runs from many threads share it, each
+// with its own scratchpad.
 #ifndef SPRUCE_RUNTIME_DENSE_LINEAR_H_
 #define SPRUCE_RUNTIME_DENSE_LINEAR_H_
 
@@ -30,7 +32,8 @@ class DenseLinear {
     dnnl::matmul primitive;
     dnnl::memory::desc weight_desc, x_desc, y_desc, scratchpad_desc;
   };
-  const Compiled& compiled_for(size_t n) const;
+  static constexpr size_t kMaxCachedShapes = 32;
+  std::shared_ptr<const Compiled> compiled_for(size_t n) const;
 
   dnnl::engine engine_;
   const float* weight_;
@@ -39,7 +42,7 @@ class DenseLinear {
   const float* bias_;
   kernels::Activation activation_;
   mutable std::mutex mutex_;
-  mutable std::unordered_map<size_t, std::unique_ptr<Compiled>> cache_;
+  mutable std::unordered_map<size_t, std::shared_ptr<const Compiled>> cache_;
 };
 
 }  // namespace spruce

@@ -40,48 +40,14 @@ double WeightDesc::sparsity() const {
 
 std::vector<float> WeightDesc::to_dense() const {
   switch (layout) {
+    case WeightLayout::kCsr:
+      return spruce::to_dense(csr);
+    case WeightLayout::kBsr:
+      return spruce::to_dense(bsr);
     case WeightLayout::kDense:
-      return std::vector<float>(values, values + value_count);
-    case WeightLayout::kCsr: {
-      std::vector<float> dense(dense_count(), 0.0f);
-      const auto* c16 = static_cast<const uint16_t*>(csr.col_idx);
-      const auto* c32 = static_cast<const uint32_t*>(csr.col_idx);
-      for (size_t r = 0; r < csr.rows; ++r) {
-        for (size_t k = csr.row_ptr[r]; k < csr.row_ptr[r + 1]; ++k) {
-          const size_t c =
-              csr.index_width == kernels::IndexWidth::k16 ? c16[k] : c32[k];
-          dense[r * csr.cols + c] = csr.values[k];
-        }
-      }
-      return dense;
-    }
-    case WeightLayout::kBsr: {
-      const size_t rows = static_cast<size_t>(shape[0]);
-      const size_t cols = static_cast<size_t>(shape[1]);
-      std::vector<float> dense(rows * cols, 0.0f);
-      const size_t row_blocks = (rows + block_rows - 1) / block_rows;
-      const size_t block = block_rows * block_cols;
-      for (size_t br = 0; br < row_blocks; ++br) {
-        for (size_t k = block_row_ptr[br]; k < block_row_ptr[br + 1]; ++k) {
-          const size_t bc =
-              block_index_width == kernels::IndexWidth::k16
-                  ? static_cast<const uint16_t*>(block_col_idx)[k]
-                  : static_cast<const uint32_t*>(block_col_idx)[k];
-          for (size_t i = 0; i < block_rows; ++i) {
-            for (size_t j = 0; j < block_cols; ++j) {
-              const size_t r = br * block_rows + i;
-              const size_t c = bc * block_cols + j;
-              if (r < rows && c < cols) {
-                dense[r * cols + c] = values[k * block + i * block_cols + j];
-              }
-            }
-          }
-        }
-      }
-      return dense;
-    }
+      break;
   }
-  return {};
+  return std::vector<float>(values, values + value_count);
 }
 
 namespace {

@@ -34,12 +34,7 @@ struct WeightDesc {
   const float* values = nullptr;  // dense: all elements; sparse: non-zeros
   size_t value_count = 0;
   kernels::CsrView csr;  // kCsr
-  // kBsr: block structure; values hold whole blocks, row-major.
-  size_t block_rows = 0;
-  size_t block_cols = 0;
-  const uint32_t* block_row_ptr = nullptr;
-  const void* block_col_idx = nullptr;
-  kernels::IndexWidth block_index_width = kernels::IndexWidth::k32;
+  kernels::BsrView bsr;  // kBsr
   size_t stored_bytes = 0;  // all blobs of this weight
 
   size_t dense_count() const;  // elements of the logical dense shape

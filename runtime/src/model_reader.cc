@@ -301,16 +301,19 @@ class Reader {
     const void* col_idx =
         blob(w.col_idx(), index_bytes, what + " block column indices");
     const size_t value_count = blocks * br * bc;
-    weight->values = reinterpret_cast<const float*>(
+    kernels::BsrView& v = weight->bsr;
+    v.rows = rows;
+    v.cols = cols;
+    v.block_rows = br;
+    v.block_cols = bc;
+    v.row_ptr = row_ptr;
+    v.col_idx = col_idx;
+    v.index_width = width;
+    v.values = reinterpret_cast<const float*>(
         blob(w.values(), value_count * sizeof(float), what + " values"));
-    validate_bsr(rows, cols, br, bc, row_ptr, col_idx, width,
-                 path_ + ": " + what);
+    validate_bsr(v, path_ + ": " + what);
+    weight->values = v.values;
     weight->value_count = value_count;
-    weight->block_rows = br;
-    weight->block_cols = bc;
-    weight->block_row_ptr = row_ptr;
-    weight->block_col_idx = col_idx;
-    weight->block_index_width = width;
     weight->stored_bytes = value_count * sizeof(float) + index_bytes +
                            (row_blocks + 1) * sizeof(uint32_t);
   }

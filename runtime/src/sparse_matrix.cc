@@ -94,18 +94,48 @@ void validate_csr(const kernels::CsrView& view, const std::string& what) {
                            view.index_width, what, "column");
 }
 
-void validate_bsr(size_t rows, size_t cols, size_t block_rows,
-                  size_t block_cols, const uint32_t* row_ptr,
-                  const void* col_idx, IndexWidth width,
-                  const std::string& what) {
-  if (block_rows == 0 || block_cols == 0) {
-    throw Error(what + ": block shape " + std::to_string(block_rows) + "x" +
-                std::to_string(block_cols) + " has a zero side");
+void validate_bsr(const kernels::BsrView& view, const std::string& what) {
+  if (view.block_rows == 0 || view.block_cols == 0) {
+    throw Error(what + ": block shape " + std::to_string(view.block_rows) +
+                "x" + std::to_string(view.block_cols) + " has a zero side");
   }
-  const size_t row_blocks = (rows + block_rows - 1) / block_rows;
-  const size_t col_blocks = (cols + block_cols - 1) / block_cols;
-  validate_compressed_rows(row_blocks, col_blocks, row_ptr, col_idx, width,
-                           what, "block column");
+  if (view.row_ptr == nullptr) throw Error(what + ": missing row pointers");
+  validate_compressed_rows(view.row_blocks(), view.col_blocks(), view.row_ptr,
+                           view.col_idx, view.index_width, what,
+                           "block column");
+}
+
+std::vector<float> to_dense(const kernels::CsrView& view) {
+  std::vector<float> dense(view.rows * view.cols, 0.0f);
+  for (size_t r = 0; r < view.rows; ++r) {
+    for (size_t k = view.row_ptr[r]; k < view.row_ptr[r + 1]; ++k) {
+      dense[r * view.cols + index_at(view.col_idx, view.index_width, k)] =
+          view.values[k];
+    }
+  }
+  return dense;
+}
+
+std::vector<float> to_dense(const kernels::BsrView& view) {
+  std::vector<float> dense(view.rows * view.cols, 0.0f);
+  const size_t block = view.block_rows * view.block_cols;
+  for (size_t br = 0; br < view.row_blocks(); ++br) {
+    for (size_t k = view.row_ptr[br]; k < view.row_ptr[br + 1]; ++k) {
+      const size_t c0 =
+          index_at(view.col_idx, view.index_width, k) * view.block_cols;
+      for (size_t i = 0; i < view.block_rows; ++i) {
+        const size_t r = br * view.block_rows + i;
+        for (size_t j = 0; j < view.block_cols; ++j) {
+          const size_t c = c0 + j;
+          if (r < view.rows && c < view.cols) {
+            dense[r * view.cols + c] =
+                view.values[k * block + i * view.block_cols + j];
+          }
+        }
+      }
+    }
+  }
+  return dense;
 }
 
 // ---------------------------------------------------------------- CSR
@@ -198,13 +228,7 @@ kernels::CsrView CsrMatrix::view() const {
 }
 
 std::vector<float> CsrMatrix::to_dense() const {
-  std::vector<float> dense(rows_ * cols_, 0.0f);
-  for (size_t r = 0; r < rows_; ++r) {
-    for (size_t k = row_ptr_[r]; k < row_ptr_[r + 1]; ++k) {
-      dense[r * cols_ + col(k)] = values_[k];
-    }
-  }
-  return dense;
+  return spruce::to_dense(view());
 }
 
 // ---------------------------------------------------------------- BSR
@@ -279,24 +303,23 @@ size_t BsrMatrix::stored_bytes() const {
          col32_.size() * sizeof(uint32_t) + row_ptr_.size() * sizeof(uint32_t);
 }
 
+kernels::BsrView BsrMatrix::view() const {
+  kernels::BsrView v;
+  v.rows = rows_;
+  v.cols = cols_;
+  v.block_rows = block_rows_;
+  v.block_cols = block_cols_;
+  v.row_ptr = row_ptr_.data();
+  v.col_idx = index_width_ == IndexWidth::k16
+                  ? static_cast<const void*>(col16_.data())
+                  : static_cast<const void*>(col32_.data());
+  v.index_width = index_width_;
+  v.values = values_.data();
+  return v;
+}
+
 std::vector<float> BsrMatrix::to_dense() const {
-  std::vector<float> dense(rows_ * cols_, 0.0f);
-  const size_t block = block_rows_ * block_cols_;
-  for (size_t br = 0; br + 1 < row_ptr_.size(); ++br) {
-    for (size_t k = row_ptr_[br]; k < row_ptr_[br + 1]; ++k) {
-      const size_t c0 = block_col(k) * block_cols_;
-      for (size_t i = 0; i < block_rows_; ++i) {
-        for (size_t j = 0; j < block_cols_; ++j) {
-          const size_t r = br * block_rows_ + i;
-          const size_t c = c0 + j;
-          if (r < rows_ && c < cols_) {
-            dense[r * cols_ + c] = values_[k * block + i * block_cols_ + j];
-          }
-        }
-      }
-    }
-  }
-  return dense;
+  return spruce::to_dense(view());
 }
 
 }  // namespace spruce

@@ -73,11 +73,8 @@ TEST(BsrMatrix, RoundTripsForPruningBlockShapes) {
       const BsrMatrix m = BsrMatrix::from_dense(dense.data(), rows, cols, br, bc);
       EXPECT_EQ(m.to_dense(), dense) << br << "x" << bc;
       EXPECT_EQ(m.values().size(), m.nnz_blocks() * br * bc);
-      EXPECT_NO_THROW(validate_bsr(rows, cols, br, bc, m.row_ptr().data(),
-                                   m.index_width() == IndexWidth::k16
-                                       ? static_cast<const void*>(m.col_idx16().data())
-                                       : m.col_idx32().data(),
-                                   m.index_width(), "m"));
+      EXPECT_NO_THROW(validate_bsr(m.view(), "m"));
+      EXPECT_EQ(to_dense(m.view()), dense);
     }
   }
 }
@@ -97,7 +94,15 @@ TEST(BsrMatrix, StoresOnlyBlocksWithNonZeros) {
 TEST(BsrMatrix, ValidationRejectsOutOfRangeBlockColumn) {
   const uint32_t row_ptr[] = {0, 1};
   const uint16_t cols[] = {2};  // 8 columns / 4 = 2 block columns
-  EXPECT_THROW(validate_bsr(4, 8, 4, 4, row_ptr, cols, IndexWidth::k16, "w"), Error);
+  kernels::BsrView v;
+  v.rows = 4;
+  v.cols = 8;
+  v.block_rows = 4;
+  v.block_cols = 4;
+  v.row_ptr = row_ptr;
+  v.col_idx = cols;
+  v.index_width = IndexWidth::k16;
+  EXPECT_THROW(validate_bsr(v, "w"), Error);
 }
 
 }  // namespace

@@ -24,6 +24,10 @@ using kernels::IndexWidth;
 // column) indices needs.
 IndexWidth index_width_for(size_t index_count);
 
+// The dense [rows × cols] row-major matrix a view describes.
+std::vector<float> to_dense(const kernels::CsrView& view);
+std::vector<float> to_dense(const kernels::BsrView& view);
+
 // Checks everything a kernel trusts about a CSR view: row_ptr[0] == 0, row
 // pointers non-decreasing, column indices < cols and strictly increasing in
 // each row, the index width able to hold cols. Throws spruce::Error naming
@@ -99,6 +103,7 @@ class BsrMatrix {
   size_t block_col(size_t k) const;
   size_t stored_bytes() const;
 
+  kernels::BsrView view() const;
   std::vector<float> to_dense() const;
 
  private:
@@ -113,12 +118,8 @@ class BsrMatrix {
   std::vector<float> values_;
 };
 
-// Checks a BSR structure the same way validate_csr() does, plus the block
-// shape; `nnz_blocks` is row_ptr[row_blocks].
-void validate_bsr(size_t rows, size_t cols, size_t block_rows,
-                  size_t block_cols, const uint32_t* row_ptr,
-                  const void* col_idx, IndexWidth width,
-                  const std::string& what);
+// Checks a BSR view the same way validate_csr() does, plus the block shape.
+void validate_bsr(const kernels::BsrView& view, const std::string& what);
 
 }  // namespace spruce
 

@@ -33,6 +33,24 @@ struct CsrView {
   size_t nnz() const { return rows == 0 ? 0 : row_ptr[rows]; }
 };
 
+// Borrowed block-sparse (BSR) matrix: block_rows × block_cols blocks, stored
+// whole and row-major in `values`; row_ptr has one entry per block row + 1,
+// col_idx one block-column index per stored block. Edge blocks are padded.
+struct BsrView {
+  size_t rows = 0;
+  size_t cols = 0;
+  size_t block_rows = 1;
+  size_t block_cols = 1;
+  const uint32_t* row_ptr = nullptr;
+  const void* col_idx = nullptr;
+  IndexWidth index_width = IndexWidth::k32;
+  const float* values = nullptr;
+
+  size_t row_blocks() const { return (rows + block_rows - 1) / block_rows; }
+  size_t col_blocks() const { return (cols + block_cols - 1) / block_cols; }
+  size_t nnz_blocks() const { return row_ptr[row_blocks()]; }
+};
+
 // What happens to each output element: y = act(sum + bias[row]).
 struct Epilogue {
   const float* bias = nullptr;  // [rows] or null
