@@ -2,8 +2,9 @@
 // Highway and compiled for every SIMD target (foreach_target.h); the best one
 // for the running CPU is chosen once per call.
 //
-// Many columns: each non-zero is one weight broadcast and four vector FMAs over
-// a 4-vector tile of the output row (the XNNPACK f32-spmm technique).
+// Many columns: each non-zero is one weight broadcast and vector FMAs over a
+// tile of the output row (the XNNPACK f32-spmm technique), with enough
+// independent accumulators to hide the FMA latency.
 // One column (batch-1 latency): the row is a sparse dot product; column indices
 // are widened to 32 bits and the activations fetched with a vector gather.
 #include <cstddef>
@@ -85,13 +86,45 @@ void SpmvRows(const CsrView& w, const Index* HWY_RESTRICT cols,
   }
 }
 
-// n > 1: each output row in tiles of 4 vectors, then 1 vector, then a scalar
-// tail of fewer than one vector of columns.
+// Columns [j, j + Lanes(d)) of one output row, for any vector width d (full,
+// or capped for the tail). The non-zeros are split over four accumulators so
+// that the FMA latency chain does not limit throughput.
+template <class D, class Index>
+HWY_INLINE void RowOneVector(D d, const float* HWY_RESTRICT values,
+                             const Index* HWY_RESTRICT cols, uint32_t kb,
+                             uint32_t ke, const float* HWY_RESTRICT x, size_t n,
+                             size_t j, float bias, Activation act,
+                             float* HWY_RESTRICT yr) {
+  auto a0 = hn::Set(d, bias);
+  auto a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  const float* HWY_RESTRICT xj = x + j;
+  uint32_t k = kb;
+  for (; k + 4 <= ke; k += 4) {
+    a0 = hn::MulAdd(hn::Set(d, values[k]), hn::LoadU(d, xj + cols[k] * n), a0);
+    a1 = hn::MulAdd(hn::Set(d, values[k + 1]),
+                    hn::LoadU(d, xj + cols[k + 1] * n), a1);
+    a2 = hn::MulAdd(hn::Set(d, values[k + 2]),
+                    hn::LoadU(d, xj + cols[k + 2] * n), a2);
+    a3 = hn::MulAdd(hn::Set(d, values[k + 3]),
+                    hn::LoadU(d, xj + cols[k + 3] * n), a3);
+  }
+  for (; k < ke; ++k) {
+    a0 = hn::MulAdd(hn::Set(d, values[k]), hn::LoadU(d, xj + cols[k] * n), a0);
+  }
+  const auto sum = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
+  hn::StoreU(ApplyActivation(d, sum, act), d, yr + j);
+}
+
+// n > 1: each output row in tiles of 4 vectors (two non-zeros in flight, so
+// eight independent FMA chains), then single vectors, then half and quarter
+// vectors, then scalars for the last few columns.
 template <class Index>
 void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
               const float* HWY_RESTRICT x, size_t n, float* HWY_RESTRICT y,
               const Epilogue& epilogue, size_t row_begin, size_t row_end) {
   const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 8> d8;
+  const hn::CappedTag<float, 4> d4;
   const size_t lanes = hn::Lanes(d);
   const float* HWY_RESTRICT values = w.values;
   const Activation act = epilogue.activation;
@@ -101,9 +134,11 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
     const float bias = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0f;
     float* HWY_RESTRICT yr = y + r * n;
     size_t j = 0;
-    for (; j + 4 * lanes <= n; j += 4 * lanes) {
+    // 8 vectors: one index and broadcast feed eight independent FMAs, and
+    // each activation row is read as one contiguous run of 8 vectors.
+    for (; j + 8 * lanes <= n; j += 8 * lanes) {
       auto a0 = hn::Set(d, bias);
-      auto a1 = a0, a2 = a0, a3 = a0;
+      auto a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
       for (uint32_t k = kb; k < ke; ++k) {
         const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n + j;
         const auto wv = hn::Set(d, values[k]);
@@ -111,19 +146,66 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
         a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
         a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
         a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+        a4 = hn::MulAdd(wv, hn::LoadU(d, xr + 4 * lanes), a4);
+        a5 = hn::MulAdd(wv, hn::LoadU(d, xr + 5 * lanes), a5);
+        a6 = hn::MulAdd(wv, hn::LoadU(d, xr + 6 * lanes), a6);
+        a7 = hn::MulAdd(wv, hn::LoadU(d, xr + 7 * lanes), a7);
       }
-      hn::StoreU(ApplyActivation(d, a0, act), d, yr + j);
-      hn::StoreU(ApplyActivation(d, a1, act), d, yr + j + lanes);
-      hn::StoreU(ApplyActivation(d, a2, act), d, yr + j + 2 * lanes);
-      hn::StoreU(ApplyActivation(d, a3, act), d, yr + j + 3 * lanes);
+      float* HWY_RESTRICT yj = yr + j;
+      hn::StoreU(ApplyActivation(d, a0, act), d, yj);
+      hn::StoreU(ApplyActivation(d, a1, act), d, yj + lanes);
+      hn::StoreU(ApplyActivation(d, a2, act), d, yj + 2 * lanes);
+      hn::StoreU(ApplyActivation(d, a3, act), d, yj + 3 * lanes);
+      hn::StoreU(ApplyActivation(d, a4, act), d, yj + 4 * lanes);
+      hn::StoreU(ApplyActivation(d, a5, act), d, yj + 5 * lanes);
+      hn::StoreU(ApplyActivation(d, a6, act), d, yj + 6 * lanes);
+      hn::StoreU(ApplyActivation(d, a7, act), d, yj + 7 * lanes);
+    }
+    for (; j + 4 * lanes <= n; j += 4 * lanes) {
+      auto a0 = hn::Set(d, bias);
+      auto a1 = a0, a2 = a0, a3 = a0;
+      auto b0 = hn::Zero(d), b1 = b0, b2 = b0, b3 = b0;
+      uint32_t k = kb;
+      for (; k + 2 <= ke; k += 2) {
+        const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n + j;
+        const float* HWY_RESTRICT xs =
+            x + static_cast<size_t>(cols[k + 1]) * n + j;
+        const auto wv = hn::Set(d, values[k]);
+        const auto wu = hn::Set(d, values[k + 1]);
+        a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
+        a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
+        a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
+        a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+        b0 = hn::MulAdd(wu, hn::LoadU(d, xs), b0);
+        b1 = hn::MulAdd(wu, hn::LoadU(d, xs + lanes), b1);
+        b2 = hn::MulAdd(wu, hn::LoadU(d, xs + 2 * lanes), b2);
+        b3 = hn::MulAdd(wu, hn::LoadU(d, xs + 3 * lanes), b3);
+      }
+      if (k < ke) {
+        const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n + j;
+        const auto wv = hn::Set(d, values[k]);
+        a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
+        a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
+        a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
+        a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+      }
+      hn::StoreU(ApplyActivation(d, hn::Add(a0, b0), act), d, yr + j);
+      hn::StoreU(ApplyActivation(d, hn::Add(a1, b1), act), d, yr + j + lanes);
+      hn::StoreU(ApplyActivation(d, hn::Add(a2, b2), act), d,
+                 yr + j + 2 * lanes);
+      hn::StoreU(ApplyActivation(d, hn::Add(a3, b3), act), d,
+                 yr + j + 3 * lanes);
     }
     for (; j + lanes <= n; j += lanes) {
-      auto a = hn::Set(d, bias);
-      for (uint32_t k = kb; k < ke; ++k) {
-        const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n + j;
-        a = hn::MulAdd(hn::Set(d, values[k]), hn::LoadU(d, xr), a);
-      }
-      hn::StoreU(ApplyActivation(d, a, act), d, yr + j);
+      RowOneVector(d, values, cols, kb, ke, x, n, j, bias, act, yr);
+    }
+    if (hn::Lanes(d8) < lanes && j + hn::Lanes(d8) <= n) {
+      RowOneVector(d8, values, cols, kb, ke, x, n, j, bias, act, yr);
+      j += hn::Lanes(d8);
+    }
+    if (hn::Lanes(d4) < lanes && j + hn::Lanes(d4) <= n) {
+      RowOneVector(d4, values, cols, kb, ke, x, n, j, bias, act, yr);
+      j += hn::Lanes(d4);
     }
     for (; j < n; ++j) {
       const float sum = bias + SparseDot(values, cols, kb, ke, x + j, n);
