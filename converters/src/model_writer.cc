@@ -61,14 +61,14 @@ class BlobSection {
   std::vector<uint8_t> bytes_;
 };
 
-template <class Matrix>
-void add_compressed(const Matrix& m, BlobSection* blobs, fb::BlobRef* row_ptr,
-                    fb::BlobRef* col_idx, fb::BlobRef* values, uint8_t* bits) {
-  *row_ptr = blobs->add(m.row_ptr());
-  *bits = static_cast<uint8_t>(m.index_width());
-  *col_idx = m.index_width() == IndexWidth::k16 ? blobs->add(m.col_idx16())
-                                                 : blobs->add(m.col_idx32());
-  *values = blobs->add(m.values());
+void add_compressed(const CompressedRows& m, BlobSection* blobs,
+                    fb::BlobRef* row_ptr, fb::BlobRef* col_idx,
+                    fb::BlobRef* values, uint8_t* bits) {
+  *row_ptr = blobs->add(m.row_ptr);
+  *bits = static_cast<uint8_t>(m.index_width);
+  *col_idx = m.index_width == IndexWidth::k16 ? blobs->add(m.col16)
+                                               : blobs->add(m.col32);
+  *values = blobs->add(m.values);
 }
 
 flatbuffers::Offset<fb::Weight> add_weight(flatbuffers::FlatBufferBuilder& fbb,
@@ -84,11 +84,11 @@ flatbuffers::Offset<fb::Weight> add_weight(flatbuffers::FlatBufferBuilder& fbb,
       break;
     case WeightFormat::kCsr:
       layout = fb::Layout::Csr;
-      add_compressed(w.csr, blobs, &row_ptr, &col_idx, &values, &bits);
+      add_compressed(w.csr.data(), blobs, &row_ptr, &col_idx, &values, &bits);
       break;
     case WeightFormat::kBsr:
       layout = fb::Layout::Bsr;
-      add_compressed(w.bsr, blobs, &row_ptr, &col_idx, &values, &bits);
+      add_compressed(w.bsr.data(), blobs, &row_ptr, &col_idx, &values, &bits);
       block_rows = static_cast<uint32_t>(w.bsr.block_rows());
       block_cols = static_cast<uint32_t>(w.bsr.block_cols());
       break;

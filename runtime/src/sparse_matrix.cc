@@ -70,19 +70,35 @@ void validate_compressed_rows(size_t row_count, size_t index_limit,
   }
 }
 
-// Stores `indices` at the narrowest width into one of two vectors.
-void store_indices(const std::vector<uint32_t>& indices, IndexWidth width,
-                   std::vector<uint16_t>* col16, std::vector<uint32_t>* col32) {
-  if (width == IndexWidth::k16) {
-    col16->assign(indices.begin(), indices.end());
-    col32->clear();
+}  // namespace
+
+void CompressedRows::set_indices(const std::vector<uint32_t>& indices) {
+  if (index_width == IndexWidth::k16) {
+    col16.assign(indices.begin(), indices.end());
+    col32.clear();
   } else {
-    *col32 = indices;
-    col16->clear();
+    col32 = indices;
+    col16.clear();
   }
 }
 
-}  // namespace
+size_t CompressedRows::index(size_t k) const {
+  return index_width == IndexWidth::k16 ? col16[k] : col32[k];
+}
+
+const void* CompressedRows::indices() const {
+  return index_width == IndexWidth::k16 ? static_cast<const void*>(col16.data())
+                                        : static_cast<const void*>(col32.data());
+}
+
+size_t CompressedRows::index_bytes() const {
+  return col16.size() * sizeof(uint16_t) + col32.size() * sizeof(uint32_t);
+}
+
+size_t CompressedRows::stored_bytes() const {
+  return values.size() * sizeof(float) + index_bytes() +
+         row_ptr.size() * sizeof(uint32_t);
+}
 
 IndexWidth index_width_for(size_t index_count) {
   return index_count <= kMax16BitIndices ? IndexWidth::k16 : IndexWidth::k32;
@@ -144,22 +160,22 @@ CsrMatrix CsrMatrix::from_dense(const float* dense, size_t rows, size_t cols) {
   CsrMatrix m;
   m.rows_ = rows;
   m.cols_ = cols;
-  m.index_width_ = index_width_for(cols);
-  m.row_ptr_.assign(1, 0);
-  m.row_ptr_.reserve(rows + 1);
+  CompressedRows& d = m.data_;
+  d.index_width = index_width_for(cols);
+  d.row_ptr.reserve(rows + 1);
   std::vector<uint32_t> indices;
   for (size_t r = 0; r < rows; ++r) {
     const float* row = dense + r * cols;
     for (size_t c = 0; c < cols; ++c) {
       if (row[c] != 0.0f) {
         indices.push_back(static_cast<uint32_t>(c));
-        m.values_.push_back(row[c]);
+        d.values.push_back(row[c]);
       }
     }
-    check_fits_u32(m.values_.size(), "CSR matrix");
-    m.row_ptr_.push_back(static_cast<uint32_t>(m.values_.size()));
+    check_fits_u32(d.values.size(), "CSR matrix");
+    d.row_ptr.push_back(static_cast<uint32_t>(d.values.size()));
   }
-  store_indices(indices, m.index_width_, &m.col16_, &m.col32_);
+  d.set_indices(indices);
   return m;
 }
 
@@ -189,10 +205,10 @@ CsrMatrix CsrMatrix::from_parts(size_t rows, size_t cols,
   CsrMatrix m;
   m.rows_ = rows;
   m.cols_ = cols;
-  m.index_width_ = index_width_for(cols);
-  m.row_ptr_ = std::move(row_ptr);
-  store_indices(col_idx, m.index_width_, &m.col16_, &m.col32_);
-  m.values_ = std::move(values);
+  m.data_.index_width = index_width_for(cols);
+  m.data_.row_ptr = std::move(row_ptr);
+  m.data_.set_indices(col_idx);
+  m.data_.values = std::move(values);
   return m;
 }
 
@@ -201,29 +217,14 @@ double CsrMatrix::sparsity() const {
   return total == 0 ? 0.0 : 1.0 - static_cast<double>(nnz()) / total;
 }
 
-size_t CsrMatrix::col(size_t k) const {
-  return index_width_ == IndexWidth::k16 ? col16_[k] : col32_[k];
-}
-
-size_t CsrMatrix::index_bytes() const {
-  return col16_.size() * sizeof(uint16_t) + col32_.size() * sizeof(uint32_t);
-}
-
-size_t CsrMatrix::stored_bytes() const {
-  return values_.size() * sizeof(float) + index_bytes() +
-         row_ptr_.size() * sizeof(uint32_t);
-}
-
 kernels::CsrView CsrMatrix::view() const {
   kernels::CsrView v;
   v.rows = rows_;
   v.cols = cols_;
-  v.row_ptr = row_ptr_.data();
-  v.col_idx = index_width_ == IndexWidth::k16
-                  ? static_cast<const void*>(col16_.data())
-                  : static_cast<const void*>(col32_.data());
-  v.index_width = index_width_;
-  v.values = values_.data();
+  v.row_ptr = data_.row_ptr.data();
+  v.col_idx = data_.indices();
+  v.index_width = data_.index_width;
+  v.values = data_.values.data();
   return v;
 }
 
@@ -246,9 +247,9 @@ BsrMatrix BsrMatrix::from_dense(const float* dense, size_t rows, size_t cols,
   m.block_cols_ = block_cols;
   const size_t row_blocks = (rows + block_rows - 1) / block_rows;
   const size_t col_blocks = (cols + block_cols - 1) / block_cols;
-  m.index_width_ = index_width_for(col_blocks);
-  m.row_ptr_.assign(1, 0);
-  m.row_ptr_.reserve(row_blocks + 1);
+  CompressedRows& d = m.data_;
+  d.index_width = index_width_for(col_blocks);
+  d.row_ptr.reserve(row_blocks + 1);
   std::vector<uint32_t> indices;
   for (size_t br = 0; br < row_blocks; ++br) {
     const size_t r0 = br * block_rows;
@@ -271,15 +272,15 @@ BsrMatrix BsrMatrix::from_dense(const float* dense, size_t rows, size_t cols,
         for (size_t j = 0; j < block_cols; ++j) {
           const size_t r = r0 + i;
           const size_t c = c0 + j;
-          m.values_.push_back(r < rows && c < cols ? dense[r * cols + c]
-                                                   : 0.0f);
+          d.values.push_back(r < rows && c < cols ? dense[r * cols + c]
+                                                  : 0.0f);
         }
       }
     }
     check_fits_u32(indices.size(), "BSR matrix");
-    m.row_ptr_.push_back(static_cast<uint32_t>(indices.size()));
+    d.row_ptr.push_back(static_cast<uint32_t>(indices.size()));
   }
-  store_indices(indices, m.index_width_, &m.col16_, &m.col32_);
+  d.set_indices(indices);
   return m;
 }
 
@@ -287,20 +288,9 @@ size_t BsrMatrix::col_blocks() const {
   return (cols_ + block_cols_ - 1) / block_cols_;
 }
 
-size_t BsrMatrix::nnz_blocks() const { return row_ptr_.back(); }
-
 double BsrMatrix::density() const {
   const double total = static_cast<double>(rows_) * static_cast<double>(cols_);
-  return total == 0 ? 0.0 : static_cast<double>(values_.size()) / total;
-}
-
-size_t BsrMatrix::block_col(size_t k) const {
-  return index_width_ == IndexWidth::k16 ? col16_[k] : col32_[k];
-}
-
-size_t BsrMatrix::stored_bytes() const {
-  return values_.size() * sizeof(float) + col16_.size() * sizeof(uint16_t) +
-         col32_.size() * sizeof(uint32_t) + row_ptr_.size() * sizeof(uint32_t);
+  return total == 0 ? 0.0 : static_cast<double>(data_.values.size()) / total;
 }
 
 kernels::BsrView BsrMatrix::view() const {
@@ -309,12 +299,10 @@ kernels::BsrView BsrMatrix::view() const {
   v.cols = cols_;
   v.block_rows = block_rows_;
   v.block_cols = block_cols_;
-  v.row_ptr = row_ptr_.data();
-  v.col_idx = index_width_ == IndexWidth::k16
-                  ? static_cast<const void*>(col16_.data())
-                  : static_cast<const void*>(col32_.data());
-  v.index_width = index_width_;
-  v.values = values_.data();
+  v.row_ptr = data_.row_ptr.data();
+  v.col_idx = data_.indices();
+  v.index_width = data_.index_width;
+  v.values = data_.values.data();
   return v;
 }
 

@@ -72,7 +72,7 @@ TEST(BsrMatrix, RoundTripsForPruningBlockShapes) {
       const auto dense = random_matrix(rows, cols, 0.95, 11);
       const BsrMatrix m = BsrMatrix::from_dense(dense.data(), rows, cols, br, bc);
       EXPECT_EQ(m.to_dense(), dense) << br << "x" << bc;
-      EXPECT_EQ(m.values().size(), m.nnz_blocks() * br * bc);
+      EXPECT_EQ(m.data().values.size(), m.nnz_blocks() * br * bc);
       EXPECT_NO_THROW(validate_bsr(m.view(), "m"));
       EXPECT_EQ(to_dense(m.view()), dense);
     }

@@ -65,7 +65,7 @@ void convert(const ConvertArgs& args) {
   const auto report =
       spruce::converters::convert_onnx_file(args.input, args.output, options);
   std::printf("%-24s %-16s %-14s %9s %7s %11s %11s\n", "layer", "weight",
-              "shape", "sparsity", "format", "dense", "stored");
+              "shape", "sparsity", "storage", "dense", "stored");
   size_t dense_total = 0, stored_total = 0;
   for (const auto& l : report.layers) {
     std::printf("%-24s %-16s %-14s %9s %7s %11s %11s\n", l.node.c_str(),

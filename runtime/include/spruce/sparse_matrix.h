@@ -34,6 +34,23 @@ std::vector<float> to_dense(const kernels::BsrView& view);
 // `what` and the first problem found.
 void validate_csr(const kernels::CsrView& view, const std::string& what);
 
+// What CSR and BSR both store: row pointers, one index per stored entry (a
+// column, or a block column) at the narrowest width, and the values.
+struct CompressedRows {
+  IndexWidth index_width = IndexWidth::k16;
+  std::vector<uint32_t> row_ptr{0};
+  std::vector<uint16_t> col16;  // when index_width == k16
+  std::vector<uint32_t> col32;  // when index_width == k32
+  std::vector<float> values;
+
+  // Stores `indices` at index_width.
+  void set_indices(const std::vector<uint32_t>& indices);
+  size_t index(size_t k) const;
+  const void* indices() const;
+  size_t index_bytes() const;
+  size_t stored_bytes() const;  // values + indices + row pointers
+};
+
 class CsrMatrix {
  public:
   CsrMatrix() = default;
@@ -49,18 +66,14 @@ class CsrMatrix {
 
   size_t rows() const { return rows_; }
   size_t cols() const { return cols_; }
-  size_t nnz() const { return values_.size(); }
-  IndexWidth index_width() const { return index_width_; }
+  size_t nnz() const { return data_.values.size(); }
+  IndexWidth index_width() const { return data_.index_width; }
   double sparsity() const;  // fraction of zeros, 0 for an empty matrix
 
-  const std::vector<uint32_t>& row_ptr() const { return row_ptr_; }
-  const std::vector<uint16_t>& col_idx16() const { return col16_; }
-  const std::vector<uint32_t>& col_idx32() const { return col32_; }
-  const std::vector<float>& values() const { return values_; }
+  const CompressedRows& data() const { return data_; }
   // Column index k as a size_t, whatever the stored width.
-  size_t col(size_t k) const;
-  size_t index_bytes() const;  // bytes of stored column indices
-  size_t stored_bytes() const;  // values + indices + row pointers
+  size_t col(size_t k) const { return data_.index(k); }
+  size_t stored_bytes() const { return data_.stored_bytes(); }
 
   kernels::CsrView view() const;
   std::vector<float> to_dense() const;
@@ -68,11 +81,7 @@ class CsrMatrix {
  private:
   size_t rows_ = 0;
   size_t cols_ = 0;
-  IndexWidth index_width_ = IndexWidth::k16;
-  std::vector<uint32_t> row_ptr_{0};
-  std::vector<uint16_t> col16_;
-  std::vector<uint32_t> col32_;
-  std::vector<float> values_;
+  CompressedRows data_;
 };
 
 // Block-sparse rows: the matrix is tiled into block_rows × block_cols blocks
@@ -88,20 +97,17 @@ class BsrMatrix {
   size_t cols() const { return cols_; }
   size_t block_rows() const { return block_rows_; }
   size_t block_cols() const { return block_cols_; }
-  size_t row_blocks() const { return row_ptr_.size() - 1; }
+  size_t row_blocks() const { return data_.row_ptr.size() - 1; }
   size_t col_blocks() const;
-  size_t nnz_blocks() const;
-  IndexWidth index_width() const { return index_width_; }
+  size_t nnz_blocks() const { return data_.row_ptr.back(); }
+  IndexWidth index_width() const { return data_.index_width; }
   // Fraction of stored blocks' entries among all entries: 1 - this is the
   // sparsity the block format exploits.
   double density() const;
 
-  const std::vector<uint32_t>& row_ptr() const { return row_ptr_; }
-  const std::vector<uint16_t>& col_idx16() const { return col16_; }
-  const std::vector<uint32_t>& col_idx32() const { return col32_; }
-  const std::vector<float>& values() const { return values_; }
-  size_t block_col(size_t k) const;
-  size_t stored_bytes() const;
+  const CompressedRows& data() const { return data_; }
+  size_t block_col(size_t k) const { return data_.index(k); }
+  size_t stored_bytes() const { return data_.stored_bytes(); }
 
   kernels::BsrView view() const;
   std::vector<float> to_dense() const;
@@ -111,11 +117,7 @@ class BsrMatrix {
   size_t cols_ = 0;
   size_t block_rows_ = 1;
   size_t block_cols_ = 1;
-  IndexWidth index_width_ = IndexWidth::k16;
-  std::vector<uint32_t> row_ptr_{0};
-  std::vector<uint16_t> col16_;
-  std::vector<uint32_t> col32_;
-  std::vector<float> values_;
+  CompressedRows data_;
 };
 
 // Checks a BSR view the same way validate_csr() does, plus the block shape.
