@@ -25,6 +25,11 @@ std::vector<size_t> split_rows_by_nnz(const kernels::CsrView& csr,
   return bounds;
 }
 
+double csr_sparsity(const kernels::CsrView& csr) {
+  const double total = static_cast<double>(csr.rows) * static_cast<double>(csr.cols);
+  return total == 0 ? 0.0 : 1.0 - static_cast<double>(csr.nnz()) / total;
+}
+
 }  // namespace
 
 LinearOp::LinearOp(const WeightDesc& weight, const WeightDesc* bias,
@@ -35,11 +40,10 @@ LinearOp::LinearOp(const WeightDesc& weight, const WeightDesc* bias,
       in_(static_cast<size_t>(weight.shape[1])),
       bias_(bias != nullptr ? bias->values : nullptr),
       activation_(activation) {
-  const double sparsity =
-      1.0 - static_cast<double>(weight.csr.nnz()) /
-                static_cast<double>(std::max<size_t>(1, out_ * in_));
-  if (weight.layout == WeightLayout::kCsr && !force_dense &&
-      sparsity >= min_sparsity) {
+  const bool run_sparse = weight.layout == WeightLayout::kCsr &&
+                          !force_dense &&
+                          csr_sparsity(weight.csr) >= min_sparsity;
+  if (run_sparse) {
     csr_ = weight.csr;
     chunk_rows_ =
         split_rows_by_nnz(csr_, static_cast<size_t>(std::max(1, max_threads)));
