@@ -21,12 +21,14 @@ std::vector<size_t> split_rows_by_nnz(const kernels::CsrView& csr,
     while (row < csr.rows && csr.row_ptr[row] < target) ++row;
     if (row > bounds.back()) bounds.push_back(row);
   }
-  if (bounds.back() != csr.rows || bounds.size() == 1) bounds.push_back(csr.rows);
+  if (bounds.back() != csr.rows || bounds.size() == 1)
+    bounds.push_back(csr.rows);
   return bounds;
 }
 
 double csr_sparsity(const kernels::CsrView& csr) {
-  const double total = static_cast<double>(csr.rows) * static_cast<double>(csr.cols);
+  const double total =
+      static_cast<double>(csr.rows) * static_cast<double>(csr.cols);
   return total == 0 ? 0.0 : 1.0 - static_cast<double>(csr.nnz()) / total;
 }
 
@@ -40,8 +42,7 @@ LinearOp::LinearOp(const WeightDesc& weight, const WeightDesc* bias,
       in_(static_cast<size_t>(weight.shape[1])),
       bias_(bias != nullptr ? bias->values : nullptr),
       activation_(activation) {
-  const bool run_sparse = weight.layout == WeightLayout::kCsr &&
-                          !force_dense &&
+  const bool run_sparse = weight.layout == WeightLayout::kCsr && !force_dense &&
                           csr_sparsity(weight.csr) >= min_sparsity;
   if (run_sparse) {
     csr_ = weight.csr;
@@ -54,8 +55,8 @@ LinearOp::LinearOp(const WeightDesc& weight, const WeightDesc* bias,
     densified_ = weight.to_dense();
     w = densified_.data();
   }
-  dense_ = std::make_unique<DenseLinear>(engine, w, out_, in_, bias_,
-                                         activation_);
+  dense_ =
+      std::make_unique<DenseLinear>(engine, w, out_, in_, bias_, activation_);
 }
 
 void LinearOp::run(const float* x, size_t n, float* y, int num_threads) const {
