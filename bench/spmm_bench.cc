@@ -36,6 +36,29 @@ std::vector<float> magnitude_pruned(size_t rows, size_t cols, double sparsity) {
   return w;
 }
 
+// Block pruning as the tools do it: drop the `sparsity` fraction of
+// br × bc blocks with the smallest L1 norm.
+std::vector<float> block_pruned(size_t rows, size_t cols, size_t br, size_t bc,
+                                double sparsity) {
+  std::vector<float> w = magnitude_pruned(rows, cols, 0.0);
+  const size_t gr = rows / br, gc = cols / bc;
+  std::vector<float> norms(gr * gc, 0.0f);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) norms[(r / br) * gc + c / bc] += std::abs(w[r * cols + c]);
+  }
+  std::vector<float> sorted = norms;
+  const size_t k = static_cast<size_t>(sparsity * static_cast<double>(norms.size()));
+  if (k == 0) return w;
+  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end());
+  const float threshold = sorted[k - 1];
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) {
+      if (norms[(r / br) * gc + c / bc] <= threshold) w[r * cols + c] = 0.0f;
+    }
+  }
+  return w;
+}
+
 std::vector<float> random_activations(size_t count) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -48,10 +71,11 @@ void BM_SparseCsr(benchmark::State& state, size_t out, size_t in, size_t n,
                   double sparsity) {
   const auto dense = magnitude_pruned(out, in, sparsity);
   const spruce::CsrMatrix w = spruce::CsrMatrix::from_dense(dense.data(), out, in);
+  const spruce::kernels::CsrView view = w.view();
   const auto x = random_activations(in * n);
   std::vector<float> y(out * n);
   for (auto _ : state) {
-    spruce::kernels::spmm_csr(w.view(), x.data(), n, y.data(), {}, 0, out);
+    spruce::kernels::spmm_csr(view, x.data(), n, y.data(), {}, 0, out);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -59,6 +83,22 @@ void BM_SparseCsr(benchmark::State& state, size_t out, size_t in, size_t n,
       2.0 * out * in * n, benchmark::Counter::kIsIterationInvariantRate,
       benchmark::Counter::kIs1000);
   state.counters["nnz"] = static_cast<double>(w.nnz());
+}
+
+void BM_SparseBsr(benchmark::State& state, size_t out, size_t in, size_t n,
+                  double sparsity, size_t br, size_t bc) {
+  const auto dense = block_pruned(out, in, br, bc, sparsity);
+  const spruce::BsrMatrix w = spruce::BsrMatrix::from_dense(dense.data(), out, in, br, bc);
+  const auto x = random_activations(in * n);
+  std::vector<float> y(out * n);
+  for (auto _ : state) {
+    spruce::kernels::spmm_bsr(w.view(), x.data(), n, y.data(), {}, 0, w.row_blocks());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * out * in * n, benchmark::Counter::kIsIterationInvariantRate,
+      benchmark::Counter::kIs1000);
 }
 
 // oneDNN dense, as PyTorch's Linear lays it out: Y[N × out] = X[N × in] · W^T.
@@ -104,6 +144,11 @@ void register_all() {
         benchmark::RegisterBenchmark(
             ("csr/" + shape + "/" + std::to_string(pct)).c_str(), BM_SparseCsr, out,
             in, n, pct / 100.0);
+      }
+      for (auto [br, bc] : {std::pair<size_t, size_t>{1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}}) {
+        benchmark::RegisterBenchmark(
+            ("bsr" + std::to_string(br) + "x" + std::to_string(bc) + "/" + shape + "/90").c_str(),
+            BM_SparseBsr, out, in, n, 0.9, br, bc);
       }
     }
   }

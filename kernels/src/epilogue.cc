@@ -5,6 +5,7 @@
 #define HWY_TARGET_INCLUDE "kernels/src/epilogue.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/src/activation-inl.h"
 #include "spruce/kernels/epilogue.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -15,21 +16,20 @@ namespace hn = hwy::HWY_NAMESPACE;
 void ApplyEpilogue(float* HWY_RESTRICT y, size_t rows, size_t n,
                    const Epilogue& epilogue) {
   const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
   const size_t lanes = hn::Lanes(d);
-  const bool relu = epilogue.activation == Activation::kRelu;
+  const Activation act = epilogue.activation;
   for (size_t r = 0; r < rows; ++r) {
     const float b = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0f;
-    const auto bv = hn::Set(d, b);
     float* HWY_RESTRICT yr = y + r * n;
     size_t j = 0;
     for (; j + lanes <= n; j += lanes) {
-      auto v = hn::Add(hn::LoadU(d, yr + j), bv);
-      if (relu) v = hn::Max(v, hn::Zero(d));
-      hn::StoreU(v, d, yr + j);
+      const auto v = hn::Add(hn::LoadU(d, yr + j), hn::Set(d, b));
+      hn::StoreU(Activate(d, v, act), d, yr + j);
     }
     for (; j < n; ++j) {
-      const float v = yr[j] + b;
-      yr[j] = relu && v < 0.0f ? 0.0f : v;
+      const auto v = hn::Add(hn::LoadU(d1, yr + j), hn::Set(d1, b));
+      hn::StoreU(Activate(d1, v, act), d1, yr + j);
     }
   }
 }

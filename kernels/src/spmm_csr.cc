@@ -14,21 +14,13 @@
 #define HWY_TARGET_INCLUDE "kernels/src/spmm_csr.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/src/activation-inl.h"
 #include "spruce/kernels/spmm.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace spruce::kernels {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-template <class D, class V>
-HWY_INLINE V ApplyActivation(D d, V v, Activation activation) {
-  return activation == Activation::kRelu ? hn::Max(v, hn::Zero(d)) : v;
-}
-
-HWY_INLINE float ApplyActivation(float v, Activation activation) {
-  return activation == Activation::kRelu && v < 0.0f ? 0.0f : v;
-}
 
 // Column indices as a vector of int32 for GatherIndex.
 template <class DI>
@@ -58,7 +50,15 @@ HWY_INLINE float SparseDot(const float* HWY_RESTRICT values,
   return (s0 + s1) + (s2 + s3);
 }
 
-// n == 1: y[r] = act(bias[r] + dot(W[r, :], x)), gathers over the row.
+// y[r] = act(bias + sum), one output at a time.
+HWY_INLINE void StoreScalar(float sum, Activation act, float* HWY_RESTRICT y) {
+  const hn::CappedTag<float, 1> d1;
+  hn::StoreU(Activate(d1, hn::Set(d1, sum), act), d1, y);
+}
+
+// n == 1: y[r] = act(bias[r] + dot(W[r, :], x)), gathers over the row and
+// scalar loads for its last few non-zeros (measured faster than padding the
+// tail into one more gather).
 template <class Index>
 void SpmvRows(const CsrView& w, const Index* HWY_RESTRICT cols,
               const float* HWY_RESTRICT x, float* HWY_RESTRICT y,
@@ -79,45 +79,123 @@ void SpmvRows(const CsrView& w, const Index* HWY_RESTRICT cols,
       acc0 = hn::MulAdd(hn::LoadU(d, values + k), x0, acc0);
       acc1 = hn::MulAdd(hn::LoadU(d, values + k + lanes), x1, acc1);
     }
+    if (k + lanes <= ke) {
+      const auto x0 = hn::GatherIndex(d, x, LoadIndices(di, cols + k));
+      acc0 = hn::MulAdd(hn::LoadU(d, values + k), x0, acc0);
+      k += static_cast<uint32_t>(lanes);
+    }
     float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
     sum += SparseDot(values, cols, k, ke, x, 1);
     if (epilogue.bias != nullptr) sum += epilogue.bias[r];
-    y[r] = ApplyActivation(sum, epilogue.activation);
+    StoreScalar(sum, epilogue.activation, y + r);
   }
 }
 
-// Columns [j, j + Lanes(d)) of one output row, for any vector width d (full,
-// or capped for the tail). The non-zeros are split over four accumulators so
-// that the FMA latency chain does not limit throughput.
+// Columns [j, j + 8 lanes) of one row's segment: one index and broadcast feed
+// eight independent FMA chains, and each activation row is read as one
+// contiguous run of eight vectors.
 template <class D, class Index>
-HWY_INLINE void RowOneVector(D d, const float* HWY_RESTRICT values,
-                             const Index* HWY_RESTRICT cols, uint32_t kb,
-                             uint32_t ke, const float* HWY_RESTRICT x, size_t n,
-                             size_t j, float bias, Activation act,
-                             float* HWY_RESTRICT yr) {
+HWY_INLINE void Tile8(D d, const float* HWY_RESTRICT values,
+                      const Index* HWY_RESTRICT cols, uint32_t kb, uint32_t ke,
+                      const float* HWY_RESTRICT x, size_t n, float bias,
+                      Activation act, float* HWY_RESTRICT yj) {
+  const size_t lanes = hn::Lanes(d);
+  using V = hn::Vec<D>;
+  V a0 = hn::Set(d, bias);
+  V a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (uint32_t k = kb; k < ke; ++k) {
+    const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n;
+    const auto wv = hn::Set(d, values[k]);
+    a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
+    a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
+    a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
+    a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+    a4 = hn::MulAdd(wv, hn::LoadU(d, xr + 4 * lanes), a4);
+    a5 = hn::MulAdd(wv, hn::LoadU(d, xr + 5 * lanes), a5);
+    a6 = hn::MulAdd(wv, hn::LoadU(d, xr + 6 * lanes), a6);
+    a7 = hn::MulAdd(wv, hn::LoadU(d, xr + 7 * lanes), a7);
+  }
+  hn::StoreU(ActivateInStore(d, a0, act), d, yj);
+  hn::StoreU(ActivateInStore(d, a1, act), d, yj + lanes);
+  hn::StoreU(ActivateInStore(d, a2, act), d, yj + 2 * lanes);
+  hn::StoreU(ActivateInStore(d, a3, act), d, yj + 3 * lanes);
+  hn::StoreU(ActivateInStore(d, a4, act), d, yj + 4 * lanes);
+  hn::StoreU(ActivateInStore(d, a5, act), d, yj + 5 * lanes);
+  hn::StoreU(ActivateInStore(d, a6, act), d, yj + 6 * lanes);
+  hn::StoreU(ActivateInStore(d, a7, act), d, yj + 7 * lanes);
+  if (!FusedInStore(act)) ActivateSpan(yj, 8 * lanes, act);
+}
+
+// Four vectors, two non-zeros in flight: eight independent FMA chains.
+template <class D, class Index>
+HWY_INLINE void Tile4(D d, const float* HWY_RESTRICT values,
+                      const Index* HWY_RESTRICT cols, uint32_t kb, uint32_t ke,
+                      const float* HWY_RESTRICT x, size_t n, float bias,
+                      Activation act, float* HWY_RESTRICT yj) {
+  const size_t lanes = hn::Lanes(d);
+  using V = hn::Vec<D>;
+  V a0 = hn::Set(d, bias);
+  V a1 = a0, a2 = a0, a3 = a0;
+  auto b0 = hn::Zero(d), b1 = b0, b2 = b0, b3 = b0;
+  uint32_t k = kb;
+  for (; k + 2 <= ke; k += 2) {
+    const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n;
+    const float* HWY_RESTRICT xs = x + static_cast<size_t>(cols[k + 1]) * n;
+    const auto wv = hn::Set(d, values[k]);
+    const auto wu = hn::Set(d, values[k + 1]);
+    a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
+    a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
+    a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
+    a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+    b0 = hn::MulAdd(wu, hn::LoadU(d, xs), b0);
+    b1 = hn::MulAdd(wu, hn::LoadU(d, xs + lanes), b1);
+    b2 = hn::MulAdd(wu, hn::LoadU(d, xs + 2 * lanes), b2);
+    b3 = hn::MulAdd(wu, hn::LoadU(d, xs + 3 * lanes), b3);
+  }
+  if (k < ke) {
+    const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n;
+    const auto wv = hn::Set(d, values[k]);
+    a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
+    a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
+    a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
+    a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+  }
+  hn::StoreU(ActivateInStore(d, hn::Add(a0, b0), act), d, yj);
+  hn::StoreU(ActivateInStore(d, hn::Add(a1, b1), act), d, yj + lanes);
+  hn::StoreU(ActivateInStore(d, hn::Add(a2, b2), act), d, yj + 2 * lanes);
+  hn::StoreU(ActivateInStore(d, hn::Add(a3, b3), act), d, yj + 3 * lanes);
+  if (!FusedInStore(act)) ActivateSpan(yj, 4 * lanes, act);
+}
+
+// One vector of any width d (full, or capped for the tail). The non-zeros
+// are split over four accumulators so that the FMA latency chain does not
+// limit throughput.
+template <class D, class Index>
+HWY_INLINE void Tile1(D d, const float* HWY_RESTRICT values,
+                      const Index* HWY_RESTRICT cols, uint32_t kb, uint32_t ke,
+                      const float* HWY_RESTRICT x, size_t n, float bias,
+                      Activation act, float* HWY_RESTRICT yj) {
   auto a0 = hn::Set(d, bias);
   auto a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-  const float* HWY_RESTRICT xj = x + j;
   uint32_t k = kb;
   for (; k + 4 <= ke; k += 4) {
-    a0 = hn::MulAdd(hn::Set(d, values[k]), hn::LoadU(d, xj + cols[k] * n), a0);
+    a0 = hn::MulAdd(hn::Set(d, values[k]), hn::LoadU(d, x + cols[k] * n), a0);
     a1 = hn::MulAdd(hn::Set(d, values[k + 1]),
-                    hn::LoadU(d, xj + cols[k + 1] * n), a1);
+                    hn::LoadU(d, x + cols[k + 1] * n), a1);
     a2 = hn::MulAdd(hn::Set(d, values[k + 2]),
-                    hn::LoadU(d, xj + cols[k + 2] * n), a2);
+                    hn::LoadU(d, x + cols[k + 2] * n), a2);
     a3 = hn::MulAdd(hn::Set(d, values[k + 3]),
-                    hn::LoadU(d, xj + cols[k + 3] * n), a3);
+                    hn::LoadU(d, x + cols[k + 3] * n), a3);
   }
   for (; k < ke; ++k) {
-    a0 = hn::MulAdd(hn::Set(d, values[k]), hn::LoadU(d, xj + cols[k] * n), a0);
+    a0 = hn::MulAdd(hn::Set(d, values[k]), hn::LoadU(d, x + cols[k] * n), a0);
   }
   const auto sum = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
-  hn::StoreU(ApplyActivation(d, sum, act), d, yr + j);
+  hn::StoreU(Activate(d, sum, act), d, yj);
 }
 
-// n > 1: each output row in tiles of 4 vectors (two non-zeros in flight, so
-// eight independent FMA chains), then single vectors, then half and quarter
-// vectors, then scalars for the last few columns.
+// n > 1: column tiles of 8, 4 and 1 vectors, then half and quarter vectors
+// and scalars for the last few columns, one output row at a time.
 template <class Index>
 void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
               const float* HWY_RESTRICT x, size_t n, float* HWY_RESTRICT y,
@@ -134,82 +212,27 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
     const float bias = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0f;
     float* HWY_RESTRICT yr = y + r * n;
     size_t j = 0;
-    // 8 vectors: one index and broadcast feed eight independent FMAs, and
-    // each activation row is read as one contiguous run of 8 vectors.
     for (; j + 8 * lanes <= n; j += 8 * lanes) {
-      auto a0 = hn::Set(d, bias);
-      auto a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-      for (uint32_t k = kb; k < ke; ++k) {
-        const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n + j;
-        const auto wv = hn::Set(d, values[k]);
-        a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
-        a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
-        a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
-        a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
-        a4 = hn::MulAdd(wv, hn::LoadU(d, xr + 4 * lanes), a4);
-        a5 = hn::MulAdd(wv, hn::LoadU(d, xr + 5 * lanes), a5);
-        a6 = hn::MulAdd(wv, hn::LoadU(d, xr + 6 * lanes), a6);
-        a7 = hn::MulAdd(wv, hn::LoadU(d, xr + 7 * lanes), a7);
-      }
-      float* HWY_RESTRICT yj = yr + j;
-      hn::StoreU(ApplyActivation(d, a0, act), d, yj);
-      hn::StoreU(ApplyActivation(d, a1, act), d, yj + lanes);
-      hn::StoreU(ApplyActivation(d, a2, act), d, yj + 2 * lanes);
-      hn::StoreU(ApplyActivation(d, a3, act), d, yj + 3 * lanes);
-      hn::StoreU(ApplyActivation(d, a4, act), d, yj + 4 * lanes);
-      hn::StoreU(ApplyActivation(d, a5, act), d, yj + 5 * lanes);
-      hn::StoreU(ApplyActivation(d, a6, act), d, yj + 6 * lanes);
-      hn::StoreU(ApplyActivation(d, a7, act), d, yj + 7 * lanes);
+      Tile8(d, values, cols, kb, ke, x + j, n, bias, act, yr + j);
     }
-    for (; j + 4 * lanes <= n; j += 4 * lanes) {
-      auto a0 = hn::Set(d, bias);
-      auto a1 = a0, a2 = a0, a3 = a0;
-      auto b0 = hn::Zero(d), b1 = b0, b2 = b0, b3 = b0;
-      uint32_t k = kb;
-      for (; k + 2 <= ke; k += 2) {
-        const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n + j;
-        const float* HWY_RESTRICT xs =
-            x + static_cast<size_t>(cols[k + 1]) * n + j;
-        const auto wv = hn::Set(d, values[k]);
-        const auto wu = hn::Set(d, values[k + 1]);
-        a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
-        a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
-        a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
-        a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
-        b0 = hn::MulAdd(wu, hn::LoadU(d, xs), b0);
-        b1 = hn::MulAdd(wu, hn::LoadU(d, xs + lanes), b1);
-        b2 = hn::MulAdd(wu, hn::LoadU(d, xs + 2 * lanes), b2);
-        b3 = hn::MulAdd(wu, hn::LoadU(d, xs + 3 * lanes), b3);
-      }
-      if (k < ke) {
-        const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n + j;
-        const auto wv = hn::Set(d, values[k]);
-        a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
-        a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
-        a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
-        a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
-      }
-      hn::StoreU(ApplyActivation(d, hn::Add(a0, b0), act), d, yr + j);
-      hn::StoreU(ApplyActivation(d, hn::Add(a1, b1), act), d, yr + j + lanes);
-      hn::StoreU(ApplyActivation(d, hn::Add(a2, b2), act), d,
-                 yr + j + 2 * lanes);
-      hn::StoreU(ApplyActivation(d, hn::Add(a3, b3), act), d,
-                 yr + j + 3 * lanes);
+    if (j + 4 * lanes <= n) {
+      Tile4(d, values, cols, kb, ke, x + j, n, bias, act, yr + j);
+      j += 4 * lanes;
     }
     for (; j + lanes <= n; j += lanes) {
-      RowOneVector(d, values, cols, kb, ke, x, n, j, bias, act, yr);
+      Tile1(d, values, cols, kb, ke, x + j, n, bias, act, yr + j);
     }
     if (hn::Lanes(d8) < lanes && j + hn::Lanes(d8) <= n) {
-      RowOneVector(d8, values, cols, kb, ke, x, n, j, bias, act, yr);
+      Tile1(d8, values, cols, kb, ke, x + j, n, bias, act, yr + j);
       j += hn::Lanes(d8);
     }
     if (hn::Lanes(d4) < lanes && j + hn::Lanes(d4) <= n) {
-      RowOneVector(d4, values, cols, kb, ke, x, n, j, bias, act, yr);
+      Tile1(d4, values, cols, kb, ke, x + j, n, bias, act, yr + j);
       j += hn::Lanes(d4);
     }
     for (; j < n; ++j) {
-      const float sum = bias + SparseDot(values, cols, kb, ke, x + j, n);
-      yr[j] = ApplyActivation(sum, act);
+      StoreScalar(bias + SparseDot(values, cols, kb, ke, x + j, n), act,
+                  yr + j);
     }
   }
 }

@@ -24,6 +24,12 @@ const char* activation_name(kernels::Activation activation) {
       return "";
     case kernels::Activation::kRelu:
       return "relu";
+    case kernels::Activation::kGelu:
+      return "gelu";
+    case kernels::Activation::kSigmoid:
+      return "sigmoid";
+    case kernels::Activation::kTanh:
+      return "tanh";
   }
   return "?";
 }

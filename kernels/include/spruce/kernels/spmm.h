@@ -14,8 +14,15 @@
 
 namespace spruce::kernels {
 
-// Activation applied to each output as it is written.
-enum class Activation : uint8_t { kNone = 0, kRelu = 1 };
+// Activation applied to each output as it is written. kGelu is the erf form
+// (PyTorch's nn.GELU default).
+enum class Activation : uint8_t {
+  kNone = 0,
+  kRelu = 1,
+  kGelu = 2,
+  kSigmoid = 3,
+  kTanh = 4,
+};
 
 enum class IndexWidth : uint8_t { k16 = 16, k32 = 32 };
 
@@ -63,10 +70,24 @@ struct Epilogue {
 void spmm_csr(const CsrView& w, const float* x, size_t n, float* y,
               const Epilogue& epilogue, size_t row_begin, size_t row_end);
 
-// Scalar reference with the same contract; tests compare against it.
+// Y[rows of block rows [block_row_begin, block_row_end), 0:n] =
+// act(W · X + bias), same layouts as spmm_csr. The block shapes pruning tools
+// make (1x4, 1x8, 2x2, 4x1, 4x4, 8x1, 16x1) have register-blocked kernels;
+// any other shape runs a generic, slower path.
+void spmm_bsr(const BsrView& w, const float* x, size_t n, float* y,
+              const Epilogue& epilogue, size_t block_row_begin,
+              size_t block_row_end);
+
+// Scalar references with the same contracts, accumulating in double; tests
+// compare the kernels against them.
 void spmm_csr_reference(const CsrView& w, const float* x, size_t n, float* y,
                         const Epilogue& epilogue, size_t row_begin,
                         size_t row_end);
+void spmm_bsr_reference(const BsrView& w, const float* x, size_t n, float* y,
+                        const Epilogue& epilogue, size_t block_row_begin,
+                        size_t block_row_end);
+// act(v) in double, the reference for every kernel's activations.
+double activate_reference(double v, Activation activation);
 
 }  // namespace spruce::kernels
 

@@ -1,0 +1,117 @@
+// Activations applied as outputs are written, for every Highway target: ReLU,
+// GELU (the erf form, PyTorch's nn.GELU default), sigmoid and tanh.
+//
+// Included once per target by a Highway source (after foreach_target.h), so
+// it uses the per-target include guard idiom of Highway's own -inl.h files.
+#if defined(SPRUCE_KERNELS_ACTIVATION_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SPRUCE_KERNELS_ACTIVATION_INL_H_
+#undef SPRUCE_KERNELS_ACTIVATION_INL_H_
+#else
+#define SPRUCE_KERNELS_ACTIVATION_INL_H_
+#endif
+
+#include <cstddef>
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+#include "spruce/kernels/spmm.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace spruce::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// 1 / (1 + e^-x). The argument is clamped where e^-x leaves float range, so
+// the result saturates to exactly 0 or 1 instead of producing NaN.
+template <class D, class V>
+HWY_INLINE V Sigmoid(D d, V x) {
+  const auto one = hn::Set(d, 1.0f);
+  const auto t =
+      hn::Min(hn::Max(hn::Neg(x), hn::Set(d, -88.0f)), hn::Set(d, 88.0f));
+  return hn::Div(one, hn::Add(one, hn::Exp(d, t)));
+}
+
+// erfc(z) for z >= 0 as t * e^(-z^2 + P(t)), t = 1 / (1 + z/2): the
+// Chebyshev fit of Numerical Recipes §6.2, relative error below 1.2e-7 in
+// exact arithmetic, so float rounding dominates.
+template <class D, class V>
+HWY_INLINE V ErfcNonNegative(D d, V z) {
+  const auto t = hn::Div(hn::Set(d, 1.0f),
+                         hn::MulAdd(hn::Set(d, 0.5f), z, hn::Set(d, 1.0f)));
+  auto p = hn::Set(d, 0.17087277f);
+  p = hn::MulAdd(p, t, hn::Set(d, -0.82215223f));
+  p = hn::MulAdd(p, t, hn::Set(d, 1.48851587f));
+  p = hn::MulAdd(p, t, hn::Set(d, -1.13520398f));
+  p = hn::MulAdd(p, t, hn::Set(d, 0.27886807f));
+  p = hn::MulAdd(p, t, hn::Set(d, -0.18628806f));
+  p = hn::MulAdd(p, t, hn::Set(d, 0.09678418f));
+  p = hn::MulAdd(p, t, hn::Set(d, 0.37409196f));
+  p = hn::MulAdd(p, t, hn::Set(d, 1.00002368f));
+  p = hn::MulAdd(p, t, hn::Set(d, -1.26551223f));
+  // e^(-z^2 + p); below -88 the result is 0 at float precision anyway.
+  const auto e = hn::Max(hn::NegMulAdd(z, z, p), hn::Set(d, -88.0f));
+  return hn::Mul(t, hn::Exp(d, e));
+}
+
+// x/2 * (1 + erf(x / sqrt 2)). For x < 0, 1 + erf(x/√2) = erfc(|x|/√2), which
+// keeps full relative precision in the left tail instead of cancelling.
+template <class D, class V>
+HWY_INLINE V Gelu(D d, V x) {
+  const auto z = hn::Mul(hn::Abs(x), hn::Set(d, 0.70710678118654752f));
+  const auto c = ErfcNonNegative(d, z);
+  const auto one_plus_erf =
+      hn::IfThenElse(hn::Lt(x, hn::Zero(d)), c, hn::Sub(hn::Set(d, 2.0f), c));
+  return hn::Mul(hn::Mul(hn::Set(d, 0.5f), x), one_plus_erf);
+}
+
+template <class D, class V>
+HWY_INLINE V Activate(D d, V v, Activation activation) {
+  switch (activation) {
+    case Activation::kNone:
+      return v;
+    case Activation::kRelu:
+      return hn::Max(v, hn::Zero(d));
+    case Activation::kGelu:
+      return Gelu(d, v);
+    case Activation::kSigmoid:
+      return Sigmoid(d, v);
+    case Activation::kTanh:
+      return hn::Tanh(d, v);
+  }
+  return v;
+}
+
+// Cheap activations stay fused in the kernels' stores; the transcendental ones
+// run once more over the finished, L1-resident output span instead, so each
+// kernel's tile loop does not carry eight inlined copies of them.
+HWY_INLINE bool FusedInStore(Activation activation) {
+  return activation == Activation::kNone || activation == Activation::kRelu;
+}
+
+template <class D, class V>
+HWY_INLINE V ActivateInStore(D d, V v, Activation activation) {
+  return activation == Activation::kRelu ? hn::Max(v, hn::Zero(d)) : v;
+}
+
+// y[0:count] = act(y[0:count]).
+static HWY_NOINLINE HWY_MAYBE_UNUSED void ActivateSpan(float* HWY_RESTRICT y,
+                                                       size_t count,
+                                                       Activation activation) {
+  if (activation == Activation::kNone) return;
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + lanes <= count; i += lanes) {
+    hn::StoreU(Activate(d, hn::LoadU(d, y + i), activation), d, y + i);
+  }
+  const hn::CappedTag<float, 1> d1;
+  for (; i < count; ++i) {
+    hn::StoreU(Activate(d1, hn::LoadU(d1, y + i), activation), d1, y + i);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace spruce::kernels
+HWY_AFTER_NAMESPACE();
+
+#endif  // SPRUCE_KERNELS_ACTIVATION_INL_H_

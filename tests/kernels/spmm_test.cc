@@ -1,0 +1,372 @@
+// spmm_csr and spmm_bsr against their scalar references on every compiled
+// SIMD target: shapes with 1, odd and prime sizes, empty rows, sparsities
+// 0%-100%, both index widths, every block shape, every epilogue.
+#include "spruce/kernels/spmm.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
+#include "spruce/sparse_matrix.h"
+
+namespace spruce::kernels {
+namespace {
+
+// Random weights where a fraction `sparsity` of entries is exactly 0.
+std::vector<float> random_sparse(size_t rows, size_t cols, double sparsity,
+                                 std::mt19937* rng) {
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  std::vector<float> w(rows * cols);
+  for (float& v : w) v = keep(*rng) < sparsity ? 0.0f : value(*rng);
+  return w;
+}
+
+// Random weights zero outside a random set of R×C blocks (a fraction
+// `sparsity` of blocks dropped), with some zeros inside kept blocks too.
+std::vector<float> random_block_sparse(size_t rows, size_t cols, size_t br,
+                                       size_t bc, double sparsity,
+                                       std::mt19937* rng) {
+  std::vector<float> w = random_sparse(rows, cols, 0.1, rng);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  for (size_t r0 = 0; r0 < rows; r0 += br) {
+    for (size_t c0 = 0; c0 < cols; c0 += bc) {
+      if (keep(*rng) >= sparsity) continue;
+      for (size_t r = r0; r < std::min(rows, r0 + br); ++r) {
+        for (size_t c = c0; c < std::min(cols, c0 + bc); ++c)
+          w[r * cols + c] = 0;
+      }
+    }
+  }
+  return w;
+}
+
+// The same matrix with 32-bit column indices, whatever its width.
+struct Csr32 {
+  std::vector<uint32_t> cols;
+  CsrView view;
+};
+Csr32 widen(const CsrMatrix& m) {
+  Csr32 out;
+  for (size_t k = 0; k < m.nnz(); ++k) {
+    out.cols.push_back(static_cast<uint32_t>(m.col(k)));
+  }
+  out.view = m.view();
+  out.view.col_idx = out.cols.data();
+  out.view.index_width = IndexWidth::k32;
+  return out;
+}
+
+class SpmmTester {
+ public:
+  SpmmTester& rows(size_t v) {
+    rows_ = v;
+    return *this;
+  }
+  SpmmTester& cols(size_t v) {
+    cols_ = v;
+    return *this;
+  }
+  SpmmTester& n(size_t v) {
+    n_ = v;
+    return *this;
+  }
+  SpmmTester& sparsity(double v) {
+    sparsity_ = v;
+    return *this;
+  }
+  SpmmTester& activation(Activation v) {
+    activation_ = v;
+    return *this;
+  }
+  SpmmTester& bias(bool v) {
+    bias_ = v;
+    return *this;
+  }
+  SpmmTester& wide_indices(bool v) {
+    wide_ = v;
+    return *this;
+  }
+  SpmmTester& block(size_t r, size_t c) {
+    block_rows_ = r;
+    block_cols_ = c;
+    return *this;
+  }
+
+  void Test() const {
+    if (block_rows_ != 0) return TestBsr();
+    std::mt19937 rng(static_cast<uint32_t>(rows_ * 131 + cols_ * 7 + n_));
+    const auto dense = random_sparse(rows_, cols_, sparsity_, &rng);
+    const CsrMatrix m = CsrMatrix::from_dense(dense.data(), rows_, cols_);
+    const Csr32 wide = widen(m);
+    const CsrView view = wide_ ? wide.view : m.view();
+    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+    std::vector<float> x(cols_ * n_), b(rows_);
+    for (float& v : x) v = value(rng);
+    for (float& v : b) v = value(rng);
+    const Epilogue epilogue{bias_ ? b.data() : nullptr, activation_};
+
+    std::vector<float> expected(rows_ * n_, -7.0f), actual(rows_ * n_, -7.0f);
+    spmm_csr_reference(view, x.data(), n_, expected.data(), epilogue, 0, rows_);
+    // Two row ranges, as a threaded caller would split them.
+    const size_t mid = rows_ / 3;
+    spmm_csr(view, x.data(), n_, actual.data(), epilogue, 0, mid);
+    spmm_csr(view, x.data(), n_, actual.data(), epilogue, mid, rows_);
+    for (size_t r = 0; r < rows_; ++r) {
+      const size_t row_nnz = view.row_ptr[r + 1] - view.row_ptr[r];
+      Compare(expected, actual, r, row_nnz, "csr");
+    }
+  }
+
+ private:
+  void TestBsr() const {
+    std::mt19937 rng(static_cast<uint32_t>(rows_ * 131 + cols_ * 7 + n_));
+    const auto dense = random_block_sparse(rows_, cols_, block_rows_,
+                                           block_cols_, sparsity_, &rng);
+    const BsrMatrix m = BsrMatrix::from_dense(dense.data(), rows_, cols_,
+                                              block_rows_, block_cols_);
+    BsrView view = m.view();
+    std::vector<uint32_t> wide_cols;
+    if (wide_) {
+      for (size_t k = 0; k < m.nnz_blocks(); ++k) {
+        wide_cols.push_back(static_cast<uint32_t>(m.block_col(k)));
+      }
+      view.col_idx = wide_cols.data();
+      view.index_width = IndexWidth::k32;
+    }
+    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+    std::vector<float> x(cols_ * n_), b(rows_);
+    for (float& v : x) v = value(rng);
+    for (float& v : b) v = value(rng);
+    const Epilogue epilogue{bias_ ? b.data() : nullptr, activation_};
+    std::vector<float> expected(rows_ * n_, -7.0f), actual(rows_ * n_, -7.0f);
+    const size_t block_rows = view.row_blocks();
+    spmm_bsr_reference(view, x.data(), n_, expected.data(), epilogue, 0,
+                       block_rows);
+    const size_t mid = block_rows / 3;
+    spmm_bsr(view, x.data(), n_, actual.data(), epilogue, 0, mid);
+    spmm_bsr(view, x.data(), n_, actual.data(), epilogue, mid, block_rows);
+    for (size_t r = 0; r < rows_; ++r) {
+      const size_t br = r / block_rows_;
+      const size_t row_nnz =
+          (view.row_ptr[br + 1] - view.row_ptr[br]) * block_cols_;
+      Compare(expected, actual, r, row_nnz,
+              "bsr " + std::to_string(block_rows_) + "x" +
+                  std::to_string(block_cols_));
+    }
+  }
+
+  void Compare(const std::vector<float>& expected,
+               const std::vector<float>& actual, size_t r, size_t row_nnz,
+               const std::string& kind) const {
+    for (size_t j = 0; j < n_; ++j) {
+      const float e = expected[r * n_ + j];
+      // float accumulation in a different order vs a double reference, and
+      // float activations vs double ones.
+      const float tolerance =
+          1e-5f * (1.0f + static_cast<float>(row_nnz)) + 2e-6f * std::abs(e);
+      ASSERT_NEAR(actual[r * n_ + j], e, tolerance)
+          << kind << " row " << r << " col " << j << " of " << rows_ << "x"
+          << cols_ << " n=" << n_ << " sparsity=" << sparsity_
+          << " activation=" << static_cast<int>(activation_)
+          << (wide_ ? " 32-bit" : " 16-bit");
+    }
+  }
+
+  size_t rows_ = 1, cols_ = 1, n_ = 1;
+  double sparsity_ = 0.9;
+  Activation activation_ = Activation::kNone;
+  bool bias_ = false;
+  bool wide_ = false;
+  size_t block_rows_ = 0, block_cols_ = 0;  // 0: CSR
+};
+
+HWY_BEFORE_TEST(SpmmCsr);
+
+TEST_P(SpmmCsr, MatchesReferenceOverShapesAndSparsities) {
+  const size_t dims[] = {1, 2, 7, 16, 17, 61, 128};
+  const size_t ns[] = {1, 2, 3, 5, 8, 15, 16, 17, 31, 33, 64, 67, 128};
+  for (double s : {0.0, 0.5, 0.9, 0.99, 1.0}) {
+    for (size_t rows : dims) {
+      for (size_t cols : dims) {
+        for (size_t n : ns) {
+          SpmmTester().rows(rows).cols(cols).n(n).sparsity(s).Test();
+        }
+      }
+    }
+  }
+}
+
+TEST_P(SpmmCsr, BothIndexWidthsAgree) {
+  for (size_t n : {1, 4, 16, 37}) {
+    for (double s : {0.0, 0.7, 0.999}) {
+      SpmmTester()
+          .rows(33)
+          .cols(257)
+          .n(n)
+          .sparsity(s)
+          .wide_indices(true)
+          .Test();
+      SpmmTester()
+          .rows(33)
+          .cols(257)
+          .n(n)
+          .sparsity(s)
+          .wide_indices(false)
+          .Test();
+    }
+  }
+}
+
+TEST_P(SpmmCsr, ThirtyTwoBitIndicesForWideMatrices) {
+  // 70000 columns need 32-bit indices; rows sparse enough to stay small.
+  std::mt19937 rng(1);
+  const size_t rows = 5, cols = 70000;
+  const auto dense = random_sparse(rows, cols, 0.999, &rng);
+  const CsrMatrix m = CsrMatrix::from_dense(dense.data(), rows, cols);
+  ASSERT_EQ(m.index_width(), IndexWidth::k32);
+  for (size_t n : {1, 3, 16}) {
+    std::vector<float> x(cols * n, 0.5f), expected(rows * n), actual(rows * n);
+    spmm_csr_reference(m.view(), x.data(), n, expected.data(), {}, 0, rows);
+    spmm_csr(m.view(), x.data(), n, actual.data(), {}, 0, rows);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_NEAR(actual[i], expected[i], 1e-3f) << i;
+    }
+  }
+}
+
+constexpr Activation kActivations[] = {Activation::kNone, Activation::kRelu,
+                                       Activation::kGelu, Activation::kSigmoid,
+                                       Activation::kTanh};
+
+TEST_P(SpmmCsr, FusedBiasAndActivations) {
+  for (size_t n : {1, 5, 16, 70, 128}) {
+    for (Activation a : kActivations) {
+      SpmmTester()
+          .rows(45)
+          .cols(91)
+          .n(n)
+          .sparsity(0.8)
+          .bias(true)
+          .activation(a)
+          .Test();
+    }
+  }
+}
+
+TEST_P(SpmmCsr, EmptyRowsGiveBiasOnly) {
+  const size_t rows = 4, cols = 9, n = 19;
+  std::vector<float> dense(rows * cols, 0.0f);
+  dense[1 * cols + 3] = 2.0f;  // only row 1 has a non-zero
+  const CsrMatrix m = CsrMatrix::from_dense(dense.data(), rows, cols);
+  std::vector<float> x(cols * n, 1.0f), y(rows * n, -1.0f);
+  const float bias[] = {0.5f, -1.0f, -3.0f, 0.0f};
+  spmm_csr(m.view(), x.data(), n, y.data(), {bias, Activation::kRelu}, 0, rows);
+  for (size_t j = 0; j < n; ++j) {
+    EXPECT_EQ(y[0 * n + j], 0.5f);
+    EXPECT_EQ(y[1 * n + j], 1.0f);  // relu(2 - 1)
+    EXPECT_EQ(y[2 * n + j], 0.0f);  // relu(-3)
+    EXPECT_EQ(y[3 * n + j], 0.0f);
+  }
+}
+
+HWY_BEFORE_TEST(SpmmBsr);
+
+constexpr std::pair<size_t, size_t> kBlockShapes[] = {
+    {1, 4}, {1, 8}, {2, 2}, {4, 1}, {4, 4}, {8, 1}, {16, 1}, {3, 2}, {1, 1}};
+
+TEST_P(SpmmBsr, MatchesReferenceForEveryBlockShape) {
+  const size_t dims[] = {1, 7, 16, 33, 64};
+  const size_t ns[] = {1, 2, 5, 16, 17, 35, 128, 131};
+  for (auto [br, bc] : kBlockShapes) {
+    for (double s : {0.0, 0.6, 0.95, 1.0}) {
+      for (size_t rows : dims) {
+        for (size_t cols : dims) {
+          for (size_t n : ns) {
+            SpmmTester()
+                .rows(rows)
+                .cols(cols)
+                .n(n)
+                .sparsity(s)
+                .block(br, bc)
+                .Test();
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(SpmmBsr, BothIndexWidthsAndEveryActivation) {
+  for (auto [br, bc] : kBlockShapes) {
+    for (Activation a : kActivations) {
+      for (size_t n : {1, 20, 64}) {
+        SpmmTester()
+            .rows(48)
+            .cols(80)
+            .n(n)
+            .sparsity(0.8)
+            .block(br, bc)
+            .bias(true)
+            .activation(a)
+            .wide_indices(true)
+            .Test();
+        SpmmTester()
+            .rows(48)
+            .cols(80)
+            .n(n)
+            .sparsity(0.8)
+            .block(br, bc)
+            .bias(true)
+            .activation(a)
+            .wide_indices(false)
+            .Test();
+      }
+    }
+  }
+}
+
+// Activations far into their tails: saturation, no NaN, GELU's left tail
+// with full relative precision.
+TEST_P(SpmmCsr, ActivationsHoldInTheTails) {
+  const size_t n = 37;
+  const float xs[] = {-100.0f, -30.0f, -9.0f, -3.0f, -0.5f, -1e-3f, 0.0f,
+                      1e-3f,   0.5f,   3.0f,  9.0f,  30.0f, 100.0f};
+  const size_t rows = std::size(xs);
+  // W = I, so y = act(x + 0): the activation of each row's input.
+  std::vector<float> dense(rows * rows, 0.0f), x(rows * n);
+  for (size_t r = 0; r < rows; ++r) {
+    dense[r * rows + r] = 1.0f;
+    for (size_t j = 0; j < n; ++j) x[r * n + j] = xs[r];
+  }
+  const CsrMatrix m = CsrMatrix::from_dense(dense.data(), rows, rows);
+  for (Activation a : kActivations) {
+    for (size_t cols : {size_t{1}, n}) {
+      std::vector<float> y(rows * cols);
+      std::vector<float> xc(rows * cols);
+      for (size_t r = 0; r < rows; ++r) {
+        for (size_t j = 0; j < cols; ++j) xc[r * cols + j] = xs[r];
+      }
+      spmm_csr(m.view(), xc.data(), cols, y.data(), {nullptr, a}, 0, rows);
+      for (size_t r = 0; r < rows; ++r) {
+        const double e = activate_reference(xs[r], a);
+        for (size_t j = 0; j < cols; ++j) {
+          const float v = y[r * cols + j];
+          ASSERT_FALSE(std::isnan(v)) << static_cast<int>(a) << " x=" << xs[r];
+          ASSERT_NEAR(v, e, 1e-6 + 2e-6 * std::abs(e))
+              << "activation " << static_cast<int>(a) << " x=" << xs[r];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace spruce::kernels
