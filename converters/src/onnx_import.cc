@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -537,10 +538,20 @@ class Importer {
       layer.shape = w.shape;
       layer.sparsity = csr.sparsity();
       layer.dense_bytes = w.dense_bytes();
-      if (!options_.dense && layer.sparsity >= options_.sparse_threshold &&
-          csr.stored_bytes() < w.dense_bytes()) {
+      const bool sparse = !options_.dense &&
+                          layer.sparsity >= options_.sparse_threshold;
+      std::optional<BsrMatrix> bsr;
+      if (sparse) bsr = block_format(w.dense.data(), rows, cols, csr);
+      if (bsr && bsr->stored_bytes() < w.dense_bytes()) {
+        w.format = WeightFormat::kBsr;
+        layer.block_rows = bsr->block_rows();
+        layer.block_cols = bsr->block_cols();
+        w.bsr = std::move(*bsr);
+      } else if (sparse && csr.stored_bytes() < w.dense_bytes()) {
         w.format = WeightFormat::kCsr;
         w.csr = std::move(csr);
+      }
+      if (w.format != WeightFormat::kDense) {
         w.dense.clear();
         w.dense.shrink_to_fit();
       }
@@ -553,6 +564,30 @@ class Importer {
       }
       report_->layers.push_back(std::move(layer));
     }
+  }
+
+  // The BSR form of a weight, per ConvertOptions' block settings; none when
+  // the weight should not be stored BSR.
+  std::optional<BsrMatrix> block_format(const float* dense, size_t rows,
+                                        size_t cols,
+                                        const CsrMatrix& csr) const {
+    if (!options_.block_sparse || csr.nnz() == 0) return std::nullopt;
+    auto fits = [&](size_t br, size_t bc) {
+      return br > 0 && bc > 0 && rows % br == 0 && cols % bc == 0;
+    };
+    if (options_.block_rows != 0 || options_.block_cols != 0) {
+      if (!fits(options_.block_rows, options_.block_cols)) return std::nullopt;
+      return BsrMatrix::from_dense(dense, rows, cols, options_.block_rows,
+                                   options_.block_cols);
+    }
+    for (const auto& [br, bc] : kAutoBlockShapes) {
+      if (!fits(br, bc)) continue;
+      BsrMatrix bsr = BsrMatrix::from_dense(dense, rows, cols, br, bc);
+      const double fill = static_cast<double>(csr.nnz()) /
+                          static_cast<double>(bsr.nnz_blocks() * br * bc);
+      if (fill >= options_.min_block_fill) return bsr;
+    }
+    return std::nullopt;
   }
 
   std::string path_;

@@ -61,8 +61,9 @@ struct Engine::Impl {
   MappedFile file;
   Graph graph;
   dnnl::engine dnnl_engine{dnnl::engine::kind::cpu, 0};
-  std::vector<std::unique_ptr<LinearOp>> linear;  // per node; null if not Linear
-  std::vector<bool> feature_major;                // per value
+  std::vector<std::unique_ptr<LinearOp>>
+      linear;                       // per node; null if not Linear
+  std::vector<bool> feature_major;  // per value
   std::vector<TensorInfo> inputs;
   std::vector<TensorInfo> outputs;
   std::vector<LayerInfo> layers;
@@ -97,13 +98,16 @@ void Engine::Impl::plan() {
     switch (node.op) {
       case OpKind::kLinear: {
         const WeightDesc& w = graph.weights[node.weights[0]];
-        const WeightDesc* b = node.weights.size() > 1
-                                  ? &graph.weights[node.weights[1]]
-                                  : nullptr;
-        linear[i] = std::make_unique<LinearOp>(w, b, node.activation,
-                                               options.force_dense,
-                                               options.sparse_kernel_min_sparsity,
-                                               dnnl_engine, threads);
+        const WeightDesc* b =
+            node.weights.size() > 1 ? &graph.weights[node.weights[1]] : nullptr;
+        LinearPlanOptions plan;
+        plan.force_dense = options.force_dense;
+        plan.measure = options.kernel_selection ==
+                       EngineOptions::KernelSelection::kMeasure;
+        plan.min_sparsity = options.sparse_kernel_min_sparsity;
+        plan.max_threads = threads;
+        linear[i] = std::make_unique<LinearOp>(w, b, node.activation, plan,
+                                               dnnl_engine);
         feature_major[out] = true;
         break;
       }
@@ -114,8 +118,8 @@ void Engine::Impl::plan() {
         // Keeping the last dimension keeps the feature-major bytes valid.
         const Shape& x = graph.values[in].shape;
         const Shape& y = graph.values[out].shape;
-        const bool same_features = !x.empty() && x.back() > 0 &&
-                                   x.back() == y.back();
+        const bool same_features =
+            !x.empty() && x.back() > 0 && x.back() == y.back();
         feature_major[out] = same_features && feature_major[in];
         break;
       }
@@ -139,9 +143,15 @@ void Engine::Impl::describe_layers() {
     info.activation = activation_name(node.activation);
     info.storage = "-";
     info.kernel = "-";
+    info.kernel_narrow = "-";
     if (node.op == OpKind::kLinear) {
       const WeightDesc& w = graph.weights[node.weights[0]];
-      info.kernel = linear[i]->sparse() ? "sparse-csr" : "onednn";
+      const LinearOp::Choice& wide = linear[i]->choice(LinearOp::kWideColumns);
+      const LinearOp::Choice& narrow = linear[i]->choice(1);
+      info.kernel = linear_kernel_name(wide.kernel);
+      info.kernel_narrow = linear_kernel_name(narrow.kernel);
+      info.predicted_speedup = wide.speedup;
+      info.predicted_speedup_narrow = narrow.speedup;
       info.storage = w.layout == WeightLayout::kCsr   ? "csr"
                      : w.layout == WeightLayout::kBsr ? "bsr"
                                                       : "dense";
@@ -149,6 +159,10 @@ void Engine::Impl::describe_layers() {
       info.sparsity = w.sparsity();
       if (w.layout == WeightLayout::kCsr) {
         info.index_bits = static_cast<int>(w.csr.index_width);
+      } else if (w.layout == WeightLayout::kBsr) {
+        info.index_bits = static_cast<int>(w.bsr.index_width);
+        info.block_shape = std::to_string(w.bsr.block_rows) + "x" +
+                           std::to_string(w.bsr.block_cols);
       }
       for (uint32_t wi : node.weights) {
         info.stored_bytes += graph.weights[wi].stored_bytes;
@@ -168,9 +182,10 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
         [&](uint32_t v) { return graph.values[v].name == input.name; });
     if (it == graph.inputs.end()) {
       std::string names;
-      for (const TensorInfo& t : inputs) names += (names.empty() ? "'" : ", '") + t.name + "'";
-      throw Error("unknown input '" + input.name + "'; the model's inputs are " +
-                  names);
+      for (const TensorInfo& t : inputs)
+        names += (names.empty() ? "'" : ", '") + t.name + "'";
+      throw Error("unknown input '" + input.name +
+                  "'; the model's inputs are " + names);
     }
     if (!seen.insert(input.name).second) {
       throw Error("input '" + input.name + "' given twice");
@@ -178,8 +193,8 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
     const Shape& declared = graph.values[*it].shape;
     bool matches = input.shape.size() == declared.size();
     for (size_t d = 0; matches && d < declared.size(); ++d) {
-      matches = declared[d] < 0 ? input.shape[d] >= 1
-                                : input.shape[d] == declared[d];
+      matches =
+          declared[d] < 0 ? input.shape[d] >= 1 : input.shape[d] == declared[d];
     }
     if (!matches) {
       throw Error("input '" + input.name + "' has shape " +
@@ -244,7 +259,11 @@ Engine Engine::load(const std::string& path, const EngineOptions& options) {
   impl->file = MappedFile::open(path);
   impl->graph = read_model(impl->file.data(), impl->file.size(), path,
                            options.verify_checksums);
-  impl->plan();
+  {
+    // Kernel timing at plan time runs with the threads runs will use.
+    const ScopedOmpThreads omp_threads(options.num_threads);
+    impl->plan();
+  }
   return Engine(std::move(impl));
 }
 
@@ -254,7 +273,9 @@ Engine& Engine::operator=(Engine&&) noexcept = default;
 Engine::~Engine() = default;
 
 const std::vector<TensorInfo>& Engine::inputs() const { return impl_->inputs; }
-const std::vector<TensorInfo>& Engine::outputs() const { return impl_->outputs; }
+const std::vector<TensorInfo>& Engine::outputs() const {
+  return impl_->outputs;
+}
 const std::vector<LayerInfo>& Engine::layers() const { return impl_->layers; }
 const std::map<std::string, std::string>& Engine::metadata() const {
   return impl_->graph.metadata;
@@ -280,8 +301,8 @@ std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
     switch (node.op) {
       case OpKind::kLinear: {
         const float* x = m.in_layout(in, /*feature_major=*/true, &run);
-        const size_t n = element_count(run.shapes[in]) /
-                         m.linear[i]->in_features();
+        const size_t n =
+            element_count(run.shapes[in]) / m.linear[i]->in_features();
         float* y = m.allocate(out, &run);
         m.linear[i]->run(x, n, y, m.threads);
         break;

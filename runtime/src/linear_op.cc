@@ -2,6 +2,9 @@
 #include "linear_op.h"
 
 #include <algorithm>
+#include <chrono>
+#include <limits>
+#include <random>
 
 namespace spruce {
 namespace {
@@ -9,46 +12,65 @@ namespace {
 // Below this many multiply-adds a parallel region costs more than it saves.
 constexpr size_t kMinParallelWork = size_t{1} << 15;
 
-// Row boundaries splitting `csr` into `chunks` runs of about equal non-zeros,
-// so a skewed row distribution still keeps every thread busy.
-std::vector<size_t> split_rows_by_nnz(const kernels::CsrView& csr,
-                                      size_t chunks) {
+// A sparse kernel must beat dense by this margin to be chosen: timings at
+// load are noisy, and a pruned model must never run slower than dense.
+constexpr double kSparseMargin = 1.05;
+
+// Boundaries splitting `rows` rows into `chunks` runs of about equal work,
+// where row_ptr[r] is the work before row r (non-zeros or blocks), so a
+// skewed row distribution still keeps every thread busy.
+std::vector<size_t> split_by_work(const uint32_t* row_ptr, size_t rows,
+                                  size_t chunks) {
   std::vector<size_t> bounds{0};
-  const size_t nnz = csr.nnz();
+  const size_t total = row_ptr[rows];
   size_t row = 0;
   for (size_t c = 1; c < chunks; ++c) {
-    const size_t target = nnz * c / chunks;
-    while (row < csr.rows && csr.row_ptr[row] < target) ++row;
+    const size_t target = total * c / chunks;
+    while (row < rows && row_ptr[row] < target) ++row;
     if (row > bounds.back()) bounds.push_back(row);
   }
-  if (bounds.back() != csr.rows || bounds.size() == 1)
-    bounds.push_back(csr.rows);
+  if (bounds.back() != rows || bounds.size() == 1) bounds.push_back(rows);
   return bounds;
-}
-
-double csr_sparsity(const kernels::CsrView& csr) {
-  const double total =
-      static_cast<double>(csr.rows) * static_cast<double>(csr.cols);
-  return total == 0 ? 0.0 : 1.0 - static_cast<double>(csr.nnz()) / total;
 }
 
 }  // namespace
 
+const char* linear_kernel_name(LinearKernel kernel) {
+  switch (kernel) {
+    case LinearKernel::kDense:
+      return "onednn";
+    case LinearKernel::kCsr:
+      return "sparse-csr";
+    case LinearKernel::kBsr:
+      return "sparse-bsr";
+  }
+  return "?";
+}
+
 LinearOp::LinearOp(const WeightDesc& weight, const WeightDesc* bias,
-                   kernels::Activation activation, bool force_dense,
-                   double min_sparsity, const dnnl::engine& engine,
-                   int max_threads)
+                   kernels::Activation activation,
+                   const LinearPlanOptions& options, const dnnl::engine& engine)
     : out_(static_cast<size_t>(weight.shape[0])),
       in_(static_cast<size_t>(weight.shape[1])),
       bias_(bias != nullptr ? bias->values : nullptr),
       activation_(activation) {
-  const bool run_sparse = weight.layout == WeightLayout::kCsr && !force_dense &&
-                          csr_sparsity(weight.csr) >= min_sparsity;
-  if (run_sparse) {
-    csr_ = weight.csr;
-    chunk_rows_ =
-        split_rows_by_nnz(csr_, static_cast<size_t>(std::max(1, max_threads)));
-    return;
+  const size_t threads = static_cast<size_t>(std::max(1, options.max_threads));
+  if (!options.force_dense) {
+    if (weight.layout == WeightLayout::kCsr) {
+      csr_ = weight.csr;
+      has_csr_ = true;
+    } else if (weight.layout == WeightLayout::kBsr) {
+      bsr_ = weight.bsr;
+      has_bsr_ = true;
+      // The same weight without the zeros inside blocks, as a candidate:
+      // blocks that are mostly zero can run faster as CSR.
+      const std::vector<float> dense = to_dense(bsr_);
+      derived_csr_ = CsrMatrix::from_dense(dense.data(), out_, in_);
+      csr_ = derived_csr_.view();
+      has_csr_ = true;
+      bsr_chunks_ = split_by_work(bsr_.row_ptr, bsr_.row_blocks(), threads);
+    }
+    if (has_csr_) csr_chunks_ = split_by_work(csr_.row_ptr, out_, threads);
   }
   const float* w = weight.values;
   if (weight.layout != WeightLayout::kDense) {
@@ -57,23 +79,124 @@ LinearOp::LinearOp(const WeightDesc& weight, const WeightDesc* bias,
   }
   dense_ =
       std::make_unique<DenseLinear>(engine, w, out_, in_, bias_, activation_);
+
+  if (!has_csr_) return;  // dense weight, or forced dense
+  if (options.measure) {
+    choose_by_timing(options);
+  } else if (weight.sparsity() >= options.min_sparsity) {
+    const LinearKernel k = has_bsr_ ? LinearKernel::kBsr : LinearKernel::kCsr;
+    narrow_ = wide_ = {k, 1.0};
+  }
+  release_unused();
+}
+
+// Times every candidate at one column and at kWideColumns on random inputs,
+// with the threads runs will use, and keeps the fastest of each; the best
+// of a few runs, after one warm-up, is what is compared.
+void LinearOp::choose_by_timing(const LinearPlanOptions& options) {
+  std::vector<LinearKernel> candidates{LinearKernel::kDense,
+                                       LinearKernel::kCsr};
+  if (has_bsr_) candidates.push_back(LinearKernel::kBsr);
+  for (size_t n : {size_t{1}, kWideColumns}) {
+    double dense_time = 0;
+    Choice best;
+    double best_time = std::numeric_limits<double>::infinity();
+    for (LinearKernel k : candidates) {
+      double t = time_kernel(k, n, options.max_threads);
+      if (k == LinearKernel::kDense) {
+        dense_time = t;
+      } else {
+        t *= kSparseMargin;
+      }
+      if (t < best_time) {
+        best_time = t;
+        best.kernel = k;
+      }
+    }
+    best.speedup = best.kernel == LinearKernel::kDense
+                       ? 1.0
+                       : dense_time * kSparseMargin / best_time;
+    (n == 1 ? narrow_ : wide_) = best;
+  }
+}
+
+double LinearOp::time_kernel(LinearKernel kernel, size_t n,
+                             int num_threads) const {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(in_ * n), y(out_ * n);
+  for (float& v : x) v = u(rng);
+  using clock = std::chrono::steady_clock;
+  run_kernel(kernel, x.data(), n, y.data(), num_threads);  // warm-up
+  double best = std::numeric_limits<double>::infinity();
+  // At least 3 runs and about 2 ms per candidate: enough to see through
+  // noise on small layers, bounded on large ones.
+  const auto deadline = clock::now() + std::chrono::milliseconds(2);
+  for (int i = 0; i < 50 && (i < 3 || clock::now() < deadline); ++i) {
+    const auto start = clock::now();
+    run_kernel(kernel, x.data(), n, y.data(), num_threads);
+    best = std::min(
+        best, std::chrono::duration<double>(clock::now() - start).count());
+  }
+  return best;
+}
+
+// Frees the candidates no batch width will run.
+void LinearOp::release_unused() {
+  auto used = [this](LinearKernel k) {
+    return narrow_.kernel == k || wide_.kernel == k;
+  };
+  if (!used(LinearKernel::kDense)) {
+    dense_.reset();
+    std::vector<float>().swap(densified_);
+  }
+  if (!used(LinearKernel::kCsr)) {
+    derived_csr_ = CsrMatrix();
+    has_csr_ = false;
+  }
+  if (!used(LinearKernel::kBsr)) has_bsr_ = false;
 }
 
 void LinearOp::run(const float* x, size_t n, float* y, int num_threads) const {
-  if (dense_ != nullptr) {
-    dense_->run(x, n, y);
-    return;
-  }
+  run_kernel(choice(n).kernel, x, n, y, num_threads);
+}
+
+void LinearOp::run_kernel(LinearKernel kernel, const float* x, size_t n,
+                          float* y, int num_threads) const {
   const kernels::Epilogue epilogue{bias_, activation_};
-  const auto chunks = static_cast<long>(chunk_rows_.size() - 1);
-  if (num_threads <= 1 || chunks == 1 || csr_.nnz() * n < kMinParallelWork) {
-    kernels::spmm_csr(csr_, x, n, y, epilogue, 0, out_);
-    return;
-  }
+  switch (kernel) {
+    case LinearKernel::kDense:
+      dense_->run(x, n, y);
+      return;
+    case LinearKernel::kCsr: {
+      const auto chunks = static_cast<long>(csr_chunks_.size() - 1);
+      if (num_threads <= 1 || chunks == 1 ||
+          csr_.nnz() * n < kMinParallelWork) {
+        kernels::spmm_csr(csr_, x, n, y, epilogue, 0, out_);
+        return;
+      }
 #pragma omp parallel for num_threads(num_threads) schedule(static, 1)
-  for (long c = 0; c < chunks; ++c) {
-    kernels::spmm_csr(csr_, x, n, y, epilogue, chunk_rows_[c],
-                      chunk_rows_[c + 1]);
+      for (long c = 0; c < chunks; ++c) {
+        kernels::spmm_csr(csr_, x, n, y, epilogue, csr_chunks_[c],
+                          csr_chunks_[c + 1]);
+      }
+      return;
+    }
+    case LinearKernel::kBsr: {
+      const auto chunks = static_cast<long>(bsr_chunks_.size() - 1);
+      const size_t work =
+          bsr_.nnz_blocks() * bsr_.block_rows * bsr_.block_cols * n;
+      if (num_threads <= 1 || chunks == 1 || work < kMinParallelWork) {
+        kernels::spmm_bsr(bsr_, x, n, y, epilogue, 0, bsr_.row_blocks());
+        return;
+      }
+#pragma omp parallel for num_threads(num_threads) schedule(static, 1)
+      for (long c = 0; c < chunks; ++c) {
+        kernels::spmm_bsr(bsr_, x, n, y, epilogue, bsr_chunks_[c],
+                          bsr_chunks_[c + 1]);
+      }
+      return;
+    }
   }
 }
 

@@ -1,5 +1,6 @@
-// The Linear op as planned at load: a sparse Highway kernel over the CSR
-// weight, or oneDNN dense matmul. Feature-major activations in and out:
+// The Linear op as planned at load: oneDNN dense matmul, the CSR kernel or the
+// BSR kernel, chosen per layer and per batch width by timing the candidates
+// on the running CPU. Feature-major activations in and out:
 // Y[out × n] = act(W · X[in × n] + bias).
 #ifndef SPRUCE_RUNTIME_LINEAR_OP_H_
 #define SPRUCE_RUNTIME_LINEAR_OP_H_
@@ -11,34 +12,69 @@
 
 #include "dense_linear.h"
 #include "graph.h"
+#include "spruce/sparse_matrix.h"
 
 namespace spruce {
 
+enum class LinearKernel : uint8_t { kDense, kCsr, kBsr };
+const char* linear_kernel_name(LinearKernel kernel);
+
+struct LinearPlanOptions {
+  bool force_dense = false;
+  // Time the candidates at load (true) or use the sparsity threshold.
+  bool measure = true;
+  double min_sparsity = 0.8;  // threshold mode only
+  int max_threads = 1;
+};
+
 class LinearOp {
  public:
-  // Chooses the kernel: a CSR weight with at least `min_sparsity` zeros runs
-  // sparse unless `force_dense`; everything else (dense, weakly sparse, BSR
-  // until it has a kernel) runs on oneDNN. Sparse rows are split into
-  // `max_threads` chunks of about equal non-zero count.
+  // Batch widths below this run the kernel chosen for one column; wider ones
+  // the kernel chosen for kWideColumns.
+  static constexpr size_t kNarrowBelow = 8;
+  static constexpr size_t kWideColumns = 64;
+
+  // How one batch width will run, and how much faster than oneDNN dense that
+  // was when measured at load (1 where dense was chosen or nothing measured).
+  struct Choice {
+    LinearKernel kernel = LinearKernel::kDense;
+    double speedup = 1.0;
+  };
+
   LinearOp(const WeightDesc& weight, const WeightDesc* bias,
-           kernels::Activation activation, bool force_dense,
-           double min_sparsity, const dnnl::engine& engine, int max_threads);
+           kernels::Activation activation, const LinearPlanOptions& options,
+           const dnnl::engine& engine);
 
   void run(const float* x, size_t n, float* y, int num_threads) const;
 
-  bool sparse() const { return dense_ == nullptr; }
+  const Choice& choice(size_t n) const {
+    return n < kNarrowBelow ? narrow_ : wide_;
+  }
   size_t out_features() const { return out_; }
   size_t in_features() const { return in_; }
 
  private:
+  void run_kernel(LinearKernel kernel, const float* x, size_t n, float* y,
+                  int num_threads) const;
+  void choose_by_timing(const LinearPlanOptions& options);
+  double time_kernel(LinearKernel kernel, size_t n, int num_threads) const;
+  void release_unused();
+
   size_t out_;
   size_t in_;
   const float* bias_;
   kernels::Activation activation_;
+  bool has_csr_ = false;
+  bool has_bsr_ = false;
   kernels::CsrView csr_;
-  std::vector<size_t> chunk_rows_;  // chunk i: rows [chunk_rows_[i], [i+1])
-  std::vector<float> densified_;   // a sparse file weight forced dense
+  CsrMatrix derived_csr_;           // CSR made from a BSR weight at load
+  std::vector<size_t> csr_chunks_;  // rows per thread, equal non-zeros
+  kernels::BsrView bsr_;
+  std::vector<size_t> bsr_chunks_;  // block rows per thread
+  std::vector<float> densified_;    // a sparse weight expanded for oneDNN
   std::unique_ptr<DenseLinear> dense_;
+  Choice narrow_;
+  Choice wide_;
 };
 
 }  // namespace spruce

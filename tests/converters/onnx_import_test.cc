@@ -6,7 +6,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <vector>
 
+#include "spruce/engine.h"
 #include "spruce/error.h"
 #include "test_util.h"
 
@@ -115,6 +118,145 @@ std::string write_single_op_model(const std::string& op, const std::string& name
   std::ofstream out(path, std::ios::binary);
   model.SerializeToOstream(&out);
   return path;
+}
+
+// y = x · Wᵀ + b as one Gemm, W [out × in] zero outside 8x1 blocks (a
+// block-pruned layer), x [-1, in].
+struct BlockPrunedGemm {
+  size_t out = 64, in = 48;
+  std::vector<float> w, b;
+  std::string path;
+
+  BlockPrunedGemm() : w(out * in, 0.0f), b(out) {
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::uniform_int_distribution<int> keep(0, 9);
+    for (size_t r0 = 0; r0 < out; r0 += 8) {
+      for (size_t c = 0; c < in; ++c) {
+        if (keep(rng) != 0) continue;  // keep ~10% of blocks
+        for (size_t r = r0; r < r0 + 8; ++r) w[r * in + c] = u(rng);
+      }
+    }
+    for (float& v : b) v = u(rng);
+    onnx::ModelProto model;
+    model.set_ir_version(8);
+    model.add_opset_import()->set_version(13);
+    auto* graph = model.mutable_graph();
+    auto* node = graph->add_node();
+    node->set_op_type("Gemm");
+    node->set_name("fc");
+    for (const char* i : {"x", "W", "B"}) node->add_input(i);
+    node->add_output("y");
+    auto* trans_b = node->add_attribute();
+    trans_b->set_name("transB");
+    trans_b->set_type(onnx::AttributeProto::INT);
+    trans_b->set_i(1);
+    auto add_init = [&](const char* name, const std::vector<float>& v,
+                        std::vector<int64_t> dims) {
+      auto* t = graph->add_initializer();
+      t->set_name(name);
+      t->set_data_type(onnx::TensorProto::FLOAT);
+      for (int64_t d : dims) t->add_dims(d);
+      for (float f : v) t->add_float_data(f);
+    };
+    add_init("W", w, {int64_t(out), int64_t(in)});
+    add_init("B", b, {int64_t(out)});
+    for (const char* io : {"x", "y"}) {
+      auto* v = io[0] == 'x' ? graph->add_input() : graph->add_output();
+      v->set_name(io);
+      auto* t = v->mutable_type()->mutable_tensor_type();
+      t->set_elem_type(onnx::TensorProto::FLOAT);
+      t->mutable_shape()->add_dim()->set_dim_param("batch");
+      t->mutable_shape()->add_dim()->set_dim_value(int64_t(io[0] == 'x' ? in : out));
+    }
+    path = temp_path("block_pruned.onnx");
+    std::ofstream file(path, std::ios::binary);
+    model.SerializeToOstream(&file);
+  }
+
+  std::vector<float> reference(const std::vector<float>& x, size_t n) const {
+    std::vector<float> y(n * out);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t o = 0; o < out; ++o) {
+        double s = b[o];
+        for (size_t k = 0; k < in; ++k) s += double(w[o * in + k]) * x[i * in + k];
+        y[i * out + o] = static_cast<float>(s);
+      }
+    }
+    return y;
+  }
+};
+
+TEST(OnnxImport, BlockPrunedWeightsAreDetectedAndStoredBsr) {
+  const BlockPrunedGemm m;
+  ConversionReport automatic;
+  import_onnx(m.path, {}, &automatic);
+  ASSERT_EQ(automatic.layers.size(), 1u);
+  EXPECT_EQ(automatic.layers[0].format, WeightFormat::kBsr);
+  EXPECT_EQ(automatic.layers[0].block_rows, 8u);
+  EXPECT_EQ(automatic.layers[0].block_cols, 1u);
+
+  ConvertOptions none;
+  none.block_sparse = false;
+  ConversionReport csr;
+  import_onnx(m.path, none, &csr);
+  EXPECT_EQ(csr.layers[0].format, WeightFormat::kCsr);
+
+  ConvertOptions forced;
+  forced.block_rows = 4;
+  forced.block_cols = 4;
+  ConversionReport four;
+  import_onnx(m.path, forced, &four);
+  EXPECT_EQ(four.layers[0].format, WeightFormat::kBsr);
+  EXPECT_EQ(four.layers[0].block_rows, 4u);
+
+  ConvertOptions not_dividing;  // 48 columns are not a multiple of 5
+  not_dividing.block_rows = 1;
+  not_dividing.block_cols = 5;
+  ConversionReport fallback;
+  import_onnx(m.path, not_dividing, &fallback);
+  EXPECT_EQ(fallback.layers[0].format, WeightFormat::kCsr);
+}
+
+// Unstructured sparsity leaves blocks mostly empty: auto-detection keeps CSR.
+TEST(OnnxImport, UnstructuredPruningStaysCsr) {
+  ConversionReport report;
+  import_onnx(fixture("mlp_pruned90/model.onnx"), {}, &report);
+  for (const auto& l : report.layers) EXPECT_EQ(l.format, WeightFormat::kCsr);
+}
+
+TEST(OnnxImport, BsrModelsRunLikeTheReferenceWithEveryKernelChoice) {
+  const BlockPrunedGemm m;
+  for (const char* block : {"auto", "4x4", "none"}) {
+    ConvertOptions options;
+    if (block == std::string("none")) options.block_sparse = false;
+    if (block == std::string("4x4")) options.block_rows = options.block_cols = 4;
+    const std::string out = temp_path(std::string("block_") + block + ".spruce");
+    convert_onnx_file(m.path, out, options);
+    EngineOptions measured;
+    EngineOptions sparse;
+    sparse.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+    sparse.sparse_kernel_min_sparsity = 0.0;
+    EngineOptions dense;
+    dense.force_dense = true;
+    for (const EngineOptions& o : {measured, sparse, dense}) {
+      const Engine engine = Engine::load(out, o);
+      if (&o == &sparse) {
+        EXPECT_EQ(engine.layers()[0].kernel,
+                  block == std::string("none") ? "sparse-csr" : "sparse-bsr");
+      }
+      for (size_t n : {1, 3, 8, 70}) {
+        std::vector<float> x(n * m.in);
+        for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 13) * 0.1f - 0.6f;
+        const auto y = engine.run({{"x", x.data(), {int64_t(n), int64_t(m.in)}}});
+        const auto ref = m.reference(x, n);
+        ASSERT_EQ(y[0].size(), ref.size());
+        for (size_t i = 0; i < ref.size(); ++i) {
+          ASSERT_NEAR(y[0].data()[i], ref[i], 1e-4) << block << " n=" << n << " i=" << i;
+        }
+      }
+    }
+  }
 }
 
 TEST(OnnxImport, UnsupportedOpIsNamedWithItsNode) {

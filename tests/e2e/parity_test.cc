@@ -27,7 +27,11 @@ TEST_P(Parity, MatchesPyTorch) {
   for (const char* mode : {"sparse", "default", "dense"}) {
     for (int threads : {1, 2}) {
       EngineOptions options;
-      if (mode == std::string("sparse")) options.sparse_kernel_min_sparsity = 0.0;
+      if (mode == std::string("sparse")) {
+        options.kernel_selection =
+            EngineOptions::KernelSelection::kSparsityThreshold;
+        options.sparse_kernel_min_sparsity = 0.0;
+      }
       options.force_dense = mode == std::string("dense");
       options.num_threads = threads;
       const Engine engine = Engine::load(model, options);

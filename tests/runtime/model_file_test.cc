@@ -129,7 +129,9 @@ TEST(ModelFile, RoundTripRunsLikeTheReference) {
   SmallModel m;
   const std::string path = temp_path("small.spruce");
   converters::write_model(m.def, path);
-  const Engine engine = Engine::load(path);
+  EngineOptions threshold;
+  threshold.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+  const Engine engine = Engine::load(path, threshold);
   ASSERT_EQ(engine.inputs().size(), 1u);
   EXPECT_EQ(engine.inputs()[0].shape, (Shape{-1, 6}));
   EXPECT_EQ(engine.outputs()[0].name, "y");
@@ -142,11 +144,14 @@ TEST(ModelFile, RoundTripRunsLikeTheReference) {
   EXPECT_EQ(engine.layers()[3].kernel, "onednn");
   EXPECT_NEAR(engine.layers()[0].sparsity, 2.0 / 3.0, 1e-9);
 
-  EngineOptions all_sparse;
+  EngineOptions all_sparse = threshold;
   all_sparse.sparse_kernel_min_sparsity = 0.0;
   const Engine sparse = Engine::load(path, all_sparse);
   EXPECT_EQ(sparse.layers()[0].kernel, "sparse-csr");
-  for (const Engine* e : {&engine, &sparse}) {
+  EXPECT_EQ(sparse.layers()[0].kernel_narrow, "sparse-csr");
+  // Measured at load: whatever wins, the results are the same.
+  const Engine measured = Engine::load(path);
+  for (const Engine* e : {&engine, &sparse, &measured}) {
     for (size_t batch : {1, 2, 9}) {
       std::vector<float> x(batch * 6);
       for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
@@ -344,7 +349,9 @@ TEST(Engine, ManyThreadsShareOneEngine) {
   const std::string path = temp_path("threads.spruce");
   converters::write_model(m.def, path);
   EngineOptions options;
-  options.sparse_kernel_min_sparsity = 0.0;  // exercise the threaded sparse path
+  // Exercise the threaded sparse path.
+  options.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+  options.sparse_kernel_min_sparsity = 0.0;
   const Engine engine = Engine::load(path, options);
   std::vector<float> x(16 * 6);
   for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(float(i));

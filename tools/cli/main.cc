@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "npy.h"
@@ -56,22 +57,53 @@ struct ConvertArgs {
   std::string output;
   double threshold = spruce::converters::ConvertOptions{}.sparse_threshold;
   bool dense = false;
+  std::string block = "auto";  // "auto", "none" or RxC
 };
+
+// "RxC" -> {R, C}; throws on anything else.
+std::pair<size_t, size_t> parse_block(const std::string& text) {
+  const size_t x = text.find('x');
+  size_t r = 0, c = 0;
+  try {
+    if (x != std::string::npos) {
+      size_t used = 0;
+      r = std::stoul(text.substr(0, x), &used);
+      if (used != x) r = 0;
+      c = std::stoul(text.substr(x + 1), &used);
+      if (used != text.size() - x - 1) c = 0;
+    }
+  } catch (const std::exception&) {
+    r = c = 0;
+  }
+  if (r == 0 || c == 0 || r > 64 || c > 64) {
+    throw spruce::Error("--block: expected auto, none or RxC with sides 1..64 (e.g. 4x1), got '" +
+                        text + "'");
+  }
+  return {r, c};
+}
 
 void convert(const ConvertArgs& args) {
   spruce::converters::ConvertOptions options;
   options.sparse_threshold = args.threshold;
   options.dense = args.dense;
+  if (args.block == "none") {
+    options.block_sparse = false;
+  } else if (args.block != "auto") {
+    std::tie(options.block_rows, options.block_cols) = parse_block(args.block);
+  }
   const auto report =
       spruce::converters::convert_onnx_file(args.input, args.output, options);
-  std::printf("%-24s %-16s %-14s %9s %7s %11s %11s\n", "layer", "weight",
+  std::printf("%-24s %-16s %-14s %9s %-9s %11s %11s\n", "layer", "weight",
               "shape", "sparsity", "storage", "dense", "stored");
   size_t dense_total = 0, stored_total = 0;
   for (const auto& l : report.layers) {
-    std::printf("%-24s %-16s %-14s %9s %7s %11s %11s\n", l.node.c_str(),
+    std::string storage = spruce::converters::format_name(l.format);
+    if (l.block_rows != 0) {
+      storage += " " + std::to_string(l.block_rows) + "x" + std::to_string(l.block_cols);
+    }
+    std::printf("%-24s %-16s %-14s %9s %-9s %11s %11s\n", l.node.c_str(),
                 l.weight.c_str(), spruce::to_string(l.shape).c_str(),
-                percent(l.sparsity).c_str(),
-                spruce::converters::format_name(l.format),
+                percent(l.sparsity).c_str(), storage.c_str(),
                 human_bytes(l.dense_bytes).c_str(),
                 human_bytes(l.stored_bytes).c_str());
     dense_total += l.dense_bytes;
@@ -89,8 +121,10 @@ void convert(const ConvertArgs& args) {
 }
 
 // ------------------------------------------------------------------ inspect
-void inspect(const std::string& path, bool json) {
-  const Engine engine = Engine::load(path);
+void inspect(const std::string& path, bool json, int threads) {
+  EngineOptions options;
+  options.num_threads = threads;
+  const Engine engine = Engine::load(path, options);
   size_t stored = 0, dense = 0;
   for (const auto& l : engine.layers()) {
     stored += l.stored_bytes;
@@ -104,6 +138,10 @@ void inspect(const std::string& path, bool json) {
     for (const auto& t : engine.outputs()) j["outputs"].push_back({{"name", t.name}, {"shape", t.shape}});
     for (const auto& l : engine.layers()) {
       j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"storage", l.storage}, {"kernel", l.kernel},
+                             {"kernel_narrow", l.kernel_narrow},
+                             {"predicted_speedup", l.predicted_speedup},
+                             {"predicted_speedup_narrow", l.predicted_speedup_narrow},
+                             {"block_shape", l.block_shape},
                              {"activation", l.activation}, {"weight_shape", l.weight_shape},
                              {"sparsity", l.sparsity}, {"index_bits", l.index_bits},
                              {"stored_bytes", l.stored_bytes}, {"dense_bytes", l.dense_bytes}});
@@ -118,19 +156,33 @@ void inspect(const std::string& path, bool json) {
   for (const auto& [k, v] : engine.metadata()) std::printf("  %s: %s\n", k.c_str(), v.c_str());
   for (const auto& t : engine.inputs()) std::printf("input  %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
   for (const auto& t : engine.outputs()) std::printf("output %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
-  std::printf("%-24s %-12s %-12s %-7s %-10s %5s %9s %11s %11s\n", "layer", "op",
-              "weight", "storage", "kernel", "index", "sparsity", "dense", "stored");
+  // Kernel and measured speedup over oneDNN dense, for 1 column and for 64.
+  auto plan = [](const std::string& kernel, double speedup) {
+    if (kernel == "-") return std::string("-");
+    const std::string name = kernel == "onednn" ? "dense" : kernel.substr(kernel.find('-') + 1);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s %.1fx", name.c_str(), speedup);
+    return std::string(buf);
+  };
+  std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-11s %-11s\n", "layer", "op",
+              "weight", "storage", "index", "sparsity", "dense", "stored", "batch 1",
+              "batch 64");
   for (const auto& l : engine.layers()) {
     const std::string op = l.activation.empty() ? l.op : l.op + "+" + l.activation;
-    std::printf("%-24s %-12s %-12s %-7s %-10s %5s %9s %11s %11s\n", l.name.c_str(),
+    const std::string storage = l.block_shape.empty() ? l.storage : l.storage + " " + l.block_shape;
+    std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-11s %-11s\n", l.name.c_str(),
                 op.c_str(),
                 l.weight_shape.empty() ? "-" : spruce::to_string(l.weight_shape).c_str(),
-                l.storage.c_str(), l.kernel.c_str(),
+                storage.c_str(),
                 l.index_bits ? (std::to_string(l.index_bits) + "b").c_str() : "-",
                 l.weight_shape.empty() ? "-" : percent(l.sparsity).c_str(),
                 l.dense_bytes ? human_bytes(l.dense_bytes).c_str() : "-",
-                l.stored_bytes ? human_bytes(l.stored_bytes).c_str() : "-");
+                l.stored_bytes ? human_bytes(l.stored_bytes).c_str() : "-",
+                plan(l.kernel_narrow, l.predicted_speedup_narrow).c_str(),
+                plan(l.kernel, l.predicted_speedup).c_str());
   }
+  std::printf("batch 1 / batch 64: kernel chosen by timing each candidate on this CPU at load, and\n"
+              "its speedup over oneDNN dense on that layer (batches of 8 or more use the batch-64 choice)\n");
   std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
               human_bytes(dense).c_str(), human_bytes(stored).c_str(),
               stored ? double(dense) / stored : 0.0);
@@ -325,12 +377,19 @@ int main(int argc, char** argv) {
                 "Store a weight sparse when at least this fraction is zero")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   c->add_flag("--dense", convert_args.dense, "Keep every weight dense");
+  c->add_option("--block", convert_args.block,
+                "Block-sparse storage: auto (detect block-pruned weights), none, or RxC "
+                "(e.g. 4x1, 8x1, 16x1, 1x4, 4x4)")
+      ->capture_default_str();
 
   std::string inspect_path;
   bool inspect_json = false;
   auto* i = app.add_subcommand("inspect", "Show a .spruce model's layers and formats");
   i->add_option("model", inspect_path, ".spruce file")->required();
   i->add_flag("--json", inspect_json, "Print JSON");
+  int inspect_threads = 0;
+  i->add_option("--threads", inspect_threads,
+                "Threads the kernel timings use, as `run`/`bench` would (0 = all cores)");
 
   std::string run_path, output_dir;
   std::vector<std::string> input_specs;
@@ -359,7 +418,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (c->parsed()) convert(convert_args);
-    if (i->parsed()) inspect(inspect_path, inspect_json);
+    if (i->parsed()) inspect(inspect_path, inspect_json, inspect_threads);
     if (r->parsed()) run(run_path, input_specs, output_dir, run_threads);
     if (b->parsed()) bench(bench_args);
   } catch (const std::exception& e) {

@@ -20,10 +20,18 @@ struct EngineOptions {
   // Run every layer dense with oneDNN, whatever the file stores: the baseline
   // that `spruce bench --compare-dense` measures against.
   bool force_dense = false;
-  // A sparse weight runs on the sparse kernel when at least this fraction of
-  // it is zero; below, it is expanded at load and runs on oneDNN, which is
-  // faster there (measured crossover of the CSR kernel vs oneDNN on AVX-512,
-  // worst case over N = 1..128; see bench/RESULTS.md).
+  // How each sparse layer picks its kernel (oneDNN dense, CSR or BSR):
+  //  kMeasure: at load, time every candidate on this CPU with the threads
+  //    runs will use, at one column and at 64, and keep the fastest for
+  //    narrow (< 8 columns) and wide batches; a sparse kernel must be 5%
+  //    faster than dense to be chosen, so a pruned model does not run slower
+  //    than its dense original. Costs a few milliseconds per layer at load.
+  //  kSparsityThreshold: sparse kernel when at least
+  //    `sparse_kernel_min_sparsity` of the weight is zero, else dense.
+  //    Deterministic and instant; 0.8 is the measured CSR crossover on
+  //    AVX-512 (bench/RESULTS.md).
+  enum class KernelSelection : uint8_t { kMeasure, kSparsityThreshold };
+  KernelSelection kernel_selection = KernelSelection::kMeasure;
   double sparse_kernel_min_sparsity = 0.8;
   // Verify the file's checksums at load. Costs one read of the file; turn off
   // only for files you produced yourself and trust.
@@ -35,7 +43,15 @@ struct LayerInfo {
   std::string name;
   std::string op;          // "Linear", "Relu", "Flatten"
   std::string storage;     // weight format in the file: "csr", "dense", "bsr"
-  std::string kernel;      // what runs it: "sparse-csr", "onednn" ("-": none)
+  // What runs it for batches of 8 columns and more, and for fewer:
+  // "sparse-csr", "sparse-bsr", "onednn" ("-": no kernel).
+  std::string kernel;
+  std::string kernel_narrow;
+  // oneDNN dense time / chosen kernel's time as measured at load, at 64
+  // columns and at 1 (1 where dense runs or nothing was measured).
+  double predicted_speedup = 1.0;
+  double predicted_speedup_narrow = 1.0;
+  std::string block_shape;  // "RxC" for a BSR weight, else empty
   std::string activation;  // fused activation, "" if none
   Shape weight_shape;      // [out, in] for Linear, empty otherwise
   double sparsity = 0;     // fraction of zero weights

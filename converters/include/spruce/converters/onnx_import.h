@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "spruce/converters/model_def.h"
@@ -20,7 +21,21 @@ struct ConvertOptions {
   double sparse_threshold = 0.4;
   // Keep every weight dense (for comparisons).
   bool dense = false;
+  // Block-sparse storage. With block_rows = block_cols = 0 (auto), a sparse
+  // weight whose non-zeros fill at least `min_block_fill` of the blocks that
+  // hold them, for one of the shapes in kAutoBlockShapes (largest first) that
+  // divides its sides, is stored BSR with that shape: it was block-pruned.
+  // A given shape forces BSR with it wherever it divides the sides and the
+  // result is smaller than dense. `block_sparse = false` never stores BSR.
+  bool block_sparse = true;
+  size_t block_rows = 0;
+  size_t block_cols = 0;
+  double min_block_fill = 0.9;
 };
+
+// Shapes auto-detection tries, largest first.
+inline constexpr std::pair<size_t, size_t> kAutoBlockShapes[] = {
+    {16, 1}, {4, 4}, {8, 1}, {1, 8}, {4, 1}, {1, 4}, {2, 2}};
 
 struct LayerReport {
   std::string node;
@@ -28,6 +43,8 @@ struct LayerReport {
   Shape shape;
   double sparsity = 0;
   WeightFormat format = WeightFormat::kDense;
+  size_t block_rows = 0;  // kBsr only
+  size_t block_cols = 0;
   size_t dense_bytes = 0;
   size_t stored_bytes = 0;
 };
