@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Turns spmm_bench's JSON (--benchmark_format=json, with repetitions) into a
-Markdown table of median ratios: oneDNN dense time / spruce sparse time for
-the same shape and N, measured in the same run.
+"""Turns spmm_bench's JSON (--benchmark_format=json, with repetitions) into
+Markdown tables of median ratios, each pair measured in the same run:
+  1. oneDNN dense time / spruce CSR time, per shape, N and sparsity;
+  2. oneDNN dense time / spruce BSR time at 90% block sparsity, per block;
+  3. Eigen sparse time / spruce CSR time at 90%.
 
 Usage: bench/ratios.py results.json
 """
@@ -11,7 +13,7 @@ import sys
 from collections import defaultdict
 
 
-def main(path):
+def medians(path):
     with open(path) as f:
         data = json.load(f)
     times = defaultdict(list)
@@ -19,26 +21,53 @@ def main(path):
         if b.get("run_type") == "aggregate":
             continue
         times[b["run_name"]].append(b["real_time"])
-    med = {name: statistics.median(v) for name, v in times.items()}
-    rows = defaultdict(dict)
-    sparsities = set()
-    for name, t in med.items():
-        parts = name.split("/")
-        if parts[0] != "csr":
-            continue
-        shape, n, pct = parts[1], int(parts[2]), int(parts[3])
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def table(header, rows):
+    print("| " + " | ".join(header) + " |")
+    print("| " + " | ".join("---" for _ in header) + " |")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print()
+
+
+def shape_key(key):
+    out, inn = key[0].split("x")
+    return (int(out), int(inn), int(key[1]))
+
+
+def main(path):
+    med = medians(path)
+    cases = sorted({tuple(n.split("/")[1:3]) for n in med if n.startswith("dense/")},
+                   key=lambda k: (shape_key(k)))
+    ratio = lambda num, den: f"{num / den:.2f}x" if num and den else "-"
+
+    pcts = sorted({int(n.split("/")[3]) for n in med if n.startswith("csr/")})
+    rows = []
+    for shape, n in cases:
         dense = med.get(f"dense/{shape}/{n}")
-        if dense:
-            rows[(shape, n)][pct] = dense / t
-            sparsities.add(pct)
-    cols = sorted(sparsities)
-    print("| shape (out x in) | N | dense (us) | " +
-          " | ".join(f"{c}%" for c in cols) + " |")
-    print("| --- | --- | --- | " + " | ".join("---" for _ in cols) + " |")
-    for (shape, n) in sorted(rows, key=lambda k: (k[0], k[1])):
-        dense_us = med[f"dense/{shape}/{n}"] / 1000.0
-        cells = " | ".join(f"{rows[(shape, n)].get(c, float('nan')):.2f}x" for c in cols)
-        print(f"| {shape} | {n} | {dense_us:.1f} | {cells} |")
+        rows.append([shape, n, f"{dense / 1000:.1f}"] +
+                    [ratio(dense, med.get(f"csr/{shape}/{n}/{p}")) for p in pcts])
+    print("CSR, unstructured (oneDNN dense time / spruce time):\n")
+    table(["shape (out x in)", "N", "dense (us)"] + [f"{p}%" for p in pcts], rows)
+
+    blocks = sorted({n.split("/")[0][3:] for n in med if n.startswith("bsr")})
+    rows = []
+    for shape, n in cases:
+        dense = med.get(f"dense/{shape}/{n}")
+        rows.append([shape, n] + [ratio(dense, med.get(f"bsr{b}/{shape}/{n}/90"))
+                                  for b in blocks])
+    print("BSR, 90% of blocks pruned (oneDNN dense time / spruce time):\n")
+    table(["shape (out x in)", "N"] + blocks, rows)
+
+    rows = []
+    for shape, n in cases:
+        rows.append([shape, n, ratio(med.get(f"eigen/{shape}/{n}/90"),
+                                     med.get(f"csr/{shape}/{n}/90"))])
+    print("CSR vs Eigen 3.4 SparseMatrix (row-major) × dense, 90% "
+          "(Eigen time / spruce time):\n")
+    table(["shape (out x in)", "N", "spruce vs Eigen"], rows)
 
 
 if __name__ == "__main__":

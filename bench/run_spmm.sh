@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs the sparse-vs-dense kernel benchmark single-threaded, 5 repetitions,
-# and prints the ratio table that bench/RESULTS.md quotes.
-#   bench/run_spmm.sh [build dir]
+# Runs the sparse-vs-dense kernel benchmark on 1 thread and on all cores,
+# 3 repetitions each, and prints the ratio tables that bench/RESULTS.md quotes.
+#   bench/run_spmm.sh [build dir] [extra Google Benchmark flags]
 set -euo pipefail
 build=${1:-build}
-out=${build}/spmm_bench.json
-OMP_NUM_THREADS=1 "${build}/bench/spmm_bench" --benchmark_repetitions=5 \
-  --benchmark_min_time=0.1 --benchmark_format=json --benchmark_out="$out" \
-  --benchmark_out_format=json >/dev/null
-python3 "$(dirname "$0")/ratios.py" "$out"
+shift || true
+for threads in 1 "$(nproc)"; do
+  out=${build}/spmm_bench_t${threads}.json
+  OMP_NUM_THREADS=$threads "${build}/bench/spmm_bench" --benchmark_repetitions=3 \
+    --benchmark_min_time=0.05 --benchmark_enable_random_interleaving=true \
+    --benchmark_format=json --benchmark_out="$out" --benchmark_out_format=json \
+    "$@" >/dev/null
+  echo "### ${threads} thread(s)"
+  echo
+  python3 "$(dirname "$0")/ratios.py" "$out"
+done

@@ -1,11 +1,17 @@
-// Sparse CSR kernel vs oneDNN dense matmul on the same weight shape, in the
-// same binary and run: Y = W · X for W [out × in] magnitude-pruned to a
-// sparsity, X with N columns. Single-threaded (OMP_NUM_THREADS=1 is set by
-// bench/run_spmm.sh; the sparse kernel here is called on the whole matrix).
+// spruce's sparse kernels vs oneDNN dense matmul (and Eigen's sparse × dense)
+// on the same weight shape, in the same binary and run: Y = W · X for
+// W [out × in] magnitude-pruned to a sparsity (or block-pruned), X with N
+// columns. Threads: OMP_NUM_THREADS (bench/run_spmm.sh runs 1 and all
+// cores); spruce splits rows by non-zeros over them as the engine does,
+// oneDNN uses the same OpenMP runtime, Eigen's sparse product is serial.
 //
-// Benchmarks are named  <impl>/<out>x<in>/N/<sparsity %>  so that
+// Benchmarks are named  <impl>/<out>x<in>/N[/<sparsity %>]  so that
 // bench/ratios.py can pair each sparse case with its dense twin.
 #include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <Eigen/Dense>
+#include <Eigen/Sparse>
 
 #include <algorithm>
 #include <cmath>
@@ -67,15 +73,39 @@ std::vector<float> random_activations(size_t count) {
   return x;
 }
 
+// Row ranges of about equal work for the threads, as the engine splits them.
+std::vector<size_t> split_rows(const uint32_t* row_ptr, size_t rows) {
+  const size_t chunks = static_cast<size_t>(omp_get_max_threads());
+  std::vector<size_t> bounds{0};
+  size_t row = 0;
+  for (size_t c = 1; c < chunks; ++c) {
+    while (row < rows && row_ptr[row] < row_ptr[rows] * c / chunks) ++row;
+    bounds.push_back(row);
+  }
+  bounds.push_back(rows);
+  return bounds;
+}
+
+template <class Kernel>
+void run_split(const std::vector<size_t>& bounds, const Kernel& kernel) {
+  const auto chunks = static_cast<long>(bounds.size() - 1);
+  if (chunks == 1) return kernel(bounds[0], bounds[1]);
+#pragma omp parallel for schedule(static, 1)
+  for (long c = 0; c < chunks; ++c) kernel(bounds[c], bounds[c + 1]);
+}
+
 void BM_SparseCsr(benchmark::State& state, size_t out, size_t in, size_t n,
                   double sparsity) {
   const auto dense = magnitude_pruned(out, in, sparsity);
   const spruce::CsrMatrix w = spruce::CsrMatrix::from_dense(dense.data(), out, in);
   const spruce::kernels::CsrView view = w.view();
+  const auto bounds = split_rows(view.row_ptr, out);
   const auto x = random_activations(in * n);
   std::vector<float> y(out * n);
   for (auto _ : state) {
-    spruce::kernels::spmm_csr(view, x.data(), n, y.data(), {}, 0, out);
+    run_split(bounds, [&](size_t begin, size_t end) {
+      spruce::kernels::spmm_csr(view, x.data(), n, y.data(), {}, begin, end);
+    });
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -89,16 +119,40 @@ void BM_SparseBsr(benchmark::State& state, size_t out, size_t in, size_t n,
                   double sparsity, size_t br, size_t bc) {
   const auto dense = block_pruned(out, in, br, bc, sparsity);
   const spruce::BsrMatrix w = spruce::BsrMatrix::from_dense(dense.data(), out, in, br, bc);
+  const spruce::kernels::BsrView view = w.view();
+  const auto bounds = split_rows(view.row_ptr, view.row_blocks());
   const auto x = random_activations(in * n);
   std::vector<float> y(out * n);
   for (auto _ : state) {
-    spruce::kernels::spmm_bsr(w.view(), x.data(), n, y.data(), {}, 0, w.row_blocks());
+    run_split(bounds, [&](size_t begin, size_t end) {
+      spruce::kernels::spmm_bsr(view, x.data(), n, y.data(), {}, begin, end);
+    });
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
   state.counters["GFLOP/s"] = benchmark::Counter(
       2.0 * out * in * n, benchmark::Counter::kIsIterationInvariantRate,
       benchmark::Counter::kIs1000);
+}
+
+// Eigen 3.4: row-major SparseMatrix times the same feature-major activations.
+void BM_EigenSparse(benchmark::State& state, size_t out, size_t in, size_t n,
+                    double sparsity) {
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const auto dense = magnitude_pruned(out, in, sparsity);
+  const Eigen::SparseMatrix<float, Eigen::RowMajor> w =
+      Eigen::Map<const RowMajor>(dense.data(), static_cast<Eigen::Index>(out),
+                                 static_cast<Eigen::Index>(in))
+          .sparseView();
+  const auto xv = random_activations(in * n);
+  const RowMajor x = Eigen::Map<const RowMajor>(xv.data(), static_cast<Eigen::Index>(in),
+                                                static_cast<Eigen::Index>(n));
+  RowMajor y(static_cast<Eigen::Index>(out), static_cast<Eigen::Index>(n));
+  for (auto _ : state) {
+    y.noalias() = w * x;
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
 }
 
 // oneDNN dense, as PyTorch's Linear lays it out: Y[N × out] = X[N × in] · W^T.
@@ -134,7 +188,9 @@ void BM_OnednnDense(benchmark::State& state, size_t out, size_t in, size_t n) {
 }
 
 void register_all() {
-  const std::pair<size_t, size_t> shapes[] = {{768, 768}, {3072, 768}, {768, 3072}};
+  const std::pair<size_t, size_t> shapes[] = {
+      {768, 768}, {3072, 768}, {768, 3072}, {1024, 1024}, {4096, 1024}};
+  const std::pair<size_t, size_t> blocks[] = {{1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}};
   for (auto [out, in] : shapes) {
     for (size_t n : {1, 16, 128}) {
       const std::string shape = std::to_string(out) + "x" + std::to_string(in) +
@@ -145,11 +201,14 @@ void register_all() {
             ("csr/" + shape + "/" + std::to_string(pct)).c_str(), BM_SparseCsr, out,
             in, n, pct / 100.0);
       }
-      for (auto [br, bc] : {std::pair<size_t, size_t>{1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}}) {
+      for (auto [br, bc] : blocks) {
         benchmark::RegisterBenchmark(
-            ("bsr" + std::to_string(br) + "x" + std::to_string(bc) + "/" + shape + "/90").c_str(),
+            ("bsr" + std::to_string(br) + "x" + std::to_string(bc) + "/" + shape + "/90")
+                .c_str(),
             BM_SparseBsr, out, in, n, 0.9, br, bc);
       }
+      benchmark::RegisterBenchmark(("eigen/" + shape + "/90").c_str(), BM_EigenSparse,
+                                   out, in, n, 0.9);
     }
   }
 }

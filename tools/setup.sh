@@ -21,6 +21,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler   # ONNX import (converter only)
   libflatbuffers-dev flatbuffers-compiler         # .spruce schema
   libxxhash-dev                                   # .spruce checksums
+  libeigen3-dev                                   # bench: Eigen sparse baseline
   libcli11-dev nlohmann-json3-dev                 # command line, JSON output
 )
 # Regenerating the committed fixtures (tools/make_fixtures.py) also needs

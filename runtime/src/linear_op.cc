@@ -33,6 +33,20 @@ std::vector<size_t> split_by_work(const uint32_t* row_ptr, size_t rows,
   return bounds;
 }
 
+// kernel(begin, end) over each chunk of `bounds`, in parallel when there is
+// enough work (`work` multiply-adds) for the threads to pay off.
+template <class Kernel>
+void run_chunks(const std::vector<size_t>& bounds, size_t work, int num_threads,
+                const Kernel& kernel) {
+  const auto chunks = static_cast<long>(bounds.size() - 1);
+  if (num_threads <= 1 || chunks == 1 || work < kMinParallelWork) {
+    kernel(bounds.front(), bounds.back());
+    return;
+  }
+#pragma omp parallel for num_threads(num_threads) schedule(static, 1)
+  for (long c = 0; c < chunks; ++c) kernel(bounds[c], bounds[c + 1]);
+}
+
 }  // namespace
 
 const char* linear_kernel_name(LinearKernel kernel) {
@@ -168,35 +182,19 @@ void LinearOp::run_kernel(LinearKernel kernel, const float* x, size_t n,
     case LinearKernel::kDense:
       dense_->run(x, n, y);
       return;
-    case LinearKernel::kCsr: {
-      const auto chunks = static_cast<long>(csr_chunks_.size() - 1);
-      if (num_threads <= 1 || chunks == 1 ||
-          csr_.nnz() * n < kMinParallelWork) {
-        kernels::spmm_csr(csr_, x, n, y, epilogue, 0, out_);
-        return;
-      }
-#pragma omp parallel for num_threads(num_threads) schedule(static, 1)
-      for (long c = 0; c < chunks; ++c) {
-        kernels::spmm_csr(csr_, x, n, y, epilogue, csr_chunks_[c],
-                          csr_chunks_[c + 1]);
-      }
+    case LinearKernel::kCsr:
+      run_chunks(csr_chunks_, csr_.nnz() * n, num_threads,
+                 [&](size_t begin, size_t end) {
+                   kernels::spmm_csr(csr_, x, n, y, epilogue, begin, end);
+                 });
       return;
-    }
-    case LinearKernel::kBsr: {
-      const auto chunks = static_cast<long>(bsr_chunks_.size() - 1);
-      const size_t work =
-          bsr_.nnz_blocks() * bsr_.block_rows * bsr_.block_cols * n;
-      if (num_threads <= 1 || chunks == 1 || work < kMinParallelWork) {
-        kernels::spmm_bsr(bsr_, x, n, y, epilogue, 0, bsr_.row_blocks());
-        return;
-      }
-#pragma omp parallel for num_threads(num_threads) schedule(static, 1)
-      for (long c = 0; c < chunks; ++c) {
-        kernels::spmm_bsr(bsr_, x, n, y, epilogue, bsr_chunks_[c],
-                          bsr_chunks_[c + 1]);
-      }
+    case LinearKernel::kBsr:
+      run_chunks(bsr_chunks_,
+                 bsr_.nnz_blocks() * bsr_.block_rows * bsr_.block_cols * n,
+                 num_threads, [&](size_t begin, size_t end) {
+                   kernels::spmm_bsr(bsr_, x, n, y, epilogue, begin, end);
+                 });
       return;
-    }
   }
 }
 

@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""PyTorch 1.13 (Debian's python3-torch) torch.sparse_csr matmul vs spruce's
+CSR kernel on the same shapes and sparsity, 1 thread, in one script run:
+times torch first, then runs spmm_bench for the same cases, and prints the
+ratio table that bench/RESULTS.md quotes.
+
+Usage: bench/torch_spmm.py [build dir]
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+SHAPES = [(768, 768), (3072, 768), (768, 3072), (1024, 1024), (4096, 1024)]
+COLUMNS = [1, 16, 128]
+SPARSITY = 0.9
+
+
+def magnitude_pruned(out, inp, sparsity, gen):
+    w = torch.randn(out, inp, generator=gen)
+    k = int(sparsity * w.numel())
+    threshold = w.abs().flatten().kthvalue(k).values
+    return torch.where(w.abs() <= threshold, torch.zeros_like(w), w)
+
+
+def median_time(fn, min_seconds=0.2, reps=5):
+    fn()
+    samples = []
+    for _ in range(reps):
+        runs, start = 0, time.perf_counter()
+        while True:
+            fn()
+            runs += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds / reps:
+                break
+        samples.append(elapsed / runs)
+    return statistics.median(samples)
+
+
+def main(build):
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(42)
+    torch_times = {}
+    for out, inp in SHAPES:
+        w = magnitude_pruned(out, inp, SPARSITY, gen)
+        w_csr = w.to_sparse_csr()
+        for n in COLUMNS:
+            x = torch.rand(inp, n, generator=gen) * 2 - 1
+            with torch.no_grad():
+                torch_times[(out, inp, n)] = (
+                    median_time(lambda: torch.mm(w, x)),
+                    median_time(lambda: torch.matmul(w_csr, x)),
+                )
+    names = "|".join(f"{o}x{i}" for o, i in SHAPES)
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run(
+            [os.path.join(build, "bench", "spmm_bench"),
+             f"--benchmark_filter=^csr/({names})/(1|16|128)/90$",
+             "--benchmark_repetitions=3", "--benchmark_min_time=0.05",
+             "--benchmark_format=json", f"--benchmark_out={f.name}",
+             "--benchmark_out_format=json"],
+            check=True, stdout=subprocess.DEVNULL,
+            env=dict(os.environ, OMP_NUM_THREADS="1"))
+        data = json.load(open(f.name))
+    spruce = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue
+        spruce.setdefault(b["run_name"], []).append(b["real_time"] * 1e-9)
+    print(f"torch {torch.__version__}, 1 thread, {int(SPARSITY * 100)}% magnitude-pruned\n")
+    print("| shape (out x in) | N | torch dense (us) | torch.sparse_csr (us) | "
+          "spruce CSR (us) | spruce vs torch.sparse_csr | torch dense / torch.sparse_csr |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for (out, inp, n), (dense, sparse) in torch_times.items():
+        ours = statistics.median(spruce[f"csr/{out}x{inp}/{n}/90"])
+        print(f"| {out}x{inp} | {n} | {dense * 1e6:.1f} | {sparse * 1e6:.1f} | "
+              f"{ours * 1e6:.1f} | {sparse / ours:.1f}x | {dense / sparse:.2f}x |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "build")
