@@ -64,6 +64,13 @@ Csr32 widen(const CsrMatrix& m) {
   return out;
 }
 
+std::vector<float> uniform_values(size_t count, std::mt19937* rng) {
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::vector<float> v(count);
+  for (float& e : v) e = value(*rng);
+  return v;
+}
+
 class SpmmTester {
  public:
   SpmmTester& rows(size_t v) {
@@ -107,10 +114,8 @@ class SpmmTester {
     const CsrMatrix m = CsrMatrix::from_dense(dense.data(), rows_, cols_);
     const Csr32 wide = widen(m);
     const CsrView view = wide_ ? wide.view : m.view();
-    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-    std::vector<float> x(cols_ * n_), b(rows_);
-    for (float& v : x) v = value(rng);
-    for (float& v : b) v = value(rng);
+    const std::vector<float> x = uniform_values(cols_ * n_, &rng);
+    const std::vector<float> b = uniform_values(rows_, &rng);
     const Epilogue epilogue{bias_ ? b.data() : nullptr, activation_};
 
     std::vector<float> expected(rows_ * n_, -7.0f), actual(rows_ * n_, -7.0f);
@@ -141,10 +146,8 @@ class SpmmTester {
       view.col_idx = wide_cols.data();
       view.index_width = IndexWidth::k32;
     }
-    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-    std::vector<float> x(cols_ * n_), b(rows_);
-    for (float& v : x) v = value(rng);
-    for (float& v : b) v = value(rng);
+    const std::vector<float> x = uniform_values(cols_ * n_, &rng);
+    const std::vector<float> b = uniform_values(rows_, &rng);
     const Epilogue epilogue{bias_ ? b.data() : nullptr, activation_};
     std::vector<float> expected(rows_ * n_, -7.0f), actual(rows_ * n_, -7.0f);
     const size_t block_rows = view.row_blocks();
