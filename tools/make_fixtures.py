@@ -5,8 +5,8 @@ Uses Debian's python3-torch and python3-onnx (run with /usr/bin/python3).
 Each fixture is a directory in the layout of the ONNX backend test data:
 
     tests/fixtures/<name>/model.onnx
-    tests/fixtures/<name>/test_data_set_0/input_0.pb, output_0.pb  (TensorProto)
-    tests/fixtures/<name>/input_0.npy, output_0.npy                (NumPy)
+    tests/fixtures/<name>/test_data_set_0/input_K.pb, output_K.pb  (TensorProto)
+    tests/fixtures/<name>/input_0.npy, output_0.npy                (NumPy, MLPs)
 
 Fixtures:
   mlp_pruned90         Flatten + 3 Linear + ReLU, global L1 magnitude pruning
@@ -15,6 +15,14 @@ Fixtures:
                        the graph computes weight = weight_orig * weight_mask.
   mlp_matmul           Linear on [batch, tokens, features] inputs, exported as
                        MatMul + Add, pruned 80%.
+  lstm_pruned90        nn.LSTM, 2 layers, bidirectional, batch_first, its
+                       weight_ih/weight_hh pruned to 90% (global L1,
+                       prune.remove() called); inputs x, h0, c0; outputs y,
+                       h_n, c_n.
+  lstm_pruned90_zero_state
+                       the same model pruned but prune.remove() not called,
+                       run without h0/c0 (PyTorch exports zero states shaped
+                       from the input), batch and sequence length dynamic.
 
 Usage: /usr/bin/python3 tools/make_fixtures.py [--out tests/fixtures]
 """
@@ -67,6 +75,70 @@ def save(out_dir, name, model, x, constant_folding=True):
     print(f"{name}: {os.path.getsize(os.path.join(d, 'model.onnx'))} bytes")
 
 
+class Lstm(nn.Module):
+    """nn.LSTM returning (y, h_n, c_n), with or without initial state."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(12, 20, num_layers=2, bidirectional=True,
+                            batch_first=True)
+
+    def forward(self, x, h0=None, c0=None):
+        y, (h, c) = self.lstm(x, None if h0 is None else (h0, c0))
+        return y, h, c
+
+
+def lstm_params(model):
+    return [(model.lstm, n) for n, _ in model.lstm.named_parameters()
+            if n.startswith("weight_")]
+
+
+def save_multi(out_dir, name, model, inputs, input_names, dynamic):
+    """Exports `model` with several named inputs and outputs y, h_n, c_n."""
+    d = os.path.join(out_dir, name)
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    model.eval()
+    with torch.no_grad():
+        outputs = model(*inputs)
+    output_names = ["y", "h_n", "c_n"]
+    torch.onnx.export(model, tuple(inputs), os.path.join(d, "model.onnx"),
+                      input_names=input_names, output_names=output_names,
+                      dynamic_axes=dynamic, opset_version=OPSET)
+    for kind, names, tensors in (("input", input_names, inputs),
+                                 ("output", output_names, outputs)):
+        for k, (n, t) in enumerate(zip(names, tensors)):
+            a = t.detach().numpy().astype(np.float32)
+            proto = onnx.numpy_helper.from_array(a, name=n)
+            path = os.path.join(d, "test_data_set_0", f"{kind}_{k}.pb")
+            with open(path, "wb") as f:
+                f.write(proto.SerializeToString())
+    onnx.checker.check_model(onnx.load(os.path.join(d, "model.onnx")))
+    print(f"{name}: {os.path.getsize(os.path.join(d, 'model.onnx'))} bytes")
+
+
+def lstm_fixtures(out_dir):
+    model = Lstm()
+    params = lstm_params(model)
+    prune.global_unstructured(params, pruning_method=prune.L1Unstructured,
+                              amount=0.9)
+    x = torch.randn(3, 7, 12)
+    # Before prune.remove: nn.LSTM runs weight_orig * weight_mask, which the
+    # exporter folds into the weights.
+    save_multi(out_dir, "lstm_pruned90_zero_state", model, [x], ["x"],
+               {"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"},
+                "h_n": {1: "batch"}, "c_n": {1: "batch"}})
+    for module, name in params:
+        prune.remove(module, name)
+    zeros = sum(int((getattr(m, n) == 0).sum()) for m, n in params)
+    total = sum(getattr(m, n).numel() for m, n in params)
+    print(f"lstm sparsity {zeros / total:.3f}")
+    h0 = torch.randn(4, 3, 20)
+    c0 = torch.randn(4, 3, 20)
+    save_multi(out_dir, "lstm_pruned90", model, [x, h0, c0], ["x", "h0", "c0"],
+               {"x": {0: "batch"}, "h0": {1: "batch"}, "c0": {1: "batch"},
+                "y": {0: "batch"}, "h_n": {1: "batch"}, "c_n": {1: "batch"}})
+
+
 def sparsity(model):
     zeros = total = 0
     for m in model.modules():
@@ -99,6 +171,8 @@ def main():
         if isinstance(m, nn.Linear):
             prune.remove(m, "weight")
     save(args.out, "mlp_matmul", small, torch.randn(2, 5, 32))
+
+    lstm_fixtures(args.out)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ packages=(
   libflatbuffers-dev flatbuffers-compiler         # .spruce schema
   libxxhash-dev                                   # .spruce checksums
   libeigen3-dev                                   # bench: Eigen sparse baseline
+  libonnx-testdata                                # tests: ONNX backend node tests
   libcli11-dev nlohmann-json3-dev                 # command line, JSON output
 )
 # Regenerating the committed fixtures (tools/make_fixtures.py) also needs

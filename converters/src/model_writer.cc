@@ -130,11 +130,19 @@ std::vector<uint8_t> serialize_model(const ModelDef& model) {
   }
   std::vector<flatbuffers::Offset<fb::Node>> nodes;
   for (const NodeDef& n : model.nodes) {
+    flatbuffers::Offset<fb::LstmParams> lstm;
+    if (n.op == OpType::kLstm) {
+      const LstmParams& p = n.lstm;
+      lstm = fb::CreateLstmParams(
+          fbb, p.hidden_size, static_cast<fb::LstmDirection>(p.direction),
+          p.input_batch_major, p.output_batch_major, p.merged_output,
+          p.state_batch_major, p.state_offset);
+    }
     nodes.push_back(fb::CreateNode(
         fbb, fbb.CreateString(n.name), static_cast<fb::OpType>(n.op),
         fbb.CreateVector(n.inputs), fbb.CreateVector(n.outputs),
         fbb.CreateVector(n.weights), static_cast<fb::Activation>(n.activation),
-        n.axis));
+        n.axis, lstm));
   }
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;
   for (const auto& [key, value] : model.metadata) {

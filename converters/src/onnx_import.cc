@@ -2,6 +2,14 @@
 // topological): constant subgraphs are folded as they appear, supported ops
 // become spruce nodes, and bias Add / Relu that follow a Linear are fused into
 // it when the Linear's output has no other reader.
+//
+// Layout ops around an LSTM are not run but folded into it: a Transpose of
+// its input (batch_first), the Transpose + Reshape (or Squeeze) that merge
+// its directions, a final Transpose back to batch first, and Slices of
+// h0/c0. Until a consumer folds them they are pending "views"; a consumer
+// that cannot fold one fails naming it. Values computed from tensor shapes
+// (Shape → Gather → Concat → ConstantOfShape / Expand, PyTorch's zero
+// initial states) are tracked the same way and become absent states.
 #include "spruce/converters/onnx_import.h"
 
 #include <onnx/onnx_pb.h>
@@ -54,6 +62,7 @@ class Importer {
       constants_[init.name()] =
           constant_from_proto(init, path_ + ": initializer '" + init.name() + "'");
     }
+    freeze_inputs(graph);
     read_inputs(graph);
     for (int i = 0; i < graph.node_size(); ++i) {
       import_node(graph.node(i), i);
@@ -101,6 +110,12 @@ class Importer {
   uint32_t value_of(const onnx::NodeProto& node, const std::string& name) const {
     const auto it = values_.find(name);
     if (it == values_.end()) {
+      const auto view = views_.find(name);
+      if (view != views_.end()) {
+        fail(node, "input '" + name + "' is " + describe(view->second) +
+                       "; spruce folds such tensors only into an LSTM "
+                       "(its input, outputs and initial states)");
+      }
       if (is_constant(name)) {
         fail(node, "input '" + name + "' is a constant where spruce expects "
                    "an activation");
@@ -140,6 +155,23 @@ class Importer {
   }
 
   // ------------------------------------------------------------ graph ends
+  void freeze_inputs(const onnx::GraphProto& graph) {
+    for (const auto& [name, file] : options_.constant_inputs) {
+      const bool is_input =
+          std::any_of(graph.input().begin(), graph.input().end(),
+                      [&](const onnx::ValueInfoProto& in) {
+                        return in.name() == name;
+                      });
+      if (!is_input) fail("cannot freeze '" + name + "': not a graph input");
+      onnx::TensorProto proto;
+      const std::string bytes = read_file_bytes(file, kMaxOnnxBytes);
+      if (!proto.ParseFromString(bytes)) {
+        fail(file + ": not a serialized ONNX TensorProto");
+      }
+      constants_[name] = constant_from_proto(proto, file);
+    }
+  }
+
   void read_inputs(const onnx::GraphProto& graph) {
     for (const onnx::ValueInfoProto& in : graph.input()) {
       if (is_constant(in.name())) continue;  // initializers listed as inputs
@@ -162,6 +194,10 @@ class Importer {
   void read_outputs(const onnx::GraphProto& graph) {
     for (const onnx::ValueInfoProto& out : graph.output()) {
       const auto it = values_.find(out.name());
+      if (const View* v = view(out.name())) {
+        fail("output '" + out.name() + "' is " + describe(*v) +
+             ", which spruce cannot produce as a model output");
+      }
       if (it == values_.end()) {
         fail("output '" + out.name() + "' is " +
              (is_constant(out.name()) ? "a constant" : "never computed") +
@@ -181,16 +217,24 @@ class Importer {
       fail(named, "operator domain '" + node.domain() + "' is not supported");
     }
     const std::string& op = node.op_type();
-    if (node.output_size() < 1 || node.output(0).empty()) {
+    // Only LSTM may leave its first output (Y) unnamed.
+    if (node.output_size() < 1 ||
+        (node.output(0).empty() && op != "LSTM")) {
       fail(named, "has no output");
     }
     for (const std::string& in : node.input()) {
-      if (in.empty() && op != "Gemm") {
+      if (in.empty() && op != "Gemm" && op != "LSTM" && op != "Slice") {
         fail(named, "optional (empty) inputs are not supported here");
       }
     }
     if (op == "Constant") return import_constant(named);
+    if (track_shape_values(named)) return;
     if (try_fold(named)) return;
+    if (op == "LSTM") return import_lstm(named);
+    if (op == "Transpose") return import_transpose(named);
+    if (op == "Reshape" || op == "Squeeze") return import_merge(named);
+    if (op == "Slice") return import_slice(named);
+    if (op == "Concat") return import_concat(named);
     if (op == "Gemm") return import_gemm(named);
     if (op == "MatMul") return import_matmul(named);
     if (op == "Add") return import_add(named);
@@ -524,16 +568,495 @@ class Importer {
     model_.nodes.push_back(std::move(n));
   }
 
+  // ------------------------------------------------------------ views
+  // A tensor ONNX computes that spruce does not materialize: see the top of
+  // this file.
+  struct View {
+    enum class Kind : uint8_t { kTranspose, kSlice, kZeros, kShapeValue };
+    Kind kind = Kind::kZeros;
+    uint32_t source = 0;         // kTranspose, kSlice: the value viewed
+    std::vector<int64_t> perm;   // kTranspose
+    int64_t start = 0;           // kSlice: rows [start, end) of axis 0
+    int64_t end = 0;
+    std::string node;            // the ONNX node that made it
+  };
+
+  std::string describe(const View& v) const {
+    auto ints = [](const std::vector<int64_t>& values) {
+      std::string s;
+      for (int64_t x : values) s += (s.empty() ? "" : ", ") + std::to_string(x);
+      return "[" + s + "]";
+    };
+    switch (v.kind) {
+      case View::Kind::kTranspose:
+        return "a Transpose (perm " + ints(v.perm) + ") of '" +
+               model_.values[v.source].name + "' by node '" + v.node + "'";
+      case View::Kind::kSlice:
+        return "rows [" + std::to_string(v.start) + ", " +
+               std::to_string(v.end) + ") of '" +
+               model_.values[v.source].name + "' (Slice '" + v.node + "')";
+      case View::Kind::kZeros:
+        return "zeros shaped at run time (node '" + v.node + "')";
+      case View::Kind::kShapeValue:
+        break;
+    }
+    return "computed from tensor shapes (node '" + v.node + "')";
+  }
+
+  const View* view(const std::string& name) const {
+    const auto it = views_.find(name);
+    return it != views_.end() ? &it->second : nullptr;
+  }
+  bool is_view(const std::string& name, View::Kind kind) const {
+    const View* v = view(name);
+    return v != nullptr && v->kind == kind;
+  }
+
+  View& add_view(const onnx::NodeProto& node, View::Kind kind) {
+    View& v = views_[node.output(0)];
+    v.kind = kind;
+    v.node = node.name();
+    return v;
+  }
+
+  static std::vector<int64_t> attr_ints(const onnx::NodeProto& node,
+                                        const std::string& name) {
+    const onnx::AttributeProto* a = attr(node, name);
+    if (a == nullptr) return {};
+    return {a->ints().begin(), a->ints().end()};
+  }
+
+  // An integer list given as a constant input (newer opsets) or, when that
+  // input is absent, as an attribute (older ones).
+  std::vector<int64_t> ints_input_or_attr(const onnx::NodeProto& node,
+                                          int input,
+                                          const std::string& name) const {
+    if (node.input_size() > input && !node.input(input).empty()) {
+      const Constant& c = constant(node, node.input(input));
+      if (c.is_float) fail(node, "'" + name + "' must be integers");
+      return c.i;
+    }
+    return attr_ints(node, name);
+  }
+
+  bool all_zero(const Constant& c) const {
+    return std::all_of(c.f.begin(), c.f.end(), [](float v) { return v == 0.0f; }) &&
+           std::all_of(c.i.begin(), c.i.end(), [](int64_t v) { return v == 0; });
+  }
+
+  // Shape arithmetic and the zeros it shapes (see the top of this file).
+  // Returns true if `node` was such a node.
+  bool track_shape_values(const onnx::NodeProto& node) {
+    const std::string& op = node.op_type();
+    if (op == "Shape") {
+      add_view(node, View::Kind::kShapeValue);
+      return true;
+    }
+    if (op == "ConstantOfShape") {
+      const onnx::AttributeProto* value = attr(node, "value");
+      if (value != nullptr &&
+          !all_zero(constant_from_proto(value->t(), path_ + ": " + node.name()))) {
+        fail(node, "only a fill value of 0 is supported");
+      }
+      add_view(node, View::Kind::kZeros);
+      return true;
+    }
+    const std::string& first = node.input_size() > 0 ? node.input(0) : "";
+    const bool zeros_in = is_view(first, View::Kind::kZeros) ||
+                          (is_constant(first) && all_zero(constants_.at(first)));
+    if ((op == "Expand" || op == "Slice") && zeros_in &&
+        !(op == "Slice" && is_constant(first))) {
+      add_view(node, View::Kind::kZeros);
+      return true;
+    }
+    bool from_shapes = false;
+    bool from_activations = false;
+    for (const std::string& in : node.input()) {
+      if (in.empty() || is_constant(in)) continue;
+      (is_view(in, View::Kind::kShapeValue) ? from_shapes : from_activations) =
+          true;
+    }
+    if (!from_shapes) return false;
+    if (from_activations) {
+      fail(node, "mixes tensor shapes with activations; shape arithmetic is "
+                 "folded only where it shapes an LSTM's zero initial state");
+    }
+    add_view(node, View::Kind::kShapeValue);
+    return true;
+  }
+
+  // The LSTM whose Y is `name`, if `name` has no other reader.
+  NodeDef* sole_lstm_y(const std::string& name) {
+    const auto it = values_.find(name);
+    if (it == values_.end() || readers_[name] != 1) return nullptr;
+    const auto lstm = lstm_of_y_.find(it->second);
+    return lstm != lstm_of_y_.end() ? &model_.nodes[lstm->second] : nullptr;
+  }
+
+  void rename_value(uint32_t id, const std::string& new_name) {
+    ValueDef& v = model_.values[id];
+    values_.erase(v.name);
+    v.name = new_name;
+    values_[new_name] = id;
+  }
+
+  void import_transpose(const onnx::NodeProto& node) {
+    if (node.input_size() != 1) fail(node, "needs 1 input");
+    const std::vector<int64_t> perm = attr_ints(node, "perm");
+    // A merged LSTM output turned batch first (or back).
+    NodeDef* lstm = sole_lstm_y(node.input(0));
+    if (lstm != nullptr && lstm->lstm.merged_output &&
+        perm == std::vector<int64_t>{1, 0, 2}) {
+      lstm->lstm.output_batch_major = !lstm->lstm.output_batch_major;
+      ValueDef& y = model_.values[lstm->outputs[0]];
+      std::swap(y.shape[0], y.shape[1]);
+      rename_value(lstm->outputs[0], node.output(0));
+      report_->folded.push_back("folded Transpose '" + node.name() +
+                                "' into LSTM '" + lstm->name + "'");
+      return;
+    }
+    const uint32_t source = value_of(node, node.input(0));
+    View& v = add_view(node, View::Kind::kTranspose);
+    v.source = source;
+    v.perm = perm;
+  }
+
+  // Reshape(Transpose(Y, [0, 2, 1, 3]), [0, 0, -1]) or Squeeze(Y, [1]) of a
+  // seq-major LSTM output, Reshape(Y, [0, 0, -1]) or Squeeze(Y, [2]) of a
+  // batch-major one: the directions side by side, which the LSTM writes
+  // directly.
+  void import_merge(const onnx::NodeProto& node) {
+    const bool reshape = node.op_type() == "Reshape";
+    std::string y_name = node.input(0);
+    const View* v = view(y_name);
+    const bool transposed = v != nullptr && v->kind == View::Kind::kTranspose &&
+                            v->perm == std::vector<int64_t>{0, 2, 1, 3} &&
+                            readers_[y_name] == 1;
+    if (transposed) y_name = model_.values[v->source].name;
+    NodeDef* lstm = sole_lstm_y(y_name);
+    if (lstm != nullptr && !lstm->lstm.merged_output) {
+      LstmParams& p = lstm->lstm;
+      const auto width = static_cast<int64_t>(p.directions() * p.hidden_size);
+      ValueDef& y = model_.values[lstm->outputs[0]];
+      bool merges = false;
+      if (reshape) {
+        const Constant& shape = constant(node, node.input(1));
+        const Shape merged = {y.shape[0], p.output_batch_major ? y.shape[1] : y.shape[2]};
+        merges = transposed != p.output_batch_major && !shape.is_float &&
+                 shape.i.size() == 3 &&
+                 (shape.i[2] == -1 || shape.i[2] == width);
+        for (size_t d = 0; merges && d < 2; ++d) {
+          merges = shape.i[d] == 0 || (merged[d] >= 0 && shape.i[d] == merged[d]);
+        }
+      } else {
+        const std::vector<int64_t> axes = ints_input_or_attr(node, 1, "axes");
+        merges = !transposed && p.directions() == 1 &&
+                 axes == std::vector<int64_t>{p.output_batch_major ? 2 : 1};
+      }
+      if (merges) {
+        p.merged_output = true;
+        y.shape = p.output_batch_major
+                      ? Shape{y.shape[0], y.shape[1], width}
+                      : Shape{y.shape[0], y.shape[2], width};
+        rename_value(lstm->outputs[0], node.output(0));
+        if (transposed) views_.erase(node.input(0));
+        report_->folded.push_back("folded " + node.op_type() + " '" +
+                                  node.name() + "' into LSTM '" + lstm->name +
+                                  "' (directions side by side)");
+        return;
+      }
+    }
+    fail(node, "is supported only where it merges an LSTM's directions, as "
+               "PyTorch exports nn.LSTM; general reshapes are not supported "
+               "yet");
+  }
+
+  // Rows of axis 0 (PyTorch's per-layer h0/c0): a view an LSTM reads with an
+  // offset.
+  void import_slice(const onnx::NodeProto& node) {
+    const std::vector<int64_t> starts = ints_input_or_attr(node, 1, "starts");
+    const std::vector<int64_t> ends = ints_input_or_attr(node, 2, "ends");
+    const std::vector<int64_t> axes = ints_input_or_attr(node, 3, "axes");
+    const std::vector<int64_t> steps = ints_input_or_attr(node, 4, "steps");
+    const bool rows = starts.size() == 1 && ends.size() == 1 &&
+                      (axes.empty() || axes == std::vector<int64_t>{0}) &&
+                      (steps.empty() || steps == std::vector<int64_t>{1}) &&
+                      starts[0] >= 0 && ends[0] > starts[0];
+    if (!rows) {
+      fail(node, "only a slice of rows along axis 0 (as PyTorch takes one "
+                 "layer's h0/c0) is supported");
+    }
+    const uint32_t source = value_of(node, node.input(0));
+    View& v = add_view(node, View::Kind::kSlice);
+    v.source = source;
+    v.start = starts[0];
+    v.end = ends[0];
+  }
+
+  void import_concat(const onnx::NodeProto& node) {
+    if (node.input_size() < 1) fail(node, "needs inputs");
+    NodeDef n;
+    n.name = node.name();
+    n.op = OpType::kConcat;
+    Shape shape;
+    for (const std::string& in : node.input()) {
+      const uint32_t v = value_of(node, in);
+      const Shape& s = model_.values[v].shape;
+      if (n.inputs.empty()) {
+        shape = s;
+        int64_t axis = attr_int(node, "axis", 0);
+        if (axis < 0) axis += static_cast<int64_t>(s.size());
+        if (axis < 0 || axis >= static_cast<int64_t>(s.size())) {
+          fail(node, "axis out of range for input " + to_string(s));
+        }
+        n.axis = static_cast<int>(axis);
+      } else if (s.size() != shape.size()) {
+        fail(node, "inputs differ in rank");
+      } else {
+        int64_t& joined = shape[static_cast<size_t>(n.axis)];
+        const int64_t add = s[static_cast<size_t>(n.axis)];
+        joined = joined >= 0 && add >= 0 ? joined + add : -1;
+      }
+      n.inputs.push_back(v);
+    }
+    n.outputs = {add_value(node.output(0), shape)};
+    model_.nodes.push_back(std::move(n));
+  }
+
+  // ------------------------------------------------------------ LSTM
+  // An initial state: absent (not given, zeros) or a value read from row
+  // `offset` on.
+  struct StateInput {
+    uint32_t value = kNoValue;
+    int64_t offset = 0;
+  };
+
+  StateInput lstm_state(const onnx::NodeProto& node, int input,
+                        uint32_t dirs) const {
+    StateInput s;
+    if (node.input_size() <= input || node.input(input).empty()) return s;
+    const std::string& name = node.input(input);
+    if (is_view(name, View::Kind::kZeros)) return s;
+    if (is_constant(name)) {
+      if (all_zero(constants_.at(name))) return s;
+      fail(node, "a constant non-zero initial state ('" + name +
+                     "') is not supported; pass it as an input");
+    }
+    const View* v = view(name);
+    if (v != nullptr && v->kind == View::Kind::kSlice) {
+      const int64_t rows = model_.values[v->source].shape[0];
+      const int64_t end = rows >= 0 ? std::min(v->end, rows) : v->end;
+      if (end - v->start != dirs) {
+        fail(node, "initial state " + describe(*v) + " does not hold " +
+                       std::to_string(dirs) + " direction(s)");
+      }
+      s.value = v->source;
+      s.offset = v->start;
+      return s;
+    }
+    s.value = value_of(node, name);
+    return s;
+  }
+
+  // ONNX W [dirs, 4H, in] (or R [dirs, 4H, H]) as one [4H, K] weight per
+  // direction.
+  void check_lstm_weight(const onnx::NodeProto& node, const Constant& c,
+                         const char* what, int64_t dirs, int64_t rows) const {
+    if (!c.is_float || c.shape.size() != 3 || c.shape[0] != dirs ||
+        c.shape[1] != rows || c.shape[2] <= 0) {
+      fail(node, std::string(what) + " has shape " + to_string(c.shape) +
+                     ", expected [" + std::to_string(dirs) + ", " +
+                     std::to_string(rows) + ", ...]");
+    }
+  }
+
+  uint32_t add_weight(const std::string& name, Shape shape,
+                      std::vector<float> data) {
+    WeightDef w;
+    w.name = name;
+    w.shape = std::move(shape);
+    w.dense = std::move(data);
+    model_.weights.push_back(std::move(w));
+    return static_cast<uint32_t>(model_.weights.size() - 1);
+  }
+
+  void import_lstm(const onnx::NodeProto& node) {
+    if (node.input_size() < 3) fail(node, "needs inputs X, W and R");
+    auto given = [&](int i) {
+      return node.input_size() > i && !node.input(i).empty();
+    };
+    if (given(4)) {
+      fail(node, "sequence_lens (sequences of different lengths in one "
+                 "batch) is not supported; run equal-length sequences");
+    }
+    if (given(7)) fail(node, "peephole weights (input P) are not supported");
+    if (attr(node, "clip") != nullptr) {
+      fail(node, "attribute 'clip' (cell clipping) is not supported");
+    }
+    if (attr_int(node, "input_forget", 0) != 0) {
+      fail(node, "attribute 'input_forget' (coupled gates) is not supported");
+    }
+    if (attr(node, "activation_alpha") != nullptr ||
+        attr(node, "activation_beta") != nullptr) {
+      fail(node, "activation_alpha/activation_beta are not supported");
+    }
+    LstmParams p;
+    const onnx::AttributeProto* direction = attr(node, "direction");
+    const std::string dir = direction != nullptr ? direction->s() : "forward";
+    if (dir == "reverse") {
+      p.direction = LstmDirection::kReverse;
+    } else if (dir == "bidirectional") {
+      p.direction = LstmDirection::kBidirectional;
+    } else if (dir != "forward") {
+      fail(node, "unknown direction '" + dir + "'");
+    }
+    const uint32_t dirs = p.directions();
+    if (const onnx::AttributeProto* acts = attr(node, "activations")) {
+      for (int k = 0; k < acts->strings_size(); ++k) {
+        const char* expected = k % 3 == 0 ? "Sigmoid" : "Tanh";
+        if (acts->strings(k) != expected) {
+          fail(node, "activation '" + acts->strings(k) + "' is not supported "
+                     "(only Sigmoid, Tanh, Tanh)");
+        }
+      }
+    }
+    const int64_t hidden = attr_int(node, "hidden_size", 0);
+    if (hidden <= 0 || hidden > (1 << 24)) {
+      fail(node, "needs a positive attribute hidden_size");
+    }
+    p.hidden_size = static_cast<uint32_t>(hidden);
+    const int64_t layout = attr_int(node, "layout", 0);
+    if (layout != 0 && layout != 1) {
+      fail(node, "layout " + std::to_string(layout) + " is not 0 or 1");
+    }
+    // X: an activation, or a Transpose (batch_first) of one.
+    uint32_t x = 0;
+    bool x_transposed = false;
+    const View* xv = view(node.input(0));
+    if (xv != nullptr && xv->kind == View::Kind::kTranspose &&
+        xv->perm == std::vector<int64_t>{1, 0, 2}) {
+      x = xv->source;
+      x_transposed = true;
+      report_->folded.push_back("folded Transpose '" + xv->node +
+                                "' into LSTM '" + node.name() + "'");
+    } else {
+      x = value_of(node, node.input(0));
+    }
+    p.input_batch_major = (layout == 1) != x_transposed;
+    p.output_batch_major = layout == 1;
+    p.state_batch_major = layout == 1;
+
+    const Shape& xs = model_.values[x].shape;
+    if (xs.size() != 3) fail(node, "input X must be 3-D, is " + to_string(xs));
+    const int64_t gates = 4 * hidden;
+    const Constant& w = constant(node, node.input(1));
+    const Constant& r = constant(node, node.input(2));
+    check_lstm_weight(node, w, "W", dirs, gates);
+    check_lstm_weight(node, r, "R", dirs, gates);
+    const int64_t in = w.shape[2];
+    if (r.shape[2] != hidden) fail(node, "R must be [dirs, 4H, H]");
+    if (xs[2] >= 0 && xs[2] != in) {
+      fail(node, "input X " + to_string(xs) + " does not match W " +
+                     to_string(w.shape));
+    }
+    const Constant* b = given(3) ? &constant(node, node.input(3)) : nullptr;
+    if (b != nullptr && (!b->is_float || b->shape != Shape{dirs, 2 * gates})) {
+      fail(node, "B has shape " + to_string(b->shape) + ", expected [" +
+                     std::to_string(dirs) + ", " + std::to_string(2 * gates) +
+                     "]");
+    }
+
+    NodeDef n;
+    n.name = node.name();
+    n.op = OpType::kLstm;
+    static const char* kDirectionName[] = {".forward", ".reverse"};
+    for (uint32_t d = 0; d < dirs; ++d) {
+      const std::string suffix =
+          dirs == 2 ? kDirectionName[d]
+                    : (p.direction == LstmDirection::kReverse ? ".reverse" : "");
+      const auto w_size = static_cast<size_t>(gates * in);
+      const auto r_size = static_cast<size_t>(gates * hidden);
+      n.weights.push_back(add_weight(
+          node.name() + ".W" + suffix, {gates, in},
+          std::vector<float>(w.f.begin() + d * w_size,
+                             w.f.begin() + (d + 1) * w_size)));
+      n.weights.push_back(add_weight(
+          node.name() + ".R" + suffix, {gates, hidden},
+          std::vector<float>(r.f.begin() + d * r_size,
+                             r.f.begin() + (d + 1) * r_size)));
+      // The runtime adds one bias: ONNX's input and recurrent biases summed.
+      std::vector<float> bias(static_cast<size_t>(gates), 0.0f);
+      if (b != nullptr) {
+        const float* bd = b->f.data() + d * 2 * gates;
+        for (int64_t k = 0; k < gates; ++k) bias[k] = bd[k] + bd[gates + k];
+      }
+      n.weights.push_back(
+          add_weight(node.name() + ".B" + suffix, {gates}, std::move(bias)));
+    }
+
+    const StateInput h0 = lstm_state(node, 5, dirs);
+    const StateInput c0 = lstm_state(node, 6, dirs);
+    if (h0.value != kNoValue && c0.value != kNoValue &&
+        h0.offset != c0.offset) {
+      fail(node, "initial_h and initial_c start at different rows");
+    }
+    p.state_offset =
+        static_cast<uint32_t>(h0.value != kNoValue ? h0.offset : c0.offset);
+    if (p.state_batch_major && p.state_offset != 0) {
+      fail(node, "a slice of batch-major initial states is not supported");
+    }
+    n.inputs = {x, h0.value, c0.value};
+    while (n.inputs.back() == kNoValue) n.inputs.pop_back();
+
+    const int64_t seq = p.input_batch_major ? xs[1] : xs[0];
+    const int64_t batch = p.input_batch_major ? xs[0] : xs[1];
+    const int64_t nd = dirs;
+    const Shape y_shape = p.output_batch_major ? Shape{batch, seq, nd, hidden}
+                                               : Shape{seq, nd, batch, hidden};
+    const Shape state_shape = p.state_batch_major ? Shape{batch, nd, hidden}
+                                                  : Shape{nd, batch, hidden};
+    for (int k = 0; k < 3; ++k) {
+      const bool used = node.output_size() > k && !node.output(k).empty() &&
+                        readers_[node.output(k)] > 0;
+      n.outputs.push_back(
+          used ? add_value(node.output(k), k == 0 ? y_shape : state_shape)
+               : kNoValue);
+    }
+    while (n.outputs.back() == kNoValue) n.outputs.pop_back();
+    if (n.outputs.empty()) fail(node, "none of its outputs is used");
+    n.lstm = p;
+    if (n.outputs[0] != kNoValue) {
+      lstm_of_y_[n.outputs[0]] = model_.nodes.size();
+    }
+    model_.nodes.push_back(std::move(n));
+  }
+
   // ------------------------------------------------------------ formats
+  // Each matrix of a Linear or LSTM gets its format; a Linear's bias, an
+  // LSTM direction's bias, is counted with the matrix before it.
   void choose_formats() {
     for (const NodeDef& n : model_.nodes) {
-      if (n.op != OpType::kLinear) continue;
-      WeightDef& w = model_.weights[n.weights[0]];
+      if (n.op == OpType::kLinear) {
+        choose_format(n.name, n.weights[0],
+                      {n.weights.begin() + 1, n.weights.end()});
+      } else if (n.op == OpType::kLstm) {
+        for (size_t k = 0; k + 2 < n.weights.size(); k += 3) {
+          choose_format(n.name, n.weights[k], {});
+          choose_format(n.name, n.weights[k + 1], {n.weights[k + 2]});
+        }
+      }
+    }
+  }
+
+  void choose_format(const std::string& node, uint32_t matrix,
+                     const std::vector<uint32_t>& biases) {
+    {
+      WeightDef& w = model_.weights[matrix];
       const auto rows = static_cast<size_t>(w.shape[0]);
       const auto cols = static_cast<size_t>(w.shape[1]);
       CsrMatrix csr = CsrMatrix::from_dense(w.dense.data(), rows, cols);
       LayerReport layer;
-      layer.node = n.name;
+      layer.node = node;
       layer.weight = w.name;
       layer.shape = w.shape;
       layer.sparsity = csr.sparsity();
@@ -557,8 +1080,8 @@ class Importer {
       }
       layer.format = w.format;
       layer.stored_bytes = w.stored_bytes();
-      for (size_t k = 1; k < n.weights.size(); ++k) {
-        const WeightDef& bias = model_.weights[n.weights[k]];
+      for (uint32_t k : biases) {
+        const WeightDef& bias = model_.weights[k];
         layer.dense_bytes += bias.dense_bytes();
         layer.stored_bytes += bias.stored_bytes();
       }
@@ -598,6 +1121,8 @@ class Importer {
   std::unordered_map<std::string, uint32_t> values_;
   std::unordered_map<std::string, int> readers_;
   std::unordered_map<std::string, std::string> weight_names_;
+  std::unordered_map<std::string, View> views_;
+  std::unordered_map<uint32_t, size_t> lstm_of_y_;  // Y value → node index
 };
 
 }  // namespace

@@ -82,12 +82,13 @@ Constant constant_from_proto(const onnx::TensorProto& proto,
   }
 }
 
-Tensor read_onnx_tensor_file(const std::string& path) {
+Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
   const std::string bytes = read_file_bytes(path, size_t{1} << 31);
   onnx::TensorProto proto;
   if (!proto.ParseFromString(bytes)) {
     throw Error(path + ": not an ONNX TensorProto file");
   }
+  if (name != nullptr) *name = proto.name();
   Constant c = constant_from_proto(proto, path);
   if (!c.is_float) {
     throw Error(path + ": tensor is int64; model inputs are float32");

@@ -16,6 +16,7 @@
 
 #include "graph.h"
 #include "linear_op.h"
+#include "lstm_op.h"
 #include "mapped_file.h"
 #include "model_reader.h"
 #include "spruce/error.h"
@@ -63,6 +64,7 @@ struct Engine::Impl {
   dnnl::engine dnnl_engine{dnnl::engine::kind::cpu, 0};
   std::vector<std::unique_ptr<LinearOp>>
       linear;                       // per node; null if not Linear
+  std::vector<std::unique_ptr<LstmOp>> lstm;  // per node; null if not LSTM
   std::vector<bool> feature_major;  // per value
   std::vector<TensorInfo> inputs;
   std::vector<TensorInfo> outputs;
@@ -70,6 +72,7 @@ struct Engine::Impl {
 
   void plan();
   void describe_layers();
+  void describe_lstm(size_t node_index, LayerInfo* info) const;
   [[noreturn]] void fail(const std::string& message) const {
     throw Error(path + ": " + message);
   }
@@ -85,12 +88,21 @@ struct Engine::Impl {
   // `value`'s data in the wanted layout, transposing into run->converted.
   const float* in_layout(uint32_t value, bool feature_major, Run* run) const;
   float* allocate(uint32_t value, Run* run) const;
+  void run_lstm(size_t node_index, Run* run) const;
+  void run_concat(const NodeDesc& node, Run* run) const;
 };
 
 void Engine::Impl::plan() {
   const size_t value_count = graph.values.size();
   feature_major.assign(value_count, false);
   linear.resize(graph.nodes.size());
+  lstm.resize(graph.nodes.size());
+  LinearPlanOptions plan;
+  plan.force_dense = options.force_dense;
+  plan.measure =
+      options.kernel_selection == EngineOptions::KernelSelection::kMeasure;
+  plan.min_sparsity = options.sparse_kernel_min_sparsity;
+  plan.max_threads = threads;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const NodeDesc& node = graph.nodes[i];
     const uint32_t in = node.inputs[0];
@@ -100,17 +112,19 @@ void Engine::Impl::plan() {
         const WeightDesc& w = graph.weights[node.weights[0]];
         const WeightDesc* b =
             node.weights.size() > 1 ? &graph.weights[node.weights[1]] : nullptr;
-        LinearPlanOptions plan;
-        plan.force_dense = options.force_dense;
-        plan.measure = options.kernel_selection ==
-                       EngineOptions::KernelSelection::kMeasure;
-        plan.min_sparsity = options.sparse_kernel_min_sparsity;
-        plan.max_threads = threads;
         linear[i] = std::make_unique<LinearOp>(w, b, node.activation, plan,
                                                dnnl_engine);
         feature_major[out] = true;
         break;
       }
+      case OpKind::kLstm:
+        lstm[i] = std::make_unique<LstmOp>(graph, node, plan, dnnl_engine);
+        // A merged Y has its features last: kept feature-major for the next
+        // LSTM or Linear. States and a 4-D Y stay row-major.
+        if (out != kNoValue) feature_major[out] = node.lstm.merged_output;
+        break;
+      case OpKind::kConcat:
+        break;
       case OpKind::kRelu:
         feature_major[out] = feature_major[in];
         break;
@@ -144,6 +158,7 @@ void Engine::Impl::describe_layers() {
     info.storage = "-";
     info.kernel = "-";
     info.kernel_narrow = "-";
+    if (node.op == OpKind::kLstm) describe_lstm(i, &info);
     if (node.op == OpKind::kLinear) {
       const WeightDesc& w = graph.weights[node.weights[0]];
       const LinearOp::Choice& wide = linear[i]->choice(LinearOp::kWideColumns);
@@ -171,6 +186,48 @@ void Engine::Impl::describe_layers() {
     }
     layers.push_back(std::move(info));
   }
+}
+
+// An LSTM's row: its weights together ([4H, input + H] per direction), the
+// kernel per batch width, and the storage of its matrices ("csr", or
+// "csr+dense" when they differ).
+void Engine::Impl::describe_lstm(size_t node_index, LayerInfo* info) const {
+  const NodeDesc& node = graph.nodes[node_index];
+  const LstmOp& op = *lstm[node_index];
+  info->kernel = op.kernel_name(LstmOp::kWideBatch);
+  info->kernel_narrow = op.kernel_name(1);
+  info->predicted_speedup = op.choice(LstmOp::kWideBatch).speedup;
+  info->predicted_speedup_narrow = op.choice(1).speedup;
+  std::set<std::string> storage;
+  double zeros = 0;
+  double matrix_elements = 0;
+  for (size_t k = 0; k < node.weights.size(); ++k) {
+    const WeightDesc& w = graph.weights[node.weights[k]];
+    info->stored_bytes += w.stored_bytes;
+    info->dense_bytes += w.dense_count() * sizeof(float);
+    if (k % 3 == 2) continue;  // bias
+    storage.insert(w.layout == WeightLayout::kCsr   ? "csr"
+                   : w.layout == WeightLayout::kBsr ? "bsr"
+                                                    : "dense");
+    zeros += w.sparsity() * static_cast<double>(w.dense_count());
+    matrix_elements += static_cast<double>(w.dense_count());
+    if (w.layout != WeightLayout::kDense) {
+      info->index_bits = static_cast<int>(w.layout == WeightLayout::kCsr
+                                              ? w.csr.index_width
+                                              : w.bsr.index_width);
+    }
+    if (w.layout == WeightLayout::kBsr) {
+      info->block_shape = std::to_string(w.bsr.block_rows) + "x" +
+                          std::to_string(w.bsr.block_cols);
+    }
+  }
+  info->storage.clear();
+  for (const std::string& s : storage) {
+    info->storage += (info->storage.empty() ? "" : "+") + s;
+  }
+  const WeightDesc& w = graph.weights[node.weights[0]];
+  info->weight_shape = {w.shape[0], w.shape[1] + node.lstm.hidden_size};
+  info->sparsity = matrix_elements > 0 ? zeros / matrix_elements : 0.0;
 }
 
 void Engine::Impl::bind_inputs(const std::vector<Input>& given,
@@ -250,6 +307,52 @@ float* Engine::Impl::allocate(uint32_t value, Run* run) const {
   return run->storage[value].data();
 }
 
+void Engine::Impl::run_lstm(size_t node_index, Run* run) const {
+  const NodeDesc& node = graph.nodes[node_index];
+  const LstmOp& op = *lstm[node_index];
+  const LstmParams& p = node.lstm;
+  const Shape& x = run->shapes[node.inputs[0]];
+  LstmOp::Io io;
+  io.seq = static_cast<size_t>(p.input_batch_major ? x[1] : x[0]);
+  io.batch = static_cast<size_t>(p.input_batch_major ? x[0] : x[1]);
+  io.x = in_layout(node.inputs[0], op.input_feature_major(io.batch), run);
+  auto input = [&](size_t k) -> const float* {
+    if (k >= node.inputs.size() || node.inputs[k] == kNoValue) return nullptr;
+    return run->data[node.inputs[k]];
+  };
+  io.h0 = input(1);
+  io.c0 = input(2);
+  auto output = [&](size_t k) -> float* {
+    if (k >= node.outputs.size() || node.outputs[k] == kNoValue) return nullptr;
+    return allocate(node.outputs[k], run);
+  };
+  io.y = output(0);
+  io.y_h = output(1);
+  io.y_c = output(2);
+  op.run(io, threads);
+}
+
+// Row-major: each input contributes its rows of prod(dims[axis:]) elements
+// to every one of the prod(dims[:axis]) outer rows.
+void Engine::Impl::run_concat(const NodeDesc& node, Run* run) const {
+  const uint32_t out = node.outputs[0];
+  float* y = allocate(out, run);
+  const Shape& ys = run->shapes[out];
+  const auto axis = static_cast<size_t>(node.axis);
+  size_t outer = 1;
+  for (size_t d = 0; d < axis; ++d) outer *= static_cast<size_t>(ys[d]);
+  const size_t out_row = outer == 0 ? 0 : element_count(ys) / outer;
+  size_t offset = 0;
+  for (uint32_t v : node.inputs) {
+    const float* x = in_layout(v, /*feature_major=*/false, run);
+    const size_t row = outer == 0 ? 0 : element_count(run->shapes[v]) / outer;
+    for (size_t o = 0; o < outer; ++o) {
+      std::copy(x + o * row, x + (o + 1) * row, y + o * out_row + offset);
+    }
+    offset += row;
+  }
+}
+
 Engine Engine::load(const std::string& path, const EngineOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
@@ -295,9 +398,19 @@ std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
   const ScopedOmpThreads omp_threads(m.options.num_threads);
   for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
     const NodeDesc& node = m.graph.nodes[i];
+    std::vector<Shape> input_shapes;
+    for (uint32_t v : node.inputs) {
+      input_shapes.push_back(v == kNoValue ? Shape{} : run.shapes[v]);
+    }
+    const std::vector<Shape> output_shapes =
+        infer_output_shapes(m.graph, node, input_shapes);
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      if (node.outputs[k] != kNoValue) {
+        run.shapes[node.outputs[k]] = output_shapes[k];
+      }
+    }
     const uint32_t in = node.inputs[0];
     const uint32_t out = node.outputs[0];
-    run.shapes[out] = infer_output_shape(m.graph, node, {run.shapes[in]});
     switch (node.op) {
       case OpKind::kLinear: {
         const float* x = m.in_layout(in, /*feature_major=*/true, &run);
@@ -317,6 +430,12 @@ std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
       case OpKind::kFlatten:
         // Same bytes, new shape: no copy unless the layout must change.
         run.data[out] = m.in_layout(in, m.feature_major[out], &run);
+        break;
+      case OpKind::kLstm:
+        m.run_lstm(i, &run);
+        break;
+      case OpKind::kConcat:
+        m.run_concat(node, &run);
         break;
     }
   }

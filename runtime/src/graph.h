@@ -12,11 +12,12 @@
 #include <vector>
 
 #include "spruce/kernels/spmm.h"
+#include "spruce/lstm_params.h"
 #include "spruce/tensor.h"
 
 namespace spruce {
 
-enum class OpKind : uint8_t { kLinear, kRelu, kFlatten };
+enum class OpKind : uint8_t { kLinear, kRelu, kFlatten, kLstm, kConcat };
 enum class WeightLayout : uint8_t { kDense, kCsr, kBsr };
 
 const char* op_name(OpKind op);
@@ -47,11 +48,13 @@ struct WeightDesc {
 struct NodeDesc {
   std::string name;
   OpKind op = OpKind::kRelu;
-  std::vector<uint32_t> inputs;   // value indices
-  std::vector<uint32_t> outputs;  // value indices
+  // Value indices; kNoValue for an absent optional input or output.
+  std::vector<uint32_t> inputs;
+  std::vector<uint32_t> outputs;
   std::vector<uint32_t> weights;  // weight indices
   kernels::Activation activation = kernels::Activation::kNone;
-  int axis = 1;
+  int axis = 1;     // Flatten, Concat
+  LstmParams lstm;  // Lstm
 };
 
 struct Graph {
@@ -69,11 +72,13 @@ struct Graph {
 constexpr size_t kMaxActivationElements = size_t{1} << 31;
 constexpr size_t kMaxRank = 8;
 
-// Output shape of `node` for `inputs` (one shape per node input; -1 marks an
-// unknown dimension and propagates). Throws spruce::Error naming the node on
-// a mismatch.
-Shape infer_output_shape(const Graph& graph, const NodeDesc& node,
-                         const std::vector<Shape>& inputs);
+// Output shapes of `node` (one per node output, empty for an absent one) for
+// `inputs` (one shape per node input, ignored where the input is absent); -1
+// marks an unknown dimension and propagates. Throws spruce::Error naming the
+// node on a mismatch.
+std::vector<Shape> infer_output_shapes(const Graph& graph,
+                                       const NodeDesc& node,
+                                       const std::vector<Shape>& inputs);
 
 }  // namespace spruce
 

@@ -318,12 +318,19 @@ class Reader {
                            (row_blocks + 1) * sizeof(uint32_t);
   }
 
+  // Value indices; kNoValue (an absent optional tensor) only where
+  // `allow_absent` (check_arity then checks which positions may be absent).
   std::vector<uint32_t> value_indices(const flatbuffers::Vector<uint32_t>* v,
                                       const Graph& graph,
-                                      const std::string& what) const {
+                                      const std::string& what,
+                                      bool allow_absent = false) const {
     std::vector<uint32_t> out;
     if (v == nullptr) return out;
     for (uint32_t i : *v) {
+      if (i == kNoValue && allow_absent) {
+        out.push_back(i);
+        continue;
+      }
       if (i >= graph.values.size()) {
         fail(what + " refers to tensor #" + std::to_string(i) + " of " +
              std::to_string(graph.values.size()));
@@ -356,14 +363,22 @@ class Reader {
         case fb::OpType::Flatten:
           node.op = OpKind::kFlatten;
           break;
+        case fb::OpType::Lstm:
+          node.op = OpKind::kLstm;
+          break;
+        case fb::OpType::Concat:
+          node.op = OpKind::kConcat;
+          break;
         default:
           fail(what + " has unknown op type " +
                std::to_string(static_cast<int>(n->op())) +
                " (written by a newer spruce?)");
       }
       what = std::string(op_name(node.op)) + " " + what;
-      node.inputs = value_indices(n->inputs(), *graph, what);
-      node.outputs = value_indices(n->outputs(), *graph, what);
+      const bool optional_tensors = node.op == OpKind::kLstm;
+      node.inputs = value_indices(n->inputs(), *graph, what, optional_tensors);
+      node.outputs =
+          value_indices(n->outputs(), *graph, what, optional_tensors);
       if (n->weights() != nullptr) {
         for (uint32_t i : *n->weights()) {
           if (i >= graph->weights.size()) {
@@ -385,13 +400,99 @@ class Reader {
                std::to_string(static_cast<int>(n->activation())));
       }
       node.axis = n->axis();
+      if (node.op == OpKind::kLstm) read_lstm_params(*n, what, &node.lstm);
       check_arity(*graph, node, what);
       graph->nodes.push_back(std::move(node));
     }
   }
 
+  void read_lstm_params(const fb::Node& n, const std::string& what,
+                        LstmParams* p) const {
+    const fb::LstmParams* f = n.lstm();
+    if (f == nullptr) fail(what + " has no LSTM parameters");
+    p->hidden_size = f->hidden_size();
+    if (p->hidden_size == 0 || p->hidden_size > (1u << 24)) {
+      fail(what + " has hidden size " + std::to_string(p->hidden_size));
+    }
+    switch (f->direction()) {
+      case fb::LstmDirection::Forward:
+        p->direction = LstmDirection::kForward;
+        break;
+      case fb::LstmDirection::Reverse:
+        p->direction = LstmDirection::kReverse;
+        break;
+      case fb::LstmDirection::Bidirectional:
+        p->direction = LstmDirection::kBidirectional;
+        break;
+      default:
+        fail(what + " has unknown direction " +
+             std::to_string(static_cast<int>(f->direction())));
+    }
+    p->input_batch_major = f->input_batch_major();
+    p->output_batch_major = f->output_batch_major();
+    p->merged_output = f->merged_output();
+    p->state_batch_major = f->state_batch_major();
+    p->state_offset = f->state_offset();
+    if (p->state_offset > (1u << 20) ||
+        (p->state_batch_major && p->state_offset != 0)) {
+      fail(what + " has state offset " + std::to_string(p->state_offset));
+    }
+  }
+
+  // An LSTM: X and optional initial_h, initial_c; optional Y, Y_h, Y_c; per
+  // direction W [4H, in], R [4H, H] (any layout) and a dense bias [4H].
+  void check_lstm_arity(const Graph& graph, const NodeDesc& node,
+                        const std::string& what) const {
+    if (node.inputs.empty() || node.inputs.size() > 3 ||
+        node.inputs[0] == kNoValue) {
+      fail(what + " needs input X and at most initial_h and initial_c");
+    }
+    if (node.outputs.empty() || node.outputs.size() > 3 ||
+        std::all_of(node.outputs.begin(), node.outputs.end(),
+                    [](uint32_t o) { return o == kNoValue; })) {
+      fail(what + " needs 1 to 3 outputs (Y, Y_h, Y_c), some present");
+    }
+    const LstmParams& p = node.lstm;
+    const size_t dirs = p.directions();
+    if (node.weights.size() != 3 * dirs) {
+      fail(what + " needs 3 weights (W, R, B) per direction, has " +
+           std::to_string(node.weights.size()));
+    }
+    const auto gates = static_cast<int64_t>(4) * p.hidden_size;
+    const int64_t in = graph.weights[node.weights[0]].shape.size() == 2
+                           ? graph.weights[node.weights[0]].shape[1]
+                           : -1;
+    for (size_t d = 0; d < dirs; ++d) {
+      const WeightDesc& w = graph.weights[node.weights[3 * d]];
+      const WeightDesc& r = graph.weights[node.weights[3 * d + 1]];
+      const WeightDesc& b = graph.weights[node.weights[3 * d + 2]];
+      if (w.shape != Shape{gates, in} || in <= 0) {
+        fail(what + " input weight '" + w.name + "' has shape " +
+             to_string(w.shape) + ", expected [" + std::to_string(gates) +
+             ", input]");
+      }
+      if (r.shape != Shape{gates, static_cast<int64_t>(p.hidden_size)}) {
+        fail(what + " recurrent weight '" + r.name + "' has shape " +
+             to_string(r.shape) + ", expected [" + std::to_string(gates) +
+             ", " + std::to_string(p.hidden_size) + "]");
+      }
+      if (b.layout != WeightLayout::kDense || b.shape != Shape{gates}) {
+        fail(what + " bias '" + b.name + "' must be dense of shape [" +
+             std::to_string(gates) + "], is " + to_string(b.shape));
+      }
+    }
+  }
+
   void check_arity(const Graph& graph, const NodeDesc& node,
                    const std::string& what) const {
+    if (node.op == OpKind::kLstm) return check_lstm_arity(graph, node, what);
+    if (node.op == OpKind::kConcat) {
+      if (node.inputs.empty() || node.outputs.size() != 1 ||
+          !node.weights.empty()) {
+        fail(what + " needs inputs, 1 output and no weights");
+      }
+      return;
+    }
     if (node.inputs.size() != 1 || node.outputs.size() != 1) {
       fail(what + " needs 1 input and 1 output, has " +
            std::to_string(node.inputs.size()) + " and " +
@@ -429,26 +530,32 @@ class Reader {
           std::string(op_name(node.op)) + " node '" + node.name + "'";
       std::vector<Shape> input_shapes;
       for (uint32_t i : node.inputs) {
+        if (i == kNoValue) {
+          input_shapes.emplace_back();
+          continue;
+        }
         if (!ready[i]) {
           fail(what + " reads tensor '" + graph->values[i].name +
                "' before it is computed");
         }
         input_shapes.push_back(graph->values[i].shape);
       }
-      Shape computed;
+      std::vector<Shape> computed;
       try {
-        computed = infer_output_shape(*graph, node, input_shapes);
+        computed = infer_output_shapes(*graph, node, input_shapes);
       } catch (const Error& e) {
         fail(e.what());
       }
-      for (uint32_t o : node.outputs) {
+      for (size_t k = 0; k < node.outputs.size(); ++k) {
+        const uint32_t o = node.outputs[k];
+        if (o == kNoValue) continue;
         if (ready[o]) {
           fail(what + " writes tensor '" + graph->values[o].name +
                "', which already has a value");
         }
         ready[o] = true;
-        if (computed != graph->values[o].shape) {
-          fail(what + " computes shape " + to_string(computed) +
+        if (computed[k] != graph->values[o].shape) {
+          fail(what + " computes shape " + to_string(computed[k]) +
                " but tensor '" + graph->values[o].name + "' is declared " +
                to_string(graph->values[o].shape));
         }

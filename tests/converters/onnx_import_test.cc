@@ -347,3 +347,118 @@ TEST(OnnxImport, MalformedNodesAreErrors) {
 
 }  // namespace
 }  // namespace spruce::converters
+
+namespace spruce::converters {
+namespace {
+
+// A one-LSTM model (X [5, 2, 3], hidden 2, output Y_h) that `edit` changes
+// into something spruce must refuse; returns the conversion error.
+template <class Edit>
+std::string lstm_error(Edit edit) {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(14);
+  auto* g = model.mutable_graph();
+  auto* x = g->add_input();
+  x->set_name("X");
+  x->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : {5, 2, 3}) {
+    x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  g->add_output()->set_name("Y_h");
+  auto add_init = [&](const char* name, std::vector<int64_t> dims) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    int64_t count = 1;
+    for (int64_t d : dims) {
+      t->add_dims(d);
+      count *= d;
+    }
+    for (int64_t k = 0; k < count; ++k) t->add_float_data(0.1f * float(k % 7));
+  };
+  add_init("W", {1, 8, 3});
+  add_init("R", {1, 8, 2});
+  add_init("P", {1, 6});
+  auto* n = g->add_node();
+  n->set_op_type("LSTM");
+  n->set_name("lstm");
+  for (const char* in : {"X", "W", "R"}) n->add_input(in);
+  n->add_output("");
+  n->add_output("Y_h");
+  auto* hidden = n->add_attribute();
+  hidden->set_name("hidden_size");
+  hidden->set_type(onnx::AttributeProto::INT);
+  hidden->set_i(2);
+  edit(g, n);
+  const std::string path = spruce::testing::temp_path("lstm_refused.onnx");
+  std::ofstream out(path, std::ios::binary);
+  model.SerializeToOstream(&out);
+  out.close();
+  return convert_error(path);
+}
+
+// What the runtime cannot compute is refused at conversion, naming the node
+// and the feature, rather than converted into something that runs wrong.
+TEST(OnnxImport, UnsupportedLstmFeaturesAreRefusedByName) {
+  EXPECT_EQ(lstm_error([](onnx::GraphProto*, onnx::NodeProto*) {}), "")
+      << "the unedited model must convert";
+  auto has = [](const std::string& error, const char* what) {
+    return error.find("LSTM node 'lstm'") != std::string::npos &&
+           error.find(what) != std::string::npos;
+  };
+  EXPECT_TRUE(has(lstm_error([](onnx::GraphProto*, onnx::NodeProto* n) {
+                    for (const char* in : {"", "", "", "", "P"}) n->add_input(in);
+                  }),
+                  "peephole"));
+  EXPECT_TRUE(has(lstm_error([](onnx::GraphProto*, onnx::NodeProto* n) {
+                    auto* a = n->add_attribute();
+                    a->set_name("clip");
+                    a->set_type(onnx::AttributeProto::FLOAT);
+                    a->set_f(3.0f);
+                  }),
+                  "clip"));
+  EXPECT_TRUE(has(lstm_error([](onnx::GraphProto*, onnx::NodeProto* n) {
+                    auto* a = n->add_attribute();
+                    a->set_name("input_forget");
+                    a->set_type(onnx::AttributeProto::INT);
+                    a->set_i(1);
+                  }),
+                  "input_forget"));
+  EXPECT_TRUE(has(lstm_error([](onnx::GraphProto*, onnx::NodeProto* n) {
+                    auto* a = n->add_attribute();
+                    a->set_name("activations");
+                    a->set_type(onnx::AttributeProto::STRINGS);
+                    for (const char* f : {"Sigmoid", "Relu", "Tanh"}) a->add_strings(f);
+                  }),
+                  "activation 'Relu'"));
+  EXPECT_TRUE(has(lstm_error([](onnx::GraphProto* g, onnx::NodeProto* n) {
+                    auto* lens = g->add_initializer();
+                    lens->set_name("lens");
+                    lens->set_data_type(onnx::TensorProto::INT64);
+                    lens->add_dims(2);
+                    lens->add_int64_data(5);
+                    lens->add_int64_data(3);
+                    for (const char* in : {"", "lens"}) n->add_input(in);
+                  }),
+                  "sequence_lens"));
+  EXPECT_TRUE(has(lstm_error([](onnx::GraphProto* g, onnx::NodeProto* n) {
+                    // A transpose the LSTM cannot fold: [5, 3, 2] is not X.
+                    auto* t = g->add_node();
+                    t->set_op_type("Transpose");
+                    t->set_name("t");
+                    t->add_input("X");
+                    t->add_output("Xt");
+                    auto* perm = t->add_attribute();
+                    perm->set_name("perm");
+                    perm->set_type(onnx::AttributeProto::INTS);
+                    for (int64_t p : {0, 2, 1}) perm->add_ints(p);
+                    g->mutable_node()->SwapElements(0, 1);
+                    n = g->mutable_node(1);
+                    n->set_input(0, "Xt");
+                  }),
+                  "Transpose (perm [0, 2, 1])"));
+}
+
+}  // namespace
+}  // namespace spruce::converters

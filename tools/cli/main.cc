@@ -58,6 +58,7 @@ struct ConvertArgs {
   double threshold = spruce::converters::ConvertOptions{}.sparse_threshold;
   bool dense = false;
   std::string block = "auto";  // "auto", "none" or RxC
+  std::vector<std::string> freeze;  // NAME=FILE.pb
 };
 
 // "RxC" -> {R, C}; throws on anything else.
@@ -90,6 +91,13 @@ void convert(const ConvertArgs& args) {
     options.block_sparse = false;
   } else if (args.block != "auto") {
     std::tie(options.block_rows, options.block_cols) = parse_block(args.block);
+  }
+  for (const std::string& spec : args.freeze) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      throw spruce::Error("--freeze: expected NAME=FILE.pb, got '" + spec + "'");
+    }
+    options.constant_inputs[spec.substr(0, eq)] = spec.substr(eq + 1);
   }
   const auto report =
       spruce::converters::convert_onnx_file(args.input, args.output, options);
@@ -157,20 +165,31 @@ void inspect(const std::string& path, bool json, int threads) {
   for (const auto& t : engine.inputs()) std::printf("input  %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
   for (const auto& t : engine.outputs()) std::printf("output %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
   // Kernel and measured speedup over oneDNN dense, for 1 column and for 64.
-  auto plan = [](const std::string& kernel, double speedup) {
+  // "sparse-csr" → "csr", "onednn" / "onednn-lstm" → "dense", and an LSTM's
+  // "steps(<projection>, <recurrent>)" → "csr/csr".
+  auto short_name = [](const std::string& kernel) {
+    if (kernel.rfind("onednn", 0) == 0) return std::string("dense");
+    return kernel.substr(kernel.find('-') + 1);
+  };
+  auto plan = [&](const std::string& kernel, double speedup) {
     if (kernel == "-") return std::string("-");
-    const std::string name = kernel == "onednn" ? "dense" : kernel.substr(kernel.find('-') + 1);
-    char buf[32];
+    std::string name = short_name(kernel);
+    const size_t open = kernel.find('('), comma = kernel.find(", ");
+    if (kernel.rfind("steps(", 0) == 0 && comma != std::string::npos) {
+      name = short_name(kernel.substr(open + 1, comma - open - 1)) + "/" +
+             short_name(kernel.substr(comma + 2, kernel.size() - comma - 3));
+    }
+    char buf[48];
     std::snprintf(buf, sizeof buf, "%s %.1fx", name.c_str(), speedup);
     return std::string(buf);
   };
-  std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-11s %-11s\n", "layer", "op",
+  std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-13s %-13s\n", "layer", "op",
               "weight", "storage", "index", "sparsity", "dense", "stored", "batch 1",
               "batch 64");
   for (const auto& l : engine.layers()) {
     const std::string op = l.activation.empty() ? l.op : l.op + "+" + l.activation;
     const std::string storage = l.block_shape.empty() ? l.storage : l.storage + " " + l.block_shape;
-    std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-11s %-11s\n", l.name.c_str(),
+    std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-13s %-13s\n", l.name.c_str(),
                 op.c_str(),
                 l.weight_shape.empty() ? "-" : spruce::to_string(l.weight_shape).c_str(),
                 storage.c_str(),
@@ -183,6 +202,12 @@ void inspect(const std::string& path, bool json, int threads) {
   }
   std::printf("batch 1 / batch 64: kernel chosen by timing each candidate on this CPU at load, and\n"
               "its speedup over oneDNN dense on that layer (batches of 8 or more use the batch-64 choice)\n");
+  const bool has_lstm = std::any_of(engine.layers().begin(), engine.layers().end(),
+                                    [](const spruce::LayerInfo& l) { return l.op == "LSTM"; });
+  if (has_lstm) {
+    std::printf("LSTM: timed at batch 1 and 16; dense = oneDNN's LSTM primitive, P/R = spruce's\n"
+                "step loop with input projection P and recurrent product R on those kernels\n");
+  }
   std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
               human_bytes(dense).c_str(), human_bytes(stored).c_str(),
               stored ? double(dense) / stored : 0.0);
@@ -377,6 +402,9 @@ int main(int argc, char** argv) {
                 "Store a weight sparse when at least this fraction is zero")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   c->add_flag("--dense", convert_args.dense, "Keep every weight dense");
+  c->add_option("--freeze", convert_args.freeze,
+                 "NAME=FILE.pb: make graph input NAME a constant with the ONNX TensorProto in FILE "
+                 "(for models that pass weights as inputs, like ONNX's backend tests)");
   c->add_option("--block", convert_args.block,
                 "Block-sparse storage: auto (detect block-pruned weights), none, or RxC "
                 "(e.g. 4x1, 8x1, 16x1, 1x4, 4x4)")

@@ -10,12 +10,19 @@
 #include <vector>
 
 #include "spruce/kernels/spmm.h"
+#include "spruce/lstm_params.h"
 #include "spruce/sparse_matrix.h"
 #include "spruce/tensor.h"
 
 namespace spruce::converters {
 
-enum class OpType : uint16_t { kLinear = 0, kRelu = 1, kFlatten = 2 };
+enum class OpType : uint16_t {
+  kLinear = 0,
+  kRelu = 1,
+  kFlatten = 2,
+  kLstm = 3,
+  kConcat = 4,
+};
 enum class WeightFormat : uint8_t { kDense = 0, kCsr = 1, kBsr = 2 };
 
 const char* format_name(WeightFormat format);
@@ -40,11 +47,13 @@ struct ValueDef {
 struct NodeDef {
   std::string name;
   OpType op = OpType::kRelu;
-  std::vector<uint32_t> inputs;   // indices into ModelDef::values
-  std::vector<uint32_t> outputs;  // indices into ModelDef::values
+  // Indices into ModelDef::values; kNoValue for an absent optional one.
+  std::vector<uint32_t> inputs;
+  std::vector<uint32_t> outputs;
   std::vector<uint32_t> weights;  // indices into ModelDef::weights
   kernels::Activation activation = kernels::Activation::kNone;
-  int axis = 1;
+  int axis = 1;     // Flatten, Concat
+  LstmParams lstm;  // Lstm
 };
 
 struct ModelDef {

@@ -1,11 +1,13 @@
 // ONNX → spruce: import what torch.onnx.export emits for MLPs (Gemm,
-// MatMul + Add, Relu, Flatten), fold constants (including weight_orig *
-// weight_mask left by torch.nn.utils.prune), fuse bias and ReLU into Linear,
-// and choose each weight's storage format.
+// MatMul + Add, Relu, Flatten) and LSTMs (LSTM with the Transpose / Reshape /
+// Squeeze / Slice / Concat around it), fold constants (including
+// weight_orig * weight_mask left by torch.nn.utils.prune), fuse bias and ReLU
+// into Linear, and choose each weight's storage format.
 #ifndef SPRUCE_CONVERTERS_ONNX_IMPORT_H_
 #define SPRUCE_CONVERTERS_ONNX_IMPORT_H_
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +33,10 @@ struct ConvertOptions {
   size_t block_rows = 0;
   size_t block_cols = 0;
   double min_block_fill = 0.9;
+  // Graph inputs to freeze as constants: input name → file holding a
+  // serialized onnx.TensorProto (the test_data_set_*/input_*.pb files of
+  // ONNX's backend tests, which pass weights as inputs).
+  std::map<std::string, std::string> constant_inputs;
 };
 
 // Shapes auto-detection tries, largest first.

@@ -9,9 +9,11 @@
 
 namespace spruce::converters {
 
-// Reads a serialized onnx.TensorProto of float32 from `path`. Throws
+// Reads a serialized onnx.TensorProto of float32 from `path`, and its name
+// (the graph input or output it is for) into `name` if not null. Throws
 // spruce::Error naming the file on anything else.
-Tensor read_onnx_tensor_file(const std::string& path);
+Tensor read_onnx_tensor_file(const std::string& path,
+                             std::string* name = nullptr);
 
 }  // namespace spruce::converters
 

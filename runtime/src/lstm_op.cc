@@ -1,0 +1,329 @@
+// LSTM: the steps loop, the oneDNN path, and the choice between them.
+#include "lstm_op.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "spruce/kernels/lstm.h"
+
+namespace spruce {
+namespace {
+
+// The steps loop must beat oneDNN's LSTM by this margin to be chosen (as for
+// Linear: timings at load are noisy, and pruning must never cost speed).
+constexpr double kStepsMargin = 1.05;
+
+// Element strides of (step t, batch b, direction d, hidden unit j) in a
+// tensor.
+struct Strides {
+  size_t t = 0;
+  size_t b = 0;
+  size_t d = 0;
+  size_t j = 0;
+};
+
+// dst(b, j) = src(b, j) for b < batch, j < hidden.
+void copy_units(const float* src, const Strides& s, float* dst,
+                const Strides& ds, size_t batch, size_t hidden) {
+  for (size_t b = 0; b < batch; ++b) {
+    const float* from = src + b * s.b;
+    float* to = dst + b * ds.b;
+    if (s.j == 1 && ds.j == 1) {
+      std::memcpy(to, from, hidden * sizeof(float));
+      continue;
+    }
+    for (size_t j = 0; j < hidden; ++j) to[j * ds.j] = from[j * s.j];
+  }
+}
+
+// Y as the node lays it out (feature-major when merged).
+Strides y_strides(const LstmParams& p, size_t seq, size_t batch,
+                  size_t hidden) {
+  const size_t dirs = p.directions();
+  Strides s;
+  if (p.merged_output) {
+    const size_t n = seq * batch;  // columns, in Y's leading-dimension order
+    s.t = p.output_batch_major ? 1 : batch;
+    s.b = p.output_batch_major ? seq : 1;
+    s.d = hidden * n;
+    s.j = n;
+  } else if (p.output_batch_major) {  // [batch, seq, dirs, H]
+    s.b = seq * dirs * hidden;
+    s.t = dirs * hidden;
+    s.d = hidden;
+    s.j = 1;
+  } else {  // [seq, dirs, batch, H]
+    s.t = dirs * batch * hidden;
+    s.d = batch * hidden;
+    s.b = hidden;
+    s.j = 1;
+  }
+  return s;
+}
+
+// Initial and final states, row-major: [batch, dirs, H] or [rows, batch, H].
+Strides state_strides(const LstmParams& p, size_t batch, size_t hidden) {
+  Strides s;
+  s.j = 1;
+  if (p.state_batch_major) {
+    s.b = p.directions() * hidden;
+    s.d = hidden;
+  } else {
+    s.d = batch * hidden;
+    s.b = hidden;
+  }
+  return s;
+}
+
+// h and c inside the steps loop: [H × batch], feature-major.
+Strides unit_strides(size_t batch) { return {0, 1, 0, batch}; }
+
+}  // namespace
+
+LstmOp::LstmOp(const Graph& graph, const NodeDesc& node,
+               const LinearPlanOptions& options, const dnnl::engine& engine)
+    : params_(node.lstm),
+      in_(static_cast<size_t>(graph.weights[node.weights[0]].shape[1])),
+      hidden_(node.lstm.hidden_size),
+      dirs_(node.lstm.directions()) {
+  bool any_sparse = false;
+  double zeros = 0;
+  double total = 0;
+  std::vector<std::vector<float>> densified;
+  densified.reserve(2 * dirs_);
+  std::vector<DenseLstm::DirectionWeights> dense_weights;
+  auto dense_values = [&](const WeightDesc& w) {
+    zeros += w.sparsity() * static_cast<double>(w.dense_count());
+    total += static_cast<double>(w.dense_count());
+    if (w.layout == WeightLayout::kDense) return w.values;
+    any_sparse = true;
+    densified.push_back(w.to_dense());
+    return static_cast<const float*>(densified.back().data());
+  };
+  for (size_t d = 0; d < dirs_; ++d) {
+    const WeightDesc& w = graph.weights[node.weights[3 * d]];
+    const WeightDesc& r = graph.weights[node.weights[3 * d + 1]];
+    const WeightDesc& b = graph.weights[node.weights[3 * d + 2]];
+    dense_weights.push_back({dense_values(w), dense_values(r), b.values});
+  }
+  dense_ = std::make_unique<DenseLstm>(engine, in_, hidden_, params_.direction,
+                                       dense_weights);
+  // Dense weights, or forced dense: oneDNN's LSTM runs every batch.
+  if (options.force_dense || !any_sparse) return;
+
+  for (size_t d = 0; d < dirs_; ++d) {
+    Direction dir;
+    dir.reverse = params_.direction == LstmDirection::kReverse || d == 1;
+    const WeightDesc& b = graph.weights[node.weights[3 * d + 2]];
+    dir.projection = std::make_unique<LinearOp>(
+        graph.weights[node.weights[3 * d]], &b, kernels::Activation::kNone,
+        options, engine);
+    dir.recurrent = std::make_unique<LinearOp>(
+        graph.weights[node.weights[3 * d + 1]], nullptr,
+        kernels::Activation::kNone, options, engine);
+    directions_.push_back(std::move(dir));
+  }
+  if (options.measure) {
+    choose_by_timing(options.max_threads);
+  } else if (total > 0 && zeros / total >= options.min_sparsity) {
+    narrow_ = wide_ = {Kernel::kSteps, 1.0};
+  }
+  auto used = [this](Kernel k) {
+    return narrow_.kernel == k || wide_.kernel == k;
+  };
+  if (!used(Kernel::kSteps)) directions_.clear();
+  if (!used(Kernel::kOneDnn)) dense_.reset();
+}
+
+void LstmOp::choose_by_timing(int num_threads) {
+  for (size_t batch : {size_t{1}, kWideBatch}) {
+    const double dense_time = time_kernel(Kernel::kOneDnn, batch, num_threads);
+    const double steps_time = time_kernel(Kernel::kSteps, batch, num_threads);
+    Choice& choice = batch == 1 ? narrow_ : wide_;
+    if (steps_time * kStepsMargin < dense_time) {
+      choice = {Kernel::kSteps, dense_time / steps_time};
+    }
+  }
+}
+
+// Best of a few runs over kProbeSteps steps of random input, after a
+// warm-up that also compiles oneDNN's primitive for the shape.
+double LstmOp::time_kernel(Kernel kernel, size_t batch,
+                           int num_threads) const {
+  const size_t seq = kProbeSteps;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(seq * batch * in_);
+  for (float& v : x) v = u(rng);
+  std::vector<float> y(seq * batch * dirs_ * hidden_);
+  std::vector<float> y_h(dirs_ * batch * hidden_), y_c(y_h.size());
+  Io io;
+  io.x = x.data();
+  io.seq = seq;
+  io.batch = batch;
+  io.y = y.data();
+  io.y_h = y_h.data();
+  io.y_c = y_c.data();
+  using clock = std::chrono::steady_clock;
+  run_kernel(kernel, io, num_threads);
+  double best = std::numeric_limits<double>::infinity();
+  const auto deadline = clock::now() + std::chrono::milliseconds(30);
+  for (int i = 0; i < 10 && (i < 3 || clock::now() < deadline); ++i) {
+    const auto start = clock::now();
+    run_kernel(kernel, io, num_threads);
+    best = std::min(
+        best, std::chrono::duration<double>(clock::now() - start).count());
+  }
+  return best;
+}
+
+std::string LstmOp::kernel_name(size_t batch) const {
+  if (choice(batch).kernel == Kernel::kOneDnn) return "onednn-lstm";
+  const Direction& dir = directions_.front();
+  return std::string("steps(") +
+         linear_kernel_name(
+             dir.projection->choice(batch * kProbeSteps).kernel) +
+         ", " + linear_kernel_name(dir.recurrent->choice(batch).kernel) + ")";
+}
+
+void LstmOp::run(const Io& io, int num_threads) const {
+  // An empty sequence or batch leaves only states to copy, which the steps
+  // loop does without any product.
+  if (io.seq == 0 || io.batch == 0) return run_steps(io, num_threads);
+  run_kernel(choice(io.batch).kernel, io, num_threads);
+}
+
+void LstmOp::run_kernel(Kernel kernel, const Io& io, int num_threads) const {
+  if (kernel == Kernel::kSteps) {
+    run_steps(io, num_threads);
+  } else {
+    run_onednn(io);
+  }
+}
+
+void LstmOp::run_steps(const Io& io, int num_threads) const {
+  const size_t seq = io.seq;
+  const size_t batch = io.batch;
+  const size_t n = seq * batch;
+  const size_t gates = 4 * hidden_;
+  const size_t units = hidden_ * batch;
+  std::vector<float> projected(gates * n), by_step(gates * n);
+  std::vector<float> recurrent(gates * batch), h(units), c(units);
+  const Strides inner = unit_strides(batch);
+  const Strides ys = y_strides(params_, seq, batch, hidden_);
+  const Strides ss = state_strides(params_, batch, hidden_);
+  const size_t initial_base = params_.state_offset * batch * hidden_;
+  for (size_t d = 0; d < dirs_; ++d) {
+    const bool have_h = io.h0 != nullptr;
+    const bool have_c = io.c0 != nullptr;
+    std::fill(h.begin(), h.end(), 0.0f);
+    std::fill(c.begin(), c.end(), 0.0f);
+    if (have_h) copy_units(io.h0 + initial_base + d * ss.d, ss, h.data(), inner, batch, hidden_);
+    if (have_c) copy_units(io.c0 + initial_base + d * ss.d, ss, c.data(), inner, batch, hidden_);
+    if (n > 0) {
+      const Direction& dir = directions_[d];
+      dir.projection->run(io.x, n, projected.data(), num_threads);
+      // [4H × n] (columns in X's order) → step-major [seq][4H × batch], so
+      // each step's gates are contiguous.
+      for (size_t row = 0; row < gates; ++row) {
+        const float* src = projected.data() + row * n;
+        for (size_t t = 0; t < seq; ++t) {
+          float* dst = by_step.data() + (t * gates + row) * batch;
+          if (params_.input_batch_major) {
+            for (size_t b = 0; b < batch; ++b) dst[b] = src[b * seq + t];
+          } else {
+            std::memcpy(dst, src + t * batch, batch * sizeof(float));
+          }
+        }
+      }
+      for (size_t s = 0; s < seq; ++s) {
+        const size_t t = dir.reverse ? seq - 1 - s : s;
+        const float* gh = nullptr;
+        if (s > 0 || have_h) {
+          dir.recurrent->run(h.data(), batch, recurrent.data(), num_threads);
+          gh = recurrent.data();
+        }
+        kernels::lstm_cell(by_step.data() + t * gates * batch, gh, units,
+                           s > 0 || have_c ? c.data() : nullptr, c.data(),
+                           h.data());
+        if (io.y != nullptr) {
+          copy_units(h.data(), inner, io.y + t * ys.t + d * ys.d, ys, batch,
+                     hidden_);
+        }
+      }
+    }
+    if (io.y_h != nullptr) copy_units(h.data(), inner, io.y_h + d * ss.d, ss, batch, hidden_);
+    if (io.y_c != nullptr) copy_units(c.data(), inner, io.y_c + d * ss.d, ss, batch, hidden_);
+  }
+}
+
+void LstmOp::run_onednn(const Io& io) const {
+  const size_t seq = io.seq;
+  const size_t batch = io.batch;
+  const size_t state = dirs_ * batch * hidden_;
+  const Strides ss = state_strides(params_, batch, hidden_);
+  // oneDNN wants states as [dirs, batch, H].
+  const Strides packed{0, hidden_, batch * hidden_, 1};
+  std::vector<float> h0, c0;
+  auto initial = [&](const float* given, std::vector<float>* copy) {
+    if (given == nullptr) return given;
+    if (!params_.state_batch_major) {
+      return given + params_.state_offset * batch * hidden_;
+    }
+    copy->resize(state);
+    for (size_t d = 0; d < dirs_; ++d) {
+      copy_units(given + d * ss.d, ss, copy->data() + d * packed.d, packed,
+                 batch, hidden_);
+    }
+    return static_cast<const float*>(copy->data());
+  };
+  const float* h0p = initial(io.h0, &h0);
+  const float* c0p = initial(io.c0, &c0);
+
+  // Y as oneDNN writes it: directions side by side, row-major.
+  const bool y_bm = params_.output_batch_major;
+  const size_t width = dirs_ * hidden_;
+  const Strides dnnl_y{y_bm ? width : batch * width, y_bm ? seq * width : width,
+                       hidden_, 1};
+  const Strides ys = y_strides(params_, seq, batch, hidden_);
+  const bool y_direct = io.y != nullptr && ys.t == dnnl_y.t &&
+                        ys.b == dnnl_y.b && ys.d == dnnl_y.d && ys.j == 1;
+  std::vector<float> y_tmp, hy_tmp, cy_tmp;
+  float* y = io.y;
+  if (!y_direct) {
+    y_tmp.resize(seq * batch * width);
+    y = y_tmp.data();
+  }
+  const bool states_direct = !params_.state_batch_major;
+  float* hy = io.y_h;
+  float* cy = io.y_c;
+  if (hy == nullptr || !states_direct) {
+    hy_tmp.resize(state);
+    hy = hy_tmp.data();
+  }
+  if (cy == nullptr || !states_direct) {
+    cy_tmp.resize(state);
+    cy = cy_tmp.data();
+  }
+  dense_->run(io.x, params_.input_batch_major, seq, batch, h0p, c0p, y, y_bm,
+              hy, cy);
+  if (io.y != nullptr && !y_direct) {
+    for (size_t t = 0; t < seq; ++t) {
+      for (size_t d = 0; d < dirs_; ++d) {
+        copy_units(y + t * dnnl_y.t + d * dnnl_y.d, dnnl_y,
+                   io.y + t * ys.t + d * ys.d, ys, batch, hidden_);
+      }
+    }
+  }
+  if (!states_direct) {
+    for (size_t d = 0; d < dirs_; ++d) {
+      if (io.y_h != nullptr) copy_units(hy + d * packed.d, packed, io.y_h + d * ss.d, ss, batch, hidden_);
+      if (io.y_c != nullptr) copy_units(cy + d * packed.d, packed, io.y_c + d * ss.d, ss, batch, hidden_);
+    }
+  }
+}
+
+}  // namespace spruce

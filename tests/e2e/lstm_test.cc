@@ -1,0 +1,197 @@
+// LSTMs end to end, converted, loaded with every kernel choice and run:
+//  - ONNX's backend node tests from Debian's libonnx-testdata: ONNX's gate
+//    order (i, o, f, c) and layouts, against ONNX's numpy reference;
+//  - PyTorch nn.LSTM fixtures (tools/make_fixtures.py): PyTorch's gate order
+//    (i, f, g, o) as its exporter rewrites it, with the Transpose / Reshape /
+//    Slice / Concat / zero-state subgraphs it wraps around each layer.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+
+#include "spruce/converters/onnx_import.h"
+#include "spruce/converters/onnx_tensor.h"
+#include "spruce/spruce.h"
+#include "test_util.h"
+
+namespace spruce {
+namespace {
+
+using testing::fixture;
+using testing::max_relative_error;
+using testing::temp_path;
+
+// test_data_set_0 of an ONNX test directory.
+struct TestData {
+  std::vector<std::string> input_names;
+  std::vector<std::string> input_files;
+  std::vector<std::string> output_names;
+  std::vector<Tensor> outputs;
+};
+
+TestData read_test_data(const std::string& dir) {
+  TestData data;
+  const std::string set = dir + "/test_data_set_0/";
+  for (int k = 0; std::filesystem::exists(set + "input_" + std::to_string(k) + ".pb"); ++k) {
+    const std::string file = set + "input_" + std::to_string(k) + ".pb";
+    std::string name;
+    converters::read_onnx_tensor_file(file, &name);
+    data.input_names.push_back(name);
+    data.input_files.push_back(file);
+  }
+  for (int k = 0; std::filesystem::exists(set + "output_" + std::to_string(k) + ".pb"); ++k) {
+    std::string name;
+    data.outputs.push_back(converters::read_onnx_tensor_file(
+        set + "output_" + std::to_string(k) + ".pb", &name));
+    data.output_names.push_back(name);
+  }
+  return data;
+}
+
+struct Mode {
+  const char* name;
+  EngineOptions options;
+};
+
+// spruce's steps loop for every batch, the per-layer choice by timing, and
+// oneDNN's LSTM for every batch; each on 1 and 2 threads.
+std::vector<Mode> modes() {
+  std::vector<Mode> all;
+  for (int threads : {1, 2}) {
+    Mode steps{"steps", {}};
+    steps.options.kernel_selection =
+        EngineOptions::KernelSelection::kSparsityThreshold;
+    steps.options.sparse_kernel_min_sparsity = 0.0;
+    Mode measured{"measured", {}};
+    Mode dense{"onednn", {}};
+    dense.options.force_dense = true;
+    for (Mode m : {steps, measured, dense}) {
+      m.options.num_threads = threads;
+      all.push_back(m);
+    }
+  }
+  return all;
+}
+
+// Converts `model` (freezing the inputs in `frozen` from their .pb files),
+// runs it on the remaining inputs of `data` in every mode and compares every
+// output with `data`'s.
+void ExpectMatchesTestData(const std::string& model, const TestData& data,
+                           const std::vector<std::string>& frozen) {
+  converters::ConvertOptions convert;
+  std::vector<Tensor> inputs;
+  std::vector<std::string> names;
+  for (size_t k = 0; k < data.input_names.size(); ++k) {
+    const std::string& name = data.input_names[k];
+    if (std::find(frozen.begin(), frozen.end(), name) != frozen.end()) {
+      convert.constant_inputs[name] = data.input_files[k];
+    } else {
+      inputs.push_back(converters::read_onnx_tensor_file(data.input_files[k]));
+      names.push_back(name);
+    }
+  }
+  const std::string path = temp_path(std::filesystem::path(model).parent_path().filename().string() + ".spruce");
+  converters::convert_onnx_file(model, path, convert);
+  for (const Mode& mode : modes()) {
+    SCOPED_TRACE(std::string(mode.name) + " threads=" +
+                 std::to_string(mode.options.num_threads));
+    const Engine engine = Engine::load(path, mode.options);
+    std::vector<Input> given;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      given.push_back({names[k], inputs[k].data(), inputs[k].shape()});
+    }
+    const std::vector<Tensor> out = engine.run(given);
+    ASSERT_EQ(out.size(), data.outputs.size());
+    for (size_t k = 0; k < out.size(); ++k) {
+      EXPECT_EQ(engine.outputs()[k].name, data.output_names[k]);
+      ASSERT_EQ(out[k].shape(), data.outputs[k].shape()) << data.output_names[k];
+      EXPECT_LE(max_relative_error(out[k], data.outputs[k]), 1e-4)
+          << data.output_names[k];
+    }
+  }
+}
+
+class OnnxNodeTest : public ::testing::TestWithParam<const char*> {};
+
+// The tests pass W, R and B as graph inputs; they are frozen as the weights
+// they are in a real model.
+TEST_P(OnnxNodeTest, MatchesOnnxReference) {
+  const std::string dir = std::string(SPRUCE_ONNX_NODE_TESTS) + "/" + GetParam();
+  ASSERT_TRUE(std::filesystem::exists(dir + "/model.onnx"))
+      << dir << " missing: tools/setup.sh installs libonnx-testdata";
+  ExpectMatchesTestData(dir + "/model.onnx", read_test_data(dir), {"W", "R", "B"});
+}
+
+INSTANTIATE_TEST_SUITE_P(Lstm, OnnxNodeTest,
+                         ::testing::Values("test_lstm_defaults",
+                                           "test_lstm_with_initial_bias",
+                                           "test_lstm_batchwise"));
+
+class TorchLstm : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TorchLstm, MatchesPyTorch) {
+  const std::string dir = fixture(GetParam());
+  ExpectMatchesTestData(dir + "/model.onnx", read_test_data(dir), {});
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, TorchLstm,
+                         ::testing::Values("lstm_pruned90",
+                                           "lstm_pruned90_zero_state"));
+
+// Each batch row run alone (the batch-1 kernel choice) gives that row of the
+// whole batch's result (the wide choice), and a shorter sequence runs too:
+// batch and sequence length are dynamic without re-converting.
+TEST(TorchLstm, BatchRowsAloneMatchTheWholeBatch) {
+  const std::string dir = fixture("lstm_pruned90_zero_state");
+  const TestData data = read_test_data(dir);
+  const std::string path = temp_path("lstm_rows.spruce");
+  converters::convert_onnx_file(dir + "/model.onnx", path, {});
+  const Tensor x = converters::read_onnx_tensor_file(data.input_files[0]);
+  const int64_t batch = x.shape()[0], seq = x.shape()[1], in = x.shape()[2];
+  const Tensor& y = data.outputs[0];  // [batch, seq, 2H]
+  const int64_t width = y.shape()[2];
+  for (const Mode& mode : modes()) {
+    const Engine engine = Engine::load(path, mode.options);
+    for (int64_t b = 0; b < batch; ++b) {
+      const auto out = engine.run({{"x", x.data() + b * seq * in, {1, seq, in}}});
+      const Tensor row({1, seq, width},
+                       std::vector<float>(y.data() + b * seq * width,
+                                          y.data() + (b + 1) * seq * width));
+      EXPECT_LE(max_relative_error(out[0], row), 1e-4) << mode.name << " row " << b;
+    }
+    const auto short_run = engine.run({{"x", x.data(), {batch, 2, in}}});
+    EXPECT_EQ(short_run[0].shape(), (Shape{batch, 2, width}));
+  }
+}
+
+// A wrong initial state is refused with the node and the expected shape,
+// and the engine keeps working.
+TEST(TorchLstm, WrongStateShapeIsAClearError) {
+  const std::string dir = fixture("lstm_pruned90");
+  const TestData data = read_test_data(dir);
+  const std::string path = temp_path("lstm_state.spruce");
+  converters::convert_onnx_file(dir + "/model.onnx", path, {});
+  const Engine engine = Engine::load(path);
+  const Tensor x = converters::read_onnx_tensor_file(data.input_files[0]);
+  const Tensor h0 = converters::read_onnx_tensor_file(data.input_files[1]);
+  const Tensor c0 = converters::read_onnx_tensor_file(data.input_files[2]);
+  // h0 for a batch of 2 while x has 3.
+  const Shape x_shape = x.shape();
+  const Shape short_state = {h0.shape()[0], 2, h0.shape()[2]};
+  try {
+    engine.run({{"x", x.data(), x_shape},
+                {"h0", h0.data(), short_state},
+                {"c0", c0.data(), short_state}});
+    FAIL() << "ran with a mismatched batch";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("batch size"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("LSTM node"), std::string::npos) << e.what();
+  }
+  const auto out = engine.run({{"x", x.data(), x.shape()},
+                               {"h0", h0.data(), h0.shape()},
+                               {"c0", c0.data(), c0.shape()}});
+  EXPECT_LE(max_relative_error(out[0], data.outputs[0]), 1e-4);
+}
+
+}  // namespace
+}  // namespace spruce
