@@ -21,26 +21,13 @@
 #include <vector>
 
 #include "spruce/kernels/spmm.h"
+#include "bench_util.h"
 #include "spruce/sparse_matrix.h"
 
 namespace {
 
-// Gaussian weights with the smallest |w| zeroed: what magnitude pruning leaves.
-std::vector<float> magnitude_pruned(size_t rows, size_t cols, double sparsity) {
-  std::mt19937 rng(42);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> w(rows * cols);
-  for (float& v : w) v = normal(rng);
-  std::vector<float> mags(w.size());
-  std::transform(w.begin(), w.end(), mags.begin(), [](float v) { return std::abs(v); });
-  const size_t k = static_cast<size_t>(sparsity * static_cast<double>(w.size()));
-  if (k > 0) {
-    std::nth_element(mags.begin(), mags.begin() + (k - 1), mags.end());
-    const float threshold = mags[k - 1];
-    for (float& v : w) if (std::abs(v) <= threshold) v = 0.0f;
-  }
-  return w;
-}
+using spruce::bench::magnitude_pruned;
+using spruce::bench::random_activations;
 
 // Block pruning as the tools do it: drop the `sparsity` fraction of
 // br × bc blocks with the smallest L1 norm.
@@ -63,14 +50,6 @@ std::vector<float> block_pruned(size_t rows, size_t cols, size_t br, size_t bc,
     }
   }
   return w;
-}
-
-std::vector<float> random_activations(size_t count) {
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> x(count);
-  for (float& v : x) v = u(rng);
-  return x;
 }
 
 // Row ranges of about equal work for the threads, as the engine splits them.
@@ -188,8 +167,9 @@ void BM_OnednnDense(benchmark::State& state, size_t out, size_t in, size_t n) {
 }
 
 void register_all() {
+  // BERT-like layers, and LSTM gate matrices (4H x H) for H = 512, 1024.
   const std::pair<size_t, size_t> shapes[] = {
-      {768, 768}, {3072, 768}, {768, 3072}, {1024, 1024}, {4096, 1024}};
+      {768, 768}, {3072, 768}, {768, 3072}, {1024, 1024}, {4096, 1024}, {2048, 512}};
   const std::pair<size_t, size_t> blocks[] = {{1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}};
   for (auto [out, in] : shapes) {
     for (size_t n : {1, 16, 128}) {

@@ -120,8 +120,14 @@ void Engine::Impl::plan() {
       case OpKind::kLstm:
         lstm[i] = std::make_unique<LstmOp>(graph, node, plan, dnnl_engine);
         // A merged Y has its features last: kept feature-major for the next
-        // LSTM or Linear. States and a 4-D Y stay row-major.
-        if (out != kNoValue) feature_major[out] = node.lstm.merged_output;
+        // LSTM or Linear, row-major as a model output (written so directly,
+        // not transposed after). States and a 4-D Y stay row-major.
+        if (out != kNoValue) {
+          feature_major[out] =
+              node.lstm.merged_output &&
+              std::find(graph.outputs.begin(), graph.outputs.end(), out) ==
+                  graph.outputs.end();
+        }
         break;
       case OpKind::kConcat:
         break;
@@ -327,6 +333,7 @@ void Engine::Impl::run_lstm(size_t node_index, Run* run) const {
     return allocate(node.outputs[k], run);
   };
   io.y = output(0);
+  io.y_feature_major = node.outputs[0] != kNoValue && feature_major[node.outputs[0]];
   io.y_h = output(1);
   io.y_c = output(2);
   op.run(io, threads);

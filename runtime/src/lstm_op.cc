@@ -25,26 +25,62 @@ struct Strides {
   size_t j = 0;
 };
 
-// dst(b, j) = src(b, j) for b < batch, j < hidden.
+// dst(b, j) = src(b, j) for b < batch, j < hidden, along whichever index
+// is contiguous in both.
 void copy_units(const float* src, const Strides& s, float* dst,
                 const Strides& ds, size_t batch, size_t hidden) {
+  if (s.b == 1 && ds.b == 1) {
+    for (size_t j = 0; j < hidden; ++j) {
+      std::copy(src + j * s.j, src + j * s.j + batch, dst + j * ds.j);
+    }
+    return;
+  }
   for (size_t b = 0; b < batch; ++b) {
     const float* from = src + b * s.b;
     float* to = dst + b * ds.b;
     if (s.j == 1 && ds.j == 1) {
-      std::memcpy(to, from, hidden * sizeof(float));
-      continue;
+      std::copy(from, from + hidden, to);
+    } else {
+      for (size_t j = 0; j < hidden; ++j) to[j * ds.j] = from[j * s.j];
     }
-    for (size_t j = 0; j < hidden; ++j) to[j * ds.j] = from[j * s.j];
   }
 }
 
-// Y as the node lays it out (feature-major when merged).
-Strides y_strides(const LstmParams& p, size_t seq, size_t batch,
-                  size_t hidden) {
+// by_step[t][row][b] = projected[row][column of (t, b)]: the projection of
+// all steps ([gates × seq·batch], columns in X's order) regrouped so each
+// step's gates are contiguous. Rows go in tiles whose source lines stay in
+// L1 while t advances, since at batch 1 this is a transpose.
+void to_step_major(const float* projected, size_t gates, size_t seq,
+                   size_t batch, bool batch_major_columns, float* by_step) {
+  constexpr size_t kTile = 16;
+  const size_t n = seq * batch;
+  const size_t t_stride = batch_major_columns ? 1 : batch;
+  const size_t b_stride = batch_major_columns ? seq : 1;
+  for (size_t r0 = 0; r0 < gates; r0 += kTile) {
+    const size_t r1 = std::min(gates, r0 + kTile);
+    for (size_t t = 0; t < seq; ++t) {
+      for (size_t r = r0; r < r1; ++r) {
+        const float* src = projected + r * n + t * t_stride;
+        float* dst = by_step + (t * gates + r) * batch;
+        for (size_t b = 0; b < batch; ++b) dst[b] = src[b * b_stride];
+      }
+    }
+  }
+}
+
+// Y as the node lays it out: merged (feature-major when `feature_major`,
+// else row-major) or ONNX's 4-D form.
+Strides y_strides(const LstmParams& p, bool feature_major, size_t seq,
+                  size_t batch, size_t hidden) {
   const size_t dirs = p.directions();
   Strides s;
-  if (p.merged_output) {
+  if (p.merged_output && !feature_major) {
+    const size_t width = dirs * hidden;
+    s.t = p.output_batch_major ? width : batch * width;
+    s.b = p.output_batch_major ? seq * width : width;
+    s.d = hidden;
+    s.j = 1;
+  } else if (p.merged_output) {
     const size_t n = seq * batch;  // columns, in Y's leading-dimension order
     s.t = p.output_batch_major ? 1 : batch;
     s.b = p.output_batch_major ? seq : 1;
@@ -213,7 +249,7 @@ void LstmOp::run_steps(const Io& io, int num_threads) const {
   std::vector<float> projected(gates * n), by_step(gates * n);
   std::vector<float> recurrent(gates * batch), h(units), c(units);
   const Strides inner = unit_strides(batch);
-  const Strides ys = y_strides(params_, seq, batch, hidden_);
+  const Strides ys = y_strides(params_, io.y_feature_major, seq, batch, hidden_);
   const Strides ss = state_strides(params_, batch, hidden_);
   const size_t initial_base = params_.state_offset * batch * hidden_;
   for (size_t d = 0; d < dirs_; ++d) {
@@ -226,19 +262,8 @@ void LstmOp::run_steps(const Io& io, int num_threads) const {
     if (n > 0) {
       const Direction& dir = directions_[d];
       dir.projection->run(io.x, n, projected.data(), num_threads);
-      // [4H × n] (columns in X's order) → step-major [seq][4H × batch], so
-      // each step's gates are contiguous.
-      for (size_t row = 0; row < gates; ++row) {
-        const float* src = projected.data() + row * n;
-        for (size_t t = 0; t < seq; ++t) {
-          float* dst = by_step.data() + (t * gates + row) * batch;
-          if (params_.input_batch_major) {
-            for (size_t b = 0; b < batch; ++b) dst[b] = src[b * seq + t];
-          } else {
-            std::memcpy(dst, src + t * batch, batch * sizeof(float));
-          }
-        }
-      }
+      to_step_major(projected.data(), gates, seq, batch,
+                    params_.input_batch_major, by_step.data());
       for (size_t s = 0; s < seq; ++s) {
         const size_t t = dir.reverse ? seq - 1 - s : s;
         const float* gh = nullptr;
@@ -288,7 +313,7 @@ void LstmOp::run_onednn(const Io& io) const {
   const size_t width = dirs_ * hidden_;
   const Strides dnnl_y{y_bm ? width : batch * width, y_bm ? seq * width : width,
                        hidden_, 1};
-  const Strides ys = y_strides(params_, seq, batch, hidden_);
+  const Strides ys = y_strides(params_, io.y_feature_major, seq, batch, hidden_);
   const bool y_direct = io.y != nullptr && ys.t == dnnl_y.t &&
                         ys.b == dnnl_y.b && ys.d == dnnl_y.d && ys.j == 1;
   std::vector<float> y_tmp, hy_tmp, cy_tmp;

@@ -10,8 +10,9 @@
 //
 // Activation layouts: the steps loop reads X feature-major ([in × seq·batch],
 // columns in X's leading-dimension order) and writes a merged Y feature-major
-// too, so stacked LSTMs and following Linear layers need no transposes; a
-// non-merged (ONNX 4-D) Y and the states are row-major.
+// when another layer reads it, so stacked LSTMs and following Linear layers
+// need no transposes; a model output, a non-merged (ONNX 4-D) Y and the
+// states are row-major.
 #ifndef SPRUCE_RUNTIME_LSTM_OP_H_
 #define SPRUCE_RUNTIME_LSTM_OP_H_
 
@@ -47,8 +48,8 @@ class LstmOp {
 
   // One run's tensors. x in the layout input_feature_major(batch) asks for;
   // h0/c0 as the node's params lay them out, or null for zeros; outputs null
-  // where the node does not produce them. y is feature-major exactly when
-  // the output is merged.
+  // where the node does not produce them. A merged y may be feature-major
+  // (for a following LSTM or Linear) or row-major.
   struct Io {
     const float* x = nullptr;
     size_t seq = 0;
@@ -56,6 +57,7 @@ class LstmOp {
     const float* h0 = nullptr;
     const float* c0 = nullptr;
     float* y = nullptr;
+    bool y_feature_major = false;  // merged outputs only
     float* y_h = nullptr;
     float* y_c = nullptr;
   };

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Turns lstm_bench's JSON (with repetitions) into the Markdown table of
+median ratios oneDNN LSTM time / spruce time, per hidden size, batch and
+sparsity, with the kernels the engine chose (batch 1 | batch 16 choice).
+
+Usage: bench/lstm_ratios.py results.json
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+
+def main(path):
+    with open(path) as f:
+        data = json.load(f)
+    times, labels = defaultdict(list), {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue
+        times[b["run_name"]].append(b["real_time"])
+        if b.get("label"):
+            labels[b["run_name"]] = b["label"]
+    med = {name: statistics.median(v) for name, v in times.items()}
+    cases = sorted({tuple(map(int, n.split("/")[1][4:].split() + n.split("/")[2:3]))
+                    for n in med if n.startswith("onednn/")})
+    pcts = sorted({int(n.split("/")[3]) for n in med if n.startswith("spruce/")})
+    print("| hidden | batch | oneDNN LSTM (ms) | " +
+          " | ".join(f"{p}%" for p in pcts) + " |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in pcts) + " |")
+    for hidden, batch in cases:
+        dense = med[f"onednn/lstm{hidden}/{batch}/real_time"]
+        cells = []
+        for p in pcts:
+            ours = med.get(f"spruce/lstm{hidden}/{batch}/{p}/real_time")
+            cells.append(f"{dense / ours:.2f}x" if ours else "-")
+        print(f"| {hidden} | {batch} | {dense:.2f} | " + " | ".join(cells) + " |")
+    print("\nKernels chosen at load (batch < 8 | batch >= 8):\n")
+    for name in sorted(labels):
+        print(f"- `{name.replace('/real_time', '')}`: {labels[name]}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
