@@ -15,29 +15,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import torch
+
+from timing import median_time
 
 HIDDEN = [512, 1024]
 BATCH = [1, 16]
 SEQ = 50
 SPARSITY = [70, 90, 95]
-
-
-def median_time(fn, min_seconds=1.0, reps=5):
-    fn()
-    samples = []
-    for _ in range(reps):
-        runs, start = 0, time.perf_counter()
-        while True:
-            fn()
-            runs += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds / reps:
-                break
-        samples.append(elapsed / runs)
-    return statistics.median(samples)
 
 
 def main(build):
@@ -49,7 +35,7 @@ def main(build):
         for batch in BATCH:
             x = torch.rand(SEQ, batch, hidden) * 2 - 1
             with torch.no_grad():
-                torch_times[(hidden, batch)] = median_time(lambda: lstm(x))
+                torch_times[(hidden, batch)] = median_time(lambda: lstm(x), 1.0)
     pcts = "|".join(str(p) for p in SPARSITY)
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         subprocess.run(

@@ -12,9 +12,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import torch
+
+from timing import median_time
 
 SHAPES = [(768, 768), (3072, 768), (768, 3072), (1024, 1024), (4096, 1024)]
 COLUMNS = [1, 16, 128]
@@ -26,21 +27,6 @@ def magnitude_pruned(out, inp, sparsity, gen):
     k = int(sparsity * w.numel())
     threshold = w.abs().flatten().kthvalue(k).values
     return torch.where(w.abs() <= threshold, torch.zeros_like(w), w)
-
-
-def median_time(fn, min_seconds=0.2, reps=5):
-    fn()
-    samples = []
-    for _ in range(reps):
-        runs, start = 0, time.perf_counter()
-        while True:
-            fn()
-            runs += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds / reps:
-                break
-        samples.append(elapsed / runs)
-    return statistics.median(samples)
 
 
 def main(build):
