@@ -1,5 +1,9 @@
 """Timing shared by the PyTorch comparison scripts in bench/."""
+import json
+import os
 import statistics
+import subprocess
+import tempfile
 import time
 
 
@@ -18,3 +22,24 @@ def median_time(fn, min_seconds=0.2, reps=5):
                 break
         samples.append(elapsed / runs)
     return statistics.median(samples)
+
+
+def benchmark_medians(binary, name_filter, min_time, seconds_per_unit):
+    """Runs a Google Benchmark binary on 1 thread (3 repetitions, JSON) and
+    returns {run_name: median real time in seconds}; seconds_per_unit
+    converts the binary's time unit (1e-9 for ns, 1e-3 for ms)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run(
+            [binary, f"--benchmark_filter={name_filter}",
+             "--benchmark_repetitions=3", f"--benchmark_min_time={min_time}",
+             "--benchmark_format=json", f"--benchmark_out={f.name}",
+             "--benchmark_out_format=json"],
+            check=True, stdout=subprocess.DEVNULL,
+            env=dict(os.environ, OMP_NUM_THREADS="1"))
+        data = json.load(open(f.name))
+    times = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue
+        times.setdefault(b["run_name"], []).append(b["real_time"] * seconds_per_unit)
+    return {name: statistics.median(v) for name, v in times.items()}

@@ -6,16 +6,12 @@ ratio table that bench/RESULTS.md quotes.
 
 Usage: bench/torch_spmm.py [build dir]
 """
-import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 
 import torch
 
-from timing import median_time
+from timing import benchmark_medians, median_time
 
 SHAPES = [(768, 768), (3072, 768), (768, 3072), (1024, 1024), (4096, 1024)]
 COLUMNS = [1, 16, 128]
@@ -44,27 +40,14 @@ def main(build):
                     median_time(lambda: torch.matmul(w_csr, x)),
                 )
     names = "|".join(f"{o}x{i}" for o, i in SHAPES)
-    with tempfile.NamedTemporaryFile(suffix=".json") as f:
-        subprocess.run(
-            [os.path.join(build, "bench", "spmm_bench"),
-             f"--benchmark_filter=^csr/({names})/(1|16|128)/90$",
-             "--benchmark_repetitions=3", "--benchmark_min_time=0.05",
-             "--benchmark_format=json", f"--benchmark_out={f.name}",
-             "--benchmark_out_format=json"],
-            check=True, stdout=subprocess.DEVNULL,
-            env=dict(os.environ, OMP_NUM_THREADS="1"))
-        data = json.load(open(f.name))
-    spruce = {}
-    for b in data["benchmarks"]:
-        if b.get("run_type") == "aggregate":
-            continue
-        spruce.setdefault(b["run_name"], []).append(b["real_time"] * 1e-9)
+    spruce = benchmark_medians(os.path.join(build, "bench", "spmm_bench"),
+                               f"^csr/({names})/(1|16|128)/90$", 0.05, 1e-9)
     print(f"torch {torch.__version__}, 1 thread, {int(SPARSITY * 100)}% magnitude-pruned\n")
     print("| shape (out x in) | N | torch dense (us) | torch.sparse_csr (us) | "
           "spruce CSR (us) | spruce vs torch.sparse_csr | torch dense / torch.sparse_csr |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for (out, inp, n), (dense, sparse) in torch_times.items():
-        ours = statistics.median(spruce[f"csr/{out}x{inp}/{n}/90"])
+        ours = spruce[f"csr/{out}x{inp}/{n}/90"]
         print(f"| {out}x{inp} | {n} | {dense * 1e6:.1f} | {sparse * 1e6:.1f} | "
               f"{ours * 1e6:.1f} | {sparse / ours:.1f}x | {dense / sparse:.2f}x |")
 
