@@ -6,15 +6,13 @@
 #include <limits>
 #include <random>
 
+#include "kernel_timing.h"
+
 namespace spruce {
 namespace {
 
 // Below this many multiply-adds a parallel region costs more than it saves.
 constexpr size_t kMinParallelWork = size_t{1} << 15;
-
-// A sparse kernel must beat dense by this margin to be chosen: timings at
-// load are noisy, and a pruned model must never run slower than dense.
-constexpr double kSparseMargin = 1.05;
 
 // Boundaries splitting `rows` rows into `chunks` runs of about equal work,
 // where row_ptr[r] is the work before row r (non-zeros or blocks), so a
@@ -140,19 +138,9 @@ double LinearOp::time_kernel(LinearKernel kernel, size_t n,
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::vector<float> x(in_ * n), y(out_ * n);
   for (float& v : x) v = u(rng);
-  using clock = std::chrono::steady_clock;
-  run_kernel(kernel, x.data(), n, y.data(), num_threads);  // warm-up
-  double best = std::numeric_limits<double>::infinity();
-  // At least 3 runs and about 2 ms per candidate: enough to see through
-  // noise on small layers, bounded on large ones.
-  const auto deadline = clock::now() + std::chrono::milliseconds(2);
-  for (int i = 0; i < 50 && (i < 3 || clock::now() < deadline); ++i) {
-    const auto start = clock::now();
-    run_kernel(kernel, x.data(), n, y.data(), num_threads);
-    best = std::min(
-        best, std::chrono::duration<double>(clock::now() - start).count());
-  }
-  return best;
+  return best_time(
+      [&] { run_kernel(kernel, x.data(), n, y.data(), num_threads); },
+      std::chrono::milliseconds(2), 50);
 }
 
 // Frees the candidates no batch width will run.

@@ -3,18 +3,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <limits>
 #include <random>
 
+#include "kernel_timing.h"
 #include "spruce/kernels/lstm.h"
 
 namespace spruce {
 namespace {
-
-// The steps loop must beat oneDNN's LSTM by this margin to be chosen (as for
-// Linear: timings at load are noisy, and pruning must never cost speed).
-constexpr double kStepsMargin = 1.05;
 
 // Element strides of (step t, batch b, direction d, hidden unit j) in a
 // tensor.
@@ -179,7 +175,7 @@ void LstmOp::choose_by_timing(int num_threads) {
     const double dense_time = time_kernel(Kernel::kOneDnn, batch, num_threads);
     const double steps_time = time_kernel(Kernel::kSteps, batch, num_threads);
     Choice& choice = batch == 1 ? narrow_ : wide_;
-    if (steps_time * kStepsMargin < dense_time) {
+    if (steps_time * kSparseMargin < dense_time) {
       choice = {Kernel::kSteps, dense_time / steps_time};
     }
   }
@@ -203,17 +199,8 @@ double LstmOp::time_kernel(Kernel kernel, size_t batch,
   io.y = y.data();
   io.y_h = y_h.data();
   io.y_c = y_c.data();
-  using clock = std::chrono::steady_clock;
-  run_kernel(kernel, io, num_threads);
-  double best = std::numeric_limits<double>::infinity();
-  const auto deadline = clock::now() + std::chrono::milliseconds(30);
-  for (int i = 0; i < 10 && (i < 3 || clock::now() < deadline); ++i) {
-    const auto start = clock::now();
-    run_kernel(kernel, io, num_threads);
-    best = std::min(
-        best, std::chrono::duration<double>(clock::now() - start).count());
-  }
-  return best;
+  return best_time([&] { run_kernel(kernel, io, num_threads); },
+                   std::chrono::milliseconds(30), 10);
 }
 
 std::string LstmOp::kernel_name(size_t batch) const {
