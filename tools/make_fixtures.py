@@ -23,6 +23,14 @@ Fixtures:
                        the same model pruned but prune.remove() not called,
                        run without h0/c0 (PyTorch exports zero states shaped
                        from the input), batch and sequence length dynamic.
+  cnn_pruned90         a small CNN with what ResNet and MobileNet export:
+                       Conv + BatchNorm + ReLU, MaxPool, residual blocks with
+                       a strided 1x1 downsample, an inverted residual with a
+                       depthwise Conv and ReLU6 (Clip), AveragePool,
+                       GlobalAveragePool, Flatten, Gemm; each Conv and Linear
+                       weight pruned to 90% by L1 magnitude (per layer: at
+                       this size a global threshold would zero whole layers),
+                       prune.remove() called.
 
 Usage: /usr/bin/python3 tools/make_fixtures.py [--out tests/fixtures]
 """
@@ -139,6 +147,50 @@ def lstm_fixtures(out_dir):
                 "y": {0: "batch"}, "h_n": {1: "batch"}, "c_n": {1: "batch"}})
 
 
+class Cnn(nn.Module):
+    """ResNet's and MobileNet v2's building blocks, small (input 3x32x32)."""
+
+    def __init__(self):
+        super().__init__()
+        from torchvision.models.mobilenetv2 import InvertedResidual
+        from torchvision.models.resnet import BasicBlock
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 16, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1))
+        down = nn.Sequential(nn.Conv2d(16, 32, 1, stride=2, bias=False),
+                             nn.BatchNorm2d(32))
+        self.blocks = nn.Sequential(
+            BasicBlock(16, 16), BasicBlock(16, 32, stride=2, downsample=down),
+            InvertedResidual(32, 32, stride=1, expand_ratio=4),
+            nn.AvgPool2d(2))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(32, 10))
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)))
+
+
+def prunable(model):
+    return [(m, "weight") for m in model.modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def cnn_fixture(out_dir):
+    model = Cnn()
+    # BatchNorm statistics that are not the identity, so folding is tested.
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    for module, name in prunable(model):
+        prune.l1_unstructured(module, name, amount=0.9)
+        prune.remove(module, name)
+    save(out_dir, "cnn_pruned90", model, torch.randn(2, 3, 32, 32))
+
+
 def sparsity(model):
     zeros = total = 0
     for m in model.modules():
@@ -173,6 +225,7 @@ def main():
     save(args.out, "mlp_matmul", small, torch.randn(2, 5, 32))
 
     lstm_fixtures(args.out)
+    cnn_fixture(args.out)
 
 
 if __name__ == "__main__":

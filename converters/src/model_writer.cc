@@ -138,11 +138,22 @@ std::vector<uint8_t> serialize_model(const ModelDef& model) {
           p.input_batch_major, p.output_batch_major, p.merged_output,
           p.state_batch_major, p.state_offset);
     }
+    flatbuffers::Offset<fb::SpatialParams> spatial;
+    if (n.op == OpType::kConv || n.op == OpType::kMaxPool ||
+        n.op == OpType::kAveragePool) {
+      const SpatialParams& p = n.spatial;
+      const auto ints = [&](const uint32_t* v, size_t count) {
+        return fbb.CreateVector(std::vector<uint32_t>(v, v + count));
+      };
+      spatial = fb::CreateSpatialParams(
+          fbb, ints(p.kernel, 2), ints(p.strides, 2), ints(p.pads, 4),
+          ints(p.dilations, 2), p.group, p.ceil_mode, p.count_include_pad);
+    }
     nodes.push_back(fb::CreateNode(
         fbb, fbb.CreateString(n.name), static_cast<fb::OpType>(n.op),
         fbb.CreateVector(n.inputs), fbb.CreateVector(n.outputs),
         fbb.CreateVector(n.weights), static_cast<fb::Activation>(n.activation),
-        n.axis, lstm));
+        n.axis, lstm, spatial, n.clip_min, n.clip_max));
   }
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;
   for (const auto& [key, value] : model.metadata) {

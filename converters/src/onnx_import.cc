@@ -15,6 +15,8 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -223,7 +225,8 @@ class Importer {
       fail(named, "has no output");
     }
     for (const std::string& in : node.input()) {
-      if (in.empty() && op != "Gemm" && op != "LSTM" && op != "Slice") {
+      if (in.empty() && op != "Gemm" && op != "LSTM" && op != "Slice" &&
+          op != "Clip" && op != "Conv" && op != "Pad") {
         fail(named, "optional (empty) inputs are not supported here");
       }
     }
@@ -239,7 +242,13 @@ class Importer {
     if (op == "MatMul") return import_matmul(named);
     if (op == "Add") return import_add(named);
     if (op == "Relu") return import_relu(named);
+    if (op == "Clip") return import_clip(named);
+    if (op == "Conv") return import_conv(named);
+    if (op == "BatchNormalization") return import_batchnorm(named);
+    if (op == "MaxPool" || op == "AveragePool") return import_pool(named);
+    if (op == "GlobalAveragePool") return import_global_average_pool(named);
     if (op == "Flatten") return import_flatten(named);
+    if (op == "Pad") return import_pad(named);
     if (op == "Identity") {
       if (node.input_size() != 1) fail(named, "needs 1 input");
       values_[node.output(0)] = value_of(named, node.input(0));
@@ -482,15 +491,30 @@ class Importer {
     add_linear(node, x, std::move(w), out, in, weight_name(node.input(1)));
   }
 
-  // The Linear node that produced `tensor`, if its result may be rewritten
-  // in place (this is its only reader and it has no bias / activation yet).
-  NodeDef* fusable_linear(const std::string& tensor) {
+  // The node that produced `tensor` if it is one of `ops` and its result may
+  // be rewritten in place (this is its only reader and not a model output).
+  NodeDef* fusable_producer(const std::string& tensor,
+                            std::initializer_list<OpType> ops) {
     const auto it = values_.find(tensor);
     if (it == values_.end() || readers_[tensor] != 1) return nullptr;
-    for (NodeDef& n : model_.nodes) {
-      if (n.op == OpType::kLinear && n.outputs[0] == it->second) return &n;
+    for (auto n = model_.nodes.rbegin(); n != model_.nodes.rend(); ++n) {
+      if (n->outputs.empty() || n->outputs[0] != it->second) continue;
+      for (OpType op : ops) {
+        if (n->op == op) return &*n;
+      }
+      return nullptr;
     }
     return nullptr;
+  }
+  NodeDef* fusable_linear(const std::string& tensor) {
+    return fusable_producer(tensor, {OpType::kLinear});
+  }
+  // Where a following Relu or Clip(0, 6) can be fused.
+  NodeDef* fusable_activation_target(const std::string& tensor) {
+    NodeDef* n = fusable_producer(
+        tensor, {OpType::kLinear, OpType::kConv, OpType::kAdd});
+    return n != nullptr && n->activation == kernels::Activation::kNone ? n
+                                                                       : nullptr;
   }
 
   // Renames the fused node's output to the consumer's output.
@@ -504,9 +528,7 @@ class Importer {
   void import_add(const onnx::NodeProto& node) {
     if (node.input_size() != 2) fail(node, "needs 2 inputs");
     const int ci = is_constant(node.input(1)) ? 1 : is_constant(node.input(0)) ? 0 : -1;
-    if (ci < 0) {
-      fail(node, "adding two activations is not supported yet");
-    }
+    if (ci < 0) return add_node(node, OpType::kAdd);
     const std::string& x = node.input(1 - ci);
     NodeDef* linear = fusable_linear(x);
     if (linear == nullptr || linear->weights.size() != 1 ||
@@ -523,12 +545,11 @@ class Importer {
 
   void import_relu(const onnx::NodeProto& node) {
     if (node.input_size() != 1) fail(node, "needs 1 input");
-    NodeDef* linear = fusable_linear(node.input(0));
-    if (linear != nullptr && linear->activation == kernels::Activation::kNone) {
-      linear->activation = kernels::Activation::kRelu;
+    if (NodeDef* target = fusable_activation_target(node.input(0))) {
+      target->activation = kernels::Activation::kRelu;
       report_->folded.push_back("fused Relu '" + node.name() + "' into '" +
-                                linear->name + "'");
-      take_over_output(linear, node.output(0));
+                                target->name + "'");
+      take_over_output(target, node.output(0));
       return;
     }
     const uint32_t x = value_of(node, node.input(0));
@@ -537,6 +558,332 @@ class Importer {
     n.op = OpType::kRelu;
     n.inputs = {x};
     n.outputs = {add_value(node.output(0), model_.values[x].shape)};
+    model_.nodes.push_back(std::move(n));
+  }
+
+  // ------------------------------------------------------------ CNN ops
+  // A node of `op` over the node's activation inputs, output shape from the
+  // runtime's rules for elementwise ops (same shape, or broadcast for Add).
+  void add_node(const onnx::NodeProto& node, OpType op) {
+    NodeDef n;
+    n.name = node.name();
+    n.op = op;
+    for (const std::string& in : node.input()) {
+      n.inputs.push_back(value_of(node, in));
+    }
+    Shape shape = model_.values[n.inputs[0]].shape;
+    if (op == OpType::kAdd &&
+        !broadcast_shape(shape, model_.values[n.inputs[1]].shape, &shape)) {
+      fail(node, "shapes " + to_string(model_.values[n.inputs[0]].shape) +
+                     " and " + to_string(model_.values[n.inputs[1]].shape) +
+                     " do not broadcast");
+    }
+    n.outputs = {add_value(node.output(0), shape)};
+    model_.nodes.push_back(std::move(n));
+  }
+
+  // Clip(x, min, max): bounds from inputs (opset 11+) or attributes (6-10);
+  // an absent bound is unbounded. Clip(0, 6) after a Conv, Linear or Add is
+  // fused as ReLU6.
+  void import_clip(const onnx::NodeProto& node) {
+    if (node.input_size() < 1 || node.input(0).empty()) {
+      fail(node, "needs input");
+    }
+    float lo = attr_float(node, "min", -std::numeric_limits<float>::infinity());
+    float hi = attr_float(node, "max", std::numeric_limits<float>::infinity());
+    for (int k = 1; k < node.input_size() && k < 3; ++k) {
+      if (node.input(k).empty()) continue;
+      const Constant& c = constant(node, node.input(k));
+      if (!c.is_float || c.f.size() != 1) {
+        fail(node, std::string(k == 1 ? "min" : "max") +
+                       " must be a float scalar");
+      }
+      (k == 1 ? lo : hi) = c.f[0];
+    }
+    if (!(lo <= hi)) {
+      fail(node, "min " + std::to_string(lo) + " is above max " +
+                     std::to_string(hi));
+    }
+    if (lo == 0.0f && hi == 6.0f) {
+      if (NodeDef* target = fusable_activation_target(node.input(0))) {
+        target->activation = kernels::Activation::kRelu6;
+        report_->folded.push_back("fused Clip(0, 6) '" + node.name() +
+                                  "' into '" + target->name + "'");
+        take_over_output(target, node.output(0));
+        return;
+      }
+    }
+    const uint32_t x = value_of(node, node.input(0));
+    NodeDef n;
+    n.name = node.name();
+    n.op = OpType::kClip;
+    n.inputs = {x};
+    n.clip_min = lo;
+    n.clip_max = hi;
+    n.outputs = {add_value(node.output(0), model_.values[x].shape)};
+    model_.nodes.push_back(std::move(n));
+  }
+
+  // kernel_shape, strides, pads, dilations and auto_pad of a 2-D Conv or
+  // pool on input `xs` (NCHW).
+  SpatialParams spatial_params(const onnx::NodeProto& node, const Shape& xs,
+                               const Shape& kernel) const {
+    if (xs.size() != 4) {
+      fail(node, "only 2-D (NCHW) inputs are supported, input is " +
+                     to_string(xs));
+    }
+    SpatialParams p;
+    auto ints = [&](const char* name, size_t count, int64_t fallback,
+                    int64_t min, uint32_t* out) {
+      const onnx::AttributeProto* a = attr(node, name);
+      if (a != nullptr && static_cast<size_t>(a->ints_size()) != count) {
+        fail(node, std::string(name) + " must have " + std::to_string(count) +
+                       " values for a 2-D window");
+      }
+      for (size_t k = 0; k < count; ++k) {
+        const int64_t v = a != nullptr ? a->ints(static_cast<int>(k)) : fallback;
+        if (v < min || v > (int64_t{1} << 16)) {
+          fail(node, std::string(name) + " value " + std::to_string(v) +
+                         " is not supported");
+        }
+        out[k] = static_cast<uint32_t>(v);
+      }
+    };
+    if (kernel.empty()) {
+      ints("kernel_shape", 2, 0, 1, p.kernel);
+      if (attr(node, "kernel_shape") == nullptr) {
+        fail(node, "needs kernel_shape");
+      }
+    } else {
+      if (const onnx::AttributeProto* a = attr(node, "kernel_shape")) {
+        if (a->ints_size() != 2 || a->ints(0) != kernel[0] ||
+            a->ints(1) != kernel[1]) {
+          fail(node, "kernel_shape does not match the weight");
+        }
+      }
+      p.kernel[0] = static_cast<uint32_t>(kernel[0]);
+      p.kernel[1] = static_cast<uint32_t>(kernel[1]);
+    }
+    ints("strides", 2, 1, 1, p.strides);
+    ints("dilations", 2, 1, 1, p.dilations);
+    ints("pads", 4, 0, 0, p.pads);
+    const onnx::AttributeProto* auto_pad = attr(node, "auto_pad");
+    const std::string mode = auto_pad != nullptr ? auto_pad->s() : "NOTSET";
+    if (mode == "VALID") {
+      std::fill(std::begin(p.pads), std::end(p.pads), 0u);
+    } else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
+      for (int a = 0; a < 2; ++a) {
+        const int64_t in = xs[2 + a];
+        if (in < 0) {
+          fail(node, "auto_pad " + mode + " needs a known input size, "
+                     "input is " + to_string(xs));
+        }
+        const int64_t out = (in + p.strides[a] - 1) / p.strides[a];
+        const int64_t window = int64_t{p.dilations[a]} * (p.kernel[a] - 1) + 1;
+        const int64_t total =
+            std::max<int64_t>(0, (out - 1) * p.strides[a] + window - in);
+        const int64_t small = total / 2;
+        const int64_t large = total - small;
+        p.pads[a] = static_cast<uint32_t>(mode == "SAME_UPPER" ? small : large);
+        p.pads[a + 2] =
+            static_cast<uint32_t>(mode == "SAME_UPPER" ? large : small);
+      }
+    } else if (mode != "NOTSET") {
+      fail(node, "auto_pad '" + mode + "' is not supported");
+    }
+    return p;
+  }
+
+  Shape window_output(const onnx::NodeProto& node, const Shape& xs,
+                      int64_t channels, const SpatialParams& p) const {
+    Shape y = {xs[0], channels, p.output_size(0, xs[2]),
+               p.output_size(1, xs[3])};
+    if ((xs[2] >= 0 && y[2] < 1) || (xs[3] >= 0 && y[3] < 1)) {
+      fail(node, "input " + to_string(xs) + " is smaller than the window");
+    }
+    return y;
+  }
+
+  void add_conv(const onnx::NodeProto& node, uint32_t x, const SpatialParams& p,
+                Shape w_shape, std::vector<float> w, std::vector<float> bias,
+                const std::string& name) {
+    const int64_t out = w_shape[0];
+    WeightDef weight;
+    weight.name = name;
+    weight.shape = {out, w_shape[1] * w_shape[2] * w_shape[3]};
+    weight.dense = std::move(w);
+    model_.weights.push_back(std::move(weight));
+    NodeDef n;
+    n.name = node.name();
+    n.op = OpType::kConv;
+    n.inputs = {x};
+    n.spatial = p;
+    n.weights = {static_cast<uint32_t>(model_.weights.size() - 1)};
+    if (!bias.empty()) {
+      WeightDef b;
+      b.name = name + ".bias";
+      b.shape = {out};
+      b.dense = std::move(bias);
+      model_.weights.push_back(std::move(b));
+      n.weights.push_back(static_cast<uint32_t>(model_.weights.size() - 1));
+    }
+    n.outputs = {add_value(node.output(0),
+                           window_output(node, model_.values[x].shape, out, p))};
+    model_.nodes.push_back(std::move(n));
+  }
+
+  void import_conv(const onnx::NodeProto& node) {
+    if (node.input_size() < 2) fail(node, "needs inputs X and W");
+    const uint32_t x = value_of(node, node.input(0));
+    const Shape& xs = model_.values[x].shape;
+    const Constant& w = constant(node, node.input(1));
+    if (!w.is_float || w.shape.size() != 4) {
+      fail(node, "only 2-D convolutions (a 4-D float weight) are supported; "
+                 "weight is " + to_string(w.shape));
+    }
+    const SpatialParams base = spatial_params(node, xs, {w.shape[2], w.shape[3]});
+    SpatialParams p = base;
+    const int64_t group = attr_int(node, "group", 1);
+    if (group < 1 || w.shape[0] % group != 0 ||
+        (xs[1] >= 0 && xs[1] != w.shape[1] * group)) {
+      fail(node, "group " + std::to_string(group) + " does not fit input " +
+                     to_string(xs) + " and weight " + to_string(w.shape));
+    }
+    p.group = static_cast<uint32_t>(group);
+    std::vector<float> bias;
+    if (node.input_size() > 2 && !node.input(2).empty()) {
+      const Constant& b = constant(node, node.input(2));
+      if (!b.is_float || b.f.size() != static_cast<size_t>(w.shape[0])) {
+        fail(node, "bias must hold " + std::to_string(w.shape[0]) + " floats");
+      }
+      bias = b.f;
+    }
+    add_conv(node, x, p, w.shape, w.f, std::move(bias),
+             weight_name(node.input(1)));
+  }
+
+  // BatchNormalization (inference): folded into the Conv before it when this
+  // is that Conv's only reader, else run as a 1x1 depthwise Conv (scale and
+  // shift per channel).
+  void import_batchnorm(const onnx::NodeProto& node) {
+    if (node.input_size() != 5) fail(node, "needs 5 inputs");
+    if (node.output_size() > 1) {
+      fail(node, "training outputs (running mean/var) are not supported");
+    }
+    if (attr_int(node, "training_mode", 0) != 0) {
+      fail(node, "training_mode=1 is not supported");
+    }
+    const float epsilon = attr_float(node, "epsilon", 1e-5f);
+    const Constant* c[4];
+    for (int k = 0; k < 4; ++k) c[k] = &constant(node, node.input(k + 1));
+    const size_t channels = c[0]->f.size();
+    for (const Constant* t : c) {
+      if (!t->is_float || t->f.size() != channels) {
+        fail(node, "scale, B, mean and var must be float vectors of one size");
+      }
+    }
+    std::vector<float> scale(channels), shift(channels);
+    for (size_t k = 0; k < channels; ++k) {
+      const double s = c[0]->f[k] / std::sqrt(static_cast<double>(c[3]->f[k]) +
+                                              epsilon);
+      scale[k] = static_cast<float>(s);
+      shift[k] = static_cast<float>(c[1]->f[k] - c[2]->f[k] * s);
+    }
+    NodeDef* conv = fusable_producer(node.input(0), {OpType::kConv});
+    if (conv != nullptr && conv->activation == kernels::Activation::kNone &&
+        static_cast<size_t>(model_.weights[conv->weights[0]].shape[0]) ==
+            channels) {
+      WeightDef& w = model_.weights[conv->weights[0]];
+      const auto per_out = static_cast<size_t>(w.shape[1]);
+      for (size_t o = 0; o < channels; ++o) {
+        for (size_t k = 0; k < per_out; ++k) w.dense[o * per_out + k] *= scale[o];
+      }
+      if (conv->weights.size() == 1) {
+        WeightDef b;
+        b.name = w.name + ".bias";
+        b.shape = {static_cast<int64_t>(channels)};
+        b.dense.assign(channels, 0.0f);
+        model_.weights.push_back(std::move(b));
+        conv->weights.push_back(static_cast<uint32_t>(model_.weights.size() - 1));
+      }
+      std::vector<float>& b = model_.weights[conv->weights[1]].dense;
+      for (size_t o = 0; o < channels; ++o) b[o] = b[o] * scale[o] + shift[o];
+      report_->folded.push_back("folded BatchNormalization '" + node.name() +
+                                "' into '" + conv->name + "'");
+      take_over_output(conv, node.output(0));
+      return;
+    }
+    const uint32_t x = value_of(node, node.input(0));
+    const Shape& xs = model_.values[x].shape;
+    if (xs.size() != 4 || (xs[1] >= 0 && static_cast<size_t>(xs[1]) != channels)) {
+      fail(node, "input " + to_string(xs) + " is not NCHW with " +
+                     std::to_string(channels) + " channels");
+    }
+    SpatialParams p;
+    p.group = static_cast<uint32_t>(channels);
+    const auto ch = static_cast<int64_t>(channels);
+    add_conv(node, x, p, {ch, 1, 1, 1}, scale, shift, node.name() + ".scale");
+    report_->folded.push_back("BatchNormalization '" + node.name() +
+                              "' runs as a per-channel 1x1 Conv");
+  }
+
+  void import_pool(const onnx::NodeProto& node) {
+    if (node.input_size() != 1) fail(node, "needs 1 input");
+    if (node.output_size() > 1 && !node.output(1).empty()) {
+      fail(node, "the Indices output is not supported");
+    }
+    if (attr_int(node, "storage_order", 0) != 0) {
+      fail(node, "storage_order=1 is not supported");
+    }
+    const uint32_t x = value_of(node, node.input(0));
+    const Shape& xs = model_.values[x].shape;
+    SpatialParams p = spatial_params(node, xs, {});
+    p.ceil_mode = attr_int(node, "ceil_mode", 0) != 0;
+    p.count_include_pad = attr_int(node, "count_include_pad", 0) != 0;
+    const bool max = node.op_type() == "MaxPool";
+    if (!max && (p.dilations[0] != 1 || p.dilations[1] != 1)) {
+      fail(node, "dilations are not supported for AveragePool");
+    }
+    NodeDef n;
+    n.name = node.name();
+    n.op = max ? OpType::kMaxPool : OpType::kAveragePool;
+    n.inputs = {x};
+    n.spatial = p;
+    n.outputs = {add_value(node.output(0), window_output(node, xs, xs[1], p))};
+    model_.nodes.push_back(std::move(n));
+  }
+
+  // PyTorch 1.13 puts a Pad before every AvgPool2d, zeros when the pool has
+  // no padding: that one is the identity. Other pads are refused.
+  void import_pad(const onnx::NodeProto& node) {
+    if (node.input_size() < 2) fail(node, "needs data and pads inputs");
+    const onnx::AttributeProto* mode = attr(node, "mode");
+    const Constant& pads = constant(node, node.input(1));
+    const bool zero = std::all_of(pads.i.begin(), pads.i.end(),
+                                  [](int64_t v) { return v == 0; }) &&
+                      std::all_of(pads.f.begin(), pads.f.end(),
+                                  [](float v) { return v == 0.0f; });
+    if (!zero || (mode != nullptr && mode->s() != "constant")) {
+      fail(node, "only a Pad that adds nothing is supported (pads " +
+                     std::string(zero ? "zero" : "non-zero") + ")");
+    }
+    values_[node.output(0)] = value_of(node, node.input(0));
+    report_->folded.push_back("dropped Pad '" + node.name() +
+                              "' (pads are all zero)");
+  }
+
+  void import_global_average_pool(const onnx::NodeProto& node) {
+    if (node.input_size() != 1) fail(node, "needs 1 input");
+    const uint32_t x = value_of(node, node.input(0));
+    const Shape& xs = model_.values[x].shape;
+    if (xs.size() != 4) {
+      fail(node, "only NCHW inputs are supported, input is " + to_string(xs));
+    }
+    NodeDef n;
+    n.name = node.name();
+    n.op = OpType::kGlobalAveragePool;
+    n.inputs = {x};
+    n.outputs = {add_value(node.output(0), {xs[0], xs[1], 1, 1})};
     model_.nodes.push_back(std::move(n));
   }
 
@@ -1036,7 +1383,7 @@ class Importer {
   // LSTM direction's bias, is counted with the matrix before it.
   void choose_formats() {
     for (const NodeDef& n : model_.nodes) {
-      if (n.op == OpType::kLinear) {
+      if (n.op == OpType::kLinear || n.op == OpType::kConv) {
         choose_format(n.name, n.weights[0],
                       {n.weights.begin() + 1, n.weights.end()});
       } else if (n.op == OpType::kLstm) {

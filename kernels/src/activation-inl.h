@@ -71,6 +71,8 @@ HWY_INLINE V Activate(D d, V v, Activation activation) {
       return v;
     case Activation::kRelu:
       return hn::Max(v, hn::Zero(d));
+    case Activation::kRelu6:
+      return hn::Min(hn::Max(v, hn::Zero(d)), hn::Set(d, 6.0f));
     case Activation::kGelu:
       return Gelu(d, v);
     case Activation::kSigmoid:
@@ -85,12 +87,17 @@ HWY_INLINE V Activate(D d, V v, Activation activation) {
 // run once more over the finished, L1-resident output span instead, so each
 // kernel's tile loop does not carry eight inlined copies of them.
 HWY_INLINE bool FusedInStore(Activation activation) {
-  return activation == Activation::kNone || activation == Activation::kRelu;
+  return activation == Activation::kNone || activation == Activation::kRelu ||
+         activation == Activation::kRelu6;
 }
 
 template <class D, class V>
 HWY_INLINE V ActivateInStore(D d, V v, Activation activation) {
-  return activation == Activation::kRelu ? hn::Max(v, hn::Zero(d)) : v;
+  if (activation == Activation::kRelu) return hn::Max(v, hn::Zero(d));
+  if (activation == Activation::kRelu6) {
+    return hn::Min(hn::Max(v, hn::Zero(d)), hn::Set(d, 6.0f));
+  }
+  return v;
 }
 
 // y[0:count] = act(y[0:count]).

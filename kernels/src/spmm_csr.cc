@@ -196,10 +196,12 @@ HWY_INLINE void Tile1(D d, const float* HWY_RESTRICT values,
 
 // n > 1: column tiles of 8, 4 and 1 vectors, then half and quarter vectors
 // and scalars for the last few columns, one output row at a time.
+// X's rows are ldx apart and Y's ldy apart.
 template <class Index>
 void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
-              const float* HWY_RESTRICT x, size_t n, float* HWY_RESTRICT y,
-              const Epilogue& epilogue, size_t row_begin, size_t row_end) {
+              const float* HWY_RESTRICT x, size_t ldx, size_t n,
+              float* HWY_RESTRICT y, size_t ldy, const Epilogue& epilogue,
+              size_t row_begin, size_t row_end) {
   const hn::ScalableTag<float> d;
   const hn::CappedTag<float, 8> d8;
   const hn::CappedTag<float, 4> d4;
@@ -210,50 +212,52 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
     const uint32_t kb = w.row_ptr[r];
     const uint32_t ke = w.row_ptr[r + 1];
     const float bias = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0f;
-    float* HWY_RESTRICT yr = y + r * n;
+    float* HWY_RESTRICT yr = y + r * ldy;
     size_t j = 0;
     for (; j + 8 * lanes <= n; j += 8 * lanes) {
-      Tile8(d, values, cols, kb, ke, x + j, n, bias, act, yr + j);
+      Tile8(d, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
     }
     if (j + 4 * lanes <= n) {
-      Tile4(d, values, cols, kb, ke, x + j, n, bias, act, yr + j);
+      Tile4(d, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
       j += 4 * lanes;
     }
     for (; j + lanes <= n; j += lanes) {
-      Tile1(d, values, cols, kb, ke, x + j, n, bias, act, yr + j);
+      Tile1(d, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
     }
     if (hn::Lanes(d8) < lanes && j + hn::Lanes(d8) <= n) {
-      Tile1(d8, values, cols, kb, ke, x + j, n, bias, act, yr + j);
+      Tile1(d8, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
       j += hn::Lanes(d8);
     }
     if (hn::Lanes(d4) < lanes && j + hn::Lanes(d4) <= n) {
-      Tile1(d4, values, cols, kb, ke, x + j, n, bias, act, yr + j);
+      Tile1(d4, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
       j += hn::Lanes(d4);
     }
     for (; j < n; ++j) {
-      StoreScalar(bias + SparseDot(values, cols, kb, ke, x + j, n), act,
+      StoreScalar(bias + SparseDot(values, cols, kb, ke, x + j, ldx), act,
                   yr + j);
     }
   }
 }
 
 template <class Index>
-void SpmmCsrTyped(const CsrView& w, const float* x, size_t n, float* y,
-                  const Epilogue& epilogue, size_t row_begin, size_t row_end) {
+void SpmmCsrTyped(const CsrView& w, const float* x, size_t ldx, size_t n,
+                  float* y, size_t ldy, const Epilogue& epilogue,
+                  size_t row_begin, size_t row_end) {
   const auto* cols = static_cast<const Index*>(w.col_idx);
-  if (n == 1) {
+  if (n == 1 && ldx == 1 && ldy == 1) {
     SpmvRows(w, cols, x, y, epilogue, row_begin, row_end);
   } else {
-    SpmmRows(w, cols, x, n, y, epilogue, row_begin, row_end);
+    SpmmRows(w, cols, x, ldx, n, y, ldy, epilogue, row_begin, row_end);
   }
 }
 
-void SpmmCsr(const CsrView& w, const float* x, size_t n, float* y,
-             const Epilogue& epilogue, size_t row_begin, size_t row_end) {
+void SpmmCsr(const CsrView& w, const float* x, size_t ldx, size_t n, float* y,
+             size_t ldy, const Epilogue& epilogue, size_t row_begin,
+             size_t row_end) {
   if (w.index_width == IndexWidth::k16) {
-    SpmmCsrTyped<uint16_t>(w, x, n, y, epilogue, row_begin, row_end);
+    SpmmCsrTyped<uint16_t>(w, x, ldx, n, y, ldy, epilogue, row_begin, row_end);
   } else {
-    SpmmCsrTyped<uint32_t>(w, x, n, y, epilogue, row_begin, row_end);
+    SpmmCsrTyped<uint32_t>(w, x, ldx, n, y, ldy, epilogue, row_begin, row_end);
   }
 }
 
@@ -268,7 +272,15 @@ HWY_EXPORT(SpmmCsr);
 
 void spmm_csr(const CsrView& w, const float* x, size_t n, float* y,
               const Epilogue& epilogue, size_t row_begin, size_t row_end) {
-  HWY_DYNAMIC_DISPATCH(SpmmCsr)(w, x, n, y, epilogue, row_begin, row_end);
+  HWY_DYNAMIC_DISPATCH(SpmmCsr)(w, x, n, n, y, n, epilogue, row_begin,
+                                row_end);
+}
+
+void spmm_csr_strided(const CsrView& w, const float* x, size_t ldx, size_t n,
+                      float* y, size_t ldy, const Epilogue& epilogue,
+                      size_t row_begin, size_t row_end) {
+  HWY_DYNAMIC_DISPATCH(SpmmCsr)(w, x, ldx, n, y, ldy, epilogue, row_begin,
+                                row_end);
 }
 
 }  // namespace spruce::kernels

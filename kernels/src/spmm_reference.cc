@@ -22,6 +22,8 @@ double activate_reference(double v, Activation activation) {
       return v;
     case Activation::kRelu:
       return std::max(v, 0.0);
+    case Activation::kRelu6:
+      return std::min(std::max(v, 0.0), 6.0);
     case Activation::kGelu:
       return 0.5 * v * std::erfc(-v / std::sqrt(2.0));
     case Activation::kSigmoid:
@@ -35,14 +37,21 @@ double activate_reference(double v, Activation activation) {
 void spmm_csr_reference(const CsrView& w, const float* x, size_t n, float* y,
                         const Epilogue& epilogue, size_t row_begin,
                         size_t row_end) {
+  spmm_csr_strided_reference(w, x, n, n, y, n, epilogue, row_begin, row_end);
+}
+
+void spmm_csr_strided_reference(const CsrView& w, const float* x, size_t ldx,
+                                size_t n, float* y, size_t ldy,
+                                const Epilogue& epilogue, size_t row_begin,
+                                size_t row_end) {
   for (size_t r = row_begin; r < row_end; ++r) {
     for (size_t j = 0; j < n; ++j) {
       double sum = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0;
       for (uint32_t k = w.row_ptr[r]; k < w.row_ptr[r + 1]; ++k) {
         const size_t c = index_at(w.col_idx, w.index_width, k);
-        sum += static_cast<double>(w.values[k]) * x[c * n + j];
+        sum += static_cast<double>(w.values[k]) * x[c * ldx + j];
       }
-      y[r * n + j] =
+      y[r * ldy + j] =
           static_cast<float>(activate_reference(sum, epilogue.activation));
     }
   }

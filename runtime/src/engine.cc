@@ -14,11 +14,13 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <set>
 
+#include "conv_op.h"
 #include "graph.h"
 #include "linear_op.h"
 #include "lstm_op.h"
 #include "mapped_file.h"
 #include "model_reader.h"
+#include "simple_ops.h"
 #include "spruce/error.h"
 
 namespace spruce {
@@ -65,12 +67,24 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<LinearOp>>
       linear;                       // per node; null if not Linear
   std::vector<std::unique_ptr<LstmOp>> lstm;  // per node; null if not LSTM
+  std::vector<std::unique_ptr<ConvOp>> conv;  // per node; null if not Conv
+  std::vector<std::unique_ptr<PoolOp>> pool;  // per node; null if not a pool
   std::vector<bool> feature_major;  // per value
+  // Memory plan: each computed value lives in a slot, a buffer shared over
+  // time by values whose lifetimes do not overlap (kNoSlot: a model input, or
+  // an alias of its input's bytes through Flatten). Elementwise ops write into
+  // their input's slot when that input dies there (`in_place`).
+  static constexpr uint32_t kNoSlot = 0xFFFFFFFF;
+  std::vector<uint32_t> slot_of;  // per value
+  std::vector<bool> in_place;     // per node
+  size_t slot_count = 0;
+  MemoryPlanInfo memory;
   std::vector<TensorInfo> inputs;
   std::vector<TensorInfo> outputs;
   std::vector<LayerInfo> layers;
 
   void plan();
+  void plan_memory();
   void describe_layers();
   void describe_lstm(size_t node_index, LayerInfo* info) const;
   [[noreturn]] void fail(const std::string& message) const {
@@ -81,13 +95,17 @@ struct Engine::Impl {
   struct Run {
     std::vector<Shape> shapes;
     std::vector<const float*> data;
-    std::vector<std::vector<float>> storage;    // values computed by nodes
+    std::vector<std::vector<float>> slots;      // the memory plan's buffers
+    std::vector<std::vector<float>> own;        // per value, off the plan
     std::vector<std::vector<float>> converted;  // values in the other layout
   };
   void bind_inputs(const std::vector<Input>& given, Run* run) const;
   // `value`'s data in the wanted layout, transposing into run->converted.
   const float* in_layout(uint32_t value, bool feature_major, Run* run) const;
-  float* allocate(uint32_t value, Run* run) const;
+  // `value`'s buffer: its slot, or its own when `off_plan` (an in-place op
+  // whose output turned out larger than its input, by broadcasting).
+  float* allocate(uint32_t value, Run* run, bool off_plan = false) const;
+  void run_node(size_t node_index, Run* run) const;
   void run_lstm(size_t node_index, Run* run) const;
   void run_concat(const NodeDesc& node, Run* run) const;
 };
@@ -97,6 +115,8 @@ void Engine::Impl::plan() {
   feature_major.assign(value_count, false);
   linear.resize(graph.nodes.size());
   lstm.resize(graph.nodes.size());
+  conv.resize(graph.nodes.size());
+  pool.resize(graph.nodes.size());
   LinearPlanOptions plan;
   plan.force_dense = options.force_dense;
   plan.measure =
@@ -129,9 +149,25 @@ void Engine::Impl::plan() {
                   graph.outputs.end();
         }
         break;
+      case OpKind::kConv: {
+        const WeightDesc& w = graph.weights[node.weights[0]];
+        const WeightDesc* b =
+            node.weights.size() > 1 ? &graph.weights[node.weights[1]] : nullptr;
+        conv[i] = std::make_unique<ConvOp>(w, b, node.spatial, node.activation,
+                                           graph.values[in].shape, plan,
+                                           dnnl_engine);
+        break;
+      }
+      case OpKind::kMaxPool:
+      case OpKind::kAveragePool:
+        pool[i] = std::make_unique<PoolOp>(node.op, node.spatial, dnnl_engine);
+        break;
       case OpKind::kConcat:
+      case OpKind::kGlobalAveragePool:
+      case OpKind::kAdd:
         break;
       case OpKind::kRelu:
+      case OpKind::kClip:
         feature_major[out] = feature_major[in];
         break;
       case OpKind::kFlatten: {
@@ -151,7 +187,102 @@ void Engine::Impl::plan() {
   for (uint32_t o : graph.outputs) {
     outputs.push_back({graph.values[o].name, graph.values[o].shape});
   }
+  plan_memory();
   describe_layers();
+}
+
+// Greedy slot assignment in execution order with the declared shapes
+// (dynamic dimensions taken as 1 for the sizes reported).
+void Engine::Impl::plan_memory() {
+  const size_t value_count = graph.values.size();
+  const size_t node_count = graph.nodes.size();
+  constexpr size_t kForever = ~size_t{0};
+  std::vector<size_t> last_use(value_count, 0);
+  for (size_t i = 0; i < node_count; ++i) {
+    for (uint32_t v : graph.nodes[i].inputs) {
+      if (v != kNoValue) last_use[v] = i;
+    }
+  }
+  for (uint32_t o : graph.outputs) last_use[o] = kForever;
+  auto bytes_of = [&](uint32_t v) {
+    size_t count = 1;
+    for (int64_t d : graph.values[v].shape) count *= d > 0 ? static_cast<size_t>(d) : 1;
+    return count * sizeof(float);
+  };
+  slot_of.assign(value_count, kNoSlot);
+  in_place.assign(node_count, false);
+  std::vector<size_t> slot_bytes;
+  std::vector<size_t> live;  // values alive in each slot
+  std::vector<uint32_t> free_slots;
+  for (size_t i = 0; i < node_count; ++i) {
+    const NodeDesc& node = graph.nodes[i];
+    const uint32_t in = node.inputs[0];
+    const bool elementwise = node.op == OpKind::kRelu ||
+                             node.op == OpKind::kClip ||
+                             node.op == OpKind::kAdd;
+    for (uint32_t o : node.outputs) {
+      if (o == kNoValue) continue;
+      memory.unplanned_bytes += bytes_of(o);
+      if (node.op == OpKind::kFlatten) {
+        slot_of[o] = slot_of[in];  // same bytes (or a model input's)
+        if (slot_of[o] != kNoSlot) ++live[slot_of[o]];
+        continue;
+      }
+      if (elementwise && slot_of[in] != kNoSlot && last_use[in] == i &&
+          live[slot_of[in]] == 1 &&
+          graph.values[in].shape == graph.values[o].shape &&
+          feature_major[in] == feature_major[o]) {
+        slot_of[o] = slot_of[in];
+        ++live[slot_of[o]];
+        in_place[i] = true;
+        continue;
+      }
+      // Best fit among free slots; else a new one.
+      const size_t need = bytes_of(o);
+      auto best = free_slots.end();
+      for (auto it = free_slots.begin(); it != free_slots.end(); ++it) {
+        const bool fits = slot_bytes[*it] >= need;
+        if (best == free_slots.end() ||
+            (fits && (slot_bytes[*best] < need ||
+                      slot_bytes[*it] < slot_bytes[*best])) ||
+            (!fits && slot_bytes[*best] < need &&
+             slot_bytes[*it] > slot_bytes[*best])) {
+          best = it;
+        }
+      }
+      uint32_t slot;
+      if (best != free_slots.end()) {
+        slot = *best;
+        free_slots.erase(best);
+      } else {
+        slot = static_cast<uint32_t>(slot_bytes.size());
+        slot_bytes.push_back(0);
+        live.push_back(0);
+      }
+      slot_bytes[slot] = std::max(slot_bytes[slot], need);
+      slot_of[o] = slot;
+      live[slot] = 1;
+    }
+    // Values whose last reader was this node leave their slots.
+    for (uint32_t v : node.inputs) {
+      if (v == kNoValue || last_use[v] != i || slot_of[v] == kNoSlot) continue;
+      if (live[slot_of[v]] > 0 && --live[slot_of[v]] == 0) {
+        free_slots.push_back(slot_of[v]);
+      }
+      last_use[v] = kForever - 1;  // released once, even if read twice
+    }
+    // An output nobody reads (an unused LSTM state) frees at once.
+    for (uint32_t o : node.outputs) {
+      if (o == kNoValue || last_use[o] != 0 || slot_of[o] == kNoSlot) continue;
+      if (std::find(graph.outputs.begin(), graph.outputs.end(), o) !=
+          graph.outputs.end()) {
+        continue;
+      }
+      if (--live[slot_of[o]] == 0) free_slots.push_back(slot_of[o]);
+    }
+  }
+  slot_count = slot_bytes.size();
+  for (size_t b : slot_bytes) memory.peak_bytes += b;
 }
 
 void Engine::Impl::describe_layers() {
@@ -166,13 +297,21 @@ void Engine::Impl::describe_layers() {
     info.kernel_narrow = "-";
     if (node.op == OpKind::kLstm) describe_lstm(i, &info);
     if (node.op == OpKind::kLinear) {
-      const WeightDesc& w = graph.weights[node.weights[0]];
       const LinearOp::Choice& wide = linear[i]->choice(LinearOp::kWideColumns);
       const LinearOp::Choice& narrow = linear[i]->choice(1);
       info.kernel = linear_kernel_name(wide.kernel);
       info.kernel_narrow = linear_kernel_name(narrow.kernel);
       info.predicted_speedup = wide.speedup;
       info.predicted_speedup_narrow = narrow.speedup;
+    }
+    if (node.op == OpKind::kConv) {
+      // One choice for every batch: each image is its own product.
+      info.kernel = info.kernel_narrow = linear_kernel_name(conv[i]->kernel());
+      info.predicted_speedup = info.predicted_speedup_narrow =
+          conv[i]->speedup();
+    }
+    if (node.op == OpKind::kLinear || node.op == OpKind::kConv) {
+      const WeightDesc& w = graph.weights[node.weights[0]];
       info.storage = w.layout == WeightLayout::kCsr   ? "csr"
                      : w.layout == WeightLayout::kBsr ? "bsr"
                                                       : "dense";
@@ -302,15 +441,20 @@ const float* Engine::Impl::in_layout(uint32_t value, bool want_feature_major,
   return out.data();
 }
 
-float* Engine::Impl::allocate(uint32_t value, Run* run) const {
+float* Engine::Impl::allocate(uint32_t value, Run* run,
+                              bool off_plan) const {
   const size_t count = element_count(run->shapes[value]);
   if (count > kMaxActivationElements) {
     throw Error("tensor '" + graph.values[value].name + "' would have shape " +
                 to_string(run->shapes[value]) + ", too large to allocate");
   }
-  run->storage[value].resize(count);
-  run->data[value] = run->storage[value].data();
-  return run->storage[value].data();
+  const uint32_t slot = slot_of[value];
+  std::vector<float>& buffer = slot == kNoSlot || off_plan ? run->own[value]
+                                                           : run->slots[slot];
+  // The slot's earlier tenants are dead: growing it moves nothing live.
+  if (buffer.size() < count) buffer.resize(count);
+  run->data[value] = buffer.data();
+  return buffer.data();
 }
 
 void Engine::Impl::run_lstm(size_t node_index, Run* run) const {
@@ -360,6 +504,84 @@ void Engine::Impl::run_concat(const NodeDesc& node, Run* run) const {
   }
 }
 
+void Engine::Impl::run_node(size_t i, Run* run) const {
+  const NodeDesc& node = graph.nodes[i];
+  std::vector<Shape> input_shapes;
+  for (uint32_t v : node.inputs) {
+    input_shapes.push_back(v == kNoValue ? Shape{} : run->shapes[v]);
+  }
+  const std::vector<Shape> output_shapes =
+      infer_output_shapes(graph, node, input_shapes);
+  for (size_t k = 0; k < node.outputs.size(); ++k) {
+    if (node.outputs[k] != kNoValue) {
+      run->shapes[node.outputs[k]] = output_shapes[k];
+    }
+  }
+  const uint32_t in = node.inputs[0];
+  const uint32_t out = node.outputs[0];
+  const bool off_plan =
+      in_place[i] &&
+      element_count(run->shapes[out]) != element_count(run->shapes[in]);
+  switch (node.op) {
+    case OpKind::kLinear: {
+      const float* x = in_layout(in, /*feature_major=*/true, run);
+      const size_t n = element_count(run->shapes[in]) / linear[i]->in_features();
+      float* y = allocate(out, run);
+      linear[i]->run(x, n, y, threads);
+      break;
+    }
+    case OpKind::kRelu: {
+      const float* x = run->data[in];
+      float* y = allocate(out, run, off_plan);
+      const size_t count = element_count(run->shapes[out]);
+      for (size_t k = 0; k < count; ++k) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+      break;
+    }
+    case OpKind::kClip: {
+      const float* x = run->data[in];
+      float* y = allocate(out, run, off_plan);
+      clip(x, element_count(run->shapes[out]), node.clip_min, node.clip_max, y);
+      break;
+    }
+    case OpKind::kFlatten:
+      // Same bytes, new shape: no copy unless the layout must change.
+      run->data[out] = in_layout(in, feature_major[out], run);
+      break;
+    case OpKind::kLstm:
+      run_lstm(i, run);
+      break;
+    case OpKind::kConcat:
+      run_concat(node, run);
+      break;
+    case OpKind::kConv: {
+      const float* x = in_layout(in, /*feature_major=*/false, run);
+      float* y = allocate(out, run);
+      conv[i]->run(x, run->shapes[in], y, threads);
+      break;
+    }
+    case OpKind::kMaxPool:
+    case OpKind::kAveragePool: {
+      const float* x = in_layout(in, /*feature_major=*/false, run);
+      pool[i]->run(x, run->shapes[in], allocate(out, run));
+      break;
+    }
+    case OpKind::kGlobalAveragePool: {
+      const float* x = in_layout(in, /*feature_major=*/false, run);
+      global_average_pool(x, run->shapes[in], allocate(out, run));
+      break;
+    }
+    case OpKind::kAdd: {
+      const uint32_t b = node.inputs[1];
+      const float* xa = in_layout(in, /*feature_major=*/false, run);
+      const float* xb = in_layout(b, /*feature_major=*/false, run);
+      float* y = allocate(out, run, off_plan);
+      add_broadcast(xa, run->shapes[in], xb, run->shapes[b], y,
+                    run->shapes[out], node.activation);
+      break;
+    }
+  }
+}
+
 Engine Engine::load(const std::string& path, const EngineOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
@@ -391,6 +613,7 @@ const std::map<std::string, std::string>& Engine::metadata() const {
   return impl_->graph.metadata;
 }
 const std::string& Engine::path() const { return impl_->path; }
+const MemoryPlanInfo& Engine::memory_plan() const { return impl_->memory; }
 
 std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
   const Impl& m = *impl_;
@@ -398,54 +621,13 @@ std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
   Impl::Run run;
   run.shapes.resize(value_count);
   run.data.assign(value_count, nullptr);
-  run.storage.resize(value_count);
+  run.slots.resize(m.slot_count);
+  run.own.resize(value_count);
   run.converted.resize(value_count);
   m.bind_inputs(inputs, &run);
 
   const ScopedOmpThreads omp_threads(m.options.num_threads);
-  for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
-    const NodeDesc& node = m.graph.nodes[i];
-    std::vector<Shape> input_shapes;
-    for (uint32_t v : node.inputs) {
-      input_shapes.push_back(v == kNoValue ? Shape{} : run.shapes[v]);
-    }
-    const std::vector<Shape> output_shapes =
-        infer_output_shapes(m.graph, node, input_shapes);
-    for (size_t k = 0; k < node.outputs.size(); ++k) {
-      if (node.outputs[k] != kNoValue) {
-        run.shapes[node.outputs[k]] = output_shapes[k];
-      }
-    }
-    const uint32_t in = node.inputs[0];
-    const uint32_t out = node.outputs[0];
-    switch (node.op) {
-      case OpKind::kLinear: {
-        const float* x = m.in_layout(in, /*feature_major=*/true, &run);
-        const size_t n =
-            element_count(run.shapes[in]) / m.linear[i]->in_features();
-        float* y = m.allocate(out, &run);
-        m.linear[i]->run(x, n, y, m.threads);
-        break;
-      }
-      case OpKind::kRelu: {
-        const float* x = run.data[in];
-        float* y = m.allocate(out, &run);
-        const size_t count = run.storage[out].size();
-        for (size_t k = 0; k < count; ++k) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
-        break;
-      }
-      case OpKind::kFlatten:
-        // Same bytes, new shape: no copy unless the layout must change.
-        run.data[out] = m.in_layout(in, m.feature_major[out], &run);
-        break;
-      case OpKind::kLstm:
-        m.run_lstm(i, &run);
-        break;
-      case OpKind::kConcat:
-        m.run_concat(node, &run);
-        break;
-    }
-  }
+  for (size_t i = 0; i < m.graph.nodes.size(); ++i) m.run_node(i, &run);
 
   std::vector<Tensor> outputs;
   outputs.reserve(m.graph.outputs.size());

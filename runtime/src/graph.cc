@@ -1,6 +1,8 @@
 // Shape rules of each op and helpers on graph descriptions.
 #include "graph.h"
 
+#include <algorithm>
+
 #include "spruce/error.h"
 #include "spruce/sparse_matrix.h"
 
@@ -18,6 +20,18 @@ const char* op_name(OpKind op) {
       return "LSTM";
     case OpKind::kConcat:
       return "Concat";
+    case OpKind::kConv:
+      return "Conv";
+    case OpKind::kMaxPool:
+      return "MaxPool";
+    case OpKind::kAveragePool:
+      return "AveragePool";
+    case OpKind::kGlobalAveragePool:
+      return "GlobalAveragePool";
+    case OpKind::kAdd:
+      return "Add";
+    case OpKind::kClip:
+      return "Clip";
   }
   return "?";
 }
@@ -28,6 +42,8 @@ const char* activation_name(kernels::Activation activation) {
       return "";
     case kernels::Activation::kRelu:
       return "relu";
+    case kernels::Activation::kRelu6:
+      return "relu6";
     case kernels::Activation::kGelu:
       return "gelu";
     case kernels::Activation::kSigmoid:
@@ -169,6 +185,32 @@ Shape concat_shape(const NodeDesc& node, const std::vector<Shape>& inputs) {
   return y;
 }
 
+// NCHW windows: Conv (with its weight) and the pools.
+Shape spatial_shape(const Graph& graph, const NodeDesc& node, const Shape& x) {
+  if (x.size() != 4) {
+    fail(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
+  }
+  const SpatialParams& p = node.spatial;
+  int64_t channels = x[1];
+  if (node.op == OpKind::kConv) {
+    const WeightDesc& w = graph.weights[node.weights[0]];
+    const int64_t per_group = w.shape[1] / (int64_t{p.kernel[0]} * p.kernel[1]);
+    if (x[1] >= 0 && x[1] != per_group * p.group) {
+      fail(node, "input " + to_string(x) + " has " + std::to_string(x[1]) +
+                     " channels, weight '" + w.name + "' expects " +
+                     std::to_string(per_group * p.group));
+    }
+    channels = w.shape[0];
+  }
+  Shape y = {x[0], channels, p.output_size(0, x[2]), p.output_size(1, x[3])};
+  if ((x[2] >= 0 && y[2] < 1) || (x[3] >= 0 && y[3] < 1)) {
+    fail(node, "input " + to_string(x) + " is smaller than one " +
+                   std::to_string(p.kernel[0]) + "x" +
+                   std::to_string(p.kernel[1]) + " window");
+  }
+  return y;
+}
+
 }  // namespace
 
 std::vector<Shape> infer_output_shapes(const Graph& graph,
@@ -192,7 +234,26 @@ std::vector<Shape> infer_output_shapes(const Graph& graph,
       return {y};
     }
     case OpKind::kRelu:
+    case OpKind::kClip:
       return {x};
+    case OpKind::kConv:
+    case OpKind::kMaxPool:
+    case OpKind::kAveragePool:
+      return {spatial_shape(graph, node, x)};
+    case OpKind::kGlobalAveragePool:
+      if (x.size() != 4) {
+        fail(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
+      }
+      return {{x[0], x[1], 1, 1}};
+    case OpKind::kAdd:
+    {
+      Shape y;
+      if (!broadcast_shape(x, inputs.at(1), &y)) {
+        fail(node, "shapes " + to_string(x) + " and " +
+                       to_string(inputs.at(1)) + " do not broadcast");
+      }
+      return {y};
+    }
     case OpKind::kFlatten: {
       if (node.axis < 0 || static_cast<size_t>(node.axis) > x.size()) {
         fail(node, "axis " + std::to_string(node.axis) +

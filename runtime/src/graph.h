@@ -13,11 +13,24 @@
 
 #include "spruce/kernels/spmm.h"
 #include "spruce/lstm_params.h"
+#include "spruce/spatial_params.h"
 #include "spruce/tensor.h"
 
 namespace spruce {
 
-enum class OpKind : uint8_t { kLinear, kRelu, kFlatten, kLstm, kConcat };
+enum class OpKind : uint8_t {
+  kLinear,
+  kRelu,
+  kFlatten,
+  kLstm,
+  kConcat,
+  kConv,
+  kMaxPool,
+  kAveragePool,
+  kGlobalAveragePool,
+  kAdd,
+  kClip,
+};
 enum class WeightLayout : uint8_t { kDense, kCsr, kBsr };
 
 const char* op_name(OpKind op);
@@ -55,7 +68,11 @@ struct NodeDesc {
   kernels::Activation activation = kernels::Activation::kNone;
   int axis = 1;     // Flatten, Concat
   LstmParams lstm;  // Lstm
+  SpatialParams spatial;  // Conv, MaxPool, AveragePool
+  float clip_min = 0;     // Clip
+  float clip_max = 0;
 };
+
 
 struct Graph {
   std::string producer;

@@ -7,45 +7,9 @@
 #include <random>
 
 #include "kernel_timing.h"
+#include "parallel.h"
 
 namespace spruce {
-namespace {
-
-// Below this many multiply-adds a parallel region costs more than it saves.
-constexpr size_t kMinParallelWork = size_t{1} << 15;
-
-// Boundaries splitting `rows` rows into `chunks` runs of about equal work,
-// where row_ptr[r] is the work before row r (non-zeros or blocks), so a
-// skewed row distribution still keeps every thread busy.
-std::vector<size_t> split_by_work(const uint32_t* row_ptr, size_t rows,
-                                  size_t chunks) {
-  std::vector<size_t> bounds{0};
-  const size_t total = row_ptr[rows];
-  size_t row = 0;
-  for (size_t c = 1; c < chunks; ++c) {
-    const size_t target = total * c / chunks;
-    while (row < rows && row_ptr[row] < target) ++row;
-    if (row > bounds.back()) bounds.push_back(row);
-  }
-  if (bounds.back() != rows || bounds.size() == 1) bounds.push_back(rows);
-  return bounds;
-}
-
-// kernel(begin, end) over each chunk of `bounds`, in parallel when there is
-// enough work (`work` multiply-adds) for the threads to pay off.
-template <class Kernel>
-void run_chunks(const std::vector<size_t>& bounds, size_t work, int num_threads,
-                const Kernel& kernel) {
-  const auto chunks = static_cast<long>(bounds.size() - 1);
-  if (num_threads <= 1 || chunks == 1 || work < kMinParallelWork) {
-    kernel(bounds.front(), bounds.back());
-    return;
-  }
-#pragma omp parallel for num_threads(num_threads) schedule(static, 1)
-  for (long c = 0; c < chunks; ++c) kernel(bounds[c], bounds[c + 1]);
-}
-
-}  // namespace
 
 const char* linear_kernel_name(LinearKernel kernel) {
   switch (kernel) {

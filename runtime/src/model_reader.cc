@@ -369,6 +369,24 @@ class Reader {
         case fb::OpType::Concat:
           node.op = OpKind::kConcat;
           break;
+        case fb::OpType::Conv:
+          node.op = OpKind::kConv;
+          break;
+        case fb::OpType::MaxPool:
+          node.op = OpKind::kMaxPool;
+          break;
+        case fb::OpType::AveragePool:
+          node.op = OpKind::kAveragePool;
+          break;
+        case fb::OpType::GlobalAveragePool:
+          node.op = OpKind::kGlobalAveragePool;
+          break;
+        case fb::OpType::Add:
+          node.op = OpKind::kAdd;
+          break;
+        case fb::OpType::Clip:
+          node.op = OpKind::kClip;
+          break;
         default:
           fail(what + " has unknown op type " +
                std::to_string(static_cast<int>(n->op())) +
@@ -395,12 +413,26 @@ class Reader {
         case fb::Activation::Relu:
           node.activation = kernels::Activation::kRelu;
           break;
+        case fb::Activation::Relu6:
+          node.activation = kernels::Activation::kRelu6;
+          break;
         default:
           fail(what + " has unknown activation " +
                std::to_string(static_cast<int>(n->activation())));
       }
       node.axis = n->axis();
       if (node.op == OpKind::kLstm) read_lstm_params(*n, what, &node.lstm);
+      if (node.op == OpKind::kConv || node.op == OpKind::kMaxPool ||
+          node.op == OpKind::kAveragePool) {
+        read_spatial_params(*n, what, &node.spatial);
+      }
+      node.clip_min = n->clip_min();
+      node.clip_max = n->clip_max();
+      if (node.op == OpKind::kClip &&
+          !(node.clip_min <= node.clip_max)) {  // also refuses NaN
+        fail(what + " has clip bounds [" + std::to_string(node.clip_min) +
+             ", " + std::to_string(node.clip_max) + "]");
+      }
       check_arity(*graph, node, what);
       graph->nodes.push_back(std::move(node));
     }
@@ -436,6 +468,67 @@ class Reader {
     if (p->state_offset > (1u << 20) ||
         (p->state_batch_major && p->state_offset != 0)) {
       fail(what + " has state offset " + std::to_string(p->state_offset));
+    }
+  }
+
+  // Windows up to 2^12 wide, strides and dilations up to 2^12, pads up to
+  // 2^16: far beyond any real model, small enough that no size computed from
+  // them overflows.
+  void read_spatial_params(const fb::Node& n, const std::string& what,
+                           SpatialParams* p) const {
+    const fb::SpatialParams* f = n.spatial();
+    if (f == nullptr) fail(what + " has no window parameters");
+    const auto read = [&](const flatbuffers::Vector<uint32_t>* v,
+                          const char* field, size_t count, uint32_t min,
+                          uint32_t max, uint32_t* out) {
+      if (v == nullptr || v->size() != count) {
+        fail(what + " needs " + std::to_string(count) + " values of " + field);
+      }
+      for (size_t k = 0; k < count; ++k) {
+        const uint32_t value = v->Get(static_cast<flatbuffers::uoffset_t>(k));
+        if (value < min || value > max) {
+          fail(what + " has " + field + " " + std::to_string(value) +
+               " (allowed " + std::to_string(min) + " to " +
+               std::to_string(max) + ")");
+        }
+        out[k] = value;
+      }
+    };
+    read(f->kernel(), "kernel", 2, 1, 1u << 12, p->kernel);
+    read(f->strides(), "strides", 2, 1, 1u << 12, p->strides);
+    read(f->pads(), "pads", 4, 0, 1u << 16, p->pads);
+    read(f->dilations(), "dilations", 2, 1, 1u << 12, p->dilations);
+    p->group = f->group();
+    p->ceil_mode = f->ceil_mode();
+    p->count_include_pad = f->count_include_pad();
+    if (p->group == 0 || p->group > (1u << 20)) {
+      fail(what + " has group " + std::to_string(p->group));
+    }
+  }
+
+  // Conv: W [O, C/group · kh · kw] and an optional dense bias [O].
+  void check_conv_arity(const Graph& graph, const NodeDesc& node,
+                        const std::string& what) const {
+    if (node.weights.empty() || node.weights.size() > 2) {
+      fail(what + " needs a weight and an optional bias, has " +
+           std::to_string(node.weights.size()) + " weights");
+    }
+    const WeightDesc& w = graph.weights[node.weights[0]];
+    const SpatialParams& p = node.spatial;
+    const int64_t window = int64_t{p.kernel[0]} * p.kernel[1];
+    if (w.shape.size() != 2 || w.shape[1] % window != 0 ||
+        w.shape[0] % p.group != 0) {
+      fail(what + " weight '" + w.name + "' has shape " + to_string(w.shape) +
+           ", expected [out, in/group · " + std::to_string(p.kernel[0]) +
+           " · " + std::to_string(p.kernel[1]) + "] with out divisible by " +
+           "group " + std::to_string(p.group));
+    }
+    if (node.weights.size() == 2) {
+      const WeightDesc& b = graph.weights[node.weights[1]];
+      if (b.layout != WeightLayout::kDense || b.shape != Shape{w.shape[0]}) {
+        fail(what + " bias '" + b.name + "' must be dense of shape [" +
+             std::to_string(w.shape[0]) + "], is " + to_string(b.shape));
+      }
     }
   }
 
@@ -493,11 +586,13 @@ class Reader {
       }
       return;
     }
-    if (node.inputs.size() != 1 || node.outputs.size() != 1) {
-      fail(what + " needs 1 input and 1 output, has " +
-           std::to_string(node.inputs.size()) + " and " +
-           std::to_string(node.outputs.size()));
+    const size_t arity = node.op == OpKind::kAdd ? 2 : 1;
+    if (node.inputs.size() != arity || node.outputs.size() != 1) {
+      fail(what + " needs " + std::to_string(arity) +
+           " input(s) and 1 output, has " + std::to_string(node.inputs.size()) +
+           " and " + std::to_string(node.outputs.size()));
     }
+    if (node.op == OpKind::kConv) return check_conv_arity(graph, node, what);
     if (node.op != OpKind::kLinear) {
       if (!node.weights.empty()) fail(what + " takes no weights");
       return;

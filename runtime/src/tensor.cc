@@ -1,6 +1,7 @@
 // Tensor and Shape helpers of the public API.
 #include "spruce/tensor.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "spruce/error.h"
@@ -41,6 +42,26 @@ Tensor::Tensor(Shape shape, std::vector<float> data)
                 std::to_string(element_count(shape_)) + " values, got " +
                 std::to_string(data_.size()));
   }
+}
+
+bool broadcast_shape(const Shape& a, const Shape& b, Shape* out) {
+  const size_t rank = std::max(a.size(), b.size());
+  Shape y(rank);
+  for (size_t k = 0; k < rank; ++k) {
+    const int64_t da = k < rank - a.size() ? 1 : a[k - (rank - a.size())];
+    const int64_t db = k < rank - b.size() ? 1 : b[k - (rank - b.size())];
+    if (da == 1 || db == 1) {
+      y[k] = da == 1 ? db : da;
+    } else if (da < 0 || db < 0) {
+      y[k] = da < 0 ? db : da;
+    } else if (da != db) {
+      return false;
+    } else {
+      y[k] = da;
+    }
+  }
+  *out = std::move(y);
+  return true;
 }
 
 }  // namespace spruce

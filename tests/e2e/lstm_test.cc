@@ -1,9 +1,8 @@
-// LSTMs end to end, converted, loaded with every kernel choice and run:
-//  - ONNX's backend node tests from Debian's libonnx-testdata: ONNX's gate
-//    order (i, o, f, c) and layouts, against ONNX's numpy reference;
-//  - PyTorch nn.LSTM fixtures (tools/make_fixtures.py): PyTorch's gate order
-//    (i, f, g, o) as its exporter rewrites it, with the Transpose / Reshape /
-//    Slice / Concat / zero-state subgraphs it wraps around each layer.
+// LSTMs end to end, converted, loaded with every kernel choice and run on
+// PyTorch nn.LSTM fixtures (tools/make_fixtures.py): PyTorch's gate order
+// (i, f, g, o) as its exporter rewrites it, with the Transpose / Reshape /
+// Slice / Concat / zero-state subgraphs it wraps around each layer.
+// ONNX's own LSTM node tests run in onnx_node_test.cc with the other ops.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,6 +10,7 @@
 
 #include "spruce/converters/onnx_import.h"
 #include "spruce/converters/onnx_tensor.h"
+#include "onnx_test_data.h"
 #include "spruce/spruce.h"
 #include "test_util.h"
 
@@ -19,34 +19,9 @@ namespace {
 
 using testing::fixture;
 using testing::max_relative_error;
+using testing::read_test_data;
 using testing::temp_path;
-
-// test_data_set_0 of an ONNX test directory.
-struct TestData {
-  std::vector<std::string> input_names;
-  std::vector<std::string> input_files;
-  std::vector<std::string> output_names;
-  std::vector<Tensor> outputs;
-};
-
-TestData read_test_data(const std::string& dir) {
-  TestData data;
-  const std::string set = dir + "/test_data_set_0/";
-  for (int k = 0; std::filesystem::exists(set + "input_" + std::to_string(k) + ".pb"); ++k) {
-    const std::string file = set + "input_" + std::to_string(k) + ".pb";
-    std::string name;
-    converters::read_onnx_tensor_file(file, &name);
-    data.input_names.push_back(name);
-    data.input_files.push_back(file);
-  }
-  for (int k = 0; std::filesystem::exists(set + "output_" + std::to_string(k) + ".pb"); ++k) {
-    std::string name;
-    data.outputs.push_back(converters::read_onnx_tensor_file(
-        set + "output_" + std::to_string(k) + ".pb", &name));
-    data.output_names.push_back(name);
-  }
-  return data;
-}
+using testing::TestData;
 
 struct Mode {
   const char* name;
@@ -111,32 +86,19 @@ void ExpectMatchesTestData(const std::string& model, const TestData& data,
   }
 }
 
-class OnnxNodeTest : public ::testing::TestWithParam<const char*> {};
+class TorchFixture : public ::testing::TestWithParam<const char*> {};
 
-// The tests pass W, R and B as graph inputs; they are frozen as the weights
-// they are in a real model.
-TEST_P(OnnxNodeTest, MatchesOnnxReference) {
-  const std::string dir = std::string(SPRUCE_ONNX_NODE_TESTS) + "/" + GetParam();
-  ASSERT_TRUE(std::filesystem::exists(dir + "/model.onnx"))
-      << dir << " missing: tools/setup.sh installs libonnx-testdata";
-  ExpectMatchesTestData(dir + "/model.onnx", read_test_data(dir), {"W", "R", "B"});
-}
-
-INSTANTIATE_TEST_SUITE_P(Lstm, OnnxNodeTest,
-                         ::testing::Values("test_lstm_defaults",
-                                           "test_lstm_with_initial_bias",
-                                           "test_lstm_batchwise"));
-
-class TorchLstm : public ::testing::TestWithParam<const char*> {};
-
-TEST_P(TorchLstm, MatchesPyTorch) {
+TEST_P(TorchFixture, MatchesPyTorch) {
   const std::string dir = fixture(GetParam());
   ExpectMatchesTestData(dir + "/model.onnx", read_test_data(dir), {});
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, TorchLstm,
+// cnn_pruned90 runs the same modes: every pruned Conv on the sparse kernels,
+// the timed choice, and everything on oneDNN.
+INSTANTIATE_TEST_SUITE_P(Fixtures, TorchFixture,
                          ::testing::Values("lstm_pruned90",
-                                           "lstm_pruned90_zero_state"));
+                                           "lstm_pruned90_zero_state",
+                                           "cnn_pruned90"));
 
 // Each batch row run alone (the batch-1 kernel choice) gives that row of the
 // whole batch's result (the wide choice), and a shorter sequence runs too:

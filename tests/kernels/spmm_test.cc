@@ -247,7 +247,7 @@ TEST_P(SpmmCsr, ThirtyTwoBitIndicesForWideMatrices) {
 
 constexpr Activation kActivations[] = {Activation::kNone, Activation::kRelu,
                                        Activation::kGelu, Activation::kSigmoid,
-                                       Activation::kTanh};
+                                       Activation::kTanh, Activation::kRelu6};
 
 TEST_P(SpmmCsr, FusedBiasAndActivations) {
   for (size_t n : {1, 5, 16, 70, 128}) {
@@ -260,6 +260,37 @@ TEST_P(SpmmCsr, FusedBiasAndActivations) {
           .bias(true)
           .activation(a)
           .Test();
+    }
+  }
+}
+
+// ldx = 1 with element offsets as column indices (direct convolution), and
+// output rows wider than the columns computed: only x[offset + j], j < n, is
+// read, and only y[r * ldy + j], j < n, written.
+TEST_P(SpmmCsr, StridedOffsetsMatchReference) {
+  std::mt19937 rng(7);
+  for (size_t n : {1, 3, 17, 63, 200}) {
+    const size_t rows = 23, cols = 40, ldy = n + 5;
+    const auto dense = random_sparse(rows, cols, 0.7, &rng);
+    CsrMatrix m = CsrMatrix::from_dense(dense.data(), rows, cols);
+    Csr32 wide = widen(m);
+    // Column c becomes offset 3 * c + (c % 3): scattered, overlapping reads.
+    for (uint32_t& c : wide.cols) c = 3 * c + c % 3;
+    const size_t x_size = 3 * cols + 3 + n;
+    const std::vector<float> x = uniform_values(x_size, &rng);
+    const std::vector<float> b = uniform_values(rows, &rng);
+    const Epilogue epilogue{b.data(), Activation::kRelu6};
+    std::vector<float> expected(rows * ldy, -7.0f), actual(rows * ldy, -7.0f);
+    spmm_csr_strided_reference(wide.view, x.data(), 1, n, expected.data(), ldy,
+                               epilogue, 0, rows);
+    spmm_csr_strided(wide.view, x.data(), 1, n, actual.data(), ldy, epilogue,
+                     0, rows);
+    for (size_t k = 0; k < rows * ldy; ++k) {
+      if (k % ldy >= n) {
+        ASSERT_EQ(actual[k], -7.0f) << "wrote past n at " << k;
+        continue;
+      }
+      ASSERT_NEAR(actual[k], expected[k], 1e-4f) << "n=" << n << " at " << k;
     }
   }
 }

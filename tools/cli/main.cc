@@ -155,6 +155,8 @@ void inspect(const std::string& path, bool json, int threads) {
                              {"stored_bytes", l.stored_bytes}, {"dense_bytes", l.dense_bytes}});
     }
     j["weights"] = {{"stored_bytes", stored}, {"dense_bytes", dense}};
+    j["activations"] = {{"peak_bytes", engine.memory_plan().peak_bytes},
+                        {"unplanned_bytes", engine.memory_plan().unplanned_bytes}};
     j["metadata"] = engine.metadata();
     std::cout << j.dump(2) << "\n";
     return;
@@ -211,6 +213,10 @@ void inspect(const std::string& path, bool json, int threads) {
   std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
               human_bytes(dense).c_str(), human_bytes(stored).c_str(),
               stored ? double(dense) / stored : 0.0);
+  const spruce::MemoryPlanInfo& memory = engine.memory_plan();
+  std::printf("activations: %s peak at batch 1 (%s if every tensor had its own buffer)\n",
+              human_bytes(memory.peak_bytes).c_str(),
+              human_bytes(memory.unplanned_bytes).c_str());
 }
 
 // ------------------------------------------------------------------ inputs

@@ -41,7 +41,7 @@ struct EngineOptions {
 // One layer of the loaded model, as planned: what it is and how it runs.
 struct LayerInfo {
   std::string name;
-  std::string op;          // "Linear", "Relu", "Flatten"
+  std::string op;          // "Linear", "Conv", "LSTM", "Relu", ...
   std::string storage;     // weight format in the file: "csr", "dense", "bsr"
   // What runs it for batches of 8 columns and more, and for fewer:
   // "sparse-csr", "sparse-bsr", "onednn" ("-": no kernel).
@@ -53,11 +53,24 @@ struct LayerInfo {
   double predicted_speedup_narrow = 1.0;
   std::string block_shape;  // "RxC" for a BSR weight, else empty
   std::string activation;  // fused activation, "" if none
-  Shape weight_shape;      // [out, in] for Linear, empty otherwise
+  // [out, in] for Linear, [out, in/group · kh · kw] for Conv, [4H, in + H]
+  // for LSTM, empty otherwise.
+  Shape weight_shape;
   double sparsity = 0;     // fraction of zero weights
   int index_bits = 0;      // column index width of a sparse weight
   size_t stored_bytes = 0; // weight bytes in the file (bias included)
   size_t dense_bytes = 0;  // the same weights stored dense
+};
+
+// Activation memory as planned at load, for the declared input shapes with
+// every dynamic dimension taken as 1 (scales with batch and sequence).
+struct MemoryPlanInfo {
+  // Buffers a run() allocates for intermediate and output tensors: tensors
+  // whose lifetimes do not overlap share one, and elementwise ops write in
+  // place when their input dies there.
+  size_t peak_bytes = 0;
+  // The same tensors each in its own buffer.
+  size_t unplanned_bytes = 0;
 };
 
 class Engine {
@@ -77,6 +90,7 @@ class Engine {
   const std::vector<LayerInfo>& layers() const;
   const std::map<std::string, std::string>& metadata() const;
   const std::string& path() const;
+  const MemoryPlanInfo& memory_plan() const;
 
   // Runs the model. Every model input must be given once, with its declared
   // rank and static dimensions; dynamic dimensions may take any size >= 1.

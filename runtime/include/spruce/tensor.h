@@ -18,6 +18,12 @@ using Shape = std::vector<int64_t>;
 // dimension is negative or the product overflows.
 size_t element_count(const Shape& shape);
 
+// The shape numpy broadcasting gives `a` and `b` (dimensions aligned from the
+// right, a 1 stretches to the other's size; -1 is unknown and stays unknown
+// unless the other is a known size other than 1). False if they do not
+// broadcast.
+bool broadcast_shape(const Shape& a, const Shape& b, Shape* out);
+
 // "[1, 784]"; dynamic dimensions print as "?".
 std::string to_string(const Shape& shape);
 

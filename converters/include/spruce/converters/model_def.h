@@ -11,6 +11,7 @@
 
 #include "spruce/kernels/spmm.h"
 #include "spruce/lstm_params.h"
+#include "spruce/spatial_params.h"
 #include "spruce/sparse_matrix.h"
 #include "spruce/tensor.h"
 
@@ -22,6 +23,12 @@ enum class OpType : uint16_t {
   kFlatten = 2,
   kLstm = 3,
   kConcat = 4,
+  kConv = 5,
+  kMaxPool = 6,
+  kAveragePool = 7,
+  kGlobalAveragePool = 8,
+  kAdd = 9,
+  kClip = 10,
 };
 enum class WeightFormat : uint8_t { kDense = 0, kCsr = 1, kBsr = 2 };
 
@@ -54,6 +61,9 @@ struct NodeDef {
   kernels::Activation activation = kernels::Activation::kNone;
   int axis = 1;     // Flatten, Concat
   LstmParams lstm;  // Lstm
+  SpatialParams spatial;  // Conv, MaxPool, AveragePool
+  float clip_min = 0;     // Clip
+  float clip_max = 0;
 };
 
 struct ModelDef {

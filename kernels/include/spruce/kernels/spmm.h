@@ -22,6 +22,7 @@ enum class Activation : uint8_t {
   kGelu = 2,
   kSigmoid = 3,
   kTanh = 4,
+  kRelu6 = 5,  // min(max(x, 0), 6): ONNX Clip(0, 6), MobileNet's ReLU6
 };
 
 enum class IndexWidth : uint8_t { k16 = 16, k32 = 32 };
@@ -64,6 +65,16 @@ struct Epilogue {
   Activation activation = Activation::kNone;
 };
 
+// The general form of spmm_csr: X's row c starts at x + c * ldx and Y's row r
+// at y + r * ldy; n columns of each are computed. ldx = 1 makes each column
+// index an element offset into x, which turns a stride-1 convolution over a
+// padded image into one product with no im2col (direct sparse convolution:
+// the index of weight (c, i, j) is the offset of input pixel (c, i, j)).
+// Reads x[col * ldx + j] for j < n only.
+void spmm_csr_strided(const CsrView& w, const float* x, size_t ldx, size_t n,
+                      float* y, size_t ldy, const Epilogue& epilogue,
+                      size_t row_begin, size_t row_end);
+
 // Y[row_begin:row_end, 0:n] = act(W[row_begin:row_end, :] · X + bias).
 // x: [w.cols × n], row stride n. y: [w.rows × n], row stride n.
 // Dispatches once to the best SIMD target of the running CPU.
@@ -83,6 +94,10 @@ void spmm_bsr(const BsrView& w, const float* x, size_t n, float* y,
 void spmm_csr_reference(const CsrView& w, const float* x, size_t n, float* y,
                         const Epilogue& epilogue, size_t row_begin,
                         size_t row_end);
+void spmm_csr_strided_reference(const CsrView& w, const float* x, size_t ldx,
+                                size_t n, float* y, size_t ldy,
+                                const Epilogue& epilogue, size_t row_begin,
+                                size_t row_end);
 void spmm_bsr_reference(const BsrView& w, const float* x, size_t n, float* y,
                         const Epilogue& epilogue, size_t block_row_begin,
                         size_t block_row_end);

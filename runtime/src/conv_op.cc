@@ -1,0 +1,404 @@
+// Conv: sparse direct / im2col products or oneDNN convolution, chosen at load.
+#include "conv_op.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+#include "kernel_timing.h"
+#include "parallel.h"
+#include "spruce/error.h"
+
+namespace spruce {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+struct ConvOp::Geometry {
+  int64_t hp = 0, wp = 0, ho = 0, wo = 0;
+  bool copy_in = false;   // the image needs padding (or room to over-read)
+  bool copy_out = false;  // rows carry Wp - Wo junk columns
+  size_t padded_size = 0;  // floats of the padded image, with its tail
+  std::vector<uint32_t> cols;
+  kernels::CsrView view;
+};
+
+// oneDNN convolution for NCHW activations; a primitive and the weights in its
+// preferred layout are made once per input shape (a few kept).
+class ConvOp::Dense {
+ public:
+  Dense(const dnnl::engine& engine, const float* weight, const float* bias,
+        size_t out_channels, size_t in_per_group, const SpatialParams& p,
+        kernels::Activation activation)
+      : engine_(engine),
+        weight_(weight),
+        bias_(bias),
+        out_(static_cast<int64_t>(out_channels)),
+        in_per_group_(static_cast<int64_t>(in_per_group)),
+        p_(p),
+        activation_(activation) {}
+
+  void run(const float* x, const Shape& xs, float* y) const {
+    const std::shared_ptr<const Compiled> c = compiled_for(xs);
+    dnnl::memory x_mem(c->src_desc, engine_, const_cast<float*>(x));
+    dnnl::memory y_mem(c->dst_desc, engine_, y);
+    std::vector<uint8_t> scratch(c->scratchpad_desc.get_size());
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, x_mem},
+        {DNNL_ARG_WEIGHTS, c->weights},
+        {DNNL_ARG_DST, y_mem}};
+    if (bias_ != nullptr) {
+      args.emplace(DNNL_ARG_BIAS,
+                   dnnl::memory(c->bias_desc, engine_,
+                                const_cast<float*>(bias_)));
+    }
+    if (!scratch.empty()) {
+      args.emplace(DNNL_ARG_SCRATCHPAD,
+                   dnnl::memory(c->scratchpad_desc, engine_, scratch.data()));
+    }
+    dnnl::stream stream(engine_);
+    c->primitive.execute(stream, args);
+    stream.wait();
+  }
+
+ private:
+  struct Compiled {
+    dnnl::convolution_forward primitive;
+    dnnl::memory::desc src_desc, dst_desc, bias_desc, scratchpad_desc;
+    dnnl::memory weights;  // reordered into the primitive's layout
+  };
+  static constexpr size_t kMaxCachedShapes = 8;
+
+  std::shared_ptr<const Compiled> compiled_for(const Shape& xs) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = cache_.find(xs);
+    if (it != cache_.end()) return it->second;
+    const int64_t group = p_.group;
+    const int64_t kh = p_.kernel[0], kw = p_.kernel[1];
+    const dnnl::memory::dims src_dims = {xs[0], xs[1], xs[2], xs[3]};
+    const dnnl::memory::dims dst_dims = {xs[0], out_,
+                                         p_.output_size(0, xs[2]),
+                                         p_.output_size(1, xs[3])};
+    const dnnl::memory::dims w_dims =
+        group == 1 ? dnnl::memory::dims{out_, in_per_group_, kh, kw}
+                   : dnnl::memory::dims{group, out_ / group, in_per_group_, kh,
+                                        kw};
+    const tag w_tag = group == 1 ? tag::oihw : tag::goihw;
+    auto c = std::make_shared<Compiled>();
+    c->src_desc = dnnl::memory::desc(src_dims, dt::f32, tag::nchw);
+    c->dst_desc = dnnl::memory::desc(dst_dims, dt::f32, tag::nchw);
+    c->bias_desc = dnnl::memory::desc({out_}, dt::f32, tag::x);
+    const dnnl::memory::desc w_any(w_dims, dt::f32, tag::any);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::post_ops post;
+    if (activation_ == kernels::Activation::kRelu) {
+      post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    } else if (activation_ == kernels::Activation::kRelu6) {
+      post.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f);
+    }
+    attr.set_post_ops(post);
+    try {
+      const dnnl::memory::dims strides = {p_.strides[0], p_.strides[1]};
+      const dnnl::memory::dims dilates = {p_.dilations[0] - 1,
+                                          p_.dilations[1] - 1};
+      const dnnl::memory::dims pad_l = {p_.pads[0], p_.pads[1]};
+      const dnnl::memory::dims pad_r = {p_.pads[2], p_.pads[3]};
+      const dnnl::convolution_forward::desc desc =
+          bias_ != nullptr
+              ? dnnl::convolution_forward::desc(
+                    dnnl::prop_kind::forward_inference,
+                    dnnl::algorithm::convolution_direct, c->src_desc, w_any,
+                    c->bias_desc, c->dst_desc, strides, dilates, pad_l, pad_r)
+              : dnnl::convolution_forward::desc(
+                    dnnl::prop_kind::forward_inference,
+                    dnnl::algorithm::convolution_direct, c->src_desc, w_any,
+                    c->dst_desc, strides, dilates, pad_l, pad_r);
+      const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine_);
+      c->scratchpad_desc = pd.scratchpad_desc();
+      c->primitive = dnnl::convolution_forward(pd);
+      const dnnl::memory::desc w_user(w_dims, dt::f32, w_tag);
+      dnnl::memory user(w_user, engine_, const_cast<float*>(weight_));
+      c->weights = dnnl::memory(pd.weights_desc(), engine_);
+      dnnl::stream stream(engine_);
+      dnnl::reorder(user, c->weights).execute(stream, user, c->weights);
+      stream.wait();
+    } catch (const dnnl::error& e) {
+      throw Error("oneDNN convolution for input " + to_string(xs) + ": " +
+                  e.what());
+    }
+    if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
+    return cache_.emplace(xs, std::move(c)).first->second;
+  }
+
+  dnnl::engine engine_;
+  const float* weight_;
+  const float* bias_;
+  int64_t out_;
+  int64_t in_per_group_;
+  SpatialParams p_;
+  kernels::Activation activation_;
+  mutable std::mutex mutex_;
+  mutable std::map<Shape, std::shared_ptr<const Compiled>> cache_;
+};
+
+ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
+               const SpatialParams& params, kernels::Activation activation,
+               const Shape& input, const LinearPlanOptions& options,
+               const dnnl::engine& engine)
+    : p_(params),
+      activation_(activation),
+      out_channels_(static_cast<size_t>(weight.shape[0])),
+      in_per_group_(static_cast<size_t>(weight.shape[1]) /
+                    (size_t{params.kernel[0]} * params.kernel[1])),
+      bias_(bias != nullptr ? bias->values : nullptr),
+      direct_(params.strides[0] == 1 && params.strides[1] == 1) {
+  if (!options.force_dense && weight.layout != WeightLayout::kDense) {
+    if (weight.layout == WeightLayout::kCsr) {
+      csr_ = weight.csr;
+    } else {
+      const std::vector<float> dense = to_dense(weight.bsr);
+      derived_csr_ = CsrMatrix::from_dense(dense.data(), out_channels_,
+                                           static_cast<size_t>(weight.shape[1]));
+      csr_ = derived_csr_.view();
+    }
+    has_csr_ = true;
+    chunks_ = split_by_work(csr_.row_ptr, out_channels_,
+                            static_cast<size_t>(std::max(1, options.max_threads)));
+    if (!direct_) {
+      // Group g's rows read rows g·Cg·kh·kw.. of the im2col buffer.
+      const size_t per_group_out = out_channels_ / p_.group;
+      const size_t k = static_cast<size_t>(weight.shape[1]);
+      im2col_cols_.resize(csr_.nnz());
+      for (size_t r = 0; r < out_channels_; ++r) {
+        const size_t shift = r / per_group_out * k;
+        for (uint32_t e = csr_.row_ptr[r]; e < csr_.row_ptr[r + 1]; ++e) {
+          const size_t c = csr_.index_width == kernels::IndexWidth::k16
+                               ? static_cast<const uint16_t*>(csr_.col_idx)[e]
+                               : static_cast<const uint32_t*>(csr_.col_idx)[e];
+          im2col_cols_[e] = static_cast<uint32_t>(shift + c);
+        }
+      }
+    }
+  }
+  const float* w = weight.values;
+  if (weight.layout != WeightLayout::kDense) {
+    densified_ = weight.to_dense();
+    w = densified_.data();
+  }
+  dense_ = std::make_unique<Dense>(engine, w, bias_, out_channels_,
+                                   in_per_group_, p_, activation_);
+  const bool known = input.size() == 4 && input[1] > 0 && input[2] > 0 &&
+                     input[3] > 0;
+  if (has_csr_ && options.measure && known) {
+    const Shape one = {1, input[1], input[2], input[3]};
+    const double dense_time =
+        time_kernel(LinearKernel::kDense, one, options.max_threads);
+    const double sparse_time =
+        time_kernel(LinearKernel::kCsr, one, options.max_threads) *
+        kSparseMargin;
+    if (sparse_time < dense_time) {
+      kernel_ = LinearKernel::kCsr;
+      speedup_ = dense_time / sparse_time * kSparseMargin;
+    }
+  } else if (has_csr_ && weight.sparsity() >= options.min_sparsity) {
+    kernel_ = LinearKernel::kCsr;
+  }
+  // Free what will not run.
+  if (kernel_ == LinearKernel::kDense) {
+    has_csr_ = false;
+    derived_csr_ = CsrMatrix();
+    std::vector<uint32_t>().swap(im2col_cols_);
+    geometries_.clear();
+  } else {
+    dense_.reset();
+    std::vector<float>().swap(densified_);
+  }
+}
+
+ConvOp::~ConvOp() = default;
+
+size_t ConvOp::dense_macs(const Shape& xs) const {
+  const auto ho = static_cast<size_t>(p_.output_size(0, xs[2]));
+  const auto wo = static_cast<size_t>(p_.output_size(1, xs[3]));
+  return out_channels_ * in_per_group_ * p_.kernel[0] * p_.kernel[1] * ho * wo;
+}
+
+double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
+                           int num_threads) const {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(element_count(xs));
+  for (float& v : x) v = u(rng);
+  std::vector<float> y(out_channels_ *
+                       static_cast<size_t>(p_.output_size(0, xs[2]) *
+                                           p_.output_size(1, xs[3])));
+  return best_time(
+      [&] {
+        if (kernel == LinearKernel::kDense) {
+          dense_->run(x.data(), xs, y.data());
+        } else {
+          run_sparse(x.data(), xs, y.data(), num_threads);
+        }
+      },
+      std::chrono::milliseconds(5), 20);
+}
+
+void ConvOp::run(const float* x, const Shape& xs, float* y,
+                 int num_threads) const {
+  if (kernel_ == LinearKernel::kDense) {
+    dense_->run(x, xs, y);
+  } else {
+    run_sparse(x, xs, y, num_threads);
+  }
+}
+
+std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
+                                                             int64_t w) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto key = std::make_pair(h, w);
+  const auto it = geometries_.find(key);
+  if (it != geometries_.end()) return it->second;
+  auto g = std::make_shared<Geometry>();
+  const int64_t kh = p_.kernel[0], kw = p_.kernel[1];
+  const int64_t channels = static_cast<int64_t>(in_per_group_) * p_.group;
+  g->ho = p_.output_size(0, h);
+  g->wo = p_.output_size(1, w);
+  const bool padded = p_.pads[0] + p_.pads[1] + p_.pads[2] + p_.pads[3] > 0;
+  g->copy_in = padded || kw > 1;
+  g->hp = h + p_.pads[0] + p_.pads[2];
+  g->wp = w + p_.pads[1] + p_.pads[3];
+  g->copy_out = g->wp != g->wo;
+  // Reads reach offset (kw - 1)·dw past the last padded row.
+  g->padded_size = static_cast<size_t>(channels * g->hp * g->wp +
+                                       (kw - 1) * p_.dilations[1]);
+  if (g->padded_size >= (size_t{1} << 32)) {
+    throw Error("convolution input [" + std::to_string(channels) + ", " +
+                std::to_string(h) + ", " + std::to_string(w) +
+                "] is too large for the sparse kernel's 32-bit offsets");
+  }
+  const size_t per_group_out = out_channels_ / p_.group;
+  const size_t window = static_cast<size_t>(kh * kw);
+  g->cols.resize(csr_.nnz());
+  for (size_t r = 0; r < out_channels_; ++r) {
+    const size_t base = r / per_group_out * in_per_group_;
+    for (uint32_t e = csr_.row_ptr[r]; e < csr_.row_ptr[r + 1]; ++e) {
+      const size_t col = csr_.index_width == kernels::IndexWidth::k16
+                             ? static_cast<const uint16_t*>(csr_.col_idx)[e]
+                             : static_cast<const uint32_t*>(csr_.col_idx)[e];
+      const size_t c = base + col / window;
+      const size_t i = col % window / static_cast<size_t>(kw);
+      const size_t j = col % static_cast<size_t>(kw);
+      g->cols[e] = static_cast<uint32_t>(
+          (c * static_cast<size_t>(g->hp) + i * p_.dilations[0]) *
+              static_cast<size_t>(g->wp) +
+          j * p_.dilations[1]);
+    }
+  }
+  g->view = csr_;
+  g->view.col_idx = g->cols.data();
+  g->view.index_width = kernels::IndexWidth::k32;
+  g->view.cols = g->padded_size;
+  constexpr size_t kMaxGeometries = 8;
+  if (geometries_.size() >= kMaxGeometries) geometries_.erase(geometries_.begin());
+  return geometries_.emplace(key, std::move(g)).first->second;
+}
+
+void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
+                        int num_threads) const {
+  const auto batch = static_cast<size_t>(xs[0]);
+  const auto channels = static_cast<size_t>(xs[1]);
+  const int64_t h = xs[2], w = xs[3];
+  const size_t image = channels * static_cast<size_t>(h * w);
+  const kernels::Epilogue epilogue{bias_, activation_};
+  const auto ho = static_cast<size_t>(p_.output_size(0, h));
+  const auto wo = static_cast<size_t>(p_.output_size(1, w));
+  const size_t out_image = out_channels_ * ho * wo;
+
+  if (direct_) {
+    const std::shared_ptr<const Geometry> g = geometry_for(h, w);
+    const auto hp = static_cast<size_t>(g->hp);
+    const auto wp = static_cast<size_t>(g->wp);
+    const size_t n = ho * wp;
+    std::vector<float> padded(g->copy_in ? g->padded_size : 0, 0.0f);
+    std::vector<float> wide(g->copy_out ? out_channels_ * n : 0);
+    for (size_t b = 0; b < batch; ++b) {
+      const float* xb = x + b * image;
+      if (g->copy_in) {
+        // Borders stay zero from the first fill; only the interior changes.
+        for (size_t c = 0; c < channels; ++c) {
+          for (int64_t r = 0; r < h; ++r) {
+            std::memcpy(padded.data() + (c * hp + p_.pads[0] + r) * wp +
+                            p_.pads[1],
+                        xb + (c * static_cast<size_t>(h) + r) * w,
+                        static_cast<size_t>(w) * sizeof(float));
+          }
+        }
+        xb = padded.data();
+      }
+      float* yb = g->copy_out ? wide.data() : y + b * out_image;
+      run_chunks(chunks_, csr_.nnz() * n, num_threads,
+                 [&](size_t begin, size_t end) {
+                   kernels::spmm_csr_strided(g->view, xb, 1, n, yb, n,
+                                             epilogue, begin, end);
+                 });
+      if (g->copy_out) {
+        float* dst = y + b * out_image;
+        for (size_t o = 0; o < out_channels_ * ho; ++o) {
+          std::memcpy(dst + o * wo, wide.data() + o * wp, wo * sizeof(float));
+        }
+      }
+    }
+    return;
+  }
+
+  // im2col: row (c·kh + i)·kw + j holds input pixel (c, ho·sh − pt + i·dh,
+  // wo·sw − pl + j·dw) for every output pixel, zero outside the image.
+  const size_t kh = p_.kernel[0], kw = p_.kernel[1];
+  const size_t n = ho * wo;
+  std::vector<float> col(channels * kh * kw * n);
+  kernels::CsrView view = csr_;
+  view.col_idx = im2col_cols_.data();
+  view.index_width = kernels::IndexWidth::k32;
+  view.cols = channels * kh * kw;
+  for (size_t b = 0; b < batch; ++b) {
+    const float* xb = x + b * image;
+    for (size_t c = 0; c < channels; ++c) {
+      for (size_t i = 0; i < kh; ++i) {
+        for (size_t j = 0; j < kw; ++j) {
+          float* row = col.data() + ((c * kh + i) * kw + j) * n;
+          for (size_t oy = 0; oy < ho; ++oy) {
+            const int64_t iy = static_cast<int64_t>(oy * p_.strides[0] +
+                                                    i * p_.dilations[0]) -
+                               p_.pads[0];
+            float* out = row + oy * wo;
+            if (iy < 0 || iy >= h) {
+              std::fill(out, out + wo, 0.0f);
+              continue;
+            }
+            const float* in = xb + (c * static_cast<size_t>(h) +
+                                    static_cast<size_t>(iy)) *
+                                       static_cast<size_t>(w);
+            for (size_t ox = 0; ox < wo; ++ox) {
+              const int64_t ix = static_cast<int64_t>(ox * p_.strides[1] +
+                                                      j * p_.dilations[1]) -
+                                 p_.pads[1];
+              out[ox] = ix >= 0 && ix < w ? in[ix] : 0.0f;
+            }
+          }
+        }
+      }
+    }
+    float* yb = y + b * out_image;
+    run_chunks(chunks_, csr_.nnz() * n, num_threads,
+               [&](size_t begin, size_t end) {
+                 kernels::spmm_csr(view, col.data(), n, yb, epilogue, begin,
+                                   end);
+               });
+  }
+}
+
+}  // namespace spruce

@@ -1,0 +1,87 @@
+// The Conv op as planned at load, on NCHW activations:
+// y[b] = act(conv2d(x[b], W) + bias).
+//
+// Sparse (CSR weights, also made from BSR): every convolution is one CSR
+// product per image whose column indices are remapped at plan time.
+//  - Stride 1 ("direct"): the image is copied once into a zero-padded buffer
+//    [C, Hp, Wp]; weight (c, i, j) of output channel o then reads pixel
+//    offset ((g·Cg + c)·Hp + i·dh)·Wp + j·dw, so with X's row stride 1 the
+//    kernel computes all Ho × Wp outputs of a channel at once (Wp − Wo junk
+//    columns per row are dropped). No im2col: each pixel is read from L1/L2
+//    by every weight that touches it. Offsets depend on H and W, so they are
+//    kept per input size (a few sizes cached).
+//  - Stride > 1: im2col into [C·kh·kw, Ho·Wo], then the product; group g's
+//    columns are shifted by g·Cg·kh·kw so one CSR covers every group.
+// Dense: oneDNN convolution (weights reordered once into its preferred
+// layout, activations NCHW), with bias and the activation as post-ops.
+// Which one runs is timed at load on the model's own input size, like Linear.
+#ifndef SPRUCE_RUNTIME_CONV_OP_H_
+#define SPRUCE_RUNTIME_CONV_OP_H_
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <vector>
+
+#include "graph.h"
+#include "linear_op.h"
+#include "spruce/sparse_matrix.h"
+
+namespace spruce {
+
+class ConvOp {
+ public:
+  // `input` is the declared input shape (-1 where dynamic): with H and W
+  // known, the kernels are timed on it at load.
+  ConvOp(const WeightDesc& weight, const WeightDesc* bias,
+         const SpatialParams& params, kernels::Activation activation,
+         const Shape& input, const LinearPlanOptions& options,
+         const dnnl::engine& engine);
+  ~ConvOp();
+
+  // x: [N, C, H, W] (its shape `x_shape`), y: [N, O, Ho, Wo].
+  void run(const float* x, const Shape& x_shape, float* y,
+           int num_threads) const;
+
+  LinearKernel kernel() const { return kernel_; }
+  double speedup() const { return speedup_; }
+  // Multiply-adds of one image of `x_shape` if dense (for GFLOP/s reports).
+  size_t dense_macs(const Shape& x_shape) const;
+
+ private:
+  struct Geometry;  // direct mode: offsets for one input size
+  class Dense;      // oneDNN convolution, per input shape
+
+  void run_sparse(const float* x, const Shape& x_shape, float* y,
+                  int num_threads) const;
+  std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w) const;
+  double time_kernel(LinearKernel kernel, const Shape& x_shape,
+                     int num_threads) const;
+
+  SpatialParams p_;
+  kernels::Activation activation_;
+  size_t out_channels_;
+  size_t in_per_group_;  // C / group
+  const float* bias_;
+  bool direct_;  // stride 1: no im2col
+  // Sparse weight [O, Cg·kh·kw] and its thread split.
+  bool has_csr_ = false;
+  kernels::CsrView csr_;
+  CsrMatrix derived_csr_;  // from a BSR weight
+  std::vector<size_t> chunks_;
+  std::vector<uint32_t> im2col_cols_;  // stride > 1: shifted per group
+  mutable std::mutex mutex_;
+  mutable std::map<std::pair<int64_t, int64_t>,
+                   std::shared_ptr<const Geometry>>
+      geometries_;
+  std::vector<float> densified_;  // a sparse weight expanded for oneDNN
+  std::unique_ptr<Dense> dense_;
+  LinearKernel kernel_ = LinearKernel::kDense;
+  double speedup_ = 1.0;
+};
+
+}  // namespace spruce
+
+#endif  // SPRUCE_RUNTIME_CONV_OP_H_

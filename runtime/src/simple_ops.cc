@@ -1,0 +1,167 @@
+#include "simple_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "spruce/error.h"
+
+namespace spruce {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+struct PoolOp::Compiled {
+  dnnl::pooling_v2_forward primitive;
+  dnnl::memory::desc src_desc, dst_desc, scratchpad_desc;
+};
+
+PoolOp::PoolOp(OpKind op, const SpatialParams& params,
+               const dnnl::engine& engine)
+    : op_(op), p_(params), engine_(engine) {}
+
+PoolOp::~PoolOp() = default;
+
+std::shared_ptr<const PoolOp::Compiled> PoolOp::compiled_for(
+    const Shape& xs) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = cache_.find(xs);
+  if (it != cache_.end()) return it->second;
+  const int64_t ho = p_.output_size(0, xs[2]);
+  const int64_t wo = p_.output_size(1, xs[3]);
+  auto c = std::make_shared<Compiled>();
+  c->src_desc = dnnl::memory::desc({xs[0], xs[1], xs[2], xs[3]}, dt::f32,
+                                   tag::nchw);
+  c->dst_desc = dnnl::memory::desc({xs[0], xs[1], ho, wo}, dt::f32, tag::nchw);
+  // oneDNN wants the right padding that yields exactly (ho, wo); with
+  // ceil_mode that is more than ONNX's pads, and those extra cells are
+  // outside the input (ignored by max and by the exclude-padding average).
+  dnnl::memory::dims pad_r(2);
+  for (int a = 0; a < 2; ++a) {
+    const int64_t window = int64_t{p_.dilations[a]} * (p_.kernel[a] - 1) + 1;
+    const int64_t out = a == 0 ? ho : wo;
+    pad_r[a] = std::max<int64_t>(
+        0, (out - 1) * p_.strides[a] + window - xs[2 + a] - p_.pads[a]);
+  }
+  const dnnl::algorithm alg =
+      op_ == OpKind::kMaxPool ? dnnl::algorithm::pooling_max
+      : p_.count_include_pad  ? dnnl::algorithm::pooling_avg_include_padding
+                              : dnnl::algorithm::pooling_avg_exclude_padding;
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  try {
+    const dnnl::pooling_v2_forward::desc desc(
+        dnnl::prop_kind::forward_inference, alg, c->src_desc, c->dst_desc,
+        {p_.strides[0], p_.strides[1]}, {p_.kernel[0], p_.kernel[1]},
+        {p_.dilations[0] - 1, p_.dilations[1] - 1}, {p_.pads[0], p_.pads[1]},
+        pad_r);
+    const dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, engine_);
+    c->scratchpad_desc = pd.scratchpad_desc();
+    c->primitive = dnnl::pooling_v2_forward(pd);
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN pooling for input ") + to_string(xs) +
+                ": " + e.what());
+  }
+  constexpr size_t kMaxCachedShapes = 8;
+  if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
+  return cache_.emplace(xs, std::move(c)).first->second;
+}
+
+void PoolOp::run(const float* x, const Shape& xs, float* y) const {
+  const std::shared_ptr<const Compiled> c = compiled_for(xs);
+  dnnl::memory x_mem(c->src_desc, engine_, const_cast<float*>(x));
+  dnnl::memory y_mem(c->dst_desc, engine_, y);
+  std::vector<uint8_t> scratch(c->scratchpad_desc.get_size());
+  std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, x_mem},
+                                                {DNNL_ARG_DST, y_mem}};
+  if (!scratch.empty()) {
+    args.emplace(DNNL_ARG_SCRATCHPAD,
+                 dnnl::memory(c->scratchpad_desc, engine_, scratch.data()));
+  }
+  dnnl::stream stream(engine_);
+  c->primitive.execute(stream, args);
+  stream.wait();
+}
+
+void global_average_pool(const float* x, const Shape& xs, float* y) {
+  const auto planes = static_cast<size_t>(xs[0] * xs[1]);
+  const auto size = static_cast<size_t>(xs[2] * xs[3]);
+  for (size_t p = 0; p < planes; ++p) {
+    const float* plane = x + p * size;
+    double sum = 0;
+    for (size_t k = 0; k < size; ++k) sum += plane[k];
+    y[p] = static_cast<float>(sum / static_cast<double>(size));
+  }
+}
+
+namespace {
+
+float activate(float v, kernels::Activation activation) {
+  switch (activation) {
+    case kernels::Activation::kRelu:
+      return v > 0.0f ? v : 0.0f;
+    case kernels::Activation::kRelu6:
+      return std::min(std::max(v, 0.0f), 6.0f);
+    default:
+      return v;
+  }
+}
+
+// Element strides of `shape` right-aligned to `rank` dimensions, 0 where the
+// dimension is broadcast (size 1 or missing).
+std::vector<size_t> broadcast_strides(const Shape& shape, size_t rank) {
+  std::vector<size_t> strides(rank, 0);
+  size_t stride = 1;
+  for (size_t k = shape.size(); k-- > 0;) {
+    const size_t d = rank - shape.size() + k;
+    strides[d] = shape[k] == 1 ? 0 : stride;
+    stride *= static_cast<size_t>(shape[k]);
+  }
+  return strides;
+}
+
+}  // namespace
+
+void add_broadcast(const float* a, const Shape& as, const float* b,
+                   const Shape& bs, float* y, const Shape& ys,
+                   kernels::Activation activation) {
+  const size_t count = element_count(ys);
+  if (as == bs) {
+    for (size_t k = 0; k < count; ++k) y[k] = activate(a[k] + b[k], activation);
+    return;
+  }
+  // The innermost dimension runs as a loop with fixed strides; the outer ones
+  // are walked with a counter.
+  const size_t rank = ys.size();
+  if (rank == 0) {
+    y[0] = activate(a[0] + b[0], activation);
+    return;
+  }
+  const std::vector<size_t> sa = broadcast_strides(as, rank);
+  const std::vector<size_t> sb = broadcast_strides(bs, rank);
+  const auto inner = static_cast<size_t>(ys[rank - 1]);
+  std::vector<size_t> index(rank, 0);
+  size_t oa = 0, ob = 0;
+  for (size_t base = 0; base < count; base += inner) {
+    const size_t ia = sa[rank - 1], ib = sb[rank - 1];
+    for (size_t k = 0; k < inner; ++k) {
+      y[base + k] = activate(a[oa + k * ia] + b[ob + k * ib], activation);
+    }
+    // Advance the outer counter.
+    for (size_t d = rank - 1; d-- > 0;) {
+      ++index[d];
+      oa += sa[d];
+      ob += sb[d];
+      if (index[d] < static_cast<size_t>(ys[d])) break;
+      oa -= sa[d] * index[d];
+      ob -= sb[d] * index[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void clip(const float* x, size_t count, float lo, float hi, float* y) {
+  for (size_t k = 0; k < count; ++k) y[k] = std::min(std::max(x[k], lo), hi);
+}
+
+}  // namespace spruce

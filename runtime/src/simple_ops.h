@@ -1,0 +1,47 @@
+// The ops without weights: pooling (oneDNN), global average pooling,
+// broadcasting Add, Clip. Row-major (NCHW) activations.
+#ifndef SPRUCE_RUNTIME_SIMPLE_OPS_H_
+#define SPRUCE_RUNTIME_SIMPLE_OPS_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "graph.h"
+
+namespace spruce {
+
+// MaxPool / AveragePool on oneDNN's pooling, one primitive per input shape
+// (a few kept).
+class PoolOp {
+ public:
+  PoolOp(OpKind op, const SpatialParams& params, const dnnl::engine& engine);
+  ~PoolOp();
+  void run(const float* x, const Shape& x_shape, float* y) const;
+
+ private:
+  struct Compiled;
+  std::shared_ptr<const Compiled> compiled_for(const Shape& xs) const;
+
+  OpKind op_;
+  SpatialParams p_;
+  dnnl::engine engine_;
+  mutable std::mutex mutex_;
+  mutable std::map<Shape, std::shared_ptr<const Compiled>> cache_;
+};
+
+// y[n, c] = mean of plane x[n, c, :, :].
+void global_average_pool(const float* x, const Shape& x_shape, float* y);
+
+// y = act(a + b) with numpy broadcasting to `y_shape`.
+void add_broadcast(const float* a, const Shape& a_shape, const float* b,
+                   const Shape& b_shape, float* y, const Shape& y_shape,
+                   kernels::Activation activation);
+
+// y = min(max(x, lo), hi) over `count` elements.
+void clip(const float* x, size_t count, float lo, float hi, float* y);
+
+}  // namespace spruce
+
+#endif  // SPRUCE_RUNTIME_SIMPLE_OPS_H_

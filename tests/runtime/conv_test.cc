@@ -1,0 +1,248 @@
+// Conv through the engine, sparse (direct and im2col) and oneDNN, against a
+// scalar reference over kernel sizes, strides, pads, dilations, groups and
+// batches; and the memory plan on a residual block.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "spruce/converters/model_def.h"
+#include "spruce/spruce.h"
+#include "test_util.h"
+
+namespace spruce {
+namespace {
+
+using converters::ModelDef;
+using converters::NodeDef;
+using converters::OpType;
+using converters::WeightDef;
+using converters::WeightFormat;
+
+struct ConvCase {
+  int64_t batch, channels, h, w, out;
+  SpatialParams p;
+};
+
+// y[b, o, y, x] = act(bias[o] + sum over (c, i, j) of W[o, c, i, j] ·
+// x[b, g·Cg + c, y·sh − pt + i·dh, x·sw − pl + j·dw]), zero outside.
+std::vector<float> reference_conv(const ConvCase& k, const std::vector<float>& x,
+                                  const std::vector<float>& w,
+                                  const std::vector<float>& bias, bool relu6) {
+  const SpatialParams& p = k.p;
+  const int64_t ho = p.output_size(0, k.h), wo = p.output_size(1, k.w);
+  const int64_t cg = k.channels / p.group, og = k.out / p.group;
+  std::vector<float> y(static_cast<size_t>(k.batch * k.out * ho * wo));
+  for (int64_t b = 0; b < k.batch; ++b) {
+    for (int64_t o = 0; o < k.out; ++o) {
+      const int64_t g = o / og;
+      for (int64_t oy = 0; oy < ho; ++oy) {
+        for (int64_t ox = 0; ox < wo; ++ox) {
+          double sum = bias[static_cast<size_t>(o)];
+          for (int64_t c = 0; c < cg; ++c) {
+            for (int64_t i = 0; i < p.kernel[0]; ++i) {
+              for (int64_t j = 0; j < p.kernel[1]; ++j) {
+                const int64_t iy = oy * p.strides[0] - p.pads[0] + i * p.dilations[0];
+                const int64_t ix = ox * p.strides[1] - p.pads[1] + j * p.dilations[1];
+                if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w) continue;
+                sum += double(w[static_cast<size_t>(((o * cg + c) * p.kernel[0] + i) * p.kernel[1] + j)]) *
+                       x[static_cast<size_t>(((b * k.channels + g * cg + c) * k.h + iy) * k.w + ix)];
+              }
+            }
+          }
+          if (relu6) sum = std::min(std::max(sum, 0.0), 6.0);
+          y[static_cast<size_t>(((b * k.out + o) * ho + oy) * wo + ox)] = static_cast<float>(sum);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+// A one-Conv model with the weight stored CSR (or dense), written to a file.
+std::string conv_model(const ConvCase& k, const std::vector<float>& w,
+                       const std::vector<float>& bias, bool sparse,
+                       const std::string& name) {
+  ModelDef m;
+  const int64_t window = int64_t{k.p.kernel[0]} * k.p.kernel[1];
+  WeightDef wd;
+  wd.name = "w";
+  wd.shape = {k.out, k.channels / k.p.group * window};
+  if (sparse) {
+    wd.format = WeightFormat::kCsr;
+    wd.csr = CsrMatrix::from_dense(w.data(), static_cast<size_t>(wd.shape[0]),
+                                   static_cast<size_t>(wd.shape[1]));
+  } else {
+    wd.dense = w;
+  }
+  WeightDef bd;
+  bd.name = "b";
+  bd.shape = {k.out};
+  bd.dense = bias;
+  m.weights = {wd, bd};
+  m.values = {{"x", {-1, k.channels, k.h, k.w}},
+              {"y", {-1, k.out, k.p.output_size(0, k.h), k.p.output_size(1, k.w)}}};
+  NodeDef n;
+  n.name = "conv";
+  n.op = OpType::kConv;
+  n.inputs = {0};
+  n.outputs = {1};
+  n.weights = {0, 1};
+  n.spatial = k.p;
+  n.activation = kernels::Activation::kRelu6;
+  m.nodes = {n};
+  m.inputs = {0};
+  m.outputs = {1};
+  const std::string path = testing::temp_path(name);
+  converters::write_model(m, path);
+  return path;
+}
+
+SpatialParams params(uint32_t kernel, uint32_t stride, uint32_t pad,
+                     uint32_t dilation, uint32_t group) {
+  SpatialParams p;
+  p.kernel[0] = p.kernel[1] = kernel;
+  p.strides[0] = p.strides[1] = stride;
+  p.pads[0] = p.pads[1] = p.pads[2] = p.pads[3] = pad;
+  p.dilations[0] = p.dilations[1] = dilation;
+  p.group = group;
+  return p;
+}
+
+TEST(Conv, SparseAndDenseMatchTheReference) {
+  std::vector<ConvCase> cases = {
+      {1, 8, 9, 11, 16, params(1, 1, 0, 1, 1)},   // 1x1: no copies at all
+      {2, 8, 9, 11, 16, params(3, 1, 1, 1, 1)},   // 3x3 same, batch 2
+      {1, 6, 13, 7, 10, params(3, 1, 0, 1, 1)},   // 3x3 valid
+      {1, 4, 12, 12, 8, params(5, 1, 2, 2, 1)},   // dilated
+      {3, 6, 10, 9, 12, params(3, 2, 1, 1, 1)},   // stride 2: im2col
+      {1, 3, 23, 23, 8, params(7, 2, 3, 1, 1)},   // ResNet stem shape
+      {1, 8, 15, 15, 16, params(1, 2, 0, 1, 1)},  // 1x1 stride 2 downsample
+      {2, 8, 9, 9, 8, params(3, 1, 1, 1, 8)},     // depthwise
+      {1, 8, 9, 9, 8, params(3, 2, 1, 1, 8)},     // depthwise stride 2
+      {1, 8, 7, 10, 12, params(3, 1, 1, 1, 2)},   // 2 groups
+  };
+  // Asymmetric padding, different per axis.
+  ConvCase asym{1, 5, 8, 9, 7, params(3, 1, 0, 1, 1)};
+  asym.p.pads[0] = 2;
+  asym.p.pads[3] = 1;
+  asym.p.kernel[1] = 2;
+  cases.push_back(asym);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    const ConvCase& k = cases[ci];
+    const size_t wsize = static_cast<size_t>(k.out * k.channels / k.p.group *
+                                             k.p.kernel[0] * k.p.kernel[1]);
+    std::vector<float> w(wsize), bias(static_cast<size_t>(k.out));
+    for (float& v : w) v = keep(rng) < 0.7 ? 0.0f : 3.0f * u(rng);
+    for (float& v : bias) v = u(rng);
+    std::vector<float> x(static_cast<size_t>(k.batch * k.channels * k.h * k.w));
+    for (float& v : x) v = u(rng);
+    const std::vector<float> expected = reference_conv(k, x, w, bias, true);
+    for (const bool sparse : {true, false}) {
+      for (const int threads : {1, 2}) {
+        SCOPED_TRACE("case " + std::to_string(ci) + (sparse ? " sparse" : " dense") +
+                     " threads " + std::to_string(threads));
+        EngineOptions options;
+        options.num_threads = threads;
+        options.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+        options.sparse_kernel_min_sparsity = 0.0;
+        const Engine engine = Engine::load(
+            conv_model(k, w, bias, sparse, "conv" + std::to_string(ci) + ".spruce"),
+            options);
+        EXPECT_EQ(engine.layers()[0].kernel, sparse ? "sparse-csr" : "onednn");
+        const std::vector<Tensor> out =
+            engine.run({{"x", x.data(), {k.batch, k.channels, k.h, k.w}}});
+        ASSERT_EQ(out[0].size(), expected.size());
+        for (size_t e = 0; e < expected.size(); ++e) {
+          ASSERT_NEAR(out[0].data()[e], expected[e], 1e-4f * (1 + std::abs(expected[e])))
+              << "at " << e;
+        }
+      }
+    }
+  }
+}
+
+// conv → conv → Add(with the block input) → Relu: the memory plan shares
+// buffers, the Relu runs in place, and the result is the reference's.
+TEST(MemoryPlan, ResidualBlockReusesBuffersAndStaysCorrect) {
+  const int64_t c = 4, h = 6, w = 6;
+  ModelDef m;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> w1(c * c * 9), w2(c * c * 9), b(c, 0.1f);
+  for (float& v : w1) v = u(rng);
+  for (float& v : w2) v = u(rng);
+  auto dense = [](const std::string& name, Shape shape, std::vector<float> v) {
+    WeightDef d;
+    d.name = name;
+    d.shape = std::move(shape);
+    d.dense = std::move(v);
+    return d;
+  };
+  m.weights = {dense("w1", {c, c * 9}, w1), dense("b1", {c}, b),
+               dense("w2", {c, c * 9}, w2), dense("b2", {c}, b)};
+  const Shape s = {1, c, h, w};
+  m.values = {{"x", s}, {"a", s}, {"b", s}, {"sum", s}, {"y", s}, {"z", s}};
+  NodeDef conv1;
+  conv1.name = "conv1";
+  conv1.op = OpType::kConv;
+  conv1.inputs = {0};
+  conv1.outputs = {1};
+  conv1.weights = {0, 1};
+  conv1.spatial = params(3, 1, 1, 1, 1);
+  conv1.activation = kernels::Activation::kRelu;
+  NodeDef conv2 = conv1;
+  conv2.name = "conv2";
+  conv2.inputs = {1};
+  conv2.outputs = {2};
+  conv2.weights = {2, 3};
+  conv2.activation = kernels::Activation::kNone;
+  NodeDef add;
+  add.name = "add";
+  add.op = OpType::kAdd;
+  add.inputs = {2, 0};
+  add.outputs = {3};
+  NodeDef relu;
+  relu.name = "relu";
+  relu.op = OpType::kRelu;
+  relu.inputs = {3};
+  relu.outputs = {4};
+  NodeDef conv3 = conv2;  // reads y; its output z is the model output
+  conv3.name = "conv3";
+  conv3.inputs = {4};
+  conv3.outputs = {5};
+  m.nodes = {conv1, conv2, add, relu, conv3};
+  m.inputs = {0};
+  m.outputs = {5};
+  const std::string path = testing::temp_path("residual.spruce");
+  converters::write_model(m, path);
+  const Engine engine = Engine::load(path);
+  const size_t tensor = static_cast<size_t>(c * h * w) * sizeof(float);
+  EXPECT_EQ(engine.memory_plan().unplanned_bytes, 5 * tensor);
+  // a, b live together; sum takes a's slot; y is sum in place; z takes b's.
+  EXPECT_EQ(engine.memory_plan().peak_bytes, 2 * tensor);
+
+  std::vector<float> x(static_cast<size_t>(c * h * w));
+  for (float& v : x) v = u(rng);
+  ConvCase k{1, c, h, w, c, params(3, 1, 1, 1, 1)};
+  auto relu_all = [](std::vector<float> v) {
+    for (float& e : v) e = std::max(e, 0.0f);
+    return v;
+  };
+  const auto a = relu_all(reference_conv(k, x, w1, b, false));
+  auto sum = reference_conv(k, a, w2, b, false);
+  for (size_t e = 0; e < sum.size(); ++e) sum[e] += x[e];
+  const auto expected = reference_conv(k, relu_all(sum), w2, b, false);
+  for (int run = 0; run < 2; ++run) {  // the second run reuses nothing stale
+    const std::vector<Tensor> out = engine.run({{"x", x.data(), s}});
+    for (size_t e = 0; e < expected.size(); ++e) {
+      ASSERT_NEAR(out[0].data()[e], expected[e], 1e-4f * (1 + std::abs(expected[e])));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace spruce
