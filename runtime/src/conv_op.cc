@@ -11,6 +11,7 @@
 #include "kernel_timing.h"
 #include "parallel.h"
 #include "spruce/error.h"
+#include "workspace.h"
 
 namespace spruce {
 
@@ -43,9 +44,24 @@ class ConvOp::Dense {
 
   void run(const float* x, const Shape& xs, float* y) const {
     const std::shared_ptr<const Compiled> c = compiled_for(xs);
-    dnnl::memory x_mem(c->src_desc, engine_, const_cast<float*>(x));
-    dnnl::memory y_mem(c->dst_desc, engine_, y);
-    std::vector<uint8_t> scratch(c->scratchpad_desc.get_size());
+    dnnl::stream stream(engine_);
+    // The primitive's own activation layouts (blocked, e.g. nChw16c) run
+    // far faster than NCHW; the reorders in and out cost a few percent.
+    dnnl::memory x_user(c->user_src_desc, engine_, const_cast<float*>(x));
+    dnnl::memory y_user(c->user_dst_desc, engine_, y);
+    dnnl::memory x_mem = x_user, y_mem = y_user;
+    if (c->src_desc != c->user_src_desc) {
+      x_mem = dnnl::memory(c->src_desc, engine_,
+                           thread_workspace(WorkspaceSlot::kConvInput,
+                                            c->src_desc.get_size()));
+      dnnl::reorder(x_user, x_mem).execute(stream, x_user, x_mem);
+    }
+    if (c->dst_desc != c->user_dst_desc) {
+      y_mem = dnnl::memory(c->dst_desc, engine_,
+                           thread_workspace(WorkspaceSlot::kConvOutput,
+                                            c->dst_desc.get_size()));
+    }
+    const size_t scratch_bytes = c->scratchpad_desc.get_size();
     std::unordered_map<int, dnnl::memory> args = {
         {DNNL_ARG_SRC, x_mem},
         {DNNL_ARG_WEIGHTS, c->weights},
@@ -55,18 +71,23 @@ class ConvOp::Dense {
                    dnnl::memory(c->bias_desc, engine_,
                                 const_cast<float*>(bias_)));
     }
-    if (!scratch.empty()) {
+    if (scratch_bytes > 0) {
       args.emplace(DNNL_ARG_SCRATCHPAD,
-                   dnnl::memory(c->scratchpad_desc, engine_, scratch.data()));
+                   dnnl::memory(c->scratchpad_desc, engine_,
+                                thread_workspace(WorkspaceSlot::kScratchpad,
+                                                 scratch_bytes)));
     }
-    dnnl::stream stream(engine_);
     c->primitive.execute(stream, args);
+    if (c->dst_desc != c->user_dst_desc) {
+      dnnl::reorder(y_mem, y_user).execute(stream, y_mem, y_user);
+    }
     stream.wait();
   }
 
  private:
   struct Compiled {
     dnnl::convolution_forward primitive;
+    dnnl::memory::desc user_src_desc, user_dst_desc;  // NCHW
     dnnl::memory::desc src_desc, dst_desc, bias_desc, scratchpad_desc;
     dnnl::memory weights;  // reordered into the primitive's layout
   };
@@ -88,8 +109,10 @@ class ConvOp::Dense {
                                         kw};
     const tag w_tag = group == 1 ? tag::oihw : tag::goihw;
     auto c = std::make_shared<Compiled>();
-    c->src_desc = dnnl::memory::desc(src_dims, dt::f32, tag::nchw);
-    c->dst_desc = dnnl::memory::desc(dst_dims, dt::f32, tag::nchw);
+    c->user_src_desc = dnnl::memory::desc(src_dims, dt::f32, tag::nchw);
+    c->user_dst_desc = dnnl::memory::desc(dst_dims, dt::f32, tag::nchw);
+    const dnnl::memory::desc src_any(src_dims, dt::f32, tag::any);
+    const dnnl::memory::desc dst_any(dst_dims, dt::f32, tag::any);
     c->bias_desc = dnnl::memory::desc({out_}, dt::f32, tag::x);
     const dnnl::memory::desc w_any(w_dims, dt::f32, tag::any);
     dnnl::primitive_attr attr;
@@ -111,14 +134,16 @@ class ConvOp::Dense {
           bias_ != nullptr
               ? dnnl::convolution_forward::desc(
                     dnnl::prop_kind::forward_inference,
-                    dnnl::algorithm::convolution_direct, c->src_desc, w_any,
-                    c->bias_desc, c->dst_desc, strides, dilates, pad_l, pad_r)
+                    dnnl::algorithm::convolution_direct, src_any, w_any,
+                    c->bias_desc, dst_any, strides, dilates, pad_l, pad_r)
               : dnnl::convolution_forward::desc(
                     dnnl::prop_kind::forward_inference,
-                    dnnl::algorithm::convolution_direct, c->src_desc, w_any,
-                    c->dst_desc, strides, dilates, pad_l, pad_r);
+                    dnnl::algorithm::convolution_direct, src_any, w_any,
+                    dst_any, strides, dilates, pad_l, pad_r);
       const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine_);
       c->scratchpad_desc = pd.scratchpad_desc();
+      c->src_desc = pd.src_desc();
+      c->dst_desc = pd.dst_desc();
       c->primitive = dnnl::convolution_forward(pd);
       const dnnl::memory::desc w_user(w_dims, dt::f32, w_tag);
       dnnl::memory user(w_user, engine_, const_cast<float*>(weight_));
@@ -323,23 +348,31 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
     const auto hp = static_cast<size_t>(g->hp);
     const auto wp = static_cast<size_t>(g->wp);
     const size_t n = ho * wp;
-    std::vector<float> padded(g->copy_in ? g->padded_size : 0, 0.0f);
-    std::vector<float> wide(g->copy_out ? out_channels_ * n : 0);
+    float* padded = nullptr;
+    if (g->copy_in) {
+      padded = thread_workspace_as<float>(WorkspaceSlot::kConvInput,
+                                          g->padded_size);
+      std::memset(padded, 0, g->padded_size * sizeof(float));
+    }
+    float* wide = g->copy_out ? thread_workspace_as<float>(
+                                    WorkspaceSlot::kConvOutput,
+                                    out_channels_ * n)
+                              : nullptr;
     for (size_t b = 0; b < batch; ++b) {
       const float* xb = x + b * image;
       if (g->copy_in) {
-        // Borders stay zero from the first fill; only the interior changes.
+        // Borders stay zero from the fill above; only the interior changes.
         for (size_t c = 0; c < channels; ++c) {
           for (int64_t r = 0; r < h; ++r) {
-            std::memcpy(padded.data() + (c * hp + p_.pads[0] + r) * wp +
+            std::memcpy(padded + (c * hp + p_.pads[0] + r) * wp +
                             p_.pads[1],
                         xb + (c * static_cast<size_t>(h) + r) * w,
                         static_cast<size_t>(w) * sizeof(float));
           }
         }
-        xb = padded.data();
+        xb = padded;
       }
-      float* yb = g->copy_out ? wide.data() : y + b * out_image;
+      float* yb = g->copy_out ? wide : y + b * out_image;
       run_chunks(chunks_, csr_.nnz() * n, num_threads,
                  [&](size_t begin, size_t end) {
                    kernels::spmm_csr_strided(g->view, xb, 1, n, yb, n,
@@ -348,7 +381,7 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
       if (g->copy_out) {
         float* dst = y + b * out_image;
         for (size_t o = 0; o < out_channels_ * ho; ++o) {
-          std::memcpy(dst + o * wo, wide.data() + o * wp, wo * sizeof(float));
+          std::memcpy(dst + o * wo, wide + o * wp, wo * sizeof(float));
         }
       }
     }
@@ -359,7 +392,8 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
   // wo·sw − pl + j·dw) for every output pixel, zero outside the image.
   const size_t kh = p_.kernel[0], kw = p_.kernel[1];
   const size_t n = ho * wo;
-  std::vector<float> col(channels * kh * kw * n);
+  float* col = thread_workspace_as<float>(WorkspaceSlot::kConvInput,
+                                          channels * kh * kw * n);
   kernels::CsrView view = csr_;
   view.col_idx = im2col_cols_.data();
   view.index_width = kernels::IndexWidth::k32;
@@ -369,7 +403,7 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
     for (size_t c = 0; c < channels; ++c) {
       for (size_t i = 0; i < kh; ++i) {
         for (size_t j = 0; j < kw; ++j) {
-          float* row = col.data() + ((c * kh + i) * kw + j) * n;
+          float* row = col + ((c * kh + i) * kw + j) * n;
           for (size_t oy = 0; oy < ho; ++oy) {
             const int64_t iy = static_cast<int64_t>(oy * p_.strides[0] +
                                                     i * p_.dilations[0]) -
@@ -395,7 +429,7 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
     float* yb = y + b * out_image;
     run_chunks(chunks_, csr_.nnz() * n, num_threads,
                [&](size_t begin, size_t end) {
-                 kernels::spmm_csr(view, col.data(), n, yb, epilogue, begin,
+                 kernels::spmm_csr(view, col, n, yb, epilogue, begin,
                                    end);
                });
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "spruce/error.h"
+#include "workspace.h"
 #include "spruce/kernels/epilogue.h"
 
 namespace spruce {
@@ -63,12 +64,14 @@ void DenseLinear::run(const float* x, size_t n, float* y) const {
   dnnl::memory w_mem(c.weight_desc, engine_, const_cast<float*>(weight_));
   dnnl::memory x_mem(c.x_desc, engine_, const_cast<float*>(x));
   dnnl::memory y_mem(c.y_desc, engine_, y);
-  std::vector<uint8_t> scratch(c.scratchpad_desc.get_size());
+  const size_t scratch_bytes = c.scratchpad_desc.get_size();
   std::unordered_map<int, dnnl::memory> args = {
       {DNNL_ARG_SRC, w_mem}, {DNNL_ARG_WEIGHTS, x_mem}, {DNNL_ARG_DST, y_mem}};
-  if (!scratch.empty()) {
+  if (scratch_bytes > 0) {
     args.emplace(DNNL_ARG_SCRATCHPAD,
-                 dnnl::memory(c.scratchpad_desc, engine_, scratch.data()));
+                 dnnl::memory(c.scratchpad_desc, engine_,
+                              thread_workspace(WorkspaceSlot::kScratchpad,
+                                               scratch_bytes)));
   }
   dnnl::stream stream(engine_);
   c.primitive.execute(stream, args);

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "spruce/error.h"
+#include "workspace.h"
 
 namespace spruce {
 
@@ -151,10 +152,12 @@ void DenseLstm::run(const float* x, bool x_batch_major, size_t seq,
   if (h0 == nullptr || c0 == nullptr) zeros.assign(dirs_ * batch * hidden_, 0.0f);
   args.emplace(DNNL_ARG_SRC_ITER, mem(c.src_iter, h0 ? h0 : zeros.data()));
   args.emplace(DNNL_ARG_SRC_ITER_C, mem(c.src_iter, c0 ? c0 : zeros.data()));
-  std::vector<uint8_t> scratch(c.scratchpad.get_size());
-  if (!scratch.empty()) {
+  const size_t scratch_bytes = c.scratchpad.get_size();
+  if (scratch_bytes > 0) {
     args.emplace(DNNL_ARG_SCRATCHPAD,
-                 dnnl::memory(c.scratchpad, engine_, scratch.data()));
+                 dnnl::memory(c.scratchpad, engine_,
+                              thread_workspace(WorkspaceSlot::kScratchpad,
+                                               scratch_bytes)));
   }
   dnnl::stream stream(engine_);
   c.primitive.execute(stream, args);

@@ -11,6 +11,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <set>
 
@@ -98,7 +100,15 @@ struct Engine::Impl {
     std::vector<std::vector<float>> slots;      // the memory plan's buffers
     std::vector<std::vector<float>> own;        // per value, off the plan
     std::vector<std::vector<float>> converted;  // values in the other layout
+    std::vector<bool> is_converted;
   };
+  // Run states are reused: their buffers keep their pages, so a steady
+  // stream of runs neither allocates nor page-faults. Concurrent runs each
+  // take their own; the pool holds as many as ever ran at once.
+  std::unique_ptr<Run> acquire_run() const;
+  void release_run(std::unique_ptr<Run> run) const;
+  mutable std::mutex run_pool_mutex;
+  mutable std::vector<std::unique_ptr<Run>> run_pool;
   void bind_inputs(const std::vector<Input>& given, Run* run) const;
   // `value`'s data in the wanted layout, transposing into run->converted.
   const float* in_layout(uint32_t value, bool feature_major, Run* run) const;
@@ -430,7 +440,8 @@ const float* Engine::Impl::in_layout(uint32_t value, bool want_feature_major,
     return run->data[value];
   }
   std::vector<float>& out = run->converted[value];
-  if (out.empty()) {
+  if (!run->is_converted[value]) {
+    run->is_converted[value] = true;
     out.resize(n * features);
     if (want_feature_major) {
       transpose(run->data[value], n, features, out.data());
@@ -617,13 +628,8 @@ const MemoryPlanInfo& Engine::memory_plan() const { return impl_->memory; }
 
 std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
   const Impl& m = *impl_;
-  const size_t value_count = m.graph.values.size();
-  Impl::Run run;
-  run.shapes.resize(value_count);
-  run.data.assign(value_count, nullptr);
-  run.slots.resize(m.slot_count);
-  run.own.resize(value_count);
-  run.converted.resize(value_count);
+  std::unique_ptr<Impl::Run> state = m.acquire_run();
+  Impl::Run& run = *state;
   m.bind_inputs(inputs, &run);
 
   const ScopedOmpThreads omp_threads(m.options.num_threads);
@@ -636,7 +642,37 @@ std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
     const size_t count = element_count(run.shapes[o]);
     outputs.emplace_back(run.shapes[o], std::vector<float>(data, data + count));
   }
+  // Only a run that finished returns its state: one that threw may have
+  // left it half-written, and a fresh one costs just the allocation.
+  m.release_run(std::move(state));
   return outputs;
+}
+
+std::unique_ptr<Engine::Impl::Run> Engine::Impl::acquire_run() const {
+  std::unique_ptr<Run> run;
+  {
+    std::lock_guard<std::mutex> lock(run_pool_mutex);
+    if (!run_pool.empty()) {
+      run = std::move(run_pool.back());
+      run_pool.pop_back();
+    }
+  }
+  const size_t value_count = graph.values.size();
+  if (run == nullptr) {
+    run = std::make_unique<Run>();
+    run->slots.resize(slot_count);
+    run->own.resize(value_count);
+    run->converted.resize(value_count);
+  }
+  run->shapes.assign(value_count, Shape());
+  run->data.assign(value_count, nullptr);
+  run->is_converted.assign(value_count, false);
+  return run;
+}
+
+void Engine::Impl::release_run(std::unique_ptr<Run> run) const {
+  std::lock_guard<std::mutex> lock(run_pool_mutex);
+  run_pool.push_back(std::move(run));
 }
 
 }  // namespace spruce
