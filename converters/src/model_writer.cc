@@ -122,7 +122,8 @@ std::vector<uint8_t> serialize_model(const ModelDef& model) {
   std::vector<flatbuffers::Offset<fb::Value>> values;
   for (const ValueDef& v : model.values) {
     values.push_back(fb::CreateValue(fbb, fbb.CreateString(v.name),
-                                     fbb.CreateVector(v.shape)));
+                                     fbb.CreateVector(v.shape),
+                                     static_cast<fb::DataType>(v.dtype)));
   }
   std::vector<flatbuffers::Offset<fb::Weight>> weights;
   for (const WeightDef& w : model.weights) {
@@ -153,7 +154,11 @@ std::vector<uint8_t> serialize_model(const ModelDef& model) {
         fbb, fbb.CreateString(n.name), static_cast<fb::OpType>(n.op),
         fbb.CreateVector(n.inputs), fbb.CreateVector(n.outputs),
         fbb.CreateVector(n.weights), static_cast<fb::Activation>(n.activation),
-        n.axis, lstm, spatial, n.clip_min, n.clip_max));
+        n.axis, lstm, spatial, n.clip_min, n.clip_max,
+        n.ints.empty() ? 0 : fbb.CreateVector(n.ints),
+        static_cast<fb::BinaryOp>(n.binary_op),
+        static_cast<fb::UnaryOp>(n.unary_op), n.epsilon, n.keepdims,
+        n.coerce_2d, n.end_dims.empty() ? 0 : fbb.CreateVector(n.end_dims)));
   }
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;
   for (const auto& [key, value] : model.metadata) {

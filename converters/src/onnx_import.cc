@@ -22,6 +22,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "onnx_fusion.h"
 #include "onnx_util.h"
 #include "spruce/error.h"
 #include "spruce/version.h"
@@ -54,23 +55,34 @@ class Importer {
     }
     for (const auto& opset : model.opset_import()) {
       if (opset.domain().empty() || opset.domain() == "ai.onnx") {
+        opset_ = opset.version();
         model_.metadata.emplace_back("source_opset",
                                      std::to_string(opset.version()));
       }
     }
 
-    count_readers(graph);
     for (const onnx::TensorProto& init : graph.initializer()) {
       constants_[init.name()] =
           constant_from_proto(init, path_ + ": initializer '" + init.name() + "'");
     }
     freeze_inputs(graph);
+    std::vector<std::string> fusions;
+    const std::vector<onnx::NodeProto> nodes =
+        fuse_patterns(graph, &constants_, &fusions);
+    report_->folded.insert(report_->folded.end(), fusions.begin(),
+                           fusions.end());
+    count_readers(nodes, graph);
     read_inputs(graph);
-    for (int i = 0; i < graph.node_size(); ++i) {
-      import_node(graph.node(i), i);
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      import_node(nodes[i], static_cast<int>(i));
     }
     read_outputs(graph);
     choose_formats();
+    // Symbolic sizes (dynamic dimensions told apart while importing) are
+    // stored as -1: the runtime learns them from the inputs.
+    for (ValueDef& v : model_.values) {
+      for (int64_t& d : v.shape) d = d < 0 ? -1 : d;
+    }
     return std::move(model_);
   }
 
@@ -89,8 +101,9 @@ class Importer {
     return slash == std::string::npos ? path : path.substr(slash + 1);
   }
 
-  void count_readers(const onnx::GraphProto& graph) {
-    for (const onnx::NodeProto& node : graph.node()) {
+  void count_readers(const std::vector<onnx::NodeProto>& nodes,
+                     const onnx::GraphProto& graph) {
+    for (const onnx::NodeProto& node : nodes) {
       for (const std::string& in : node.input()) ++readers_[in];
     }
     for (const onnx::ValueInfoProto& out : graph.output()) ++readers_[out.name()];
@@ -109,14 +122,17 @@ class Importer {
     return it->second;
   }
 
-  uint32_t value_of(const onnx::NodeProto& node, const std::string& name) const {
+  uint32_t value_of(const onnx::NodeProto& node, const std::string& name) {
     const auto it = values_.find(name);
     if (it == values_.end()) {
       const auto view = views_.find(name);
       if (view != views_.end()) {
+        if (std::optional<uint32_t> v = materialize(node, name, view->second)) {
+          return *v;
+        }
         fail(node, "input '" + name + "' is " + describe(view->second) +
-                       "; spruce folds such tensors only into an LSTM "
-                       "(its input, outputs and initial states)");
+                       "; spruce folds such tensors only where they shape "
+                       "another op (an LSTM's state, a Reshape, a Slice)");
       }
       if (is_constant(name)) {
         fail(node, "input '" + name + "' is a constant where spruce expects "
@@ -178,23 +194,48 @@ class Importer {
     for (const onnx::ValueInfoProto& in : graph.input()) {
       if (is_constant(in.name())) continue;  // initializers listed as inputs
       const auto& type = in.type();
-      if (!type.has_tensor_type() ||
-          type.tensor_type().elem_type() != onnx::TensorProto::FLOAT) {
-        fail("input '" + in.name() + "' is not a float32 tensor");
+      const int elem = type.has_tensor_type() ? type.tensor_type().elem_type()
+                                              : 0;
+      if (elem != onnx::TensorProto::FLOAT && elem != onnx::TensorProto::INT64) {
+        fail("input '" + in.name() + "' is not a float32 or int64 tensor");
       }
       Shape shape;
+      const uint32_t id = static_cast<uint32_t>(model_.values.size());
       for (const auto& dim : type.tensor_type().shape().dim()) {
-        shape.push_back(dim.has_dim_value() && dim.dim_value() > 0
-                            ? dim.dim_value()
-                            : -1);
+        if (dim.has_dim_value() && dim.dim_value() > 0) {
+          shape.push_back(dim.dim_value());
+          continue;
+        }
+        // A dynamic size: the same symbol wherever the same name appears.
+        const std::string symbol = dim.dim_param().empty()
+                                       ? in.name() + ":" + std::to_string(shape.size())
+                                       : dim.dim_param();
+        auto it = symbols_.find(symbol);
+        if (it == symbols_.end()) {
+          it = symbols_.emplace(symbol, -2 - static_cast<int64_t>(symbols_.size()))
+                   .first;
+          symbol_origin_[it->second] = {id, shape.size()};
+        }
+        shape.push_back(it->second);
       }
       model_.inputs.push_back(add_value(in.name(), shape));
+      if (elem == onnx::TensorProto::INT64) {
+        model_.values.back().dtype = DataType::kInt64;
+      }
     }
     if (model_.inputs.empty()) fail("model has no non-constant inputs");
   }
 
   void read_outputs(const onnx::GraphProto& graph) {
     for (const onnx::ValueInfoProto& out : graph.output()) {
+      if (views_.count(out.name()) != 0) {
+        onnx::NodeProto consumer;
+        consumer.set_name("graph output");
+        if (materialize(consumer, out.name(), views_.at(out.name()))) {
+          model_.outputs.push_back(values_.at(out.name()));
+          continue;
+        }
+      }
       const auto it = values_.find(out.name());
       if (const View* v = view(out.name())) {
         fail("output '" + out.name() + "' is " + describe(*v) +
@@ -226,7 +267,8 @@ class Importer {
     }
     for (const std::string& in : node.input()) {
       if (in.empty() && op != "Gemm" && op != "LSTM" && op != "Slice" &&
-          op != "Clip" && op != "Conv" && op != "Pad") {
+          op != "Clip" && op != "Conv" && op != "Pad" &&
+          op != "LayerNormalization" && op != "Split") {
         fail(named, "optional (empty) inputs are not supported here");
       }
     }
@@ -236,11 +278,29 @@ class Importer {
     if (op == "LSTM") return import_lstm(named);
     if (op == "Transpose") return import_transpose(named);
     if (op == "Reshape" || op == "Squeeze") return import_merge(named);
+    if (op == "Unsqueeze") return import_reshape(named);
     if (op == "Slice") return import_slice(named);
     if (op == "Concat") return import_concat(named);
     if (op == "Gemm") return import_gemm(named);
     if (op == "MatMul") return import_matmul(named);
     if (op == "Add") return import_add(named);
+    if (op == "Sub" || op == "Mul" || op == "Div" || op == "Pow" ||
+        op == "Equal") {
+      return import_binary(named);
+    }
+    if (op == "Sqrt" || op == "Erf" || op == "Tanh" || op == "Exp" ||
+        op == "Sigmoid" || op == "Neg" || op == "Abs" || op == "Reciprocal" ||
+        op == "Gelu") {
+      return import_unary(named);
+    }
+    if (op == "Cast") return import_cast(named);
+    if (op == "Gather") return import_gather(named);
+    if (op == "ReduceMean") return import_reduce_mean(named);
+    if (op == "LayerNormalization") return import_layer_norm(named);
+    if (op == "Softmax") return import_softmax(named);
+    if (op == "Where") return import_where(named);
+    if (op == "Split") return import_split(named);
+    if (op == "Expand") return import_expand(named);
     if (op == "Relu") return import_relu(named);
     if (op == "Clip") return import_clip(named);
     if (op == "Conv") return import_conv(named);
@@ -284,8 +344,14 @@ class Importer {
     }
     const std::string& op = node.op_type();
     const bool binary = op == "Mul" || op == "Add" || op == "Sub" || op == "Div";
+    if (op == "Reshape" || op == "Unsqueeze" || op == "Squeeze") {
+      return fold_reshape(node);
+    }
     if (!binary && op != "Identity" && op != "Cast" && op != "Transpose") {
-      fail(node, "constant folding of '" + op + "' is not supported");
+      return false;  // imported as an op on Constant nodes
+    }
+    if (op == "Transpose" && constants_.at(node.input(0)).shape.size() != 2) {
+      return false;
     }
     if (node.input_size() != (binary ? 2 : 1)) {
       fail(node, "expected " + std::to_string(binary ? 2 : 1) + " inputs, has " +
@@ -470,11 +536,38 @@ class Importer {
     }
   }
 
+  bool is_constant_2d(const std::string& name) const {
+    return is_constant(name) && constants_.at(name).shape.size() == 2 &&
+           constants_.at(name).is_float;
+  }
+
   void import_matmul(const onnx::NodeProto& node) {
     if (node.input_size() != 2) fail(node, "needs 2 inputs");
-    if (!is_constant(node.input(1))) {
-      fail(node, "a product of two activations is not supported yet; the "
-                 "second input must be a constant weight");
+    const bool activation_x = values_.count(node.input(0)) != 0 ||
+                              views_.count(node.input(0)) != 0;
+    if (!is_constant_2d(node.input(1)) || !activation_x) {
+      NodeDef n;
+      n.op = OpType::kMatMul;
+      n.inputs = {operand(node, node.input(0)), operand(node, node.input(1))};
+      const Shape& a = model_.values[n.inputs[0]].shape;
+      const Shape& b = model_.values[n.inputs[1]].shape;
+      if (a.size() < 2 || b.size() < 2) {
+        fail(node, "operands of rank 1 are not supported (shapes " +
+                       to_string(a) + " and " + to_string(b) + ")");
+      }
+      Shape shape;
+      if (!broadcast_shape(Shape(a.begin(), a.end() - 2),
+                           Shape(b.begin(), b.end() - 2), &shape)) {
+        fail(node, "batch dimensions of " + to_string(a) + " and " +
+                       to_string(b) + " do not broadcast");
+      }
+      if (a.back() >= 0 && b[b.size() - 2] >= 0 && a.back() != b[b.size() - 2]) {
+        fail(node, "inner dimensions of " + to_string(a) + " and " +
+                       to_string(b) + " differ");
+      }
+      shape.push_back(a[a.size() - 2]);
+      shape.push_back(b.back());
+      return add_simple(node, std::move(n), shape);
     }
     const uint32_t x = value_of(node, node.input(0));
     const Constant& b = constant(node, node.input(1));
@@ -531,10 +624,16 @@ class Importer {
     if (ci < 0) return add_node(node, OpType::kAdd);
     const std::string& x = node.input(1 - ci);
     NodeDef* linear = fusable_linear(x);
+    const Constant& c = constants_.at(node.input(ci));
+    const int64_t out =
+        linear != nullptr ? model_.weights[linear->weights[0]].shape[0] : -1;
+    const bool bias_shaped =
+        c.is_float && (c.f.size() == 1 ||
+                       (!c.shape.empty() && c.shape.back() == out &&
+                        static_cast<int64_t>(c.f.size()) == out));
     if (linear == nullptr || linear->weights.size() != 1 ||
-        linear->activation != kernels::Activation::kNone) {
-      fail(node, "only a bias added to the output of a MatMul/Gemm is "
-                 "supported");
+        linear->activation != kernels::Activation::kNone || !bias_shaped) {
+      return import_binary(node);
     }
     set_bias(node, linear, constant(node, node.input(ci)), 1.0f,
              weight_name(node.input(ci)));
@@ -919,13 +1018,25 @@ class Importer {
   // A tensor ONNX computes that spruce does not materialize: see the top of
   // this file.
   struct View {
-    enum class Kind : uint8_t { kTranspose, kSlice, kZeros, kShapeValue };
+    enum class Kind : uint8_t {
+      kTranspose,
+      kSlice,
+      kZeros,
+      kShapeValue,
+      kBroadcastRow,  // row 0 of an embedding table, looked up by zeros
+    };
     Kind kind = Kind::kZeros;
     uint32_t source = 0;         // kTranspose, kSlice: the value viewed
     std::vector<int64_t> perm;   // kTranspose
     int64_t start = 0;           // kSlice: rows [start, end) of axis 0
     int64_t end = 0;
     std::string node;            // the ONNX node that made it
+    // kShapeValue: the integers (sizes <= -2 are symbolic, -1 unknown);
+    // kZeros, kBroadcastRow: the shape. Valid if sym_known.
+    std::vector<int64_t> sym;
+    bool sym_known = false;
+    bool scalar = false;       // kShapeValue of rank 0
+    std::vector<float> row;    // kBroadcastRow
   };
 
   std::string describe(const View& v) const {
@@ -944,6 +1055,9 @@ class Importer {
                model_.values[v.source].name + "' (Slice '" + v.node + "')";
       case View::Kind::kZeros:
         return "zeros shaped at run time (node '" + v.node + "')";
+      case View::Kind::kBroadcastRow:
+        return "row 0 of an embedding looked up by zeros (node '" + v.node +
+               "')";
       case View::Kind::kShapeValue:
         break;
     }
@@ -979,9 +1093,13 @@ class Importer {
                                           int input,
                                           const std::string& name) const {
     if (node.input_size() > input && !node.input(input).empty()) {
-      const Constant& c = constant(node, node.input(input));
-      if (c.is_float) fail(node, "'" + name + "' must be integers");
-      return c.i;
+      const std::optional<std::vector<int64_t>> v =
+          int_values(node.input(input));
+      if (!v) {
+        fail(node, "'" + name + "' must be integer constants or computed "
+                   "from tensor shapes");
+      }
+      return *v;
     }
     return attr_ints(node, name);
   }
@@ -991,12 +1109,139 @@ class Importer {
            std::all_of(c.i.begin(), c.i.end(), [](int64_t v) { return v == 0; });
   }
 
+  // The shape of a tensor by name, whatever holds it.
+  std::optional<Shape> shape_of(const std::string& name) const {
+    const auto v = values_.find(name);
+    if (v != values_.end()) return model_.values[v->second].shape;
+    if (is_constant(name)) return constants_.at(name).shape;
+    const View* w = view(name);
+    if (w == nullptr) return std::nullopt;
+    if (w->kind == View::Kind::kTranspose) {
+      const Shape& xs = model_.values[w->source].shape;
+      Shape ys;
+      for (size_t d = 0; d < xs.size(); ++d) {
+        const int64_t from = w->perm.empty() ? static_cast<int64_t>(xs.size() - 1 - d)
+                                             : w->perm[d];
+        if (from < 0 || from >= static_cast<int64_t>(xs.size())) return std::nullopt;
+        ys.push_back(xs[static_cast<size_t>(from)]);
+      }
+      return ys;
+    }
+    if ((w->kind == View::Kind::kZeros || w->kind == View::Kind::kBroadcastRow) &&
+        w->sym_known) {
+      return w->sym;
+    }
+    return std::nullopt;
+  }
+
+  // The integers a constant or a shape value holds, if known.
+  std::optional<std::vector<int64_t>> int_values(const std::string& name,
+                                                 bool* scalar = nullptr) const {
+    if (const View* v = view(name)) {
+      if (v->kind != View::Kind::kShapeValue || !v->sym_known) return std::nullopt;
+      if (scalar != nullptr) *scalar = v->scalar;
+      return v->sym;
+    }
+    if (!is_constant(name)) return std::nullopt;
+    const Constant& c = constants_.at(name);
+    if (scalar != nullptr) *scalar = c.shape.empty();
+    if (!c.is_float) return c.i;
+    std::vector<int64_t> out;
+    for (float f : c.f) {
+      if (f != std::floor(f)) return std::nullopt;
+      out.push_back(static_cast<int64_t>(f));
+    }
+    return out;
+  }
+
+  // Evaluates shape arithmetic (Gather, Unsqueeze, Squeeze, Concat, Cast,
+  // Slice, elementwise on known sizes) on integer vectors; leaves `out`
+  // unknown when it cannot.
+  void evaluate_shape_op(const onnx::NodeProto& node, View* out) const {
+    const std::string& op = node.op_type();
+    std::vector<std::vector<int64_t>> in;
+    std::vector<bool> scalars;
+    for (const std::string& name : node.input()) {
+      if (name.empty()) {
+        in.emplace_back();
+        scalars.push_back(false);
+        continue;
+      }
+      bool scalar = false;
+      std::optional<std::vector<int64_t>> v = int_values(name, &scalar);
+      if (!v) return;
+      in.push_back(*v);
+      scalars.push_back(scalar);
+    }
+    if (in.empty()) return;
+    std::vector<int64_t> r;
+    bool scalar = false;
+    if (op == "Gather") {
+      if (in.size() != 2 || attr_int(node, "axis", 0) != 0) return;
+      const auto n = static_cast<int64_t>(in[0].size());
+      for (int64_t k : in[1]) {
+        if (k < 0) k += n;
+        if (k < 0 || k >= n) return;
+        r.push_back(in[0][static_cast<size_t>(k)]);
+      }
+      scalar = scalars[1];
+    } else if (op == "Unsqueeze") {
+      if (!scalars[0]) return;
+      r = in[0];
+    } else if (op == "Squeeze") {
+      if (in[0].size() != 1) return;
+      r = in[0];
+      scalar = true;
+    } else if (op == "Concat") {
+      for (const auto& v : in) r.insert(r.end(), v.begin(), v.end());
+    } else if (op == "Cast" || op == "Identity" || op == "Reshape") {
+      r = in[0];
+      scalar = scalars[0] && op != "Reshape";
+    } else if (op == "Slice") {
+      if (in.size() < 3 || in[1].size() != 1 || in[2].size() != 1 ||
+          (in.size() > 4 && !in[4].empty() && in[4] != std::vector<int64_t>{1})) {
+        return;
+      }
+      const auto n = static_cast<int64_t>(in[0].size());
+      int64_t b = in[1][0] < 0 ? in[1][0] + n : in[1][0];
+      int64_t e = in[2][0] < 0 ? in[2][0] + n : in[2][0];
+      b = std::clamp<int64_t>(b, 0, n);
+      e = std::clamp<int64_t>(e, 0, n);
+      for (int64_t k = b; k < e; ++k) r.push_back(in[0][static_cast<size_t>(k)]);
+    } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+      if (in.size() != 2) return;
+      const size_t n = std::max(in[0].size(), in[1].size());
+      for (size_t k = 0; k < n; ++k) {
+        const int64_t a = in[0][in[0].size() == 1 ? 0 : k];
+        const int64_t b = in[1][in[1].size() == 1 ? 0 : k];
+        if (a < 0 || b < 0 || (op == "Div" && b == 0)) return;
+        r.push_back(op == "Add" ? a + b : op == "Sub" ? a - b
+                    : op == "Mul" ? a * b : a / b);
+      }
+      scalar = scalars[0] && scalars[1];
+    } else {
+      return;
+    }
+    out->sym = std::move(r);
+    out->scalar = scalar;
+    out->sym_known = true;
+  }
+
   // Shape arithmetic and the zeros it shapes (see the top of this file).
   // Returns true if `node` was such a node.
   bool track_shape_values(const onnx::NodeProto& node) {
     const std::string& op = node.op_type();
     if (op == "Shape") {
-      add_view(node, View::Kind::kShapeValue);
+      std::optional<Shape> xs = shape_of(node.input(0));
+      View& v = add_view(node, View::Kind::kShapeValue);
+      if (xs) {
+        const auto rank = static_cast<int64_t>(xs->size());
+        int64_t b = attr_int(node, "start", 0), e = attr_int(node, "end", rank);
+        b = std::clamp<int64_t>(b < 0 ? b + rank : b, 0, rank);
+        e = std::clamp<int64_t>(e < 0 ? e + rank : e, 0, rank);
+        for (int64_t k = b; k < e; ++k) v.sym.push_back((*xs)[static_cast<size_t>(k)]);
+        v.sym_known = true;
+      }
       return true;
     }
     if (op == "ConstantOfShape") {
@@ -1005,7 +1250,12 @@ class Importer {
           !all_zero(constant_from_proto(value->t(), path_ + ": " + node.name()))) {
         fail(node, "only a fill value of 0 is supported");
       }
-      add_view(node, View::Kind::kZeros);
+      std::optional<std::vector<int64_t>> shape = int_values(node.input(0));
+      View& v = add_view(node, View::Kind::kZeros);
+      if (shape) {
+        v.sym = *shape;
+        v.sym_known = true;
+      }
       return true;
     }
     const std::string& first = node.input_size() > 0 ? node.input(0) : "";
@@ -1016,19 +1266,29 @@ class Importer {
       add_view(node, View::Kind::kZeros);
       return true;
     }
+    // Ops whose later inputs are sizes by design look only at their data.
+    const bool data_only = op == "Reshape" || op == "Expand" || op == "Slice" ||
+                           op == "Unsqueeze" || op == "Squeeze" ||
+                           op == "Split" || op == "Tile";
     bool from_shapes = false;
     bool from_activations = false;
-    for (const std::string& in : node.input()) {
-      if (in.empty() || is_constant(in)) continue;
+    for (int k = 0; k < node.input_size(); ++k) {
+      const std::string& in = node.input(k);
+      if (in.empty() || is_constant(in) || (data_only && k > 0)) continue;
       (is_view(in, View::Kind::kShapeValue) ? from_shapes : from_activations) =
           true;
     }
     if (!from_shapes) return false;
     if (from_activations) {
       fail(node, "mixes tensor shapes with activations; shape arithmetic is "
-                 "folded only where it shapes an LSTM's zero initial state");
+                 "folded only where it computes sizes");
     }
-    add_view(node, View::Kind::kShapeValue);
+    View result;
+    evaluate_shape_op(node, &result);
+    View& v = add_view(node, View::Kind::kShapeValue);
+    v.sym = std::move(result.sym);
+    v.sym_known = result.sym_known;
+    v.scalar = result.scalar;
     return true;
   }
 
@@ -1113,9 +1373,89 @@ class Importer {
         return;
       }
     }
-    fail(node, "is supported only where it merges an LSTM's directions, as "
-               "PyTorch exports nn.LSTM; general reshapes are not supported "
-               "yet");
+    import_reshape(node);
+  }
+
+  // Slice of any tensor; ends computed from a dynamic size (PyTorch's
+  // position_ids[:, :seq_len]) end at that dimension of a value holding it.
+  void import_general_slice(const onnx::NodeProto& node) {
+    if (node.input_size() < 3 && attr(node, "starts") == nullptr) {
+      fail(node, "needs starts and ends");
+    }
+    const uint32_t x = operand(node, node.input(0));
+    const Shape xs = model_.values[x].shape;
+    const std::vector<int64_t> starts = ints_input_or_attr(node, 1, "starts");
+    const std::vector<int64_t> ends = ints_input_or_attr(node, 2, "ends");
+    std::vector<int64_t> axes = ints_input_or_attr(node, 3, "axes");
+    std::vector<int64_t> steps = ints_input_or_attr(node, 4, "steps");
+    if (axes.empty()) {
+      for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
+    }
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    if (ends.size() != starts.size() || axes.size() != starts.size() ||
+        steps.size() != starts.size()) {
+      fail(node, "starts, ends, axes and steps differ in length");
+    }
+    auto symbolic = [&](int input) {
+      const View* v = node.input_size() > input ? view(node.input(input)) : nullptr;
+      return v != nullptr && v->kind == View::Kind::kShapeValue;
+    };
+    const bool symbolic_ends = symbolic(2);
+    if (symbolic(1)) {
+      for (int64_t b : starts) {
+        if (b <= -2) fail(node, "starts computed from dynamic sizes are not supported");
+      }
+    }
+    constexpr int64_t kFar = int64_t{1} << 40;
+    NodeDef n;
+    n.op = OpType::kSlice;
+    n.inputs = {x};
+    uint32_t ref = kNoValue;
+    Shape ys = xs;
+    for (size_t k = 0; k < starts.size(); ++k) {
+      int64_t axis = axes[k] < 0 ? axes[k] + static_cast<int64_t>(xs.size()) : axes[k];
+      if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
+        fail(node, "axis " + std::to_string(axes[k]) + " out of range for " +
+                       to_string(xs));
+      }
+      if (steps[k] == 0) fail(node, "step 0");
+      const int64_t start = std::clamp(starts[k], -kFar, kFar);
+      int64_t end = std::clamp(ends[k], -kFar, kFar);
+      int32_t end_dim = -1;
+      const int64_t dim = xs[static_cast<size_t>(axis)];
+      int64_t size = -1;
+      if (symbolic_ends && ends[k] <= -2) {
+        const auto origin = symbol_origin_.find(ends[k]);
+        if (origin == symbol_origin_.end()) {
+          fail(node, "its end is a size spruce cannot trace to an input");
+        }
+        if (ref != kNoValue && ref != origin->second.first) {
+          fail(node, "ends come from two different inputs");
+        }
+        ref = origin->second.first;
+        end_dim = static_cast<int32_t>(origin->second.second);
+        end = 0;
+        if (start == 0 && steps[k] == 1) size = ends[k];  // the symbol itself
+      } else if (dim >= 0) {
+        int64_t b = start < 0 ? start + dim : start;
+        int64_t e = end < 0 ? end + dim : end;
+        if (steps[k] > 0) {
+          b = std::clamp<int64_t>(b, 0, dim);
+          e = std::clamp<int64_t>(e, 0, dim);
+          size = e > b ? (e - b + steps[k] - 1) / steps[k] : 0;
+        } else {
+          b = std::clamp<int64_t>(b, 0, dim - 1);
+          e = std::clamp<int64_t>(e, -1, dim - 1);
+          size = b > e ? (b - e - steps[k] - 1) / -steps[k] : 0;
+        }
+        if (size == 0) fail(node, "the slice of " + to_string(xs) + " is empty");
+      }
+      ys[static_cast<size_t>(axis)] = size;
+      n.ints.insert(n.ints.end(), {axis, start, end, steps[k]});
+      n.end_dims.push_back(end_dim);
+    }
+    if (ref != kNoValue) n.inputs.push_back(ref);
+    add_simple(node, std::move(n), ys);
   }
 
   // Rows of axis 0 (PyTorch's per-layer h0/c0): a view an LSTM reads with an
@@ -1128,11 +1468,9 @@ class Importer {
     const bool rows = starts.size() == 1 && ends.size() == 1 &&
                       (axes.empty() || axes == std::vector<int64_t>{0}) &&
                       (steps.empty() || steps == std::vector<int64_t>{1}) &&
-                      starts[0] >= 0 && ends[0] > starts[0];
-    if (!rows) {
-      fail(node, "only a slice of rows along axis 0 (as PyTorch takes one "
-                 "layer's h0/c0) is supported");
-    }
+                      starts[0] >= 0 && ends[0] > starts[0] &&
+                      values_.count(node.input(0)) != 0;
+    if (!rows) return import_general_slice(node);
     const uint32_t source = value_of(node, node.input(0));
     View& v = add_view(node, View::Kind::kSlice);
     v.source = source;
@@ -1147,7 +1485,7 @@ class Importer {
     n.op = OpType::kConcat;
     Shape shape;
     for (const std::string& in : node.input()) {
-      const uint32_t v = value_of(node, in);
+      const uint32_t v = operand(node, in);
       const Shape& s = model_.values[v].shape;
       if (n.inputs.empty()) {
         shape = s;
@@ -1170,6 +1508,558 @@ class Importer {
     model_.nodes.push_back(std::move(n));
   }
 
+  // ------------------------------------------------------------ tensor ops
+  // `name` as an activation: a value, a materialized view, or a constant
+  // made into a Constant node (once per constant).
+  uint32_t operand(const onnx::NodeProto& node, const std::string& name) {
+    if (values_.count(name) == 0 && views_.count(name) == 0 &&
+        is_constant(name)) {
+      const Constant& c = constants_.at(name);
+      std::vector<float> data =
+          c.is_float ? c.f : std::vector<float>(c.i.begin(), c.i.end());
+      if (data.empty()) fail(node, "constant '" + name + "' is empty");
+      // A scalar is stored as [1]: the same under broadcasting.
+      const Shape shape = c.shape.empty() ? Shape{1} : c.shape;
+      NodeDef n;
+      n.name = name;
+      n.op = OpType::kConstant;
+      n.weights = {add_weight(weight_name(name), shape, std::move(data))};
+      const uint32_t id = add_value(name, shape);
+      n.outputs = {id};
+      model_.nodes.push_back(std::move(n));
+      return id;
+    }
+    return value_of(node, name);
+  }
+
+  // Turns a view into a node when a general op reads it.
+  std::optional<uint32_t> materialize(const onnx::NodeProto& consumer,
+                                      const std::string& name, View v) {
+    NodeDef n;
+    n.name = v.node;
+    Shape ys;
+    switch (v.kind) {
+      case View::Kind::kTranspose: {
+        const Shape xs = model_.values[v.source].shape;
+        std::vector<int64_t> perm = v.perm;
+        if (perm.empty()) {
+          for (size_t d = xs.size(); d-- > 0;) perm.push_back(static_cast<int64_t>(d));
+        }
+        if (perm.size() != xs.size()) {
+          fail(consumer, "Transpose '" + v.node + "' has a perm of " +
+                             std::to_string(perm.size()) + " for rank " +
+                             std::to_string(xs.size()));
+        }
+        for (int64_t& p : perm) {
+          if (p < 0) p += static_cast<int64_t>(xs.size());
+          if (p < 0 || p >= static_cast<int64_t>(xs.size())) {
+            fail(consumer, "Transpose '" + v.node + "' has an invalid perm");
+          }
+          ys.push_back(xs[static_cast<size_t>(p)]);
+        }
+        n.op = OpType::kTranspose;
+        n.inputs = {v.source};
+        n.ints = perm;
+        break;
+      }
+      case View::Kind::kSlice: {
+        ys = model_.values[v.source].shape;
+        if (ys.empty()) return std::nullopt;
+        ys[0] = ys[0] >= 0 ? std::min(v.end, ys[0]) - v.start
+                           : (v.end < (int64_t{1} << 40) ? v.end - v.start : -1);
+        n.op = OpType::kSlice;
+        n.inputs = {v.source};
+        n.ints = {0, v.start, std::min<int64_t>(v.end, int64_t{1} << 40), 1};
+        n.end_dims = {-1};
+        break;
+      }
+      case View::Kind::kZeros: {
+        if (!v.sym_known ||
+            std::any_of(v.sym.begin(), v.sym.end(), [](int64_t d) { return d <= 0; })) {
+          return std::nullopt;
+        }
+        n.op = OpType::kConstant;
+        n.weights = {add_weight(name, v.sym, std::vector<float>(element_count(v.sym), 0.0f))};
+        ys = v.sym;
+        break;
+      }
+      case View::Kind::kBroadcastRow: {
+        // Only as an operand of an elementwise op whose other operand has
+        // the looked-up shape: then row 0 broadcast gives the same result.
+        const std::string& op = consumer.op_type();
+        bool ok = (op == "Add" || op == "Sub" || op == "Mul") &&
+                  consumer.input_size() == 2;
+        if (ok) {
+          const std::string& other =
+              consumer.input(0) == name ? consumer.input(1) : consumer.input(0);
+          const std::optional<Shape> os = shape_of(other);
+          ok = os && *os == v.sym;
+        }
+        if (!ok) return std::nullopt;
+        Shape row_shape(v.sym.size(), 1);
+        row_shape.back() = static_cast<int64_t>(v.row.size());
+        n.op = OpType::kConstant;
+        n.weights = {add_weight(name, row_shape, v.row)};
+        ys = row_shape;
+        report_->folded.push_back("Gather '" + v.node +
+                                  "' of zeros is row 0 of its table, broadcast");
+        break;
+      }
+      case View::Kind::kShapeValue:
+        return std::nullopt;
+    }
+    views_.erase(name);
+    const uint32_t id = add_value(name, ys);
+    n.outputs = {id};
+    model_.nodes.push_back(std::move(n));
+    return id;
+  }
+
+  void add_simple(const onnx::NodeProto& node, NodeDef n, Shape shape) {
+    n.name = node.name();
+    n.outputs = {add_value(node.output(0), std::move(shape))};
+    model_.nodes.push_back(std::move(n));
+  }
+
+  Shape broadcast_or_fail(const onnx::NodeProto& node,
+                          const std::vector<uint32_t>& inputs) const {
+    Shape shape = model_.values[inputs[0]].shape;
+    for (size_t k = 1; k < inputs.size(); ++k) {
+      if (!broadcast_shape(shape, model_.values[inputs[k]].shape, &shape)) {
+        fail(node, "shapes " + to_string(model_.values[inputs[0]].shape) +
+                       " and " + to_string(model_.values[inputs[k]].shape) +
+                       " do not broadcast");
+      }
+    }
+    return shape;
+  }
+
+  void import_binary(const onnx::NodeProto& node) {
+    if (node.input_size() != 2) fail(node, "needs 2 inputs");
+    static const std::map<std::string, BinaryOp> kOps = {
+        {"Add", BinaryOp::kAdd}, {"Sub", BinaryOp::kSub},
+        {"Mul", BinaryOp::kMul}, {"Div", BinaryOp::kDiv},
+        {"Pow", BinaryOp::kPow}, {"Equal", BinaryOp::kEqual}};
+    NodeDef n;
+    n.op = OpType::kBinary;
+    n.binary_op = kOps.at(node.op_type());
+    n.inputs = {operand(node, node.input(0)), operand(node, node.input(1))};
+    const Shape shape = broadcast_or_fail(node, n.inputs);
+    add_simple(node, std::move(n), shape);
+  }
+
+  void import_unary(const onnx::NodeProto& node) {
+    if (node.input_size() != 1) fail(node, "needs 1 input");
+    static const std::map<std::string, UnaryOp> kOps = {
+        {"Sqrt", UnaryOp::kSqrt},       {"Erf", UnaryOp::kErf},
+        {"Tanh", UnaryOp::kTanh},       {"Exp", UnaryOp::kExp},
+        {"Sigmoid", UnaryOp::kSigmoid}, {"Neg", UnaryOp::kNeg},
+        {"Abs", UnaryOp::kAbs},         {"Reciprocal", UnaryOp::kReciprocal},
+        {"Gelu", UnaryOp::kGelu}};
+    const UnaryOp op = kOps.at(node.op_type());
+    if (op == UnaryOp::kGelu) {
+      NodeDef* linear = fusable_producer(node.input(0), {OpType::kLinear});
+      if (linear != nullptr && linear->activation == kernels::Activation::kNone) {
+        linear->activation = kernels::Activation::kGelu;
+        report_->folded.push_back("fused GELU '" + node.name() + "' into '" +
+                                  linear->name + "'");
+        take_over_output(linear, node.output(0));
+        return;
+      }
+    }
+    NodeDef n;
+    n.op = OpType::kUnary;
+    n.unary_op = op;
+    n.inputs = {operand(node, node.input(0))};
+    const Shape shape = model_.values[n.inputs[0]].shape;
+    add_simple(node, std::move(n), shape);
+  }
+
+  // Values are floats inside spruce: a Cast to a float type is free, to an
+  // integer type rounds toward zero, to bool tests for non-zero.
+  void import_cast(const onnx::NodeProto& node) {
+    if (node.input_size() != 1) fail(node, "needs 1 input");
+    const int64_t to = attr_int(node, "to", 0);
+    const uint32_t x = operand(node, node.input(0));
+    const bool from_int = model_.values[x].dtype == DataType::kInt64;
+    UnaryOp op;
+    switch (to) {
+      case onnx::TensorProto::FLOAT:
+      case onnx::TensorProto::DOUBLE:
+      case onnx::TensorProto::FLOAT16:
+        values_[node.output(0)] = x;
+        return;
+      case onnx::TensorProto::INT64:
+      case onnx::TensorProto::INT32:
+      case onnx::TensorProto::INT16:
+      case onnx::TensorProto::INT8:
+        if (from_int) {
+          values_[node.output(0)] = x;
+          return;
+        }
+        op = UnaryOp::kTrunc;
+        break;
+      case onnx::TensorProto::BOOL:
+        op = UnaryOp::kCastBool;
+        break;
+      default:
+        fail(node, "Cast to type " + std::to_string(to) + " is not supported");
+    }
+    NodeDef n;
+    n.op = OpType::kUnary;
+    n.unary_op = op;
+    n.inputs = {x};
+    const Shape shape = model_.values[x].shape;
+    add_simple(node, std::move(n), shape);
+  }
+
+  void import_gather(const onnx::NodeProto& node) {
+    if (node.input_size() != 2) fail(node, "needs 2 inputs");
+    if (!is_constant(node.input(0))) {
+      fail(node, "data must be a constant table (an embedding); gathering "
+                 "from activations is not supported");
+    }
+    if (attr_int(node, "axis", 0) != 0) fail(node, "only axis 0 is supported");
+    const Constant& table = constants_.at(node.input(0));
+    if (!table.is_float || table.shape.size() != 2) {
+      fail(node, "table must be a 2-D float constant, is " +
+                     to_string(table.shape));
+    }
+    const auto width = static_cast<size_t>(table.shape[1]);
+    if (const View* z = view(node.input(1));
+        z != nullptr && z->kind == View::Kind::kZeros) {
+      if (!z->sym_known) fail(node, "indices are zeros of an unknown shape");
+      View& v = add_view(node, View::Kind::kBroadcastRow);
+      v.sym = views_.at(node.input(1)).sym;
+      v.sym.push_back(table.shape[1]);
+      v.sym_known = true;
+      v.row.assign(table.f.begin(), table.f.begin() + static_cast<long>(width));
+      return;
+    }
+    NodeDef n;
+    n.op = OpType::kGather;
+    n.inputs = {operand(node, node.input(1))};
+    n.weights = {add_weight(weight_name(node.input(0)), table.shape, table.f)};
+    Shape shape = model_.values[n.inputs[0]].shape;
+    shape.push_back(table.shape[1]);
+    add_simple(node, std::move(n), shape);
+  }
+
+  std::vector<int64_t> normalized_axes(const onnx::NodeProto& node,
+                                       std::vector<int64_t> axes,
+                                       size_t rank) const {
+    for (int64_t& a : axes) {
+      if (a < 0) a += static_cast<int64_t>(rank);
+      if (a < 0 || a >= static_cast<int64_t>(rank)) {
+        fail(node, "axis out of range for rank " + std::to_string(rank));
+      }
+    }
+    std::sort(axes.begin(), axes.end());
+    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) {
+      fail(node, "axes repeat");
+    }
+    return axes;
+  }
+
+  void import_reduce_mean(const onnx::NodeProto& node) {
+    NodeDef n;
+    n.op = OpType::kReduceMean;
+    n.inputs = {operand(node, node.input(0))};
+    const Shape xs = model_.values[n.inputs[0]].shape;
+    n.ints = normalized_axes(node, ints_input_or_attr(node, 1, "axes"), xs.size());
+    if (n.ints.empty() && attr_int(node, "noop_with_empty_axes", 0) != 0) {
+      values_[node.output(0)] = n.inputs[0];
+      return;
+    }
+    n.keepdims = attr_int(node, "keepdims", 1) != 0;
+    Shape shape;
+    for (size_t d = 0; d < xs.size(); ++d) {
+      const bool reduced = n.ints.empty() ||
+                           std::binary_search(n.ints.begin(), n.ints.end(),
+                                              static_cast<int64_t>(d));
+      if (!reduced) {
+        shape.push_back(xs[d]);
+      } else if (n.keepdims) {
+        shape.push_back(1);
+      }
+    }
+    add_simple(node, std::move(n), shape);
+  }
+
+  void import_layer_norm(const onnx::NodeProto& node) {
+    if (node.input_size() < 2) fail(node, "needs X and Scale");
+    for (int k = 1; k < node.output_size(); ++k) {
+      if (!node.output(k).empty() && readers_[node.output(k)] > 0) {
+        fail(node, "outputs Mean and InvStdDev are not supported");
+      }
+    }
+    NodeDef n;
+    n.op = OpType::kLayerNorm;
+    n.inputs = {operand(node, node.input(0))};
+    const Shape xs = model_.values[n.inputs[0]].shape;
+    int64_t axis = attr_int(node, "axis", -1);
+    if (axis < 0) axis += static_cast<int64_t>(xs.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
+      fail(node, "axis out of range for input " + to_string(xs));
+    }
+    n.axis = static_cast<int>(axis);
+    n.epsilon = attr_float(node, "epsilon", 1e-5f);
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(axis); d < xs.size(); ++d) {
+      inner = xs[d] > 0 && inner > 0 ? inner * xs[d] : -1;
+    }
+    for (int k = 1; k < 3 && k < node.input_size(); ++k) {
+      if (node.input(k).empty()) continue;
+      const Constant& c = constant(node, node.input(k));
+      std::vector<float> data = c.f;
+      if (!c.is_float) fail(node, "scale and bias must be float");
+      if (data.size() == 1 && inner > 1) {
+        data.assign(static_cast<size_t>(inner), data[0]);
+      }
+      if (inner > 0 && data.size() != static_cast<size_t>(inner)) {
+        fail(node, "scale/bias of " + std::to_string(data.size()) +
+                       " values for " + std::to_string(inner) +
+                       " normalized values");
+      }
+      const auto size = static_cast<int64_t>(data.size());
+      n.weights.push_back(add_weight(weight_name(node.input(k)), {size},
+                                     std::move(data)));
+    }
+    add_simple(node, std::move(n), xs);
+  }
+
+  void import_softmax(const onnx::NodeProto& node) {
+    if (node.input_size() != 1) fail(node, "needs 1 input");
+    NodeDef n;
+    n.op = OpType::kSoftmax;
+    n.inputs = {operand(node, node.input(0))};
+    const Shape xs = model_.values[n.inputs[0]].shape;
+    n.coerce_2d = opset_ < 13;
+    int64_t axis = attr_int(node, "axis", n.coerce_2d ? 1 : -1);
+    if (axis < 0) axis += static_cast<int64_t>(xs.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
+      fail(node, "axis out of range for input " + to_string(xs));
+    }
+    n.axis = static_cast<int>(axis);
+    add_simple(node, std::move(n), xs);
+  }
+
+  void import_where(const onnx::NodeProto& node) {
+    if (node.input_size() != 3) fail(node, "needs 3 inputs");
+    NodeDef n;
+    n.op = OpType::kWhere;
+    for (int k = 0; k < 3; ++k) n.inputs.push_back(operand(node, node.input(k)));
+    const Shape shape = broadcast_or_fail(node, n.inputs);
+    add_simple(node, std::move(n), shape);
+  }
+
+  void import_expand(const onnx::NodeProto& node) {
+    if (node.input_size() != 2) fail(node, "needs 2 inputs");
+    const std::optional<std::vector<int64_t>> target = int_values(node.input(1));
+    if (!target || std::any_of(target->begin(), target->end(),
+                               [](int64_t d) { return d < 1; })) {
+      fail(node, "the target shape must be known at conversion");
+    }
+    NodeDef n;
+    n.op = OpType::kExpand;
+    n.inputs = {operand(node, node.input(0))};
+    n.ints = *target;
+    Shape shape;
+    if (!broadcast_shape(model_.values[n.inputs[0]].shape, *target, &shape)) {
+      fail(node, "cannot expand " + to_string(model_.values[n.inputs[0]].shape) +
+                     " to " + to_string(*target));
+    }
+    add_simple(node, std::move(n), shape);
+  }
+
+  void import_split(const onnx::NodeProto& node) {
+    NodeDef n;
+    n.name = node.name();
+    n.op = OpType::kSplit;
+    n.inputs = {operand(node, node.input(0))};
+    const Shape xs = model_.values[n.inputs[0]].shape;
+    int64_t axis = attr_int(node, "axis", 0);
+    if (axis < 0) axis += static_cast<int64_t>(xs.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
+      fail(node, "axis out of range for input " + to_string(xs));
+    }
+    n.axis = static_cast<int>(axis);
+    std::vector<int64_t> sizes = ints_input_or_attr(node, 1, "split");
+    const int64_t dim = xs[static_cast<size_t>(axis)];
+    if (sizes.empty()) {
+      const int64_t parts = node.output_size();
+      if (dim < 0 || dim % parts != 0) {
+        fail(node, "cannot split " + to_string(xs) + " into " +
+                       std::to_string(parts) + " equal parts");
+      }
+      sizes.assign(static_cast<size_t>(parts), dim / parts);
+    }
+    if (sizes.size() != static_cast<size_t>(node.output_size())) {
+      fail(node, "has " + std::to_string(sizes.size()) + " split sizes for " +
+                     std::to_string(node.output_size()) + " outputs");
+    }
+    n.ints = sizes;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      Shape ys = xs;
+      ys[static_cast<size_t>(axis)] = sizes[k];
+      n.outputs.push_back(add_value(node.output(static_cast<int>(k)), ys));
+    }
+    model_.nodes.push_back(std::move(n));
+  }
+
+  // Reshape, Squeeze, Unsqueeze as a runtime Reshape whose dynamic sizes are
+  // copied from the input: entries <= -2 copy input dimension -d - 2.
+  void import_reshape(const onnx::NodeProto& node) {
+    const std::string& op = node.op_type();
+    const uint32_t x = operand(node, node.input(0));
+    const Shape xs = model_.values[x].shape;
+    std::vector<int64_t> spec;
+    Shape ys;
+    auto copy = [&](size_t j) {
+      spec.push_back(-2 - static_cast<int64_t>(j));
+      ys.push_back(xs[j]);
+    };
+    if (op == "Squeeze") {
+      std::vector<int64_t> axes = ints_input_or_attr(node, 1, "axes");
+      if (axes.empty()) {
+        for (size_t d = 0; d < xs.size(); ++d) {
+          if (xs[d] == 1) axes.push_back(static_cast<int64_t>(d));
+          if (xs[d] < 0) fail(node, "squeezing all size-1 dimensions of " +
+                                        to_string(xs) + " needs known sizes");
+        }
+      }
+      axes = normalized_axes(node, axes, xs.size());
+      for (size_t d = 0; d < xs.size(); ++d) {
+        if (std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(d))) {
+          if (xs[d] > 1) fail(node, "dimension " + std::to_string(d) +
+                                        " of " + to_string(xs) + " is not 1");
+          continue;
+        }
+        copy(d);
+      }
+    } else if (op == "Unsqueeze") {
+      const std::vector<int64_t> axes = normalized_axes(
+          node, ints_input_or_attr(node, 1, "axes"),
+          xs.size() + ints_input_or_attr(node, 1, "axes").size());
+      size_t j = 0;
+      for (size_t d = 0; d < xs.size() + axes.size(); ++d) {
+        if (std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(d))) {
+          spec.push_back(1);
+          ys.push_back(1);
+        } else {
+          copy(j++);
+        }
+      }
+    } else {
+      const std::optional<std::vector<int64_t>> target = int_values(node.input(1));
+      if (!target) {
+        fail(node, "the target shape must be a constant or computed from "
+                   "tensor shapes");
+      }
+      const bool allowzero = attr_int(node, "allowzero", 0) != 0;
+      size_t infer = target->size();
+      for (size_t i = 0; i < target->size(); ++i) {
+        const int64_t t = (*target)[i];
+        if (t == 0 && !allowzero && i < xs.size()) {
+          copy(i);
+        } else if (t > 0) {
+          spec.push_back(t);
+          ys.push_back(t);
+        } else if (t <= -2) {
+          const auto j = std::find(xs.begin(), xs.end(), t);
+          if (j != xs.end()) {
+            copy(static_cast<size_t>(j - xs.begin()));
+            continue;
+          }
+          if (infer != target->size()) fail(node, "two sizes are unknown");
+          infer = i;
+          spec.push_back(-1);
+          ys.push_back(-1);
+        } else if (t == -1) {
+          if (infer != target->size()) fail(node, "two sizes are unknown");
+          infer = i;
+          spec.push_back(-1);
+          ys.push_back(-1);
+        } else {
+          fail(node, "size " + std::to_string(t) + " is not supported");
+        }
+      }
+      if (infer < ys.size()) {
+        int64_t total = 1, known = 1;
+        for (int64_t d : xs) total = d > 0 && total > 0 ? total * d : -1;
+        for (size_t i = 0; i < ys.size(); ++i) {
+          if (i != infer) known = ys[i] > 0 && known > 0 ? known * ys[i] : -1;
+        }
+        if (total > 0 && known > 0) {
+          if (total % known != 0) {
+            fail(node, "cannot reshape " + to_string(xs) + " into " +
+                           to_string(*target));
+          }
+          ys[infer] = total / known;
+        }
+      }
+    }
+    NodeDef n;
+    n.op = OpType::kReshape;
+    n.inputs = {x};
+    n.ints = std::move(spec);
+    add_simple(node, std::move(n), ys);
+  }
+
+  // Reshape / Squeeze / Unsqueeze of a constant.
+  bool fold_reshape(const onnx::NodeProto& node) {
+    Constant c = constants_.at(node.input(0));
+    const Shape& xs = c.shape;
+    Shape ys;
+    const std::string& op = node.op_type();
+    const auto count = static_cast<int64_t>(element_count(xs));
+    if (op == "Reshape") {
+      const std::optional<std::vector<int64_t>> t = int_values(node.input(1));
+      if (!t) return false;
+      int64_t known = 1;
+      size_t infer = t->size();
+      for (size_t i = 0; i < t->size(); ++i) {
+        int64_t d = (*t)[i];
+        if (d == 0 && i < xs.size()) d = xs[i];
+        if (d == -1) infer = i;
+        else known *= d;
+        ys.push_back(d);
+      }
+      if (infer < ys.size()) ys[infer] = known > 0 ? count / known : 0;
+    } else {
+      std::vector<int64_t> axes = ints_input_or_attr(node, 1, "axes");
+      if (op == "Squeeze") {
+        for (size_t d = 0; d < xs.size(); ++d) {
+          const bool listed = std::find(axes.begin(), axes.end(),
+                                        static_cast<int64_t>(d)) != axes.end() ||
+                              std::find(axes.begin(), axes.end(),
+                                        static_cast<int64_t>(d) -
+                                            static_cast<int64_t>(xs.size())) !=
+                                  axes.end();
+          if (!((axes.empty() && xs[d] == 1) || listed)) ys.push_back(xs[d]);
+        }
+      } else {
+        const size_t rank = xs.size() + axes.size();
+        axes = normalized_axes(node, axes, rank);
+        size_t j = 0;
+        for (size_t d = 0; d < rank; ++d) {
+          ys.push_back(std::binary_search(axes.begin(), axes.end(),
+                                          static_cast<int64_t>(d))
+                           ? 1
+                           : xs[j++]);
+        }
+      }
+    }
+    if (static_cast<int64_t>(element_count(ys)) != count) {
+      fail(node, "cannot reshape constant " + to_string(xs) + " into " +
+                     to_string(ys));
+    }
+    c.shape = ys;
+    constants_[node.output(0)] = std::move(c);
+    report_->folded.push_back("folded " + op + " '" + node.name() + "'");
+    return true;
+  }
+
   // ------------------------------------------------------------ LSTM
   // An initial state: absent (not given, zeros) or a value read from row
   // `offset` on.
@@ -1179,7 +2069,7 @@ class Importer {
   };
 
   StateInput lstm_state(const onnx::NodeProto& node, int input,
-                        uint32_t dirs) const {
+                        uint32_t dirs) {
     StateInput s;
     if (node.input_size() <= input || node.input(input).empty()) return s;
     const std::string& name = node.input(input);
@@ -1470,6 +2360,11 @@ class Importer {
   std::unordered_map<std::string, std::string> weight_names_;
   std::unordered_map<std::string, View> views_;
   std::unordered_map<uint32_t, size_t> lstm_of_y_;  // Y value → node index
+  int64_t opset_ = 13;
+  // Dynamic input sizes by name (dim_param) → their symbol (<= -2), and
+  // where each symbol first appears (value, dimension).
+  std::map<std::string, int64_t> symbols_;
+  std::map<int64_t, std::pair<uint32_t, size_t>> symbol_origin_;
 };
 
 }  // namespace

@@ -23,7 +23,9 @@
 #include "mapped_file.h"
 #include "model_reader.h"
 #include "simple_ops.h"
+#include "tensor_ops.h"
 #include "spruce/error.h"
+#include "spruce/kernels/rows.h"
 
 namespace spruce {
 namespace {
@@ -71,6 +73,7 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<LstmOp>> lstm;  // per node; null if not LSTM
   std::vector<std::unique_ptr<ConvOp>> conv;  // per node; null if not Conv
   std::vector<std::unique_ptr<PoolOp>> pool;  // per node; null if not a pool
+  std::vector<std::unique_ptr<MatMulOp>> matmul;  // per node; null if not MatMul
   std::vector<bool> feature_major;  // per value
   // Memory plan: each computed value lives in a slot, a buffer shared over
   // time by values whose lifetimes do not overlap (kNoSlot: a model input, or
@@ -117,6 +120,7 @@ struct Engine::Impl {
   float* allocate(uint32_t value, Run* run, bool off_plan = false) const;
   void run_node(size_t node_index, Run* run) const;
   void run_lstm(size_t node_index, Run* run) const;
+  void run_tensor_op(size_t node_index, Run* run) const;
   void run_concat(const NodeDesc& node, Run* run) const;
 };
 
@@ -127,6 +131,7 @@ void Engine::Impl::plan() {
   lstm.resize(graph.nodes.size());
   conv.resize(graph.nodes.size());
   pool.resize(graph.nodes.size());
+  matmul.resize(graph.nodes.size());
   LinearPlanOptions plan;
   plan.force_dense = options.force_dense;
   plan.measure =
@@ -135,7 +140,7 @@ void Engine::Impl::plan() {
   plan.max_threads = threads;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const NodeDesc& node = graph.nodes[i];
-    const uint32_t in = node.inputs[0];
+    const uint32_t in = node.inputs.empty() ? kNoValue : node.inputs[0];
     const uint32_t out = node.outputs[0];
     switch (node.op) {
       case OpKind::kLinear: {
@@ -147,6 +152,9 @@ void Engine::Impl::plan() {
         feature_major[out] = true;
         break;
       }
+      case OpKind::kMatMul:
+        matmul[i] = std::make_unique<MatMulOp>(dnnl_engine);
+        break;
       case OpKind::kLstm:
         lstm[i] = std::make_unique<LstmOp>(graph, node, plan, dnnl_engine);
         // A merged Y has its features last: kept feature-major for the next
@@ -175,6 +183,19 @@ void Engine::Impl::plan() {
       case OpKind::kConcat:
       case OpKind::kGlobalAveragePool:
       case OpKind::kAdd:
+      case OpKind::kGather:
+      case OpKind::kBinary:
+      case OpKind::kUnary:
+      case OpKind::kReduceMean:
+      case OpKind::kLayerNorm:
+      case OpKind::kSoftmax:
+      case OpKind::kTranspose:
+      case OpKind::kReshape:
+      case OpKind::kWhere:
+      case OpKind::kSlice:
+      case OpKind::kSplit:
+      case OpKind::kExpand:
+      case OpKind::kConstant:
         break;
       case OpKind::kRelu:
       case OpKind::kClip:
@@ -192,7 +213,8 @@ void Engine::Impl::plan() {
     }
   }
   for (uint32_t i : graph.inputs) {
-    inputs.push_back({graph.values[i].name, graph.values[i].shape});
+    inputs.push_back({graph.values[i].name, graph.values[i].shape,
+                      graph.values[i].dtype});
   }
   for (uint32_t o : graph.outputs) {
     outputs.push_back({graph.values[o].name, graph.values[o].shape});
@@ -226,19 +248,23 @@ void Engine::Impl::plan_memory() {
   std::vector<uint32_t> free_slots;
   for (size_t i = 0; i < node_count; ++i) {
     const NodeDesc& node = graph.nodes[i];
-    const uint32_t in = node.inputs[0];
-    const bool elementwise = node.op == OpKind::kRelu ||
-                             node.op == OpKind::kClip ||
-                             node.op == OpKind::kAdd;
+    const uint32_t in = node.inputs.empty() ? kNoValue : node.inputs[0];
+    const bool elementwise =
+        node.op == OpKind::kRelu || node.op == OpKind::kClip ||
+        node.op == OpKind::kAdd || node.op == OpKind::kUnary ||
+        node.op == OpKind::kBinary || node.op == OpKind::kLayerNorm ||
+        node.op == OpKind::kSoftmax;
     for (uint32_t o : node.outputs) {
       if (o == kNoValue) continue;
+      if (node.op == OpKind::kConstant) continue;  // the weight's own bytes
       memory.unplanned_bytes += bytes_of(o);
-      if (node.op == OpKind::kFlatten) {
+      if (node.op == OpKind::kFlatten || node.op == OpKind::kReshape) {
         slot_of[o] = slot_of[in];  // same bytes (or a model input's)
         if (slot_of[o] != kNoSlot) ++live[slot_of[o]];
         continue;
       }
-      if (elementwise && slot_of[in] != kNoSlot && last_use[in] == i &&
+      if (elementwise && in != kNoValue && slot_of[in] != kNoSlot &&
+          last_use[in] == i &&
           live[slot_of[in]] == 1 &&
           graph.values[in].shape == graph.values[o].shape &&
           feature_major[in] == feature_major[o]) {
@@ -417,10 +443,33 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
       throw Error("input '" + input.name + "' of shape " +
                   to_string(input.shape) + " is too large");
     }
-    if (input.data == nullptr) {
-      throw Error("input '" + input.name + "' has no data (null pointer)");
-    }
     run->shapes[*it] = input.shape;
+    if (graph.values[*it].dtype == DataType::kInt64) {
+      if (input.int64_data == nullptr) {
+        throw Error("input '" + input.name + "' is int64: pass its values in "
+                    "Input::int64_data");
+      }
+      // Held as float inside: exact for |v| <= 2^24.
+      std::vector<float>& held = run->own[*it];
+      const size_t count = element_count(input.shape);
+      held.resize(count);
+      for (size_t k = 0; k < count; ++k) {
+        const int64_t v = input.int64_data[k];
+        if (v > (int64_t{1} << 24) || v < -(int64_t{1} << 24)) {
+          throw Error("input '" + input.name + "' has value " +
+                      std::to_string(v) + " at position " + std::to_string(k) +
+                      "; int64 inputs must lie within ±2^24");
+        }
+        held[k] = static_cast<float>(v);
+      }
+      run->data[*it] = held.data();
+      continue;
+    }
+    if (input.data == nullptr) {
+      throw Error("input '" + input.name + "' has no data (null pointer)" +
+                  (input.int64_data != nullptr ? "; it is float32, not int64"
+                                               : ""));
+    }
     run->data[*it] = input.data;
   }
   for (const TensorInfo& t : inputs) {
@@ -528,6 +577,7 @@ void Engine::Impl::run_node(size_t i, Run* run) const {
       run->shapes[node.outputs[k]] = output_shapes[k];
     }
   }
+  if (node.op >= OpKind::kGather) return run_tensor_op(i, run);
   const uint32_t in = node.inputs[0];
   const uint32_t out = node.outputs[0];
   const bool off_plan =
@@ -590,6 +640,115 @@ void Engine::Impl::run_node(size_t i, Run* run) const {
                     run->shapes[out], node.activation);
       break;
     }
+    default:
+      break;
+  }
+}
+
+void Engine::Impl::run_tensor_op(size_t i, Run* run) const {
+  const NodeDesc& node = graph.nodes[i];
+  const uint32_t out = node.outputs[0];
+  const Shape& ys = run->shapes[out];
+  auto input = [&](size_t k) {
+    return in_layout(node.inputs[k], /*feature_major=*/false, run);
+  };
+  auto shape = [&](size_t k) -> const Shape& {
+    return run->shapes[node.inputs[k]];
+  };
+  // In-place ops write over their input when the plan says so; a broadcast
+  // that grew the output gets its own buffer.
+  auto output = [&]() {
+    const bool off_plan =
+        in_place[i] && element_count(ys) != element_count(shape(0));
+    return allocate(out, run, off_plan);
+  };
+  switch (node.op) {
+    case OpKind::kConstant:
+      run->data[out] = graph.weights[node.weights[0]].values;
+      return;
+    case OpKind::kReshape:
+      run->data[out] = input(0);  // same bytes, new shape
+      return;
+    case OpKind::kGather: {
+      const WeightDesc& table = graph.weights[node.weights[0]];
+      const auto rows = static_cast<size_t>(table.shape[0]);
+      const auto width = static_cast<size_t>(table.shape[1]);
+      const float* ids = input(0);
+      gather_rows(table.values, rows, width, ids, element_count(shape(0)),
+                  allocate(out, run), node.name);
+      return;
+    }
+    case OpKind::kBinary: {
+      const float* a = input(0);
+      const float* b = input(1);
+      binary(node.binary_op, a, shape(0), b, shape(1), output(), ys);
+      return;
+    }
+    case OpKind::kUnary: {
+      const float* x = input(0);
+      unary(node.unary_op, x, element_count(ys), output());
+      return;
+    }
+    case OpKind::kWhere: {
+      const float* c = input(0);
+      const float* a = input(1);
+      const float* b = input(2);
+      where(c, shape(0), a, shape(1), b, shape(2), allocate(out, run), ys);
+      return;
+    }
+    case OpKind::kExpand: {
+      const float* x = input(0);
+      const Shape& xs = shape(0);
+      broadcast_map<1>({x}, {&xs}, ys, allocate(out, run),
+                       [](float v) { return v; });
+      return;
+    }
+    case OpKind::kReduceMean:
+      reduce_mean(input(0), shape(0), node.ints, allocate(out, run));
+      return;
+    case OpKind::kLayerNorm: {
+      const float* x = input(0);
+      const auto axis = static_cast<size_t>(node.axis);
+      size_t inner = 1;
+      for (size_t d = axis; d < ys.size(); ++d) inner *= static_cast<size_t>(ys[d]);
+      const float* bias = node.weights.size() > 1
+                              ? graph.weights[node.weights[1]].values
+                              : nullptr;
+      kernels::layer_norm_rows(x, element_count(ys) / inner, inner,
+                               graph.weights[node.weights[0]].values, bias,
+                               node.epsilon, output());
+      return;
+    }
+    case OpKind::kSoftmax: {
+      const float* x = input(0);
+      softmax(x, shape(0), static_cast<size_t>(node.axis), node.coerce_2d,
+              output());
+      return;
+    }
+    case OpKind::kMatMul: {
+      const float* a = input(0);
+      const float* b = input(1);
+      matmul[i]->run(a, shape(0), b, shape(1), allocate(out, run), ys);
+      return;
+    }
+    case OpKind::kTranspose:
+      transpose(input(0), shape(0), node.ints, allocate(out, run));
+      return;
+    case OpKind::kSlice: {
+      const Shape* ref = node.inputs.size() > 1 ? &shape(1) : nullptr;
+      slice(input(0), shape(0), resolve_slice(node, shape(0), ref),
+            allocate(out, run), ys);
+      return;
+    }
+    case OpKind::kSplit: {
+      const float* x = input(0);
+      std::vector<float*> outs;
+      for (uint32_t o : node.outputs) outs.push_back(allocate(o, run));
+      split(x, shape(0), static_cast<size_t>(node.axis), node.ints, outs);
+      return;
+    }
+    default:
+      throw Error(std::string("no runner for op ") + op_name(node.op));
   }
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "spruce/elementwise_ops.h"
 #include "spruce/kernels/spmm.h"
 #include "spruce/lstm_params.h"
 #include "spruce/spatial_params.h"
@@ -30,6 +31,20 @@ enum class OpKind : uint8_t {
   kGlobalAveragePool,
   kAdd,
   kClip,
+  kGather,
+  kBinary,
+  kUnary,
+  kReduceMean,
+  kLayerNorm,
+  kSoftmax,
+  kMatMul,
+  kTranspose,
+  kReshape,
+  kWhere,
+  kSlice,
+  kSplit,
+  kExpand,
+  kConstant,
 };
 enum class WeightLayout : uint8_t { kDense, kCsr, kBsr };
 
@@ -39,6 +54,7 @@ const char* activation_name(kernels::Activation activation);
 struct ValueDesc {
   std::string name;
   Shape shape;  // -1 where dynamic
+  DataType dtype = DataType::kFloat32;  // kInt64 only for model inputs
 };
 
 struct WeightDesc {
@@ -71,6 +87,13 @@ struct NodeDesc {
   SpatialParams spatial;  // Conv, MaxPool, AveragePool
   float clip_min = 0;     // Clip
   float clip_max = 0;
+  std::vector<int64_t> ints;  // see the schema's OpType
+  BinaryOp binary_op = BinaryOp::kAdd;
+  UnaryOp unary_op = UnaryOp::kSqrt;
+  float epsilon = 0;       // LayerNorm
+  bool keepdims = true;    // ReduceMean
+  bool coerce_2d = false;  // Softmax
+  std::vector<int32_t> end_dims;  // Slice
 };
 
 
@@ -88,6 +111,18 @@ struct Graph {
 // elements (8 GiB of floats): anything larger is refused before allocating.
 constexpr size_t kMaxActivationElements = size_t{1} << 31;
 constexpr size_t kMaxRank = 8;
+
+// One sliced axis of a Slice node, resolved for an input shape.
+struct SliceDim {
+  int64_t axis = 0;
+  int64_t start = 0;
+  int64_t step = 1;
+  int64_t size = 0;
+};
+// The slices of `node` on input `x` (and `ref`, its second input, for ends
+// taken from a dimension); empty if a needed dimension is unknown (-1).
+std::vector<SliceDim> resolve_slice(const NodeDesc& node, const Shape& x,
+                                    const Shape* ref);
 
 // Output shapes of `node` (one per node output, empty for an absent one) for
 // `inputs` (one shape per node input, ignored where the input is absent); -1

@@ -94,6 +94,14 @@ class Reader {
       fail("corrupt header (weight data offset " +
            std::to_string(h.blobs_offset) + ")");
     }
+    // The alignment padding before the weights is not checksummed: it must
+    // be zero, so no byte of a file can change unnoticed.
+    for (size_t k = h.metadata_offset + h.metadata_bytes; k < h.blobs_offset; ++k) {
+      if (data_[k] != 0) {
+        fail("corrupt padding at byte " + std::to_string(k) +
+             " before the weight data");
+      }
+    }
     if (h.blobs_bytes != size_ - h.blobs_offset) {
       fail("file is " + std::to_string(size_) + " bytes but its header says " +
            std::to_string(h.blobs_offset + h.blobs_bytes) +
@@ -132,6 +140,12 @@ class Reader {
       value.name = v->name()->str();
       const std::string what = "tensor '" + value.name + "'";
       value.shape = read_shape(v->shape(), what, /*allow_dynamic=*/true);
+      if (v->dtype() == fb::DataType::Int64) {
+        value.dtype = DataType::kInt64;
+      } else if (v->dtype() != fb::DataType::Float32) {
+        fail(what + " has unknown data type " +
+             std::to_string(static_cast<int>(v->dtype())));
+      }
       // Static part of the shape bounded now; dynamic dims at run time.
       size_t elements = 1;
       for (int64_t d : value.shape) {
@@ -345,6 +359,14 @@ class Reader {
     graph->outputs = value_indices(model.outputs(), *graph, "model output");
     if (graph->inputs.empty()) fail("model has no inputs");
     if (graph->outputs.empty()) fail("model has no outputs");
+    for (size_t v = 0; v < graph->values.size(); ++v) {
+      if (graph->values[v].dtype == DataType::kInt64 &&
+          std::find(graph->inputs.begin(), graph->inputs.end(), v) ==
+              graph->inputs.end()) {
+        fail("tensor '" + graph->values[v].name +
+             "' is int64 but not a model input");
+      }
+    }
   }
 
   void read_nodes(const fb::Model& model, Graph* graph) const {
@@ -387,6 +409,26 @@ class Reader {
         case fb::OpType::Clip:
           node.op = OpKind::kClip;
           break;
+        case fb::OpType::Gather:
+        case fb::OpType::Binary:
+        case fb::OpType::Unary:
+        case fb::OpType::ReduceMean:
+        case fb::OpType::LayerNorm:
+        case fb::OpType::Softmax:
+        case fb::OpType::MatMul:
+        case fb::OpType::Transpose:
+        case fb::OpType::Reshape:
+        case fb::OpType::Where:
+        case fb::OpType::Slice:
+        case fb::OpType::Split:
+        case fb::OpType::Expand:
+        case fb::OpType::Constant:
+          // Numbered alike from Gather on (see graph.h).
+          node.op = static_cast<OpKind>(
+              static_cast<int>(OpKind::kGather) +
+              (static_cast<int>(n->op()) -
+               static_cast<int>(fb::OpType::Gather)));
+          break;
         default:
           fail(what + " has unknown op type " +
                std::to_string(static_cast<int>(n->op())) +
@@ -416,6 +458,10 @@ class Reader {
         case fb::Activation::Relu6:
           node.activation = kernels::Activation::kRelu6;
           break;
+        case fb::Activation::Gelu:
+          node.activation = kernels::Activation::kGelu;
+          if (node.op != OpKind::kLinear) fail(what + " cannot fuse Gelu");
+          break;
         default:
           fail(what + " has unknown activation " +
                std::to_string(static_cast<int>(n->activation())));
@@ -433,8 +479,52 @@ class Reader {
         fail(what + " has clip bounds [" + std::to_string(node.clip_min) +
              ", " + std::to_string(node.clip_max) + "]");
       }
+      read_tensor_op_params(*n, what, &node);
       check_arity(*graph, node, what);
       graph->nodes.push_back(std::move(node));
+    }
+  }
+
+  // The fields of the Transformer-era ops, bounded so that no shape
+  // computed from them overflows.
+  void read_tensor_op_params(const fb::Node& n, const std::string& what,
+                             NodeDesc* node) const {
+    if (n.ints() != nullptr) {
+      if (n.ints()->size() > 4 * kMaxRank) {
+        fail(what + " has " + std::to_string(n.ints()->size()) +
+             " integer parameters");
+      }
+      node->ints.assign(n.ints()->begin(), n.ints()->end());
+    }
+    if (n.end_dims() != nullptr) {
+      if (n.end_dims()->size() > kMaxRank) {
+        fail(what + " has " + std::to_string(n.end_dims()->size()) +
+             " end_dims");
+      }
+      node->end_dims.assign(n.end_dims()->begin(), n.end_dims()->end());
+    }
+    if (static_cast<uint8_t>(n.binary_op()) > kMaxBinaryOp) {
+      fail(what + " has unknown binary op " +
+           std::to_string(static_cast<int>(n.binary_op())));
+    }
+    if (static_cast<uint8_t>(n.unary_op()) > kMaxUnaryOp) {
+      fail(what + " has unknown unary op " +
+           std::to_string(static_cast<int>(n.unary_op())));
+    }
+    node->binary_op = static_cast<BinaryOp>(n.binary_op());
+    node->unary_op = static_cast<UnaryOp>(n.unary_op());
+    node->epsilon = n.epsilon();
+    node->keepdims = n.keepdims();
+    node->coerce_2d = n.coerce_2d();
+    if (node->op == OpKind::kLayerNorm &&
+        !(node->epsilon >= 0 && node->epsilon < 1)) {  // also refuses NaN
+      fail(what + " has epsilon " + std::to_string(node->epsilon));
+    }
+    for (int64_t v : node->ints) {
+      if (v < -(int64_t{1} << 40) || v > (int64_t{1} << 40)) {
+        fail(what + " has integer parameter " + std::to_string(v) +
+             " out of range");
+      }
     }
   }
 
@@ -576,8 +666,79 @@ class Reader {
     }
   }
 
+  // Inputs, outputs and weights of the Transformer-era ops.
+  bool check_tensor_op_arity(const Graph& graph, const NodeDesc& node,
+                             const std::string& what) const {
+    size_t min_in = 1, max_in = 1, weights = 0, max_weights = 0;
+    switch (node.op) {
+      case OpKind::kGather:
+        weights = max_weights = 1;
+        break;
+      case OpKind::kBinary:
+      case OpKind::kMatMul:
+        min_in = max_in = 2;
+        break;
+      case OpKind::kWhere:
+        min_in = max_in = 3;
+        break;
+      case OpKind::kLayerNorm:
+        weights = 1;
+        max_weights = 2;
+        break;
+      case OpKind::kSlice:
+        max_in = 2;
+        break;
+      case OpKind::kConstant:
+        min_in = max_in = 0;
+        weights = max_weights = 1;
+        break;
+      case OpKind::kUnary:
+      case OpKind::kReduceMean:
+      case OpKind::kSoftmax:
+      case OpKind::kTranspose:
+      case OpKind::kReshape:
+      case OpKind::kSplit:
+      case OpKind::kExpand:
+        break;
+      default:
+        return false;
+    }
+    if (node.inputs.size() < min_in || node.inputs.size() > max_in) {
+      fail(what + " needs " + std::to_string(min_in) + " to " +
+           std::to_string(max_in) + " inputs, has " +
+           std::to_string(node.inputs.size()));
+    }
+    const size_t outputs = node.op == OpKind::kSplit ? node.ints.size() : 1;
+    if (node.outputs.size() != outputs || outputs == 0) {
+      fail(what + " needs " + std::to_string(outputs) + " output(s), has " +
+           std::to_string(node.outputs.size()));
+    }
+    if (node.weights.size() < weights || node.weights.size() > max_weights) {
+      fail(what + " needs " + std::to_string(weights) + " to " +
+           std::to_string(max_weights) + " weights, has " +
+           std::to_string(node.weights.size()));
+    }
+    for (uint32_t w : node.weights) {
+      if (graph.weights[w].layout != WeightLayout::kDense) {
+        fail(what + " weight '" + graph.weights[w].name + "' must be dense");
+      }
+    }
+    if (node.op == OpKind::kGather &&
+        graph.weights[node.weights[0]].shape.size() != 2) {
+      fail(what + " table must be 2-D, is " +
+           to_string(graph.weights[node.weights[0]].shape));
+    }
+    if (node.op == OpKind::kSlice &&
+        (node.ints.size() % 4 != 0 ||
+         node.end_dims.size() != node.ints.size() / 4)) {
+      fail(what + " needs (axis, start, end, step) and an end_dim per slice");
+    }
+    return true;
+  }
+
   void check_arity(const Graph& graph, const NodeDesc& node,
                    const std::string& what) const {
+    if (check_tensor_op_arity(graph, node, what)) return;
     if (node.op == OpKind::kLstm) return check_lstm_arity(graph, node, what);
     if (node.op == OpKind::kConcat) {
       if (node.inputs.empty() || node.outputs.size() != 1 ||

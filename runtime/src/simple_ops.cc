@@ -1,5 +1,7 @@
 #include "simple_ops.h"
 
+#include "tensor_ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -105,19 +107,6 @@ float activate(float v, kernels::Activation activation) {
     default:
       return v;
   }
-}
-
-// Element strides of `shape` right-aligned to `rank` dimensions, 0 where the
-// dimension is broadcast (size 1 or missing).
-std::vector<size_t> broadcast_strides(const Shape& shape, size_t rank) {
-  std::vector<size_t> strides(rank, 0);
-  size_t stride = 1;
-  for (size_t k = shape.size(); k-- > 0;) {
-    const size_t d = rank - shape.size() + k;
-    strides[d] = shape[k] == 1 ? 0 : stride;
-    stride *= static_cast<size_t>(shape[k]);
-  }
-  return strides;
 }
 
 }  // namespace

@@ -63,8 +63,6 @@ const std::map<std::string, std::string> kRefused = {
     {"test_gemm_transposeA", "transA"},
     {"test_gemm_default_matrix_bias", "per-feature"},
     {"test_lstm_with_peepholes", "peephole"},
-    {"test_matmul_3d", "2-D float constant"},
-    {"test_matmul_4d", "2-D float constant"},
 };
 
 struct NodeCase {

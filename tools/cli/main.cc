@@ -10,6 +10,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -222,9 +223,34 @@ void inspect(const std::string& path, bool json, int threads) {
 // ------------------------------------------------------------------ inputs
 // The model's inputs: from files where given, random in [-1, 1) otherwise,
 // dynamic dimensions set to `batch`.
+// Shapes given as NAME=d0,d1,... (a dynamic dimension's size, per input).
+std::map<std::string, Shape> parse_shapes(const std::vector<std::string>& specs) {
+  std::map<std::string, Shape> shapes;
+  for (const std::string& spec : specs) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw Error("--shape '" + spec + "' is not NAME=d0,d1,...");
+    }
+    Shape shape;
+    std::stringstream dims(spec.substr(eq + 1));
+    std::string d;
+    while (std::getline(dims, d, ',')) {
+      try {
+        shape.push_back(std::stoll(d));
+      } catch (const std::exception&) {
+        throw Error("--shape '" + spec + "': '" + d + "' is not a size");
+      }
+      if (shape.back() < 1) throw Error("--shape '" + spec + "': sizes must be >= 1");
+    }
+    shapes[spec.substr(0, eq)] = shape;
+  }
+  return shapes;
+}
+
 std::vector<Tensor> make_inputs(const Engine& engine,
                                 const std::vector<std::string>& specs,
-                                int64_t batch, uint32_t seed) {
+                                int64_t batch, uint32_t seed,
+                                const std::map<std::string, Shape>& shapes = {}) {
   std::vector<Tensor> tensors;
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
@@ -245,8 +271,21 @@ std::vector<Tensor> make_inputs(const Engine& engine,
     }
     Shape shape = info.shape;
     for (auto& d : shape) d = d < 0 ? batch : d;
+    const auto given = shapes.find(info.name);
+    if (given != shapes.end()) {
+      if (given->second.size() != info.shape.size()) {
+        throw Error("--shape " + info.name + ": rank " +
+                    std::to_string(given->second.size()) + ", the model's is " +
+                    spruce::to_string(info.shape));
+      }
+      shape = given->second;
+    }
     Tensor t(shape);
-    for (size_t k = 0; k < t.size(); ++k) t.data()[k] = uniform(rng);
+    // Random floats; int64 inputs (token ids, masks) get 1, valid for any
+    // embedding table and an attention mask that keeps every token.
+    for (size_t k = 0; k < t.size(); ++k) {
+      t.data()[k] = info.dtype == spruce::DataType::kInt64 ? 1.0f : uniform(rng);
+    }
     tensors.push_back(std::move(t));
   }
   for (const auto& spec : specs) {
@@ -258,11 +297,22 @@ std::vector<Tensor> make_inputs(const Engine& engine,
   return tensors;
 }
 
+// Engine inputs over `tensors`; int64 inputs are converted into `ints`,
+// which must outlive the returned inputs.
 std::vector<spruce::Input> as_inputs(const Engine& engine,
-                                     const std::vector<Tensor>& tensors) {
+                                     const std::vector<Tensor>& tensors,
+                                     std::vector<std::vector<int64_t>>* ints) {
   std::vector<spruce::Input> inputs;
+  ints->resize(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
-    inputs.push_back({engine.inputs()[i].name, tensors[i].data(), tensors[i].shape()});
+    spruce::Input in{engine.inputs()[i].name, tensors[i].data(),
+                     tensors[i].shape()};
+    if (engine.inputs()[i].dtype == spruce::DataType::kInt64) {
+      (*ints)[i].assign(tensors[i].values().begin(), tensors[i].values().end());
+      in.data = nullptr;
+      in.int64_data = (*ints)[i].data();
+    }
+    inputs.push_back(in);
   }
   return inputs;
 }
@@ -274,7 +324,8 @@ void run(const std::string& path, const std::vector<std::string>& specs,
   options.num_threads = threads;
   const Engine engine = Engine::load(path, options);
   const auto tensors = make_inputs(engine, specs, 1, 0);
-  const auto outputs = engine.run(as_inputs(engine, tensors));
+  std::vector<std::vector<int64_t>> ints;
+  const auto outputs = engine.run(as_inputs(engine, tensors, &ints));
   if (!output_dir.empty()) std::filesystem::create_directories(output_dir);
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& info = engine.outputs()[i];
@@ -303,6 +354,7 @@ void run(const std::string& path, const std::vector<std::string>& specs,
 
 // ------------------------------------------------------------------ bench
 struct BenchArgs {
+  std::vector<std::string> shapes;  // NAME=d0,d1,...
   std::string model;
   int threads = 0;
   double seconds = 3.0;
@@ -343,8 +395,10 @@ void bench(const BenchArgs& args) {
   std::unique_ptr<Engine> dense;
   if (args.compare_dense) dense = std::make_unique<Engine>(Engine::load(args.model, options));
 
-  const auto tensors = make_inputs(sparse, {}, args.batch, 0);
-  const auto inputs = as_inputs(sparse, tensors);
+  const auto tensors =
+      make_inputs(sparse, {}, args.batch, 0, parse_shapes(args.shapes));
+  std::vector<std::vector<int64_t>> ints;
+  const auto inputs = as_inputs(sparse, tensors, &ints);
   for (int i = 0; i < 10; ++i) {  // warm-up: caches, oneDNN primitive creation
     time_run_ms(sparse, inputs);
     if (dense) time_run_ms(*dense, inputs);
@@ -441,6 +495,8 @@ int main(int argc, char** argv) {
   b->add_option("--time", bench_args.seconds, "Seconds to measure")->capture_default_str();
   b->add_option("--batch", bench_args.batch, "Size of dynamic dimensions")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  b->add_option("--shape", bench_args.shapes,
+                "NAME=d0,d1,...: an input's full shape (overrides --batch)");
   b->add_flag("--compare-dense", bench_args.compare_dense,
               "Also run every layer dense (oneDNN) and report the speedup");
   b->add_option("--json", bench_args.json, "Write results as JSON to this file");

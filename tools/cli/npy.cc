@@ -47,10 +47,12 @@ Tensor read_npy(const std::string& path) {
 
   std::smatch m;
   if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")) ||
-      (m[1] != "<f4" && m[1] != "=f4")) {
-    throw Error(path + ": .npy dtype must be float32 ('<f4'), header: " +
-                header);
+      (m[1] != "<f4" && m[1] != "=f4" && m[1] != "<i8" && m[1] != "=i8")) {
+    throw Error(path + ": .npy dtype must be float32 ('<f4') or int64 "
+                "('<i8'), header: " + header);
   }
+  const bool int64 = m[1] == "<i8" || m[1] == "=i8";
+  const size_t element_bytes = int64 ? 8 : 4;
   if (std::regex_search(header, m,
                         std::regex("'fortran_order':\\s*(True|False)")) &&
       m[1] == "True") {
@@ -71,15 +73,29 @@ Tensor read_npy(const std::string& path) {
   in.seekg(0, std::ios::end);
   const std::streamoff data_bytes = in.tellg() - data_start;
   if (data_bytes < 0 ||
-      static_cast<size_t>(data_bytes) != count * sizeof(float)) {
+      static_cast<size_t>(data_bytes) != count * element_bytes) {
     throw Error(path + ": " + std::to_string(data_bytes) +
                 " bytes of data for shape " + to_string(shape) +
                 " (truncated file?)");
   }
   in.seekg(data_start);
   std::vector<float> data(count);
-  in.read(reinterpret_cast<char*>(data.data()),
-          static_cast<std::streamsize>(count * sizeof(float)));
+  if (int64) {
+    // Token ids and masks: held as float, exact within ±2^24.
+    std::vector<int64_t> ints(count);
+    in.read(reinterpret_cast<char*>(ints.data()),
+            static_cast<std::streamsize>(count * sizeof(int64_t)));
+    for (size_t k = 0; k < count; ++k) {
+      if (ints[k] > (int64_t{1} << 24) || ints[k] < -(int64_t{1} << 24)) {
+        throw Error(path + ": value " + std::to_string(ints[k]) +
+                    " is outside ±2^24");
+      }
+      data[k] = static_cast<float>(ints[k]);
+    }
+  } else {
+    in.read(reinterpret_cast<char*>(data.data()),
+            static_cast<std::streamsize>(count * sizeof(float)));
+  }
   if (!in) throw Error(path + ": read failed");
   return Tensor(std::move(shape), std::move(data));
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "spruce/elementwise_ops.h"
+
 namespace spruce {
 
 // Dimensions, outermost first. In a TensorInfo, -1 marks a dimension fixed
@@ -51,14 +53,18 @@ class Tensor {
 struct TensorInfo {
   std::string name;
   Shape shape;  // -1 where dynamic
+  DataType dtype = DataType::kFloat32;
 };
 
 // An input passed to Engine::run, borrowed for the duration of the call:
 // `data` points to element_count(shape) floats, row-major.
 struct Input {
   std::string name;
-  const float* data = nullptr;
+  const float* data = nullptr;  // a float32 input's elements, row-major
   Shape shape;
+  // An int64 input's elements instead (TensorInfo::dtype kInt64: token ids,
+  // attention masks); values must lie within ±2^24.
+  const int64_t* int64_data = nullptr;
 };
 
 }  // namespace spruce

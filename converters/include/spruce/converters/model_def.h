@@ -12,6 +12,7 @@
 #include "spruce/kernels/spmm.h"
 #include "spruce/lstm_params.h"
 #include "spruce/spatial_params.h"
+#include "spruce/elementwise_ops.h"
 #include "spruce/sparse_matrix.h"
 #include "spruce/tensor.h"
 
@@ -29,6 +30,20 @@ enum class OpType : uint16_t {
   kGlobalAveragePool = 8,
   kAdd = 9,
   kClip = 10,
+  kGather = 11,
+  kBinary = 12,
+  kUnary = 13,
+  kReduceMean = 14,
+  kLayerNorm = 15,
+  kSoftmax = 16,
+  kMatMul = 17,
+  kTranspose = 18,
+  kReshape = 19,
+  kWhere = 20,
+  kSlice = 21,
+  kSplit = 22,
+  kExpand = 23,
+  kConstant = 24,
 };
 enum class WeightFormat : uint8_t { kDense = 0, kCsr = 1, kBsr = 2 };
 
@@ -49,6 +64,7 @@ struct WeightDef {
 struct ValueDef {
   std::string name;
   Shape shape;  // -1 where dynamic
+  DataType dtype = DataType::kFloat32;  // kInt64 only for model inputs
 };
 
 struct NodeDef {
@@ -64,6 +80,13 @@ struct NodeDef {
   SpatialParams spatial;  // Conv, MaxPool, AveragePool
   float clip_min = 0;     // Clip
   float clip_max = 0;
+  std::vector<int64_t> ints;  // see the schema's OpType
+  BinaryOp binary_op = BinaryOp::kAdd;
+  UnaryOp unary_op = UnaryOp::kSqrt;
+  float epsilon = 0;       // LayerNorm
+  bool keepdims = true;    // ReduceMean
+  bool coerce_2d = false;  // Softmax
+  std::vector<int32_t> end_dims;  // Slice
 };
 
 struct ModelDef {

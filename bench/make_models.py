@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Builds the large models the model benchmarks run (not committed).
+
+torchvision resnet18 and mobilenet_v2 (random initialisation: no model hub
+is reachable, and sparsity, not accuracy, sets the speed), each exported
+dense and pruned to 90% with global L1 magnitude pruning over every Conv and
+Linear weight (torch.nn.utils.prune.global_unstructured, then prune.remove),
+as ONNX opset 13 with a dynamic batch, beside a reference input and output
+(test_data_set_0, as ONNX's backend tests lay them out).
+
+Uses Debian's python3-torch and python3-torchvision:
+    /usr/bin/python3 bench/make_models.py [--out build/models]
+Writes <out>/<model>_<sparsity>/model.onnx, e.g. resnet18_90/model.onnx.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnx.numpy_helper
+import torch
+import torch.nn as nn
+import torch.nn.utils.prune as prune
+import torchvision
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tools"))
+import bert_like  # noqa: E402
+
+OPSET = 13
+
+
+def randomize_batchnorm(model):
+    """Non-trivial BatchNorm statistics, as a trained model has."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.1, 0.1)
+
+
+def prune_global(model, amount):
+    params = [(m, "weight") for m in model.modules()
+              if isinstance(m, (nn.Conv2d, nn.Linear))]
+    prune.global_unstructured(params, pruning_method=prune.L1Unstructured,
+                              amount=amount)
+    for m, n in params:
+        prune.remove(m, n)
+    zeros = sum(int((getattr(m, n) == 0).sum()) for m, n in params)
+    total = sum(getattr(m, n).numel() for m, n in params)
+    return zeros / total
+
+
+def export(model, x, directory):
+    os.makedirs(os.path.join(directory, "test_data_set_0"), exist_ok=True)
+    model.eval()
+    with torch.no_grad():
+        y = model(x)
+    path = os.path.join(directory, "model.onnx")
+    torch.onnx.export(model, x, path, input_names=["input"],
+                      output_names=["output"], opset_version=OPSET,
+                      dynamic_axes={"input": {0: "batch"},
+                                    "output": {0: "batch"}})
+    for kind, t in (("input", x), ("output", y)):
+        a = t.numpy().astype(np.float32)
+        np.save(os.path.join(directory, f"{kind}_0.npy"), a)
+        with open(os.path.join(directory, "test_data_set_0",
+                               f"{kind}_0.pb"), "wb") as f:
+            f.write(onnx.numpy_helper.from_array(a, kind).SerializeToString())
+
+
+def make_bert(out):
+    """The 4-layer BERT-like encoder (hidden 768, 12 heads, FFN 3072) at
+    sequence 128: dense, 90% global L1 unstructured, and 80% in 4x1 blocks
+    (global L1 over the blocks' norms)."""
+    ids, mask = bert_like.example_inputs(1, 128, 8192)
+    for variant in ("0", "90", "80_4x1"):
+        torch.manual_seed(0)
+        model = bert_like.BertLike().eval()
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        if variant == "90":
+            achieved = prune_global(model, 0.9)
+        elif variant == "80_4x1":
+            achieved = prune_blocks(linears, 0.8, 4, 1)
+        else:
+            achieved = 0.0
+        directory = os.path.join(out, f"bert_{variant}")
+        os.makedirs(os.path.join(directory, "test_data_set_0"), exist_ok=True)
+        with torch.no_grad():
+            y = model(ids, mask)
+        bert_like.export(model, (ids, mask),
+                         os.path.join(directory, "model.onnx"), OPSET)
+        for k, (name, t) in enumerate((("input_ids", ids),
+                                       ("attention_mask", mask))):
+            np.save(os.path.join(directory, f"{name}.npy"), t.numpy())
+            with open(os.path.join(directory, "test_data_set_0",
+                                   f"input_{k}.pb"), "wb") as f:
+                f.write(onnx.numpy_helper.from_array(t.numpy(), name)
+                        .SerializeToString())
+        np.save(os.path.join(directory, "output_0.npy"), y.numpy())
+        with open(os.path.join(directory, "test_data_set_0", "output_0.pb"),
+                  "wb") as f:
+            f.write(onnx.numpy_helper.from_array(y.numpy(), "output")
+                    .SerializeToString())
+        print(f"{directory}: sparsity {achieved:.3f}")
+
+
+def prune_blocks(linears, amount, rows, cols):
+    """Global L1 pruning of rows x cols blocks of every Linear weight."""
+    norms = []
+    for m in linears:
+        w = m.weight.data
+        o, i = w.shape
+        norms.append(w.abs().reshape(o // rows, rows, i // cols, cols)
+                     .sum(dim=(1, 3)))
+    threshold = torch.cat([n.flatten() for n in norms]).kthvalue(
+        int(amount * sum(n.numel() for n in norms))).values
+    zeros = total = 0
+    for m, n in zip(linears, norms):
+        keep = (n > threshold).float()
+        mask = keep.repeat_interleave(rows, 0).repeat_interleave(cols, 1)
+        m.weight.data *= mask
+        zeros += int((m.weight.data == 0).sum())
+        total += m.weight.numel()
+    return zeros / total
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="build/models")
+    parser.add_argument("--models", default="resnet18,mobilenet_v2,bert")
+    args = parser.parse_args()
+    if "bert" in args.models.split(","):
+        make_bert(args.out)
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    for name in [m for m in args.models.split(",") if m != "bert"]:
+        for sparsity in (0, 90):
+            torch.manual_seed(0)
+            model = getattr(torchvision.models, name)()
+            randomize_batchnorm(model)
+            achieved = prune_global(model, sparsity / 100) if sparsity else 0
+            directory = os.path.join(args.out, f"{name}_{sparsity}")
+            export(model, x, directory)
+            print(f"{directory}: sparsity {achieved:.3f}, "
+                  f"{os.path.getsize(os.path.join(directory, 'model.onnx'))} "
+                  "bytes")
+
+
+if __name__ == "__main__":
+    main()

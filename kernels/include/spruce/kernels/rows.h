@@ -1,0 +1,26 @@
+// Row-wise kernels of Transformer encoders: softmax and layer normalization
+// over the contiguous last dimension, vectorized with Highway and dispatched
+// to the best target at run time, plus scalar references for tests.
+#ifndef SPRUCE_KERNELS_ROWS_H_
+#define SPRUCE_KERNELS_ROWS_H_
+
+#include <cstddef>
+
+namespace spruce::kernels {
+
+// y[r, :] = softmax(x[r, :]) for r < rows (n columns, row stride n),
+// computed as exp(x - max) / sum. y may equal x.
+void softmax_rows(const float* x, size_t rows, size_t n, float* y);
+void softmax_rows_reference(const float* x, size_t rows, size_t n, float* y);
+
+// y[r, :] = (x[r, :] - mean) / sqrt(var + epsilon) · scale + bias, with the
+// biased variance over the row; bias may be null. y may equal x.
+void layer_norm_rows(const float* x, size_t rows, size_t n, const float* scale,
+                     const float* bias, float epsilon, float* y);
+void layer_norm_rows_reference(const float* x, size_t rows, size_t n,
+                               const float* scale, const float* bias,
+                               float epsilon, float* y);
+
+}  // namespace spruce::kernels
+
+#endif  // SPRUCE_KERNELS_ROWS_H_

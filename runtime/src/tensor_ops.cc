@@ -1,0 +1,364 @@
+// The weightless tensor ops (see tensor_ops.h).
+#include "tensor_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "spruce/error.h"
+#include "spruce/kernels/epilogue.h"
+#include "spruce/kernels/rows.h"
+#include "workspace.h"
+
+namespace spruce {
+
+std::vector<size_t> broadcast_strides(const Shape& shape, size_t rank) {
+  std::vector<size_t> strides(rank, 0);
+  size_t stride = 1;
+  for (size_t k = shape.size(); k-- > 0;) {
+    const size_t d = rank - shape.size() + k;
+    strides[d] = shape[k] == 1 ? 0 : stride;
+    stride *= static_cast<size_t>(shape[k]);
+  }
+  return strides;
+}
+
+namespace {
+
+template <typename F>
+void binary_with(const float* a, const Shape& as, const float* b,
+                 const Shape& bs, float* y, const Shape& ys, F f) {
+  const size_t count = element_count(ys);
+  if (as == ys && bs == ys) {
+    for (size_t k = 0; k < count; ++k) y[k] = f(a[k], b[k]);
+  } else if (as == ys && element_count(bs) == 1) {
+    const float s = b[0];
+    for (size_t k = 0; k < count; ++k) y[k] = f(a[k], s);
+  } else if (bs == ys && element_count(as) == 1) {
+    const float s = a[0];
+    for (size_t k = 0; k < count; ++k) y[k] = f(s, b[k]);
+  } else {
+    broadcast_map<2>({a, b}, {&as, &bs}, ys, y, f);
+  }
+}
+
+}  // namespace
+
+void binary(BinaryOp op, const float* a, const Shape& as, const float* b,
+            const Shape& bs, float* y, const Shape& ys) {
+  switch (op) {
+    case BinaryOp::kAdd:
+      return binary_with(a, as, b, bs, y, ys,
+                         [](float p, float q) { return p + q; });
+    case BinaryOp::kSub:
+      return binary_with(a, as, b, bs, y, ys,
+                         [](float p, float q) { return p - q; });
+    case BinaryOp::kMul:
+      return binary_with(a, as, b, bs, y, ys,
+                         [](float p, float q) { return p * q; });
+    case BinaryOp::kDiv:
+      return binary_with(a, as, b, bs, y, ys,
+                         [](float p, float q) { return p / q; });
+    case BinaryOp::kPow:
+      return binary_with(a, as, b, bs, y, ys, [](float p, float q) {
+        return q == 2.0f ? p * p : std::pow(p, q);
+      });
+    case BinaryOp::kEqual:
+      return binary_with(a, as, b, bs, y, ys, [](float p, float q) {
+        return p == q ? 1.0f : 0.0f;
+      });
+  }
+}
+
+void where(const float* cond, const Shape& cs, const float* a, const Shape& as,
+           const float* b, const Shape& bs, float* y, const Shape& ys) {
+  broadcast_map<3>({cond, a, b}, {&cs, &as, &bs}, ys, y,
+                   [](float c, float p, float q) { return c != 0.0f ? p : q; });
+}
+
+void unary(UnaryOp op, const float* x, size_t count, float* y) {
+  auto map = [&](auto f) {
+    for (size_t k = 0; k < count; ++k) y[k] = f(x[k]);
+  };
+  auto vectorized = [&](kernels::Activation act) {
+    if (y != x) std::memcpy(y, x, count * sizeof(float));
+    kernels::apply_epilogue(y, 1, count, {nullptr, act});
+  };
+  switch (op) {
+    case UnaryOp::kSqrt:
+      return map([](float v) { return std::sqrt(v); });
+    case UnaryOp::kErf:
+      return map([](float v) { return std::erf(v); });
+    case UnaryOp::kTanh:
+      return vectorized(kernels::Activation::kTanh);
+    case UnaryOp::kGelu:
+      return vectorized(kernels::Activation::kGelu);
+    case UnaryOp::kExp:
+      return map([](float v) { return std::exp(v); });
+    case UnaryOp::kSigmoid:
+      return vectorized(kernels::Activation::kSigmoid);
+    case UnaryOp::kNeg:
+      return map([](float v) { return -v; });
+    case UnaryOp::kAbs:
+      return map([](float v) { return std::fabs(v); });
+    case UnaryOp::kCastBool:
+      return map([](float v) { return v != 0.0f ? 1.0f : 0.0f; });
+    case UnaryOp::kTrunc:
+      return map([](float v) { return std::trunc(v); });
+    case UnaryOp::kReciprocal:
+      return map([](float v) { return 1.0f / v; });
+  }
+}
+
+void reduce_mean(const float* x, const Shape& xs,
+                 const std::vector<int64_t>& axes, float* y) {
+  const size_t rank = xs.size();
+  std::vector<bool> reduced(rank, axes.empty());
+  for (int64_t a : axes) reduced[static_cast<size_t>(a)] = true;
+  // Output strides over the input's dimensions, 0 on reduced ones.
+  std::vector<size_t> out_stride(rank, 0);
+  size_t stride = 1, out_count = 1, group = 1;
+  for (size_t d = rank; d-- > 0;) {
+    if (reduced[d]) {
+      group *= static_cast<size_t>(xs[d]);
+    } else {
+      out_stride[d] = stride;
+      stride *= static_cast<size_t>(xs[d]);
+      out_count *= static_cast<size_t>(xs[d]);
+    }
+  }
+  if (rank > 0 && reduced[rank - 1] &&
+      std::all_of(reduced.begin(), reduced.end() - 1,
+                  [&](bool r) { return !r; })) {
+    // The common case (LayerNorm's pieces): means of contiguous rows.
+    const auto n = static_cast<size_t>(xs[rank - 1]);
+    for (size_t r = 0; r < out_count; ++r) {
+      double s = 0;
+      for (size_t j = 0; j < n; ++j) s += x[r * n + j];
+      y[r] = static_cast<float>(s / static_cast<double>(n));
+    }
+    return;
+  }
+  std::vector<double> sum(out_count, 0.0);
+  const size_t count = element_count(xs);
+  std::vector<size_t> index(rank, 0);
+  size_t o = 0;
+  for (size_t k = 0; k < count; ++k) {
+    sum[o] += x[k];
+    for (size_t d = rank; d-- > 0;) {
+      ++index[d];
+      o += out_stride[d];
+      if (index[d] < static_cast<size_t>(xs[d])) break;
+      o -= out_stride[d] * index[d];
+      index[d] = 0;
+    }
+  }
+  for (size_t r = 0; r < out_count; ++r) {
+    y[r] = static_cast<float>(sum[r] / static_cast<double>(group));
+  }
+}
+
+void softmax(const float* x, const Shape& xs, size_t axis, bool coerce_2d,
+             float* y) {
+  size_t outer = 1, inner = 1;
+  for (size_t d = 0; d < axis; ++d) outer *= static_cast<size_t>(xs[d]);
+  for (size_t d = axis + 1; d < xs.size(); ++d) {
+    inner *= static_cast<size_t>(xs[d]);
+  }
+  const auto len = static_cast<size_t>(xs[axis]);
+  if (coerce_2d || inner == 1) {
+    kernels::softmax_rows(x, outer, len * inner, y);
+    return;
+  }
+  // Along a middle axis: gather each strided line, softmax it, scatter.
+  std::vector<float> line(len);
+  for (size_t o = 0; o < outer; ++o) {
+    for (size_t i = 0; i < inner; ++i) {
+      const size_t base = o * len * inner + i;
+      for (size_t j = 0; j < len; ++j) line[j] = x[base + j * inner];
+      kernels::softmax_rows(line.data(), 1, len, line.data());
+      for (size_t j = 0; j < len; ++j) y[base + j * inner] = line[j];
+    }
+  }
+}
+
+void transpose(const float* x, const Shape& xs,
+               const std::vector<int64_t>& perm, float* y) {
+  const size_t rank = xs.size();
+  const size_t count = element_count(xs);
+  if (rank == 0 || count == 0) {
+    if (count == 1) y[0] = x[0];
+    return;
+  }
+  std::vector<size_t> x_stride(rank);
+  size_t stride = 1;
+  for (size_t d = rank; d-- > 0;) {
+    x_stride[d] = stride;
+    stride *= static_cast<size_t>(xs[d]);
+  }
+  Shape ys(rank);
+  std::vector<size_t> src_stride(rank);  // x stride of y's dimension d
+  for (size_t d = 0; d < rank; ++d) {
+    ys[d] = xs[static_cast<size_t>(perm[d])];
+    src_stride[d] = x_stride[static_cast<size_t>(perm[d])];
+  }
+  // Copies runs of the innermost dimension (memcpy when it stays last).
+  const auto inner = static_cast<size_t>(ys[rank - 1]);
+  const size_t inner_stride = src_stride[rank - 1];
+  std::vector<size_t> index(rank, 0);
+  size_t offset = 0;
+  for (size_t base = 0; base < count; base += inner) {
+    if (inner_stride == 1) {
+      std::memcpy(y + base, x + offset, inner * sizeof(float));
+    } else {
+      for (size_t j = 0; j < inner; ++j) y[base + j] = x[offset + j * inner_stride];
+    }
+    for (size_t d = rank - 1; d-- > 0;) {
+      ++index[d];
+      offset += src_stride[d];
+      if (index[d] < static_cast<size_t>(ys[d])) break;
+      offset -= src_stride[d] * index[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void slice(const float* x, const Shape& xs, const std::vector<SliceDim>& dims,
+           float* y, const Shape& ys) {
+  const size_t rank = xs.size();
+  std::vector<int64_t> start(rank, 0), step(rank, 1);
+  for (const SliceDim& d : dims) {
+    start[static_cast<size_t>(d.axis)] = d.start;
+    step[static_cast<size_t>(d.axis)] = d.step;
+  }
+  std::vector<int64_t> x_stride(rank);
+  int64_t stride = 1;
+  for (size_t d = rank; d-- > 0;) {
+    x_stride[d] = stride;
+    stride *= xs[d];
+  }
+  int64_t origin = 0;
+  for (size_t d = 0; d < rank; ++d) origin += start[d] * x_stride[d];
+  const size_t count = element_count(ys);
+  std::vector<int64_t> index(rank, 0);
+  int64_t offset = origin;
+  for (size_t k = 0; k < count; ++k) {
+    y[k] = x[offset];
+    for (size_t d = rank; d-- > 0;) {
+      ++index[d];
+      offset += step[d] * x_stride[d];
+      if (index[d] < ys[d]) break;
+      offset -= step[d] * x_stride[d] * index[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void split(const float* x, const Shape& xs, size_t axis,
+           const std::vector<int64_t>& sizes, const std::vector<float*>& outs) {
+  size_t outer = 1, inner = 1;
+  for (size_t d = 0; d < axis; ++d) outer *= static_cast<size_t>(xs[d]);
+  for (size_t d = axis + 1; d < xs.size(); ++d) {
+    inner *= static_cast<size_t>(xs[d]);
+  }
+  const size_t row = static_cast<size_t>(xs[axis]) * inner;
+  size_t offset = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const size_t part = static_cast<size_t>(sizes[k]) * inner;
+    for (size_t o = 0; o < outer; ++o) {
+      std::memcpy(outs[k] + o * part, x + o * row + offset,
+                  part * sizeof(float));
+    }
+    offset += part;
+  }
+}
+
+void gather_rows(const float* table, size_t rows, size_t width,
+                 const float* ids, size_t count, float* y,
+                 const std::string& node) {
+  for (size_t i = 0; i < count; ++i) {
+    const float id = ids[i];
+    if (!(id >= 0.0f && id < static_cast<float>(rows)) ||
+        id != std::floor(id)) {
+      throw Error("Gather node '" + node + "': index " + std::to_string(id) +
+                  " at position " + std::to_string(i) +
+                  " is not a row of the " + std::to_string(rows) +
+                  "-row table");
+    }
+    std::memcpy(y + i * width, table + static_cast<size_t>(id) * width,
+                width * sizeof(float));
+  }
+}
+
+// ---------------------------------------------------------------- MatMul
+
+struct MatMulOp::Compiled {
+  dnnl::matmul primitive;
+  dnnl::memory::desc a, b, y, scratchpad;
+};
+
+MatMulOp::MatMulOp(const dnnl::engine& engine) : engine_(engine) {}
+MatMulOp::~MatMulOp() = default;
+
+std::shared_ptr<const MatMulOp::Compiled> MatMulOp::compiled_for(
+    const Shape& as, const Shape& bs, const Shape& ys) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto key = std::make_pair(as, bs);
+  const auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  // oneDNN wants equal ranks: leading 1s broadcast.
+  const size_t rank = ys.size();
+  auto padded = [&](const Shape& s) {
+    dnnl::memory::dims d(rank - s.size(), 1);
+    d.insert(d.end(), s.begin(), s.end());
+    return d;
+  };
+  using dt = dnnl::memory::data_type;
+  auto c = std::make_shared<Compiled>();
+  auto plain = [&](const dnnl::memory::dims& dims) {
+    dnnl::memory::dims strides(dims.size());
+    dnnl::memory::dim stride = 1;
+    for (size_t d = dims.size(); d-- > 0;) {
+      strides[d] = stride;
+      stride *= dims[d];
+    }
+    return dnnl::memory::desc(dims, dt::f32, strides);
+  };
+  try {
+    c->a = plain(padded(as));
+    c->b = plain(padded(bs));
+    c->y = plain(padded(ys));
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::matmul::desc desc(c->a, c->b, c->y);
+    const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
+    c->scratchpad = pd.scratchpad_desc();
+    c->primitive = dnnl::matmul(pd);
+  } catch (const dnnl::error& e) {
+    throw Error("oneDNN matmul of " + to_string(as) + " and " + to_string(bs) +
+                ": " + e.what());
+  }
+  if (cache_.size() >= 8) cache_.erase(cache_.begin());
+  return cache_.emplace(key, std::move(c)).first->second;
+}
+
+void MatMulOp::run(const float* a, const Shape& as, const float* b,
+                   const Shape& bs, float* y, const Shape& ys) const {
+  const std::shared_ptr<const Compiled> c = compiled_for(as, bs, ys);
+  std::unordered_map<int, dnnl::memory> args = {
+      {DNNL_ARG_SRC, dnnl::memory(c->a, engine_, const_cast<float*>(a))},
+      {DNNL_ARG_WEIGHTS, dnnl::memory(c->b, engine_, const_cast<float*>(b))},
+      {DNNL_ARG_DST, dnnl::memory(c->y, engine_, y)}};
+  const size_t scratch_bytes = c->scratchpad.get_size();
+  if (scratch_bytes > 0) {
+    args.emplace(DNNL_ARG_SCRATCHPAD,
+                 dnnl::memory(c->scratchpad, engine_,
+                              thread_workspace(WorkspaceSlot::kScratchpad,
+                                               scratch_bytes)));
+  }
+  dnnl::stream stream(engine_);
+  c->primitive.execute(stream, args);
+  stream.wait();
+}
+
+}  // namespace spruce

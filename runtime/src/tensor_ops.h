@@ -1,0 +1,115 @@
+// The weightless tensor ops of Transformer encoders and ONNX's general
+// operators, on row-major float tensors: broadcasting elementwise ops,
+// reductions, normalization, softmax, layout changes, embedding lookup and
+// the product of two activations.
+#ifndef SPRUCE_RUNTIME_TENSOR_OPS_H_
+#define SPRUCE_RUNTIME_TENSOR_OPS_H_
+
+#include <array>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "graph.h"
+
+namespace spruce {
+
+// Element strides of `shape` right-aligned to `rank` dimensions, 0 where the
+// dimension is broadcast (size 1 or missing).
+std::vector<size_t> broadcast_strides(const Shape& shape, size_t rank);
+
+// y[i] = f(in_0[i_0], ..., in_{N-1}[i_{N-1}]) over the broadcast output
+// shape `ys`: the innermost dimension runs as a loop with fixed strides, the
+// outer ones are walked with a counter.
+template <size_t N, typename F>
+void broadcast_map(const std::array<const float*, N>& in,
+                   const std::array<const Shape*, N>& shapes, const Shape& ys,
+                   float* y, F&& f) {
+  const size_t count = element_count(ys);
+  const size_t rank = ys.size();
+  if (rank == 0) {
+    std::array<float, N> v;
+    for (size_t k = 0; k < N; ++k) v[k] = in[k][0];
+    y[0] = std::apply(f, v);
+    return;
+  }
+  std::array<std::vector<size_t>, N> strides;
+  for (size_t k = 0; k < N; ++k) strides[k] = broadcast_strides(*shapes[k], rank);
+  const auto inner = static_cast<size_t>(ys[rank - 1]);
+  std::vector<size_t> index(rank, 0);
+  std::array<size_t, N> offset{};
+  std::array<size_t, N> step;
+  for (size_t k = 0; k < N; ++k) step[k] = strides[k][rank - 1];
+  for (size_t base = 0; base < count; base += inner) {
+    for (size_t j = 0; j < inner; ++j) {
+      std::array<float, N> v;
+      for (size_t k = 0; k < N; ++k) v[k] = in[k][offset[k] + j * step[k]];
+      y[base + j] = std::apply(f, v);
+    }
+    for (size_t d = rank - 1; d-- > 0;) {
+      ++index[d];
+      for (size_t k = 0; k < N; ++k) offset[k] += strides[k][d];
+      if (index[d] < static_cast<size_t>(ys[d])) break;
+      for (size_t k = 0; k < N; ++k) offset[k] -= strides[k][d] * index[d];
+      index[d] = 0;
+    }
+  }
+}
+
+// y = a (op) b, numpy broadcasting to `ys`.
+void binary(BinaryOp op, const float* a, const Shape& as, const float* b,
+            const Shape& bs, float* y, const Shape& ys);
+// y = cond != 0 ? a : b, broadcasting to `ys`.
+void where(const float* cond, const Shape& cs, const float* a, const Shape& as,
+           const float* b, const Shape& bs, float* y, const Shape& ys);
+// y = f(x) over `count` elements; y may equal x.
+void unary(UnaryOp op, const float* x, size_t count, float* y);
+// Mean over the (sorted, in-range) `axes` of x; all axes if empty.
+void reduce_mean(const float* x, const Shape& xs,
+                 const std::vector<int64_t>& axes, float* y);
+// Softmax along `axis` (or, with coerce_2d, over all dimensions from axis).
+void softmax(const float* x, const Shape& xs, size_t axis, bool coerce_2d,
+             float* y);
+// y = x with dimensions permuted: y's dimension d is x's perm[d].
+void transpose(const float* x, const Shape& xs,
+               const std::vector<int64_t>& perm, float* y);
+// y = the slices `dims` of x (y has shape ys).
+void slice(const float* x, const Shape& xs, const std::vector<SliceDim>& dims,
+           float* y, const Shape& ys);
+// Copies part k of x along `axis` into outs[k] (parts of sizes `sizes`).
+void split(const float* x, const Shape& xs, size_t axis,
+           const std::vector<int64_t>& sizes, const std::vector<float*>& outs);
+// y[i, :] = table[ids[i], :] for i < count; an id that is not an integer in
+// [0, rows) throws spruce::Error naming `node`.
+void gather_rows(const float* table, size_t rows, size_t width,
+                 const float* ids, size_t count, float* y,
+                 const std::string& node);
+
+// numpy matmul of two activations on oneDNN: batch dimensions broadcast,
+// one primitive per pair of input shapes (a few kept).
+class MatMulOp {
+ public:
+  explicit MatMulOp(const dnnl::engine& engine);
+  ~MatMulOp();
+  void run(const float* a, const Shape& as, const float* b, const Shape& bs,
+           float* y, const Shape& ys) const;
+
+ private:
+  struct Compiled;
+  std::shared_ptr<const Compiled> compiled_for(const Shape& as,
+                                               const Shape& bs,
+                                               const Shape& ys) const;
+  dnnl::engine engine_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::pair<Shape, Shape>, std::shared_ptr<const Compiled>>
+      cache_;
+};
+
+}  // namespace spruce
+
+#endif  // SPRUCE_RUNTIME_TENSOR_OPS_H_
