@@ -25,7 +25,10 @@ class Fuser {
     nodes_.assign(graph.node().begin(), graph.node().end());
     for (size_t i = 0; i < nodes_.size(); ++i) {
       for (const std::string& out : nodes_[i].output()) producer_[out] = i;
-      for (const std::string& in : nodes_[i].input()) ++readers_[in];
+      for (const std::string& in : nodes_[i].input()) {
+        ++readers_[in];
+        consumers_[in].push_back(i);
+      }
     }
     for (const auto& out : graph.output()) ++readers_[out.name()];
     for (const onnx::NodeProto& n : nodes_) {
@@ -73,13 +76,11 @@ class Fuser {
                                     const char* op) const {
     const auto r = readers_.find(tensor);
     if (r == readers_.end() || r->second != 1) return std::nullopt;
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (removed_.count(i) != 0 || nodes_[i].op_type() != op) continue;
-      for (const std::string& in : nodes_[i].input()) {
-        if (in == tensor) return i;
-      }
-    }
-    return std::nullopt;
+    const auto c = consumers_.find(tensor);
+    if (c == consumers_.end() || c->second.size() != 1) return std::nullopt;
+    const size_t i = c->second.front();
+    if (removed_.count(i) != 0 || nodes_[i].op_type() != op) return std::nullopt;
+    return i;
   }
 
   std::optional<float> scalar(const std::string& name) const {
@@ -252,6 +253,8 @@ class Fuser {
   std::unordered_map<std::string, Constant>& constants_;
   std::unordered_map<std::string, size_t> producer_;
   std::unordered_map<std::string, int> readers_;
+  // Nodes reading each tensor (graph outputs count as readers, not here).
+  std::unordered_map<std::string, std::vector<size_t>> consumers_;
   std::set<size_t> removed_;
 };
 

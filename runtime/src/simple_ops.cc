@@ -1,12 +1,12 @@
 #include "simple_ops.h"
 
-#include "tensor_ops.h"
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "spruce/error.h"
+#include "spruce/kernels/epilogue.h"
+#include "tensor_ops.h"
 
 namespace spruce {
 
@@ -96,57 +96,11 @@ void global_average_pool(const float* x, const Shape& xs, float* y) {
   }
 }
 
-namespace {
-
-float activate(float v, kernels::Activation activation) {
-  switch (activation) {
-    case kernels::Activation::kRelu:
-      return v > 0.0f ? v : 0.0f;
-    case kernels::Activation::kRelu6:
-      return std::min(std::max(v, 0.0f), 6.0f);
-    default:
-      return v;
-  }
-}
-
-}  // namespace
-
 void add_broadcast(const float* a, const Shape& as, const float* b,
                    const Shape& bs, float* y, const Shape& ys,
                    kernels::Activation activation) {
-  const size_t count = element_count(ys);
-  if (as == bs) {
-    for (size_t k = 0; k < count; ++k) y[k] = activate(a[k] + b[k], activation);
-    return;
-  }
-  // The innermost dimension runs as a loop with fixed strides; the outer ones
-  // are walked with a counter.
-  const size_t rank = ys.size();
-  if (rank == 0) {
-    y[0] = activate(a[0] + b[0], activation);
-    return;
-  }
-  const std::vector<size_t> sa = broadcast_strides(as, rank);
-  const std::vector<size_t> sb = broadcast_strides(bs, rank);
-  const auto inner = static_cast<size_t>(ys[rank - 1]);
-  std::vector<size_t> index(rank, 0);
-  size_t oa = 0, ob = 0;
-  for (size_t base = 0; base < count; base += inner) {
-    const size_t ia = sa[rank - 1], ib = sb[rank - 1];
-    for (size_t k = 0; k < inner; ++k) {
-      y[base + k] = activate(a[oa + k * ia] + b[ob + k * ib], activation);
-    }
-    // Advance the outer counter.
-    for (size_t d = rank - 1; d-- > 0;) {
-      ++index[d];
-      oa += sa[d];
-      ob += sb[d];
-      if (index[d] < static_cast<size_t>(ys[d])) break;
-      oa -= sa[d] * index[d];
-      ob -= sb[d] * index[d];
-      index[d] = 0;
-    }
-  }
+  binary(BinaryOp::kAdd, a, as, b, bs, y, ys);
+  kernels::apply_epilogue(y, 1, element_count(ys), {nullptr, activation});
 }
 
 void clip(const float* x, size_t count, float lo, float hi, float* y) {
