@@ -12,7 +12,6 @@
 
 #include <Eigen/Dense>
 #include <Eigen/Sparse>
-
 #include <algorithm>
 #include <cmath>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -20,8 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "spruce/kernels/spmm.h"
 #include "bench_util.h"
+#include "spruce/kernels/spmm.h"
 #include "spruce/sparse_matrix.h"
 
 namespace {
@@ -37,10 +36,12 @@ std::vector<float> block_pruned(size_t rows, size_t cols, size_t br, size_t bc,
   const size_t gr = rows / br, gc = cols / bc;
   std::vector<float> norms(gr * gc, 0.0f);
   for (size_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < cols; ++c) norms[(r / br) * gc + c / bc] += std::abs(w[r * cols + c]);
+    for (size_t c = 0; c < cols; ++c)
+      norms[(r / br) * gc + c / bc] += std::abs(w[r * cols + c]);
   }
   std::vector<float> sorted = norms;
-  const size_t k = static_cast<size_t>(sparsity * static_cast<double>(norms.size()));
+  const size_t k =
+      static_cast<size_t>(sparsity * static_cast<double>(norms.size()));
   if (k == 0) return w;
   std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end());
   const float threshold = sorted[k - 1];
@@ -76,7 +77,8 @@ void run_split(const std::vector<size_t>& bounds, const Kernel& kernel) {
 void BM_SparseCsr(benchmark::State& state, size_t out, size_t in, size_t n,
                   double sparsity) {
   const auto dense = magnitude_pruned(out, in, sparsity);
-  const spruce::CsrMatrix w = spruce::CsrMatrix::from_dense(dense.data(), out, in);
+  const spruce::CsrMatrix w =
+      spruce::CsrMatrix::from_dense(dense.data(), out, in);
   const spruce::kernels::CsrView view = w.view();
   const auto bounds = split_rows(view.row_ptr, out);
   const auto x = random_activations(in * n);
@@ -97,7 +99,8 @@ void BM_SparseCsr(benchmark::State& state, size_t out, size_t in, size_t n,
 void BM_SparseBsr(benchmark::State& state, size_t out, size_t in, size_t n,
                   double sparsity, size_t br, size_t bc) {
   const auto dense = block_pruned(out, in, br, bc, sparsity);
-  const spruce::BsrMatrix w = spruce::BsrMatrix::from_dense(dense.data(), out, in, br, bc);
+  const spruce::BsrMatrix w =
+      spruce::BsrMatrix::from_dense(dense.data(), out, in, br, bc);
   const spruce::kernels::BsrView view = w.view();
   const auto bounds = split_rows(view.row_ptr, view.row_blocks());
   const auto x = random_activations(in * n);
@@ -117,15 +120,16 @@ void BM_SparseBsr(benchmark::State& state, size_t out, size_t in, size_t n,
 // Eigen 3.4: row-major SparseMatrix times the same feature-major activations.
 void BM_EigenSparse(benchmark::State& state, size_t out, size_t in, size_t n,
                     double sparsity) {
-  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using RowMajor =
+      Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const auto dense = magnitude_pruned(out, in, sparsity);
   const Eigen::SparseMatrix<float, Eigen::RowMajor> w =
       Eigen::Map<const RowMajor>(dense.data(), static_cast<Eigen::Index>(out),
                                  static_cast<Eigen::Index>(in))
           .sparseView();
   const auto xv = random_activations(in * n);
-  const RowMajor x = Eigen::Map<const RowMajor>(xv.data(), static_cast<Eigen::Index>(in),
-                                                static_cast<Eigen::Index>(n));
+  const RowMajor x = Eigen::Map<const RowMajor>(
+      xv.data(), static_cast<Eigen::Index>(in), static_cast<Eigen::Index>(n));
   RowMajor y(static_cast<Eigen::Index>(out), static_cast<Eigen::Index>(n));
   for (auto _ : state) {
     y.noalias() = w * x;
@@ -146,7 +150,8 @@ void BM_OnednnDense(benchmark::State& state, size_t out, size_t in, size_t n) {
   const dnnl::memory::desc x_md({m, k}, dt::f32, tag::ab);
   const dnnl::memory::desc w_md({k, nn}, dt::f32, tag::ba);
   const dnnl::memory::desc y_md({m, nn}, dt::f32, tag::ab);
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(x_md, w_md, y_md), engine);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(x_md, w_md, y_md),
+                                        engine);
   const dnnl::matmul matmul(pd);
   auto w = magnitude_pruned(out, in, 0.0);
   auto x = random_activations(in * n);
@@ -167,28 +172,32 @@ void BM_OnednnDense(benchmark::State& state, size_t out, size_t in, size_t n) {
 }
 
 void register_all() {
-  // BERT-like layers, and LSTM gate matrices (4H x H) for H = 512, 1024.
-  const std::pair<size_t, size_t> shapes[] = {
-      {768, 768}, {3072, 768}, {768, 3072}, {1024, 1024}, {4096, 1024}, {2048, 512}};
-  const std::pair<size_t, size_t> blocks[] = {{1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}};
+  // BERT-like layers (n = 2048: batch 16 × sequence 128), and LSTM gate
+  // matrices (4H x H) for H = 512, 1024.
+  const std::pair<size_t, size_t> shapes[] = {{768, 768},   {3072, 768},
+                                              {768, 3072},  {1024, 1024},
+                                              {4096, 1024}, {2048, 512}};
+  const std::pair<size_t, size_t> blocks[] = {
+      {1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}};
   for (auto [out, in] : shapes) {
-    for (size_t n : {1, 16, 128}) {
+    for (size_t n : {1, 16, 128, 2048}) {
       const std::string shape = std::to_string(out) + "x" + std::to_string(in) +
                                 "/" + std::to_string(n);
-      benchmark::RegisterBenchmark(("dense/" + shape).c_str(), BM_OnednnDense, out, in, n);
+      benchmark::RegisterBenchmark(("dense/" + shape).c_str(), BM_OnednnDense,
+                                   out, in, n);
       for (int pct : {50, 70, 80, 90, 95, 98}) {
         benchmark::RegisterBenchmark(
-            ("csr/" + shape + "/" + std::to_string(pct)).c_str(), BM_SparseCsr, out,
-            in, n, pct / 100.0);
+            ("csr/" + shape + "/" + std::to_string(pct)).c_str(), BM_SparseCsr,
+            out, in, n, pct / 100.0);
       }
       for (auto [br, bc] : blocks) {
-        benchmark::RegisterBenchmark(
-            ("bsr" + std::to_string(br) + "x" + std::to_string(bc) + "/" + shape + "/90")
-                .c_str(),
-            BM_SparseBsr, out, in, n, 0.9, br, bc);
+        benchmark::RegisterBenchmark(("bsr" + std::to_string(br) + "x" +
+                                      std::to_string(bc) + "/" + shape + "/90")
+                                         .c_str(),
+                                     BM_SparseBsr, out, in, n, 0.9, br, bc);
       }
-      benchmark::RegisterBenchmark(("eigen/" + shape + "/90").c_str(), BM_EigenSparse,
-                                   out, in, n, 0.9);
+      benchmark::RegisterBenchmark(("eigen/" + shape + "/90").c_str(),
+                                   BM_EigenSparse, out, in, n, 0.9);
     }
   }
 }

@@ -19,6 +19,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/src/activation-inl.h"
+#include "kernels/src/column_blocks.h"
 #include "spruce/kernels/spmm.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -44,8 +45,8 @@ constexpr size_t kAccumulators = 16;  // 32 vector registers
 // clipped to the matrix.
 template <class D, class Index>
 HWY_INLINE void GenericRows(D d, const BsrView& w, const Index* cols,
-                            const float* x, size_t n, size_t j, size_t br,
-                            const Epilogue& epilogue, float* y) {
+                            const float* x, size_t ldx, size_t j, size_t br,
+                            const Epilogue& epilogue, float* y, size_t ldy) {
   const size_t R = w.block_rows;
   const size_t C = w.block_cols;
   const uint32_t kb = w.row_ptr[br];
@@ -53,28 +54,30 @@ HWY_INLINE void GenericRows(D d, const BsrView& w, const Index* cols,
   for (size_t i = 0; i < R && br * R + i < w.rows; ++i) {
     const size_t r = br * R + i;
     auto acc = hn::Set(d, epilogue.bias != nullptr ? epilogue.bias[r] : 0.0f);
+    if (epilogue.accumulate) acc = hn::Add(acc, hn::LoadU(d, y + r * ldy + j));
     for (uint32_t k = kb; k < ke; ++k) {
       const size_t c0 = BlockCol(cols, k) * C;
       const float* block = w.values + static_cast<size_t>(k) * R * C + i * C;
       for (size_t jj = 0; jj < C && c0 + jj < w.cols; ++jj) {
         acc = hn::MulAdd(hn::Set(d, block[jj]),
-                         hn::LoadU(d, x + (c0 + jj) * n + j), acc);
+                         hn::LoadU(d, x + (c0 + jj) * ldx + j), acc);
       }
     }
-    hn::StoreU(Activate(d, acc, epilogue.activation), d, y + r * n + j);
+    hn::StoreU(Activate(d, acc, epilogue.activation), d, y + r * ldy + j);
   }
 }
 
 template <class Index>
 void GenericBlockRow(const BsrView& w, const Index* cols, const float* x,
-                     size_t n, size_t br, const Epilogue& epilogue, float* y) {
+                     size_t ldx, size_t n, size_t br, const Epilogue& epilogue,
+                     float* y, size_t ldy) {
   const hn::ScalableTag<float> d;
   const hn::CappedTag<float, 1> d1;
   size_t j = 0;
   for (; j + hn::Lanes(d) <= n; j += hn::Lanes(d)) {
-    GenericRows(d, w, cols, x, n, j, br, epilogue, y);
+    GenericRows(d, w, cols, x, ldx, j, br, epilogue, y, ldy);
   }
-  for (; j < n; ++j) GenericRows(d1, w, cols, x, n, j, br, epilogue, y);
+  for (; j < n; ++j) GenericRows(d1, w, cols, x, ldx, j, br, epilogue, y, ldy);
 }
 
 #if !HWY_HAVE_SCALABLE
@@ -85,25 +88,31 @@ void GenericBlockRow(const BsrView& w, const Index* cols, const float* x,
 template <size_t R, size_t C, size_t RP, size_t V, class D, class Index>
 HWY_INLINE void BlockTile(D d, const float* HWY_RESTRICT values,
                           const Index* HWY_RESTRICT cols, uint32_t kb,
-                          uint32_t ke, const float* HWY_RESTRICT x, size_t n,
+                          uint32_t ke, const float* HWY_RESTRICT x, size_t ldx,
                           size_t i0, size_t row0, const Epilogue& epilogue,
-                          float* HWY_RESTRICT yj) {
+                          float* HWY_RESTRICT yj, size_t ldy) {
   const size_t lanes = hn::Lanes(d);
   using Vec = hn::Vec<D>;
   Vec acc[RP][V];
   for (size_t i = 0; i < RP; ++i) {
     const float b =
         epilogue.bias != nullptr ? epilogue.bias[row0 + i0 + i] : 0.0f;
-    for (size_t v = 0; v < V; ++v) acc[i][v] = hn::Set(d, b);
+    const float* HWY_RESTRICT yr = yj + (i0 + i) * ldy;
+    for (size_t v = 0; v < V; ++v) {
+      acc[i][v] = hn::Set(d, b);
+      if (epilogue.accumulate) {
+        acc[i][v] = hn::Add(acc[i][v], hn::LoadU(d, yr + v * lanes));
+      }
+    }
   }
   for (uint32_t k = kb; k < ke; ++k) {
     const float* HWY_RESTRICT block =
         values + static_cast<size_t>(k) * (R * C) + i0 * C;
-    const float* HWY_RESTRICT xb = x + BlockCol(cols, k) * C * n;
+    const float* HWY_RESTRICT xb = x + BlockCol(cols, k) * C * ldx;
     for (size_t jj = 0; jj < C; ++jj) {
       Vec xv[V];
       for (size_t v = 0; v < V; ++v) {
-        xv[v] = hn::LoadU(d, xb + jj * n + v * lanes);
+        xv[v] = hn::LoadU(d, xb + jj * ldx + v * lanes);
       }
       for (size_t i = 0; i < RP; ++i) {
         const auto wv = hn::Set(d, block[i * C + jj]);
@@ -115,7 +124,7 @@ HWY_INLINE void BlockTile(D d, const float* HWY_RESTRICT values,
   }
   const Activation act = epilogue.activation;
   for (size_t i = 0; i < RP; ++i) {
-    float* HWY_RESTRICT yr = yj + (i0 + i) * n;
+    float* HWY_RESTRICT yr = yj + (i0 + i) * ldy;
     for (size_t v = 0; v < V; ++v) {
       hn::StoreU(ActivateInStore(d, acc[i][v], act), d, yr + v * lanes);
     }
@@ -126,11 +135,12 @@ HWY_INLINE void BlockTile(D d, const float* HWY_RESTRICT values,
 // All row passes of one column tile.
 template <size_t R, size_t C, size_t RP, size_t V, class D, class Index>
 HWY_INLINE void BlockTiles(D d, const float* values, const Index* cols,
-                           uint32_t kb, uint32_t ke, const float* x, size_t n,
-                           size_t row0, const Epilogue& epilogue, float* yj) {
+                           uint32_t kb, uint32_t ke, const float* x, size_t ldx,
+                           size_t row0, const Epilogue& epilogue, float* yj,
+                           size_t ldy) {
   for (size_t i0 = 0; i0 < R; i0 += RP) {
-    BlockTile<R, C, RP, V>(d, values, cols, kb, ke, x, n, i0, row0, epilogue,
-                           yj);
+    BlockTile<R, C, RP, V>(d, values, cols, kb, ke, x, ldx, i0, row0, epilogue,
+                           yj, ldy);
   }
 }
 
@@ -152,6 +162,9 @@ HWY_INLINE void SpmvColumnBlocks(const float* HWY_RESTRICT values,
     a[c] = epilogue.bias != nullptr
                ? hn::LoadU(d, epilogue.bias + row0 + c * kLanes)
                : hn::Zero(d);
+    if (epilogue.accumulate) {
+      a[c] = hn::Add(a[c], hn::LoadU(d, y + row0 + c * kLanes));
+    }
     b[c] = hn::Zero(d);
   }
   uint32_t k = kb;
@@ -222,6 +235,7 @@ HWY_INLINE void SpmvRowBlocks(const float* HWY_RESTRICT values,
   for (size_t i = 0; i < R; ++i) {
     float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(a[i], b[i])));
     if (epilogue.bias != nullptr) sum += epilogue.bias[row0 + i];
+    if (epilogue.accumulate) sum += y[row0 + i];
     hn::StoreU(Activate(d1, hn::Set(d1, sum), epilogue.activation), d1,
                y + row0 + i);
   }
@@ -229,9 +243,9 @@ HWY_INLINE void SpmvRowBlocks(const float* HWY_RESTRICT values,
 
 // Block rows [br_begin, br_end) of a matrix of R×C blocks.
 template <size_t R, size_t C, class Index>
-void BlockRows(const BsrView& w, const Index* cols, const float* x, size_t n,
-               float* y, const Epilogue& epilogue, size_t br_begin,
-               size_t br_end) {
+void BlockRows(const BsrView& w, const Index* cols, const float* x, size_t ldx,
+               size_t n, float* y, size_t ldy, const Epilogue& epilogue,
+               size_t br_begin, size_t br_end) {
   const hn::ScalableTag<float> d;
   const hn::CappedTag<float, 1> d1;
   const size_t lanes = hn::Lanes(d);
@@ -246,10 +260,10 @@ void BlockRows(const BsrView& w, const Index* cols, const float* x, size_t n,
     // Blocks sticking out of the matrix take the clipping path.
     if (row0 + R > w.rows ||
         (ke > kb && BlockCol(cols, ke - 1) == partial_col)) {
-      GenericBlockRow(w, cols, x, n, br, epilogue, y);
+      GenericBlockRow(w, cols, x, ldx, n, br, epilogue, y, ldy);
       continue;
     }
-    if (n == 1) {
+    if (n == 1 && ldx == 1 && ldy == 1) {
       if constexpr (C == 1) {
         SpmvColumnBlocks<R>(w.values, cols, kb, ke, x, row0, epilogue, y);
       } else {
@@ -257,19 +271,19 @@ void BlockRows(const BsrView& w, const Index* cols, const float* x, size_t n,
       }
       continue;
     }
-    float* yb = y + row0 * n;
+    float* yb = y + row0 * ldy;
     size_t j = 0;
     for (; j + V * lanes <= n; j += V * lanes) {
-      BlockTiles<R, C, RP, V>(d, w.values, cols, kb, ke, x + j, n, row0,
-                              epilogue, yb + j);
+      BlockTiles<R, C, RP, V>(d, w.values, cols, kb, ke, x + j, ldx, row0,
+                              epilogue, yb + j, ldy);
     }
     for (; j + lanes <= n; j += lanes) {
-      BlockTiles<R, C, RP, 1>(d, w.values, cols, kb, ke, x + j, n, row0,
-                              epilogue, yb + j);
+      BlockTiles<R, C, RP, 1>(d, w.values, cols, kb, ke, x + j, ldx, row0,
+                              epilogue, yb + j, ldy);
     }
     for (; j < n; ++j) {
-      BlockTiles<R, C, RP, 1>(d1, w.values, cols, kb, ke, x + j, n, row0,
-                              epilogue, yb + j);
+      BlockTiles<R, C, RP, 1>(d1, w.values, cols, kb, ke, x + j, ldx, row0,
+                              epilogue, yb + j, ldy);
     }
   }
 }
@@ -277,47 +291,56 @@ void BlockRows(const BsrView& w, const Index* cols, const float* x, size_t n,
 
 template <class Index>
 void GenericRowsOf(const BsrView& w, const Index* cols, const float* x,
-                   size_t n, float* y, const Epilogue& epilogue,
-                   size_t br_begin, size_t br_end) {
+                   size_t ldx, size_t n, float* y, size_t ldy,
+                   const Epilogue& epilogue, size_t br_begin, size_t br_end) {
   for (size_t br = br_begin; br < br_end; ++br) {
-    GenericBlockRow(w, cols, x, n, br, epilogue, y);
+    GenericBlockRow(w, cols, x, ldx, n, br, epilogue, y, ldy);
   }
 }
 
 template <class Index>
-void SpmmBsrTyped(const BsrView& w, const float* x, size_t n, float* y,
-                  const Epilogue& epilogue, size_t br_begin, size_t br_end) {
+void SpmmBsrTyped(const BsrView& w, const float* x, size_t ldx, size_t n,
+                  float* y, size_t ldy, const Epilogue& epilogue,
+                  size_t br_begin, size_t br_end) {
   const auto* cols = static_cast<const Index*>(w.col_idx);
 #if !HWY_HAVE_SCALABLE
   const size_t shape = w.block_rows * 100 + w.block_cols;
   switch (shape) {
     case 104:
-      return BlockRows<1, 4>(w, cols, x, n, y, epilogue, br_begin, br_end);
+      return BlockRows<1, 4>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
+                             br_end);
     case 108:
-      return BlockRows<1, 8>(w, cols, x, n, y, epilogue, br_begin, br_end);
+      return BlockRows<1, 8>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
+                             br_end);
     case 202:
-      return BlockRows<2, 2>(w, cols, x, n, y, epilogue, br_begin, br_end);
+      return BlockRows<2, 2>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
+                             br_end);
     case 401:
-      return BlockRows<4, 1>(w, cols, x, n, y, epilogue, br_begin, br_end);
+      return BlockRows<4, 1>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
+                             br_end);
     case 404:
-      return BlockRows<4, 4>(w, cols, x, n, y, epilogue, br_begin, br_end);
+      return BlockRows<4, 4>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
+                             br_end);
     case 801:
-      return BlockRows<8, 1>(w, cols, x, n, y, epilogue, br_begin, br_end);
+      return BlockRows<8, 1>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
+                             br_end);
     case 1601:
-      return BlockRows<16, 1>(w, cols, x, n, y, epilogue, br_begin, br_end);
+      return BlockRows<16, 1>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
+                              br_end);
     default:
       break;
   }
 #endif
-  GenericRowsOf(w, cols, x, n, y, epilogue, br_begin, br_end);
+  GenericRowsOf(w, cols, x, ldx, n, y, ldy, epilogue, br_begin, br_end);
 }
 
-void SpmmBsr(const BsrView& w, const float* x, size_t n, float* y,
-             const Epilogue& epilogue, size_t br_begin, size_t br_end) {
+void SpmmBsr(const BsrView& w, const float* x, size_t ldx, size_t n, float* y,
+             size_t ldy, const Epilogue& epilogue, size_t br_begin,
+             size_t br_end) {
   if (w.index_width == IndexWidth::k16) {
-    SpmmBsrTyped<uint16_t>(w, x, n, y, epilogue, br_begin, br_end);
+    SpmmBsrTyped<uint16_t>(w, x, ldx, n, y, ldy, epilogue, br_begin, br_end);
   } else {
-    SpmmBsrTyped<uint32_t>(w, x, n, y, epilogue, br_begin, br_end);
+    SpmmBsrTyped<uint32_t>(w, x, ldx, n, y, ldy, epilogue, br_begin, br_end);
   }
 }
 
@@ -333,8 +356,17 @@ HWY_EXPORT(SpmmBsr);
 void spmm_bsr(const BsrView& w, const float* x, size_t n, float* y,
               const Epilogue& epilogue, size_t block_row_begin,
               size_t block_row_end) {
+  for_column_blocks(w.cols, n, [&](size_t j0, size_t width) {
+    HWY_DYNAMIC_DISPATCH(SpmmBsr)
+    (w, x + j0, n, width, y + j0, n, epilogue, block_row_begin, block_row_end);
+  });
+}
+
+void spmm_bsr_strided(const BsrView& w, const float* x, size_t ldx, size_t n,
+                      float* y, size_t ldy, const Epilogue& epilogue,
+                      size_t block_row_begin, size_t block_row_end) {
   HWY_DYNAMIC_DISPATCH(SpmmBsr)
-  (w, x, n, y, epilogue, block_row_begin, block_row_end);
+  (w, x, ldx, n, y, ldy, epilogue, block_row_begin, block_row_end);
 }
 
 }  // namespace spruce::kernels

@@ -15,6 +15,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/src/activation-inl.h"
+#include "kernels/src/column_blocks.h"
 #include "spruce/kernels/spmm.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -48,6 +49,15 @@ HWY_INLINE float SparseDot(const float* HWY_RESTRICT values,
   }
   for (; k < ke; ++k) s0 += values[k] * x[cols[k] * stride];
   return (s0 + s1) + (s2 + s3);
+}
+
+// An accumulator's starting value: the bias, plus what is in y when
+// accumulating over column panels.
+template <class D>
+HWY_INLINE hn::Vec<D> Start(D d, float bias, bool accumulate,
+                            const float* HWY_RESTRICT y) {
+  const auto b = hn::Set(d, bias);
+  return accumulate ? hn::Add(b, hn::LoadU(d, y)) : b;
 }
 
 // y[r] = act(bias + sum), one output at a time.
@@ -87,6 +97,7 @@ void SpmvRows(const CsrView& w, const Index* HWY_RESTRICT cols,
     float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
     sum += SparseDot(values, cols, k, ke, x, 1);
     if (epilogue.bias != nullptr) sum += epilogue.bias[r];
+    if (epilogue.accumulate) sum += y[r];
     StoreScalar(sum, epilogue.activation, y + r);
   }
 }
@@ -98,11 +109,17 @@ template <class D, class Index>
 HWY_INLINE void Tile8(D d, const float* HWY_RESTRICT values,
                       const Index* HWY_RESTRICT cols, uint32_t kb, uint32_t ke,
                       const float* HWY_RESTRICT x, size_t n, float bias,
-                      Activation act, float* HWY_RESTRICT yj) {
+                      bool accumulate, Activation act, float* HWY_RESTRICT yj) {
   const size_t lanes = hn::Lanes(d);
   using V = hn::Vec<D>;
-  V a0 = hn::Set(d, bias);
-  V a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  V a0 = Start(d, bias, accumulate, yj);
+  V a1 = Start(d, bias, accumulate, yj + lanes);
+  V a2 = Start(d, bias, accumulate, yj + 2 * lanes);
+  V a3 = Start(d, bias, accumulate, yj + 3 * lanes);
+  V a4 = Start(d, bias, accumulate, yj + 4 * lanes);
+  V a5 = Start(d, bias, accumulate, yj + 5 * lanes);
+  V a6 = Start(d, bias, accumulate, yj + 6 * lanes);
+  V a7 = Start(d, bias, accumulate, yj + 7 * lanes);
   for (uint32_t k = kb; k < ke; ++k) {
     const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n;
     const auto wv = hn::Set(d, values[k]);
@@ -131,11 +148,13 @@ template <class D, class Index>
 HWY_INLINE void Tile4(D d, const float* HWY_RESTRICT values,
                       const Index* HWY_RESTRICT cols, uint32_t kb, uint32_t ke,
                       const float* HWY_RESTRICT x, size_t n, float bias,
-                      Activation act, float* HWY_RESTRICT yj) {
+                      bool accumulate, Activation act, float* HWY_RESTRICT yj) {
   const size_t lanes = hn::Lanes(d);
   using V = hn::Vec<D>;
-  V a0 = hn::Set(d, bias);
-  V a1 = a0, a2 = a0, a3 = a0;
+  V a0 = Start(d, bias, accumulate, yj);
+  V a1 = Start(d, bias, accumulate, yj + lanes);
+  V a2 = Start(d, bias, accumulate, yj + 2 * lanes);
+  V a3 = Start(d, bias, accumulate, yj + 3 * lanes);
   auto b0 = hn::Zero(d), b1 = b0, b2 = b0, b3 = b0;
   uint32_t k = kb;
   for (; k + 2 <= ke; k += 2) {
@@ -174,8 +193,8 @@ template <class D, class Index>
 HWY_INLINE void Tile1(D d, const float* HWY_RESTRICT values,
                       const Index* HWY_RESTRICT cols, uint32_t kb, uint32_t ke,
                       const float* HWY_RESTRICT x, size_t n, float bias,
-                      Activation act, float* HWY_RESTRICT yj) {
-  auto a0 = hn::Set(d, bias);
+                      bool accumulate, Activation act, float* HWY_RESTRICT yj) {
+  auto a0 = Start(d, bias, accumulate, yj);
   auto a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
   uint32_t k = kb;
   for (; k + 4 <= ke; k += 4) {
@@ -208,6 +227,7 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
   const size_t lanes = hn::Lanes(d);
   const float* HWY_RESTRICT values = w.values;
   const Activation act = epilogue.activation;
+  const bool acc = epilogue.accumulate;
   for (size_t r = row_begin; r < row_end; ++r) {
     const uint32_t kb = w.row_ptr[r];
     const uint32_t ke = w.row_ptr[r + 1];
@@ -215,25 +235,26 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
     float* HWY_RESTRICT yr = y + r * ldy;
     size_t j = 0;
     for (; j + 8 * lanes <= n; j += 8 * lanes) {
-      Tile8(d, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
+      Tile8(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
     }
     if (j + 4 * lanes <= n) {
-      Tile4(d, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
+      Tile4(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
       j += 4 * lanes;
     }
     for (; j + lanes <= n; j += lanes) {
-      Tile1(d, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
+      Tile1(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
     }
     if (hn::Lanes(d8) < lanes && j + hn::Lanes(d8) <= n) {
-      Tile1(d8, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
+      Tile1(d8, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
       j += hn::Lanes(d8);
     }
     if (hn::Lanes(d4) < lanes && j + hn::Lanes(d4) <= n) {
-      Tile1(d4, values, cols, kb, ke, x + j, ldx, bias, act, yr + j);
+      Tile1(d4, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
       j += hn::Lanes(d4);
     }
     for (; j < n; ++j) {
-      StoreScalar(bias + SparseDot(values, cols, kb, ke, x + j, ldx), act,
+      const float start = acc ? bias + yr[j] : bias;
+      StoreScalar(start + SparseDot(values, cols, kb, ke, x + j, ldx), act,
                   yr + j);
     }
   }
@@ -272,15 +293,19 @@ HWY_EXPORT(SpmmCsr);
 
 void spmm_csr(const CsrView& w, const float* x, size_t n, float* y,
               const Epilogue& epilogue, size_t row_begin, size_t row_end) {
-  HWY_DYNAMIC_DISPATCH(SpmmCsr)(w, x, n, n, y, n, epilogue, row_begin,
-                                row_end);
+  for_column_blocks(w.cols, n, [&](size_t j0, size_t width) {
+    HWY_DYNAMIC_DISPATCH(SpmmCsr)
+    (w, x + j0, n, width, y + j0, n, epilogue, row_begin, row_end);
+  });
 }
+
+size_t column_slice_width(size_t x_rows) { return column_slice(x_rows); }
 
 void spmm_csr_strided(const CsrView& w, const float* x, size_t ldx, size_t n,
                       float* y, size_t ldy, const Epilogue& epilogue,
                       size_t row_begin, size_t row_end) {
-  HWY_DYNAMIC_DISPATCH(SpmmCsr)(w, x, ldx, n, y, ldy, epilogue, row_begin,
-                                row_end);
+  HWY_DYNAMIC_DISPATCH(SpmmCsr)
+  (w, x, ldx, n, y, ldy, epilogue, row_begin, row_end);
 }
 
 }  // namespace spruce::kernels

@@ -47,6 +47,7 @@ void spmm_csr_strided_reference(const CsrView& w, const float* x, size_t ldx,
   for (size_t r = row_begin; r < row_end; ++r) {
     for (size_t j = 0; j < n; ++j) {
       double sum = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0;
+      if (epilogue.accumulate) sum += y[r * ldy + j];
       for (uint32_t k = w.row_ptr[r]; k < w.row_ptr[r + 1]; ++k) {
         const size_t c = index_at(w.col_idx, w.index_width, k);
         sum += static_cast<double>(w.values[k]) * x[c * ldx + j];
@@ -60,6 +61,14 @@ void spmm_csr_strided_reference(const CsrView& w, const float* x, size_t ldx,
 void spmm_bsr_reference(const BsrView& w, const float* x, size_t n, float* y,
                         const Epilogue& epilogue, size_t block_row_begin,
                         size_t block_row_end) {
+  spmm_bsr_strided_reference(w, x, n, n, y, n, epilogue, block_row_begin,
+                             block_row_end);
+}
+
+void spmm_bsr_strided_reference(const BsrView& w, const float* x, size_t ldx,
+                                size_t n, float* y, size_t ldy,
+                                const Epilogue& epilogue,
+                                size_t block_row_begin, size_t block_row_end) {
   const size_t br_rows = w.block_rows;
   const size_t bc_cols = w.block_cols;
   for (size_t br = block_row_begin; br < block_row_end; ++br) {
@@ -67,15 +76,16 @@ void spmm_bsr_reference(const BsrView& w, const float* x, size_t n, float* y,
       const size_t r = br * br_rows + i;
       for (size_t j = 0; j < n; ++j) {
         double sum = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0;
+        if (epilogue.accumulate) sum += y[r * ldy + j];
         for (uint32_t k = w.row_ptr[br]; k < w.row_ptr[br + 1]; ++k) {
           const size_t c0 = index_at(w.col_idx, w.index_width, k) * bc_cols;
           const float* block = w.values + k * br_rows * bc_cols;
           for (size_t jj = 0; jj < bc_cols && c0 + jj < w.cols; ++jj) {
             sum += static_cast<double>(block[i * bc_cols + jj]) *
-                   x[(c0 + jj) * n + j];
+                   x[(c0 + jj) * ldx + j];
           }
         }
-        y[r * n + j] =
+        y[r * ldy + j] =
             static_cast<float>(activate_reference(sum, epilogue.activation));
       }
     }

@@ -1,5 +1,6 @@
-// Dense fully connected layer on oneDNN matmul, in spruce's feature-major
-// activation layout: Y[out × n] = act(W[out × in] · X[in × n] + bias).
+// Dense fully connected layer on oneDNN matmul, with input and output each in
+// either activation layout: feature-major (X[in × n], Y[out × n]) or
+// row-major (X[n × in], Y[n × out]); Y = act(W[out × in] · X + bias).
 //
 // A primitive is created once per distinct n (batch × tokens) and cached (at
 // most kMaxCachedShapes of them, so a stream of ever-new sequence lengths
@@ -23,14 +24,15 @@ class DenseLinear {
   // `weight` ([out × in], row-major) and `bias` ([out] or null) are borrowed
   // and must outlive this object.
   DenseLinear(const dnnl::engine& engine, const float* weight, size_t out,
-              size_t in, const float* bias, kernels::Activation activation);
+              size_t in, const float* bias, kernels::Activation activation,
+              bool x_feature_major, bool y_feature_major);
 
   void run(const float* x, size_t n, float* y) const;
 
  private:
   struct Compiled {
     dnnl::matmul primitive;
-    dnnl::memory::desc weight_desc, x_desc, y_desc, scratchpad_desc;
+    dnnl::memory::desc weight_desc, x_desc, y_desc, bias_desc, scratchpad_desc;
   };
   static constexpr size_t kMaxCachedShapes = 32;
   std::shared_ptr<const Compiled> compiled_for(size_t n) const;
@@ -41,6 +43,8 @@ class DenseLinear {
   size_t in_;
   const float* bias_;
   kernels::Activation activation_;
+  bool x_feature_major_;
+  bool y_feature_major_;
   mutable std::mutex mutex_;
   mutable std::unordered_map<size_t, std::shared_ptr<const Compiled>> cache_;
 };

@@ -23,27 +23,15 @@
 #include "mapped_file.h"
 #include "model_reader.h"
 #include "simple_ops.h"
-#include "tensor_ops.h"
 #include "spruce/error.h"
 #include "spruce/kernels/rows.h"
+#include "spruce/kernels/transpose.h"
+#include "tensor_ops.h"
 
 namespace spruce {
 namespace {
 
 // dst[c * rows + r] = src[r * cols + c], in tiles that stay in cache.
-void transpose(const float* src, size_t rows, size_t cols, float* dst) {
-  constexpr size_t kTile = 32;
-  for (size_t r0 = 0; r0 < rows; r0 += kTile) {
-    const size_t r1 = std::min(rows, r0 + kTile);
-    for (size_t c0 = 0; c0 < cols; c0 += kTile) {
-      const size_t c1 = std::min(cols, c0 + kTile);
-      for (size_t r = r0; r < r1; ++r) {
-        for (size_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
-      }
-    }
-  }
-}
-
 // Sets OpenMP's thread count for the calling thread (what oneDNN reads) and
 // restores it when the run ends.
 class ScopedOmpThreads {
@@ -69,11 +57,12 @@ struct Engine::Impl {
   Graph graph;
   dnnl::engine dnnl_engine{dnnl::engine::kind::cpu, 0};
   std::vector<std::unique_ptr<LinearOp>>
-      linear;                       // per node; null if not Linear
+      linear;                                 // per node; null if not Linear
   std::vector<std::unique_ptr<LstmOp>> lstm;  // per node; null if not LSTM
   std::vector<std::unique_ptr<ConvOp>> conv;  // per node; null if not Conv
   std::vector<std::unique_ptr<PoolOp>> pool;  // per node; null if not a pool
-  std::vector<std::unique_ptr<MatMulOp>> matmul;  // per node; null if not MatMul
+  std::vector<std::unique_ptr<MatMulOp>>
+      matmul;                       // per node; null if not MatMul
   std::vector<bool> feature_major;  // per value
   // Memory plan: each computed value lives in a slot, a buffer shared over
   // time by values whose lifetimes do not overlap (kNoSlot: a model input, or
@@ -138,6 +127,25 @@ void Engine::Impl::plan() {
       options.kernel_selection == EngineOptions::KernelSelection::kMeasure;
   plan.min_sparsity = options.sparse_kernel_min_sparsity;
   plan.max_threads = threads;
+  // A Linear reads its input in whichever layout it comes and writes
+  // feature-major only for readers that want it (Linears and LSTMs, which
+  // then need no transpose); for anything else, row-major.
+  std::vector<std::vector<OpKind>> readers(graph.values.size());
+  for (const NodeDesc& node : graph.nodes) {
+    for (uint32_t v : node.inputs) {
+      if (v != kNoValue) readers[v].push_back(node.op);
+    }
+  }
+  auto feeds_only_feature_major = [&](uint32_t v) {
+    if (std::find(graph.outputs.begin(), graph.outputs.end(), v) !=
+            graph.outputs.end() ||
+        readers[v].empty()) {
+      return false;
+    }
+    return std::all_of(readers[v].begin(), readers[v].end(), [](OpKind op) {
+      return op == OpKind::kLinear || op == OpKind::kLstm;
+    });
+  };
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const NodeDesc& node = graph.nodes[i];
     const uint32_t in = node.inputs.empty() ? kNoValue : node.inputs[0];
@@ -147,9 +155,11 @@ void Engine::Impl::plan() {
         const WeightDesc& w = graph.weights[node.weights[0]];
         const WeightDesc* b =
             node.weights.size() > 1 ? &graph.weights[node.weights[1]] : nullptr;
-        linear[i] = std::make_unique<LinearOp>(w, b, node.activation, plan,
-                                               dnnl_engine);
-        feature_major[out] = true;
+        feature_major[out] = feeds_only_feature_major(out);
+        // The input as its producer wrote it: Linears read either layout.
+        linear[i] =
+            std::make_unique<LinearOp>(w, b, node.activation, feature_major[in],
+                                       feature_major[out], plan, dnnl_engine);
         break;
       }
       case OpKind::kMatMul:
@@ -171,9 +181,9 @@ void Engine::Impl::plan() {
         const WeightDesc& w = graph.weights[node.weights[0]];
         const WeightDesc* b =
             node.weights.size() > 1 ? &graph.weights[node.weights[1]] : nullptr;
-        conv[i] = std::make_unique<ConvOp>(w, b, node.spatial, node.activation,
-                                           graph.values[in].shape, plan,
-                                           dnnl_engine);
+        conv[i] =
+            std::make_unique<ConvOp>(w, b, node.spatial, node.activation,
+                                     graph.values[in].shape, plan, dnnl_engine);
         break;
       }
       case OpKind::kMaxPool:
@@ -213,8 +223,8 @@ void Engine::Impl::plan() {
     }
   }
   for (uint32_t i : graph.inputs) {
-    inputs.push_back({graph.values[i].name, graph.values[i].shape,
-                      graph.values[i].dtype});
+    inputs.push_back(
+        {graph.values[i].name, graph.values[i].shape, graph.values[i].dtype});
   }
   for (uint32_t o : graph.outputs) {
     outputs.push_back({graph.values[o].name, graph.values[o].shape});
@@ -238,7 +248,8 @@ void Engine::Impl::plan_memory() {
   for (uint32_t o : graph.outputs) last_use[o] = kForever;
   auto bytes_of = [&](uint32_t v) {
     size_t count = 1;
-    for (int64_t d : graph.values[v].shape) count *= d > 0 ? static_cast<size_t>(d) : 1;
+    for (int64_t d : graph.values[v].shape)
+      count *= d > 0 ? static_cast<size_t>(d) : 1;
     return count * sizeof(float);
   };
   slot_of.assign(value_count, kNoSlot);
@@ -264,8 +275,7 @@ void Engine::Impl::plan_memory() {
         continue;
       }
       if (elementwise && in != kNoValue && slot_of[in] != kNoSlot &&
-          last_use[in] == i &&
-          live[slot_of[in]] == 1 &&
+          last_use[in] == i && live[slot_of[in]] == 1 &&
           graph.values[in].shape == graph.values[o].shape &&
           feature_major[in] == feature_major[o]) {
         slot_of[o] = slot_of[in];
@@ -393,9 +403,9 @@ void Engine::Impl::describe_lstm(size_t node_index, LayerInfo* info) const {
     zeros += w.sparsity() * static_cast<double>(w.dense_count());
     matrix_elements += static_cast<double>(w.dense_count());
     if (w.layout != WeightLayout::kDense) {
-      info->index_bits = static_cast<int>(w.layout == WeightLayout::kCsr
-                                              ? w.csr.index_width
-                                              : w.bsr.index_width);
+      info->index_bits =
+          static_cast<int>(w.layout == WeightLayout::kCsr ? w.csr.index_width
+                                                          : w.bsr.index_width);
     }
     if (w.layout == WeightLayout::kBsr) {
       info->block_shape = std::to_string(w.bsr.block_rows) + "x" +
@@ -446,7 +456,8 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
     run->shapes[*it] = input.shape;
     if (graph.values[*it].dtype == DataType::kInt64) {
       if (input.int64_data == nullptr) {
-        throw Error("input '" + input.name + "' is int64: pass its values in "
+        throw Error("input '" + input.name +
+                    "' is int64: pass its values in "
                     "Input::int64_data");
       }
       // Held as float inside: exact for |v| <= 2^24.
@@ -466,9 +477,9 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
       continue;
     }
     if (input.data == nullptr) {
-      throw Error("input '" + input.name + "' has no data (null pointer)" +
-                  (input.int64_data != nullptr ? "; it is float32, not int64"
-                                               : ""));
+      throw Error(
+          "input '" + input.name + "' has no data (null pointer)" +
+          (input.int64_data != nullptr ? "; it is float32, not int64" : ""));
     }
     run->data[*it] = input.data;
   }
@@ -493,24 +504,25 @@ const float* Engine::Impl::in_layout(uint32_t value, bool want_feature_major,
     run->is_converted[value] = true;
     out.resize(n * features);
     if (want_feature_major) {
-      transpose(run->data[value], n, features, out.data());
+      kernels::transpose(run->data[value], n, features, features, out.data(),
+                         n);
     } else {
-      transpose(run->data[value], features, n, out.data());
+      kernels::transpose(run->data[value], features, n, n, out.data(),
+                         features);
     }
   }
   return out.data();
 }
 
-float* Engine::Impl::allocate(uint32_t value, Run* run,
-                              bool off_plan) const {
+float* Engine::Impl::allocate(uint32_t value, Run* run, bool off_plan) const {
   const size_t count = element_count(run->shapes[value]);
   if (count > kMaxActivationElements) {
     throw Error("tensor '" + graph.values[value].name + "' would have shape " +
                 to_string(run->shapes[value]) + ", too large to allocate");
   }
   const uint32_t slot = slot_of[value];
-  std::vector<float>& buffer = slot == kNoSlot || off_plan ? run->own[value]
-                                                           : run->slots[slot];
+  std::vector<float>& buffer =
+      slot == kNoSlot || off_plan ? run->own[value] : run->slots[slot];
   // The slot's earlier tenants are dead: growing it moves nothing live.
   if (buffer.size() < count) buffer.resize(count);
   run->data[value] = buffer.data();
@@ -537,7 +549,8 @@ void Engine::Impl::run_lstm(size_t node_index, Run* run) const {
     return allocate(node.outputs[k], run);
   };
   io.y = output(0);
-  io.y_feature_major = node.outputs[0] != kNoValue && feature_major[node.outputs[0]];
+  io.y_feature_major =
+      node.outputs[0] != kNoValue && feature_major[node.outputs[0]];
   io.y_h = output(1);
   io.y_c = output(2);
   op.run(io, threads);
@@ -580,13 +593,13 @@ void Engine::Impl::run_node(size_t i, Run* run) const {
   if (node.op >= OpKind::kGather) return run_tensor_op(i, run);
   const uint32_t in = node.inputs[0];
   const uint32_t out = node.outputs[0];
-  const bool off_plan =
-      in_place[i] &&
-      element_count(run->shapes[out]) != element_count(run->shapes[in]);
+  const bool off_plan = in_place[i] && element_count(run->shapes[out]) !=
+                                           element_count(run->shapes[in]);
   switch (node.op) {
     case OpKind::kLinear: {
-      const float* x = in_layout(in, /*feature_major=*/true, run);
-      const size_t n = element_count(run->shapes[in]) / linear[i]->in_features();
+      const float* x = in_layout(in, linear[i]->x_feature_major(), run);
+      const size_t n =
+          element_count(run->shapes[in]) / linear[i]->in_features();
       float* y = allocate(out, run);
       linear[i]->run(x, n, y, threads);
       break;
@@ -710,7 +723,8 @@ void Engine::Impl::run_tensor_op(size_t i, Run* run) const {
       const float* x = input(0);
       const auto axis = static_cast<size_t>(node.axis);
       size_t inner = 1;
-      for (size_t d = axis; d < ys.size(); ++d) inner *= static_cast<size_t>(ys[d]);
+      for (size_t d = axis; d < ys.size(); ++d)
+        inner *= static_cast<size_t>(ys[d]);
       const float* bias = node.weights.size() > 1
                               ? graph.weights[node.weights[1]].values
                               : nullptr;

@@ -152,10 +152,11 @@ LstmOp::LstmOp(const Graph& graph, const NodeDesc& node,
     const WeightDesc& b = graph.weights[node.weights[3 * d + 2]];
     dir.projection = std::make_unique<LinearOp>(
         graph.weights[node.weights[3 * d]], &b, kernels::Activation::kNone,
-        options, engine);
+        /*x_feature_major=*/true, /*y_feature_major=*/true, options, engine);
     dir.recurrent = std::make_unique<LinearOp>(
         graph.weights[node.weights[3 * d + 1]], nullptr,
-        kernels::Activation::kNone, options, engine);
+        kernels::Activation::kNone, /*x_feature_major=*/true,
+        /*y_feature_major=*/true, options, engine);
     directions_.push_back(std::move(dir));
   }
   if (options.measure) {
@@ -183,8 +184,7 @@ void LstmOp::choose_by_timing(int num_threads) {
 
 // Best of a few runs over kProbeSteps steps of random input, after a
 // warm-up that also compiles oneDNN's primitive for the shape.
-double LstmOp::time_kernel(Kernel kernel, size_t batch,
-                           int num_threads) const {
+double LstmOp::time_kernel(Kernel kernel, size_t batch, int num_threads) const {
   const size_t seq = kProbeSteps;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -236,7 +236,8 @@ void LstmOp::run_steps(const Io& io, int num_threads) const {
   std::vector<float> projected(gates * n), by_step(gates * n);
   std::vector<float> recurrent(gates * batch), h(units), c(units);
   const Strides inner = unit_strides(batch);
-  const Strides ys = y_strides(params_, io.y_feature_major, seq, batch, hidden_);
+  const Strides ys =
+      y_strides(params_, io.y_feature_major, seq, batch, hidden_);
   const Strides ss = state_strides(params_, batch, hidden_);
   const size_t initial_base = params_.state_offset * batch * hidden_;
   for (size_t d = 0; d < dirs_; ++d) {
@@ -244,8 +245,12 @@ void LstmOp::run_steps(const Io& io, int num_threads) const {
     const bool have_c = io.c0 != nullptr;
     std::fill(h.begin(), h.end(), 0.0f);
     std::fill(c.begin(), c.end(), 0.0f);
-    if (have_h) copy_units(io.h0 + initial_base + d * ss.d, ss, h.data(), inner, batch, hidden_);
-    if (have_c) copy_units(io.c0 + initial_base + d * ss.d, ss, c.data(), inner, batch, hidden_);
+    if (have_h)
+      copy_units(io.h0 + initial_base + d * ss.d, ss, h.data(), inner, batch,
+                 hidden_);
+    if (have_c)
+      copy_units(io.c0 + initial_base + d * ss.d, ss, c.data(), inner, batch,
+                 hidden_);
     if (n > 0) {
       const Direction& dir = directions_[d];
       dir.projection->run(io.x, n, projected.data(), num_threads);
@@ -267,8 +272,10 @@ void LstmOp::run_steps(const Io& io, int num_threads) const {
         }
       }
     }
-    if (io.y_h != nullptr) copy_units(h.data(), inner, io.y_h + d * ss.d, ss, batch, hidden_);
-    if (io.y_c != nullptr) copy_units(c.data(), inner, io.y_c + d * ss.d, ss, batch, hidden_);
+    if (io.y_h != nullptr)
+      copy_units(h.data(), inner, io.y_h + d * ss.d, ss, batch, hidden_);
+    if (io.y_c != nullptr)
+      copy_units(c.data(), inner, io.y_c + d * ss.d, ss, batch, hidden_);
   }
 }
 
@@ -300,7 +307,8 @@ void LstmOp::run_onednn(const Io& io) const {
   const size_t width = dirs_ * hidden_;
   const Strides dnnl_y{y_bm ? width : batch * width, y_bm ? seq * width : width,
                        hidden_, 1};
-  const Strides ys = y_strides(params_, io.y_feature_major, seq, batch, hidden_);
+  const Strides ys =
+      y_strides(params_, io.y_feature_major, seq, batch, hidden_);
   const bool y_direct = io.y != nullptr && ys.t == dnnl_y.t &&
                         ys.b == dnnl_y.b && ys.d == dnnl_y.d && ys.j == 1;
   std::vector<float> y_tmp, hy_tmp, cy_tmp;
@@ -332,8 +340,12 @@ void LstmOp::run_onednn(const Io& io) const {
   }
   if (!states_direct) {
     for (size_t d = 0; d < dirs_; ++d) {
-      if (io.y_h != nullptr) copy_units(hy + d * packed.d, packed, io.y_h + d * ss.d, ss, batch, hidden_);
-      if (io.y_c != nullptr) copy_units(cy + d * packed.d, packed, io.y_c + d * ss.d, ss, batch, hidden_);
+      if (io.y_h != nullptr)
+        copy_units(hy + d * packed.d, packed, io.y_h + d * ss.d, ss, batch,
+                   hidden_);
+      if (io.y_c != nullptr)
+        copy_units(cy + d * packed.d, packed, io.y_c + d * ss.d, ss, batch,
+                   hidden_);
     }
   }
 }

@@ -20,6 +20,8 @@ enum class WorkspaceSlot {
   kConvInput,    // padded image / im2col columns / blocked src
   kConvOutput,   // wide rows before trimming / blocked dst
   kScratchpad,   // oneDNN primitive scratchpad
+  kLinearSlice,  // a column slice of a Linear's input, packed
+  kLinearTile,   // a Linear's output for one slice, before transposing
   kCount,
 };
 

@@ -97,6 +97,11 @@ class SpmmTester {
     bias_ = v;
     return *this;
   }
+  // y += W·X: the output starts with random values both sides see.
+  SpmmTester& accumulate(bool v) {
+    accumulate_ = v;
+    return *this;
+  }
   SpmmTester& wide_indices(bool v) {
     wide_ = v;
     return *this;
@@ -116,9 +121,9 @@ class SpmmTester {
     const CsrView view = wide_ ? wide.view : m.view();
     const std::vector<float> x = uniform_values(cols_ * n_, &rng);
     const std::vector<float> b = uniform_values(rows_, &rng);
-    const Epilogue epilogue{bias_ ? b.data() : nullptr, activation_};
-
-    std::vector<float> expected(rows_ * n_, -7.0f), actual(rows_ * n_, -7.0f);
+    const Epilogue epilogue{bias_ ? b.data() : nullptr, activation_,
+                            accumulate_};
+    std::vector<float> expected = StartingOutput(&rng), actual = expected;
     spmm_csr_reference(view, x.data(), n_, expected.data(), epilogue, 0, rows_);
     // Two row ranges, as a threaded caller would split them.
     const size_t mid = rows_ / 3;
@@ -131,6 +136,13 @@ class SpmmTester {
   }
 
  private:
+  // What Y holds before the product: -7 (to be overwritten), or random
+  // partial sums to accumulate onto.
+  std::vector<float> StartingOutput(std::mt19937* rng) const {
+    if (accumulate_) return uniform_values(rows_ * n_, rng);
+    return std::vector<float>(rows_ * n_, -7.0f);
+  }
+
   void TestBsr() const {
     std::mt19937 rng(static_cast<uint32_t>(rows_ * 131 + cols_ * 7 + n_));
     const auto dense = random_block_sparse(rows_, cols_, block_rows_,
@@ -148,8 +160,9 @@ class SpmmTester {
     }
     const std::vector<float> x = uniform_values(cols_ * n_, &rng);
     const std::vector<float> b = uniform_values(rows_, &rng);
-    const Epilogue epilogue{bias_ ? b.data() : nullptr, activation_};
-    std::vector<float> expected(rows_ * n_, -7.0f), actual(rows_ * n_, -7.0f);
+    const Epilogue epilogue{bias_ ? b.data() : nullptr, activation_,
+                            accumulate_};
+    std::vector<float> expected = StartingOutput(&rng), actual = expected;
     const size_t block_rows = view.row_blocks();
     spmm_bsr_reference(view, x.data(), n_, expected.data(), epilogue, 0,
                        block_rows);
@@ -188,6 +201,7 @@ class SpmmTester {
   Activation activation_ = Activation::kNone;
   bool bias_ = false;
   bool wide_ = false;
+  bool accumulate_ = false;
   size_t block_rows_ = 0, block_cols_ = 0;  // 0: CSR
 };
 
@@ -283,8 +297,8 @@ TEST_P(SpmmCsr, StridedOffsetsMatchReference) {
     std::vector<float> expected(rows * ldy, -7.0f), actual(rows * ldy, -7.0f);
     spmm_csr_strided_reference(wide.view, x.data(), 1, n, expected.data(), ldy,
                                epilogue, 0, rows);
-    spmm_csr_strided(wide.view, x.data(), 1, n, actual.data(), ldy, epilogue,
-                     0, rows);
+    spmm_csr_strided(wide.view, x.data(), 1, n, actual.data(), ldy, epilogue, 0,
+                     rows);
     for (size_t k = 0; k < rows * ldy; ++k) {
       if (k % ldy >= n) {
         ASSERT_EQ(actual[k], -7.0f) << "wrote past n at " << k;
@@ -292,6 +306,39 @@ TEST_P(SpmmCsr, StridedOffsetsMatchReference) {
       }
       ASSERT_NEAR(actual[k], expected[k], 1e-4f) << "n=" << n << " at " << k;
     }
+  }
+}
+
+TEST_P(SpmmCsr, AccumulatesOntoTheOutput) {
+  for (size_t n : {1, 5, 16, 70, 128, 300}) {
+    for (Activation a : {Activation::kNone, Activation::kGelu}) {
+      for (bool bias : {false, true}) {
+        SpmmTester()
+            .rows(45)
+            .cols(91)
+            .n(n)
+            .sparsity(0.8)
+            .bias(bias)
+            .activation(a)
+            .accumulate(true)
+            .Test();
+      }
+    }
+  }
+}
+
+// X wide enough (3000 rows) that n = 300 is split into column slices.
+TEST_P(SpmmCsr, ColumnSlicesOfWideInputs) {
+  ASSERT_LT(column_slice_width(3000) + column_slice_width(3000) / 2, 300u);
+  for (size_t n : {300, 333}) {
+    SpmmTester().rows(20).cols(3000).n(n).sparsity(0.95).bias(true).Test();
+    SpmmTester()
+        .rows(20)
+        .cols(3000)
+        .n(n)
+        .sparsity(0.95)
+        .accumulate(true)
+        .Test();
   }
 }
 
@@ -362,6 +409,65 @@ TEST_P(SpmmBsr, BothIndexWidthsAndEveryActivation) {
             .activation(a)
             .wide_indices(false)
             .Test();
+      }
+    }
+  }
+}
+
+TEST_P(SpmmBsr, AccumulatesOntoTheOutput) {
+  for (auto [br, bc] : kBlockShapes) {
+    for (size_t n : {1, 20, 64, 131}) {
+      SpmmTester()
+          .rows(48)
+          .cols(80)
+          .n(n)
+          .sparsity(0.7)
+          .block(br, bc)
+          .bias(true)
+          .activation(Activation::kRelu)
+          .accumulate(true)
+          .Test();
+    }
+  }
+  for (size_t n : {300, 333}) {
+    SpmmTester()
+        .rows(16)
+        .cols(3000)
+        .n(n)
+        .sparsity(0.9)
+        .block(4, 1)
+        .accumulate(true)
+        .Test();
+  }
+}
+
+// A column slice of X and Y inside wider matrices: only columns [0, n) of
+// rows ldx and ldy apart are read and written.
+TEST_P(SpmmBsr, StridedSliceMatchesReference) {
+  std::mt19937 rng(11);
+  for (auto [br, bc] : kBlockShapes) {
+    for (size_t n : {1, 7, 40, 130}) {
+      const size_t rows = 24, cols = 36, ldx = n + 9, ldy = n + 4;
+      const auto dense = random_block_sparse(rows, cols, br, bc, 0.6, &rng);
+      const BsrMatrix m =
+          BsrMatrix::from_dense(dense.data(), rows, cols, br, bc);
+      const std::vector<float> x = uniform_values(cols * ldx, &rng);
+      const std::vector<float> b = uniform_values(rows, &rng);
+      const Epilogue epilogue{b.data(), Activation::kNone, true};
+      std::vector<float> expected = uniform_values(rows * ldy, &rng);
+      std::vector<float> actual = expected;
+      const size_t blocks = m.view().row_blocks();
+      spmm_bsr_strided_reference(m.view(), x.data(), ldx, n, expected.data(),
+                                 ldy, epilogue, 0, blocks);
+      spmm_bsr_strided(m.view(), x.data(), ldx, n, actual.data(), ldy, epilogue,
+                       0, blocks);
+      for (size_t k = 0; k < rows * ldy; ++k) {
+        if (k % ldy >= n) {
+          ASSERT_EQ(actual[k], expected[k]) << "wrote past n at " << k;
+          continue;
+        }
+        ASSERT_NEAR(actual[k], expected[k], 1e-4f)
+            << br << "x" << bc << " n=" << n << " at " << k;
       }
     }
   }

@@ -59,10 +59,13 @@ struct BsrView {
   size_t nnz_blocks() const { return row_ptr[row_blocks()]; }
 };
 
-// What happens to each output element: y = act(sum + bias[row]).
+// What happens to each output element: y = act(sum + bias[row]), or with
+// `accumulate`, y = act(y + sum + bias[row]): a product split over column
+// panels of W adds each panel's part to what the previous panels wrote.
 struct Epilogue {
   const float* bias = nullptr;  // [rows] or null
   Activation activation = Activation::kNone;
+  bool accumulate = false;
 };
 
 // The general form of spmm_csr: X's row c starts at x + c * ldx and Y's row r
@@ -88,6 +91,16 @@ void spmm_csr(const CsrView& w, const float* x, size_t n, float* y,
 void spmm_bsr(const BsrView& w, const float* x, size_t n, float* y,
               const Epilogue& epilogue, size_t block_row_begin,
               size_t block_row_end);
+// spmm_bsr with X's rows ldx apart and Y's ldy apart, n columns of each.
+void spmm_bsr_strided(const BsrView& w, const float* x, size_t ldx, size_t n,
+                      float* y, size_t ldy, const Epilogue& epilogue,
+                      size_t block_row_begin, size_t block_row_end);
+
+// Columns per pass that keep a slice of X with `x_rows` rows in the L2 cache
+// while every row of W streams past it (at least 64). spmm_csr and spmm_bsr
+// split n this way themselves; callers looping over column panels of W with
+// the strided forms use it to order their loops the same way.
+size_t column_slice_width(size_t x_rows);
 
 // Scalar references with the same contracts, accumulating in double; tests
 // compare the kernels against them.
@@ -101,6 +114,10 @@ void spmm_csr_strided_reference(const CsrView& w, const float* x, size_t ldx,
 void spmm_bsr_reference(const BsrView& w, const float* x, size_t n, float* y,
                         const Epilogue& epilogue, size_t block_row_begin,
                         size_t block_row_end);
+void spmm_bsr_strided_reference(const BsrView& w, const float* x, size_t ldx,
+                                size_t n, float* y, size_t ldy,
+                                const Epilogue& epilogue,
+                                size_t block_row_begin, size_t block_row_end);
 // act(v) in double, the reference for every kernel's activations.
 double activate_reference(double v, Activation activation);
 

@@ -1,0 +1,20 @@
+// Matrix transpose, the layout change between feature-major activations
+// (what the sparse kernels read) and row-major ones (what the row-wise ops
+// and model outputs use). Vectorized with Highway, tiled for the caches.
+#ifndef SPRUCE_KERNELS_TRANSPOSE_H_
+#define SPRUCE_KERNELS_TRANSPOSE_H_
+
+#include <cstddef>
+
+namespace spruce::kernels {
+
+// y[c * ldy + r] = x[r * ldx + c] for r < rows, c < cols. x and y must not
+// overlap.
+void transpose(const float* x, size_t rows, size_t cols, size_t ldx, float* y,
+               size_t ldy);
+void transpose_reference(const float* x, size_t rows, size_t cols, size_t ldx,
+                         float* y, size_t ldy);
+
+}  // namespace spruce::kernels
+
+#endif  // SPRUCE_KERNELS_TRANSPOSE_H_
