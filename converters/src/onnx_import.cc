@@ -62,8 +62,8 @@ class Importer {
     }
 
     for (const onnx::TensorProto& init : graph.initializer()) {
-      constants_[init.name()] =
-          constant_from_proto(init, path_ + ": initializer '" + init.name() + "'");
+      constants_[init.name()] = constant_from_proto(
+          init, path_ + ": initializer '" + init.name() + "'");
     }
     freeze_inputs(graph);
     std::vector<std::string> fusions;
@@ -106,7 +106,8 @@ class Importer {
     for (const onnx::NodeProto& node : nodes) {
       for (const std::string& in : node.input()) ++readers_[in];
     }
-    for (const onnx::ValueInfoProto& out : graph.output()) ++readers_[out.name()];
+    for (const onnx::ValueInfoProto& out : graph.output())
+      ++readers_[out.name()];
   }
 
   bool is_constant(const std::string& name) const {
@@ -135,8 +136,9 @@ class Importer {
                        "another op (an LSTM's state, a Reshape, a Slice)");
       }
       if (is_constant(name)) {
-        fail(node, "input '" + name + "' is a constant where spruce expects "
-                   "an activation");
+        fail(node, "input '" + name +
+                       "' is a constant where spruce expects "
+                       "an activation");
       }
       fail(node, "input '" + name + "' is not computed by any earlier node");
     }
@@ -175,11 +177,9 @@ class Importer {
   // ------------------------------------------------------------ graph ends
   void freeze_inputs(const onnx::GraphProto& graph) {
     for (const auto& [name, file] : options_.constant_inputs) {
-      const bool is_input =
-          std::any_of(graph.input().begin(), graph.input().end(),
-                      [&](const onnx::ValueInfoProto& in) {
-                        return in.name() == name;
-                      });
+      const bool is_input = std::any_of(
+          graph.input().begin(), graph.input().end(),
+          [&](const onnx::ValueInfoProto& in) { return in.name() == name; });
       if (!is_input) fail("cannot freeze '" + name + "': not a graph input");
       onnx::TensorProto proto;
       const std::string bytes = read_file_bytes(file, kMaxOnnxBytes);
@@ -194,9 +194,10 @@ class Importer {
     for (const onnx::ValueInfoProto& in : graph.input()) {
       if (is_constant(in.name())) continue;  // initializers listed as inputs
       const auto& type = in.type();
-      const int elem = type.has_tensor_type() ? type.tensor_type().elem_type()
-                                              : 0;
-      if (elem != onnx::TensorProto::FLOAT && elem != onnx::TensorProto::INT64) {
+      const int elem =
+          type.has_tensor_type() ? type.tensor_type().elem_type() : 0;
+      if (elem != onnx::TensorProto::FLOAT &&
+          elem != onnx::TensorProto::INT64) {
         fail("input '" + in.name() + "' is not a float32 or int64 tensor");
       }
       Shape shape;
@@ -207,12 +208,14 @@ class Importer {
           continue;
         }
         // A dynamic size: the same symbol wherever the same name appears.
-        const std::string symbol = dim.dim_param().empty()
-                                       ? in.name() + ":" + std::to_string(shape.size())
-                                       : dim.dim_param();
+        const std::string symbol =
+            dim.dim_param().empty()
+                ? in.name() + ":" + std::to_string(shape.size())
+                : dim.dim_param();
         auto it = symbols_.find(symbol);
         if (it == symbols_.end()) {
-          it = symbols_.emplace(symbol, -2 - static_cast<int64_t>(symbols_.size()))
+          it = symbols_
+                   .emplace(symbol, -2 - static_cast<int64_t>(symbols_.size()))
                    .first;
           symbol_origin_[it->second] = {id, shape.size()};
         }
@@ -261,8 +264,7 @@ class Importer {
     }
     const std::string& op = node.op_type();
     // Only LSTM may leave its first output (Y) unnamed.
-    if (node.output_size() < 1 ||
-        (node.output(0).empty() && op != "LSTM")) {
+    if (node.output_size() < 1 || (node.output(0).empty() && op != "LSTM")) {
       fail(named, "has no output");
     }
     for (const std::string& in : node.input()) {
@@ -323,7 +325,8 @@ class Importer {
     const onnx::AttributeProto* value_floats = attr(node, "value_floats");
     Constant c;
     if (value != nullptr) {
-      c = constant_from_proto(value->t(), path_ + ": Constant '" + node.name() + "'");
+      c = constant_from_proto(value->t(),
+                              path_ + ": Constant '" + node.name() + "'");
     } else if (value_float != nullptr) {
       c.f = {value_float->f()};
     } else if (value_floats != nullptr) {
@@ -343,7 +346,8 @@ class Importer {
       if (!in.empty() && !is_constant(in)) return false;
     }
     const std::string& op = node.op_type();
-    const bool binary = op == "Mul" || op == "Add" || op == "Sub" || op == "Div";
+    const bool binary =
+        op == "Mul" || op == "Add" || op == "Sub" || op == "Div";
     if (op == "Reshape" || op == "Unsqueeze" || op == "Squeeze") {
       return fold_reshape(node);
     }
@@ -354,8 +358,8 @@ class Importer {
       return false;
     }
     if (node.input_size() != (binary ? 2 : 1)) {
-      fail(node, "expected " + std::to_string(binary ? 2 : 1) + " inputs, has " +
-                     std::to_string(node.input_size()));
+      fail(node, "expected " + std::to_string(binary ? 2 : 1) +
+                     " inputs, has " + std::to_string(node.input_size()));
     }
     Constant result;
     if (op == "Identity") {
@@ -396,8 +400,8 @@ class Importer {
         out.i.clear();
       }
     } else if (!(to == onnx::TensorProto::INT64 && !in.is_float)) {
-      fail(node, "constant Cast to type " + std::to_string(to) +
-                     " is not supported");
+      fail(node,
+           "constant Cast to type " + std::to_string(to) + " is not supported");
     }
     return out;
   }
@@ -417,7 +421,8 @@ class Importer {
     out.shape = {in.shape[1], in.shape[0]};
     out.f.resize(in.f.size());
     for (size_t r = 0; r < rows; ++r) {
-      for (size_t c = 0; c < cols; ++c) out.f[c * rows + r] = in.f[r * cols + c];
+      for (size_t c = 0; c < cols; ++c)
+        out.f[c * rows + r] = in.f[r * cols + c];
     }
     return out;
   }
@@ -450,9 +455,8 @@ class Importer {
   }
 
   // A Linear node y = x · W^T + b with W [out, in] (row-major copy given).
-  void add_linear(const onnx::NodeProto& node, uint32_t x,
-                  std::vector<float> w, int64_t out, int64_t in,
-                  const std::string& weight_name) {
+  void add_linear(const onnx::NodeProto& node, uint32_t x, std::vector<float> w,
+                  int64_t out, int64_t in, const std::string& weight_name) {
     const Shape& xs = model_.values[x].shape;
     if (xs.empty() || (xs.back() >= 0 && xs.back() != in)) {
       fail(node, "input '" + model_.values[x].name + "' of shape " +
@@ -481,14 +485,13 @@ class Importer {
     return it != weight_names_.end() ? it->second : tensor;
   }
 
-  void set_bias(const onnx::NodeProto& node, NodeDef* linear,
-                const Constant& c, float scale, const std::string& name) {
+  void set_bias(const onnx::NodeProto& node, NodeDef* linear, const Constant& c,
+                float scale, const std::string& name) {
     const int64_t out = model_.weights[linear->weights[0]].shape[0];
     // Bias broadcast over everything but the last dimension: [out], [1, out],
     // or a scalar.
-    const bool per_feature =
-        !c.shape.empty() && c.shape.back() == out &&
-        static_cast<int64_t>(c.f.size()) == out;
+    const bool per_feature = !c.shape.empty() && c.shape.back() == out &&
+                             static_cast<int64_t>(c.f.size()) == out;
     if (!c.is_float || (!per_feature && c.f.size() != 1)) {
       fail(node, "bias of shape " + to_string(c.shape) +
                      " is not a per-feature vector of " + std::to_string(out));
@@ -511,7 +514,8 @@ class Importer {
     }
     const uint32_t x = value_of(node, node.input(0));
     if (model_.values[x].shape.size() != 2) {
-      fail(node, "input A must be 2-D, is " + to_string(model_.values[x].shape));
+      fail(node,
+           "input A must be 2-D, is " + to_string(model_.values[x].shape));
     }
     const Constant& b = constant(node, node.input(1));
     if (b.shape.size() != 2 || !b.is_float) {
@@ -543,8 +547,8 @@ class Importer {
 
   void import_matmul(const onnx::NodeProto& node) {
     if (node.input_size() != 2) fail(node, "needs 2 inputs");
-    const bool activation_x = values_.count(node.input(0)) != 0 ||
-                              views_.count(node.input(0)) != 0;
+    const bool activation_x =
+        values_.count(node.input(0)) != 0 || views_.count(node.input(0)) != 0;
     if (!is_constant_2d(node.input(1)) || !activation_x) {
       NodeDef n;
       n.op = OpType::kMatMul;
@@ -561,7 +565,8 @@ class Importer {
         fail(node, "batch dimensions of " + to_string(a) + " and " +
                        to_string(b) + " do not broadcast");
       }
-      if (a.back() >= 0 && b[b.size() - 2] >= 0 && a.back() != b[b.size() - 2]) {
+      if (a.back() >= 0 && b[b.size() - 2] >= 0 &&
+          a.back() != b[b.size() - 2]) {
         fail(node, "inner dimensions of " + to_string(a) + " and " +
                        to_string(b) + " differ");
       }
@@ -572,8 +577,8 @@ class Importer {
     const uint32_t x = value_of(node, node.input(0));
     const Constant& b = constant(node, node.input(1));
     if (b.shape.size() != 2 || !b.is_float) {
-      fail(node, "weight must be a 2-D float constant, is " +
-                     to_string(b.shape));
+      fail(node,
+           "weight must be a 2-D float constant, is " + to_string(b.shape));
     }
     const int64_t in = b.shape[0];
     const int64_t out = b.shape[1];
@@ -606,8 +611,9 @@ class Importer {
   NodeDef* fusable_activation_target(const std::string& tensor) {
     NodeDef* n = fusable_producer(
         tensor, {OpType::kLinear, OpType::kConv, OpType::kAdd});
-    return n != nullptr && n->activation == kernels::Activation::kNone ? n
-                                                                       : nullptr;
+    return n != nullptr && n->activation == kernels::Activation::kNone
+               ? n
+               : nullptr;
   }
 
   // Renames the fused node's output to the consumer's output.
@@ -620,7 +626,9 @@ class Importer {
 
   void import_add(const onnx::NodeProto& node) {
     if (node.input_size() != 2) fail(node, "needs 2 inputs");
-    const int ci = is_constant(node.input(1)) ? 1 : is_constant(node.input(0)) ? 0 : -1;
+    const int ci = is_constant(node.input(1))   ? 1
+                   : is_constant(node.input(0)) ? 0
+                                                : -1;
     if (ci < 0) return add_node(node, OpType::kAdd);
     const std::string& x = node.input(1 - ci);
     NodeDef* linear = fusable_linear(x);
@@ -628,9 +636,9 @@ class Importer {
     const int64_t out =
         linear != nullptr ? model_.weights[linear->weights[0]].shape[0] : -1;
     const bool bias_shaped =
-        c.is_float && (c.f.size() == 1 ||
-                       (!c.shape.empty() && c.shape.back() == out &&
-                        static_cast<int64_t>(c.f.size()) == out));
+        c.is_float &&
+        (c.f.size() == 1 || (!c.shape.empty() && c.shape.back() == out &&
+                             static_cast<int64_t>(c.f.size()) == out));
     if (linear == nullptr || linear->weights.size() != 1 ||
         linear->activation != kernels::Activation::kNone || !bias_shaped) {
       return import_binary(node);
@@ -694,14 +702,14 @@ class Importer {
       if (node.input(k).empty()) continue;
       const Constant& c = constant(node, node.input(k));
       if (!c.is_float || c.f.size() != 1) {
-        fail(node, std::string(k == 1 ? "min" : "max") +
-                       " must be a float scalar");
+        fail(node,
+             std::string(k == 1 ? "min" : "max") + " must be a float scalar");
       }
       (k == 1 ? lo : hi) = c.f[0];
     }
     if (!(lo <= hi)) {
-      fail(node, "min " + std::to_string(lo) + " is above max " +
-                     std::to_string(hi));
+      fail(node,
+           "min " + std::to_string(lo) + " is above max " + std::to_string(hi));
     }
     if (lo == 0.0f && hi == 6.0f) {
       if (NodeDef* target = fusable_activation_target(node.input(0))) {
@@ -728,8 +736,8 @@ class Importer {
   SpatialParams spatial_params(const onnx::NodeProto& node, const Shape& xs,
                                const Shape& kernel) const {
     if (xs.size() != 4) {
-      fail(node, "only 2-D (NCHW) inputs are supported, input is " +
-                     to_string(xs));
+      fail(node,
+           "only 2-D (NCHW) inputs are supported, input is " + to_string(xs));
     }
     SpatialParams p;
     auto ints = [&](const char* name, size_t count, int64_t fallback,
@@ -740,7 +748,8 @@ class Importer {
                        " values for a 2-D window");
       }
       for (size_t k = 0; k < count; ++k) {
-        const int64_t v = a != nullptr ? a->ints(static_cast<int>(k)) : fallback;
+        const int64_t v =
+            a != nullptr ? a->ints(static_cast<int>(k)) : fallback;
         if (v < min || v > (int64_t{1} << 16)) {
           fail(node, std::string(name) + " value " + std::to_string(v) +
                          " is not supported");
@@ -774,8 +783,10 @@ class Importer {
       for (int a = 0; a < 2; ++a) {
         const int64_t in = xs[2 + a];
         if (in < 0) {
-          fail(node, "auto_pad " + mode + " needs a known input size, "
-                     "input is " + to_string(xs));
+          fail(node, "auto_pad " + mode +
+                         " needs a known input size, "
+                         "input is " +
+                         to_string(xs));
         }
         const int64_t out = (in + p.strides[a] - 1) / p.strides[a];
         const int64_t window = int64_t{p.dilations[a]} * (p.kernel[a] - 1) + 1;
@@ -826,8 +837,8 @@ class Importer {
       model_.weights.push_back(std::move(b));
       n.weights.push_back(static_cast<uint32_t>(model_.weights.size() - 1));
     }
-    n.outputs = {add_value(node.output(0),
-                           window_output(node, model_.values[x].shape, out, p))};
+    n.outputs = {add_value(
+        node.output(0), window_output(node, model_.values[x].shape, out, p))};
     model_.nodes.push_back(std::move(n));
   }
 
@@ -837,10 +848,13 @@ class Importer {
     const Shape& xs = model_.values[x].shape;
     const Constant& w = constant(node, node.input(1));
     if (!w.is_float || w.shape.size() != 4) {
-      fail(node, "only 2-D convolutions (a 4-D float weight) are supported; "
-                 "weight is " + to_string(w.shape));
+      fail(node,
+           "only 2-D convolutions (a 4-D float weight) are supported; "
+           "weight is " +
+               to_string(w.shape));
     }
-    const SpatialParams base = spatial_params(node, xs, {w.shape[2], w.shape[3]});
+    const SpatialParams base =
+        spatial_params(node, xs, {w.shape[2], w.shape[3]});
     SpatialParams p = base;
     const int64_t group = attr_int(node, "group", 1);
     if (group < 1 || w.shape[0] % group != 0 ||
@@ -883,8 +897,8 @@ class Importer {
     }
     std::vector<float> scale(channels), shift(channels);
     for (size_t k = 0; k < channels; ++k) {
-      const double s = c[0]->f[k] / std::sqrt(static_cast<double>(c[3]->f[k]) +
-                                              epsilon);
+      const double s =
+          c[0]->f[k] / std::sqrt(static_cast<double>(c[3]->f[k]) + epsilon);
       scale[k] = static_cast<float>(s);
       shift[k] = static_cast<float>(c[1]->f[k] - c[2]->f[k] * s);
     }
@@ -895,7 +909,8 @@ class Importer {
       WeightDef& w = model_.weights[conv->weights[0]];
       const auto per_out = static_cast<size_t>(w.shape[1]);
       for (size_t o = 0; o < channels; ++o) {
-        for (size_t k = 0; k < per_out; ++k) w.dense[o * per_out + k] *= scale[o];
+        for (size_t k = 0; k < per_out; ++k)
+          w.dense[o * per_out + k] *= scale[o];
       }
       if (conv->weights.size() == 1) {
         WeightDef b;
@@ -903,7 +918,8 @@ class Importer {
         b.shape = {static_cast<int64_t>(channels)};
         b.dense.assign(channels, 0.0f);
         model_.weights.push_back(std::move(b));
-        conv->weights.push_back(static_cast<uint32_t>(model_.weights.size() - 1));
+        conv->weights.push_back(
+            static_cast<uint32_t>(model_.weights.size() - 1));
       }
       std::vector<float>& b = model_.weights[conv->weights[1]].dense;
       for (size_t o = 0; o < channels; ++o) b[o] = b[o] * scale[o] + shift[o];
@@ -914,7 +930,8 @@ class Importer {
     }
     const uint32_t x = value_of(node, node.input(0));
     const Shape& xs = model_.values[x].shape;
-    if (xs.size() != 4 || (xs[1] >= 0 && static_cast<size_t>(xs[1]) != channels)) {
+    if (xs.size() != 4 ||
+        (xs[1] >= 0 && static_cast<size_t>(xs[1]) != channels)) {
       fail(node, "input " + to_string(xs) + " is not NCHW with " +
                      std::to_string(channels) + " channels");
     }
@@ -1010,7 +1027,8 @@ class Importer {
     n.op = OpType::kFlatten;
     n.axis = static_cast<int>(axis);
     n.inputs = {x};
-    n.outputs = {add_value(node.output(0), {product(0, axis), product(axis, rank)})};
+    n.outputs = {
+        add_value(node.output(0), {product(0, axis), product(axis, rank)})};
     model_.nodes.push_back(std::move(n));
   }
 
@@ -1026,17 +1044,17 @@ class Importer {
       kBroadcastRow,  // row 0 of an embedding table, looked up by zeros
     };
     Kind kind = Kind::kZeros;
-    uint32_t source = 0;         // kTranspose, kSlice: the value viewed
-    std::vector<int64_t> perm;   // kTranspose
-    int64_t start = 0;           // kSlice: rows [start, end) of axis 0
+    uint32_t source = 0;        // kTranspose, kSlice: the value viewed
+    std::vector<int64_t> perm;  // kTranspose
+    int64_t start = 0;          // kSlice: rows [start, end) of axis 0
     int64_t end = 0;
-    std::string node;            // the ONNX node that made it
+    std::string node;  // the ONNX node that made it
     // kShapeValue: the integers (sizes <= -2 are symbolic, -1 unknown);
     // kZeros, kBroadcastRow: the shape. Valid if sym_known.
     std::vector<int64_t> sym;
     bool sym_known = false;
-    bool scalar = false;       // kShapeValue of rank 0
-    std::vector<float> row;    // kBroadcastRow
+    bool scalar = false;     // kShapeValue of rank 0
+    std::vector<float> row;  // kBroadcastRow
   };
 
   std::string describe(const View& v) const {
@@ -1051,8 +1069,8 @@ class Importer {
                model_.values[v.source].name + "' by node '" + v.node + "'";
       case View::Kind::kSlice:
         return "rows [" + std::to_string(v.start) + ", " +
-               std::to_string(v.end) + ") of '" +
-               model_.values[v.source].name + "' (Slice '" + v.node + "')";
+               std::to_string(v.end) + ") of '" + model_.values[v.source].name +
+               "' (Slice '" + v.node + "')";
       case View::Kind::kZeros:
         return "zeros shaped at run time (node '" + v.node + "')";
       case View::Kind::kBroadcastRow:
@@ -1096,8 +1114,9 @@ class Importer {
       const std::optional<std::vector<int64_t>> v =
           int_values(node.input(input));
       if (!v) {
-        fail(node, "'" + name + "' must be integer constants or computed "
-                   "from tensor shapes");
+        fail(node, "'" + name +
+                       "' must be integer constants or computed "
+                       "from tensor shapes");
       }
       return *v;
     }
@@ -1105,8 +1124,10 @@ class Importer {
   }
 
   bool all_zero(const Constant& c) const {
-    return std::all_of(c.f.begin(), c.f.end(), [](float v) { return v == 0.0f; }) &&
-           std::all_of(c.i.begin(), c.i.end(), [](int64_t v) { return v == 0; });
+    return std::all_of(c.f.begin(), c.f.end(),
+                       [](float v) { return v == 0.0f; }) &&
+           std::all_of(c.i.begin(), c.i.end(),
+                       [](int64_t v) { return v == 0; });
   }
 
   // The shape of a tensor by name, whatever holds it.
@@ -1120,14 +1141,17 @@ class Importer {
       const Shape& xs = model_.values[w->source].shape;
       Shape ys;
       for (size_t d = 0; d < xs.size(); ++d) {
-        const int64_t from = w->perm.empty() ? static_cast<int64_t>(xs.size() - 1 - d)
-                                             : w->perm[d];
-        if (from < 0 || from >= static_cast<int64_t>(xs.size())) return std::nullopt;
+        const int64_t from = w->perm.empty()
+                                 ? static_cast<int64_t>(xs.size() - 1 - d)
+                                 : w->perm[d];
+        if (from < 0 || from >= static_cast<int64_t>(xs.size()))
+          return std::nullopt;
         ys.push_back(xs[static_cast<size_t>(from)]);
       }
       return ys;
     }
-    if ((w->kind == View::Kind::kZeros || w->kind == View::Kind::kBroadcastRow) &&
+    if ((w->kind == View::Kind::kZeros ||
+         w->kind == View::Kind::kBroadcastRow) &&
         w->sym_known) {
       return w->sym;
     }
@@ -1138,7 +1162,8 @@ class Importer {
   std::optional<std::vector<int64_t>> int_values(const std::string& name,
                                                  bool* scalar = nullptr) const {
     if (const View* v = view(name)) {
-      if (v->kind != View::Kind::kShapeValue || !v->sym_known) return std::nullopt;
+      if (v->kind != View::Kind::kShapeValue || !v->sym_known)
+        return std::nullopt;
       if (scalar != nullptr) *scalar = v->scalar;
       return v->sym;
     }
@@ -1199,7 +1224,8 @@ class Importer {
       scalar = scalars[0] && op != "Reshape";
     } else if (op == "Slice") {
       if (in.size() < 3 || in[1].size() != 1 || in[2].size() != 1 ||
-          (in.size() > 4 && !in[4].empty() && in[4] != std::vector<int64_t>{1})) {
+          (in.size() > 4 && !in[4].empty() &&
+           in[4] != std::vector<int64_t>{1})) {
         return;
       }
       const auto n = static_cast<int64_t>(in[0].size());
@@ -1207,7 +1233,8 @@ class Importer {
       int64_t e = in[2][0] < 0 ? in[2][0] + n : in[2][0];
       b = std::clamp<int64_t>(b, 0, n);
       e = std::clamp<int64_t>(e, 0, n);
-      for (int64_t k = b; k < e; ++k) r.push_back(in[0][static_cast<size_t>(k)]);
+      for (int64_t k = b; k < e; ++k)
+        r.push_back(in[0][static_cast<size_t>(k)]);
     } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
       if (in.size() != 2) return;
       const size_t n = std::max(in[0].size(), in[1].size());
@@ -1215,8 +1242,10 @@ class Importer {
         const int64_t a = in[0][in[0].size() == 1 ? 0 : k];
         const int64_t b = in[1][in[1].size() == 1 ? 0 : k];
         if (a < 0 || b < 0 || (op == "Div" && b == 0)) return;
-        r.push_back(op == "Add" ? a + b : op == "Sub" ? a - b
-                    : op == "Mul" ? a * b : a / b);
+        r.push_back(op == "Add"   ? a + b
+                    : op == "Sub" ? a - b
+                    : op == "Mul" ? a * b
+                                  : a / b);
       }
       scalar = scalars[0] && scalars[1];
     } else {
@@ -1239,15 +1268,16 @@ class Importer {
         int64_t b = attr_int(node, "start", 0), e = attr_int(node, "end", rank);
         b = std::clamp<int64_t>(b < 0 ? b + rank : b, 0, rank);
         e = std::clamp<int64_t>(e < 0 ? e + rank : e, 0, rank);
-        for (int64_t k = b; k < e; ++k) v.sym.push_back((*xs)[static_cast<size_t>(k)]);
+        for (int64_t k = b; k < e; ++k)
+          v.sym.push_back((*xs)[static_cast<size_t>(k)]);
         v.sym_known = true;
       }
       return true;
     }
     if (op == "ConstantOfShape") {
       const onnx::AttributeProto* value = attr(node, "value");
-      if (value != nullptr &&
-          !all_zero(constant_from_proto(value->t(), path_ + ": " + node.name()))) {
+      if (value != nullptr && !all_zero(constant_from_proto(
+                                  value->t(), path_ + ": " + node.name()))) {
         fail(node, "only a fill value of 0 is supported");
       }
       std::optional<std::vector<int64_t>> shape = int_values(node.input(0));
@@ -1259,8 +1289,9 @@ class Importer {
       return true;
     }
     const std::string& first = node.input_size() > 0 ? node.input(0) : "";
-    const bool zeros_in = is_view(first, View::Kind::kZeros) ||
-                          (is_constant(first) && all_zero(constants_.at(first)));
+    const bool zeros_in =
+        is_view(first, View::Kind::kZeros) ||
+        (is_constant(first) && all_zero(constants_.at(first)));
     if ((op == "Expand" || op == "Slice") && zeros_in &&
         !(op == "Slice" && is_constant(first))) {
       add_view(node, View::Kind::kZeros);
@@ -1280,8 +1311,9 @@ class Importer {
     }
     if (!from_shapes) return false;
     if (from_activations) {
-      fail(node, "mixes tensor shapes with activations; shape arithmetic is "
-                 "folded only where it computes sizes");
+      fail(node,
+           "mixes tensor shapes with activations; shape arithmetic is "
+           "folded only where it computes sizes");
     }
     View result;
     evaluate_shape_op(node, &result);
@@ -1348,12 +1380,14 @@ class Importer {
       bool merges = false;
       if (reshape) {
         const Constant& shape = constant(node, node.input(1));
-        const Shape merged = {y.shape[0], p.output_batch_major ? y.shape[1] : y.shape[2]};
+        const Shape merged = {y.shape[0],
+                              p.output_batch_major ? y.shape[1] : y.shape[2]};
         merges = transposed != p.output_batch_major && !shape.is_float &&
                  shape.i.size() == 3 &&
                  (shape.i[2] == -1 || shape.i[2] == width);
         for (size_t d = 0; merges && d < 2; ++d) {
-          merges = shape.i[d] == 0 || (merged[d] >= 0 && shape.i[d] == merged[d]);
+          merges =
+              shape.i[d] == 0 || (merged[d] >= 0 && shape.i[d] == merged[d]);
         }
       } else {
         const std::vector<int64_t> axes = ints_input_or_attr(node, 1, "axes");
@@ -1362,9 +1396,8 @@ class Importer {
       }
       if (merges) {
         p.merged_output = true;
-        y.shape = p.output_batch_major
-                      ? Shape{y.shape[0], y.shape[1], width}
-                      : Shape{y.shape[0], y.shape[2], width};
+        y.shape = p.output_batch_major ? Shape{y.shape[0], y.shape[1], width}
+                                       : Shape{y.shape[0], y.shape[2], width};
         rename_value(lstm->outputs[0], node.output(0));
         if (transposed) views_.erase(node.input(0));
         report_->folded.push_back("folded " + node.op_type() + " '" +
@@ -1389,7 +1422,8 @@ class Importer {
     std::vector<int64_t> axes = ints_input_or_attr(node, 3, "axes");
     std::vector<int64_t> steps = ints_input_or_attr(node, 4, "steps");
     if (axes.empty()) {
-      for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
+      for (size_t k = 0; k < starts.size(); ++k)
+        axes.push_back(static_cast<int64_t>(k));
     }
     if (steps.empty()) steps.assign(starts.size(), 1);
     if (ends.size() != starts.size() || axes.size() != starts.size() ||
@@ -1397,13 +1431,15 @@ class Importer {
       fail(node, "starts, ends, axes and steps differ in length");
     }
     auto symbolic = [&](int input) {
-      const View* v = node.input_size() > input ? view(node.input(input)) : nullptr;
+      const View* v =
+          node.input_size() > input ? view(node.input(input)) : nullptr;
       return v != nullptr && v->kind == View::Kind::kShapeValue;
     };
     const bool symbolic_ends = symbolic(2);
     if (symbolic(1)) {
       for (int64_t b : starts) {
-        if (b <= -2) fail(node, "starts computed from dynamic sizes are not supported");
+        if (b <= -2)
+          fail(node, "starts computed from dynamic sizes are not supported");
       }
     }
     constexpr int64_t kFar = int64_t{1} << 40;
@@ -1413,7 +1449,8 @@ class Importer {
     uint32_t ref = kNoValue;
     Shape ys = xs;
     for (size_t k = 0; k < starts.size(); ++k) {
-      int64_t axis = axes[k] < 0 ? axes[k] + static_cast<int64_t>(xs.size()) : axes[k];
+      int64_t axis =
+          axes[k] < 0 ? axes[k] + static_cast<int64_t>(xs.size()) : axes[k];
       if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
         fail(node, "axis " + std::to_string(axes[k]) + " out of range for " +
                        to_string(xs));
@@ -1448,7 +1485,8 @@ class Importer {
           e = std::clamp<int64_t>(e, -1, dim - 1);
           size = b > e ? (b - e - steps[k] - 1) / -steps[k] : 0;
         }
-        if (size == 0) fail(node, "the slice of " + to_string(xs) + " is empty");
+        if (size == 0)
+          fail(node, "the slice of " + to_string(xs) + " is empty");
       }
       ys[static_cast<size_t>(axis)] = size;
       n.ints.insert(n.ints.end(), {axis, start, end, steps[k]});
@@ -1543,7 +1581,8 @@ class Importer {
         const Shape xs = model_.values[v.source].shape;
         std::vector<int64_t> perm = v.perm;
         if (perm.empty()) {
-          for (size_t d = xs.size(); d-- > 0;) perm.push_back(static_cast<int64_t>(d));
+          for (size_t d = xs.size(); d-- > 0;)
+            perm.push_back(static_cast<int64_t>(d));
         }
         if (perm.size() != xs.size()) {
           fail(consumer, "Transpose '" + v.node + "' has a perm of " +
@@ -1565,8 +1604,9 @@ class Importer {
       case View::Kind::kSlice: {
         ys = model_.values[v.source].shape;
         if (ys.empty()) return std::nullopt;
-        ys[0] = ys[0] >= 0 ? std::min(v.end, ys[0]) - v.start
-                           : (v.end < (int64_t{1} << 40) ? v.end - v.start : -1);
+        ys[0] = ys[0] >= 0
+                    ? std::min(v.end, ys[0]) - v.start
+                    : (v.end < (int64_t{1} << 40) ? v.end - v.start : -1);
         n.op = OpType::kSlice;
         n.inputs = {v.source};
         n.ints = {0, v.start, std::min<int64_t>(v.end, int64_t{1} << 40), 1};
@@ -1574,12 +1614,13 @@ class Importer {
         break;
       }
       case View::Kind::kZeros: {
-        if (!v.sym_known ||
-            std::any_of(v.sym.begin(), v.sym.end(), [](int64_t d) { return d <= 0; })) {
+        if (!v.sym_known || std::any_of(v.sym.begin(), v.sym.end(),
+                                        [](int64_t d) { return d <= 0; })) {
           return std::nullopt;
         }
         n.op = OpType::kConstant;
-        n.weights = {add_weight(name, v.sym, std::vector<float>(element_count(v.sym), 0.0f))};
+        n.weights = {add_weight(
+            name, v.sym, std::vector<float>(element_count(v.sym), 0.0f))};
         ys = v.sym;
         break;
       }
@@ -1601,8 +1642,9 @@ class Importer {
         n.op = OpType::kConstant;
         n.weights = {add_weight(name, row_shape, v.row)};
         ys = row_shape;
-        report_->folded.push_back("Gather '" + v.node +
-                                  "' of zeros is row 0 of its table, broadcast");
+        report_->folded.push_back(
+            "Gather '" + v.node +
+            "' of zeros is row 0 of its table, broadcast");
         break;
       }
       case View::Kind::kShapeValue:
@@ -1659,7 +1701,8 @@ class Importer {
     const UnaryOp op = kOps.at(node.op_type());
     if (op == UnaryOp::kGelu) {
       NodeDef* linear = fusable_producer(node.input(0), {OpType::kLinear});
-      if (linear != nullptr && linear->activation == kernels::Activation::kNone) {
+      if (linear != nullptr &&
+          linear->activation == kernels::Activation::kNone) {
         linear->activation = kernels::Activation::kGelu;
         report_->folded.push_back("fused GELU '" + node.name() + "' into '" +
                                   linear->name + "'");
@@ -1716,19 +1759,22 @@ class Importer {
   void import_gather(const onnx::NodeProto& node) {
     if (node.input_size() != 2) fail(node, "needs 2 inputs");
     if (!is_constant(node.input(0))) {
-      fail(node, "data must be a constant table (an embedding); gathering "
-                 "from activations is not supported");
+      fail(node,
+           "data must be a constant table (an embedding); gathering "
+           "from activations is not supported");
     }
     if (attr_int(node, "axis", 0) != 0) fail(node, "only axis 0 is supported");
     const Constant& table = constants_.at(node.input(0));
-    if (!table.is_float || table.shape.size() != 2) {
-      fail(node, "table must be a 2-D float constant, is " +
+    if (!table.is_float || table.shape.empty() || table.shape[0] < 1) {
+      fail(node, "table must be a float constant with at least one row, is " +
                      to_string(table.shape));
     }
-    const auto width = static_cast<size_t>(table.shape[1]);
+    const Shape row(table.shape.begin() + 1, table.shape.end());
+    const size_t width = element_count(row);
     if (const View* z = view(node.input(1));
         z != nullptr && z->kind == View::Kind::kZeros) {
       if (!z->sym_known) fail(node, "indices are zeros of an unknown shape");
+      if (row.size() != 1) fail(node, "zeros index a table of rank 2 only");
       View& v = add_view(node, View::Kind::kBroadcastRow);
       v.sym = views_.at(node.input(1)).sym;
       v.sym.push_back(table.shape[1]);
@@ -1741,7 +1787,7 @@ class Importer {
     n.inputs = {operand(node, node.input(1))};
     n.weights = {add_weight(weight_name(node.input(0)), table.shape, table.f)};
     Shape shape = model_.values[n.inputs[0]].shape;
-    shape.push_back(table.shape[1]);
+    shape.insert(shape.end(), row.begin(), row.end());
     add_simple(node, std::move(n), shape);
   }
 
@@ -1766,7 +1812,8 @@ class Importer {
     n.op = OpType::kReduceMean;
     n.inputs = {operand(node, node.input(0))};
     const Shape xs = model_.values[n.inputs[0]].shape;
-    n.ints = normalized_axes(node, ints_input_or_attr(node, 1, "axes"), xs.size());
+    n.ints =
+        normalized_axes(node, ints_input_or_attr(node, 1, "axes"), xs.size());
     if (n.ints.empty() && attr_int(node, "noop_with_empty_axes", 0) != 0) {
       values_[node.output(0)] = n.inputs[0];
       return;
@@ -1774,9 +1821,9 @@ class Importer {
     n.keepdims = attr_int(node, "keepdims", 1) != 0;
     Shape shape;
     for (size_t d = 0; d < xs.size(); ++d) {
-      const bool reduced = n.ints.empty() ||
-                           std::binary_search(n.ints.begin(), n.ints.end(),
-                                              static_cast<int64_t>(d));
+      const bool reduced =
+          n.ints.empty() || std::binary_search(n.ints.begin(), n.ints.end(),
+                                               static_cast<int64_t>(d));
       if (!reduced) {
         shape.push_back(xs[d]);
       } else if (n.keepdims) {
@@ -1788,11 +1835,6 @@ class Importer {
 
   void import_layer_norm(const onnx::NodeProto& node) {
     if (node.input_size() < 2) fail(node, "needs X and Scale");
-    for (int k = 1; k < node.output_size(); ++k) {
-      if (!node.output(k).empty() && readers_[node.output(k)] > 0) {
-        fail(node, "outputs Mean and InvStdDev are not supported");
-      }
-    }
     NodeDef n;
     n.op = OpType::kLayerNorm;
     n.inputs = {operand(node, node.input(0))};
@@ -1822,10 +1864,78 @@ class Importer {
                        " normalized values");
       }
       const auto size = static_cast<int64_t>(data.size());
-      n.weights.push_back(add_weight(weight_name(node.input(k)), {size},
-                                     std::move(data)));
+      n.weights.push_back(
+          add_weight(weight_name(node.input(k)), {size}, std::move(data)));
     }
+    const uint32_t x = n.inputs[0];
+    const float epsilon = n.epsilon;
     add_simple(node, std::move(n), xs);
+    layer_norm_statistics(node, x, static_cast<size_t>(axis), epsilon);
+  }
+
+  // LayerNormalization's optional outputs Mean and InvStdDev, when the graph
+  // reads them, built from ops spruce has: ReduceMean(X) over the normalized
+  // axes, and 1 / sqrt(ReduceMean((X - Mean)²) + epsilon).
+  void layer_norm_statistics(const onnx::NodeProto& node, uint32_t x,
+                             size_t axis, float epsilon) {
+    auto wanted = [&](int k) {
+      return node.output_size() > k && !node.output(k).empty() &&
+             readers_[node.output(k)] > 0;
+    };
+    if (!wanted(1) && !wanted(2)) return;
+    const Shape xs = model_.values[x].shape;
+    Shape stat = xs;
+    std::vector<int64_t> axes;
+    for (size_t d = axis; d < xs.size(); ++d) {
+      stat[d] = 1;
+      axes.push_back(static_cast<int64_t>(d));
+    }
+    const std::string base = node.output(0) + "/";
+    auto add = [&](const std::string& name, NodeDef n, const Shape& shape) {
+      n.name = name;
+      const uint32_t id = add_value(name, shape);
+      n.outputs = {id};
+      model_.nodes.push_back(std::move(n));
+      return id;
+    };
+    auto reduce = [&](const std::string& name, uint32_t in) {
+      NodeDef n;
+      n.op = OpType::kReduceMean;
+      n.inputs = {in};
+      n.ints = axes;
+      n.keepdims = true;
+      return add(name, std::move(n), stat);
+    };
+    auto binary = [&](const std::string& name, BinaryOp op, uint32_t a,
+                      uint32_t b, const Shape& shape) {
+      NodeDef n;
+      n.op = OpType::kBinary;
+      n.binary_op = op;
+      n.inputs = {a, b};
+      return add(name, std::move(n), shape);
+    };
+    auto unary = [&](const std::string& name, UnaryOp op, uint32_t in) {
+      NodeDef n;
+      n.op = OpType::kUnary;
+      n.unary_op = op;
+      n.inputs = {in};
+      return add(name, std::move(n), stat);
+    };
+    const uint32_t mean = reduce(wanted(1) ? node.output(1) : base + "mean", x);
+    if (!wanted(2)) return;
+    const uint32_t centered =
+        binary(base + "centered", BinaryOp::kSub, x, mean, xs);
+    const uint32_t squared =
+        binary(base + "squared", BinaryOp::kMul, centered, centered, xs);
+    const uint32_t variance = reduce(base + "variance", squared);
+    NodeDef eps;
+    eps.op = OpType::kConstant;
+    eps.weights = {add_weight(base + "epsilon", {1}, {epsilon})};
+    const uint32_t eps_value = add(base + "epsilon", std::move(eps), {1});
+    const uint32_t shifted = binary(base + "variance_eps", BinaryOp::kAdd,
+                                    variance, eps_value, stat);
+    unary(node.output(2), UnaryOp::kReciprocal,
+          unary(base + "std", UnaryOp::kSqrt, shifted));
   }
 
   void import_softmax(const onnx::NodeProto& node) {
@@ -1848,14 +1958,16 @@ class Importer {
     if (node.input_size() != 3) fail(node, "needs 3 inputs");
     NodeDef n;
     n.op = OpType::kWhere;
-    for (int k = 0; k < 3; ++k) n.inputs.push_back(operand(node, node.input(k)));
+    for (int k = 0; k < 3; ++k)
+      n.inputs.push_back(operand(node, node.input(k)));
     const Shape shape = broadcast_or_fail(node, n.inputs);
     add_simple(node, std::move(n), shape);
   }
 
   void import_expand(const onnx::NodeProto& node) {
     if (node.input_size() != 2) fail(node, "needs 2 inputs");
-    const std::optional<std::vector<int64_t>> target = int_values(node.input(1));
+    const std::optional<std::vector<int64_t>> target =
+        int_values(node.input(1));
     if (!target || std::any_of(target->begin(), target->end(),
                                [](int64_t d) { return d < 1; })) {
       fail(node, "the target shape must be known at conversion");
@@ -1866,8 +1978,9 @@ class Importer {
     n.ints = *target;
     Shape shape;
     if (!broadcast_shape(model_.values[n.inputs[0]].shape, *target, &shape)) {
-      fail(node, "cannot expand " + to_string(model_.values[n.inputs[0]].shape) +
-                     " to " + to_string(*target));
+      fail(node, "cannot expand " +
+                     to_string(model_.values[n.inputs[0]].shape) + " to " +
+                     to_string(*target));
     }
     add_simple(node, std::move(n), shape);
   }
@@ -1898,6 +2011,12 @@ class Importer {
       fail(node, "has " + std::to_string(sizes.size()) + " split sizes for " +
                      std::to_string(node.output_size()) + " outputs");
     }
+    for (int64_t size : sizes) {
+      if (size <= 0) {
+        fail(node, "split size " + std::to_string(size) +
+                       ": empty (zero-size) tensors are not supported");
+      }
+    }
     n.ints = sizes;
     for (size_t k = 0; k < sizes.size(); ++k) {
       Shape ys = xs;
@@ -1924,15 +2043,18 @@ class Importer {
       if (axes.empty()) {
         for (size_t d = 0; d < xs.size(); ++d) {
           if (xs[d] == 1) axes.push_back(static_cast<int64_t>(d));
-          if (xs[d] < 0) fail(node, "squeezing all size-1 dimensions of " +
-                                        to_string(xs) + " needs known sizes");
+          if (xs[d] < 0)
+            fail(node, "squeezing all size-1 dimensions of " + to_string(xs) +
+                           " needs known sizes");
         }
       }
       axes = normalized_axes(node, axes, xs.size());
       for (size_t d = 0; d < xs.size(); ++d) {
-        if (std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(d))) {
-          if (xs[d] > 1) fail(node, "dimension " + std::to_string(d) +
-                                        " of " + to_string(xs) + " is not 1");
+        if (std::binary_search(axes.begin(), axes.end(),
+                               static_cast<int64_t>(d))) {
+          if (xs[d] > 1)
+            fail(node, "dimension " + std::to_string(d) + " of " +
+                           to_string(xs) + " is not 1");
           continue;
         }
         copy(d);
@@ -1943,7 +2065,8 @@ class Importer {
           xs.size() + ints_input_or_attr(node, 1, "axes").size());
       size_t j = 0;
       for (size_t d = 0; d < xs.size() + axes.size(); ++d) {
-        if (std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(d))) {
+        if (std::binary_search(axes.begin(), axes.end(),
+                               static_cast<int64_t>(d))) {
           spec.push_back(1);
           ys.push_back(1);
         } else {
@@ -1951,10 +2074,12 @@ class Importer {
         }
       }
     } else {
-      const std::optional<std::vector<int64_t>> target = int_values(node.input(1));
+      const std::optional<std::vector<int64_t>> target =
+          int_values(node.input(1));
       if (!target) {
-        fail(node, "the target shape must be a constant or computed from "
-                   "tensor shapes");
+        fail(node,
+             "the target shape must be a constant or computed from "
+             "tensor shapes");
       }
       const bool allowzero = attr_int(node, "allowzero", 0) != 0;
       size_t infer = target->size();
@@ -2021,8 +2146,10 @@ class Importer {
       for (size_t i = 0; i < t->size(); ++i) {
         int64_t d = (*t)[i];
         if (d == 0 && i < xs.size()) d = xs[i];
-        if (d == -1) infer = i;
-        else known *= d;
+        if (d == -1)
+          infer = i;
+        else
+          known *= d;
         ys.push_back(d);
       }
       if (infer < ys.size()) ys[infer] = known > 0 ? count / known : 0;
@@ -2030,12 +2157,12 @@ class Importer {
       std::vector<int64_t> axes = ints_input_or_attr(node, 1, "axes");
       if (op == "Squeeze") {
         for (size_t d = 0; d < xs.size(); ++d) {
-          const bool listed = std::find(axes.begin(), axes.end(),
-                                        static_cast<int64_t>(d)) != axes.end() ||
-                              std::find(axes.begin(), axes.end(),
-                                        static_cast<int64_t>(d) -
-                                            static_cast<int64_t>(xs.size())) !=
-                                  axes.end();
+          const bool listed =
+              std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) !=
+                  axes.end() ||
+              std::find(axes.begin(), axes.end(),
+                        static_cast<int64_t>(d) -
+                            static_cast<int64_t>(xs.size())) != axes.end();
           if (!((axes.empty() && xs[d] == 1) || listed)) ys.push_back(xs[d]);
         }
       } else {
@@ -2068,8 +2195,7 @@ class Importer {
     int64_t offset = 0;
   };
 
-  StateInput lstm_state(const onnx::NodeProto& node, int input,
-                        uint32_t dirs) {
+  StateInput lstm_state(const onnx::NodeProto& node, int input, uint32_t dirs) {
     StateInput s;
     if (node.input_size() <= input || node.input(input).empty()) return s;
     const std::string& name = node.input(input);
@@ -2123,8 +2249,9 @@ class Importer {
       return node.input_size() > i && !node.input(i).empty();
     };
     if (given(4)) {
-      fail(node, "sequence_lens (sequences of different lengths in one "
-                 "batch) is not supported; run equal-length sequences");
+      fail(node,
+           "sequence_lens (sequences of different lengths in one "
+           "batch) is not supported; run equal-length sequences");
     }
     if (given(7)) fail(node, "peephole weights (input P) are not supported");
     if (attr(node, "clip") != nullptr) {
@@ -2152,8 +2279,9 @@ class Importer {
       for (int k = 0; k < acts->strings_size(); ++k) {
         const char* expected = k % 3 == 0 ? "Sigmoid" : "Tanh";
         if (acts->strings(k) != expected) {
-          fail(node, "activation '" + acts->strings(k) + "' is not supported "
-                     "(only Sigmoid, Tanh, Tanh)");
+          fail(node, "activation '" + acts->strings(k) +
+                         "' is not supported "
+                         "(only Sigmoid, Tanh, Tanh)");
         }
       }
     }
@@ -2209,18 +2337,19 @@ class Importer {
     static const char* kDirectionName[] = {".forward", ".reverse"};
     for (uint32_t d = 0; d < dirs; ++d) {
       const std::string suffix =
-          dirs == 2 ? kDirectionName[d]
-                    : (p.direction == LstmDirection::kReverse ? ".reverse" : "");
+          dirs == 2
+              ? kDirectionName[d]
+              : (p.direction == LstmDirection::kReverse ? ".reverse" : "");
       const auto w_size = static_cast<size_t>(gates * in);
       const auto r_size = static_cast<size_t>(gates * hidden);
-      n.weights.push_back(add_weight(
-          node.name() + ".W" + suffix, {gates, in},
-          std::vector<float>(w.f.begin() + d * w_size,
-                             w.f.begin() + (d + 1) * w_size)));
-      n.weights.push_back(add_weight(
-          node.name() + ".R" + suffix, {gates, hidden},
-          std::vector<float>(r.f.begin() + d * r_size,
-                             r.f.begin() + (d + 1) * r_size)));
+      n.weights.push_back(
+          add_weight(node.name() + ".W" + suffix, {gates, in},
+                     std::vector<float>(w.f.begin() + d * w_size,
+                                        w.f.begin() + (d + 1) * w_size)));
+      n.weights.push_back(
+          add_weight(node.name() + ".R" + suffix, {gates, hidden},
+                     std::vector<float>(r.f.begin() + d * r_size,
+                                        r.f.begin() + (d + 1) * r_size)));
       // The runtime adds one bias: ONNX's input and recurrent biases summed.
       std::vector<float> bias(static_cast<size_t>(gates), 0.0f);
       if (b != nullptr) {
@@ -2298,8 +2427,8 @@ class Importer {
       layer.shape = w.shape;
       layer.sparsity = csr.sparsity();
       layer.dense_bytes = w.dense_bytes();
-      const bool sparse = !options_.dense &&
-                          layer.sparsity >= options_.sparse_threshold;
+      const bool sparse =
+          !options_.dense && layer.sparsity >= options_.sparse_threshold;
       std::optional<BsrMatrix> bsr;
       if (sparse) bsr = block_format(w.dense.data(), rows, cols, csr);
       if (bsr && bsr->stored_bytes() < w.dense_bytes()) {

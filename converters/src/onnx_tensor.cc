@@ -1,10 +1,11 @@
 // TensorProto decoding.
+#include "spruce/converters/onnx_tensor.h"
+
 #include <cstring>
 #include <fstream>
 #include <limits>
 
 #include "onnx_util.h"
-#include "spruce/converters/onnx_tensor.h"
 #include "spruce/error.h"
 
 namespace spruce::converters {
@@ -56,8 +57,9 @@ std::vector<T> decode(const std::string& raw, const Field& typed, size_t count,
 Constant constant_from_proto(const onnx::TensorProto& proto,
                              const std::string& what) {
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
-    throw Error(what + " keeps its data in an external file, which spruce "
-                       "does not read; export without external data");
+    throw Error(what +
+                " keeps its data in an external file, which spruce "
+                "does not read; export without external data");
   }
   Constant c;
   for (int64_t d : proto.dims()) {
@@ -76,24 +78,34 @@ Constant constant_from_proto(const onnx::TensorProto& proto,
                             c.shape, what);
       return c;
     default:
-      throw Error(what + " has data type " +
-                  std::to_string(proto.data_type()) +
+      throw Error(what + " has data type " + std::to_string(proto.data_type()) +
                   "; spruce reads float32 and int64 tensors");
   }
 }
 
-Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
+OnnxTensorFile read_onnx_tensor(const std::string& path) {
   const std::string bytes = read_file_bytes(path, size_t{1} << 31);
   onnx::TensorProto proto;
   if (!proto.ParseFromString(bytes)) {
     throw Error(path + ": not an ONNX TensorProto file");
   }
-  if (name != nullptr) *name = proto.name();
   Constant c = constant_from_proto(proto, path);
-  if (!c.is_float) {
+  OnnxTensorFile t;
+  t.name = proto.name();
+  t.shape = std::move(c.shape);
+  t.is_int64 = !c.is_float;
+  t.floats = std::move(c.f);
+  t.int64s = std::move(c.i);
+  return t;
+}
+
+Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
+  OnnxTensorFile t = read_onnx_tensor(path);
+  if (name != nullptr) *name = t.name;
+  if (t.is_int64) {
     throw Error(path + ": tensor is int64; model inputs are float32");
   }
-  return Tensor(c.shape, std::move(c.f));
+  return Tensor(t.shape, std::move(t.floats));
 }
 
 }  // namespace spruce::converters

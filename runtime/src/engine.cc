@@ -685,7 +685,7 @@ void Engine::Impl::run_tensor_op(size_t i, Run* run) const {
     case OpKind::kGather: {
       const WeightDesc& table = graph.weights[node.weights[0]];
       const auto rows = static_cast<size_t>(table.shape[0]);
-      const auto width = static_cast<size_t>(table.shape[1]);
+      const size_t width = element_count(table.shape) / rows;
       const float* ids = input(0);
       gather_rows(table.values, rows, width, ids, element_count(shape(0)),
                   allocate(out, run), node.name);

@@ -122,7 +122,8 @@ std::vector<SliceDim> resolve_slice(const NodeDesc& node, const Shape& x,
     const int32_t end_dim = node.end_dims[k / 4];
     if (end_dim >= 0) {
       if (ref == nullptr || static_cast<size_t>(end_dim) >= ref->size()) {
-        throw Error("Slice node '" + node.name + "': end refers to a missing "
+        throw Error("Slice node '" + node.name +
+                    "': end refers to a missing "
                     "dimension");
       }
       end = (*ref)[static_cast<size_t>(end_dim)];
@@ -246,8 +247,8 @@ std::vector<Shape> lstm_shapes(const Graph& graph, const NodeDesc& node,
     const bool rank_ok = s.size() == 3 && (s[2] < 0 || s[2] == hidden);
     const int64_t rows = rank_ok ? s[p.state_batch_major ? 1 : 0] : 0;
     const int64_t min_rows = p.state_offset + dirs;
-    if (!rank_ok || (rows >= 0 && (p.state_batch_major ? rows != dirs
-                                                        : rows < min_rows))) {
+    if (!rank_ok ||
+        (rows >= 0 && (p.state_batch_major ? rows != dirs : rows < min_rows))) {
       fail(node, std::string(name) + " must be " +
                      (p.state_batch_major
                           ? "[batch, " + std::to_string(dirs) + ", " +
@@ -384,15 +385,13 @@ Shape reshape_shape(const NodeDesc& node, const Shape& x) {
     if (total < 0 || unknown) {
       y[infer] = -1;
     } else if (known == 0 || total % known != 0) {
-      fail(node, "cannot reshape " + to_string(x) + " into " +
-                     to_string(y));
+      fail(node, "cannot reshape " + to_string(x) + " into " + to_string(y));
     } else {
       y[infer] = total / known;
     }
   } else if (total >= 0 && !unknown && total != known) {
-    fail(node, "cannot reshape " + to_string(x) + " (" +
-                   std::to_string(total) + " elements) into " +
-                   to_string(y));
+    fail(node, "cannot reshape " + to_string(x) + " (" + std::to_string(total) +
+                   " elements) into " + to_string(y));
   }
   return y;
 }
@@ -402,14 +401,14 @@ Shape matmul_shape(const NodeDesc& node, const Shape& a, const Shape& b) {
     fail(node, "operands must have rank 2 or more, are " + to_string(a) +
                    " and " + to_string(b));
   }
-  const int64_t k = same_dim(node, a.back(), b[b.size() - 2],
-                             "the inner dimension");
+  const int64_t k =
+      same_dim(node, a.back(), b[b.size() - 2], "the inner dimension");
   (void)k;
   Shape batch;
   if (!broadcast_shape(Shape(a.begin(), a.end() - 2),
                        Shape(b.begin(), b.end() - 2), &batch)) {
-    fail(node, "batch dimensions of " + to_string(a) + " and " +
-                   to_string(b) + " do not broadcast");
+    fail(node, "batch dimensions of " + to_string(a) + " and " + to_string(b) +
+                   " do not broadcast");
   }
   batch.push_back(a[a.size() - 2]);
   batch.push_back(b.back());
@@ -424,8 +423,10 @@ std::vector<Shape> tensor_op_shapes(const Graph& graph, const NodeDesc& node,
   const Shape& x = inputs.at(0);
   switch (node.op) {
     case OpKind::kGather: {
+      // indices' shape, then each row's: table [rows, d1, ...] → x + [d1, ...]
       Shape y = x;
-      y.push_back(graph.weights[node.weights[0]].shape[1]);
+      const Shape& table = graph.weights[node.weights[0]].shape;
+      y.insert(y.end(), table.begin() + 1, table.end());
       return {y};
     }
     case OpKind::kBinary:
@@ -518,8 +519,8 @@ std::vector<Shape> tensor_op_shapes(const Graph& graph, const NodeDesc& node,
     case OpKind::kExpand: {
       Shape y;
       if (!broadcast_shape(x, node.ints, &y)) {
-        fail(node, "cannot expand " + to_string(x) + " to " +
-                       to_string(node.ints));
+        fail(node,
+             "cannot expand " + to_string(x) + " to " + to_string(node.ints));
       }
       return {y};
     }
@@ -531,8 +532,7 @@ std::vector<Shape> tensor_op_shapes(const Graph& graph, const NodeDesc& node,
 
 }  // namespace
 
-std::vector<Shape> infer_output_shapes(const Graph& graph,
-                                       const NodeDesc& node,
+std::vector<Shape> infer_output_shapes(const Graph& graph, const NodeDesc& node,
                                        const std::vector<Shape>& inputs) {
   if (node.op == OpKind::kLstm) return lstm_shapes(graph, node, inputs);
   if (node.op == OpKind::kConcat) return {concat_shape(node, inputs)};
@@ -564,8 +564,7 @@ std::vector<Shape> infer_output_shapes(const Graph& graph,
         fail(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
       }
       return {{x[0], x[1], 1, 1}};
-    case OpKind::kAdd:
-    {
+    case OpKind::kAdd: {
       Shape y;
       if (!broadcast_shape(x, inputs.at(1), &y)) {
         fail(node, "shapes " + to_string(x) + " and " +

@@ -96,7 +96,8 @@ class Reader {
     }
     // The alignment padding before the weights is not checksummed: it must
     // be zero, so no byte of a file can change unnoticed.
-    for (size_t k = h.metadata_offset + h.metadata_bytes; k < h.blobs_offset; ++k) {
+    for (size_t k = h.metadata_offset + h.metadata_bytes; k < h.blobs_offset;
+         ++k) {
       if (data_[k] != 0) {
         fail("corrupt padding at byte " + std::to_string(k) +
              " before the weight data");
@@ -121,8 +122,8 @@ class Reader {
   Shape read_shape(const flatbuffers::Vector<int64_t>* dims,
                    const std::string& what, bool allow_dynamic) const {
     if (dims->size() > kMaxRank) {
-      fail(what + " has rank " + std::to_string(dims->size()) +
-           ", more than " + std::to_string(kMaxRank));
+      fail(what + " has rank " + std::to_string(dims->size()) + ", more than " +
+           std::to_string(kMaxRank));
     }
     Shape shape(dims->begin(), dims->end());
     for (int64_t d : shape) {
@@ -424,10 +425,9 @@ class Reader {
         case fb::OpType::Expand:
         case fb::OpType::Constant:
           // Numbered alike from Gather on (see graph.h).
-          node.op = static_cast<OpKind>(
-              static_cast<int>(OpKind::kGather) +
-              (static_cast<int>(n->op()) -
-               static_cast<int>(fb::OpType::Gather)));
+          node.op = static_cast<OpKind>(static_cast<int>(OpKind::kGather) +
+                                        (static_cast<int>(n->op()) -
+                                         static_cast<int>(fb::OpType::Gather)));
           break;
         default:
           fail(what + " has unknown op type " +
@@ -724,8 +724,9 @@ class Reader {
       }
     }
     if (node.op == OpKind::kGather &&
-        graph.weights[node.weights[0]].shape.size() != 2) {
-      fail(what + " table must be 2-D, is " +
+        (graph.weights[node.weights[0]].shape.empty() ||
+         graph.weights[node.weights[0]].shape[0] < 1)) {
+      fail(what + " table must have at least one row, is " +
            to_string(graph.weights[node.weights[0]].shape));
     }
     if (node.op == OpKind::kSlice &&

@@ -64,9 +64,8 @@ void binary(BinaryOp op, const float* a, const Shape& as, const float* b,
         return q == 2.0f ? p * p : std::pow(p, q);
       });
     case BinaryOp::kEqual:
-      return binary_with(a, as, b, bs, y, ys, [](float p, float q) {
-        return p == q ? 1.0f : 0.0f;
-      });
+      return binary_with(a, as, b, bs, y, ys,
+                         [](float p, float q) { return p == q ? 1.0f : 0.0f; });
   }
 }
 
@@ -211,7 +210,8 @@ void transpose(const float* x, const Shape& xs,
     if (inner_stride == 1) {
       std::memcpy(y + base, x + offset, inner * sizeof(float));
     } else {
-      for (size_t j = 0; j < inner; ++j) y[base + j] = x[offset + j * inner_stride];
+      for (size_t j = 0; j < inner; ++j)
+        y[base + j] = x[offset + j * inner_stride];
     }
     for (size_t d = rank - 1; d-- > 0;) {
       ++index[d];
@@ -276,12 +276,13 @@ void split(const float* x, const Shape& xs, size_t axis,
 void gather_rows(const float* table, size_t rows, size_t width,
                  const float* ids, size_t count, float* y,
                  const std::string& node) {
+  const auto n = static_cast<float>(rows);
   for (size_t i = 0; i < count; ++i) {
-    const float id = ids[i];
-    if (!(id >= 0.0f && id < static_cast<float>(rows)) ||
-        id != std::floor(id)) {
-      throw Error("Gather node '" + node + "': index " + std::to_string(id) +
-                  " at position " + std::to_string(i) +
+    // ONNX counts negative indices from the end.
+    const float id = ids[i] < 0.0f ? ids[i] + n : ids[i];
+    if (!(id >= 0.0f && id < n) || id != std::floor(id)) {
+      throw Error("Gather node '" + node + "': index " +
+                  std::to_string(ids[i]) + " at position " + std::to_string(i) +
                   " is not a row of the " + std::to_string(rows) +
                   "-row table");
     }

@@ -39,7 +39,8 @@ void broadcast_map(const std::array<const float*, N>& in,
     return;
   }
   std::array<std::vector<size_t>, N> strides;
-  for (size_t k = 0; k < N; ++k) strides[k] = broadcast_strides(*shapes[k], rank);
+  for (size_t k = 0; k < N; ++k)
+    strides[k] = broadcast_strides(*shapes[k], rank);
   const auto inner = static_cast<size_t>(ys[rank - 1]);
   std::vector<size_t> index(rank, 0);
   std::array<size_t, N> offset{};
@@ -84,8 +85,9 @@ void slice(const float* x, const Shape& xs, const std::vector<SliceDim>& dims,
 // Copies part k of x along `axis` into outs[k] (parts of sizes `sizes`).
 void split(const float* x, const Shape& xs, size_t axis,
            const std::vector<int64_t>& sizes, const std::vector<float*>& outs);
-// y[i, :] = table[ids[i], :] for i < count; an id that is not an integer in
-// [0, rows) throws spruce::Error naming `node`.
+// y[i, :] = table[ids[i], :] for i < count, a negative id counting from the
+// end (ONNX); an id that is not an integer in [-rows, rows) throws
+// spruce::Error naming `node`.
 void gather_rows(const float* table, size_t rows, size_t width,
                  const float* ids, size_t count, float* y,
                  const std::string& node);
@@ -101,8 +103,7 @@ class MatMulOp {
 
  private:
   struct Compiled;
-  std::shared_ptr<const Compiled> compiled_for(const Shape& as,
-                                               const Shape& bs,
+  std::shared_ptr<const Compiled> compiled_for(const Shape& as, const Shape& bs,
                                                const Shape& ys) const;
   dnnl::engine engine_;
   mutable std::mutex mutex_;

@@ -12,13 +12,28 @@
 
 namespace spruce::testing {
 
-// One test_data_set_N directory.
+// One test_data_set_N directory. Int64 outputs (shapes, indices) are held
+// as float for comparison: exact within ±2^24.
 struct TestData {
   std::vector<std::string> input_names;
   std::vector<std::string> input_files;
+  std::vector<converters::OnnxTensorFile> inputs;
   std::vector<std::string> output_names;
   std::vector<Tensor> outputs;
 };
+
+// The runtime's view of one test input (pointing into `t`).
+inline Input as_input(const converters::OnnxTensorFile& t) {
+  Input in;
+  in.name = t.name;
+  in.shape = t.shape;
+  if (t.is_int64) {
+    in.int64_data = t.int64s.data();
+  } else {
+    in.data = t.floats.data();
+  }
+  return in;
+}
 
 inline TestData read_test_data(const std::string& dir, int set_index = 0) {
   TestData data;
@@ -27,17 +42,19 @@ inline TestData read_test_data(const std::string& dir, int set_index = 0) {
   for (int k = 0;; ++k) {
     const std::string file = set + "input_" + std::to_string(k) + ".pb";
     if (!std::filesystem::exists(file)) break;
-    std::string name;
-    converters::read_onnx_tensor_file(file, &name);
-    data.input_names.push_back(name);
+    data.inputs.push_back(converters::read_onnx_tensor(file));
+    data.input_names.push_back(data.inputs.back().name);
     data.input_files.push_back(file);
   }
   for (int k = 0;; ++k) {
     const std::string file = set + "output_" + std::to_string(k) + ".pb";
     if (!std::filesystem::exists(file)) break;
-    std::string name;
-    data.outputs.push_back(converters::read_onnx_tensor_file(file, &name));
-    data.output_names.push_back(name);
+    converters::OnnxTensorFile t = converters::read_onnx_tensor(file);
+    if (t.is_int64) {
+      t.floats.assign(t.int64s.begin(), t.int64s.end());
+    }
+    data.outputs.emplace_back(t.shape, std::move(t.floats));
+    data.output_names.push_back(t.name);
   }
   return data;
 }

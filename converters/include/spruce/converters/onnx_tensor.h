@@ -3,11 +3,26 @@
 #ifndef SPRUCE_CONVERTERS_ONNX_TENSOR_H_
 #define SPRUCE_CONVERTERS_ONNX_TENSOR_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "spruce/tensor.h"
 
 namespace spruce::converters {
+
+// One serialized onnx.TensorProto of float32 or int64 elements.
+struct OnnxTensorFile {
+  std::string name;  // the graph input or output it is for
+  Shape shape;
+  bool is_int64 = false;
+  std::vector<float> floats;    // when !is_int64
+  std::vector<int64_t> int64s;  // when is_int64
+};
+
+// Reads `path`; throws spruce::Error naming the file and the data type for
+// any other element type, or for data that does not match the shape.
+OnnxTensorFile read_onnx_tensor(const std::string& path);
 
 // Reads a serialized onnx.TensorProto of float32 from `path`, and its name
 // (the graph input or output it is for) into `name` if not null. Throws
