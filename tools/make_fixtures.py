@@ -31,8 +31,16 @@ Fixtures:
                        weight pruned to 90% by L1 magnitude (per layer: at
                        this size a global threshold would zero whole layers),
                        prune.remove() called.
+  bert_tiny_pruned90   tools/bert_like.py's encoder, small (2 layers, hidden
+                       64, 4 heads, FFN 128, vocabulary 100), exported at
+                       opset 14 (decomposed LayerNorm, erf GELU, the additive
+                       attention mask, dynamic batch and sequence); every
+                       Linear weight pruned to 90% by global L1 magnitude,
+                       prune.remove() called; inputs input_ids and
+                       attention_mask (int64, the last quarter padded).
 
 Usage: /usr/bin/python3 tools/make_fixtures.py [--out tests/fixtures]
+                                               [--only NAME ...]
 """
 import argparse
 import os
@@ -191,6 +199,37 @@ def cnn_fixture(out_dir):
     save(out_dir, "cnn_pruned90", model, torch.randn(2, 3, 32, 32))
 
 
+def bert_fixture(out_dir):
+    import bert_like
+    name = "bert_tiny_pruned90"
+    model = bert_like.BertLike(vocab=100, hidden=64, heads=4, ffn=128,
+                               layers=2, max_positions=32)
+    prune_globally(model, 0.9)
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            prune.remove(m, "weight")
+    print(f"{name} sparsity {sparsity(model):.3f}")
+    model.eval()
+    inputs = bert_like.example_inputs(batch=2, seq=12, vocab=100, seed=3)
+    d = os.path.join(out_dir, name)
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    bert_like.export(model, inputs, os.path.join(d, "model.onnx"), opset=14)
+    with torch.no_grad():
+        output = model(*inputs)
+    tensors = [("input", "input_ids", inputs[0].numpy()),
+               ("input", "attention_mask", inputs[1].numpy()),
+               ("output", "last_hidden_state", output.numpy())]
+    counts = {"input": 0, "output": 0}
+    for kind, n, a in tensors:
+        proto = onnx.numpy_helper.from_array(a, name=n)
+        path = os.path.join(d, "test_data_set_0", f"{kind}_{counts[kind]}.pb")
+        counts[kind] += 1
+        with open(path, "wb") as f:
+            f.write(proto.SerializeToString())
+    onnx.checker.check_model(onnx.load(os.path.join(d, "model.onnx")))
+    print(f"{name}: {os.path.getsize(os.path.join(d, 'model.onnx'))} bytes")
+
+
 def sparsity(model):
     zeros = total = 0
     for m in model.modules():
@@ -204,8 +243,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
+    parser.add_argument("--only", nargs="*",
+                        help="build only these groups: mlp lstm cnn bert")
     args = parser.parse_args()
+    only = set(args.only or ["mlp", "lstm", "cnn", "bert"])
     torch.manual_seed(0)
+    if "bert" in only:
+        bert_fixture(args.out)
+    if "mlp" not in only:
+        if "lstm" in only:
+            lstm_fixtures(args.out)
+        if "cnn" in only:
+            cnn_fixture(args.out)
+        return
 
     model = mlp()
     params = prune_globally(model, 0.9)

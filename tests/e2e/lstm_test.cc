@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <map>
 
+#include "onnx_test_data.h"
 #include "spruce/converters/onnx_import.h"
 #include "spruce/converters/onnx_tensor.h"
-#include "onnx_test_data.h"
 #include "spruce/spruce.h"
 #include "test_util.h"
 
@@ -54,32 +54,29 @@ std::vector<Mode> modes() {
 void ExpectMatchesTestData(const std::string& model, const TestData& data,
                            const std::vector<std::string>& frozen) {
   converters::ConvertOptions convert;
-  std::vector<Tensor> inputs;
-  std::vector<std::string> names;
+  std::vector<Input> given;
   for (size_t k = 0; k < data.input_names.size(); ++k) {
     const std::string& name = data.input_names[k];
     if (std::find(frozen.begin(), frozen.end(), name) != frozen.end()) {
       convert.constant_inputs[name] = data.input_files[k];
     } else {
-      inputs.push_back(converters::read_onnx_tensor_file(data.input_files[k]));
-      names.push_back(name);
+      given.push_back(testing::as_input(data.inputs[k]));
     }
   }
-  const std::string path = temp_path(std::filesystem::path(model).parent_path().filename().string() + ".spruce");
+  const std::string path =
+      temp_path(std::filesystem::path(model).parent_path().filename().string() +
+                ".spruce");
   converters::convert_onnx_file(model, path, convert);
   for (const Mode& mode : modes()) {
-    SCOPED_TRACE(std::string(mode.name) + " threads=" +
-                 std::to_string(mode.options.num_threads));
+    SCOPED_TRACE(std::string(mode.name) +
+                 " threads=" + std::to_string(mode.options.num_threads));
     const Engine engine = Engine::load(path, mode.options);
-    std::vector<Input> given;
-    for (size_t k = 0; k < inputs.size(); ++k) {
-      given.push_back({names[k], inputs[k].data(), inputs[k].shape()});
-    }
     const std::vector<Tensor> out = engine.run(given);
     ASSERT_EQ(out.size(), data.outputs.size());
     for (size_t k = 0; k < out.size(); ++k) {
       EXPECT_EQ(engine.outputs()[k].name, data.output_names[k]);
-      ASSERT_EQ(out[k].shape(), data.outputs[k].shape()) << data.output_names[k];
+      ASSERT_EQ(out[k].shape(), data.outputs[k].shape())
+          << data.output_names[k];
       EXPECT_LE(max_relative_error(out[k], data.outputs[k]), 1e-4)
           << data.output_names[k];
     }
@@ -93,12 +90,14 @@ TEST_P(TorchFixture, MatchesPyTorch) {
   ExpectMatchesTestData(dir + "/model.onnx", read_test_data(dir), {});
 }
 
-// cnn_pruned90 runs the same modes: every pruned Conv on the sparse kernels,
-// the timed choice, and everything on oneDNN.
+// cnn_pruned90 and bert_tiny_pruned90 run the same modes: every pruned Conv
+// or Linear on the sparse kernels, the timed choice, and everything on
+// oneDNN. The BERT fixture has int64 inputs and padded positions.
 INSTANTIATE_TEST_SUITE_P(Fixtures, TorchFixture,
                          ::testing::Values("lstm_pruned90",
                                            "lstm_pruned90_zero_state",
-                                           "cnn_pruned90"));
+                                           "cnn_pruned90",
+                                           "bert_tiny_pruned90"));
 
 // Each batch row run alone (the batch-1 kernel choice) gives that row of the
 // whole batch's result (the wide choice), and a shorter sequence runs too:
@@ -115,11 +114,13 @@ TEST(TorchLstm, BatchRowsAloneMatchTheWholeBatch) {
   for (const Mode& mode : modes()) {
     const Engine engine = Engine::load(path, mode.options);
     for (int64_t b = 0; b < batch; ++b) {
-      const auto out = engine.run({{"x", x.data() + b * seq * in, {1, seq, in}}});
+      const auto out =
+          engine.run({{"x", x.data() + b * seq * in, {1, seq, in}}});
       const Tensor row({1, seq, width},
                        std::vector<float>(y.data() + b * seq * width,
                                           y.data() + (b + 1) * seq * width));
-      EXPECT_LE(max_relative_error(out[0], row), 1e-4) << mode.name << " row " << b;
+      EXPECT_LE(max_relative_error(out[0], row), 1e-4)
+          << mode.name << " row " << b;
     }
     const auto short_run = engine.run({{"x", x.data(), {batch, 2, in}}});
     EXPECT_EQ(short_run[0].shape(), (Shape{batch, 2, width}));
@@ -146,8 +147,10 @@ TEST(TorchLstm, WrongStateShapeIsAClearError) {
                 {"c0", c0.data(), short_state}});
     FAIL() << "ran with a mismatched batch";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("batch size"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("LSTM node"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("batch size"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("LSTM node"), std::string::npos)
+        << e.what();
   }
   const auto out = engine.run({{"x", x.data(), x.shape()},
                                {"h0", h0.data(), h0.shape()},
