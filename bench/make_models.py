@@ -6,7 +6,8 @@ is reachable, and sparsity, not accuracy, sets the speed), each exported
 dense and pruned to 90% with global L1 magnitude pruning over every Conv and
 Linear weight (torch.nn.utils.prune.global_unstructured, then prune.remove),
 as ONNX opset 13 with a dynamic batch, beside a reference input and output
-(test_data_set_0, as ONNX's backend tests lay them out).
+(test_data_set_0, as ONNX's backend tests lay them out), and the PyTorch
+weights (weights.pt, a state dict) that bench/torch_model.py times eager.
 
 Uses Debian's python3-torch and python3-torchvision:
     /usr/bin/python3 bench/make_models.py [--out build/models]
@@ -63,6 +64,7 @@ def export(model, x, directory):
                       output_names=["output"], opset_version=OPSET,
                       dynamic_axes={"input": {0: "batch"},
                                     "output": {0: "batch"}})
+    torch.save(model.state_dict(), os.path.join(directory, "weights.pt"))
     for kind, t in (("input", x), ("output", y)):
         a = t.numpy().astype(np.float32)
         np.save(os.path.join(directory, f"{kind}_0.npy"), a)
@@ -92,6 +94,7 @@ def make_bert(out):
             y = model(ids, mask)
         bert_like.export(model, (ids, mask),
                          os.path.join(directory, "model.onnx"), OPSET)
+        torch.save(model.state_dict(), os.path.join(directory, "weights.pt"))
         for k, (name, t) in enumerate((("input_ids", ids),
                                        ("attention_mask", mask))):
             np.save(os.path.join(directory, f"{name}.npy"), t.numpy())

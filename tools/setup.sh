@@ -5,6 +5,10 @@
 #
 #   tools/setup.sh            install + configure + build (Release)
 #   tools/setup.sh --no-build install only
+#   tools/setup.sh --bench    also what the model benchmarks need (PyTorch,
+#                             torchvision, ONNX, Node.js for ONNX Runtime,
+#                             OpenBLAS so that Debian's PyTorch is not on the
+#                             reference BLAS), then install + build
 #
 # Environment: BUILD_DIR (default: build), BUILD_TYPE (default: Release).
 set -euo pipefail
@@ -27,6 +31,12 @@ packages=(
 )
 # Regenerating the committed fixtures (tools/make_fixtures.py) also needs
 # python3-torch and python3-onnx; building and testing do not.
+bench=0
+[ "${1:-}" = "--bench" ] && bench=1 && shift
+if [ $bench -eq 1 ]; then
+  packages+=(python3-torch python3-torchvision python3-onnx python3-numpy
+             nodejs npm libopenblas0-openmp)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -40,6 +50,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ $bench -eq 1 ] && [ ! -d "$root/bench/ort/node_modules/onnxruntime-node" ]; then
+  # onnxruntime-node ships its CPU library in the package; its install
+  # script only tries a download, which is skipped.
+  (cd "$root/bench/ort" && npm install --ignore-scripts --no-audit --no-fund)
 fi
 
 [ "${1:-}" = "--no-build" ] && exit 0
