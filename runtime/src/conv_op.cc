@@ -20,15 +20,17 @@ using tag = dnnl::memory::format_tag;
 
 struct ConvOp::Geometry {
   int64_t hp = 0, wp = 0, ho = 0, wo = 0;
-  bool copy_in = false;   // the image needs padding (or room to over-read)
-  bool copy_out = false;  // rows carry Wp - Wo junk columns
+  bool copy_in = false;    // the image needs padding (or room to over-read)
+  bool copy_out = false;   // rows carry Wp - Wo junk columns
   size_t padded_size = 0;  // floats of the padded image, with its tail
   std::vector<uint32_t> cols;
   kernels::CsrView view;
 };
 
-// oneDNN convolution for NCHW activations; a primitive and the weights in its
-// preferred layout are made once per input shape (a few kept).
+// oneDNN convolution on NCHW or NHWC (channels-last) activations; a primitive
+// and the weights in its preferred layout are made once per input shape and
+// layout (a few kept). oneDNN's own layout for f32 convolutions on AVX-512
+// is NHWC, so channels-last activations run with no reorder at all.
 class ConvOp::Dense {
  public:
   Dense(const dnnl::engine& engine, const float* weight, const float* bias,
@@ -42,24 +44,25 @@ class ConvOp::Dense {
         p_(p),
         activation_(activation) {}
 
-  void run(const float* x, const Shape& xs, float* y) const {
-    const std::shared_ptr<const Compiled> c = compiled_for(xs);
+  void run(const float* x, const Shape& xs, float* y,
+           bool channels_last) const {
+    const std::shared_ptr<const Compiled> c = compiled_for(xs, channels_last);
     dnnl::stream stream(engine_);
-    // The primitive's own activation layouts (blocked, e.g. nChw16c) run
-    // far faster than NCHW; the reorders in and out cost a few percent.
+    // The primitive's own activation layouts (NHWC or blocked) run far
+    // faster than NCHW; NCHW activations are reordered in and out.
     dnnl::memory x_user(c->user_src_desc, engine_, const_cast<float*>(x));
     dnnl::memory y_user(c->user_dst_desc, engine_, y);
     dnnl::memory x_mem = x_user, y_mem = y_user;
     if (c->src_desc != c->user_src_desc) {
-      x_mem = dnnl::memory(c->src_desc, engine_,
-                           thread_workspace(WorkspaceSlot::kConvInput,
-                                            c->src_desc.get_size()));
+      x_mem = dnnl::memory(
+          c->src_desc, engine_,
+          thread_workspace(WorkspaceSlot::kConvInput, c->src_desc.get_size()));
       dnnl::reorder(x_user, x_mem).execute(stream, x_user, x_mem);
     }
     if (c->dst_desc != c->user_dst_desc) {
-      y_mem = dnnl::memory(c->dst_desc, engine_,
-                           thread_workspace(WorkspaceSlot::kConvOutput,
-                                            c->dst_desc.get_size()));
+      y_mem = dnnl::memory(
+          c->dst_desc, engine_,
+          thread_workspace(WorkspaceSlot::kConvOutput, c->dst_desc.get_size()));
     }
     const size_t scratch_bytes = c->scratchpad_desc.get_size();
     std::unordered_map<int, dnnl::memory> args = {
@@ -67,9 +70,8 @@ class ConvOp::Dense {
         {DNNL_ARG_WEIGHTS, c->weights},
         {DNNL_ARG_DST, y_mem}};
     if (bias_ != nullptr) {
-      args.emplace(DNNL_ARG_BIAS,
-                   dnnl::memory(c->bias_desc, engine_,
-                                const_cast<float*>(bias_)));
+      args.emplace(DNNL_ARG_BIAS, dnnl::memory(c->bias_desc, engine_,
+                                               const_cast<float*>(bias_)));
     }
     if (scratch_bytes > 0) {
       args.emplace(DNNL_ARG_SCRATCHPAD,
@@ -87,30 +89,32 @@ class ConvOp::Dense {
  private:
   struct Compiled {
     dnnl::convolution_forward primitive;
-    dnnl::memory::desc user_src_desc, user_dst_desc;  // NCHW
+    dnnl::memory::desc user_src_desc, user_dst_desc;  // NCHW or NHWC
     dnnl::memory::desc src_desc, dst_desc, bias_desc, scratchpad_desc;
     dnnl::memory weights;  // reordered into the primitive's layout
   };
   static constexpr size_t kMaxCachedShapes = 8;
 
-  std::shared_ptr<const Compiled> compiled_for(const Shape& xs) const {
+  std::shared_ptr<const Compiled> compiled_for(const Shape& xs,
+                                               bool channels_last) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto it = cache_.find(xs);
+    const auto key = std::make_pair(xs, channels_last);
+    const auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     const int64_t group = p_.group;
     const int64_t kh = p_.kernel[0], kw = p_.kernel[1];
     const dnnl::memory::dims src_dims = {xs[0], xs[1], xs[2], xs[3]};
-    const dnnl::memory::dims dst_dims = {xs[0], out_,
-                                         p_.output_size(0, xs[2]),
+    const dnnl::memory::dims dst_dims = {xs[0], out_, p_.output_size(0, xs[2]),
                                          p_.output_size(1, xs[3])};
     const dnnl::memory::dims w_dims =
-        group == 1 ? dnnl::memory::dims{out_, in_per_group_, kh, kw}
-                   : dnnl::memory::dims{group, out_ / group, in_per_group_, kh,
-                                        kw};
+        group == 1
+            ? dnnl::memory::dims{out_, in_per_group_, kh, kw}
+            : dnnl::memory::dims{group, out_ / group, in_per_group_, kh, kw};
     const tag w_tag = group == 1 ? tag::oihw : tag::goihw;
     auto c = std::make_shared<Compiled>();
-    c->user_src_desc = dnnl::memory::desc(src_dims, dt::f32, tag::nchw);
-    c->user_dst_desc = dnnl::memory::desc(dst_dims, dt::f32, tag::nchw);
+    const tag act_tag = channels_last ? tag::nhwc : tag::nchw;
+    c->user_src_desc = dnnl::memory::desc(src_dims, dt::f32, act_tag);
+    c->user_dst_desc = dnnl::memory::desc(dst_dims, dt::f32, act_tag);
     const dnnl::memory::desc src_any(src_dims, dt::f32, tag::any);
     const dnnl::memory::desc dst_any(dst_dims, dt::f32, tag::any);
     c->bias_desc = dnnl::memory::desc({out_}, dt::f32, tag::x);
@@ -156,7 +160,7 @@ class ConvOp::Dense {
                   e.what());
     }
     if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
-    return cache_.emplace(xs, std::move(c)).first->second;
+    return cache_.emplace(key, std::move(c)).first->second;
   }
 
   dnnl::engine engine_;
@@ -167,7 +171,8 @@ class ConvOp::Dense {
   SpatialParams p_;
   kernels::Activation activation_;
   mutable std::mutex mutex_;
-  mutable std::map<Shape, std::shared_ptr<const Compiled>> cache_;
+  mutable std::map<std::pair<Shape, bool>, std::shared_ptr<const Compiled>>
+      cache_;
 };
 
 ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
@@ -186,13 +191,14 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
       csr_ = weight.csr;
     } else {
       const std::vector<float> dense = to_dense(weight.bsr);
-      derived_csr_ = CsrMatrix::from_dense(dense.data(), out_channels_,
-                                           static_cast<size_t>(weight.shape[1]));
+      derived_csr_ = CsrMatrix::from_dense(
+          dense.data(), out_channels_, static_cast<size_t>(weight.shape[1]));
       csr_ = derived_csr_.view();
     }
     has_csr_ = true;
-    chunks_ = split_by_work(csr_.row_ptr, out_channels_,
-                            static_cast<size_t>(std::max(1, options.max_threads)));
+    chunks_ =
+        split_by_work(csr_.row_ptr, out_channels_,
+                      static_cast<size_t>(std::max(1, options.max_threads)));
     if (!direct_) {
       // Group g's rows read rows g·Cg·kh·kw.. of the im2col buffer.
       const size_t per_group_out = out_channels_ / p_.group;
@@ -216,8 +222,8 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
   }
   dense_ = std::make_unique<Dense>(engine, w, bias_, out_channels_,
                                    in_per_group_, p_, activation_);
-  const bool known = input.size() == 4 && input[1] > 0 && input[2] > 0 &&
-                     input[3] > 0;
+  const bool known =
+      input.size() == 4 && input[1] > 0 && input[2] > 0 && input[3] > 0;
   if (has_csr_ && options.measure && known) {
     const Shape one = {1, input[1], input[2], input[3]};
     const double dense_time =
@@ -258,13 +264,14 @@ double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::vector<float> x(element_count(xs));
   for (float& v : x) v = u(rng);
-  std::vector<float> y(out_channels_ *
-                       static_cast<size_t>(p_.output_size(0, xs[2]) *
-                                           p_.output_size(1, xs[3])));
+  std::vector<float> y(
+      out_channels_ *
+      static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3])));
   return best_time(
       [&] {
         if (kernel == LinearKernel::kDense) {
-          dense_->run(x.data(), xs, y.data());
+          // As it will run: on channels-last activations (see run()).
+          dense_->run(x.data(), xs, y.data(), /*channels_last=*/true);
         } else {
           run_sparse(x.data(), xs, y.data(), num_threads);
         }
@@ -272,13 +279,16 @@ double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
       std::chrono::milliseconds(5), 20);
 }
 
-void ConvOp::run(const float* x, const Shape& xs, float* y,
+void ConvOp::run(const float* x, const Shape& xs, float* y, bool channels_last,
                  int num_threads) const {
   if (kernel_ == LinearKernel::kDense) {
-    dense_->run(x, xs, y);
-  } else {
-    run_sparse(x, xs, y, num_threads);
+    dense_->run(x, xs, y, channels_last);
+    return;
   }
+  if (channels_last) {
+    throw Error("internal: the sparse convolution reads NCHW activations");
+  }
+  run_sparse(x, xs, y, num_threads);
 }
 
 std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
@@ -328,7 +338,8 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
   g->view.index_width = kernels::IndexWidth::k32;
   g->view.cols = g->padded_size;
   constexpr size_t kMaxGeometries = 8;
-  if (geometries_.size() >= kMaxGeometries) geometries_.erase(geometries_.begin());
+  if (geometries_.size() >= kMaxGeometries)
+    geometries_.erase(geometries_.begin());
   return geometries_.emplace(key, std::move(g)).first->second;
 }
 
@@ -350,22 +361,21 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
     const size_t n = ho * wp;
     float* padded = nullptr;
     if (g->copy_in) {
-      padded = thread_workspace_as<float>(WorkspaceSlot::kConvInput,
-                                          g->padded_size);
+      padded =
+          thread_workspace_as<float>(WorkspaceSlot::kConvInput, g->padded_size);
       std::memset(padded, 0, g->padded_size * sizeof(float));
     }
-    float* wide = g->copy_out ? thread_workspace_as<float>(
-                                    WorkspaceSlot::kConvOutput,
-                                    out_channels_ * n)
-                              : nullptr;
+    float* wide = g->copy_out
+                      ? thread_workspace_as<float>(WorkspaceSlot::kConvOutput,
+                                                   out_channels_ * n)
+                      : nullptr;
     for (size_t b = 0; b < batch; ++b) {
       const float* xb = x + b * image;
       if (g->copy_in) {
         // Borders stay zero from the fill above; only the interior changes.
         for (size_t c = 0; c < channels; ++c) {
           for (int64_t r = 0; r < h; ++r) {
-            std::memcpy(padded + (c * hp + p_.pads[0] + r) * wp +
-                            p_.pads[1],
+            std::memcpy(padded + (c * hp + p_.pads[0] + r) * wp + p_.pads[1],
                         xb + (c * static_cast<size_t>(h) + r) * w,
                         static_cast<size_t>(w) * sizeof(float));
           }
@@ -375,8 +385,8 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
       float* yb = g->copy_out ? wide : y + b * out_image;
       run_chunks(chunks_, csr_.nnz() * n, num_threads,
                  [&](size_t begin, size_t end) {
-                   kernels::spmm_csr_strided(g->view, xb, 1, n, yb, n,
-                                             epilogue, begin, end);
+                   kernels::spmm_csr_strided(g->view, xb, 1, n, yb, n, epilogue,
+                                             begin, end);
                  });
       if (g->copy_out) {
         float* dst = y + b * out_image;
@@ -405,17 +415,17 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
         for (size_t j = 0; j < kw; ++j) {
           float* row = col + ((c * kh + i) * kw + j) * n;
           for (size_t oy = 0; oy < ho; ++oy) {
-            const int64_t iy = static_cast<int64_t>(oy * p_.strides[0] +
-                                                    i * p_.dilations[0]) -
-                               p_.pads[0];
+            const int64_t iy =
+                static_cast<int64_t>(oy * p_.strides[0] + i * p_.dilations[0]) -
+                p_.pads[0];
             float* out = row + oy * wo;
             if (iy < 0 || iy >= h) {
               std::fill(out, out + wo, 0.0f);
               continue;
             }
-            const float* in = xb + (c * static_cast<size_t>(h) +
-                                    static_cast<size_t>(iy)) *
-                                       static_cast<size_t>(w);
+            const float* in =
+                xb + (c * static_cast<size_t>(h) + static_cast<size_t>(iy)) *
+                         static_cast<size_t>(w);
             for (size_t ox = 0; ox < wo; ++ox) {
               const int64_t ix = static_cast<int64_t>(ox * p_.strides[1] +
                                                       j * p_.dilations[1]) -
@@ -429,8 +439,7 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
     float* yb = y + b * out_image;
     run_chunks(chunks_, csr_.nnz() * n, num_threads,
                [&](size_t begin, size_t end) {
-                 kernels::spmm_csr(view, col, n, yb, epilogue, begin,
-                                   end);
+                 kernels::spmm_csr(view, col, n, yb, epilogue, begin, end);
                });
   }
 }

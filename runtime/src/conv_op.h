@@ -13,7 +13,9 @@
 //  - Stride > 1: im2col into [C·kh·kw, Ho·Wo], then the product; group g's
 //    columns are shifted by g·Cg·kh·kw so one CSR covers every group.
 // Dense: oneDNN convolution (weights reordered once into its preferred
-// layout, activations NCHW), with bias and the activation as post-ops.
+// layout), with bias and the activation as post-ops, on NCHW activations or,
+// with no reorders, on NHWC ones: the engine keeps the activations between
+// dense convolutions channels-last.
 // Which one runs is timed at load on the model's own input size, like Linear.
 #ifndef SPRUCE_RUNTIME_CONV_OP_H_
 #define SPRUCE_RUNTIME_CONV_OP_H_
@@ -41,8 +43,9 @@ class ConvOp {
          const dnnl::engine& engine);
   ~ConvOp();
 
-  // x: [N, C, H, W] (its shape `x_shape`), y: [N, O, Ho, Wo].
-  void run(const float* x, const Shape& x_shape, float* y,
+  // x: [N, C, H, W] (its shape `x_shape`), y: [N, O, Ho, Wo], stored NCHW
+  // or, with `channels_last` (dense kernel only), NHWC.
+  void run(const float* x, const Shape& x_shape, float* y, bool channels_last,
            int num_threads) const;
 
   LinearKernel kernel() const { return kernel_; }
@@ -73,8 +76,7 @@ class ConvOp {
   std::vector<size_t> chunks_;
   std::vector<uint32_t> im2col_cols_;  // stride > 1: shifted per group
   mutable std::mutex mutex_;
-  mutable std::map<std::pair<int64_t, int64_t>,
-                   std::shared_ptr<const Geometry>>
+  mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Geometry>>
       geometries_;
   std::vector<float> densified_;  // a sparse weight expanded for oneDNN
   std::unique_ptr<Dense> dense_;

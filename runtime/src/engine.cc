@@ -47,6 +47,14 @@ class ScopedOmpThreads {
   int previous_;
 };
 
+// How a value's bytes are laid out, chosen per value at plan time so that
+// each kernel reads what it wants with as few transposes as possible.
+// Row-major is ONNX's own (NCHW for images); feature-major keeps each
+// feature's values over the batch and tokens contiguous (sparse Linears and
+// LSTMs between each other); channels-last is NHWC (between oneDNN's
+// convolutions and pools). in_layout() converts where neighbours differ.
+enum class Layout : uint8_t { kRowMajor, kFeatureMajor, kChannelsLast };
+
 }  // namespace
 
 struct Engine::Impl {
@@ -62,8 +70,8 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<ConvOp>> conv;  // per node; null if not Conv
   std::vector<std::unique_ptr<PoolOp>> pool;  // per node; null if not a pool
   std::vector<std::unique_ptr<MatMulOp>>
-      matmul;                       // per node; null if not MatMul
-  std::vector<bool> feature_major;  // per value
+      matmul;                  // per node; null if not MatMul
+  std::vector<Layout> layout;  // per value, chosen at plan time
   // Memory plan: each computed value lives in a slot, a buffer shared over
   // time by values whose lifetimes do not overlap (kNoSlot: a model input, or
   // an alias of its input's bytes through Flatten). Elementwise ops write into
@@ -91,8 +99,8 @@ struct Engine::Impl {
     std::vector<const float*> data;
     std::vector<std::vector<float>> slots;      // the memory plan's buffers
     std::vector<std::vector<float>> own;        // per value, off the plan
-    std::vector<std::vector<float>> converted;  // values in the other layout
-    std::vector<bool> is_converted;
+    std::vector<std::vector<float>> converted;  // values in another layout
+    std::vector<Layout> converted_to;  // per value; its own layout if none
   };
   // Run states are reused: their buffers keep their pages, so a steady
   // stream of runs neither allocates nor page-faults. Concurrent runs each
@@ -103,7 +111,7 @@ struct Engine::Impl {
   mutable std::vector<std::unique_ptr<Run>> run_pool;
   void bind_inputs(const std::vector<Input>& given, Run* run) const;
   // `value`'s data in the wanted layout, transposing into run->converted.
-  const float* in_layout(uint32_t value, bool feature_major, Run* run) const;
+  const float* in_layout(uint32_t value, Layout want, Run* run) const;
   // `value`'s buffer: its slot, or its own when `off_plan` (an in-place op
   // whose output turned out larger than its input, by broadcasting).
   float* allocate(uint32_t value, Run* run, bool off_plan = false) const;
@@ -115,7 +123,7 @@ struct Engine::Impl {
 
 void Engine::Impl::plan() {
   const size_t value_count = graph.values.size();
-  feature_major.assign(value_count, false);
+  layout.assign(value_count, Layout::kRowMajor);
   linear.resize(graph.nodes.size());
   lstm.resize(graph.nodes.size());
   conv.resize(graph.nodes.size());
@@ -155,11 +163,13 @@ void Engine::Impl::plan() {
         const WeightDesc& w = graph.weights[node.weights[0]];
         const WeightDesc* b =
             node.weights.size() > 1 ? &graph.weights[node.weights[1]] : nullptr;
-        feature_major[out] = feeds_only_feature_major(out);
-        // The input as its producer wrote it: Linears read either layout.
-        linear[i] =
-            std::make_unique<LinearOp>(w, b, node.activation, feature_major[in],
-                                       feature_major[out], plan, dnnl_engine);
+        layout[out] = feeds_only_feature_major(out) ? Layout::kFeatureMajor
+                                                    : Layout::kRowMajor;
+        // The input as its producer wrote it (channels-last images are
+        // read row-major): Linears read either layout.
+        linear[i] = std::make_unique<LinearOp>(
+            w, b, node.activation, layout[in] == Layout::kFeatureMajor,
+            layout[out] == Layout::kFeatureMajor, plan, dnnl_engine);
         break;
       }
       case OpKind::kMatMul:
@@ -170,11 +180,10 @@ void Engine::Impl::plan() {
         // A merged Y has its features last: kept feature-major for the next
         // LSTM or Linear, row-major as a model output (written so directly,
         // not transposed after). States and a 4-D Y stay row-major.
-        if (out != kNoValue) {
-          feature_major[out] =
-              node.lstm.merged_output &&
-              std::find(graph.outputs.begin(), graph.outputs.end(), out) ==
-                  graph.outputs.end();
+        if (out != kNoValue && node.lstm.merged_output &&
+            std::find(graph.outputs.begin(), graph.outputs.end(), out) ==
+                graph.outputs.end()) {
+          layout[out] = Layout::kFeatureMajor;
         }
         break;
       case OpKind::kConv: {
@@ -184,15 +193,33 @@ void Engine::Impl::plan() {
         conv[i] =
             std::make_unique<ConvOp>(w, b, node.spatial, node.activation,
                                      graph.values[in].shape, plan, dnnl_engine);
+        // oneDNN's convolutions run on NHWC without reorders; chains of
+        // dense convs, pools and residual Adds stay channels-last.
+        if (conv[i]->kernel() == LinearKernel::kDense) {
+          layout[out] = Layout::kChannelsLast;
+        }
         break;
       }
       case OpKind::kMaxPool:
       case OpKind::kAveragePool:
         pool[i] = std::make_unique<PoolOp>(node.op, node.spatial, dnnl_engine);
+        if (layout[in] == Layout::kChannelsLast) {
+          layout[out] = Layout::kChannelsLast;
+        }
         break;
+      case OpKind::kAdd: {
+        // Channels-last when either side is and no broadcasting is needed.
+        const uint32_t b = node.inputs[1];
+        if ((layout[in] == Layout::kChannelsLast ||
+             layout[b] == Layout::kChannelsLast) &&
+            graph.values[in].shape == graph.values[b].shape &&
+            graph.values[in].shape.size() == 4) {
+          layout[out] = Layout::kChannelsLast;
+        }
+        break;
+      }
       case OpKind::kConcat:
       case OpKind::kGlobalAveragePool:
-      case OpKind::kAdd:
       case OpKind::kGather:
       case OpKind::kBinary:
       case OpKind::kUnary:
@@ -209,7 +236,7 @@ void Engine::Impl::plan() {
         break;
       case OpKind::kRelu:
       case OpKind::kClip:
-        feature_major[out] = feature_major[in];
+        layout[out] = layout[in];
         break;
       case OpKind::kFlatten: {
         // Keeping the last dimension keeps the feature-major bytes valid.
@@ -217,7 +244,9 @@ void Engine::Impl::plan() {
         const Shape& y = graph.values[out].shape;
         const bool same_features =
             !x.empty() && x.back() > 0 && x.back() == y.back();
-        feature_major[out] = same_features && feature_major[in];
+        if (same_features && layout[in] == Layout::kFeatureMajor) {
+          layout[out] = Layout::kFeatureMajor;
+        }
         break;
       }
     }
@@ -277,7 +306,7 @@ void Engine::Impl::plan_memory() {
       if (elementwise && in != kNoValue && slot_of[in] != kNoSlot &&
           last_use[in] == i && live[slot_of[in]] == 1 &&
           graph.values[in].shape == graph.values[o].shape &&
-          feature_major[in] == feature_major[o]) {
+          layout[in] == layout[o]) {
         slot_of[o] = slot_of[in];
         ++live[slot_of[o]];
         in_place[i] = true;
@@ -491,25 +520,45 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
   }
 }
 
-const float* Engine::Impl::in_layout(uint32_t value, bool want_feature_major,
+const float* Engine::Impl::in_layout(uint32_t value, Layout want,
                                      Run* run) const {
+  const Layout have = layout[value];
+  if (have == want) return run->data[value];
   const Shape& shape = run->shapes[value];
-  const size_t features = shape.empty() ? 1 : static_cast<size_t>(shape.back());
-  const size_t n = element_count(shape) / std::max<size_t>(features, 1);
-  if (feature_major[value] == want_feature_major || n == 1 || features == 1) {
-    return run->data[value];
-  }
-  std::vector<float>& out = run->converted[value];
-  if (!run->is_converted[value]) {
-    run->is_converted[value] = true;
-    out.resize(n * features);
-    if (want_feature_major) {
-      kernels::transpose(run->data[value], n, features, features, out.data(),
-                         n);
-    } else {
-      kernels::transpose(run->data[value], features, n, n, out.data(),
-                         features);
+  size_t rows, cols, images = 1;  // each image is transposed [rows × cols]
+  if (have == Layout::kChannelsLast || want == Layout::kChannelsLast) {
+    if (shape.size() != 4 ||
+        (have != Layout::kRowMajor && want != Layout::kRowMajor)) {
+      throw Error("internal: no layout conversion for tensor '" +
+                  graph.values[value].name + "'");
     }
+    const auto channels = static_cast<size_t>(shape[1]);
+    const auto pixels = static_cast<size_t>(shape[2] * shape[3]);
+    images = static_cast<size_t>(shape[0]);
+    // NCHW → NHWC transposes each [C × HW] image; back, each [HW × C].
+    rows = want == Layout::kChannelsLast ? channels : pixels;
+    cols = want == Layout::kChannelsLast ? pixels : channels;
+  } else {
+    const size_t features =
+        shape.empty() ? 1 : static_cast<size_t>(shape.back());
+    const size_t n = element_count(shape) / std::max<size_t>(features, 1);
+    // Row-major [n × features] → feature-major; back, [features × n].
+    rows = want == Layout::kFeatureMajor ? n : features;
+    cols = want == Layout::kFeatureMajor ? features : n;
+  }
+  if (rows == 1 || cols == 1) return run->data[value];  // the same bytes
+  std::vector<float>& out = run->converted[value];
+  if (run->converted_to[value] == want) return out.data();
+  if (run->converted_to[value] != have) {
+    throw Error("internal: tensor '" + graph.values[value].name +
+                "' is wanted in two other layouts");
+  }
+  run->converted_to[value] = want;
+  out.resize(images * rows * cols);
+  const float* x = run->data[value];
+  for (size_t i = 0; i < images; ++i) {
+    kernels::transpose(x + i * rows * cols, rows, cols, cols,
+                       out.data() + i * rows * cols, rows);
   }
   return out.data();
 }
@@ -537,7 +586,10 @@ void Engine::Impl::run_lstm(size_t node_index, Run* run) const {
   LstmOp::Io io;
   io.seq = static_cast<size_t>(p.input_batch_major ? x[1] : x[0]);
   io.batch = static_cast<size_t>(p.input_batch_major ? x[0] : x[1]);
-  io.x = in_layout(node.inputs[0], op.input_feature_major(io.batch), run);
+  io.x = in_layout(node.inputs[0],
+                   op.input_feature_major(io.batch) ? Layout::kFeatureMajor
+                                                    : Layout::kRowMajor,
+                   run);
   auto input = [&](size_t k) -> const float* {
     if (k >= node.inputs.size() || node.inputs[k] == kNoValue) return nullptr;
     return run->data[node.inputs[k]];
@@ -549,8 +601,8 @@ void Engine::Impl::run_lstm(size_t node_index, Run* run) const {
     return allocate(node.outputs[k], run);
   };
   io.y = output(0);
-  io.y_feature_major =
-      node.outputs[0] != kNoValue && feature_major[node.outputs[0]];
+  io.y_feature_major = node.outputs[0] != kNoValue &&
+                       layout[node.outputs[0]] == Layout::kFeatureMajor;
   io.y_h = output(1);
   io.y_c = output(2);
   op.run(io, threads);
@@ -568,7 +620,7 @@ void Engine::Impl::run_concat(const NodeDesc& node, Run* run) const {
   const size_t out_row = outer == 0 ? 0 : element_count(ys) / outer;
   size_t offset = 0;
   for (uint32_t v : node.inputs) {
-    const float* x = in_layout(v, /*feature_major=*/false, run);
+    const float* x = in_layout(v, Layout::kRowMajor, run);
     const size_t row = outer == 0 ? 0 : element_count(run->shapes[v]) / outer;
     for (size_t o = 0; o < outer; ++o) {
       std::copy(x + o * row, x + (o + 1) * row, y + o * out_row + offset);
@@ -597,7 +649,11 @@ void Engine::Impl::run_node(size_t i, Run* run) const {
                                            element_count(run->shapes[in]);
   switch (node.op) {
     case OpKind::kLinear: {
-      const float* x = in_layout(in, linear[i]->x_feature_major(), run);
+      const float* x =
+          in_layout(in,
+                    linear[i]->x_feature_major() ? Layout::kFeatureMajor
+                                                 : Layout::kRowMajor,
+                    run);
       const size_t n =
           element_count(run->shapes[in]) / linear[i]->in_features();
       float* y = allocate(out, run);
@@ -619,7 +675,7 @@ void Engine::Impl::run_node(size_t i, Run* run) const {
     }
     case OpKind::kFlatten:
       // Same bytes, new shape: no copy unless the layout must change.
-      run->data[out] = in_layout(in, feature_major[out], run);
+      run->data[out] = in_layout(in, layout[out], run);
       break;
     case OpKind::kLstm:
       run_lstm(i, run);
@@ -628,26 +684,31 @@ void Engine::Impl::run_node(size_t i, Run* run) const {
       run_concat(node, run);
       break;
     case OpKind::kConv: {
-      const float* x = in_layout(in, /*feature_major=*/false, run);
+      const float* x = in_layout(in, layout[out], run);
       float* y = allocate(out, run);
-      conv[i]->run(x, run->shapes[in], y, threads);
+      conv[i]->run(x, run->shapes[in], y, layout[out] == Layout::kChannelsLast,
+                   threads);
       break;
     }
     case OpKind::kMaxPool:
     case OpKind::kAveragePool: {
-      const float* x = in_layout(in, /*feature_major=*/false, run);
-      pool[i]->run(x, run->shapes[in], allocate(out, run));
+      const float* x = in_layout(in, layout[out], run);
+      pool[i]->run(x, run->shapes[in], allocate(out, run),
+                   layout[out] == Layout::kChannelsLast);
       break;
     }
     case OpKind::kGlobalAveragePool: {
-      const float* x = in_layout(in, /*feature_major=*/false, run);
-      global_average_pool(x, run->shapes[in], allocate(out, run));
+      const bool channels_last = layout[in] == Layout::kChannelsLast;
+      const float* x =
+          channels_last ? run->data[in] : in_layout(in, Layout::kRowMajor, run);
+      global_average_pool(x, run->shapes[in], allocate(out, run),
+                          channels_last);
       break;
     }
     case OpKind::kAdd: {
       const uint32_t b = node.inputs[1];
-      const float* xa = in_layout(in, /*feature_major=*/false, run);
-      const float* xb = in_layout(b, /*feature_major=*/false, run);
+      const float* xa = in_layout(in, layout[out], run);
+      const float* xb = in_layout(b, layout[out], run);
       float* y = allocate(out, run, off_plan);
       add_broadcast(xa, run->shapes[in], xb, run->shapes[b], y,
                     run->shapes[out], node.activation);
@@ -663,7 +724,7 @@ void Engine::Impl::run_tensor_op(size_t i, Run* run) const {
   const uint32_t out = node.outputs[0];
   const Shape& ys = run->shapes[out];
   auto input = [&](size_t k) {
-    return in_layout(node.inputs[k], /*feature_major=*/false, run);
+    return in_layout(node.inputs[k], Layout::kRowMajor, run);
   };
   auto shape = [&](size_t k) -> const Shape& {
     return run->shapes[node.inputs[k]];
@@ -811,7 +872,7 @@ std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
   std::vector<Tensor> outputs;
   outputs.reserve(m.graph.outputs.size());
   for (uint32_t o : m.graph.outputs) {
-    const float* data = m.in_layout(o, /*feature_major=*/false, &run);
+    const float* data = m.in_layout(o, Layout::kRowMajor, &run);
     const size_t count = element_count(run.shapes[o]);
     outputs.emplace_back(run.shapes[o], std::vector<float>(data, data + count));
   }
@@ -839,7 +900,7 @@ std::unique_ptr<Engine::Impl::Run> Engine::Impl::acquire_run() const {
   }
   run->shapes.assign(value_count, Shape());
   run->data.assign(value_count, nullptr);
-  run->is_converted.assign(value_count, false);
+  run->converted_to.assign(layout.begin(), layout.end());
   return run;
 }
 

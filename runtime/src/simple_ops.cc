@@ -7,6 +7,7 @@
 #include "spruce/error.h"
 #include "spruce/kernels/epilogue.h"
 #include "tensor_ops.h"
+#include "workspace.h"
 
 namespace spruce {
 
@@ -25,16 +26,18 @@ PoolOp::PoolOp(OpKind op, const SpatialParams& params,
 PoolOp::~PoolOp() = default;
 
 std::shared_ptr<const PoolOp::Compiled> PoolOp::compiled_for(
-    const Shape& xs) const {
+    const Shape& xs, bool channels_last) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto it = cache_.find(xs);
+  const auto key = std::make_pair(xs, channels_last);
+  const auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
   const int64_t ho = p_.output_size(0, xs[2]);
   const int64_t wo = p_.output_size(1, xs[3]);
   auto c = std::make_shared<Compiled>();
-  c->src_desc = dnnl::memory::desc({xs[0], xs[1], xs[2], xs[3]}, dt::f32,
-                                   tag::nchw);
-  c->dst_desc = dnnl::memory::desc({xs[0], xs[1], ho, wo}, dt::f32, tag::nchw);
+  const tag layout = channels_last ? tag::nhwc : tag::nchw;
+  c->src_desc =
+      dnnl::memory::desc({xs[0], xs[1], xs[2], xs[3]}, dt::f32, layout);
+  c->dst_desc = dnnl::memory::desc({xs[0], xs[1], ho, wo}, dt::f32, layout);
   // oneDNN wants the right padding that yields exactly (ho, wo); with
   // ceil_mode that is more than ONNX's pads, and those extra cells are
   // outside the input (ignored by max and by the exclude-padding average).
@@ -66,28 +69,49 @@ std::shared_ptr<const PoolOp::Compiled> PoolOp::compiled_for(
   }
   constexpr size_t kMaxCachedShapes = 8;
   if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
-  return cache_.emplace(xs, std::move(c)).first->second;
+  return cache_.emplace(key, std::move(c)).first->second;
 }
 
-void PoolOp::run(const float* x, const Shape& xs, float* y) const {
-  const std::shared_ptr<const Compiled> c = compiled_for(xs);
+void PoolOp::run(const float* x, const Shape& xs, float* y,
+                 bool channels_last) const {
+  const std::shared_ptr<const Compiled> c = compiled_for(xs, channels_last);
   dnnl::memory x_mem(c->src_desc, engine_, const_cast<float*>(x));
   dnnl::memory y_mem(c->dst_desc, engine_, y);
-  std::vector<uint8_t> scratch(c->scratchpad_desc.get_size());
+  const size_t scratch_bytes = c->scratchpad_desc.get_size();
   std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, x_mem},
                                                 {DNNL_ARG_DST, y_mem}};
-  if (!scratch.empty()) {
+  if (scratch_bytes > 0) {
     args.emplace(DNNL_ARG_SCRATCHPAD,
-                 dnnl::memory(c->scratchpad_desc, engine_, scratch.data()));
+                 dnnl::memory(c->scratchpad_desc, engine_,
+                              thread_workspace(WorkspaceSlot::kScratchpad,
+                                               scratch_bytes)));
   }
   dnnl::stream stream(engine_);
   c->primitive.execute(stream, args);
   stream.wait();
 }
 
-void global_average_pool(const float* x, const Shape& xs, float* y) {
+void global_average_pool(const float* x, const Shape& xs, float* y,
+                         bool channels_last) {
   const auto planes = static_cast<size_t>(xs[0] * xs[1]);
   const auto size = static_cast<size_t>(xs[2] * xs[3]);
+  if (channels_last) {
+    // Each image is [H·W, C]: sum its rows, contiguous over channels.
+    const auto channels = static_cast<size_t>(xs[1]);
+    std::vector<double> sum(channels);
+    for (int64_t b = 0; b < xs[0]; ++b) {
+      std::fill(sum.begin(), sum.end(), 0.0);
+      const float* image = x + static_cast<size_t>(b) * size * channels;
+      for (size_t k = 0; k < size; ++k) {
+        for (size_t c = 0; c < channels; ++c) sum[c] += image[k * channels + c];
+      }
+      for (size_t c = 0; c < channels; ++c) {
+        y[static_cast<size_t>(b) * channels + c] =
+            static_cast<float>(sum[c] / static_cast<double>(size));
+      }
+    }
+    return;
+  }
   for (size_t p = 0; p < planes; ++p) {
     const float* plane = x + p * size;
     double sum = 0;

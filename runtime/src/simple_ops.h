@@ -18,21 +18,27 @@ class PoolOp {
  public:
   PoolOp(OpKind op, const SpatialParams& params, const dnnl::engine& engine);
   ~PoolOp();
-  void run(const float* x, const Shape& x_shape, float* y) const;
+  // x and y stored NCHW or, with `channels_last`, NHWC.
+  void run(const float* x, const Shape& x_shape, float* y,
+           bool channels_last) const;
 
  private:
   struct Compiled;
-  std::shared_ptr<const Compiled> compiled_for(const Shape& xs) const;
+  std::shared_ptr<const Compiled> compiled_for(const Shape& xs,
+                                               bool channels_last) const;
 
   OpKind op_;
   SpatialParams p_;
   dnnl::engine engine_;
   mutable std::mutex mutex_;
-  mutable std::map<Shape, std::shared_ptr<const Compiled>> cache_;
+  mutable std::map<std::pair<Shape, bool>, std::shared_ptr<const Compiled>>
+      cache_;
 };
 
-// y[n, c] = mean of plane x[n, c, :, :].
-void global_average_pool(const float* x, const Shape& x_shape, float* y);
+// y[n, c] = mean of plane x[n, c, :, :], x stored NCHW or, with
+// `channels_last`, NHWC (y is [N, C] either way).
+void global_average_pool(const float* x, const Shape& x_shape, float* y,
+                         bool channels_last);
 
 // y = act(a + b) with numpy broadcasting to `y_shape`.
 void add_broadcast(const float* a, const Shape& a_shape, const float* b,

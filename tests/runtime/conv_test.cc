@@ -26,7 +26,8 @@ struct ConvCase {
 
 // y[b, o, y, x] = act(bias[o] + sum over (c, i, j) of W[o, c, i, j] ·
 // x[b, g·Cg + c, y·sh − pt + i·dh, x·sw − pl + j·dw]), zero outside.
-std::vector<float> reference_conv(const ConvCase& k, const std::vector<float>& x,
+std::vector<float> reference_conv(const ConvCase& k,
+                                  const std::vector<float>& x,
                                   const std::vector<float>& w,
                                   const std::vector<float>& bias, bool relu6) {
   const SpatialParams& p = k.p;
@@ -42,16 +43,22 @@ std::vector<float> reference_conv(const ConvCase& k, const std::vector<float>& x
           for (int64_t c = 0; c < cg; ++c) {
             for (int64_t i = 0; i < p.kernel[0]; ++i) {
               for (int64_t j = 0; j < p.kernel[1]; ++j) {
-                const int64_t iy = oy * p.strides[0] - p.pads[0] + i * p.dilations[0];
-                const int64_t ix = ox * p.strides[1] - p.pads[1] + j * p.dilations[1];
+                const int64_t iy =
+                    oy * p.strides[0] - p.pads[0] + i * p.dilations[0];
+                const int64_t ix =
+                    ox * p.strides[1] - p.pads[1] + j * p.dilations[1];
                 if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w) continue;
-                sum += double(w[static_cast<size_t>(((o * cg + c) * p.kernel[0] + i) * p.kernel[1] + j)]) *
-                       x[static_cast<size_t>(((b * k.channels + g * cg + c) * k.h + iy) * k.w + ix)];
+                sum +=
+                    double(w[static_cast<size_t>(
+                        ((o * cg + c) * p.kernel[0] + i) * p.kernel[1] + j)]) *
+                    x[static_cast<size_t>(
+                        ((b * k.channels + g * cg + c) * k.h + iy) * k.w + ix)];
               }
             }
           }
           if (relu6) sum = std::min(std::max(sum, 0.0), 6.0);
-          y[static_cast<size_t>(((b * k.out + o) * ho + oy) * wo + ox)] = static_cast<float>(sum);
+          y[static_cast<size_t>(((b * k.out + o) * ho + oy) * wo + ox)] =
+              static_cast<float>(sum);
         }
       }
     }
@@ -80,8 +87,9 @@ std::string conv_model(const ConvCase& k, const std::vector<float>& w,
   bd.shape = {k.out};
   bd.dense = bias;
   m.weights = {wd, bd};
-  m.values = {{"x", {-1, k.channels, k.h, k.w}},
-              {"y", {-1, k.out, k.p.output_size(0, k.h), k.p.output_size(1, k.w)}}};
+  m.values = {
+      {"x", {-1, k.channels, k.h, k.w}},
+      {"y", {-1, k.out, k.p.output_size(0, k.h), k.p.output_size(1, k.w)}}};
   NodeDef n;
   n.name = "conv";
   n.op = OpType::kConv;
@@ -143,21 +151,25 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
     const std::vector<float> expected = reference_conv(k, x, w, bias, true);
     for (const bool sparse : {true, false}) {
       for (const int threads : {1, 2}) {
-        SCOPED_TRACE("case " + std::to_string(ci) + (sparse ? " sparse" : " dense") +
-                     " threads " + std::to_string(threads));
+        SCOPED_TRACE("case " + std::to_string(ci) +
+                     (sparse ? " sparse" : " dense") + " threads " +
+                     std::to_string(threads));
         EngineOptions options;
         options.num_threads = threads;
-        options.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+        options.kernel_selection =
+            EngineOptions::KernelSelection::kSparsityThreshold;
         options.sparse_kernel_min_sparsity = 0.0;
-        const Engine engine = Engine::load(
-            conv_model(k, w, bias, sparse, "conv" + std::to_string(ci) + ".spruce"),
-            options);
+        const Engine engine =
+            Engine::load(conv_model(k, w, bias, sparse,
+                                    "conv" + std::to_string(ci) + ".spruce"),
+                         options);
         EXPECT_EQ(engine.layers()[0].kernel, sparse ? "sparse-csr" : "onednn");
         const std::vector<Tensor> out =
             engine.run({{"x", x.data(), {k.batch, k.channels, k.h, k.w}}});
         ASSERT_EQ(out[0].size(), expected.size());
         for (size_t e = 0; e < expected.size(); ++e) {
-          ASSERT_NEAR(out[0].data()[e], expected[e], 1e-4f * (1 + std::abs(expected[e])))
+          ASSERT_NEAR(out[0].data()[e], expected[e],
+                      1e-4f * (1 + std::abs(expected[e])))
               << "at " << e;
         }
       }
@@ -239,7 +251,99 @@ TEST(MemoryPlan, ResidualBlockReusesBuffersAndStaysCorrect) {
   for (int run = 0; run < 2; ++run) {  // the second run reuses nothing stale
     const std::vector<Tensor> out = engine.run({{"x", x.data(), s}});
     for (size_t e = 0; e < expected.size(); ++e) {
-      ASSERT_NEAR(out[0].data()[e], expected[e], 1e-4f * (1 + std::abs(expected[e])));
+      ASSERT_NEAR(out[0].data()[e], expected[e],
+                  1e-4f * (1 + std::abs(expected[e])));
+    }
+  }
+}
+
+// dense conv → sparse conv → dense conv → GlobalAveragePool on a batch of
+// 2: the dense convs keep their activations channels-last, the sparse one
+// reads and writes NCHW, and the layouts are converted between them; the
+// result is the reference's in every thread count.
+TEST(Conv, MixedSparseAndDenseChainsConvertLayouts) {
+  const int64_t batch = 2, c = 5, h = 7, w = 6;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  std::vector<float> w1(c * c * 9), w2(c * c * 9), w3(c * c), b(c);
+  for (float& v : w1) v = u(rng);
+  for (float& v : w2) v = keep(rng) < 0.8 ? 0.0f : u(rng);
+  for (float& v : w3) v = u(rng);
+  for (float& v : b) v = u(rng);
+  ModelDef m;
+  WeightDef d1, d2, d3, db;
+  d1.name = "w1";
+  d1.shape = {c, c * 9};
+  d1.dense = w1;
+  d2.name = "w2";
+  d2.shape = {c, c * 9};
+  d2.format = WeightFormat::kCsr;
+  d2.csr = CsrMatrix::from_dense(w2.data(), c, c * 9);
+  d3.name = "w3";
+  d3.shape = {c, c};
+  d3.dense = w3;
+  db.name = "b";
+  db.shape = {c};
+  db.dense = b;
+  m.weights = {d1, d2, d3, db};
+  const Shape s = {-1, c, h, w};
+  m.values = {{"x", s}, {"a", s}, {"b", s}, {"c", s}, {"y", {-1, c, 1, 1}}};
+  auto conv = [&](const std::string& name, uint32_t in, uint32_t weight,
+                  uint32_t kernel) {
+    NodeDef n;
+    n.name = name;
+    n.op = OpType::kConv;
+    n.inputs = {in};
+    n.outputs = {in + 1};
+    n.weights = {weight, 3};
+    n.spatial = params(kernel, 1, kernel / 2, 1, 1);
+    n.activation = kernels::Activation::kRelu6;
+    return n;
+  };
+  NodeDef gap;
+  gap.name = "gap";
+  gap.op = OpType::kGlobalAveragePool;
+  gap.inputs = {3};
+  gap.outputs = {4};
+  m.nodes = {conv("conv1", 0, 0, 3), conv("conv2", 1, 1, 3),
+             conv("conv3", 2, 2, 1), gap};
+  m.inputs = {0};
+  m.outputs = {4};
+  const std::string path = testing::temp_path("mixed_chain.spruce");
+  converters::write_model(m, path);
+
+  std::vector<float> x(static_cast<size_t>(batch * c * h * w));
+  for (float& v : x) v = u(rng);
+  const ConvCase k3{batch, c, h, w, c, params(3, 1, 1, 1, 1)};
+  const ConvCase k1{batch, c, h, w, c, params(1, 1, 0, 1, 1)};
+  const auto a = reference_conv(k3, x, w1, b, true);
+  const auto bb = reference_conv(k3, a, w2, b, true);
+  const auto cc = reference_conv(k1, bb, w3, b, true);
+  std::vector<float> expected(static_cast<size_t>(batch * c));
+  for (size_t p = 0; p < expected.size(); ++p) {
+    double sum = 0;
+    for (int64_t e = 0; e < h * w; ++e)
+      sum += cc[p * static_cast<size_t>(h * w) + e];
+    expected[p] = static_cast<float>(sum / static_cast<double>(h * w));
+  }
+  for (const int threads : {1, 2}) {
+    EngineOptions options;
+    options.num_threads = threads;
+    options.kernel_selection =
+        EngineOptions::KernelSelection::kSparsityThreshold;
+    options.sparse_kernel_min_sparsity = 0.5;
+    const Engine engine = Engine::load(path, options);
+    ASSERT_EQ(engine.layers()[0].kernel, "onednn");
+    ASSERT_EQ(engine.layers()[1].kernel, "sparse-csr");
+    ASSERT_EQ(engine.layers()[2].kernel, "onednn");
+    const std::vector<Tensor> out =
+        engine.run({{"x", x.data(), {batch, c, h, w}}});
+    ASSERT_EQ(out[0].shape(), (Shape{batch, c, 1, 1}));
+    for (size_t e = 0; e < expected.size(); ++e) {
+      ASSERT_NEAR(out[0].data()[e], expected[e],
+                  1e-4f * (1 + std::abs(expected[e])))
+          << "threads " << threads << " at " << e;
     }
   }
 }
