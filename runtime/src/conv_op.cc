@@ -11,6 +11,7 @@
 #include "kernel_timing.h"
 #include "parallel.h"
 #include "spruce/error.h"
+#include "spruce/kernels/transpose.h"
 #include "workspace.h"
 
 namespace spruce {
@@ -258,22 +259,39 @@ size_t ConvOp::dense_macs(const Shape& xs) const {
   return out_channels_ * in_per_group_ * p_.kernel[0] * p_.kernel[1] * ho * wo;
 }
 
+size_t ConvOp::multiply_adds(const Shape& xs) const {
+  const auto images = static_cast<size_t>(xs[0]);
+  if (kernel_ == LinearKernel::kDense) return dense_macs(xs) * images;
+  const auto pixels =
+      static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3]));
+  return csr_.nnz() * pixels * images;
+}
+
 double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
                            int num_threads) const {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::vector<float> x(element_count(xs));
   for (float& v : x) v = u(rng);
-  std::vector<float> y(
-      out_channels_ *
-      static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3])));
+  const auto pixels =
+      static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3]));
+  const auto channels = static_cast<size_t>(xs[1]);
+  const auto in_pixels = static_cast<size_t>(xs[2] * xs[3]);
+  std::vector<float> y(out_channels_ * pixels), x_nchw(x.size()),
+      y_nhwc(y.size());
   return best_time(
       [&] {
         if (kernel == LinearKernel::kDense) {
           // As it will run: on channels-last activations (see run()).
           dense_->run(x.data(), xs, y.data(), /*channels_last=*/true);
         } else {
-          run_sparse(x.data(), xs, y.data(), num_threads);
+          // Between dense convs the activations are channels-last: a sparse
+          // conv there pays for converting its input and output too.
+          kernels::transpose(x.data(), in_pixels, channels, channels,
+                             x_nchw.data(), in_pixels);
+          run_sparse(x_nchw.data(), xs, y.data(), num_threads);
+          kernels::transpose(y.data(), out_channels_, pixels, pixels,
+                             y_nhwc.data(), out_channels_);
         }
       },
       std::chrono::milliseconds(5), 20);

@@ -52,6 +52,9 @@ class ConvOp {
   double speedup() const { return speedup_; }
   // Multiply-adds of one image of `x_shape` if dense (for GFLOP/s reports).
   size_t dense_macs(const Shape& x_shape) const;
+  // Multiply-adds a run over the whole batch `x_shape` does with the chosen
+  // kernel (the non-zeros times the output pixels when sparse).
+  size_t multiply_adds(const Shape& x_shape) const;
 
  private:
   struct Geometry;  // direct mode: offsets for one input size
