@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -119,6 +120,10 @@ struct Engine::Impl {
   void run_lstm(size_t node_index, Run* run) const;
   void run_tensor_op(size_t node_index, Run* run) const;
   void run_concat(const NodeDesc& node, Run* run) const;
+  // Adds node i's floating-point operations in `run` to *flops and names
+  // the kernel that did them.
+  void count_work(size_t i, const Run& run, double* flops,
+                  std::string* kernel) const;
 };
 
 void Engine::Impl::plan() {
@@ -861,13 +866,34 @@ const std::string& Engine::path() const { return impl_->path; }
 const MemoryPlanInfo& Engine::memory_plan() const { return impl_->memory; }
 
 std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
+  return run(inputs, nullptr);
+}
+
+std::vector<Tensor> Engine::run(const std::vector<Input>& inputs,
+                                RunProfile* profile) const {
   const Impl& m = *impl_;
   std::unique_ptr<Impl::Run> state = m.acquire_run();
   Impl::Run& run = *state;
   m.bind_inputs(inputs, &run);
 
   const ScopedOmpThreads omp_threads(m.options.num_threads);
-  for (size_t i = 0; i < m.graph.nodes.size(); ++i) m.run_node(i, &run);
+  const size_t nodes = m.graph.nodes.size();
+  if (profile == nullptr) {
+    for (size_t i = 0; i < nodes; ++i) m.run_node(i, &run);
+  } else {
+    profile->seconds.resize(nodes, 0.0);
+    profile->flops.resize(nodes, 0.0);
+    profile->kernels.resize(nodes, "-");
+    for (size_t i = 0; i < nodes; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      m.run_node(i, &run);
+      profile->seconds[i] += std::chrono::duration<double>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count();
+      m.count_work(i, run, &profile->flops[i], &profile->kernels[i]);
+    }
+    ++profile->runs;
+  }
 
   std::vector<Tensor> outputs;
   outputs.reserve(m.graph.outputs.size());
@@ -880,6 +906,38 @@ std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
   // left it half-written, and a fresh one costs just the allocation.
   m.release_run(std::move(state));
   return outputs;
+}
+
+void Engine::Impl::count_work(size_t i, const Run& run, double* flops,
+                              std::string* kernel) const {
+  const NodeDesc& node = graph.nodes[i];
+  const Shape& x = run.shapes[node.inputs.empty() ? 0 : node.inputs[0]];
+  switch (node.op) {
+    case OpKind::kLinear: {
+      const LinearOp& op = *linear[i];
+      const size_t n = element_count(x) / op.in_features();
+      *flops += 2.0 * static_cast<double>(op.multiply_adds(n));
+      *kernel = linear_kernel_name(op.choice(n).kernel);
+      return;
+    }
+    case OpKind::kConv: {
+      *flops += 2.0 * static_cast<double>(conv[i]->multiply_adds(x));
+      *kernel = linear_kernel_name(conv[i]->kernel());
+      return;
+    }
+    case OpKind::kMatMul: {
+      const Shape& y = run.shapes[node.outputs[0]];
+      const auto k = static_cast<double>(x.back());
+      *flops += 2.0 * static_cast<double>(element_count(y)) * k;
+      *kernel = "onednn";
+      return;
+    }
+    case OpKind::kLstm:
+      *kernel = layers[i].kernel;
+      return;
+    default:
+      return;
+  }
 }
 
 std::unique_ptr<Engine::Impl::Run> Engine::Impl::acquire_run() const {

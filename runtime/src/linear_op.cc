@@ -157,6 +157,18 @@ void LinearOp::release_unused() {
   }
 }
 
+size_t LinearOp::multiply_adds(size_t n) const {
+  switch (choice(n).kernel) {
+    case LinearKernel::kDense:
+      return out_ * in_ * n;
+    case LinearKernel::kCsr:
+      return csr_.nnz() * n;
+    case LinearKernel::kBsr:
+      return bsr_.nnz_blocks() * bsr_.block_rows * bsr_.block_cols * n;
+  }
+  return 0;
+}
+
 void LinearOp::run(const float* x, size_t n, float* y, int num_threads) const {
   run_kernel(choice(n).kernel, x, n, y, num_threads);
 }

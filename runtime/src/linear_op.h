@@ -60,6 +60,9 @@ class LinearOp {
     return n < kNarrowBelow ? narrow_ : wide_;
   }
   size_t out_features() const { return out_; }
+  // Multiply-adds one run over n columns does with the kernel chosen for n:
+  // the non-zeros (whole blocks for BSR) times n when sparse.
+  size_t multiply_adds(size_t n) const;
   size_t in_features() const { return in_; }
   bool x_feature_major() const { return x_feature_major_; }
   bool y_feature_major() const { return y_feature_major_; }

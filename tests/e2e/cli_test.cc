@@ -4,9 +4,12 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "npy.h"
 #include "spruce/converters/onnx_tensor.h"
@@ -27,7 +30,8 @@ struct Result {
 
 Result spruce_cli(const std::string& args) {
   const std::string err_file = temp_path("stderr.txt");
-  const std::string cmd = std::string(SPRUCE_CLI_PATH) + " " + args + " 2>" + err_file;
+  const std::string cmd =
+      std::string(SPRUCE_CLI_PATH) + " " + args + " 2>" + err_file;
   Result r;
   FILE* pipe = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf{};
@@ -39,11 +43,14 @@ Result spruce_cli(const std::string& args) {
   return r;
 }
 
-size_t lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
+size_t lines(const std::string& s) {
+  return std::count(s.begin(), s.end(), '\n');
+}
 
 TEST(Cli, ConvertInspectRunWritesOutputsMatchingPyTorch) {
   const std::string model = temp_path("cli.spruce");
-  const Result c = spruce_cli("convert " + fixture("mlp_pruned90/model.onnx") + " -o " + model);
+  const Result c = spruce_cli("convert " + fixture("mlp_pruned90/model.onnx") +
+                              " -o " + model);
   ASSERT_EQ(c.status, 0) << c.err;
   EXPECT_NE(c.out.find("smaller"), std::string::npos);
   EXPECT_NE(c.out.find("csr"), std::string::npos);
@@ -53,8 +60,9 @@ TEST(Cli, ConvertInspectRunWritesOutputsMatchingPyTorch) {
   EXPECT_NE(i.out.find("Linear+relu"), std::string::npos) << i.out;
 
   const std::string dir = temp_path("cli_out");
-  const Result r = spruce_cli("run " + model + " --input input=" +
-                              fixture("mlp_pruned90/input_0.npy") + " --output-dir " + dir);
+  const Result r = spruce_cli(
+      "run " + model + " --input input=" + fixture("mlp_pruned90/input_0.npy") +
+      " --output-dir " + dir);
   ASSERT_EQ(r.status, 0) << r.err;
   const Tensor out = tools::read_npy(dir + "/output.npy");
   const Tensor expected = tools::read_npy(fixture("mlp_pruned90/output_0.npy"));
@@ -62,15 +70,22 @@ TEST(Cli, ConvertInspectRunWritesOutputsMatchingPyTorch) {
 
   // The ONNX test-data format works as input too, and random inputs by default.
   EXPECT_EQ(spruce_cli("run " + model + " --input input=" +
-                       fixture("mlp_pruned90/test_data_set_0/input_0.pb")).status, 0);
+                       fixture("mlp_pruned90/test_data_set_0/input_0.pb"))
+                .status,
+            0);
   EXPECT_EQ(spruce_cli("run " + model).status, 0);
 }
 
 TEST(Cli, BenchWritesJsonWithDenseComparison) {
   const std::string model = temp_path("bench.spruce");
-  ASSERT_EQ(spruce_cli("convert " + fixture("mlp_pruned90/model.onnx") + " -o " + model).status, 0);
+  ASSERT_EQ(spruce_cli("convert " + fixture("mlp_pruned90/model.onnx") +
+                       " -o " + model)
+                .status,
+            0);
   const std::string json = temp_path("bench.json");
-  const Result b = spruce_cli("bench " + model + " --time 0.2 --threads 1 --compare-dense --json " + json);
+  const Result b =
+      spruce_cli("bench " + model +
+                 " --time 0.2 --threads 1 --compare-dense --json " + json);
   ASSERT_EQ(b.status, 0) << b.err;
   std::ifstream in(json);
   const std::string text(std::istreambuf_iterator<char>(in), {});
@@ -79,24 +94,90 @@ TEST(Cli, BenchWritesJsonWithDenseComparison) {
   EXPECT_NE(text.find("\"dense\""), std::string::npos);
 }
 
+// An .onnx model is converted on the fly; --iterations counts runs over all
+// streams; --profile lists every layer with shares adding up to the whole.
+TEST(Cli, BenchOnnxIterationsStreamsAndProfile) {
+  const std::string json = temp_path("bench_profile.json");
+  const Result b =
+      spruce_cli("bench " + fixture("mlp_pruned90/model.onnx") +
+                 " --iterations 25 --streams 2 --threads 1 --warmup 2"
+                 " --batch 4 --profile --json " +
+                 json);
+  ASSERT_EQ(b.status, 0) << b.err;
+  EXPECT_NE(b.out.find("p99"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("items/s"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("GFLOP/s"), std::string::npos) << b.out;
+  std::ifstream in(json);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["latency_ms"]["iterations"], 25);
+  EXPECT_EQ(j["streams"], 2);
+  EXPECT_EQ(j["batch"], 4);
+  for (const char* key : {"mean", "p50", "p90", "p99", "min", "max"}) {
+    EXPECT_GT(j["latency_ms"][key].get<double>(), 0.0) << key;
+  }
+  EXPECT_GT(j["throughput"].get<double>(), 0.0);
+  ASSERT_EQ(j["profile"].size(), 4u);  // Flatten and 3 Linears (ReLU fused)
+  double share = 0;
+  size_t sparse = 0;
+  for (const auto& layer : j["profile"]) {
+    share += layer["share"].get<double>();
+    if (layer["kernel"] == "sparse-csr") {
+      ++sparse;
+      EXPECT_GT(layer["gflops"].get<double>(), 0.0) << layer.dump();
+    }
+  }
+  EXPECT_NEAR(share, 1.0, 1e-6);
+  EXPECT_GE(sparse, 1u);
+}
+
+// Ctrl-C stops the measurement; what was measured is still reported.
+TEST(Cli, BenchReportsWhatWasMeasuredWhenInterrupted) {
+  const std::string json = temp_path("bench_interrupted.json");
+  const std::string out = temp_path("bench_interrupted.txt");
+  const std::string cmd =
+      "sh -c '" + std::string(SPRUCE_CLI_PATH) + " bench " +
+      fixture("mlp_pruned90/model.onnx") + " --time 60 --threads 1 --json " +
+      json + " > " + out +
+      " 2>&1 & pid=$!; sleep 1.5; kill -INT $pid; wait $pid'";
+  const auto start = std::chrono::steady_clock::now();
+  const int raw = std::system(cmd.c_str());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 0);
+  EXPECT_LT(seconds, 30.0);
+  std::ifstream text(out);
+  const std::string printed(std::istreambuf_iterator<char>(text), {});
+  EXPECT_NE(printed.find("(interrupted)"), std::string::npos) << printed;
+  std::ifstream in(json);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_TRUE(j["interrupted"].get<bool>());
+  EXPECT_GT(j["latency_ms"]["iterations"].get<int>(), 0);
+}
+
 TEST(Cli, ErrorsAreOneLineWithExitStatusOne) {
-  const Result missing = spruce_cli("convert /nonexistent/model.onnx -o " + temp_path("x.spruce"));
+  const Result missing =
+      spruce_cli("convert /nonexistent/model.onnx -o " + temp_path("x.spruce"));
   EXPECT_EQ(missing.status, 1);
   EXPECT_EQ(lines(missing.err), 1u) << missing.err;
   EXPECT_NE(missing.err.find("/nonexistent/model.onnx"), std::string::npos);
 
   const std::string text = temp_path("text.onnx");
   std::ofstream(text) << "hello\n";
-  const Result not_onnx = spruce_cli("convert " + text + " -o " + temp_path("y.spruce"));
+  const Result not_onnx =
+      spruce_cli("convert " + text + " -o " + temp_path("y.spruce"));
   EXPECT_EQ(not_onnx.status, 1);
   EXPECT_EQ(lines(not_onnx.err), 1u) << not_onnx.err;
   EXPECT_NE(not_onnx.err.find("not an ONNX model"), std::string::npos);
 
   const Result not_spruce = spruce_cli("inspect " + text);
   EXPECT_EQ(not_spruce.status, 1);
-  EXPECT_NE(not_spruce.err.find("not a .spruce file"), std::string::npos) << not_spruce.err;
+  EXPECT_NE(not_spruce.err.find("not a .spruce file"), std::string::npos)
+      << not_spruce.err;
 
-  const Result bad_input = spruce_cli("run " + temp_path("cli.spruce") + " --input nope=x.npy");
+  const Result bad_input =
+      spruce_cli("run " + temp_path("cli.spruce") + " --input nope=x.npy");
   EXPECT_EQ(bad_input.status, 1);
 }
 
@@ -114,7 +195,8 @@ TEST(Cli, UnsupportedOpNamesTheOpAndNode) {
     }
     std::ofstream(path, std::ios::binary) << bytes;
   }
-  const Result r = spruce_cli("convert " + path + " -o " + temp_path("u.spruce"));
+  const Result r =
+      spruce_cli("convert " + path + " -o " + temp_path("u.spruce"));
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("unsupported op 'Selu'"), std::string::npos) << r.err;

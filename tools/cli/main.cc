@@ -9,8 +9,14 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <atomic>
+#include <csignal>
+#include <exception>
+#include <memory>
 #include <random>
 #include <sstream>
+#include <thread>
+#include <unistd.h>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -357,9 +363,13 @@ struct BenchArgs {
   std::vector<std::string> shapes;  // NAME=d0,d1,...
   std::string model;
   int threads = 0;
+  int streams = 1;
+  int warmup = 10;
+  int iterations = 0;  // 0: run for `seconds`
   double seconds = 3.0;
   int64_t batch = 1;
   bool compare_dense = false;
+  bool profile = false;
   std::string json;
 };
 
@@ -371,14 +381,25 @@ struct Latency {
     const size_t i = std::min(s.size() - 1, static_cast<size_t>(q * (s.size() - 1) + 0.5));
     return s[i];
   }
-  nlohmann::json to_json() const {
+  double mean() const {
     double sum = 0;
     for (double v : ms) sum += v;
-    return {{"mean", sum / ms.size()}, {"p50", quantile(0.5)}, {"p90", quantile(0.9)},
+    return sum / static_cast<double>(ms.size());
+  }
+  nlohmann::json to_json() const {
+    return {{"mean", mean()}, {"p50", quantile(0.5)}, {"p90", quantile(0.9)},
             {"p99", quantile(0.99)}, {"min", quantile(0.0)}, {"max", quantile(1.0)},
             {"iterations", ms.size()}};
   }
 };
+
+// Set by Ctrl-C: measuring stops and what was measured is reported. A
+// second Ctrl-C ends the process as usual.
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) {
+  g_interrupted = true;
+  std::signal(SIGINT, SIG_DFL);
+}
 
 double time_run_ms(const Engine& engine, const std::vector<spruce::Input>& inputs) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -387,59 +408,203 @@ double time_run_ms(const Engine& engine, const std::vector<spruce::Input>& input
   return std::chrono::duration<double, std::milli>(t1 - t0).count();
 }
 
+// One measured phase: `streams` threads run `engine` concurrently until
+// `seconds` pass or `iterations` runs are done (over all streams), adding
+// each run's latency to *latency. Returns the wall time. With a terminal on
+// stderr and a phase longer than 2 s, a progress line is kept up to date.
+double measure(const Engine& engine, const std::vector<spruce::Input>& inputs,
+               int streams, double seconds, int iterations, const char* label,
+               Latency* latency) {
+  std::atomic<int> started{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> times(static_cast<size_t>(streams));
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(streams));
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> workers;
+  for (int s = 0; s < streams; ++s) {
+    workers.emplace_back([&, s] {
+      try {
+        while (!stop && !g_interrupted) {
+          if (iterations > 0 && started.fetch_add(1) >= iterations) break;
+          times[static_cast<size_t>(s)].push_back(time_run_ms(engine, inputs));
+        }
+      } catch (...) {
+        errors[static_cast<size_t>(s)] = std::current_exception();
+        stop = true;
+      }
+    });
+  }
+  const bool progress = isatty(fileno(stderr)) && (iterations > 0 || seconds > 2.0);
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  while (!stop && !g_interrupted) {
+    if (iterations == 0 && elapsed() >= seconds) break;
+    if (iterations > 0 && started.load() >= iterations) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (progress) {
+      size_t runs = 0;
+      for (const auto& t : times) runs += t.size();  // approximate while running
+      std::fprintf(stderr, "\r%s: %.1f s, %zu runs ", label, elapsed(), runs);
+    }
+  }
+  stop = true;
+  for (auto& w : workers) w.join();
+  if (progress) std::fprintf(stderr, "\r%*s\r", 60, "");
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  for (const auto& t : times) latency->ms.insert(latency->ms.end(), t.begin(), t.end());
+  return elapsed();
+}
+
+// label: "" alone, "sparse " and "dense " side by side.
+void print_latency(const char* label, const Latency& l, double throughput) {
+  std::printf("%slatency (ms): mean %.4f  p50 %.4f  p90 %.4f  p99 %.4f  min %.4f  max %.4f"
+              "  (%zu runs)\n",
+              label, l.mean(), l.quantile(0.5), l.quantile(0.9), l.quantile(0.99),
+              l.quantile(0.0), l.quantile(1.0), l.ms.size());
+  std::printf("%sthroughput: %.2f items/s\n", label, throughput);
+}
+
+// Per-layer time over profiled runs, largest first.
+nlohmann::json profile_layers(const Engine& engine, const std::vector<spruce::Input>& inputs,
+                              int runs) {
+  spruce::RunProfile profile;
+  for (int r = 0; r < runs && !g_interrupted; ++r) engine.run(inputs, &profile);
+  nlohmann::json layers = nlohmann::json::array();
+  if (profile.runs == 0) return layers;
+  double total = 0;
+  for (double t : profile.seconds) total += t;
+  std::vector<size_t> order(profile.seconds.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return profile.seconds[a] > profile.seconds[b]; });
+  std::printf("\n%-40s %-12s %-11s %-10s %10s %7s %9s\n", "layer (per run)", "op", "format",
+              "kernel", "ms", "share", "GFLOP/s");
+  for (size_t i : order) {
+    const spruce::LayerInfo& l = engine.layers()[i];
+    const double ms = 1e3 * profile.seconds[i] / static_cast<double>(profile.runs);
+    const double share = total > 0 ? profile.seconds[i] / total : 0.0;
+    const double gflops = profile.seconds[i] > 0 ? profile.flops[i] / profile.seconds[i] / 1e9 : 0;
+    const std::string format = l.block_shape.empty() ? l.storage : l.storage + " " + l.block_shape;
+    layers.push_back({{"layer", l.name}, {"op", l.op}, {"format", format},
+                      {"kernel", profile.kernels[i]}, {"ms", ms}, {"share", share},
+                      {"gflops", gflops}});
+    std::string name = l.name;
+    if (name.size() > 40) name = "..." + name.substr(name.size() - 37);
+    char rate[32] = "-";
+    if (profile.flops[i] > 0) std::snprintf(rate, sizeof rate, "%.1f", gflops);
+    std::printf("%-40s %-12s %-11s %-10s %10.4f %6.1f%% %9s\n", name.c_str(), l.op.c_str(),
+                format.c_str(), profile.kernels[i].c_str(), ms, 100.0 * share, rate);
+  }
+  std::printf("%-40s %-12s %-11s %-10s %10.4f %6.1f%%\n", "total", "", "", "",
+              1e3 * total / static_cast<double>(profile.runs), 100.0);
+  std::printf("GFLOP/s: the work each kernel does (a sparse kernel's non-zeros only), per second\n");
+  return layers;
+}
+
+// A .onnx model converted to a temporary .spruce file, removed afterwards.
+class ModelFile {
+ public:
+  explicit ModelFile(const std::string& path) : path_(path) {
+    if (!ends_with(path, ".onnx")) return;
+    temp_ = (std::filesystem::temp_directory_path() /
+             ("spruce-bench-" + std::to_string(getpid()) + ".spruce"))
+                .string();
+    spruce::converters::convert_onnx_file(path, temp_, {});
+    path_ = temp_;
+  }
+  ~ModelFile() {
+    if (!temp_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove(temp_, ignored);
+    }
+  }
+  ModelFile(const ModelFile&) = delete;
+  ModelFile& operator=(const ModelFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::string temp_;
+};
+
 void bench(const BenchArgs& args) {
+  const ModelFile file(args.model);
   EngineOptions options;
   options.num_threads = args.threads;
-  const Engine sparse = Engine::load(args.model, options);
+  const Engine sparse = Engine::load(file.path(), options);
   options.force_dense = true;
   std::unique_ptr<Engine> dense;
-  if (args.compare_dense) dense = std::make_unique<Engine>(Engine::load(args.model, options));
+  if (args.compare_dense) dense = std::make_unique<Engine>(Engine::load(file.path(), options));
 
-  const auto tensors =
-      make_inputs(sparse, {}, args.batch, 0, parse_shapes(args.shapes));
+  const auto shapes = parse_shapes(args.shapes);
+  const auto tensors = make_inputs(sparse, {}, args.batch, 0, shapes);
   std::vector<std::vector<int64_t>> ints;
   const auto inputs = as_inputs(sparse, tensors, &ints);
-  for (int i = 0; i < 10; ++i) {  // warm-up: caches, oneDNN primitive creation
+  // Items per run: the batch, which --shape gives as the first input's
+  // first dimension.
+  const int64_t items = tensors.empty() || tensors[0].shape().empty() || shapes.empty()
+                            ? args.batch
+                            : tensors[0].shape()[0];
+  for (int i = 0; i < args.warmup; ++i) {  // caches, oneDNN primitive creation
     time_run_ms(sparse, inputs);
     if (dense) time_run_ms(*dense, inputs);
   }
-  // Alternate sparse and dense runs so that machine noise hits both alike.
+  g_interrupted = false;
+  std::signal(SIGINT, on_interrupt);
+  // With --compare-dense, sparse and dense alternate in four phases each so
+  // that machine noise hits both alike.
+  const int phases = dense ? 4 : 1;
   Latency s, d;
-  const auto start = std::chrono::steady_clock::now();
-  do {
-    s.ms.push_back(time_run_ms(sparse, inputs));
-    if (dense) d.ms.push_back(time_run_ms(*dense, inputs));
-  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
-           args.seconds);
+  double s_wall = 0, d_wall = 0;
+  for (int p = 0; p < phases && !g_interrupted; ++p) {
+    const int iterations = args.iterations > 0 ? std::max(1, args.iterations / phases) : 0;
+    s_wall += measure(sparse, inputs, args.streams, args.seconds / phases, iterations,
+                      "sparse", &s);
+    if (dense && !g_interrupted) {
+      d_wall += measure(*dense, inputs, args.streams, args.seconds / phases, iterations,
+                        "dense", &d);
+    }
+  }
+  const bool interrupted = g_interrupted;
+  if (s.ms.empty()) throw Error("interrupted before any run finished");
 
   size_t stored = 0, dense_bytes = 0;
   for (const auto& l : sparse.layers()) {
     stored += l.stored_bytes;
     dense_bytes += l.dense_bytes;
   }
-  const int threads = args.threads > 0 ? args.threads : -1;
-  std::printf("%s: batch %lld, threads %s, %zu runs\n", args.model.c_str(),
-              static_cast<long long>(args.batch),
-              threads > 0 ? std::to_string(threads).c_str() : "all", s.ms.size());
+  std::string threads = args.threads > 0 ? std::to_string(args.threads) : "all";
+  std::printf("%s: batch %lld, threads %s, streams %d%s\n", args.model.c_str(),
+              static_cast<long long>(items), threads.c_str(), args.streams,
+              interrupted ? " (interrupted)" : "");
   std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
               human_bytes(dense_bytes).c_str(), human_bytes(stored).c_str(),
               stored ? double(dense_bytes) / stored : 0.0);
-  std::printf("latency p50: %.4f ms (p90 %.4f, min %.4f)\n", s.quantile(0.5),
-              s.quantile(0.9), s.quantile(0.0));
+  const double s_throughput = static_cast<double>(items) * s.ms.size() / s_wall;
+  print_latency(dense ? "sparse " : "", s, s_throughput);
   nlohmann::json j;
   j["model"] = args.model;
-  j["batch"] = args.batch;
+  j["batch"] = items;
   j["threads"] = args.threads;
+  j["streams"] = args.streams;
+  j["interrupted"] = interrupted;
   j["latency_ms"] = s.to_json();
-  j["throughput"] = 1000.0 * args.batch / s.quantile(0.5);
+  j["throughput"] = s_throughput;
   j["weights"] = {{"stored_bytes", stored}, {"dense_bytes", dense_bytes}};
-  if (dense) {
-    std::printf("dense (oneDNN) p50: %.4f ms -> sparse is %.2fx faster\n",
-                d.quantile(0.5), d.quantile(0.5) / s.quantile(0.5));
-    j["dense"] = {{"latency_ms", d.to_json()},
-                  {"throughput", 1000.0 * args.batch / d.quantile(0.5)}};
+  if (dense && !d.ms.empty()) {
+    const double d_throughput = static_cast<double>(items) * d.ms.size() / d_wall;
+    print_latency("dense (oneDNN) ", d, d_throughput);
+    std::printf("sparse is %.2fx faster than dense (p50)\n", d.quantile(0.5) / s.quantile(0.5));
+    j["dense"] = {{"latency_ms", d.to_json()}, {"throughput", d_throughput}};
     j["speedup_p50"] = d.quantile(0.5) / s.quantile(0.5);
   }
+  if (args.profile && !g_interrupted) {
+    j["profile"] = profile_layers(sparse, inputs, std::max(5, std::min(50, static_cast<int>(s.ms.size()))));
+  }
+  std::signal(SIGINT, SIG_DFL);
   if (!args.json.empty()) {
     std::ofstream out(args.json);
     out << j.dump(2) << "\n";
@@ -489,10 +654,22 @@ int main(int argc, char** argv) {
   r->add_option("--threads", run_threads, "Threads (0 = all cores)");
 
   BenchArgs bench_args;
-  auto* b = app.add_subcommand("bench", "Measure a .spruce model's latency");
-  b->add_option("model", bench_args.model, ".spruce file")->required();
-  b->add_option("--threads", bench_args.threads, "Threads (0 = all cores)")->capture_default_str();
+  auto* b = app.add_subcommand("bench", "Measure a model's latency and throughput");
+  b->add_option("model", bench_args.model, ".spruce file, or .onnx (converted on the fly)")
+      ->required();
+  b->add_option("--threads", bench_args.threads, "Threads per run (0 = all cores)")
+      ->capture_default_str();
+  b->add_option("--streams", bench_args.streams,
+                "Concurrent runs from this many threads, sharing one engine")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  b->add_option("--warmup", bench_args.warmup, "Unmeasured runs first")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   b->add_option("--time", bench_args.seconds, "Seconds to measure")->capture_default_str();
+  b->add_option("--iterations", bench_args.iterations,
+                "Measure this many runs instead of --time")
+      ->check(CLI::NonNegativeNumber);
+  b->add_flag("--profile", bench_args.profile,
+              "Print per-layer time, share, format, kernel and GFLOP/s");
   b->add_option("--batch", bench_args.batch, "Size of dynamic dimensions")
       ->check(CLI::PositiveNumber)->capture_default_str();
   b->add_option("--shape", bench_args.shapes,

@@ -41,8 +41,8 @@ struct EngineOptions {
 // One layer of the loaded model, as planned: what it is and how it runs.
 struct LayerInfo {
   std::string name;
-  std::string op;          // "Linear", "Conv", "LSTM", "Relu", ...
-  std::string storage;     // weight format in the file: "csr", "dense", "bsr"
+  std::string op;       // "Linear", "Conv", "LSTM", "Relu", ...
+  std::string storage;  // weight format in the file: "csr", "dense", "bsr"
   // What runs it for batches of 8 columns and more, and for fewer:
   // "sparse-csr", "sparse-bsr", "onednn" ("-": no kernel).
   std::string kernel;
@@ -52,14 +52,14 @@ struct LayerInfo {
   double predicted_speedup = 1.0;
   double predicted_speedup_narrow = 1.0;
   std::string block_shape;  // "RxC" for a BSR weight, else empty
-  std::string activation;  // fused activation, "" if none
+  std::string activation;   // fused activation, "" if none
   // [out, in] for Linear, [out, in/group · kh · kw] for Conv, [4H, in + H]
   // for LSTM, empty otherwise.
   Shape weight_shape;
-  double sparsity = 0;     // fraction of zero weights
-  int index_bits = 0;      // column index width of a sparse weight
-  size_t stored_bytes = 0; // weight bytes in the file (bias included)
-  size_t dense_bytes = 0;  // the same weights stored dense
+  double sparsity = 0;      // fraction of zero weights
+  int index_bits = 0;       // column index width of a sparse weight
+  size_t stored_bytes = 0;  // weight bytes in the file (bias included)
+  size_t dense_bytes = 0;   // the same weights stored dense
 };
 
 // Activation memory as planned at load, for the declared input shapes with
@@ -73,13 +73,28 @@ struct MemoryPlanInfo {
   size_t unplanned_bytes = 0;
 };
 
+// Where one or more runs spent their time, layer by layer (indices as in
+// Engine::layers()). Each run(inputs, &profile) adds to it, so one profile
+// can accumulate many runs.
+struct RunProfile {
+  size_t runs = 0;
+  std::vector<double> seconds;  // wall time in each layer
+  // Floating-point operations each layer performed (2 per multiply-add,
+  // counting only the non-zeros a sparse kernel multiplies); 0 for layers
+  // that only move or combine data.
+  std::vector<double> flops;
+  // Kernel each layer last ran with ("sparse-csr", "onednn", ...; "-").
+  std::vector<std::string> kernels;
+};
+
 class Engine {
  public:
   // Maps `path` and checks all of it (header, checksums, schema, every offset,
   // index and shape), then plans each layer. Throws spruce::Error naming the
   // file and the problem. The file must stay unchanged while the Engine lives:
   // weights are used in place from the memory map.
-  static Engine load(const std::string& path, const EngineOptions& options = {});
+  static Engine load(const std::string& path,
+                     const EngineOptions& options = {});
 
   Engine(Engine&&) noexcept;
   Engine& operator=(Engine&&) noexcept;
@@ -98,6 +113,10 @@ class Engine {
   // Thread-safe: many threads may call run() on one Engine at once.
   // Throws spruce::Error on a bad input; the Engine stays usable.
   std::vector<Tensor> run(const std::vector<Input>& inputs) const;
+  // The same, timing each layer into `profile` (which one caller owns; the
+  // timer costs about a microsecond per layer).
+  std::vector<Tensor> run(const std::vector<Input>& inputs,
+                          RunProfile* profile) const;
 
  private:
   struct Impl;
