@@ -866,11 +866,20 @@ const std::string& Engine::path() const { return impl_->path; }
 const MemoryPlanInfo& Engine::memory_plan() const { return impl_->memory; }
 
 std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
-  return run(inputs, nullptr);
+  std::vector<Tensor> outputs;
+  run(inputs, &outputs, nullptr);
+  return outputs;
 }
 
 std::vector<Tensor> Engine::run(const std::vector<Input>& inputs,
                                 RunProfile* profile) const {
+  std::vector<Tensor> outputs;
+  run(inputs, &outputs, profile);
+  return outputs;
+}
+
+void Engine::run(const std::vector<Input>& inputs, std::vector<Tensor>* outputs,
+                 RunProfile* profile) const {
   const Impl& m = *impl_;
   std::unique_ptr<Impl::Run> state = m.acquire_run();
   Impl::Run& run = *state;
@@ -895,17 +904,17 @@ std::vector<Tensor> Engine::run(const std::vector<Input>& inputs,
     ++profile->runs;
   }
 
-  std::vector<Tensor> outputs;
-  outputs.reserve(m.graph.outputs.size());
-  for (uint32_t o : m.graph.outputs) {
+  outputs->resize(m.graph.outputs.size());
+  for (size_t k = 0; k < m.graph.outputs.size(); ++k) {
+    const uint32_t o = m.graph.outputs[k];
     const float* data = m.in_layout(o, Layout::kRowMajor, &run);
-    const size_t count = element_count(run.shapes[o]);
-    outputs.emplace_back(run.shapes[o], std::vector<float>(data, data + count));
+    Tensor& out = (*outputs)[k];
+    out.reset(run.shapes[o]);
+    std::copy(data, data + out.size(), out.data());
   }
   // Only a run that finished returns its state: one that threw may have
   // left it half-written, and a fresh one costs just the allocation.
   m.release_run(std::move(state));
-  return outputs;
 }
 
 void Engine::Impl::count_work(size_t i, const Run& run, double* flops,

@@ -44,6 +44,12 @@ Tensor::Tensor(Shape shape, std::vector<float> data)
   }
 }
 
+void Tensor::reset(const Shape& shape) {
+  const size_t count = element_count(shape);
+  shape_.assign(shape.begin(), shape.end());
+  data_.resize(count);
+}
+
 bool broadcast_shape(const Shape& a, const Shape& b, Shape* out) {
   const size_t rank = std::max(a.size(), b.size());
   Shape y(rank);

@@ -1,15 +1,15 @@
 // .spruce writer/reader round trip, and every kind of corrupt or hostile
 // file: each must give a spruce::Error naming the problem, never a crash.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
-#include <unistd.h>
-#include <atomic>
 
 #include "file_format.h"
 #include "spruce/converters/model_def.h"
@@ -20,12 +20,12 @@
 namespace spruce {
 namespace {
 
-using testing::temp_path;
 using converters::ModelDef;
 using converters::NodeDef;
 using converters::OpType;
 using converters::WeightDef;
 using converters::WeightFormat;
+using testing::temp_path;
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -38,8 +38,10 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
 void refresh_checksums(std::vector<uint8_t>* bytes) {
   format::FileHeader h;
   std::memcpy(&h, bytes->data(), sizeof(h));
-  h.metadata_checksum = format::checksum(bytes->data() + h.metadata_offset, h.metadata_bytes);
-  h.blobs_checksum = format::checksum(bytes->data() + h.blobs_offset, h.blobs_bytes);
+  h.metadata_checksum =
+      format::checksum(bytes->data() + h.metadata_offset, h.metadata_bytes);
+  h.blobs_checksum =
+      format::checksum(bytes->data() + h.blobs_offset, h.blobs_bytes);
   std::memcpy(bytes->data(), &h, sizeof(h));
 }
 
@@ -63,7 +65,8 @@ NodeDef node(const std::string& name, OpType op, uint32_t in, uint32_t out,
   return n;
 }
 
-// x[?, 6] -> Linear(W1 [5x6] CSR, b1, relu) -> Relu -> Flatten -> Linear(W2 [3x5] dense)
+// x[?, 6] -> Linear(W1 [5x6] CSR, b1, relu) -> Relu -> Flatten -> Linear(W2
+// [3x5] dense)
 struct SmallModel {
   std::vector<float> w1, b1, w2;
   ModelDef def;
@@ -76,7 +79,11 @@ struct SmallModel {
     b1 = {0.1f, -0.2f, 0.3f, -0.4f, 0.5f};
     w2.resize(15);
     for (float& v : w2) v = u(rng);
-    def.values = {{"x", {-1, 6}}, {"h", {-1, 5}}, {"r", {-1, 5}}, {"f", {-1, 5}}, {"y", {-1, 3}}};
+    def.values = {{"x", {-1, 6}},
+                  {"h", {-1, 5}},
+                  {"r", {-1, 5}},
+                  {"f", {-1, 5}},
+                  {"y", {-1, 3}}};
     WeightDef a = weight("w1", {5, 6});
     a.format = WeightFormat::kCsr;
     a.csr = CsrMatrix::from_dense(w1.data(), 5, 6);
@@ -85,7 +92,8 @@ struct SmallModel {
     WeightDef c = weight("w2", {3, 5});
     c.dense = w2;
     def.weights = {a, b, c};
-    NodeDef n1 = node("fc1", OpType::kLinear, 0, 1, {0, 1}, kernels::Activation::kRelu);
+    NodeDef n1 =
+        node("fc1", OpType::kLinear, 0, 1, {0, 1}, kernels::Activation::kRelu);
     NodeDef n2 = node("relu", OpType::kRelu, 1, 2);
     NodeDef n3 = node("flatten", OpType::kFlatten, 2, 3);
     NodeDef n4 = node("fc2", OpType::kLinear, 3, 4, {2});
@@ -95,7 +103,8 @@ struct SmallModel {
     def.metadata = {{"purpose", "test"}};
   }
 
-  std::vector<float> reference(const std::vector<float>& x, size_t batch) const {
+  std::vector<float> reference(const std::vector<float>& x,
+                               size_t batch) const {
     std::vector<float> y(batch * 3);
     for (size_t b = 0; b < batch; ++b) {
       double h[5];
@@ -130,7 +139,8 @@ TEST(ModelFile, RoundTripRunsLikeTheReference) {
   const std::string path = temp_path("small.spruce");
   converters::write_model(m.def, path);
   EngineOptions threshold;
-  threshold.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+  threshold.kernel_selection =
+      EngineOptions::KernelSelection::kSparsityThreshold;
   const Engine engine = Engine::load(path, threshold);
   ASSERT_EQ(engine.inputs().size(), 1u);
   EXPECT_EQ(engine.inputs()[0].shape, (Shape{-1, 6}));
@@ -138,7 +148,8 @@ TEST(ModelFile, RoundTripRunsLikeTheReference) {
   EXPECT_EQ(engine.metadata().at("purpose"), "test");
   ASSERT_EQ(engine.layers().size(), 4u);
   EXPECT_EQ(engine.layers()[0].storage, "csr");
-  EXPECT_EQ(engine.layers()[0].kernel, "onednn");  // 67% sparse: below the crossover
+  EXPECT_EQ(engine.layers()[0].kernel,
+            "onednn");  // 67% sparse: below the crossover
   EXPECT_EQ(engine.layers()[0].index_bits, 16);
   EXPECT_EQ(engine.layers()[3].storage, "dense");
   EXPECT_EQ(engine.layers()[3].kernel, "onednn");
@@ -159,9 +170,35 @@ TEST(ModelFile, RoundTripRunsLikeTheReference) {
       ASSERT_EQ(out.size(), 1u);
       EXPECT_EQ(out[0].shape(), (Shape{int64_t(batch), 3}));
       const auto ref = m.reference(x, batch);
-      for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(out[0].data()[i], ref[i], 1e-5) << i;
+      for (size_t i = 0; i < ref.size(); ++i)
+        EXPECT_NEAR(out[0].data()[i], ref[i], 1e-5) << i;
     }
   }
+}
+
+// run() into caller-kept outputs reuses their storage: same results as the
+// returning form, and the same buffers from the second call on.
+TEST(ModelFile, RunIntoReusedOutputsKeepsTheirBuffers) {
+  SmallModel m;
+  const std::string path = temp_path("reuse.spruce");
+  converters::write_model(m.def, path);
+  const Engine engine = Engine::load(path);
+  std::vector<float> x(3 * 6);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(float(i));
+  const std::vector<Input> inputs = {{"x", x.data(), {3, 6}}};
+  std::vector<Tensor> outputs;
+  engine.run(inputs, &outputs);
+  ASSERT_EQ(outputs.size(), 1u);
+  const float* buffer = outputs[0].data();
+  for (int r = 0; r < 3; ++r) {
+    engine.run(inputs, &outputs);
+    EXPECT_EQ(outputs[0].data(), buffer);
+  }
+  EXPECT_EQ(outputs[0].values(), engine.run(inputs)[0].values());
+  const std::vector<float> smaller(6, 0.5f);
+  engine.run({{"x", smaller.data(), {1, 6}}}, &outputs);
+  EXPECT_EQ(outputs[0].shape(), (Shape{1, 3}));
+  EXPECT_EQ(outputs[0].data(), buffer);  // fits: kept
 }
 
 TEST(ModelFile, WeightBlobsAreAlignedForInPlaceUse) {
@@ -202,21 +239,27 @@ TEST(ModelFile, CorruptFilesNameTheProblem) {
   const auto good = converters::serialize_model(m.def);
   EXPECT_NE(load_error({}).find("file is empty"), std::string::npos);
   EXPECT_NE(load_error({'S', 'P', 'R'}).find("too short"), std::string::npos);
-  const std::string text = "this is not a model, just some text that is long enough to have a header";
-  EXPECT_NE(load_error(std::vector<uint8_t>(text.begin(), text.end())).find("not a .spruce file"),
+  const std::string text =
+      "this is not a model, just some text that is long enough to have a "
+      "header";
+  EXPECT_NE(load_error(std::vector<uint8_t>(text.begin(), text.end()))
+                .find("not a .spruce file"),
             std::string::npos);
 
   auto version = good;
   version[8] = 9;  // format_version
-  EXPECT_NE(load_error(version).find("format version 9 is not supported"), std::string::npos);
+  EXPECT_NE(load_error(version).find("format version 9 is not supported"),
+            std::string::npos);
 
   auto flipped_blob = good;
   flipped_blob.back() ^= 1;
-  EXPECT_NE(load_error(flipped_blob).find("checksum mismatch"), std::string::npos);
+  EXPECT_NE(load_error(flipped_blob).find("checksum mismatch"),
+            std::string::npos);
 
   auto longer = good;
   longer.push_back(0);
-  EXPECT_NE(load_error(longer).find("truncated or extended"), std::string::npos);
+  EXPECT_NE(load_error(longer).find("truncated or extended"),
+            std::string::npos);
 }
 
 TEST(ModelFile, HostileContentWithValidChecksumsIsRejected) {
@@ -287,14 +330,16 @@ TEST(ModelFile, BlobOutsideTheFileIsRejected) {
   namespace fb = spruce::format;
   flatbuffers::FlatBufferBuilder fbb;
   const fb::BlobRef far(uint64_t{1} << 40, 16);
-  const auto w = fb::CreateWeight(fbb, fbb.CreateString("w"), fb::DataType::Float32,
-                                  fbb.CreateVector(std::vector<int64_t>{2, 2}),
-                                  fb::Layout::Dense, &far);
-  const auto v = fb::CreateValue(fbb, fbb.CreateString("x"), fbb.CreateVector(std::vector<int64_t>{1, 2}));
-  const auto model = fb::CreateModel(fbb, 0, fbb.CreateVector(std::vector{v}),
-                                     fbb.CreateVector(std::vector{w}), 0,
-                                     fbb.CreateVector(std::vector<uint32_t>{0}),
-                                     fbb.CreateVector(std::vector<uint32_t>{0}));
+  const auto w = fb::CreateWeight(
+      fbb, fbb.CreateString("w"), fb::DataType::Float32,
+      fbb.CreateVector(std::vector<int64_t>{2, 2}), fb::Layout::Dense, &far);
+  const auto v = fb::CreateValue(fbb, fbb.CreateString("x"),
+                                 fbb.CreateVector(std::vector<int64_t>{1, 2}));
+  const auto model =
+      fb::CreateModel(fbb, 0, fbb.CreateVector(std::vector{v}),
+                      fbb.CreateVector(std::vector{w}), 0,
+                      fbb.CreateVector(std::vector<uint32_t>{0}),
+                      fbb.CreateVector(std::vector<uint32_t>{0}));
   fb::FinishModelBuffer(fbb, model);
   std::vector<uint8_t> bytes(64 + format::align_up(fbb.GetSize(), 64), 0);
   format::FileHeader h{};
@@ -325,23 +370,31 @@ TEST(Engine, BadInputsGiveClearErrorsAndTheEngineStaysUsable) {
     }
     return "";
   };
-  EXPECT_NE(message({{"nope", x.data(), {2, 6}}}).find("unknown input 'nope'"), std::string::npos);
-  EXPECT_NE(message({}).find("missing input 'x'"), std::string::npos);
-  EXPECT_NE(message({{"x", x.data(), {2, 5}}}).find("has shape [2, 5], the model expects [?, 6]"),
+  EXPECT_NE(message({{"nope", x.data(), {2, 6}}}).find("unknown input 'nope'"),
             std::string::npos);
-  EXPECT_NE(message({{"x", x.data(), {12}}}).find("has shape [12]"), std::string::npos);
-  EXPECT_NE(message({{"x", x.data(), {0, 6}}}).find("has shape [0, 6]"), std::string::npos);
-  EXPECT_NE(message({{"x", nullptr, {2, 6}}}).find("no data"), std::string::npos);
-  EXPECT_NE(message({{"x", x.data(), {2, 6}}, {"x", x.data(), {2, 6}}}).find("given twice"),
+  EXPECT_NE(message({}).find("missing input 'x'"), std::string::npos);
+  EXPECT_NE(message({{"x", x.data(), {2, 5}}})
+                .find("has shape [2, 5], the model expects [?, 6]"),
+            std::string::npos);
+  EXPECT_NE(message({{"x", x.data(), {12}}}).find("has shape [12]"),
+            std::string::npos);
+  EXPECT_NE(message({{"x", x.data(), {0, 6}}}).find("has shape [0, 6]"),
+            std::string::npos);
+  EXPECT_NE(message({{"x", nullptr, {2, 6}}}).find("no data"),
+            std::string::npos);
+  EXPECT_NE(message({{"x", x.data(), {2, 6}}, {"x", x.data(), {2, 6}}})
+                .find("given twice"),
             std::string::npos);
   const auto out = engine.run({{"x", x.data(), {2, 6}}});
   const auto ref = m.reference(x, 2);
-  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(out[0].data()[i], ref[i], 1e-5);
+  for (size_t i = 0; i < ref.size(); ++i)
+    EXPECT_NEAR(out[0].data()[i], ref[i], 1e-5);
 }
 
 TEST(Engine, MissingFileAndDirectoryAreErrors) {
   EXPECT_THROW(Engine::load("/nonexistent/model.spruce"), Error);
-  EXPECT_THROW(Engine::load(std::filesystem::temp_directory_path().string()), Error);
+  EXPECT_THROW(Engine::load(std::filesystem::temp_directory_path().string()),
+               Error);
 }
 
 TEST(Engine, ManyThreadsShareOneEngine) {
@@ -365,7 +418,8 @@ TEST(Engine, ManyThreadsShareOneEngine) {
         const auto out = engine.run({{"x", x.data(), {batch, 6}}})[0];
         for (int64_t k = 0; k < batch * 3; ++k) {
           // Tiles differ with the batch size, so summation order may too.
-          if (std::abs(out.data()[k] - expected.data()[k]) > 1e-5f) ++mismatches;
+          if (std::abs(out.data()[k] - expected.data()[k]) > 1e-5f)
+            ++mismatches;
         }
       }
     });

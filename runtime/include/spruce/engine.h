@@ -110,11 +110,18 @@ class Engine {
   // Runs the model. Every model input must be given once, with its declared
   // rank and static dimensions; dynamic dimensions may take any size >= 1.
   // Returns the outputs in the order of outputs().
-  // Thread-safe: many threads may call run() on one Engine at once.
+  // Thread-safe: many threads may call run() on one Engine at once; each
+  // call uses its own activation buffers (taken from a pool the Engine
+  // keeps, so steady-state runs do not allocate them again).
   // Throws spruce::Error on a bad input; the Engine stays usable.
   std::vector<Tensor> run(const std::vector<Input>& inputs) const;
-  // The same, timing each layer into `profile` (which one caller owns; the
-  // timer costs about a microsecond per layer).
+  // The same, writing the outputs into *outputs (resized to outputs().size())
+  // and reusing their storage: a caller that keeps its output tensors across
+  // calls makes no allocation per call once shapes repeat. With `profile`,
+  // also times each layer into it (which one caller owns; the timer costs
+  // about a microsecond per layer).
+  void run(const std::vector<Input>& inputs, std::vector<Tensor>* outputs,
+           RunProfile* profile = nullptr) const;
   std::vector<Tensor> run(const std::vector<Input>& inputs,
                           RunProfile* profile) const;
 

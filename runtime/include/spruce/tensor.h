@@ -43,6 +43,9 @@ class Tensor {
   float* data() { return data_.data(); }
   const float* data() const { return data_.data(); }
   const std::vector<float>& values() const { return data_; }
+  // Gives the tensor `shape`, keeping its storage when it is large enough
+  // (so a tensor reused across runs stops allocating); contents unspecified.
+  void reset(const Shape& shape);
 
  private:
   Shape shape_;
