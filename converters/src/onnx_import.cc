@@ -32,6 +32,66 @@ namespace {
 
 constexpr size_t kMaxOnnxBytes = size_t{2} << 30;  // protobuf's own limit
 
+// Every op type Importer::import_node dispatches (standard domain).
+const std::set<std::string>& supported_ops() {
+  static const std::set<std::string> ops = {"Abs",
+                                            "Add",
+                                            "AveragePool",
+                                            "BatchNormalization",
+                                            "Cast",
+                                            "Clip",
+                                            "Concat",
+                                            "Constant",
+                                            "ConstantOfShape",
+                                            "Conv",
+                                            "Div",
+                                            "Equal",
+                                            "Erf",
+                                            "Exp",
+                                            "Expand",
+                                            "Flatten",
+                                            "Gather",
+                                            "Gelu",
+                                            "Gemm",
+                                            "GlobalAveragePool",
+                                            "Identity",
+                                            "LayerNormalization",
+                                            "LSTM",
+                                            "MatMul",
+                                            "MaxPool",
+                                            "Mul",
+                                            "Neg",
+                                            "Pad",
+                                            "Pow",
+                                            "Reciprocal",
+                                            "ReduceMean",
+                                            "Relu",
+                                            "Reshape",
+                                            "Shape",
+                                            "Sigmoid",
+                                            "Slice",
+                                            "Softmax",
+                                            "Split",
+                                            "Sqrt",
+                                            "Squeeze",
+                                            "Sub",
+                                            "Tanh",
+                                            "Transpose",
+                                            "Unsqueeze",
+                                            "Where"};
+  return ops;
+}
+
+onnx::ModelProto read_onnx_model(const std::string& path) {
+  const std::string bytes = read_file_bytes(path, kMaxOnnxBytes);
+  onnx::ModelProto model;
+  if (bytes.empty() || !model.ParseFromString(bytes) || !model.has_graph() ||
+      model.graph().output_size() == 0) {
+    throw Error(path + ": not an ONNX model (no graph could be read)");
+  }
+  return model;
+}
+
 class Importer {
  public:
   Importer(std::string path, const ConvertOptions& options,
@@ -2436,7 +2496,8 @@ class Importer {
         layer.block_rows = bsr->block_rows();
         layer.block_cols = bsr->block_cols();
         w.bsr = std::move(*bsr);
-      } else if (sparse && csr.stored_bytes() < w.dense_bytes()) {
+      } else if (sparse && options_.allow_csr &&
+                 csr.stored_bytes() < w.dense_bytes()) {
         w.format = WeightFormat::kCsr;
         w.csr = std::move(csr);
       }
@@ -2511,6 +2572,23 @@ ConversionReport convert_onnx_file(const std::string& onnx_path,
   const ModelDef model = import_onnx(onnx_path, options, &report);
   report.spruce_file_bytes = write_model(model, spruce_path);
   return report;
+}
+
+std::vector<OnnxOpCount> onnx_op_summary(const std::string& path) {
+  const onnx::ModelProto model = read_onnx_model(path);
+  std::map<std::string, OnnxOpCount> ops;
+  for (const onnx::NodeProto& node : model.graph().node()) {
+    const bool standard = node.domain().empty() || node.domain() == "ai.onnx";
+    const std::string key =
+        standard ? node.op_type() : node.domain() + "." + node.op_type();
+    OnnxOpCount& c = ops[key];
+    c.op = key;
+    ++c.count;
+    c.supported = standard && supported_ops().count(node.op_type()) != 0;
+  }
+  std::vector<OnnxOpCount> out;
+  for (auto& [name, c] : ops) out.push_back(std::move(c));
+  return out;
 }
 
 }  // namespace spruce::converters

@@ -156,6 +156,57 @@ TEST(Cli, BenchReportsWhatWasMeasuredWhenInterrupted) {
   EXPECT_GT(j["latency_ms"]["iterations"].get<int>(), 0);
 }
 
+// inspect on an .onnx file: the op types with support, what conversion
+// folds, then the converted model's layers; an op spruce cannot run is named
+// and the status is 1.
+TEST(Cli, InspectOnnxReportsOpsAndConversion) {
+  const Result ok =
+      spruce_cli("inspect " + fixture("bert_tiny_pruned90/model.onnx"));
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("0 not supported"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("fused LayerNorm"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("LayerNorm"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("activations:"), std::string::npos) << ok.out;
+
+  const std::string sin =
+      std::string(SPRUCE_ONNX_NODE_TESTS) + "/test_sin/model.onnx";
+  const Result bad = spruce_cli("inspect " + sin);
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("Sin"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("NOT SUPPORTED"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.err.find("conversion would fail"), std::string::npos)
+      << bad.err;
+
+  const Result json = spruce_cli("inspect --json " + sin);
+  EXPECT_EQ(json.status, 1);
+  const nlohmann::json j = nlohmann::json::parse(json.out);
+  EXPECT_FALSE(j["convertible"].get<bool>());
+  ASSERT_EQ(j["onnx_ops"].size(), 1u);
+  EXPECT_EQ(j["onnx_ops"][0]["op"], "Sin");
+  EXPECT_FALSE(j["onnx_ops"][0]["supported"].get<bool>());
+}
+
+// --formats restricts storage: without csr, an unstructured pruned weight
+// stays dense; a bad list is an error.
+TEST(Cli, ConvertFormatsOption) {
+  const std::string model = temp_path("formats.spruce");
+  const Result dense =
+      spruce_cli("convert " + fixture("mlp_pruned90/model.onnx") + " -o " +
+                 model + " --formats bsr,dense");
+  ASSERT_EQ(dense.status, 0) << dense.err;
+  EXPECT_EQ(dense.out.find(" csr "), std::string::npos) << dense.out;
+  const Result csr =
+      spruce_cli("convert " + fixture("mlp_pruned90/model.onnx") + " -o " +
+                 model + " --formats csr");
+  ASSERT_EQ(csr.status, 0) << csr.err;
+  EXPECT_NE(csr.out.find(" csr "), std::string::npos) << csr.out;
+  const Result bad =
+      spruce_cli("convert " + fixture("mlp_pruned90/model.onnx") + " -o " +
+                 model + " --formats coo");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("--formats"), std::string::npos) << bad.err;
+}
+
 TEST(Cli, ErrorsAreOneLineWithExitStatusOne) {
   const Result missing =
       spruce_cli("convert /nonexistent/model.onnx -o " + temp_path("x.spruce"));
@@ -171,10 +222,16 @@ TEST(Cli, ErrorsAreOneLineWithExitStatusOne) {
   EXPECT_EQ(lines(not_onnx.err), 1u) << not_onnx.err;
   EXPECT_NE(not_onnx.err.find("not an ONNX model"), std::string::npos);
 
-  const Result not_spruce = spruce_cli("inspect " + text);
+  const std::string text_spruce = temp_path("text.spruce");
+  std::ofstream(text_spruce) << "hello\n";
+  const Result not_spruce = spruce_cli("inspect " + text_spruce);
   EXPECT_EQ(not_spruce.status, 1);
   EXPECT_NE(not_spruce.err.find("not a .spruce file"), std::string::npos)
       << not_spruce.err;
+  const Result inspect_not_onnx = spruce_cli("inspect " + text);
+  EXPECT_EQ(inspect_not_onnx.status, 1);
+  EXPECT_EQ(lines(inspect_not_onnx.err), 1u) << inspect_not_onnx.err;
+  EXPECT_NE(inspect_not_onnx.err.find("not an ONNX model"), std::string::npos);
 
   const Result bad_input =
       spruce_cli("run " + temp_path("cli.spruce") + " --input nope=x.npy");

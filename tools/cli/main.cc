@@ -1,23 +1,23 @@
 // The spruce command line: convert, inspect, run, bench.
 // Exit status 0 on success, 1 with a one-line error on stderr otherwise.
-#include <CLI/CLI.hpp>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
-#include <atomic>
-#include <csignal>
-#include <exception>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
-#include <thread>
-#include <unistd.h>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -65,6 +65,7 @@ struct ConvertArgs {
   double threshold = spruce::converters::ConvertOptions{}.sparse_threshold;
   bool dense = false;
   std::string block = "auto";  // "auto", "none" or RxC
+  std::string formats = "csr,bsr,dense";
   std::vector<std::string> freeze;  // NAME=FILE.pb
 };
 
@@ -84,8 +85,10 @@ std::pair<size_t, size_t> parse_block(const std::string& text) {
     r = c = 0;
   }
   if (r == 0 || c == 0 || r > 64 || c > 64) {
-    throw spruce::Error("--block: expected auto, none or RxC with sides 1..64 (e.g. 4x1), got '" +
-                        text + "'");
+    throw spruce::Error(
+        "--block: expected auto, none or RxC with sides 1..64 (e.g. 4x1), got "
+        "'" +
+        text + "'");
   }
   return {r, c};
 }
@@ -99,10 +102,27 @@ void convert(const ConvertArgs& args) {
   } else if (args.block != "auto") {
     std::tie(options.block_rows, options.block_cols) = parse_block(args.block);
   }
+  bool csr = false, bsr = false;
+  std::stringstream list(args.formats);
+  std::string format;
+  while (std::getline(list, format, ',')) {
+    if (format == "csr") {
+      csr = true;
+    } else if (format == "bsr") {
+      bsr = true;
+    } else if (format != "dense") {
+      throw Error("--formats: expected a list of csr, bsr, dense; got '" +
+                  format + "'");
+    }
+  }
+  options.allow_csr = csr;
+  if (!bsr) options.block_sparse = false;
+  if (!csr && !bsr) options.dense = true;
   for (const std::string& spec : args.freeze) {
     const size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
-      throw spruce::Error("--freeze: expected NAME=FILE.pb, got '" + spec + "'");
+      throw spruce::Error("--freeze: expected NAME=FILE.pb, got '" + spec +
+                          "'");
     }
     options.constant_inputs[spec.substr(0, eq)] = spec.substr(eq + 1);
   }
@@ -114,7 +134,8 @@ void convert(const ConvertArgs& args) {
   for (const auto& l : report.layers) {
     std::string storage = spruce::converters::format_name(l.format);
     if (l.block_rows != 0) {
-      storage += " " + std::to_string(l.block_rows) + "x" + std::to_string(l.block_cols);
+      storage += " " + std::to_string(l.block_rows) + "x" +
+                 std::to_string(l.block_cols);
     }
     std::printf("%-24s %-16s %-14s %9s %-9s %11s %11s\n", l.node.c_str(),
                 l.weight.c_str(), spruce::to_string(l.shape).c_str(),
@@ -135,8 +156,98 @@ void convert(const ConvertArgs& args) {
               double(report.onnx_file_bytes) / report.spruce_file_bytes);
 }
 
+// A .onnx model converted to a temporary .spruce file, removed afterwards.
+class ModelFile {
+ public:
+  explicit ModelFile(const std::string& path) : path_(path) {
+    if (!ends_with(path, ".onnx")) return;
+    temp_ = (std::filesystem::temp_directory_path() /
+             ("spruce-" + std::to_string(getpid()) + ".spruce"))
+                .string();
+    report_ = spruce::converters::convert_onnx_file(path, temp_, {});
+    path_ = temp_;
+  }
+  ~ModelFile() {
+    if (!temp_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove(temp_, ignored);
+    }
+  }
+  ModelFile(const ModelFile&) = delete;
+  ModelFile& operator=(const ModelFile&) = delete;
+  const std::string& path() const { return path_; }
+  // What conversion did (empty for a .spruce file).
+  const spruce::converters::ConversionReport& report() const { return report_; }
+
+ private:
+  std::string path_;
+  std::string temp_;
+  spruce::converters::ConversionReport report_;
+};
+
 // ------------------------------------------------------------------ inspect
+void inspect_spruce(const std::string& path, bool json, int threads,
+                    nlohmann::json* extra);
+
+// An .onnx model: the op types it uses and whether spruce converts each,
+// then what the converted model looks like; if conversion fails, why.
+void inspect_onnx(const std::string& path, bool json, int threads) {
+  const auto ops = spruce::converters::onnx_op_summary(path);
+  nlohmann::json j;
+  j["onnx_ops"] = nlohmann::json::array();
+  size_t unsupported = 0;
+  for (const auto& op : ops) {
+    j["onnx_ops"].push_back(
+        {{"op", op.op}, {"count", op.count}, {"supported", op.supported}});
+    if (!op.supported) ++unsupported;
+  }
+  std::unique_ptr<ModelFile> file;
+  std::string error;
+  try {
+    file = std::make_unique<ModelFile>(path);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  j["convertible"] = error.empty();
+  if (!error.empty()) j["error"] = error;
+  if (!json) {
+    std::printf("%s: ONNX, %zu op types (%zu not supported by spruce)\n",
+                path.c_str(), ops.size(), unsupported);
+    std::printf("%-28s %6s  %s\n", "op", "count", "spruce");
+    for (const auto& op : ops) {
+      std::printf("%-28s %6zu  %s\n", op.op.c_str(), op.count,
+                  op.supported ? "yes" : "NOT SUPPORTED");
+    }
+  }
+  if (!error.empty()) {
+    if (json) std::cout << j.dump(2) << "\n";
+    throw Error("conversion would fail: " + error);
+  }
+  const auto& report = file->report();
+  j["conversion"] = {{"folded", report.folded},
+                     {"onnx_file_bytes", report.onnx_file_bytes},
+                     {"spruce_file_bytes", report.spruce_file_bytes}};
+  if (!json) {
+    std::printf(
+        "\nconversion (spruce convert with default options) would write %s "
+        "(%.1fx smaller "
+        "than the ONNX file):\n",
+        human_bytes(report.spruce_file_bytes).c_str(),
+        double(report.onnx_file_bytes) / report.spruce_file_bytes);
+    for (const auto& note : report.folded) std::printf("  %s\n", note.c_str());
+    std::printf("\n");
+  }
+  inspect_spruce(file->path(), json, threads, &j);
+}
+
 void inspect(const std::string& path, bool json, int threads) {
+  if (ends_with(path, ".onnx")) return inspect_onnx(path, json, threads);
+  inspect_spruce(path, json, threads, nullptr);
+}
+
+// `extra`: fields to add to the JSON (an .onnx model's).
+void inspect_spruce(const std::string& path, bool json, int threads,
+                    nlohmann::json* extra) {
   EngineOptions options;
   options.num_threads = threads;
   const Engine engine = Engine::load(path, options);
@@ -146,33 +257,48 @@ void inspect(const std::string& path, bool json, int threads) {
     dense += l.dense_bytes;
   }
   if (json) {
-    nlohmann::json j;
+    nlohmann::json j = extra != nullptr ? *extra : nlohmann::json::object();
     j["file"] = path;
     j["file_bytes"] = std::filesystem::file_size(path);
-    for (const auto& t : engine.inputs()) j["inputs"].push_back({{"name", t.name}, {"shape", t.shape}});
-    for (const auto& t : engine.outputs()) j["outputs"].push_back({{"name", t.name}, {"shape", t.shape}});
+    for (const auto& t : engine.inputs())
+      j["inputs"].push_back({{"name", t.name}, {"shape", t.shape}});
+    for (const auto& t : engine.outputs())
+      j["outputs"].push_back({{"name", t.name}, {"shape", t.shape}});
     for (const auto& l : engine.layers()) {
-      j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"storage", l.storage}, {"kernel", l.kernel},
-                             {"kernel_narrow", l.kernel_narrow},
-                             {"predicted_speedup", l.predicted_speedup},
-                             {"predicted_speedup_narrow", l.predicted_speedup_narrow},
-                             {"block_shape", l.block_shape},
-                             {"activation", l.activation}, {"weight_shape", l.weight_shape},
-                             {"sparsity", l.sparsity}, {"index_bits", l.index_bits},
-                             {"stored_bytes", l.stored_bytes}, {"dense_bytes", l.dense_bytes}});
+      j["layers"].push_back(
+          {{"name", l.name},
+           {"op", l.op},
+           {"storage", l.storage},
+           {"kernel", l.kernel},
+           {"kernel_narrow", l.kernel_narrow},
+           {"predicted_speedup", l.predicted_speedup},
+           {"predicted_speedup_narrow", l.predicted_speedup_narrow},
+           {"block_shape", l.block_shape},
+           {"activation", l.activation},
+           {"weight_shape", l.weight_shape},
+           {"sparsity", l.sparsity},
+           {"index_bits", l.index_bits},
+           {"stored_bytes", l.stored_bytes},
+           {"dense_bytes", l.dense_bytes}});
     }
     j["weights"] = {{"stored_bytes", stored}, {"dense_bytes", dense}};
-    j["activations"] = {{"peak_bytes", engine.memory_plan().peak_bytes},
-                        {"unplanned_bytes", engine.memory_plan().unplanned_bytes}};
+    j["activations"] = {
+        {"peak_bytes", engine.memory_plan().peak_bytes},
+        {"unplanned_bytes", engine.memory_plan().unplanned_bytes}};
     j["metadata"] = engine.metadata();
     std::cout << j.dump(2) << "\n";
     return;
   }
   std::printf("%s: %s\n", path.c_str(),
               human_bytes(std::filesystem::file_size(path)).c_str());
-  for (const auto& [k, v] : engine.metadata()) std::printf("  %s: %s\n", k.c_str(), v.c_str());
-  for (const auto& t : engine.inputs()) std::printf("input  %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
-  for (const auto& t : engine.outputs()) std::printf("output %s %s\n", t.name.c_str(), spruce::to_string(t.shape).c_str());
+  for (const auto& [k, v] : engine.metadata())
+    std::printf("  %s: %s\n", k.c_str(), v.c_str());
+  for (const auto& t : engine.inputs())
+    std::printf("input  %s %s\n", t.name.c_str(),
+                spruce::to_string(t.shape).c_str());
+  for (const auto& t : engine.outputs())
+    std::printf("output %s %s\n", t.name.c_str(),
+                spruce::to_string(t.shape).c_str());
   // Kernel and measured speedup over oneDNN dense, for 1 column and for 64.
   // "sparse-csr" → "csr", "onednn" / "onednn-lstm" → "dense", and an LSTM's
   // "steps(<projection>, <recurrent>)" → "csr/csr".
@@ -192,45 +318,59 @@ void inspect(const std::string& path, bool json, int threads) {
     std::snprintf(buf, sizeof buf, "%s %.1fx", name.c_str(), speedup);
     return std::string(buf);
   };
-  std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-13s %-13s\n", "layer", "op",
-              "weight", "storage", "index", "sparsity", "dense", "stored", "batch 1",
-              "batch 64");
+  std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-13s %-13s\n",
+              "layer", "op", "weight", "storage", "index", "sparsity", "dense",
+              "stored", "batch 1", "batch 64");
   for (const auto& l : engine.layers()) {
-    const std::string op = l.activation.empty() ? l.op : l.op + "+" + l.activation;
-    const std::string storage = l.block_shape.empty() ? l.storage : l.storage + " " + l.block_shape;
-    std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-13s %-13s\n", l.name.c_str(),
-                op.c_str(),
-                l.weight_shape.empty() ? "-" : spruce::to_string(l.weight_shape).c_str(),
-                storage.c_str(),
-                l.index_bits ? (std::to_string(l.index_bits) + "b").c_str() : "-",
-                l.weight_shape.empty() ? "-" : percent(l.sparsity).c_str(),
-                l.dense_bytes ? human_bytes(l.dense_bytes).c_str() : "-",
-                l.stored_bytes ? human_bytes(l.stored_bytes).c_str() : "-",
-                plan(l.kernel_narrow, l.predicted_speedup_narrow).c_str(),
-                plan(l.kernel, l.predicted_speedup).c_str());
+    const std::string op =
+        l.activation.empty() ? l.op : l.op + "+" + l.activation;
+    const std::string storage =
+        l.block_shape.empty() ? l.storage : l.storage + " " + l.block_shape;
+    std::printf(
+        "%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-13s %-13s\n",
+        l.name.c_str(), op.c_str(),
+        l.weight_shape.empty() ? "-"
+                               : spruce::to_string(l.weight_shape).c_str(),
+        storage.c_str(),
+        l.index_bits ? (std::to_string(l.index_bits) + "b").c_str() : "-",
+        l.weight_shape.empty() ? "-" : percent(l.sparsity).c_str(),
+        l.dense_bytes ? human_bytes(l.dense_bytes).c_str() : "-",
+        l.stored_bytes ? human_bytes(l.stored_bytes).c_str() : "-",
+        plan(l.kernel_narrow, l.predicted_speedup_narrow).c_str(),
+        plan(l.kernel, l.predicted_speedup).c_str());
   }
-  std::printf("batch 1 / batch 64: kernel chosen by timing each candidate on this CPU at load, and\n"
-              "its speedup over oneDNN dense on that layer (batches of 8 or more use the batch-64 choice)\n");
-  const bool has_lstm = std::any_of(engine.layers().begin(), engine.layers().end(),
-                                    [](const spruce::LayerInfo& l) { return l.op == "LSTM"; });
+  std::printf(
+      "batch 1 / batch 64: kernel chosen by timing each candidate on this CPU "
+      "at load, and\n"
+      "its speedup over oneDNN dense on that layer (batches of 8 or more use "
+      "the batch-64 choice)\n");
+  const bool has_lstm =
+      std::any_of(engine.layers().begin(), engine.layers().end(),
+                  [](const spruce::LayerInfo& l) { return l.op == "LSTM"; });
   if (has_lstm) {
-    std::printf("LSTM: timed at batch 1 and 16; dense = oneDNN's LSTM primitive, P/R = spruce's\n"
-                "step loop with input projection P and recurrent product R on those kernels\n");
+    std::printf(
+        "LSTM: timed at batch 1 and 16; dense = oneDNN's LSTM primitive, P/R = "
+        "spruce's\n"
+        "step loop with input projection P and recurrent product R on those "
+        "kernels\n");
   }
   std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
               human_bytes(dense).c_str(), human_bytes(stored).c_str(),
               stored ? double(dense) / stored : 0.0);
   const spruce::MemoryPlanInfo& memory = engine.memory_plan();
-  std::printf("activations: %s peak at batch 1 (%s if every tensor had its own buffer)\n",
-              human_bytes(memory.peak_bytes).c_str(),
-              human_bytes(memory.unplanned_bytes).c_str());
+  std::printf(
+      "activations: %s peak at batch 1 (%s if every tensor had its own "
+      "buffer)\n",
+      human_bytes(memory.peak_bytes).c_str(),
+      human_bytes(memory.unplanned_bytes).c_str());
 }
 
 // ------------------------------------------------------------------ inputs
 // The model's inputs: from files where given, random in [-1, 1) otherwise,
 // dynamic dimensions set to `batch`.
 // Shapes given as NAME=d0,d1,... (a dynamic dimension's size, per input).
-std::map<std::string, Shape> parse_shapes(const std::vector<std::string>& specs) {
+std::map<std::string, Shape> parse_shapes(
+    const std::vector<std::string>& specs) {
   std::map<std::string, Shape> shapes;
   for (const std::string& spec : specs) {
     const size_t eq = spec.find('=');
@@ -246,17 +386,17 @@ std::map<std::string, Shape> parse_shapes(const std::vector<std::string>& specs)
       } catch (const std::exception&) {
         throw Error("--shape '" + spec + "': '" + d + "' is not a size");
       }
-      if (shape.back() < 1) throw Error("--shape '" + spec + "': sizes must be >= 1");
+      if (shape.back() < 1)
+        throw Error("--shape '" + spec + "': sizes must be >= 1");
     }
     shapes[spec.substr(0, eq)] = shape;
   }
   return shapes;
 }
 
-std::vector<Tensor> make_inputs(const Engine& engine,
-                                const std::vector<std::string>& specs,
-                                int64_t batch, uint32_t seed,
-                                const std::map<std::string, Shape>& shapes = {}) {
+std::vector<Tensor> make_inputs(
+    const Engine& engine, const std::vector<std::string>& specs, int64_t batch,
+    uint32_t seed, const std::map<std::string, Shape>& shapes = {}) {
   std::vector<Tensor> tensors;
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
@@ -290,15 +430,18 @@ std::vector<Tensor> make_inputs(const Engine& engine,
     // Random floats; int64 inputs (token ids, masks) get 1, valid for any
     // embedding table and an attention mask that keeps every token.
     for (size_t k = 0; k < t.size(); ++k) {
-      t.data()[k] = info.dtype == spruce::DataType::kInt64 ? 1.0f : uniform(rng);
+      t.data()[k] =
+          info.dtype == spruce::DataType::kInt64 ? 1.0f : uniform(rng);
     }
     tensors.push_back(std::move(t));
   }
   for (const auto& spec : specs) {
     const std::string name = spec.substr(0, spec.find('='));
-    const bool known = std::any_of(engine.inputs().begin(), engine.inputs().end(),
-                                   [&](const auto& i) { return i.name == name; });
-    if (!known) throw Error("--input: the model has no input named '" + name + "'");
+    const bool known =
+        std::any_of(engine.inputs().begin(), engine.inputs().end(),
+                    [&](const auto& i) { return i.name == name; });
+    if (!known)
+      throw Error("--input: the model has no input named '" + name + "'");
   }
   return tensors;
 }
@@ -347,7 +490,8 @@ void run(const std::string& path, const std::vector<std::string>& specs,
     if (!output_dir.empty()) {
       // Output names can hold characters a file name cannot.
       std::string file = info.name;
-      for (char& c : file) if (c == '/' || c == '\\' || c == ':') c = '_';
+      for (char& c : file)
+        if (c == '/' || c == '\\' || c == ':') c = '_';
       where = output_dir + "/" + file + ".npy";
       spruce::tools::write_npy(where, t);
     }
@@ -378,7 +522,8 @@ struct Latency {
   double quantile(double q) const {
     std::vector<double> s = ms;
     std::sort(s.begin(), s.end());
-    const size_t i = std::min(s.size() - 1, static_cast<size_t>(q * (s.size() - 1) + 0.5));
+    const size_t i =
+        std::min(s.size() - 1, static_cast<size_t>(q * (s.size() - 1) + 0.5));
     return s[i];
   }
   double mean() const {
@@ -387,8 +532,9 @@ struct Latency {
     return sum / static_cast<double>(ms.size());
   }
   nlohmann::json to_json() const {
-    return {{"mean", mean()}, {"p50", quantile(0.5)}, {"p90", quantile(0.9)},
-            {"p99", quantile(0.99)}, {"min", quantile(0.0)}, {"max", quantile(1.0)},
+    return {{"mean", mean()},         {"p50", quantile(0.5)},
+            {"p90", quantile(0.9)},   {"p99", quantile(0.99)},
+            {"min", quantile(0.0)},   {"max", quantile(1.0)},
             {"iterations", ms.size()}};
   }
 };
@@ -401,7 +547,8 @@ extern "C" void on_interrupt(int) {
   std::signal(SIGINT, SIG_DFL);
 }
 
-double time_run_ms(const Engine& engine, const std::vector<spruce::Input>& inputs) {
+double time_run_ms(const Engine& engine,
+                   const std::vector<spruce::Input>& inputs) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto out = engine.run(inputs);
   const auto t1 = std::chrono::steady_clock::now();
@@ -434,9 +581,12 @@ double measure(const Engine& engine, const std::vector<spruce::Input>& inputs,
       }
     });
   }
-  const bool progress = isatty(fileno(stderr)) && (iterations > 0 || seconds > 2.0);
+  const bool progress =
+      isatty(fileno(stderr)) && (iterations > 0 || seconds > 2.0);
   auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
   };
   while (!stop && !g_interrupted) {
     if (iterations == 0 && elapsed() >= seconds) break;
@@ -444,7 +594,8 @@ double measure(const Engine& engine, const std::vector<spruce::Input>& inputs,
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (progress) {
       size_t runs = 0;
-      for (const auto& t : times) runs += t.size();  // approximate while running
+      for (const auto& t : times)
+        runs += t.size();  // approximate while running
       std::fprintf(stderr, "\r%s: %.1f s, %zu runs ", label, elapsed(), runs);
     }
   }
@@ -454,21 +605,25 @@ double measure(const Engine& engine, const std::vector<spruce::Input>& inputs,
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
-  for (const auto& t : times) latency->ms.insert(latency->ms.end(), t.begin(), t.end());
+  for (const auto& t : times)
+    latency->ms.insert(latency->ms.end(), t.begin(), t.end());
   return elapsed();
 }
 
 // label: "" alone, "sparse " and "dense " side by side.
 void print_latency(const char* label, const Latency& l, double throughput) {
-  std::printf("%slatency (ms): mean %.4f  p50 %.4f  p90 %.4f  p99 %.4f  min %.4f  max %.4f"
-              "  (%zu runs)\n",
-              label, l.mean(), l.quantile(0.5), l.quantile(0.9), l.quantile(0.99),
-              l.quantile(0.0), l.quantile(1.0), l.ms.size());
+  std::printf(
+      "%slatency (ms): mean %.4f  p50 %.4f  p90 %.4f  p99 %.4f  min %.4f  max "
+      "%.4f"
+      "  (%zu runs)\n",
+      label, l.mean(), l.quantile(0.5), l.quantile(0.9), l.quantile(0.99),
+      l.quantile(0.0), l.quantile(1.0), l.ms.size());
   std::printf("%sthroughput: %.2f items/s\n", label, throughput);
 }
 
 // Per-layer time over profiled runs, largest first.
-nlohmann::json profile_layers(const Engine& engine, const std::vector<spruce::Input>& inputs,
+nlohmann::json profile_layers(const Engine& engine,
+                              const std::vector<spruce::Input>& inputs,
                               int runs) {
   spruce::RunProfile profile;
   for (int r = 0; r < runs && !g_interrupted; ++r) engine.run(inputs, &profile);
@@ -478,57 +633,43 @@ nlohmann::json profile_layers(const Engine& engine, const std::vector<spruce::In
   for (double t : profile.seconds) total += t;
   std::vector<size_t> order(profile.seconds.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return profile.seconds[a] > profile.seconds[b]; });
-  std::printf("\n%-40s %-12s %-11s %-10s %10s %7s %9s\n", "layer (per run)", "op", "format",
-              "kernel", "ms", "share", "GFLOP/s");
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return profile.seconds[a] > profile.seconds[b];
+  });
+  std::printf("\n%-40s %-12s %-11s %-10s %10s %7s %9s\n", "layer (per run)",
+              "op", "format", "kernel", "ms", "share", "GFLOP/s");
   for (size_t i : order) {
     const spruce::LayerInfo& l = engine.layers()[i];
-    const double ms = 1e3 * profile.seconds[i] / static_cast<double>(profile.runs);
+    const double ms =
+        1e3 * profile.seconds[i] / static_cast<double>(profile.runs);
     const double share = total > 0 ? profile.seconds[i] / total : 0.0;
-    const double gflops = profile.seconds[i] > 0 ? profile.flops[i] / profile.seconds[i] / 1e9 : 0;
-    const std::string format = l.block_shape.empty() ? l.storage : l.storage + " " + l.block_shape;
-    layers.push_back({{"layer", l.name}, {"op", l.op}, {"format", format},
-                      {"kernel", profile.kernels[i]}, {"ms", ms}, {"share", share},
+    const double gflops = profile.seconds[i] > 0
+                              ? profile.flops[i] / profile.seconds[i] / 1e9
+                              : 0;
+    const std::string format =
+        l.block_shape.empty() ? l.storage : l.storage + " " + l.block_shape;
+    layers.push_back({{"layer", l.name},
+                      {"op", l.op},
+                      {"format", format},
+                      {"kernel", profile.kernels[i]},
+                      {"ms", ms},
+                      {"share", share},
                       {"gflops", gflops}});
     std::string name = l.name;
     if (name.size() > 40) name = "..." + name.substr(name.size() - 37);
     char rate[32] = "-";
     if (profile.flops[i] > 0) std::snprintf(rate, sizeof rate, "%.1f", gflops);
-    std::printf("%-40s %-12s %-11s %-10s %10.4f %6.1f%% %9s\n", name.c_str(), l.op.c_str(),
-                format.c_str(), profile.kernels[i].c_str(), ms, 100.0 * share, rate);
+    std::printf("%-40s %-12s %-11s %-10s %10.4f %6.1f%% %9s\n", name.c_str(),
+                l.op.c_str(), format.c_str(), profile.kernels[i].c_str(), ms,
+                100.0 * share, rate);
   }
   std::printf("%-40s %-12s %-11s %-10s %10.4f %6.1f%%\n", "total", "", "", "",
               1e3 * total / static_cast<double>(profile.runs), 100.0);
-  std::printf("GFLOP/s: the work each kernel does (a sparse kernel's non-zeros only), per second\n");
+  std::printf(
+      "GFLOP/s: the work each kernel does (a sparse kernel's non-zeros only), "
+      "per second\n");
   return layers;
 }
-
-// A .onnx model converted to a temporary .spruce file, removed afterwards.
-class ModelFile {
- public:
-  explicit ModelFile(const std::string& path) : path_(path) {
-    if (!ends_with(path, ".onnx")) return;
-    temp_ = (std::filesystem::temp_directory_path() /
-             ("spruce-bench-" + std::to_string(getpid()) + ".spruce"))
-                .string();
-    spruce::converters::convert_onnx_file(path, temp_, {});
-    path_ = temp_;
-  }
-  ~ModelFile() {
-    if (!temp_.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove(temp_, ignored);
-    }
-  }
-  ModelFile(const ModelFile&) = delete;
-  ModelFile& operator=(const ModelFile&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  std::string temp_;
-};
 
 void bench(const BenchArgs& args) {
   const ModelFile file(args.model);
@@ -537,7 +678,8 @@ void bench(const BenchArgs& args) {
   const Engine sparse = Engine::load(file.path(), options);
   options.force_dense = true;
   std::unique_ptr<Engine> dense;
-  if (args.compare_dense) dense = std::make_unique<Engine>(Engine::load(file.path(), options));
+  if (args.compare_dense)
+    dense = std::make_unique<Engine>(Engine::load(file.path(), options));
 
   const auto shapes = parse_shapes(args.shapes);
   const auto tensors = make_inputs(sparse, {}, args.batch, 0, shapes);
@@ -545,9 +687,10 @@ void bench(const BenchArgs& args) {
   const auto inputs = as_inputs(sparse, tensors, &ints);
   // Items per run: the batch, which --shape gives as the first input's
   // first dimension.
-  const int64_t items = tensors.empty() || tensors[0].shape().empty() || shapes.empty()
-                            ? args.batch
-                            : tensors[0].shape()[0];
+  const int64_t items =
+      tensors.empty() || tensors[0].shape().empty() || shapes.empty()
+          ? args.batch
+          : tensors[0].shape()[0];
   for (int i = 0; i < args.warmup; ++i) {  // caches, oneDNN primitive creation
     time_run_ms(sparse, inputs);
     if (dense) time_run_ms(*dense, inputs);
@@ -560,12 +703,13 @@ void bench(const BenchArgs& args) {
   Latency s, d;
   double s_wall = 0, d_wall = 0;
   for (int p = 0; p < phases && !g_interrupted; ++p) {
-    const int iterations = args.iterations > 0 ? std::max(1, args.iterations / phases) : 0;
-    s_wall += measure(sparse, inputs, args.streams, args.seconds / phases, iterations,
-                      "sparse", &s);
+    const int iterations =
+        args.iterations > 0 ? std::max(1, args.iterations / phases) : 0;
+    s_wall += measure(sparse, inputs, args.streams, args.seconds / phases,
+                      iterations, "sparse", &s);
     if (dense && !g_interrupted) {
-      d_wall += measure(*dense, inputs, args.streams, args.seconds / phases, iterations,
-                        "dense", &d);
+      d_wall += measure(*dense, inputs, args.streams, args.seconds / phases,
+                        iterations, "dense", &d);
     }
   }
   const bool interrupted = g_interrupted;
@@ -595,14 +739,18 @@ void bench(const BenchArgs& args) {
   j["throughput"] = s_throughput;
   j["weights"] = {{"stored_bytes", stored}, {"dense_bytes", dense_bytes}};
   if (dense && !d.ms.empty()) {
-    const double d_throughput = static_cast<double>(items) * d.ms.size() / d_wall;
+    const double d_throughput =
+        static_cast<double>(items) * d.ms.size() / d_wall;
     print_latency("dense (oneDNN) ", d, d_throughput);
-    std::printf("sparse is %.2fx faster than dense (p50)\n", d.quantile(0.5) / s.quantile(0.5));
+    std::printf("sparse is %.2fx faster than dense (p50)\n",
+                d.quantile(0.5) / s.quantile(0.5));
     j["dense"] = {{"latency_ms", d.to_json()}, {"throughput", d_throughput}};
     j["speedup_p50"] = d.quantile(0.5) / s.quantile(0.5);
   }
   if (args.profile && !g_interrupted) {
-    j["profile"] = profile_layers(sparse, inputs, std::max(5, std::min(50, static_cast<int>(s.ms.size()))));
+    j["profile"] = profile_layers(
+        sparse, inputs,
+        std::max(5, std::min(50, static_cast<int>(s.ms.size()))));
   }
   std::signal(SIGINT, SIG_DFL);
   if (!args.json.empty()) {
@@ -616,67 +764,95 @@ void bench(const BenchArgs& args) {
 
 int main(int argc, char** argv) {
   CLI::App app{"spruce: sparse inference runtime for CPUs"};
-  app.set_version_flag("--version", std::string("spruce ") + spruce::kVersionString);
+  app.set_version_flag("--version",
+                       std::string("spruce ") + spruce::kVersionString);
   app.require_subcommand(1);
 
   ConvertArgs convert_args;
-  auto* c = app.add_subcommand("convert", "Convert a pruned ONNX model to .spruce");
+  auto* c =
+      app.add_subcommand("convert", "Convert a pruned ONNX model to .spruce");
   c->add_option("input", convert_args.input, "ONNX model")->required();
-  c->add_option("-o,--output", convert_args.output, ".spruce file to write")->required();
+  c->add_option("-o,--output", convert_args.output, ".spruce file to write")
+      ->required();
   c->add_option("--sparse-threshold", convert_args.threshold,
                 "Store a weight sparse when at least this fraction is zero")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   c->add_flag("--dense", convert_args.dense, "Keep every weight dense");
-  c->add_option("--freeze", convert_args.freeze,
-                 "NAME=FILE.pb: make graph input NAME a constant with the ONNX TensorProto in FILE "
-                 "(for models that pass weights as inputs, like ONNX's backend tests)");
-  c->add_option("--block", convert_args.block,
-                "Block-sparse storage: auto (detect block-pruned weights), none, or RxC "
-                "(e.g. 4x1, 8x1, 16x1, 1x4, 4x4)")
+  c->add_option("--formats", convert_args.formats,
+                "Storage formats to allow, comma-separated: csr, bsr, dense "
+                "(dense is always "
+                "the fallback)")
+      ->capture_default_str();
+  c->add_option(
+      "--freeze", convert_args.freeze,
+      "NAME=FILE.pb: make graph input NAME a constant with the ONNX "
+      "TensorProto in FILE "
+      "(for models that pass weights as inputs, like ONNX's backend tests)");
+  c->add_option(
+       "--block", convert_args.block,
+       "Block-sparse storage: auto (detect block-pruned weights), none, or RxC "
+       "(e.g. 4x1, 8x1, 16x1, 1x4, 4x4)")
       ->capture_default_str();
 
   std::string inspect_path;
   bool inspect_json = false;
-  auto* i = app.add_subcommand("inspect", "Show a .spruce model's layers and formats");
-  i->add_option("model", inspect_path, ".spruce file")->required();
+  auto* i = app.add_subcommand(
+      "inspect", "Show a model's layers, formats, sizes and planned kernels");
+  i->add_option("model", inspect_path,
+                ".spruce file, or .onnx (what conversion would do, and which "
+                "ops it cannot run)")
+      ->required();
   i->add_flag("--json", inspect_json, "Print JSON");
   int inspect_threads = 0;
-  i->add_option("--threads", inspect_threads,
-                "Threads the kernel timings use, as `run`/`bench` would (0 = all cores)");
+  i->add_option(
+      "--threads", inspect_threads,
+      "Threads the kernel timings use, as `run`/`bench` would (0 = all cores)");
 
   std::string run_path, output_dir;
   std::vector<std::string> input_specs;
   int run_threads = 0;
   auto* r = app.add_subcommand("run", "Run a .spruce model once");
   r->add_option("model", run_path, ".spruce file")->required();
-  r->add_option("--input", input_specs, "NAME=FILE (.npy or ONNX TensorProto .pb); random if not given");
-  r->add_option("--output-dir", output_dir, "Write each output as DIR/<name>.npy");
+  r->add_option(
+      "--input", input_specs,
+      "NAME=FILE (.npy or ONNX TensorProto .pb); random if not given");
+  r->add_option("--output-dir", output_dir,
+                "Write each output as DIR/<name>.npy");
   r->add_option("--threads", run_threads, "Threads (0 = all cores)");
 
   BenchArgs bench_args;
-  auto* b = app.add_subcommand("bench", "Measure a model's latency and throughput");
-  b->add_option("model", bench_args.model, ".spruce file, or .onnx (converted on the fly)")
+  auto* b =
+      app.add_subcommand("bench", "Measure a model's latency and throughput");
+  b->add_option("model", bench_args.model,
+                ".spruce file, or .onnx (converted on the fly)")
       ->required();
-  b->add_option("--threads", bench_args.threads, "Threads per run (0 = all cores)")
+  b->add_option("--threads", bench_args.threads,
+                "Threads per run (0 = all cores)")
       ->capture_default_str();
   b->add_option("--streams", bench_args.streams,
                 "Concurrent runs from this many threads, sharing one engine")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   b->add_option("--warmup", bench_args.warmup, "Unmeasured runs first")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  b->add_option("--time", bench_args.seconds, "Seconds to measure")->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  b->add_option("--time", bench_args.seconds, "Seconds to measure")
+      ->capture_default_str();
   b->add_option("--iterations", bench_args.iterations,
                 "Measure this many runs instead of --time")
       ->check(CLI::NonNegativeNumber);
   b->add_flag("--profile", bench_args.profile,
               "Print per-layer time, share, format, kernel and GFLOP/s");
   b->add_option("--batch", bench_args.batch, "Size of dynamic dimensions")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   b->add_option("--shape", bench_args.shapes,
                 "NAME=d0,d1,...: an input's full shape (overrides --batch)");
   b->add_flag("--compare-dense", bench_args.compare_dense,
               "Also run every layer dense (oneDNN) and report the speedup");
-  b->add_option("--json", bench_args.json, "Write results as JSON to this file");
+  b->add_option("--json", bench_args.json,
+                "Write results as JSON to this file");
 
   try {
     app.parse(argc, argv);

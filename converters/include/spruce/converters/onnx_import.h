@@ -30,6 +30,8 @@ struct ConvertOptions {
   // A given shape forces BSR with it wherever it divides the sides and the
   // result is smaller than dense. `block_sparse = false` never stores BSR.
   bool block_sparse = true;
+  // CSR storage; false keeps a sparse weight that is not stored BSR dense.
+  bool allow_csr = true;
   size_t block_rows = 0;
   size_t block_cols = 0;
   double min_block_fill = 0.9;
@@ -59,7 +61,7 @@ struct ConversionReport {
   std::vector<LayerReport> layers;
   std::vector<std::string> folded;  // what constant folding and fusion did
   size_t onnx_file_bytes = 0;
-  size_t spruce_file_bytes = 0;     // set by convert_onnx_file()
+  size_t spruce_file_bytes = 0;  // set by convert_onnx_file()
 };
 
 // Imports the ONNX model at `path`. Throws spruce::Error naming the file and
@@ -67,6 +69,17 @@ struct ConversionReport {
 // unsupported attribute or shape.
 ModelDef import_onnx(const std::string& path, const ConvertOptions& options,
                      ConversionReport* report);
+
+// How often each op type occurs in the ONNX model at `path` and whether
+// spruce converts it (support of an op's every attribute and shape is only
+// known by converting). Sorted by op type; non-standard domains are named
+// "domain.Op" and unsupported.
+struct OnnxOpCount {
+  std::string op;
+  size_t count = 0;
+  bool supported = false;
+};
+std::vector<OnnxOpCount> onnx_op_summary(const std::string& path);
 
 // import_onnx() then write_model().
 ConversionReport convert_onnx_file(const std::string& onnx_path,
