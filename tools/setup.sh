@@ -5,7 +5,8 @@
 #
 #   tools/setup.sh            install + configure + build (Release)
 #   tools/setup.sh --no-build install only
-#   tools/setup.sh --bench    also what the model benchmarks need (PyTorch,
+#   tools/setup.sh --bench    also what the model benchmarks and the pruning
+#                             example need (PyTorch,
 #                             torchvision, ONNX, Node.js for ONNX Runtime,
 #                             OpenBLAS so that Debian's PyTorch is not on the
 #                             reference BLAS), then install + build
@@ -35,6 +36,7 @@ bench=0
 [ "${1:-}" = "--bench" ] && bench=1 && shift
 if [ $bench -eq 1 ]; then
   packages+=(python3-torch python3-torchvision python3-onnx python3-numpy
+             python3-sklearn python3-matplotlib
              nodejs npm libopenblas0-openmp)
 fi
 
