@@ -16,6 +16,12 @@ namespace spruce {
 struct EngineOptions {
   // OpenMP threads each run() uses; 0 = OpenMP's default (all cores, or
   // OMP_NUM_THREADS). oneDNN dense layers use the same OpenMP runtime.
+  // Each thread that calls run() with more than one thread leads its own
+  // OpenMP team. Once the teams together hold more threads than there are
+  // cores, libgomp stops letting idle team threads spin and every parallel
+  // region pays a wake-up (measured on 2 cores: 2.5x slower runs). Serve
+  // concurrent requests with num_threads = 1 (each request on its own
+  // thread), or multi-threaded runs from one thread at a time.
   int num_threads = 0;
   // Run every layer dense with oneDNN, whatever the file stores: the baseline
   // that `spruce bench --compare-dense` measures against.
