@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -514,6 +515,16 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
       throw Error(
           "input '" + input.name + "' has no data (null pointer)" +
           (input.int64_data != nullptr ? "; it is float32, not int64" : ""));
+    }
+    if (options.reject_non_finite_inputs) {
+      const size_t count = element_count(input.shape);
+      for (size_t k = 0; k < count; ++k) {
+        if (!std::isfinite(input.data[k])) {
+          throw Error("input '" + input.name + "' has " +
+                      (std::isnan(input.data[k]) ? "NaN" : "an infinity") +
+                      " at position " + std::to_string(k));
+        }
+      }
     }
     run->data[*it] = input.data;
   }

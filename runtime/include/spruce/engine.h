@@ -39,6 +39,10 @@ struct EngineOptions {
   enum class KernelSelection : uint8_t { kMeasure, kSparsityThreshold };
   KernelSelection kernel_selection = KernelSelection::kMeasure;
   double sparse_kernel_min_sparsity = 0.8;
+  // Refuse float inputs holding NaN or an infinity (a spruce::Error naming
+  // the input and position) instead of propagating them into the outputs.
+  // One pass over each input per run.
+  bool reject_non_finite_inputs = true;
   // Verify the file's checksums at load. Costs one read of the file; turn off
   // only for files you produced yourself and trust.
   bool verify_checksums = true;

@@ -1,0 +1,113 @@
+// Load and soak: many threads (8, on however many cores) share one Engine
+// and run mixed batch sizes for a bounded time. Every output must equal,
+// bit for bit, what one thread computes for the same input, and resident
+// memory must stay flat once every thread has warmed up.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "spruce/converters/onnx_import.h"
+#include "spruce/spruce.h"
+#include "test_util.h"
+
+namespace spruce {
+namespace {
+
+using testing::fixture;
+using testing::temp_path;
+
+size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+struct Case {
+  std::vector<float> x;
+  Shape shape;
+  std::vector<float> expected;
+};
+
+void Soak(const std::string& fixture_name, const Shape& item_shape,
+          double seconds) {
+  const std::string path = temp_path(fixture_name + "_soak.spruce");
+  converters::convert_onnx_file(fixture(fixture_name + "/model.onnx"), path,
+                                {});
+  EngineOptions options;
+  options.num_threads = 1;  // per request; the callers give the parallelism
+  const Engine engine = Engine::load(path, options);
+  const std::string input = engine.inputs()[0].name;
+  // Batches 1..5, each with its single-threaded result.
+  std::vector<Case> cases;
+  for (int64_t batch = 1; batch <= 5; ++batch) {
+    Case c;
+    c.shape = item_shape;
+    c.shape[0] = batch;
+    c.x.resize(element_count(c.shape));
+    for (size_t i = 0; i < c.x.size(); ++i) {
+      c.x[i] =
+          std::sin(0.37f * static_cast<float>(i) + static_cast<float>(batch));
+    }
+    c.expected = engine.run({{input, c.x.data(), c.shape}})[0].values();
+    cases.push_back(std::move(c));
+  }
+  constexpr int kThreads = 8;
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> runs{0}, mismatches{0}, errors{0};
+  std::atomic<int> warm{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<Tensor> out;
+      size_t k = static_cast<size_t>(t);
+      bool counted = false;
+      while (!stop) {
+        const Case& c = cases[k++ % cases.size()];
+        try {
+          engine.run({{input, c.x.data(), c.shape}}, &out);
+          if (out[0].values() != c.expected) ++mismatches;
+        } catch (const std::exception&) {
+          ++errors;
+        }
+        ++runs;
+        if (!counted && k >= static_cast<size_t>(t) + 2 * cases.size()) {
+          counted = true;
+          ++warm;
+        }
+      }
+    });
+  }
+  while (warm < kThreads)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const size_t rss_warm = resident_bytes();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const size_t rss_end = resident_bytes();
+  stop = true;
+  for (auto& t : threads) t.join();
+  std::cout << "[ soak     ] " << fixture_name << ": " << kThreads
+            << " threads, " << seconds << " s, " << runs << " runs, RSS "
+            << rss_warm / 1024 << " -> " << rss_end / 1024 << " KiB\n";
+  EXPECT_EQ(mismatches.load(), 0u);
+  EXPECT_EQ(errors.load(), 0u);
+  EXPECT_GT(runs.load(), static_cast<size_t>(kThreads) * 10);
+  // Flat: run states, workspaces and output tensors are reused.
+  EXPECT_LT(rss_end, rss_warm + (size_t{16} << 20));
+}
+
+TEST(Soak, EightThreadsShareOneEngineMlp) {
+  Soak("mlp_pruned90", {1, 8, 16}, 2.0);
+}
+TEST(Soak, EightThreadsShareOneEngineCnn) {
+  Soak("cnn_pruned90", {1, 3, 32, 32}, 2.0);
+}
+
+}  // namespace
+}  // namespace spruce
