@@ -98,8 +98,15 @@ void Soak(const std::string& fixture_name, const Shape& item_shape,
   EXPECT_EQ(mismatches.load(), 0u);
   EXPECT_EQ(errors.load(), 0u);
   EXPECT_GT(runs.load(), static_cast<size_t>(kThreads) * 10);
-  // Flat: run states, workspaces and output tensors are reused.
+  // Flat: run states, workspaces and output tensors are reused. Under
+  // AddressSanitizer freed memory sits in its quarantine (256 MiB), so RSS
+  // grows by design there; LeakSanitizer checks for leaks instead.
+#if defined(__SANITIZE_ADDRESS__)
+  std::cout << "[ soak     ] RSS bound not checked under AddressSanitizer "
+               "(quarantine); leaks are LeakSanitizer's\n";
+#else
   EXPECT_LT(rss_end, rss_warm + (size_t{16} << 20));
+#endif
 }
 
 TEST(Soak, EightThreadsShareOneEngineMlp) {
