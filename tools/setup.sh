@@ -5,6 +5,10 @@
 #
 #   tools/setup.sh            install + configure + build (Release)
 #   tools/setup.sh --no-build install only
+#   tools/setup.sh --checks   also clang/libFuzzer, and a second build
+#                             (build-checks: clang, AddressSanitizer, UBSan,
+#                             fuzzer coverage) whose test suite and fuzzers
+#                             then run as part of build's ctest (what CI runs)
 #   tools/setup.sh --bench    also what the model benchmarks and the pruning
 #                             example need (PyTorch,
 #                             torchvision, ONNX, Node.js for ONNX Runtime,
@@ -33,7 +37,12 @@ packages=(
 # Regenerating the committed fixtures (tools/make_fixtures.py) also needs
 # python3-torch and python3-onnx; building and testing do not.
 bench=0
+checks=0
 [ "${1:-}" = "--bench" ] && bench=1 && shift
+[ "${1:-}" = "--checks" ] && checks=1 && shift
+if [ $checks -eq 1 ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 if [ $bench -eq 1 ]; then
   packages+=(python3-torch python3-torchvision python3-onnx python3-numpy
              python3-sklearn python3-matplotlib
@@ -64,6 +73,17 @@ fi
 
 generator=()
 [ -f "$build_dir/CMakeCache.txt" ] || generator=(-G Ninja)
+checks_dir=""
+if [ $checks -eq 1 ]; then
+  checks_dir="$root/build-checks"
+  checks_generator=()
+  [ -f "$checks_dir/CMakeCache.txt" ] || checks_generator=(-G Ninja)
+  CC=clang CXX=clang++ cmake -S "$root" -B "$checks_dir" "${checks_generator[@]}" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPRUCE_FUZZ=ON -DSPRUCE_BUILD_BENCH=OFF
+  cmake --build "$checks_dir" --parallel "$(nproc)"
+fi
+# SPRUCE_CHECKS_BUILD: build's ctest also runs the sanitized suite and the
+# fuzzers of that build (empty: not).
 cmake -S "$root" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type" \
-  -DSPRUCE_WERROR=ON
+  -DSPRUCE_WERROR=ON -DSPRUCE_CHECKS_BUILD="$checks_dir"
 cmake --build "$build_dir" --parallel "$(nproc)"

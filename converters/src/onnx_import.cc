@@ -236,7 +236,11 @@ class Importer {
 
   // ------------------------------------------------------------ graph ends
   void freeze_inputs(const onnx::GraphProto& graph) {
-    for (const auto& [name, file] : options_.constant_inputs) {
+    for (const auto& frozen : options_.constant_inputs) {
+      // Named, not a structured binding: lambdas may not capture those in
+      // C++17 (clang refuses).
+      const std::string& name = frozen.first;
+      const std::string& file = frozen.second;
       const bool is_input = std::any_of(
           graph.input().begin(), graph.input().end(),
           [&](const onnx::ValueInfoProto& in) { return in.name() == name; });
@@ -1893,6 +1897,19 @@ class Importer {
     add_simple(node, std::move(n), shape);
   }
 
+  // a · b for sizes known so far (-1 once either is unknown); a product past
+  // 2^62 is refused rather than overflowing (a hostile shape).
+  int64_t known_product(const onnx::NodeProto& node, int64_t a,
+                        int64_t b) const {
+    if (a <= 0 || b <= 0) return -1;
+    int64_t product = 0;
+    if (__builtin_mul_overflow(a, b, &product) ||
+        product > (int64_t{1} << 62)) {
+      fail(node, "sizes multiply past 2^62");
+    }
+    return product;
+  }
+
   void import_layer_norm(const onnx::NodeProto& node) {
     if (node.input_size() < 2) fail(node, "needs X and Scale");
     NodeDef n;
@@ -1908,7 +1925,7 @@ class Importer {
     n.epsilon = attr_float(node, "epsilon", 1e-5f);
     int64_t inner = 1;
     for (size_t d = static_cast<size_t>(axis); d < xs.size(); ++d) {
-      inner = xs[d] > 0 && inner > 0 ? inner * xs[d] : -1;
+      inner = known_product(node, inner, xs[d]);
     }
     for (int k = 1; k < 3 && k < node.input_size(); ++k) {
       if (node.input(k).empty()) continue;
@@ -2171,9 +2188,9 @@ class Importer {
       }
       if (infer < ys.size()) {
         int64_t total = 1, known = 1;
-        for (int64_t d : xs) total = d > 0 && total > 0 ? total * d : -1;
+        for (int64_t d : xs) total = known_product(node, total, d);
         for (size_t i = 0; i < ys.size(); ++i) {
-          if (i != infer) known = ys[i] > 0 && known > 0 ? known * ys[i] : -1;
+          if (i != infer) known = known_product(node, known, ys[i]);
         }
         if (total > 0 && known > 0) {
           if (total % known != 0) {

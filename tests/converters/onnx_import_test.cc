@@ -30,7 +30,8 @@ std::string convert_error(const std::string& path) {
 
 TEST(OnnxImport, PrunedMlpBecomesCsrAndFusesReluAndFlatten) {
   ConversionReport report;
-  const ModelDef model = import_onnx(fixture("mlp_pruned90/model.onnx"), {}, &report);
+  const ModelDef model =
+      import_onnx(fixture("mlp_pruned90/model.onnx"), {}, &report);
   ASSERT_EQ(model.nodes.size(), 4u);
   EXPECT_EQ(model.nodes[0].op, OpType::kFlatten);
   EXPECT_EQ(model.nodes[1].activation, kernels::Activation::kRelu);
@@ -60,13 +61,16 @@ TEST(OnnxImport, FoldsPruningMasksToTheSameFileAsPruneRemove) {
   const ConversionReport report =
       convert_onnx_file(fixture("mlp_pruned90_masked/model.onnx"), masked, {});
   size_t mask_folds = 0;
-  for (const auto& note : report.folded) mask_folds += note.find("pruning mask") != std::string::npos;
+  for (const auto& note : report.folded)
+    mask_folds += note.find("pruning mask") != std::string::npos;
   EXPECT_EQ(mask_folds, 3u);
   EXPECT_EQ(report.layers[0].weight, "1.weight");  // named after weight_orig
   // Same weights, same graph: only the metadata's source name may differ.
-  EXPECT_EQ(std::filesystem::file_size(removed), std::filesystem::file_size(masked));
+  EXPECT_EQ(std::filesystem::file_size(removed),
+            std::filesystem::file_size(masked));
   ModelDef a = import_onnx(fixture("mlp_pruned90/model.onnx"), {}, nullptr);
-  ModelDef b = import_onnx(fixture("mlp_pruned90_masked/model.onnx"), {}, nullptr);
+  ModelDef b =
+      import_onnx(fixture("mlp_pruned90_masked/model.onnx"), {}, nullptr);
   a.metadata.clear();
   b.metadata.clear();
   EXPECT_EQ(serialize_model(a), serialize_model(b));
@@ -74,7 +78,8 @@ TEST(OnnxImport, FoldsPruningMasksToTheSameFileAsPruneRemove) {
 
 TEST(OnnxImport, MatMulPlusAddBecomesLinearWithBias) {
   ConversionReport report;
-  const ModelDef model = import_onnx(fixture("mlp_matmul/model.onnx"), {}, &report);
+  const ModelDef model =
+      import_onnx(fixture("mlp_matmul/model.onnx"), {}, &report);
   ASSERT_EQ(model.nodes.size(), 2u);
   EXPECT_EQ(model.nodes[0].weights.size(), 2u);  // weight + fused bias
   EXPECT_EQ(model.nodes[1].weights.size(), 2u);
@@ -96,7 +101,8 @@ TEST(OnnxImport, ThresholdAndDenseOptionKeepWeightsDense) {
 }
 
 // A one-node model: input x [1, 4] -> op -> y.
-std::string write_single_op_model(const std::string& op, const std::string& name) {
+std::string write_single_op_model(const std::string& op,
+                                  const std::string& name) {
   onnx::ModelProto model;
   model.set_ir_version(8);
   model.add_opset_import()->set_version(13);
@@ -167,7 +173,8 @@ struct BlockPrunedGemm {
       auto* t = v->mutable_type()->mutable_tensor_type();
       t->set_elem_type(onnx::TensorProto::FLOAT);
       t->mutable_shape()->add_dim()->set_dim_param("batch");
-      t->mutable_shape()->add_dim()->set_dim_value(int64_t(io[0] == 'x' ? in : out));
+      t->mutable_shape()->add_dim()->set_dim_value(
+          int64_t(io[0] == 'x' ? in : out));
     }
     path = temp_path("block_pruned.onnx");
     std::ofstream file(path, std::ios::binary);
@@ -179,7 +186,8 @@ struct BlockPrunedGemm {
     for (size_t i = 0; i < n; ++i) {
       for (size_t o = 0; o < out; ++o) {
         double s = b[o];
-        for (size_t k = 0; k < in; ++k) s += double(w[o * in + k]) * x[i * in + k];
+        for (size_t k = 0; k < in; ++k)
+          s += double(w[o * in + k]) * x[i * in + k];
         y[i * out + o] = static_cast<float>(s);
       }
     }
@@ -230,12 +238,15 @@ TEST(OnnxImport, BsrModelsRunLikeTheReferenceWithEveryKernelChoice) {
   for (const char* block : {"auto", "4x4", "none"}) {
     ConvertOptions options;
     if (block == std::string("none")) options.block_sparse = false;
-    if (block == std::string("4x4")) options.block_rows = options.block_cols = 4;
-    const std::string out = temp_path(std::string("block_") + block + ".spruce");
+    if (block == std::string("4x4"))
+      options.block_rows = options.block_cols = 4;
+    const std::string out =
+        temp_path(std::string("block_") + block + ".spruce");
     convert_onnx_file(m.path, out, options);
     EngineOptions measured;
     EngineOptions sparse;
-    sparse.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+    sparse.kernel_selection =
+        EngineOptions::KernelSelection::kSparsityThreshold;
     sparse.sparse_kernel_min_sparsity = 0.0;
     EngineOptions dense;
     dense.force_dense = true;
@@ -247,12 +258,15 @@ TEST(OnnxImport, BsrModelsRunLikeTheReferenceWithEveryKernelChoice) {
       }
       for (size_t n : {1, 3, 8, 70}) {
         std::vector<float> x(n * m.in);
-        for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 13) * 0.1f - 0.6f;
-        const auto y = engine.run({{"x", x.data(), {int64_t(n), int64_t(m.in)}}});
+        for (size_t i = 0; i < x.size(); ++i)
+          x[i] = float(i % 13) * 0.1f - 0.6f;
+        const auto y =
+            engine.run({{"x", x.data(), {int64_t(n), int64_t(m.in)}}});
         const auto ref = m.reference(x, n);
         ASSERT_EQ(y[0].size(), ref.size());
         for (size_t i = 0; i < ref.size(); ++i) {
-          ASSERT_NEAR(y[0].data()[i], ref[i], 1e-4) << block << " n=" << n << " i=" << i;
+          ASSERT_NEAR(y[0].data()[i], ref[i], 1e-4)
+              << block << " n=" << n << " i=" << i;
         }
       }
     }
@@ -260,7 +274,8 @@ TEST(OnnxImport, BsrModelsRunLikeTheReferenceWithEveryKernelChoice) {
 }
 
 TEST(OnnxImport, UnsupportedOpIsNamedWithItsNode) {
-  const std::string e = convert_error(write_single_op_model("Softsign", "act/softsign"));
+  const std::string e =
+      convert_error(write_single_op_model("Softsign", "act/softsign"));
   EXPECT_NE(e.find("unsupported op 'Softsign'"), std::string::npos) << e;
   EXPECT_NE(e.find("'act/softsign'"), std::string::npos) << e;
 }
@@ -272,7 +287,8 @@ TEST(OnnxImport, NotOnnxOrMissingFilesAreErrors) {
   const std::string empty = temp_path("empty.onnx");
   std::ofstream{empty};
   EXPECT_NE(convert_error(empty).find("not an ONNX model"), std::string::npos);
-  EXPECT_NE(convert_error("/nonexistent.onnx").find("cannot open"), std::string::npos);
+  EXPECT_NE(convert_error("/nonexistent.onnx").find("cannot open"),
+            std::string::npos);
 }
 
 }  // namespace
@@ -291,8 +307,13 @@ TEST(OnnxImport, MalformedNodesAreErrors) {
     auto* g = model.mutable_graph();
     auto* in = g->add_input();
     in->set_name("x");
-    in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-    in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
+    in->mutable_type()->mutable_tensor_type()->set_elem_type(
+        onnx::TensorProto::FLOAT);
+    in->mutable_type()
+        ->mutable_tensor_type()
+        ->mutable_shape()
+        ->add_dim()
+        ->set_dim_value(2);
     g->add_output()->set_name("y");
     auto* c = g->add_initializer();
     c->set_name("c");
@@ -312,7 +333,8 @@ TEST(OnnxImport, MalformedNodesAreErrors) {
     n->set_name("r");
     n->add_input("x");
   });
-  EXPECT_NE(convert_error(no_output).find("Relu node 'r': has no output"), std::string::npos);
+  EXPECT_NE(convert_error(no_output).find("Relu node 'r': has no output"),
+            std::string::npos);
   const std::string one_input_mul = model_with([](onnx::GraphProto* g) {
     auto* n = g->add_node();
     n->set_op_type("Mul");
@@ -320,7 +342,8 @@ TEST(OnnxImport, MalformedNodesAreErrors) {
     n->add_input("c");
     n->add_output("y");
   });
-  EXPECT_NE(convert_error(one_input_mul).find("expected 2 inputs"), std::string::npos);
+  EXPECT_NE(convert_error(one_input_mul).find("expected 2 inputs"),
+            std::string::npos);
   const std::string bad_raw = model_with([](onnx::GraphProto* g) {
     auto* t = g->mutable_initializer(0);
     t->clear_float_data();
@@ -342,7 +365,8 @@ TEST(OnnxImport, MalformedNodesAreErrors) {
     n->set_name("r0");
     n->add_output("y");
   });
-  EXPECT_NE(convert_error(relu_no_input).find("needs 1 input"), std::string::npos);
+  EXPECT_NE(convert_error(relu_no_input).find("needs 1 input"),
+            std::string::npos);
 }
 
 }  // namespace
@@ -361,9 +385,14 @@ std::string lstm_error(Edit edit) {
   auto* g = model.mutable_graph();
   auto* x = g->add_input();
   x->set_name("X");
-  x->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  x->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto::FLOAT);
   for (int64_t d : {5, 2, 3}) {
-    x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+    x->mutable_type()
+        ->mutable_tensor_type()
+        ->mutable_shape()
+        ->add_dim()
+        ->set_dim_value(d);
   }
   g->add_output()->set_name("Y_h");
   auto add_init = [&](const char* name, std::vector<int64_t> dims) {
@@ -408,7 +437,8 @@ TEST(OnnxImport, UnsupportedLstmFeaturesAreRefusedByName) {
            error.find(what) != std::string::npos;
   };
   EXPECT_TRUE(has(lstm_error([](onnx::GraphProto*, onnx::NodeProto* n) {
-                    for (const char* in : {"", "", "", "", "P"}) n->add_input(in);
+                    for (const char* in : {"", "", "", "", "P"})
+                      n->add_input(in);
                   }),
                   "peephole"));
   EXPECT_TRUE(has(lstm_error([](onnx::GraphProto*, onnx::NodeProto* n) {
@@ -429,7 +459,8 @@ TEST(OnnxImport, UnsupportedLstmFeaturesAreRefusedByName) {
                     auto* a = n->add_attribute();
                     a->set_name("activations");
                     a->set_type(onnx::AttributeProto::STRINGS);
-                    for (const char* f : {"Sigmoid", "Relu", "Tanh"}) a->add_strings(f);
+                    for (const char* f : {"Sigmoid", "Relu", "Tanh"})
+                      a->add_strings(f);
                   }),
                   "activation 'Relu'"));
   EXPECT_TRUE(has(lstm_error([](onnx::GraphProto* g, onnx::NodeProto* n) {
@@ -443,24 +474,54 @@ TEST(OnnxImport, UnsupportedLstmFeaturesAreRefusedByName) {
                   }),
                   "sequence_lens"));
   {
-    const std::string error = lstm_error([](onnx::GraphProto* g, onnx::NodeProto* n) {
-                    // A transpose the LSTM cannot fold runs as a node; its
-                    // [5, 3, 2] result does not fit the weights.
-                    auto* t = g->add_node();
-                    t->set_op_type("Transpose");
-                    t->set_name("t");
-                    t->add_input("X");
-                    t->add_output("Xt");
-                    auto* perm = t->add_attribute();
-                    perm->set_name("perm");
-                    perm->set_type(onnx::AttributeProto::INTS);
-                    for (int64_t p : {0, 2, 1}) perm->add_ints(p);
-                    g->mutable_node()->SwapElements(0, 1);
-                    n = g->mutable_node(1);
-                    n->set_input(0, "Xt");
-                  });
+    const std::string error =
+        lstm_error([](onnx::GraphProto* g, onnx::NodeProto* n) {
+          // A transpose the LSTM cannot fold runs as a node; its
+          // [5, 3, 2] result does not fit the weights.
+          auto* t = g->add_node();
+          t->set_op_type("Transpose");
+          t->set_name("t");
+          t->add_input("X");
+          t->add_output("Xt");
+          auto* perm = t->add_attribute();
+          perm->set_name("perm");
+          perm->set_type(onnx::AttributeProto::INTS);
+          for (int64_t p : {0, 2, 1}) perm->add_ints(p);
+          g->mutable_node()->SwapElements(0, 1);
+          n = g->mutable_node(1);
+          n->set_input(0, "Xt");
+        });
     EXPECT_TRUE(has(error, "input X [5, 3, 2] does not match W")) << error;
   }
+}
+
+}  // namespace
+}  // namespace spruce::converters
+
+namespace spruce::converters {
+namespace {
+
+// Inputs the fuzzers found (tests/fixtures/fuzz_regressions/): each must
+// convert or give a spruce::Error; under the sanitizer build (tools/setup.sh
+// --checks) any undefined behaviour on the way fails the test.
+TEST(FuzzRegressions, OnnxInputsConvertOrFailCleanly) {
+  const std::filesystem::path dir =
+      std::filesystem::path(SPRUCE_FIXTURES_DIR) / "fuzz_regressions" / "onnx";
+  size_t cases = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    ++cases;
+    SCOPED_TRACE(entry.path().filename().string());
+    try {
+      const std::string out =
+          testing::temp_path(entry.path().stem().string() + ".spruce");
+      convert_onnx_file(entry.path().string(), out, {});
+      const Engine engine = Engine::load(out);
+      EXPECT_FALSE(engine.outputs().empty());
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()), "");
+    }
+  }
+  EXPECT_GE(cases, 2u);
 }
 
 }  // namespace

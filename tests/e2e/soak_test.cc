@@ -17,6 +17,15 @@
 #include "spruce/spruce.h"
 #include "test_util.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)  // clang's spelling
+#define SPRUCE_HAS_ASAN 1
+#endif
+#endif
+#ifndef SPRUCE_HAS_ASAN
+#define SPRUCE_HAS_ASAN 0
+#endif
+
 namespace spruce {
 namespace {
 
@@ -101,7 +110,7 @@ void Soak(const std::string& fixture_name, const Shape& item_shape,
   // Flat: run states, workspaces and output tensors are reused. Under
   // AddressSanitizer freed memory sits in its quarantine (256 MiB), so RSS
   // grows by design there; LeakSanitizer checks for leaks instead.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || SPRUCE_HAS_ASAN
   std::cout << "[ soak     ] RSS bound not checked under AddressSanitizer "
                "(quarantine); leaks are LeakSanitizer's\n";
 #else
