@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "denormals.h"
+
 namespace spruce {
 
 // Below this many multiply-adds a parallel region costs more than it saves.
@@ -39,7 +41,10 @@ void run_chunks(const std::vector<size_t>& bounds, size_t work, int num_threads,
     return;
   }
 #pragma omp parallel for num_threads(num_threads) schedule(static, 1)
-  for (long c = 0; c < chunks; ++c) kernel(bounds[c], bounds[c + 1]);
+  for (long c = 0; c < chunks; ++c) {
+    const ScopedFlushDenormals flush;  // this OpenMP thread's own mode
+    kernel(bounds[c], bounds[c + 1]);
+  }
 }
 
 }  // namespace spruce

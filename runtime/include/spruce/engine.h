@@ -124,6 +124,9 @@ class Engine {
   // call uses its own activation buffers (taken from a pool the Engine
   // keeps, so steady-state runs do not allocate them again).
   // Throws spruce::Error on a bad input; the Engine stays usable.
+  // Denormal floats are treated as zero while it runs (flush-to-zero and
+  // denormals-are-zero on the calling thread and spruce's kernel threads);
+  // the calling thread's floating-point mode is restored on return.
   std::vector<Tensor> run(const std::vector<Input>& inputs) const;
   // The same, writing the outputs into *outputs (resized to outputs().size())
   // and reusing their storage: a caller that keeps its output tensors across
