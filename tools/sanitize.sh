@@ -2,9 +2,10 @@
 # Builds spruce and its tests with sanitizers and runs the test suite.
 #   tools/sanitize.sh [address,undefined | thread] [BUILD_DIR]
 # ThreadSanitizer: libgomp is not instrumented, so OpenMP's own
-# synchronization is invisible to it; OMP_NUM_THREADS=1 keeps every run on
-# one thread inside, and the concurrency tests still run many threads on
-# one Engine.
+# synchronization is invisible to it. The thread build defines
+# SPRUCE_SERIAL_INSIDE: each run stays on its calling thread (no OpenMP
+# team, oneDNN on one thread), while the concurrency tests still run many
+# threads on one Engine, which is what TSan then checks.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sanitizers=${1:-address,undefined}

@@ -26,6 +26,7 @@
 #include "lstm_op.h"
 #include "mapped_file.h"
 #include "model_reader.h"
+#include "parallel.h"
 #include "simple_ops.h"
 #include "spruce/error.h"
 #include "spruce/kernels/rows.h"
@@ -41,7 +42,11 @@ namespace {
 class ScopedOmpThreads {
  public:
   explicit ScopedOmpThreads(int threads) : previous_(omp_get_max_threads()) {
-    if (threads > 0) omp_set_num_threads(threads);
+    if (kSerialInside) {
+      omp_set_num_threads(1);  // oneDNN too (see parallel.h)
+    } else if (threads > 0) {
+      omp_set_num_threads(threads);
+    }
   }
   ~ScopedOmpThreads() { omp_set_num_threads(previous_); }
   ScopedOmpThreads(const ScopedOmpThreads&) = delete;

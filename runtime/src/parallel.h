@@ -10,6 +10,16 @@
 
 namespace spruce {
 
+// Built with SPRUCE_SERIAL_INSIDE (the ThreadSanitizer build): every run
+// stays on its calling thread. libgomp is not instrumented, so TSan cannot
+// see OpenMP's own fork/join synchronization and would report every parallel
+// region; runs from many threads on one Engine are still checked.
+#ifdef SPRUCE_SERIAL_INSIDE
+inline constexpr bool kSerialInside = true;
+#else
+inline constexpr bool kSerialInside = false;
+#endif
+
 // Below this many multiply-adds a parallel region costs more than it saves.
 inline constexpr size_t kMinParallelWork = size_t{1} << 15;
 
@@ -36,7 +46,8 @@ template <class Kernel>
 void run_chunks(const std::vector<size_t>& bounds, size_t work, int num_threads,
                 const Kernel& kernel) {
   const auto chunks = static_cast<long>(bounds.size() - 1);
-  if (num_threads <= 1 || chunks == 1 || work < kMinParallelWork) {
+  if (kSerialInside || num_threads <= 1 || chunks == 1 ||
+      work < kMinParallelWork) {
     kernel(bounds.front(), bounds.back());
     return;
   }
