@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/linear_model.h"
 #include "spruce/converters/model_def.h"
 #include "spruce/spruce.h"
 #include "test_util.h"
@@ -16,41 +17,20 @@
 namespace spruce {
 namespace {
 
-using converters::ModelDef;
-using converters::NodeDef;
-using converters::OpType;
 using converters::WeightDef;
 
 // x[?, 6] -> Linear(W [4x6], b) -> y[?, 4], and an int64 input ids[?, 3]
 // feeding nothing but checked all the same.
 std::string tiny_model(const std::string& name, Shape x_shape = {-1, 6}) {
-  ModelDef m;
   WeightDef w;
   w.name = "w";
   w.shape = {4, 6};
-  for (int i = 0; i < 24; ++i)
+  for (int i = 0; i < 24; ++i) {
     w.dense.push_back(0.1f * static_cast<float>(i % 7) - 0.3f);
-  WeightDef b;
-  b.name = "b";
-  b.shape = {4};
-  b.dense = {0.1f, -0.2f, 0.3f, 0.0f};
-  m.weights = {w, b};
-  Shape y_shape = x_shape;
-  y_shape.back() = 4;
-  m.values = {
-      {"x", x_shape}, {"y", y_shape}, {"ids", {-1, 3}, DataType::kInt64}};
-  NodeDef n;
-  n.name = "fc";
-  n.op = OpType::kLinear;
-  n.inputs = {0};
-  n.outputs = {1};
-  n.weights = {0, 1};
-  m.nodes = {n};
-  m.inputs = {0, 2};
-  m.outputs = {1};
-  const std::string path = testing::temp_path(name);
-  converters::write_model(m, path);
-  return path;
+  }
+  return testing::write_linear_model(
+      name, std::move(w), {0.1f, -0.2f, 0.3f, 0.0f}, kernels::Activation::kNone,
+      std::move(x_shape), {{"ids", {-1, 3}, DataType::kInt64}});
 }
 
 std::string error_of(const Engine& engine, const std::vector<Input>& inputs) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/linear_model.h"
 #include "spruce/converters/model_def.h"
 #include "spruce/spruce.h"
 #include "test_util.h"
@@ -15,9 +16,6 @@
 namespace spruce {
 namespace {
 
-using converters::ModelDef;
-using converters::NodeDef;
-using converters::OpType;
 using converters::WeightDef;
 using converters::WeightFormat;
 
@@ -47,10 +45,8 @@ class LinearModel {
     }
     b_.resize(c.out);
     for (float& v : b_) v = u(rng);
-    ModelDef m;
     const int64_t out = static_cast<int64_t>(c.out);
     const int64_t in = static_cast<int64_t>(c.in);
-    m.values = {{"x", {-1, in}}, {"y", {-1, out}}};
     WeightDef w;
     w.name = "w";
     w.shape = {out, in};
@@ -63,25 +59,10 @@ class LinearModel {
     } else {
       w.dense = w_;
     }
-    WeightDef b;
-    b.name = "b";
-    b.shape = {out};
-    b.dense = b_;
-    m.weights = {w, b};
-    NodeDef n;
-    n.name = "fc";
-    n.op = OpType::kLinear;
-    n.inputs = {0};
-    n.outputs = {1};
-    n.weights = {0, 1};
-    n.activation = kernels::Activation::kGelu;
-    m.nodes = {n};
-    m.inputs = {0};
-    m.outputs = {1};
-    path_ = testing::temp_path("linear_" + std::to_string(c.in) + "_" +
-                               std::to_string(c.block_rows) + "x" +
-                               std::to_string(c.block_cols) + ".spruce");
-    converters::write_model(m, path_);
+    path_ = testing::write_linear_model(
+        "linear_" + std::to_string(c.in) + "_" + std::to_string(c.block_rows) +
+            "x" + std::to_string(c.block_cols) + ".spruce",
+        std::move(w), b_, kernels::Activation::kGelu, {-1, in});
   }
 
   const std::string& path() const { return path_; }

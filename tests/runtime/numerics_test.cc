@@ -11,6 +11,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "runtime/linear_model.h"
 #include "spruce/converters/model_def.h"
 #include "spruce/spruce.h"
 #include "test_util.h"
@@ -18,9 +19,6 @@
 namespace spruce {
 namespace {
 
-using converters::ModelDef;
-using converters::NodeDef;
-using converters::OpType;
 using converters::WeightDef;
 
 // The control bits (rounding, masks, flush modes), not the sticky status
@@ -37,7 +35,6 @@ unsigned float_mode() {
 
 // y[?, 3] = x[?, 4] · Wᵀ with W all ones, no bias; weights sparse or dense.
 std::string ones_model(bool sparse) {
-  ModelDef m;
   WeightDef w;
   w.name = "w";
   w.shape = {3, 4};
@@ -48,21 +45,9 @@ std::string ones_model(bool sparse) {
   } else {
     w.dense = ones;
   }
-  m.weights = {w};
-  m.values = {{"x", {-1, 4}}, {"y", {-1, 3}}};
-  NodeDef n;
-  n.name = "fc";
-  n.op = OpType::kLinear;
-  n.inputs = {0};
-  n.outputs = {1};
-  n.weights = {0};
-  m.nodes = {n};
-  m.inputs = {0};
-  m.outputs = {1};
-  const std::string path =
-      testing::temp_path(sparse ? "ones_sparse.spruce" : "ones_dense.spruce");
-  converters::write_model(m, path);
-  return path;
+  return testing::write_linear_model(
+      sparse ? "ones_sparse.spruce" : "ones_dense.spruce", std::move(w), {},
+      kernels::Activation::kNone, {-1, 4});
 }
 
 TEST(Numerics, DenormalsAreFlushedAndTheCallersModeRestored) {

@@ -1,0 +1,57 @@
+// A model of one Linear node, for the runtime tests:
+// x[x_shape] -> Linear(W, b, activation) -> y (x_shape with its last
+// dimension the weight's rows), written to a temporary file. Extra model
+// inputs that feed nothing may be appended (to test input checking).
+#ifndef SPRUCE_TESTS_RUNTIME_LINEAR_MODEL_H_
+#define SPRUCE_TESTS_RUNTIME_LINEAR_MODEL_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "spruce/converters/model_def.h"
+#include "test_util.h"
+
+namespace spruce::testing {
+
+// `matrix` holds W ([out, in]) in the format it should be stored in; an
+// empty `bias` means none.
+inline std::string write_linear_model(
+    const std::string& name, converters::WeightDef matrix,
+    std::vector<float> bias, kernels::Activation activation, Shape x_shape,
+    std::vector<converters::ValueDef> extra_inputs = {}) {
+  converters::ModelDef m;
+  Shape y_shape = x_shape;
+  y_shape.back() = matrix.shape[0];
+  m.values = {{"x", std::move(x_shape)}, {"y", std::move(y_shape)}};
+  converters::NodeDef n;
+  n.name = "fc";
+  n.op = converters::OpType::kLinear;
+  n.inputs = {0};
+  n.outputs = {1};
+  n.weights = {0};
+  n.activation = activation;
+  m.weights = {std::move(matrix)};
+  if (!bias.empty()) {
+    converters::WeightDef b;
+    b.name = "b";
+    b.shape = {static_cast<int64_t>(bias.size())};
+    b.dense = std::move(bias);
+    m.weights.push_back(std::move(b));
+    n.weights.push_back(1);
+  }
+  m.nodes = {n};
+  m.inputs = {0};
+  for (converters::ValueDef& v : extra_inputs) {
+    m.inputs.push_back(static_cast<uint32_t>(m.values.size()));
+    m.values.push_back(std::move(v));
+  }
+  m.outputs = {1};
+  const std::string path = temp_path(name);
+  converters::write_model(m, path);
+  return path;
+}
+
+}  // namespace spruce::testing
+
+#endif  // SPRUCE_TESTS_RUNTIME_LINEAR_MODEL_H_
