@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "hwy/targets.h"
 #include "onnx_test_data.h"
 #include "spruce/converters/onnx_import.h"
 #include "spruce/converters/onnx_tensor.h"
@@ -98,6 +99,47 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TorchFixture,
                                            "lstm_pruned90_zero_state",
                                            "cnn_pruned90",
                                            "bert_tiny_pruned90"));
+
+// The same fixtures with Highway's dispatch pinned to each SIMD target the
+// CPU has (AVX-512, AVX2, SSE4 on x86; NEON, SVE on Arm), every sparse layer
+// on spruce's kernels: each target agrees with PyTorch.
+TEST(TorchFixtureTargets, EverySimdTargetMatchesPyTorch) {
+  const int64_t candidates[] = {HWY_AVX3, HWY_AVX2, HWY_SSE4, HWY_SVE,
+                                HWY_NEON};
+  int targets_run = 0;
+  const int64_t available = hwy::SupportedTargets();  // before any pinning
+  for (int64_t target : candidates) {
+    if ((available & target) == 0) continue;
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(std::string("target ") + hwy::TargetName(target));
+    for (const char* name :
+         {"cnn_pruned90", "bert_tiny_pruned90", "lstm_pruned90"}) {
+      SCOPED_TRACE(name);
+      const std::string dir = fixture(name);
+      const TestData data = read_test_data(dir);
+      const std::string path = temp_path(std::string(name) + "_target.spruce");
+      converters::convert_onnx_file(dir + "/model.onnx", path, {});
+      EngineOptions options;
+      options.num_threads = 1;
+      options.kernel_selection =
+          EngineOptions::KernelSelection::kSparsityThreshold;
+      options.sparse_kernel_min_sparsity = 0.0;
+      const Engine engine = Engine::load(path, options);
+      std::vector<Input> given;
+      for (const auto& input : data.inputs)
+        given.push_back(testing::as_input(input));
+      const std::vector<Tensor> out = engine.run(given);
+      for (size_t k = 0; k < out.size(); ++k) {
+        EXPECT_LE(max_relative_error(out[k], data.outputs[k]), 1e-4)
+            << data.output_names[k];
+      }
+    }
+    ++targets_run;
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to the CPU's own
+  std::cout << "[ targets  ] " << targets_run << " SIMD targets compared\n";
+  EXPECT_GE(targets_run, 1);
+}
 
 // Each batch row run alone (the batch-1 kernel choice) gives that row of the
 // whole batch's result (the wide choice), and a shorter sequence runs too:
