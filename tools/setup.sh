@@ -5,10 +5,11 @@
 #
 #   tools/setup.sh            install + configure + build (Release)
 #   tools/setup.sh --no-build install only
-#   tools/setup.sh --checks   also clang/libFuzzer, and a second build
+#   tools/setup.sh --checks   also clang/libFuzzer, and two more builds
 #                             (build-checks: clang, AddressSanitizer, UBSan,
-#                             fuzzer coverage) whose test suite and fuzzers
-#                             then run as part of build's ctest (what CI runs)
+#                             fuzzer coverage; build-thread: ThreadSanitizer)
+#                             whose test suites and fuzzers then run as part
+#                             of build's ctest (what CI runs)
 #   tools/setup.sh --bench    also what the model benchmarks and the pruning
 #                             example need (PyTorch,
 #                             torchvision, ONNX, Node.js for ONNX Runtime,
@@ -81,6 +82,14 @@ if [ $checks -eq 1 ]; then
   CC=clang CXX=clang++ cmake -S "$root" -B "$checks_dir" "${checks_generator[@]}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPRUCE_FUZZ=ON -DSPRUCE_BUILD_BENCH=OFF
   cmake --build "$checks_dir" --parallel "$(nproc)"
+  # And ThreadSanitizer (gcc): runs stay on their calling thread there
+  # (SPRUCE_SERIAL_INSIDE), the concurrency tests still share one Engine.
+  tsan_generator=()
+  [ -f "$root/build-thread/CMakeCache.txt" ] || tsan_generator=(-G Ninja)
+  cmake -S "$root" -B "$root/build-thread" "${tsan_generator[@]}" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPRUCE_SANITIZE=thread \
+    -DSPRUCE_BUILD_BENCH=OFF
+  cmake --build "$root/build-thread" --parallel "$(nproc)"
 fi
 # SPRUCE_CHECKS_BUILD: build's ctest also runs the sanitized suite and the
 # fuzzers of that build (empty: not).

@@ -119,13 +119,25 @@ class Reader {
     }
   }
 
+  // The verifier checks a vector's length field for 4-byte alignment only,
+  // so a hostile file can place int64 elements off their 8-byte alignment:
+  // copy the bytes instead of loading them as int64 (the fuzzer's finding).
+  static std::vector<int64_t> copy_int64s(
+      const flatbuffers::Vector<int64_t>* v) {
+    std::vector<int64_t> out(v->size());
+    if (!out.empty()) {
+      std::memcpy(out.data(), v->Data(), out.size() * sizeof(int64_t));
+    }
+    return out;
+  }
+
   Shape read_shape(const flatbuffers::Vector<int64_t>* dims,
                    const std::string& what, bool allow_dynamic) const {
     if (dims->size() > kMaxRank) {
       fail(what + " has rank " + std::to_string(dims->size()) + ", more than " +
            std::to_string(kMaxRank));
     }
-    Shape shape(dims->begin(), dims->end());
+    Shape shape = copy_int64s(dims);
     for (int64_t d : shape) {
       if (d == 0 || d < -1 || (d == -1 && !allow_dynamic)) {
         fail(what + " has invalid shape " + to_string(shape));
@@ -494,7 +506,7 @@ class Reader {
         fail(what + " has " + std::to_string(n.ints()->size()) +
              " integer parameters");
       }
-      node->ints.assign(n.ints()->begin(), n.ints()->end());
+      node->ints = copy_int64s(n.ints());
     }
     if (n.end_dims() != nullptr) {
       if (n.end_dims()->size() > kMaxRank) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
@@ -128,6 +130,29 @@ TEST(BadInputs, HugeDeclaredShapesAreRefusedAtLoad) {
     EXPECT_NE(std::string(e.what()).find("more than"), std::string::npos)
         << e.what();
   }
+}
+
+// A model file replaced while an engine has it mapped (a new file renamed
+// over it, as `spruce convert` writes): the engine keeps the old file's
+// bytes and results. (Truncating or rewriting the mapped file in place is
+// not survivable: README, Limits.)
+TEST(BadInputs, ReplacingTheFileByRenameLeavesALoadedEngineIntact) {
+  const std::string path = tiny_model("replaced.spruce");
+  const Engine engine = Engine::load(path);
+  std::vector<float> x(6, 0.5f);
+  const std::vector<int64_t> ids(3, 1);
+  Input id_input{"ids", nullptr, {1, 3}};
+  id_input.int64_data = ids.data();
+  const std::vector<Input> inputs = {{"x", x.data(), {1, 6}}, id_input};
+  const std::vector<float> before = engine.run(inputs)[0].values();
+  const std::string other = tiny_model("replacement.spruce", {-1, 6});
+  {
+    std::ofstream garbage(other, std::ios::binary | std::ios::trunc);
+    garbage << "not a model any more";
+  }
+  ASSERT_EQ(std::rename(other.c_str(), path.c_str()), 0);
+  EXPECT_EQ(engine.run(inputs)[0].values(), before);
+  EXPECT_THROW(Engine::load(path), Error);  // the new file is what loads now
 }
 
 }  // namespace

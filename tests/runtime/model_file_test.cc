@@ -201,6 +201,30 @@ TEST(ModelFile, RunIntoReusedOutputsKeepsTheirBuffers) {
   EXPECT_EQ(outputs[0].data(), buffer);  // fits: kept
 }
 
+// Files the loader fuzzer found (tests/fixtures/fuzz_regressions/spruce),
+// loaded as it does (checksums off, so the structure is what is checked):
+// each loads or gives a spruce::Error; under the sanitizer build any
+// undefined behaviour on the way fails the test.
+TEST(ModelFile, FuzzRegressionsLoadOrFailCleanly) {
+  const std::filesystem::path dir = std::filesystem::path(SPRUCE_FIXTURES_DIR) /
+                                    "fuzz_regressions" / "spruce";
+  EngineOptions options;
+  options.verify_checksums = false;
+  options.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+  size_t cases = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    ++cases;
+    SCOPED_TRACE(entry.path().filename().string());
+    try {
+      const Engine engine = Engine::load(entry.path().string(), options);
+      EXPECT_FALSE(engine.outputs().empty());
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()), "");
+    }
+  }
+  EXPECT_GE(cases, 1u);
+}
+
 TEST(ModelFile, WeightBlobsAreAlignedForInPlaceUse) {
   SmallModel m;
   const auto bytes = converters::serialize_model(m.def);
