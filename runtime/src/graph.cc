@@ -375,8 +375,10 @@ Shape reshape_shape(const NodeDesc& node, const Shape& x) {
     if (d == -1) {
       if (infer != node.ints.size()) fail(node, "two dimensions to infer");
       infer = i;
-    } else {
-      known *= d;
+    } else if (__builtin_mul_overflow(known, d, &known) ||
+               known > (int64_t{1} << 62)) {
+      // A hostile file's sizes; real ones are bounded far below.
+      fail(node, "sizes multiply past 2^62");
     }
     y[i] = d;
   }

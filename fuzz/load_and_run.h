@@ -1,0 +1,67 @@
+// What load_fuzzer does with one file, shared with the regression test that
+// replays its findings (tests/runtime/model_file_test.cc): load with
+// checksums off, so that mutations reach the structural checks behind them,
+// and kernel selection by threshold, so that each load is fast; then run
+// every input at its declared shape with dynamic dimensions 1 and 2. Any
+// file must give a model or a spruce::Error, never a crash, a sanitizer
+// report or an unbounded allocation; errors are swallowed here.
+#ifndef SPRUCE_FUZZ_LOAD_AND_RUN_H_
+#define SPRUCE_FUZZ_LOAD_AND_RUN_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "spruce/spruce.h"
+
+namespace spruce::fuzz {
+
+// Returns whether the file loaded.
+inline bool load_and_run(const std::string& path) {
+  EngineOptions options;
+  options.num_threads = 1;
+  options.verify_checksums = false;
+  options.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+  try {
+    const Engine engine = Engine::load(path, options);
+    for (int64_t dynamic : {1, 2}) {
+      std::vector<std::vector<float>> floats;
+      std::vector<std::vector<int64_t>> ints;
+      std::vector<Input> inputs;
+      bool too_big = false;
+      for (const TensorInfo& info : engine.inputs()) {
+        Shape shape = info.shape;
+        size_t count = 1;
+        for (int64_t& d : shape) {
+          if (d < 0) d = dynamic;
+          count *= static_cast<size_t>(d);
+          if (count > (size_t{1} << 20)) too_big = true;
+        }
+        if (too_big) break;
+        floats.emplace_back(count, 0.25f);
+        ints.emplace_back(count, 0);
+        Input in;
+        in.name = info.name;
+        in.shape = shape;
+        if (info.dtype == DataType::kInt64) {
+          in.int64_data = ints.back().data();
+        } else {
+          in.data = floats.back().data();
+        }
+        inputs.push_back(in);
+      }
+      if (too_big) break;
+      try {
+        engine.run(inputs);
+      } catch (const Error&) {
+      }
+    }
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+}  // namespace spruce::fuzz
+
+#endif  // SPRUCE_FUZZ_LOAD_AND_RUN_H_
