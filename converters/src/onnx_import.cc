@@ -2449,7 +2449,9 @@ class Importer {
       fail(node, "a slice of batch-major initial states is not supported");
     }
     n.inputs = {x, h0.value, c0.value};
-    while (n.inputs.back() == kNoValue) n.inputs.pop_back();
+    while (!n.inputs.empty() && n.inputs.back() == kNoValue) {
+      n.inputs.pop_back();
+    }
 
     const int64_t seq = p.input_batch_major ? xs[1] : xs[0];
     const int64_t batch = p.input_batch_major ? xs[0] : xs[1];
@@ -2465,7 +2467,10 @@ class Importer {
           used ? add_value(node.output(k), k == 0 ? y_shape : state_shape)
                : kNoValue);
     }
-    while (n.outputs.back() == kNoValue) n.outputs.pop_back();
+    // None used: all popped, and refused just below.
+    while (!n.outputs.empty() && n.outputs.back() == kNoValue) {
+      n.outputs.pop_back();
+    }
     if (n.outputs.empty()) fail(node, "none of its outputs is used");
     n.lstm = p;
     if (n.outputs[0] != kNoValue) {
