@@ -82,8 +82,8 @@ if [ $checks -eq 1 ]; then
   CC=clang CXX=clang++ cmake -S "$root" -B "$checks_dir" "${checks_generator[@]}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPRUCE_FUZZ=ON -DSPRUCE_BUILD_BENCH=OFF
   cmake --build "$checks_dir" --parallel "$(nproc)"
-  # And ThreadSanitizer (gcc): runs stay on their calling thread there
-  # (SPRUCE_SERIAL_INSIDE), the concurrency tests still share one Engine.
+  # And ThreadSanitizer (gcc): runs use one OpenMP thread there
+  # (SPRUCE_SERIAL_INSIDE); the concurrency tests still share one Engine.
   tsan_generator=()
   [ -f "$root/build-thread/CMakeCache.txt" ] || tsan_generator=(-G Ninja)
   cmake -S "$root" -B "$root/build-thread" "${tsan_generator[@]}" \

@@ -99,7 +99,8 @@ class ConvOp::Dense {
   std::shared_ptr<const Compiled> compiled_for(const Shape& xs,
                                                bool channels_last) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto key = std::make_pair(xs, channels_last);
+    const auto key =
+        std::make_pair(xs, int{channels_last} + 2 * primitive_threads());
     const auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     const int64_t group = p_.group;
@@ -172,7 +173,8 @@ class ConvOp::Dense {
   SpatialParams p_;
   kernels::Activation activation_;
   mutable std::mutex mutex_;
-  mutable std::map<std::pair<Shape, bool>, std::shared_ptr<const Compiled>>
+  // By input shape, layout and primitive_threads().
+  mutable std::map<std::pair<Shape, int>, std::shared_ptr<const Compiled>>
       cache_;
 };
 

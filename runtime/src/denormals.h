@@ -6,8 +6,10 @@
 // slower. Inside Engine::run, and in each OpenMP thread of spruce's own
 // kernels, flush-to-zero (results) and denormals-are-zero (inputs) are set
 // and the thread's previous mode restored afterwards, so the caller's
-// floating-point environment is unchanged. oneDNN's own threads follow
-// whatever mode they run with (their JIT kernels do not set it).
+// floating-point environment is unchanged. oneDNN's JIT kernels do not set
+// the mode; its OpenMP threads inherit it from the thread that created them,
+// which for multi-threaded runs is spruce's team leader (team_leader.h),
+// flushed for good.
 #ifndef SPRUCE_RUNTIME_DENORMALS_H_
 #define SPRUCE_RUNTIME_DENORMALS_H_
 
@@ -17,29 +19,46 @@
 
 namespace spruce {
 
+// The calling thread's floating-point control register (x86 MXCSR, Arm
+// FPCR), and the same with denormals flushed.
+#if defined(__x86_64__) || defined(__i386__)
+inline unsigned float_control() { return _mm_getcsr(); }
+inline void set_float_control(unsigned mode) { _mm_setcsr(mode); }
+// MXCSR bits: FTZ (15) and DAZ (6).
+inline unsigned with_flush_denormals(unsigned mode) { return mode | 0x8040u; }
+#elif defined(__aarch64__)
+inline unsigned float_control() {
+  return static_cast<unsigned>(__builtin_aarch64_get_fpcr());
+}
+inline void set_float_control(unsigned mode) {
+  __builtin_aarch64_set_fpcr(mode);
+}
+// FPCR.FZ (bit 24) flushes both inputs and results on AArch64.
+inline unsigned with_flush_denormals(unsigned mode) {
+  return mode | (1u << 24);
+}
+#else
+inline unsigned float_control() { return 0; }
+inline void set_float_control(unsigned) {}
+inline unsigned with_flush_denormals(unsigned mode) { return mode; }
+#endif
+
+// Flushes denormals on the calling thread from now on.
+inline void set_flush_denormals() {
+  set_float_control(with_flush_denormals(float_control()));
+}
+
 class ScopedFlushDenormals {
  public:
-#if defined(__x86_64__) || defined(__i386__)
-  // MXCSR bits: FTZ (15) and DAZ (6).
-  static constexpr unsigned kBits = 0x8040;
-  ScopedFlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kBits); }
-  ~ScopedFlushDenormals() { _mm_setcsr(saved_); }
-#elif defined(__aarch64__)
-  // FPCR.FZ (bit 24) flushes both inputs and results on AArch64.
-  ScopedFlushDenormals() : saved_(__builtin_aarch64_get_fpcr()) {
-    __builtin_aarch64_set_fpcr(saved_ | (1u << 24));
+  ScopedFlushDenormals() : saved_(float_control()) {
+    set_float_control(with_flush_denormals(saved_));
   }
-  ~ScopedFlushDenormals() { __builtin_aarch64_set_fpcr(saved_); }
-#else
-  ScopedFlushDenormals() = default;
-#endif
+  ~ScopedFlushDenormals() { set_float_control(saved_); }
   ScopedFlushDenormals(const ScopedFlushDenormals&) = delete;
   ScopedFlushDenormals& operator=(const ScopedFlushDenormals&) = delete;
 
  private:
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
   unsigned saved_;
-#endif
 };
 
 }  // namespace spruce

@@ -14,6 +14,7 @@
 
 #include <vector>
 
+#include "parallel.h"
 #include "spruce/error.h"
 #include "spruce/kernels/epilogue.h"
 #include "workspace.h"
@@ -68,7 +69,8 @@ bool append_activation(kernels::Activation activation, dnnl::post_ops* ops) {
 std::shared_ptr<const DenseLinear::Compiled> DenseLinear::compiled_for(
     size_t n) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = cache_.find(n);
+  const auto key = std::make_pair(n, primitive_threads());
+  auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
 
   const auto m = static_cast<dnnl::memory::dim>(out_);
@@ -111,7 +113,7 @@ std::shared_ptr<const DenseLinear::Compiled> DenseLinear::compiled_for(
   }
   // Runs still using an evicted primitive hold their own reference to it.
   if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
-  return cache_.emplace(n, std::move(c)).first->second;
+  return cache_.emplace(key, std::move(c)).first->second;
 }
 
 void DenseLinear::run(const float* x, size_t n, float* y) const {

@@ -10,10 +10,11 @@
 #define SPRUCE_RUNTIME_DENSE_LINEAR_H_
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
-#include <unordered_map>
+#include <utility>
 
 #include "spruce/kernels/spmm.h"
 
@@ -46,7 +47,9 @@ class DenseLinear {
   bool x_feature_major_;
   bool y_feature_major_;
   mutable std::mutex mutex_;
-  mutable std::unordered_map<size_t, std::shared_ptr<const Compiled>> cache_;
+  // By batch width and primitive_threads().
+  mutable std::map<std::pair<size_t, int>, std::shared_ptr<const Compiled>>
+      cache_;
 };
 
 }  // namespace spruce

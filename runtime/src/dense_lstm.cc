@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "parallel.h"
 #include "spruce/error.h"
 #include "workspace.h"
 
@@ -57,7 +58,8 @@ DenseLstm::DenseLstm(const dnnl::engine& engine, size_t in, size_t hidden,
       weights_iter_(dirs_ * hidden * 4 * hidden),
       bias_(dirs_ * 4 * hidden) {
   for (size_t d = 0; d < dirs_; ++d) {
-    to_ldigo(weights[d].w, in, hidden, weights_layer_.data() + d * in * 4 * hidden);
+    to_ldigo(weights[d].w, in, hidden,
+             weights_layer_.data() + d * in * 4 * hidden);
     to_ldigo(weights[d].r, hidden, hidden,
              weights_iter_.data() + d * hidden * 4 * hidden);
     for (size_t g = 0; g < 4; ++g) {
@@ -71,8 +73,9 @@ DenseLstm::DenseLstm(const dnnl::engine& engine, size_t in, size_t hidden,
 
 std::shared_ptr<const DenseLstm::Compiled> DenseLstm::compiled_for(
     size_t seq, size_t batch, bool x_batch_major, bool y_batch_major) const {
-  const auto key = std::make_pair(Key{seq, batch},
-                                  int{x_batch_major} * 2 + int{y_batch_major});
+  const auto key = std::make_pair(
+      Key{seq, batch},
+      int{x_batch_major} * 2 + int{y_batch_major} + 4 * primitive_threads());
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
@@ -149,7 +152,8 @@ void DenseLstm::run(const float* x, bool x_batch_major, size_t seq,
       {DNNL_ARG_DST_ITER, mem(c.dst_iter, hy)},
       {DNNL_ARG_DST_ITER_C, mem(c.dst_iter, cy)}};
   std::vector<float> zeros;
-  if (h0 == nullptr || c0 == nullptr) zeros.assign(dirs_ * batch * hidden_, 0.0f);
+  if (h0 == nullptr || c0 == nullptr)
+    zeros.assign(dirs_ * batch * hidden_, 0.0f);
   args.emplace(DNNL_ARG_SRC_ITER, mem(c.src_iter, h0 ? h0 : zeros.data()));
   args.emplace(DNNL_ARG_SRC_ITER_C, mem(c.src_iter, c0 ? c0 : zeros.data()));
   const size_t scratch_bytes = c.scratchpad.get_size();

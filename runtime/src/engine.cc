@@ -31,6 +31,7 @@
 #include "spruce/error.h"
 #include "spruce/kernels/rows.h"
 #include "spruce/kernels/transpose.h"
+#include "team_leader.h"
 #include "tensor_ops.h"
 
 namespace spruce {
@@ -63,6 +64,15 @@ class ScopedOmpThreads {
 // LSTMs between each other); channels-last is NHWC (between oneDNN's
 // convolutions and pools). in_layout() converts where neighbours differ.
 enum class Layout : uint8_t { kRowMajor, kFeatureMajor, kChannelsLast };
+
+// Below this many estimated multiply-adds a run stays on its calling thread
+// with one thread (Engine::Impl::worth_a_team). A crude measure of a run's
+// time (the pruned 4-layer BERT-like encoder at sequence length 1 does 3.4
+// million in 1.4 ms, a small CNN 11 million in 0.26 ms); on 2 cores, runs of
+// 1.6 million were faster alone than through the leader (44 vs 65 µs), and
+// of 3.4 million far slower (1.4 vs 0.77 ms); 2.7 million, a little faster
+// (71 vs 80 µs), is on the leader's side of the line.
+constexpr double kMinTeamWork = 2e6;
 
 }  // namespace
 
@@ -110,6 +120,7 @@ struct Engine::Impl {
     std::vector<std::vector<float>> own;        // per value, off the plan
     std::vector<std::vector<float>> converted;  // values in another layout
     std::vector<Layout> converted_to;  // per value; its own layout if none
+    int threads = 1;                   // the Engine's, or 1 for a small run
   };
   // Run states are reused: their buffers keep their pages, so a steady
   // stream of runs neither allocates nor page-faults. Concurrent runs each
@@ -119,6 +130,20 @@ struct Engine::Impl {
   mutable std::mutex run_pool_mutex;
   mutable std::vector<std::unique_ptr<Run>> run_pool;
   void bind_inputs(const std::vector<Input>& given, Run* run) const;
+  // Multiply-adds of one run at the declared shapes with each dynamic
+  // dimension 1, and those shapes' input elements: a run's work is
+  // estimated as unit_work scaled by its own inputs' elements.
+  double unit_work = 0;
+  double unit_input_elements = 1;
+  void estimate_unit_work();
+  // Whether a bound run has enough estimated work for more than one thread:
+  // a small run stays on its calling thread, alone, rather than pay the
+  // hand-off to the team leader and a team's wake-up, or queue there for
+  // nothing while many threads serve a small model.
+  bool worth_a_team(const Run& run) const;
+  // Runs the nodes of a bound run and copies out its outputs.
+  void compute(Run* run, std::vector<Tensor>* results,
+               RunProfile* profile) const;
   // `value`'s data in the wanted layout, transposing into run->converted.
   const float* in_layout(uint32_t value, Layout want, Run* run) const;
   // `value`'s buffer: its slot, or its own when `off_plan` (an in-place op
@@ -273,6 +298,69 @@ void Engine::Impl::plan() {
   }
   plan_memory();
   describe_layers();
+  estimate_unit_work();
+}
+
+bool Engine::Impl::worth_a_team(const Run& run) const {
+  if (threads <= 1) return false;
+  double input_elements = 0;
+  for (uint32_t v : graph.inputs)
+    input_elements += static_cast<double>(element_count(run.shapes[v]));
+  const double work = unit_work * input_elements / unit_input_elements;
+  return work >= kMinTeamWork;
+}
+
+void Engine::Impl::estimate_unit_work() {
+  std::vector<Shape> unit(graph.values.size());
+  for (size_t v = 0; v < unit.size(); ++v) {
+    unit[v] = graph.values[v].shape;
+    for (int64_t& d : unit[v]) d = d > 0 ? d : 1;
+  }
+  auto elements = [](const Shape& s) {
+    double count = 1;
+    for (int64_t d : s) count *= static_cast<double>(d);
+    return count;
+  };
+  unit_work = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const NodeDesc& node = graph.nodes[i];
+    if (node.inputs.empty() || node.inputs[0] == kNoValue) continue;
+    const Shape& x = unit[node.inputs[0]];
+    if (x.empty()) continue;
+    switch (node.op) {
+      case OpKind::kLinear: {
+        const double n =
+            elements(x) / static_cast<double>(linear[i]->in_features());
+        unit_work += static_cast<double>(
+            linear[i]->multiply_adds(static_cast<size_t>(n)));
+        break;
+      }
+      case OpKind::kConv:
+        if (x.size() == 4 && graph.values[node.inputs[0]].shape[2] > 0 &&
+            graph.values[node.inputs[0]].shape[3] > 0) {
+          unit_work += static_cast<double>(conv[i]->multiply_adds(x));
+        }
+        break;
+      case OpKind::kMatMul:
+        unit_work +=
+            elements(unit[node.outputs[0]]) * static_cast<double>(x.back());
+        break;
+      case OpKind::kLstm: {
+        // Every gate over [x, h] at every step, as if dense.
+        const Shape& w = layers[i].weight_shape;
+        if (w.size() == 2 && x.size() == 3) {
+          unit_work += static_cast<double>(w[0] * w[1]) * elements(x) /
+                       static_cast<double>(x.back()) * node.lstm.directions();
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  unit_input_elements = 0;
+  for (uint32_t v : graph.inputs) unit_input_elements += elements(unit[v]);
+  if (unit_input_elements <= 0) unit_input_elements = 1;
 }
 
 // Greedy slot assignment in execution order with the declared shapes
@@ -632,7 +720,7 @@ void Engine::Impl::run_lstm(size_t node_index, Run* run) const {
                        layout[node.outputs[0]] == Layout::kFeatureMajor;
   io.y_h = output(1);
   io.y_c = output(2);
-  op.run(io, threads);
+  op.run(io, run->threads);
 }
 
 // Row-major: each input contributes its rows of prod(dims[axis:]) elements
@@ -684,7 +772,7 @@ void Engine::Impl::run_node(size_t i, Run* run) const {
       const size_t n =
           element_count(run->shapes[in]) / linear[i]->in_features();
       float* y = allocate(out, run);
-      linear[i]->run(x, n, y, threads);
+      linear[i]->run(x, n, y, run->threads);
       break;
     }
     case OpKind::kRelu: {
@@ -714,7 +802,7 @@ void Engine::Impl::run_node(size_t i, Run* run) const {
       const float* x = in_layout(in, layout[out], run);
       float* y = allocate(out, run);
       conv[i]->run(x, run->shapes[in], y, layout[out] == Layout::kChannelsLast,
-                   threads);
+                   run->threads);
       break;
     }
     case OpKind::kMaxPool:
@@ -863,10 +951,17 @@ Engine Engine::load(const std::string& path, const EngineOptions& options) {
   impl->file = MappedFile::open(path);
   impl->graph = read_model(impl->file.data(), impl->file.size(), path,
                            options.verify_checksums);
-  {
-    // Kernel timing at plan time runs with the threads runs will use.
-    const ScopedOmpThreads omp_threads(options.num_threads);
-    impl->plan();
+  // Kernel timing at plan time runs with the threads runs will use, on the
+  // thread that leads them.
+  Impl& m = *impl;
+  auto plan = [&m] {
+    const ScopedOmpThreads omp_threads(m.threads);
+    m.plan();
+  };
+  if (m.threads > 1 && options.use_team_leader && !TeamLeader::on_leader()) {
+    TeamLeader::get().run(plan);
+  } else {
+    plan();
   }
   return Engine(std::move(impl));
 }
@@ -904,40 +999,52 @@ void Engine::run(const std::vector<Input>& inputs, std::vector<Tensor>* outputs,
                  RunProfile* profile) const {
   const Impl& m = *impl_;
   std::unique_ptr<Impl::Run> state = m.acquire_run();
-  Impl::Run& run = *state;
-  m.bind_inputs(inputs, &run);
+  m.bind_inputs(inputs, state.get());  // checked here, outside the turn
+  const bool leader = m.options.use_team_leader;
+  // Without the leader, as before it: every run with the Engine's threads.
+  state->threads = !leader || m.worth_a_team(*state) ? m.threads : 1;
+  // Multi-threaded runs take turns on the team leader (team_leader.h).
+  if (leader && state->threads > 1 && !TeamLeader::on_leader()) {
+    TeamLeader::get().run([&] { m.compute(state.get(), outputs, profile); });
+  } else {
+    m.compute(state.get(), outputs, profile);
+  }
+  // Only a run that finished returns its state: one that threw may have
+  // left it half-written, and a fresh one costs just the allocation.
+  m.release_run(std::move(state));
+}
 
-  const ScopedOmpThreads omp_threads(m.options.num_threads);
+void Engine::Impl::compute(Run* run_state, std::vector<Tensor>* results,
+                           RunProfile* profile) const {
+  Run& run = *run_state;
+  const ScopedOmpThreads omp_threads(run.threads);
   const ScopedFlushDenormals flush_denormals;
-  const size_t nodes = m.graph.nodes.size();
+  const size_t nodes = graph.nodes.size();
   if (profile == nullptr) {
-    for (size_t i = 0; i < nodes; ++i) m.run_node(i, &run);
+    for (size_t i = 0; i < nodes; ++i) run_node(i, &run);
   } else {
     profile->seconds.resize(nodes, 0.0);
     profile->flops.resize(nodes, 0.0);
     profile->kernels.resize(nodes, "-");
     for (size_t i = 0; i < nodes; ++i) {
       const auto start = std::chrono::steady_clock::now();
-      m.run_node(i, &run);
+      run_node(i, &run);
       profile->seconds[i] += std::chrono::duration<double>(
                                  std::chrono::steady_clock::now() - start)
                                  .count();
-      m.count_work(i, run, &profile->flops[i], &profile->kernels[i]);
+      count_work(i, run, &profile->flops[i], &profile->kernels[i]);
     }
     ++profile->runs;
   }
 
-  outputs->resize(m.graph.outputs.size());
-  for (size_t k = 0; k < m.graph.outputs.size(); ++k) {
-    const uint32_t o = m.graph.outputs[k];
-    const float* data = m.in_layout(o, Layout::kRowMajor, &run);
-    Tensor& out = (*outputs)[k];
+  results->resize(graph.outputs.size());
+  for (size_t k = 0; k < graph.outputs.size(); ++k) {
+    const uint32_t o = graph.outputs[k];
+    const float* data = in_layout(o, Layout::kRowMajor, &run);
+    Tensor& out = (*results)[k];
     out.reset(run.shapes[o]);
     std::copy(data, data + out.size(), out.data());
   }
-  // Only a run that finished returns its state: one that threw may have
-  // left it half-written, and a fresh one costs just the allocation.
-  m.release_run(std::move(state));
 }
 
 void Engine::Impl::count_work(size_t i, const Run& run, double* flops,

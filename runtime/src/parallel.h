@@ -2,6 +2,8 @@
 #ifndef SPRUCE_RUNTIME_PARALLEL_H_
 #define SPRUCE_RUNTIME_PARALLEL_H_
 
+#include <omp.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -11,14 +13,22 @@
 namespace spruce {
 
 // Built with SPRUCE_SERIAL_INSIDE (the ThreadSanitizer build): every run
-// stays on its calling thread. libgomp is not instrumented, so TSan cannot
-// see OpenMP's own fork/join synchronization and would report every parallel
-// region; runs from many threads on one Engine are still checked.
+// uses one OpenMP thread. libgomp is not instrumented, so TSan cannot see
+// OpenMP's own fork/join synchronization and would report every parallel
+// region; runs from many threads on one Engine, and their hand-off to the
+// team leader, are still checked.
 #ifdef SPRUCE_SERIAL_INSIDE
 inline constexpr bool kSerialInside = true;
 #else
 inline constexpr bool kSerialInside = false;
 #endif
+
+// The OpenMP threads a oneDNN primitive created now will use: oneDNN sizes
+// a primitive's work split for the threads at its creation and opens
+// parallel regions that wide whatever the count when it executes, so
+// compiled primitives are cached per thread count (a run on one thread
+// must not open a two-thread team on its caller).
+inline int primitive_threads() { return omp_get_max_threads(); }
 
 // Below this many multiply-adds a parallel region costs more than it saves.
 inline constexpr size_t kMinParallelWork = size_t{1} << 15;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "parallel.h"
 #include "spruce/error.h"
 #include "spruce/kernels/epilogue.h"
 #include "tensor_ops.h"
@@ -28,7 +29,8 @@ PoolOp::~PoolOp() = default;
 std::shared_ptr<const PoolOp::Compiled> PoolOp::compiled_for(
     const Shape& xs, bool channels_last) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto key = std::make_pair(xs, channels_last);
+  const auto key =
+      std::make_pair(xs, int{channels_last} + 2 * primitive_threads());
   const auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
   const int64_t ho = p_.output_size(0, xs[2]);

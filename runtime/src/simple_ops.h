@@ -31,7 +31,8 @@ class PoolOp {
   SpatialParams p_;
   dnnl::engine engine_;
   mutable std::mutex mutex_;
-  mutable std::map<std::pair<Shape, bool>, std::shared_ptr<const Compiled>>
+  // By input shape, layout and primitive_threads().
+  mutable std::map<std::pair<Shape, int>, std::shared_ptr<const Compiled>>
       cache_;
 };
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "parallel.h"
 #include "spruce/error.h"
 #include "spruce/kernels/epilogue.h"
 #include "spruce/kernels/rows.h"
@@ -304,7 +305,7 @@ MatMulOp::~MatMulOp() = default;
 std::shared_ptr<const MatMulOp::Compiled> MatMulOp::compiled_for(
     const Shape& as, const Shape& bs, const Shape& ys) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto key = std::make_pair(as, bs);
+  const auto key = std::make_tuple(as, bs, primitive_threads());
   const auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
   // oneDNN wants equal ranks: leading 1s broadcast.

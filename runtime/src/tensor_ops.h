@@ -12,6 +12,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -107,7 +108,9 @@ class MatMulOp {
                                                const Shape& ys) const;
   dnnl::engine engine_;
   mutable std::mutex mutex_;
-  mutable std::map<std::pair<Shape, Shape>, std::shared_ptr<const Compiled>>
+  // By input shapes and primitive_threads().
+  mutable std::map<std::tuple<Shape, Shape, int>,
+                   std::shared_ptr<const Compiled>>
       cache_;
 };
 

@@ -130,6 +130,23 @@ TEST(Cli, BenchOnnxIterationsStreamsAndProfile) {
   EXPECT_GE(sparse, 1u);
 }
 
+// --worker-thread measures from a thread other than the loading one, and
+// --no-team-leader without spruce's team leader (bench/run_threads.py).
+TEST(Cli, BenchFromAWorkerThreadWithAndWithoutTheTeamLeader) {
+  for (const char* leader : {"", " --no-team-leader"}) {
+    const std::string json = temp_path("bench_worker.json");
+    const Result b = spruce_cli("bench " + fixture("cnn_pruned90/model.onnx") +
+                                " --iterations 12 --threads 2 --warmup 1"
+                                " --batch 16 --worker-thread --json " +
+                                json + leader);
+    ASSERT_EQ(b.status, 0) << leader << ": " << b.err;
+    std::ifstream in(json);
+    const nlohmann::json j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["latency_ms"]["iterations"], 12) << leader;
+    EXPECT_GT(j["latency_ms"]["p50"].get<double>(), 0.0) << leader;
+  }
+}
+
 // Ctrl-C stops the measurement; what was measured is still reported.
 TEST(Cli, BenchReportsWhatWasMeasuredWhenInterrupted) {
   const std::string json = temp_path("bench_interrupted.json");

@@ -45,18 +45,26 @@ struct Case {
   std::vector<float> expected;
 };
 
+// `run_threads` per run: 1, each request on its caller's thread, the callers
+// giving the parallelism; 2, large requests taking turns on spruce's team
+// leader (team_leader.h) with both cores each, small ones on their callers.
 void Soak(const std::string& fixture_name, const Shape& item_shape,
-          double seconds) {
+          double seconds, int run_threads = 1) {
   const std::string path = temp_path(fixture_name + "_soak.spruce");
   converters::convert_onnx_file(fixture(fixture_name + "/model.onnx"), path,
                                 {});
   EngineOptions options;
-  options.num_threads = 1;  // per request; the callers give the parallelism
+  options.num_threads = run_threads;
   const Engine engine = Engine::load(path, options);
   const std::string input = engine.inputs()[0].name;
-  // Batches 1..5, each with its single-threaded result.
+  // Mixed batches, each with the result one caller gets alone. With two
+  // threads per run, the small batches run on their callers and the large
+  // ones (12 and 16 images) take turns on the team leader.
+  const std::vector<int64_t> batches =
+      run_threads == 1 ? std::vector<int64_t>{1, 2, 3, 4, 5}
+                       : std::vector<int64_t>{1, 2, 12, 3, 16};
   std::vector<Case> cases;
-  for (int64_t batch = 1; batch <= 5; ++batch) {
+  for (int64_t batch : batches) {
     Case c;
     c.shape = item_shape;
     c.shape[0] = batch;
@@ -102,8 +110,9 @@ void Soak(const std::string& fixture_name, const Shape& item_shape,
   stop = true;
   for (auto& t : threads) t.join();
   std::cout << "[ soak     ] " << fixture_name << ": " << kThreads
-            << " threads, " << seconds << " s, " << runs << " runs, RSS "
-            << rss_warm / 1024 << " -> " << rss_end / 1024 << " KiB\n";
+            << " threads of " << run_threads << "-thread runs, " << seconds
+            << " s, " << runs << " runs, RSS " << rss_warm / 1024 << " -> "
+            << rss_end / 1024 << " KiB\n";
   EXPECT_EQ(mismatches.load(), 0u);
   EXPECT_EQ(errors.load(), 0u);
   EXPECT_GT(runs.load(), static_cast<size_t>(kThreads) * 10);
@@ -123,6 +132,9 @@ TEST(Soak, EightThreadsShareOneEngineMlp) {
 }
 TEST(Soak, EightThreadsShareOneEngineCnn) {
   Soak("cnn_pruned90", {1, 3, 32, 32}, 2.0);
+}
+TEST(Soak, EightThreadsTakeTurnsOnAMultiThreadedEngineCnn) {
+  Soak("cnn_pruned90", {1, 3, 32, 32}, 2.0, /*threads=*/2);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "runtime/linear_model.h"
 #include "spruce/converters/model_def.h"
 #include "spruce/spruce.h"
+#include "team_leader.h"
 #include "test_util.h"
 
 namespace spruce {
@@ -33,21 +34,24 @@ unsigned float_mode() {
 #endif
 }
 
-// y[?, 3] = x[?, 4] · Wᵀ with W all ones, no bias; weights sparse or dense.
-std::string ones_model(bool sparse) {
+// y[?, out] = x[?, in] · Wᵀ with W all ones, no bias; weights sparse or
+// dense.
+std::string ones_model(bool sparse, int64_t out = 3, int64_t in = 4) {
   WeightDef w;
   w.name = "w";
-  w.shape = {3, 4};
-  std::vector<float> ones(12, 1.0f);
+  w.shape = {out, in};
+  std::vector<float> ones(static_cast<size_t>(out * in), 1.0f);
   if (sparse) {
     w.format = converters::WeightFormat::kCsr;
-    w.csr = CsrMatrix::from_dense(ones.data(), 3, 4);
+    w.csr = CsrMatrix::from_dense(ones.data(), static_cast<size_t>(out),
+                                  static_cast<size_t>(in));
   } else {
     w.dense = ones;
   }
   return testing::write_linear_model(
-      sparse ? "ones_sparse.spruce" : "ones_dense.spruce", std::move(w), {},
-      kernels::Activation::kNone, {-1, 4});
+      (sparse ? "ones_sparse_" : "ones_dense_") + std::to_string(out) + "x" +
+          std::to_string(in) + ".spruce",
+      std::move(w), {}, kernels::Activation::kNone, {-1, in});
 }
 
 TEST(Numerics, DenormalsAreFlushedAndTheCallersModeRestored) {
@@ -73,6 +77,52 @@ TEST(Numerics, DenormalsAreFlushedAndTheCallersModeRestored) {
       }
     }
   }
+}
+
+// On two threads oneDNN splits a 256 × 256 product between the team leader
+// and its OpenMP worker; the worker's share must be flushed too, and the
+// calling thread's own OpenMP workers left in their mode.
+TEST(Numerics, DenormalsAreFlushedOnOneDnnWorkerThreads) {
+#ifdef __SANITIZE_THREAD__
+  GTEST_SKIP() << "the ThreadSanitizer build runs oneDNN on one thread, and "
+                  "libgomp's regions are invisible to it";
+#endif
+  const float tiny = std::numeric_limits<float>::denorm_min() * 1000.0f;
+  constexpr int64_t kSize = 256;
+  // This thread's own OpenMP worker exists before the run, in this thread's
+  // mode: the last check sees whether spruce left it flushed.
+  auto denormal_on_every_thread = [tiny] {
+    int kept = 0;
+#pragma omp parallel num_threads(2) reduction(+ : kept)
+    {
+      volatile float a = tiny;
+      kept += std::fpclassify(a * 2.0f) == FP_SUBNORMAL;
+    }
+    return kept == 2;
+  };
+  ASSERT_TRUE(denormal_on_every_thread());
+  // And the team leader's workers exist before the run too, in the mode the
+  // leader gave them (were that not flush-to-zero, a run creating them
+  // would still pass them its own).
+  TeamLeader::get().run([] {
+#pragma omp parallel num_threads(2)
+    { (void)0; }
+  });
+  EngineOptions options;
+  options.num_threads = 2;
+  options.force_dense = true;
+  const Engine engine =
+      Engine::load(ones_model(/*sparse=*/false, kSize, kSize), options);
+  std::vector<float> x(static_cast<size_t>(kSize * kSize), tiny);
+  const unsigned before = float_mode();
+  for (int repeat = 0; repeat < 3; ++repeat) {
+    const auto out = engine.run({{"x", x.data(), {kSize, kSize}}});
+    size_t unflushed = 0;
+    for (float v : out[0].values()) unflushed += v != 0.0f;
+    EXPECT_EQ(unflushed, 0u) << "of " << out[0].size() << " outputs";
+  }
+  EXPECT_EQ(float_mode(), before);
+  EXPECT_TRUE(denormal_on_every_thread()) << "a worker left flushed";
 }
 
 }  // namespace

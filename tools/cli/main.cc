@@ -514,6 +514,8 @@ struct BenchArgs {
   int64_t batch = 1;
   bool compare_dense = false;
   bool profile = false;
+  bool worker_thread = false;   // one stream on a thread of its own
+  bool no_team_leader = false;  // EngineOptions::use_team_leader = false
   std::string json;
 };
 
@@ -559,15 +561,11 @@ double time_run_ms(const Engine& engine,
 // `seconds` pass or `iterations` runs are done (over all streams), adding
 // each run's latency to *latency. Returns the wall time. With a terminal on
 // stderr and a phase longer than 2 s, a progress line is kept up to date.
-// One stream runs on the calling thread, the one that loaded the engine:
-// with libgomp, a second thread leading its own OpenMP team makes more
-// OpenMP threads than cores, and libgomp then puts idle team threads to
-// sleep instead of spinning, so every parallel region pays a wake-up
-// (measured: mobilenet_v2 on 2 threads, 1.8 ms from the loading thread,
-// 4.6 ms from another).
+// One stream runs on the calling thread (the one that loaded the engine)
+// unless `worker_thread`; more, each on its own thread, share the engine.
 double measure(const Engine& engine, const std::vector<spruce::Input>& inputs,
-               int streams, double seconds, int iterations, const char* label,
-               Latency* latency) {
+               int streams, bool worker_thread, double seconds, int iterations,
+               const char* label, Latency* latency) {
   std::atomic<int> started{0};
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> times(static_cast<size_t>(streams));
@@ -580,7 +578,7 @@ double measure(const Engine& engine, const std::vector<spruce::Input>& inputs,
                                          start)
         .count();
   };
-  if (streams == 1) {
+  if (streams == 1 && !worker_thread) {
     double shown = 0;
     while (!g_interrupted &&
            (iterations > 0 ? static_cast<int>(times[0].size()) < iterations
@@ -697,6 +695,7 @@ void bench(const BenchArgs& args) {
   const ModelFile file(args.model);
   EngineOptions options;
   options.num_threads = args.threads;
+  options.use_team_leader = !args.no_team_leader;
   const Engine sparse = Engine::load(file.path(), options);
   options.force_dense = true;
   std::unique_ptr<Engine> dense;
@@ -727,11 +726,11 @@ void bench(const BenchArgs& args) {
   for (int p = 0; p < phases && !g_interrupted; ++p) {
     const int iterations =
         args.iterations > 0 ? std::max(1, args.iterations / phases) : 0;
-    s_wall += measure(sparse, inputs, args.streams, args.seconds / phases,
-                      iterations, "sparse", &s);
+    s_wall += measure(sparse, inputs, args.streams, args.worker_thread,
+                      args.seconds / phases, iterations, "sparse", &s);
     if (dense && !g_interrupted) {
-      d_wall += measure(*dense, inputs, args.streams, args.seconds / phases,
-                        iterations, "dense", &d);
+      d_wall += measure(*dense, inputs, args.streams, args.worker_thread,
+                        args.seconds / phases, iterations, "dense", &d);
     }
   }
   const bool interrupted = g_interrupted;
@@ -873,6 +872,12 @@ int main(int argc, char** argv) {
                 "NAME=d0,d1,...: an input's full shape (overrides --batch)");
   b->add_flag("--compare-dense", bench_args.compare_dense,
               "Also run every layer dense (oneDNN) and report the speedup");
+  b->add_flag("--worker-thread", bench_args.worker_thread,
+              "Run a single stream from a new thread, not the loading one "
+              "(as a service's request threads do)");
+  b->add_flag("--no-team-leader", bench_args.no_team_leader,
+              "Lead multi-threaded runs' OpenMP teams from the calling "
+              "thread instead of spruce's team leader (for comparison)");
   b->add_option("--json", bench_args.json,
                 "Write results as JSON to this file");
 

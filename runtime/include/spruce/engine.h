@@ -14,15 +14,22 @@
 namespace spruce {
 
 struct EngineOptions {
-  // OpenMP threads each run() uses; 0 = OpenMP's default (all cores, or
-  // OMP_NUM_THREADS). oneDNN dense layers use the same OpenMP runtime.
-  // Each thread that calls run() with more than one thread leads its own
-  // OpenMP team. Once the teams together hold more threads than there are
-  // cores, libgomp stops letting idle team threads spin and every parallel
-  // region pays a wake-up (measured on 2 cores: 2.5x slower runs). Serve
-  // concurrent requests with num_threads = 1 (each request on its own
-  // thread), or multi-threaded runs from one thread at a time.
+  // Threads each run() uses; 0 = OpenMP's default (all cores, or
+  // OMP_NUM_THREADS). With more than one, a run is handed to spruce's team
+  // leader, one thread per process that leads every OpenMP team (spruce's
+  // kernels and oneDNN's), whichever thread calls run(): libgomp slows
+  // every parallel region 2-3x once several threads each lead a team.
+  // Concurrent multi-threaded runs take turns there, first come first
+  // served; a run too small to gain from a team (under about 2 million
+  // multiply-adds, estimated from its input sizes) runs on its calling
+  // thread with one thread. For many small concurrent requests, 1 (each
+  // request on its caller's core) gives the most throughput.
   int num_threads = 0;
+  // false: multi-threaded runs lead their OpenMP team from the calling
+  // thread, as before the team leader existed. Only as fast when a single
+  // thread (the loading one) ever calls run(); for comparison
+  // (`spruce bench --no-team-leader`).
+  bool use_team_leader = true;
   // Run every layer dense with oneDNN, whatever the file stores: the baseline
   // that `spruce bench --compare-dense` measures against.
   bool force_dense = false;
@@ -125,8 +132,9 @@ class Engine {
   // keeps, so steady-state runs do not allocate them again).
   // Throws spruce::Error on a bad input; the Engine stays usable.
   // Denormal floats are treated as zero while it runs (flush-to-zero and
-  // denormals-are-zero on the calling thread and spruce's kernel threads);
-  // the calling thread's floating-point mode is restored on return.
+  // denormals-are-zero on the calling thread, the team leader and every
+  // OpenMP thread it leads, oneDNN's included); the calling thread's
+  // floating-point mode is restored on return.
   std::vector<Tensor> run(const std::vector<Input>& inputs) const;
   // The same, writing the outputs into *outputs (resized to outputs().size())
   // and reusing their storage: a caller that keeps its output tensors across
