@@ -2223,10 +2223,14 @@ class Importer {
       for (size_t i = 0; i < t->size(); ++i) {
         int64_t d = (*t)[i];
         if (d == 0 && i < xs.size()) d = xs[i];
-        if (d == -1)
+        if (d == -1) {
           infer = i;
-        else
-          known *= d;
+        } else if (d <= 0) {
+          fail(node, "size " + std::to_string(d) +
+                         " in the shape of a constant's Reshape");
+        } else {
+          known = known_product(node, known, d);
+        }
         ys.push_back(d);
       }
       if (infer < ys.size()) ys[infer] = known > 0 ? count / known : 0;
