@@ -47,6 +47,7 @@ class Fuser {
 
   std::vector<onnx::NodeProto> run(std::vector<std::string>* notes) {
     for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (!complete(nodes_[i])) continue;
       if (nodes_[i].op_type() == "Div") try_layer_norm(i, notes);
       if (nodes_[i].op_type() == "Erf") try_gelu(i, notes);
     }
@@ -58,7 +59,19 @@ class Fuser {
   }
 
  private:
-  // The node producing `tensor` if it is `op` and read only once.
+  // Whether `n` has the inputs and the output the patterns read for its op.
+  // A hostile graph may leave them out, and protobuf does not check the
+  // index of input(k); the importer refuses such nodes with a message.
+  static bool complete(const onnx::NodeProto& n) {
+    const std::string& op = n.op_type();
+    const int inputs =
+        op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow"
+            ? 2
+            : 1;
+    return n.input_size() >= inputs && n.output_size() >= 1;
+  }
+
+  // The node producing `tensor` if it is `op`, complete, and read only once.
   std::optional<size_t> sole(const std::string& tensor, const char* op,
                              int readers = 1) const {
     const auto it = producer_.find(tensor);
@@ -67,11 +80,12 @@ class Fuser {
     }
     const auto r = readers_.find(tensor);
     if (r == readers_.end() || r->second != readers) return std::nullopt;
-    if (nodes_[it->second].op_type() != op) return std::nullopt;
+    const onnx::NodeProto& n = nodes_[it->second];
+    if (n.op_type() != op || !complete(n)) return std::nullopt;
     return it->second;
   }
 
-  // The single reader of `tensor`, if it is `op`.
+  // The single reader of `tensor`, if it is `op` and complete.
   std::optional<size_t> only_reader(const std::string& tensor,
                                     const char* op) const {
     const auto r = readers_.find(tensor);
@@ -79,13 +93,17 @@ class Fuser {
     const auto c = consumers_.find(tensor);
     if (c == consumers_.end() || c->second.size() != 1) return std::nullopt;
     const size_t i = c->second.front();
-    if (removed_.count(i) != 0 || nodes_[i].op_type() != op) return std::nullopt;
+    if (removed_.count(i) != 0 || nodes_[i].op_type() != op ||
+        !complete(nodes_[i])) {
+      return std::nullopt;
+    }
     return i;
   }
 
   std::optional<float> scalar(const std::string& name) const {
     const auto it = constants_.find(name);
-    if (it == constants_.end() || it->second.f.size() + it->second.i.size() != 1) {
+    if (it == constants_.end() ||
+        it->second.f.size() + it->second.i.size() != 1) {
       return std::nullopt;
     }
     return it->second.is_float ? it->second.f[0]
