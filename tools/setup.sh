@@ -46,8 +46,12 @@ if [ $checks -eq 1 ]; then
 fi
 if [ $bench -eq 1 ]; then
   packages+=(python3-torch python3-torchvision python3-onnx python3-numpy
-             python3-sklearn python3-matplotlib
-             nodejs npm libopenblas0-openmp)
+             python3-sklearn python3-matplotlib libopenblas0-openmp)
+  # Node.js from another package source (NodeSource, nvm) conflicts with
+  # Debian's npm, and apt would refuse the whole install: take Debian's only
+  # where there is none.
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
 missing=()
