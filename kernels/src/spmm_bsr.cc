@@ -247,6 +247,8 @@ void BlockRows(const BsrView& w, const Index* cols, const float* x, size_t ldx,
                size_t n, float* y, size_t ldy, const Epilogue& epilogue,
                size_t br_begin, size_t br_end) {
   const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 8> d8;
+  const hn::CappedTag<float, 4> d4;
   const hn::CappedTag<float, 1> d1;
   const size_t lanes = hn::Lanes(d);
   constexpr size_t RP = R < kAccumulators ? R : kAccumulators;
@@ -280,6 +282,18 @@ void BlockRows(const BsrView& w, const Index* cols, const float* x, size_t ldx,
     for (; j + lanes <= n; j += lanes) {
       BlockTiles<R, C, RP, 1>(d, w.values, cols, kb, ke, x + j, ldx, row0,
                               epilogue, yb + j, ldy);
+    }
+    // Fewer columns than a vector (small batches): half and quarter
+    // vectors before single columns.
+    if (hn::Lanes(d8) < lanes && j + hn::Lanes(d8) <= n) {
+      BlockTiles<R, C, RP, 1>(d8, w.values, cols, kb, ke, x + j, ldx, row0,
+                              epilogue, yb + j, ldy);
+      j += hn::Lanes(d8);
+    }
+    if (hn::Lanes(d4) < lanes && j + hn::Lanes(d4) <= n) {
+      BlockTiles<R, C, RP, 1>(d4, w.values, cols, kb, ke, x + j, ldx, row0,
+                              epilogue, yb + j, ldy);
+      j += hn::Lanes(d4);
     }
     for (; j < n; ++j) {
       BlockTiles<R, C, RP, 1>(d1, w.values, cols, kb, ke, x + j, ldx, row0,

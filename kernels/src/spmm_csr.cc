@@ -143,19 +143,21 @@ HWY_INLINE void Tile8(D d, const float* HWY_RESTRICT values,
   if (!FusedInStore(act)) ActivateSpan(yj, 8 * lanes, act);
 }
 
-// Four vectors, two non-zeros in flight: eight independent FMA chains.
-template <class D, class Index>
-HWY_INLINE void Tile4(D d, const float* HWY_RESTRICT values,
+// V = 2, 3 or 4 vectors, two non-zeros in flight: 2V independent FMA
+// chains, each activation row read as one contiguous run of V vectors.
+template <size_t V, class D, class Index>
+HWY_INLINE void TileV(D d, const float* HWY_RESTRICT values,
                       const Index* HWY_RESTRICT cols, uint32_t kb, uint32_t ke,
                       const float* HWY_RESTRICT x, size_t n, float bias,
                       bool accumulate, Activation act, float* HWY_RESTRICT yj) {
+  static_assert(V >= 2 && V <= 4, "two to four vectors");
   const size_t lanes = hn::Lanes(d);
-  using V = hn::Vec<D>;
-  V a0 = Start(d, bias, accumulate, yj);
-  V a1 = Start(d, bias, accumulate, yj + lanes);
-  V a2 = Start(d, bias, accumulate, yj + 2 * lanes);
-  V a3 = Start(d, bias, accumulate, yj + 3 * lanes);
-  auto b0 = hn::Zero(d), b1 = b0, b2 = b0, b3 = b0;
+  using Vec = hn::Vec<D>;
+  Vec a0 = Start(d, bias, accumulate, yj);
+  Vec a1 = Start(d, bias, accumulate, yj + lanes);
+  Vec a2 = V >= 3 ? Start(d, bias, accumulate, yj + 2 * lanes) : hn::Zero(d);
+  Vec a3 = V >= 4 ? Start(d, bias, accumulate, yj + 3 * lanes) : hn::Zero(d);
+  Vec b0 = hn::Zero(d), b1 = b0, b2 = b0, b3 = b0;
   uint32_t k = kb;
   for (; k + 2 <= ke; k += 2) {
     const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n;
@@ -164,26 +166,30 @@ HWY_INLINE void Tile4(D d, const float* HWY_RESTRICT values,
     const auto wu = hn::Set(d, values[k + 1]);
     a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
     a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
-    a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
-    a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+    if (V >= 3) a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
+    if (V >= 4) a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
     b0 = hn::MulAdd(wu, hn::LoadU(d, xs), b0);
     b1 = hn::MulAdd(wu, hn::LoadU(d, xs + lanes), b1);
-    b2 = hn::MulAdd(wu, hn::LoadU(d, xs + 2 * lanes), b2);
-    b3 = hn::MulAdd(wu, hn::LoadU(d, xs + 3 * lanes), b3);
+    if (V >= 3) b2 = hn::MulAdd(wu, hn::LoadU(d, xs + 2 * lanes), b2);
+    if (V >= 4) b3 = hn::MulAdd(wu, hn::LoadU(d, xs + 3 * lanes), b3);
   }
   if (k < ke) {
     const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n;
     const auto wv = hn::Set(d, values[k]);
     a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
     a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
-    a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
-    a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+    if (V >= 3) a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
+    if (V >= 4) a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
   }
   hn::StoreU(ActivateInStore(d, hn::Add(a0, b0), act), d, yj);
   hn::StoreU(ActivateInStore(d, hn::Add(a1, b1), act), d, yj + lanes);
-  hn::StoreU(ActivateInStore(d, hn::Add(a2, b2), act), d, yj + 2 * lanes);
-  hn::StoreU(ActivateInStore(d, hn::Add(a3, b3), act), d, yj + 3 * lanes);
-  if (!FusedInStore(act)) ActivateSpan(yj, 4 * lanes, act);
+  if (V >= 3) {
+    hn::StoreU(ActivateInStore(d, hn::Add(a2, b2), act), d, yj + 2 * lanes);
+  }
+  if (V >= 4) {
+    hn::StoreU(ActivateInStore(d, hn::Add(a3, b3), act), d, yj + 3 * lanes);
+  }
+  if (!FusedInStore(act)) ActivateSpan(yj, V * lanes, act);
 }
 
 // One vector of any width d (full, or capped for the tail). The non-zeros
@@ -213,8 +219,43 @@ HWY_INLINE void Tile1(D d, const float* HWY_RESTRICT values,
   hn::StoreU(Activate(d, sum, act), d, yj);
 }
 
-// n > 1: column tiles of 8, 4 and 1 vectors, then half and quarter vectors
-// and scalars for the last few columns, one output row at a time.
+// The last `count` (< one vector) columns of a row as one masked vector:
+// reads and writes only those columns. On AVX2 and AVX-512 masked loads are
+// unaligned and do not fault on the lanes left out; targets before AVX2
+// take the narrower tiles below instead.
+template <class D, class Index>
+HWY_INLINE void TileMasked(D d, size_t count, const float* HWY_RESTRICT values,
+                           const Index* HWY_RESTRICT cols, uint32_t kb,
+                           uint32_t ke, const float* HWY_RESTRICT x, size_t n,
+                           float bias, bool accumulate, Activation act,
+                           float* HWY_RESTRICT yj) {
+  const auto m = hn::FirstN(d, count);
+  auto a0 = hn::Set(d, bias);
+  if (accumulate) a0 = hn::Add(a0, hn::MaskedLoad(m, d, yj));
+  auto a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  uint32_t k = kb;
+  for (; k + 4 <= ke; k += 4) {
+    a0 = hn::MulAdd(hn::Set(d, values[k]),
+                    hn::MaskedLoad(m, d, x + cols[k] * n), a0);
+    a1 = hn::MulAdd(hn::Set(d, values[k + 1]),
+                    hn::MaskedLoad(m, d, x + cols[k + 1] * n), a1);
+    a2 = hn::MulAdd(hn::Set(d, values[k + 2]),
+                    hn::MaskedLoad(m, d, x + cols[k + 2] * n), a2);
+    a3 = hn::MulAdd(hn::Set(d, values[k + 3]),
+                    hn::MaskedLoad(m, d, x + cols[k + 3] * n), a3);
+  }
+  for (; k < ke; ++k) {
+    a0 = hn::MulAdd(hn::Set(d, values[k]), hn::MaskedLoad(m, d, x + cols[k] * n),
+                    a0);
+  }
+  const auto sum = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
+  hn::BlendedStore(ActivateInStore(d, sum, act), m, d, yj);
+  if (!FusedInStore(act)) ActivateSpan(yj, count, act);
+}
+
+// n > 1: column tiles of 8, then 4, 3, 2 or 1 vectors, then half and quarter
+// vectors, then the last one to three columns as one masked quarter vector
+// (AVX2 and up) or as scalars, one output row at a time.
 // X's rows are ldx apart and Y's ldy apart.
 template <class Index>
 void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
@@ -237,13 +278,21 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
     for (; j + 8 * lanes <= n; j += 8 * lanes) {
       Tile8(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
     }
+    // The remaining whole vectors (up to seven) in at most two passes over
+    // the row's non-zeros.
     if (j + 4 * lanes <= n) {
-      Tile4(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
+      TileV<4>(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
       j += 4 * lanes;
     }
-    for (; j + lanes <= n; j += lanes) {
+    const size_t vectors = (n - j) / lanes;
+    if (vectors == 3) {
+      TileV<3>(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
+    } else if (vectors == 2) {
+      TileV<2>(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
+    } else if (vectors == 1) {
       Tile1(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
     }
+    j += vectors * lanes;
     if (hn::Lanes(d8) < lanes && j + hn::Lanes(d8) <= n) {
       Tile1(d8, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
       j += hn::Lanes(d8);
@@ -252,6 +301,13 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
       Tile1(d4, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
       j += hn::Lanes(d4);
     }
+#if HWY_TARGET <= HWY_AVX2
+    if (j < n) {
+      TileMasked(d4, n - j, values, cols, kb, ke, x + j, ldx, bias, acc, act,
+                 yr + j);
+      continue;
+    }
+#endif
     for (; j < n; ++j) {
       const float start = acc ? bias + yr[j] : bias;
       StoreScalar(start + SparseDot(values, cols, kb, ke, x + j, ldx), act,

@@ -1,20 +1,13 @@
-// Scalar references for kernels/spmm.h: the simplest correct loops, in double
+// Scalar references for kernels/spmm.h and spmm_lookup.h: the simplest correct loops, in double
 // accumulation, so that SIMD kernels are compared against something obviously
 // right rather than against another fast path.
 #include <algorithm>
 #include <cmath>
 
 #include "spruce/kernels/spmm.h"
+#include "spruce/kernels/spmm_lookup.h"
 
 namespace spruce::kernels {
-namespace {
-
-size_t index_at(const void* idx, IndexWidth width, size_t k) {
-  return width == IndexWidth::k16 ? static_cast<const uint16_t*>(idx)[k]
-                                  : static_cast<const uint32_t*>(idx)[k];
-}
-
-}  // namespace
 
 double activate_reference(double v, Activation activation) {
   switch (activation) {
@@ -40,22 +33,41 @@ void spmm_csr_reference(const CsrView& w, const float* x, size_t n, float* y,
   spmm_csr_strided_reference(w, x, n, n, y, n, epilogue, row_begin, row_end);
 }
 
+namespace {
+
+// Y[r, j] = act(sum_k W[r, c_k] · X[c_k, j] + bias[r]) with X's element
+// (c, j) at x[c * x_c + j * x_j] and Y's (r, j) at y[r * y_r + j * y_j]:
+// the one loop every CSR layout's reference is.
+void csr_reference(const CsrView& w, const float* x, size_t x_c, size_t x_j,
+                   size_t n, float* y, size_t y_r, size_t y_j,
+                   const Epilogue& epilogue, size_t row_begin, size_t row_end) {
+  for (size_t r = row_begin; r < row_end; ++r) {
+    for (size_t j = 0; j < n; ++j) {
+      double sum = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0;
+      float& out = y[r * y_r + j * y_j];
+      if (epilogue.accumulate) sum += out;
+      for (uint32_t k = w.row_ptr[r]; k < w.row_ptr[r + 1]; ++k) {
+        sum += static_cast<double>(w.values[k]) * x[w.col(k) * x_c + j * x_j];
+      }
+      out = static_cast<float>(activate_reference(sum, epilogue.activation));
+    }
+  }
+}
+
+}  // namespace
+
 void spmm_csr_strided_reference(const CsrView& w, const float* x, size_t ldx,
                                 size_t n, float* y, size_t ldy,
                                 const Epilogue& epilogue, size_t row_begin,
                                 size_t row_end) {
-  for (size_t r = row_begin; r < row_end; ++r) {
-    for (size_t j = 0; j < n; ++j) {
-      double sum = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0;
-      if (epilogue.accumulate) sum += y[r * ldy + j];
-      for (uint32_t k = w.row_ptr[r]; k < w.row_ptr[r + 1]; ++k) {
-        const size_t c = index_at(w.col_idx, w.index_width, k);
-        sum += static_cast<double>(w.values[k]) * x[c * ldx + j];
-      }
-      y[r * ldy + j] =
-          static_cast<float>(activate_reference(sum, epilogue.activation));
-    }
-  }
+  csr_reference(w, x, ldx, 1, n, y, ldy, 1, epilogue, row_begin, row_end);
+}
+
+void spmm_lookup_reference(const CsrView& w, const float* x, size_t ldx,
+                           size_t n, float* y, size_t ldy,
+                           const Epilogue& epilogue, size_t row_begin,
+                           size_t row_end) {
+  csr_reference(w, x, 1, ldx, n, y, 1, ldy, epilogue, row_begin, row_end);
 }
 
 void spmm_bsr_reference(const BsrView& w, const float* x, size_t n, float* y,
@@ -78,7 +90,7 @@ void spmm_bsr_strided_reference(const BsrView& w, const float* x, size_t ldx,
         double sum = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0;
         if (epilogue.accumulate) sum += y[r * ldy + j];
         for (uint32_t k = w.row_ptr[br]; k < w.row_ptr[br + 1]; ++k) {
-          const size_t c0 = index_at(w.col_idx, w.index_width, k) * bc_cols;
+          const size_t c0 = w.block_col(k) * bc_cols;
           const float* block = w.values + k * br_rows * bc_cols;
           for (size_t jj = 0; jj < bc_cols && c0 + jj < w.cols; ++jj) {
             sum += static_cast<double>(block[i * bc_cols + jj]) *

@@ -39,6 +39,12 @@ struct CsrView {
   const float* values = nullptr;
 
   size_t nnz() const { return rows == 0 ? 0 : row_ptr[rows]; }
+  // Column index k, whatever its width.
+  size_t col(size_t k) const {
+    return index_width == IndexWidth::k16
+               ? static_cast<const uint16_t*>(col_idx)[k]
+               : static_cast<const uint32_t*>(col_idx)[k];
+  }
 };
 
 // Borrowed block-sparse (BSR) matrix: block_rows × block_cols blocks, stored
@@ -57,6 +63,12 @@ struct BsrView {
   size_t row_blocks() const { return (rows + block_rows - 1) / block_rows; }
   size_t col_blocks() const { return (cols + block_cols - 1) / block_cols; }
   size_t nnz_blocks() const { return row_ptr[row_blocks()]; }
+  // Block column index k, whatever its width.
+  size_t block_col(size_t k) const {
+    return index_width == IndexWidth::k16
+               ? static_cast<const uint16_t*>(col_idx)[k]
+               : static_cast<const uint32_t*>(col_idx)[k];
+  }
 };
 
 // What happens to each output element: y = act(sum + bias[row]), or with

@@ -1,0 +1,51 @@
+// Random matrices and vectors the kernel tests share.
+#ifndef SPRUCE_TESTS_KERNELS_KERNEL_TEST_UTIL_H_
+#define SPRUCE_TESTS_KERNELS_KERNEL_TEST_UTIL_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <random>
+#include <vector>
+
+namespace spruce::kernels::test_util {
+
+// Random weights where a fraction `sparsity` of entries is exactly 0.
+inline std::vector<float> random_sparse(size_t rows, size_t cols,
+                                        double sparsity, std::mt19937* rng) {
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  std::vector<float> w(rows * cols);
+  for (float& v : w) v = keep(*rng) < sparsity ? 0.0f : value(*rng);
+  return w;
+}
+
+// Random weights zero outside a random set of R×C blocks (a fraction
+// `sparsity` of blocks dropped), with some zeros inside kept blocks too.
+inline std::vector<float> random_block_sparse(size_t rows, size_t cols,
+                                              size_t br, size_t bc,
+                                              double sparsity,
+                                              std::mt19937* rng) {
+  std::vector<float> w = random_sparse(rows, cols, 0.1, rng);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  for (size_t r0 = 0; r0 < rows; r0 += br) {
+    for (size_t c0 = 0; c0 < cols; c0 += bc) {
+      if (keep(*rng) >= sparsity) continue;
+      for (size_t r = r0; r < std::min(rows, r0 + br); ++r) {
+        for (size_t c = c0; c < std::min(cols, c0 + bc); ++c)
+          w[r * cols + c] = 0;
+      }
+    }
+  }
+  return w;
+}
+
+inline std::vector<float> uniform_values(size_t count, std::mt19937* rng) {
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::vector<float> v(count);
+  for (float& e : v) e = value(*rng);
+  return v;
+}
+
+}  // namespace spruce::kernels::test_util
+
+#endif  // SPRUCE_TESTS_KERNELS_KERNEL_TEST_UTIL_H_
