@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "denormals.h"
+#include "worker_pool.h"
 
 namespace spruce {
 
@@ -51,14 +52,23 @@ inline std::vector<size_t> split_by_work(const uint32_t* row_ptr, size_t rows,
 }
 
 // kernel(begin, end) over each chunk of `bounds`, in parallel when there is
-// enough work (`work` multiply-adds) for the threads to pay off.
+// enough work (`work` multiply-adds) for the threads to pay off: on
+// `num_threads` OpenMP threads, or, in a small run kept on its caller
+// (num_threads 1), on spruce's worker pool (worker_pool.h).
 template <class Kernel>
 void run_chunks(const std::vector<size_t>& bounds, size_t work, int num_threads,
                 const Kernel& kernel) {
   const auto chunks = static_cast<long>(bounds.size() - 1);
-  if (kSerialInside || num_threads <= 1 || chunks == 1 ||
-      work < kMinParallelWork) {
+  const bool openmp = num_threads > 1 && !kSerialInside;
+  if (chunks == 1 || work < kMinParallelWork ||
+      (!openmp && pool_threads() <= 1)) {
     kernel(bounds.front(), bounds.back());
+    return;
+  }
+  if (!openmp) {
+    // The pool's threads are spruce's own: ThreadSanitizer sees them too.
+    WorkerPool::get().run(static_cast<size_t>(chunks), pool_threads(),
+                          [&](size_t c) { kernel(bounds[c], bounds[c + 1]); });
     return;
   }
 #pragma omp parallel for num_threads(num_threads) schedule(static, 1)

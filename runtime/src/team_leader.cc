@@ -1,74 +1,23 @@
 #include "team_leader.h"
 
-#include <pthread.h>
-
 #include <chrono>
-#include <new>
 #include <thread>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "denormals.h"
+#include "spin.h"
 
 namespace spruce {
 namespace {
 
 thread_local bool t_is_leader = false;
 
-// Never destroyed: the detached leader may outlive static destruction.
-std::atomic<TeamLeader*> g_leader{nullptr};
-std::mutex g_leader_mutex;
-
 // How long each side polls before it sleeps (see team_leader.h).
 constexpr std::chrono::microseconds kLeaderPoll{200};
 constexpr std::chrono::microseconds kCallerPoll{10};
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-// Polls `ready` for up to `limit`; true once it holds.
-template <class Ready>
-bool poll_until(const Ready& ready, std::chrono::microseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    for (int i = 0; i < 64; ++i) {
-      if (ready()) return true;
-      cpu_relax();
-    }
-    if (std::chrono::steady_clock::now() >= end) return ready();
-  }
-}
-
 }  // namespace
 
-TeamLeader& TeamLeader::get() {
-  TeamLeader* leader = g_leader.load(std::memory_order_acquire);
-  if (leader != nullptr) return *leader;
-  const std::lock_guard<std::mutex> lock(g_leader_mutex);
-  leader = g_leader.load(std::memory_order_relaxed);
-  if (leader == nullptr) {
-    static const bool registered = [] {
-      // A child process has only the thread that forked: it forgets the
-      // parent's leader (left as it was, mutexes and all) and starts its own.
-      pthread_atfork(nullptr, nullptr, [] {
-        g_leader.store(nullptr);
-        new (&g_leader_mutex) std::mutex();
-      });
-      return true;
-    }();
-    (void)registered;
-    leader = new TeamLeader();
-    g_leader.store(leader, std::memory_order_release);
-  }
-  return *leader;
-}
+TeamLeader& TeamLeader::get() { return process_instance<TeamLeader>(); }
 
 bool TeamLeader::on_leader() { return t_is_leader; }
 

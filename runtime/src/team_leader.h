@@ -38,6 +38,8 @@
 #include <functional>
 #include <mutex>
 
+#include "spin.h"
+
 namespace spruce {
 
 class TeamLeader {
@@ -63,6 +65,7 @@ class TeamLeader {
   };
 
   TeamLeader();
+  friend TeamLeader& process_instance<TeamLeader>();
   void execute(const std::function<void()>& work);  // holds the turn
   void loop();
 
