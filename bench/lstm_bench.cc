@@ -1,16 +1,20 @@
-// A pruned LSTM layer in spruce vs oneDNN's dense LSTM primitive, same
-// shapes, same binary and run: input = hidden (512, 1024), sequence 50,
-// batch 1 and 16, weights magnitude-pruned to 0/70/90/95%.
+// A pruned LSTM layer in spruce vs the fastest dense LSTM, same shapes, same
+// binary and run: input = hidden (512, 1024), sequence 50, batch 1 and 16,
+// weights magnitude-pruned to 0/70/90/95%.
 //
 //  onednn/lstm<H>/<batch>             oneDNN lstm_forward on the dense weights
 //                                     (X and Y row-major, as it wants them)
+//  dense/lstm<H>/<batch>              the dense model with
+//                                     EngineOptions::force_dense: the faster
+//                                     of oneDNN's LSTM and spruce's step loop
+//                                     on dense kernels, timed at load
 //  spruce/lstm<H>/<batch>/<sparsity>  a one-LSTM .spruce model through
 //                                     Engine::run, kernels chosen at load as
 //                                     for any model (weights stored CSR
 //                                     from 40% zeros, as the converter does)
 //
 // Threads: OMP_NUM_THREADS (bench/run_lstm.sh runs 1). bench/lstm_ratios.py
-// pairs each spruce case with its oneDNN twin.
+// divides the faster dense time by each spruce case's.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -84,10 +88,11 @@ std::string write_model(size_t hidden, double sparsity) {
 }
 
 void BM_Spruce(benchmark::State& state, size_t hidden, size_t batch,
-               double sparsity) {
+               double sparsity, bool force_dense) {
   const std::string path = write_model(hidden, sparsity);
   spruce::EngineOptions options;
   options.num_threads = omp_get_max_threads();
+  options.force_dense = force_dense;
   const spruce::Engine engine = spruce::Engine::load(path, options);
   std::filesystem::remove(path);
   const auto x = random_activations(kSeq * batch * hidden);
@@ -97,8 +102,8 @@ void BM_Spruce(benchmark::State& state, size_t hidden, size_t batch,
     auto out = engine.run({{"x", x.data(), shape}});
     benchmark::DoNotOptimize(out[0].data());
   }
-  state.SetLabel(engine.layers()[0].kernel_narrow + " | " +
-                 engine.layers()[0].kernel);
+  state.SetLabel(engine.layers()[0].kernel_for(static_cast<int64_t>(batch))
+                     ->kernel);
 }
 
 void BM_OneDnn(benchmark::State& state, size_t hidden, size_t batch) {
@@ -128,10 +133,14 @@ int register_all() {
                                    hidden, batch)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
+      benchmark::RegisterBenchmark(("dense/" + shape).c_str(), BM_Spruce,
+                                   hidden, batch, 0.0, true)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
       for (int pct : {0, 70, 90, 95}) {
         benchmark::RegisterBenchmark(
             ("spruce/" + shape + "/" + std::to_string(pct)).c_str(), BM_Spruce,
-            hidden, batch, pct / 100.0)
+            hidden, batch, pct / 100.0, false)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }

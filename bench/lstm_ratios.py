@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Turns lstm_bench's JSON (with repetitions) into the Markdown table of
-median ratios oneDNN LSTM time / spruce time, per hidden size, batch and
-sparsity, with the kernels the engine chose (batch 1 | batch 16 choice).
+median ratios fastest dense time / spruce time, per hidden size, batch and
+sparsity (the fastest dense: oneDNN's LSTM primitive, or spruce's dense path
+with force_dense), with the kernel the engine chose for each.
 
 Usage: bench/lstm_ratios.py results.json
 """
@@ -25,17 +26,20 @@ def main(path):
     cases = sorted({tuple(map(int, n.split("/")[1][4:].split() + n.split("/")[2:3]))
                     for n in med if n.startswith("onednn/")})
     pcts = sorted({int(n.split("/")[3]) for n in med if n.startswith("spruce/")})
-    print("| hidden | batch | oneDNN LSTM (ms) | " +
+    print("| hidden | batch | oneDNN LSTM (ms) | spruce dense (ms) | " +
           " | ".join(f"{p}%" for p in pcts) + " |")
-    print("| --- | --- | --- | " + " | ".join("---" for _ in pcts) + " |")
+    print("| --- | --- | --- | --- | " + " | ".join("---" for _ in pcts) + " |")
     for hidden, batch in cases:
-        dense = med[f"onednn/lstm{hidden}/{batch}/real_time"]
+        onednn = med[f"onednn/lstm{hidden}/{batch}/real_time"]
+        ours_dense = med.get(f"dense/lstm{hidden}/{batch}/real_time", onednn)
+        dense = min(onednn, ours_dense)
         cells = []
         for p in pcts:
             ours = med.get(f"spruce/lstm{hidden}/{batch}/{p}/real_time")
             cells.append(f"{dense / ours:.2f}x" if ours else "-")
-        print(f"| {hidden} | {batch} | {dense:.2f} | " + " | ".join(cells) + " |")
-    print("\nKernels chosen at load (batch < 8 | batch >= 8):\n")
+        print(f"| {hidden} | {batch} | {onednn:.2f} | {ours_dense:.2f} | " +
+              " | ".join(cells) + " |")
+    print("\nKernels chosen at load:\n")
     for name in sorted(labels):
         print(f"- `{name.replace('/real_time', '')}`: {labels[name]}")
 

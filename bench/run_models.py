@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 
+from timing import ort_p50_ms
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 
@@ -74,10 +76,7 @@ def main():
             for threads in [int(t) for t in args.threads.split(",")]:
                 s = spruce_ms(args.spruce, spruce_path, batch, threads,
                               args.time, args.seq)
-                o = run_json(["node", os.path.join(HERE, "ort", "ort_bench.js"),
-                              onnx_path, "--batch", str(batch), "--threads",
-                              str(threads), "--time", str(args.time),
-                              "--seq", str(args.seq)], threads)["p50_ms"]
+                o = ort_p50_ms(onnx_path, batch, threads, args.time, args.seq)
                 t = run_json([sys.executable, os.path.join(HERE, "torch_model.py"),
                               d, "--batch", str(batch), "--threads", str(threads),
                               "--time", str(args.time), "--seq", str(args.seq)],

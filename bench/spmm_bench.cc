@@ -1,30 +1,37 @@
-// spruce's sparse kernels vs oneDNN dense matmul (and Eigen's sparse × dense)
-// on the same weight shape, in the same binary and run: Y = W · X for
-// W [out × in] magnitude-pruned to a sparsity (or block-pruned), X with N
-// columns. Threads: OMP_NUM_THREADS (bench/run_spmm.sh runs 1 and all
-// cores); spruce splits rows by non-zeros over them as the engine does,
-// oneDNN uses the same OpenMP runtime, Eigen's sparse product is serial.
+// Every Linear kernel on the same weight shapes, in the same binary and run,
+// each as the engine runs it: through the Linear op (runtime/src/linear_op.h)
+// restricted to that one kernel, reading and writing row-major activations
+// (X [N × in], Y [N × out], as a dense model lays them out), so every layout
+// conversion a kernel needs is in its time, bias and activation fused.
 //
-// Benchmarks are named  <impl>/<out>x<in>/N[/<sparsity %>]  so that
-// bench/ratios.py can pair each sparse case with its dense twin.
+//   onednn/<out>x<in>/<N>          oneDNN matmul, weights packed at load
+//   dense-packed/<out>x<in>/<N>    spruce's dense kernel for a few rows
+//   <kernel>/<out>x<in>/<N>/<pct>  a sparse kernel on W magnitude-pruned
+//                                  to pct% (sparse-lookup, sparse-csr,
+//                                  sparse-bsr<R>x<C> on 90% of blocks)
+//
+// The dense ones run the unpruned weight: the best of them is the
+// yardstick bench/ratios.py divides by. Threads: OMP_NUM_THREADS
+// (bench/run_spmm.sh runs 1 and all cores), split by work as the engine
+// splits them.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
-#include <Eigen/Dense>
-#include <Eigen/Sparse>
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <random>
-#include <unordered_map>
+#include <string>
 #include <vector>
 
 #include "bench_util.h"
-#include "spruce/kernels/spmm.h"
+#include "linear_op.h"
 #include "spruce/sparse_matrix.h"
 
 namespace {
 
+using spruce::LinearKernel;
 using spruce::bench::magnitude_pruned;
 using spruce::bench::random_activations;
 
@@ -53,151 +60,118 @@ std::vector<float> block_pruned(size_t rows, size_t cols, size_t br, size_t bc,
   return w;
 }
 
-// Row ranges of about equal work for the threads, as the engine splits them.
-std::vector<size_t> split_rows(const uint32_t* row_ptr, size_t rows) {
-  const size_t chunks = static_cast<size_t>(omp_get_max_threads());
-  std::vector<size_t> bounds{0};
-  size_t row = 0;
-  for (size_t c = 1; c < chunks; ++c) {
-    while (row < rows && row_ptr[row] < row_ptr[rows] * c / chunks) ++row;
-    bounds.push_back(row);
+// A weight as a loaded model describes it, in the format `kernel` runs.
+struct Weight {
+  std::vector<float> dense;
+  spruce::CsrMatrix csr;
+  spruce::BsrMatrix bsr;
+  spruce::WeightDesc desc;
+};
+
+std::unique_ptr<Weight> make_weight(std::vector<float> dense, size_t out,
+                                    size_t in, LinearKernel kernel, size_t br,
+                                    size_t bc) {
+  auto w = std::make_unique<Weight>();
+  w->dense = std::move(dense);
+  spruce::WeightDesc& d = w->desc;
+  d.name = "w";
+  d.shape = {static_cast<int64_t>(out), static_cast<int64_t>(in)};
+  if (kernel == LinearKernel::kBsr) {
+    w->bsr = spruce::BsrMatrix::from_dense(w->dense.data(), out, in, br, bc);
+    d.layout = spruce::WeightLayout::kBsr;
+    d.bsr = w->bsr.view();
+    d.values = d.bsr.values;
+    d.value_count = w->bsr.nnz_blocks() * br * bc;
+  } else if (spruce::is_dense(kernel)) {
+    d.values = w->dense.data();
+    d.value_count = w->dense.size();
+  } else {
+    w->csr = spruce::CsrMatrix::from_dense(w->dense.data(), out, in);
+    d.layout = spruce::WeightLayout::kCsr;
+    d.csr = w->csr.view();
+    d.values = d.csr.values;
+    d.value_count = w->csr.nnz();
   }
-  bounds.push_back(rows);
-  return bounds;
+  return w;
 }
 
-template <class Kernel>
-void run_split(const std::vector<size_t>& bounds, const Kernel& kernel) {
-  const auto chunks = static_cast<long>(bounds.size() - 1);
-  if (chunks == 1) return kernel(bounds[0], bounds[1]);
-#pragma omp parallel for schedule(static, 1)
-  for (long c = 0; c < chunks; ++c) kernel(bounds[c], bounds[c + 1]);
-}
-
-void BM_SparseCsr(benchmark::State& state, size_t out, size_t in, size_t n,
-                  double sparsity) {
-  const auto dense = magnitude_pruned(out, in, sparsity);
-  const spruce::CsrMatrix w =
-      spruce::CsrMatrix::from_dense(dense.data(), out, in);
-  const spruce::kernels::CsrView view = w.view();
-  const auto bounds = split_rows(view.row_ptr, out);
-  const auto x = random_activations(in * n);
-  std::vector<float> y(out * n);
-  for (auto _ : state) {
-    run_split(bounds, [&](size_t begin, size_t end) {
-      spruce::kernels::spmm_csr(view, x.data(), n, y.data(), {}, begin, end);
-    });
-    benchmark::DoNotOptimize(y.data());
-    benchmark::ClobberMemory();
-  }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      2.0 * out * in * n, benchmark::Counter::kIsIterationInvariantRate,
-      benchmark::Counter::kIs1000);
-  state.counters["nnz"] = static_cast<double>(w.nnz());
-}
-
-void BM_SparseBsr(benchmark::State& state, size_t out, size_t in, size_t n,
-                  double sparsity, size_t br, size_t bc) {
-  const auto dense = block_pruned(out, in, br, bc, sparsity);
-  const spruce::BsrMatrix w =
-      spruce::BsrMatrix::from_dense(dense.data(), out, in, br, bc);
-  const spruce::kernels::BsrView view = w.view();
-  const auto bounds = split_rows(view.row_ptr, view.row_blocks());
-  const auto x = random_activations(in * n);
-  std::vector<float> y(out * n);
-  for (auto _ : state) {
-    run_split(bounds, [&](size_t begin, size_t end) {
-      spruce::kernels::spmm_bsr(view, x.data(), n, y.data(), {}, begin, end);
-    });
-    benchmark::DoNotOptimize(y.data());
-    benchmark::ClobberMemory();
-  }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      2.0 * out * in * n, benchmark::Counter::kIsIterationInvariantRate,
-      benchmark::Counter::kIs1000);
-}
-
-// Eigen 3.4: row-major SparseMatrix times the same feature-major activations.
-void BM_EigenSparse(benchmark::State& state, size_t out, size_t in, size_t n,
-                    double sparsity) {
-  using RowMajor =
-      Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const auto dense = magnitude_pruned(out, in, sparsity);
-  const Eigen::SparseMatrix<float, Eigen::RowMajor> w =
-      Eigen::Map<const RowMajor>(dense.data(), static_cast<Eigen::Index>(out),
-                                 static_cast<Eigen::Index>(in))
-          .sparseView();
-  const auto xv = random_activations(in * n);
-  const RowMajor x = Eigen::Map<const RowMajor>(
-      xv.data(), static_cast<Eigen::Index>(in), static_cast<Eigen::Index>(n));
-  RowMajor y(static_cast<Eigen::Index>(out), static_cast<Eigen::Index>(n));
-  for (auto _ : state) {
-    y.noalias() = w * x;
-    benchmark::DoNotOptimize(y.data());
-    benchmark::ClobberMemory();
-  }
-}
-
-// oneDNN dense, as PyTorch's Linear lays it out: Y[N × out] = X[N × in] · W^T.
-void BM_OnednnDense(benchmark::State& state, size_t out, size_t in, size_t n) {
-  using dt = dnnl::memory::data_type;
-  using tag = dnnl::memory::format_tag;
+void BM_Linear(benchmark::State& state, LinearKernel kernel, size_t out,
+               size_t in, size_t n, double sparsity, size_t br, size_t bc) {
+  const std::vector<float> dense =
+      br * bc > 1 ? block_pruned(out, in, br, bc, sparsity)
+                  : magnitude_pruned(out, in, sparsity);
+  const auto w = make_weight(dense, out, in, kernel, br, bc);
+  const std::vector<float> bias = random_activations(out);
+  spruce::WeightDesc b;
+  b.shape = {static_cast<int64_t>(out)};
+  b.values = bias.data();
+  b.value_count = out;
+  const int threads = omp_get_max_threads();
+  spruce::LinearPlanOptions options;
+  options.max_threads = threads;
+  options.allowed = spruce::kernel_bit(kernel);
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  dnnl::stream stream(engine);
-  const auto m = static_cast<dnnl::memory::dim>(n);
-  const auto k = static_cast<dnnl::memory::dim>(in);
-  const auto nn = static_cast<dnnl::memory::dim>(out);
-  const dnnl::memory::desc x_md({m, k}, dt::f32, tag::ab);
-  const dnnl::memory::desc w_md({k, nn}, dt::f32, tag::ba);
-  const dnnl::memory::desc y_md({m, nn}, dt::f32, tag::ab);
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(x_md, w_md, y_md),
-                                        engine);
-  const dnnl::matmul matmul(pd);
-  auto w = magnitude_pruned(out, in, 0.0);
-  auto x = random_activations(in * n);
+  const spruce::LinearOp op(w->desc, &b, spruce::kernels::Activation::kRelu,
+                            /*x_feature_major=*/false,
+                            /*y_feature_major=*/false, options, engine);
+  if (op.kernel_for(n) != kernel) {
+    state.SkipWithError("the kernel does not run this weight");
+    return;
+  }
+  const auto x = random_activations(in * n);
   std::vector<float> y(out * n);
-  std::unordered_map<int, dnnl::memory> args = {
-      {DNNL_ARG_SRC, dnnl::memory(x_md, engine, x.data())},
-      {DNNL_ARG_WEIGHTS, dnnl::memory(w_md, engine, w.data())},
-      {DNNL_ARG_DST, dnnl::memory(y_md, engine, y.data())}};
   for (auto _ : state) {
-    matmul.execute(stream, args);
-    stream.wait();
+    op.run(x.data(), n, y.data(), threads);
+    benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
   state.counters["GFLOP/s"] = benchmark::Counter(
-      2.0 * out * in * n, benchmark::Counter::kIsIterationInvariantRate,
+      2.0 * static_cast<double>(op.multiply_adds(n)),
+      benchmark::Counter::kIsIterationInvariantRate,
       benchmark::Counter::kIs1000);
-  state.SetLabel(pd.impl_info_str());
 }
 
 void register_all() {
-  // BERT-like layers (n = 2048: batch 16 × sequence 128), and LSTM gate
-  // matrices (4H x H) for H = 512, 1024.
-  const std::pair<size_t, size_t> shapes[] = {{768, 768},   {3072, 768},
-                                              {768, 3072},  {1024, 1024},
-                                              {4096, 1024}, {2048, 512}};
+  // BERT-like layers, the small-batch Linear of bench/run_small_batch.py,
+  // and LSTM gate matrices (4H × H) for H = 512, 1024.
+  const std::pair<size_t, size_t> shapes[] = {
+      {768, 768}, {3072, 768}, {768, 3072}, {2048, 1024}, {4096, 1024},
+      {2048, 512}};
   const std::pair<size_t, size_t> blocks[] = {
       {1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}};
   for (auto [out, in] : shapes) {
-    for (size_t n : {1, 16, 128, 2048}) {
+    for (size_t n : {1, 2, 4, 8, 16, 64, 128}) {
       const std::string shape = std::to_string(out) + "x" + std::to_string(in) +
                                 "/" + std::to_string(n);
-      benchmark::RegisterBenchmark(("dense/" + shape).c_str(), BM_OnednnDense,
-                                   out, in, n);
-      for (int pct : {50, 70, 80, 90, 95, 98}) {
+      for (LinearKernel k : {LinearKernel::kOneDnn, LinearKernel::kDensePacked}) {
+        if (k == LinearKernel::kDensePacked &&
+            n > spruce::LinearOp::kPackedMaxBatch) {
+          continue;
+        }
         benchmark::RegisterBenchmark(
-            ("csr/" + shape + "/" + std::to_string(pct)).c_str(), BM_SparseCsr,
-            out, in, n, pct / 100.0);
+            (std::string(spruce::linear_kernel_name(k)) + "/" + shape).c_str(),
+            BM_Linear, k, out, in, n, 0.0, 1, 1);
+      }
+      for (int pct : {80, 90, 95}) {
+        for (LinearKernel k : {LinearKernel::kLookup, LinearKernel::kCsr}) {
+          if (k == LinearKernel::kLookup &&
+              n > spruce::LinearOp::kLookupMaxBatch) {
+            continue;
+          }
+          benchmark::RegisterBenchmark(
+              (std::string(spruce::linear_kernel_name(k)) + "/" + shape + "/" +
+               std::to_string(pct))
+                  .c_str(),
+              BM_Linear, k, out, in, n, pct / 100.0, 1, 1);
+        }
       }
       for (auto [br, bc] : blocks) {
-        benchmark::RegisterBenchmark(("bsr" + std::to_string(br) + "x" +
-                                      std::to_string(bc) + "/" + shape + "/90")
-                                         .c_str(),
-                                     BM_SparseBsr, out, in, n, 0.9, br, bc);
+        benchmark::RegisterBenchmark(
+            ("sparse-bsr" + std::to_string(br) + "x" + std::to_string(bc) +
+             "/" + shape + "/90")
+                .c_str(),
+            BM_Linear, LinearKernel::kBsr, out, in, n, 0.9, br, bc);
       }
-      benchmark::RegisterBenchmark(("eigen/" + shape + "/90").c_str(),
-                                   BM_EigenSparse, out, in, n, 0.9);
     }
   }
 }

@@ -43,3 +43,16 @@ def benchmark_medians(binary, name_filter, min_time, seconds_per_unit):
             continue
         times.setdefault(b["run_name"], []).append(b["real_time"] * seconds_per_unit)
     return {name: statistics.median(v) for name, v in times.items()}
+
+
+def ort_p50_ms(onnx_path, batch, threads, seconds, seq):
+    """ONNX Runtime's median latency on onnx_path (bench/ort/ort_bench.js,
+    CPU, all graph optimizations, intra-op threads = threads)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort",
+                          "ort_bench.js")
+    out = subprocess.run(
+        ["node", script, onnx_path, "--batch", str(batch), "--threads",
+         str(threads), "--time", str(seconds), "--seq", str(seq)],
+        check=True, capture_output=True, text=True,
+        env=dict(os.environ, OMP_NUM_THREADS=str(threads))).stdout
+    return json.loads(out.strip().splitlines()[-1])["p50_ms"]

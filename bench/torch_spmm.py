@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """PyTorch 1.13 (Debian's python3-torch) torch.sparse_csr matmul vs spruce's
-CSR kernel on the same shapes and sparsity, 1 thread, in one script run:
-times torch first, then runs spmm_bench for the same cases, and prints the
-ratio table that bench/RESULTS.md quotes.
+fastest sparse kernel (sparse-lookup or sparse-csr, through the Linear op,
+layout conversions included) on the same shapes and sparsity, 1 thread, in
+one script run: times torch first, then runs spmm_bench for the same cases,
+and prints the ratio table that bench/RESULTS.md quotes.
 
 Usage: bench/torch_spmm.py [build dir]
 """
@@ -13,7 +14,7 @@ import torch
 
 from timing import benchmark_medians, median_time
 
-SHAPES = [(768, 768), (3072, 768), (768, 3072), (1024, 1024), (4096, 1024)]
+SHAPES = [(768, 768), (3072, 768), (768, 3072), (2048, 1024), (4096, 1024)]
 COLUMNS = [1, 16, 128]
 SPARSITY = 0.9
 
@@ -41,13 +42,16 @@ def main(build):
                 )
     names = "|".join(f"{o}x{i}" for o, i in SHAPES)
     spruce = benchmark_medians(os.path.join(build, "bench", "spmm_bench"),
-                               f"^csr/({names})/(1|16|128)/90$", 0.05, 1e-9)
+                               f"^sparse-(csr|lookup)/({names})/(1|16|128)/90$",
+                               0.05, 1e-9)
     print(f"torch {torch.__version__}, 1 thread, {int(SPARSITY * 100)}% magnitude-pruned\n")
     print("| shape (out x in) | N | torch dense (us) | torch.sparse_csr (us) | "
-          "spruce CSR (us) | spruce vs torch.sparse_csr | torch dense / torch.sparse_csr |")
+          "spruce (us) | spruce vs torch.sparse_csr | torch dense / torch.sparse_csr |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for (out, inp, n), (dense, sparse) in torch_times.items():
-        ours = spruce[f"csr/{out}x{inp}/{n}/90"]
+        ours = min(spruce[k] for k in (f"sparse-csr/{out}x{inp}/{n}/90",
+                                        f"sparse-lookup/{out}x{inp}/{n}/90")
+                   if k in spruce)
         print(f"| {out}x{inp} | {n} | {dense * 1e6:.1f} | {sparse * 1e6:.1f} | "
               f"{ours * 1e6:.1f} | {sparse / ours:.1f}x | {dense / sparse:.2f}x |")
 

@@ -31,7 +31,6 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler   # ONNX import (converter only)
   libflatbuffers-dev flatbuffers-compiler         # .spruce schema
   libxxhash-dev                                   # .spruce checksums
-  libeigen3-dev                                   # bench: Eigen sparse baseline
   libonnx-testdata                                # tests: ONNX backend node tests
   libcli11-dev nlohmann-json3-dev                 # command line, JSON output
 )

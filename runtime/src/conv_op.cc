@@ -8,7 +8,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "kernel_timing.h"
+#include "kernel_choice.h"
 #include "parallel.h"
 #include "spruce/error.h"
 #include "spruce/kernels/transpose.h"
@@ -189,7 +189,12 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
                     (size_t{params.kernel[0]} * params.kernel[1])),
       bias_(bias != nullptr ? bias->values : nullptr),
       direct_(params.strides[0] == 1 && params.strides[1] == 1) {
-  if (!options.force_dense && weight.layout != WeightLayout::kDense) {
+  const bool onednn_allowed =
+      (options.allowed & kernel_bit(LinearKernel::kOneDnn)) != 0;
+  const bool sparse_allowed =
+      (options.allowed & kernel_bit(LinearKernel::kCsr)) != 0;
+  if (!options.force_dense && sparse_allowed &&
+      weight.layout != WeightLayout::kDense) {
     if (weight.layout == WeightLayout::kCsr) {
       csr_ = weight.csr;
     } else {
@@ -227,22 +232,22 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
                                    in_per_group_, p_, activation_);
   const bool known =
       input.size() == 4 && input[1] > 0 && input[2] > 0 && input[3] > 0;
-  if (has_csr_ && options.measure && known) {
+  if (has_csr_ && !onednn_allowed) {
+    choice_.fix(LinearKernel::kCsr);
+  } else if (has_csr_ && options.measure && known) {
+    // One choice for every batch: each image is its own product.
     const Shape one = {1, input[1], input[2], input[3]};
-    const double dense_time =
-        time_kernel(LinearKernel::kDense, one, options.max_threads);
-    const double sparse_time =
-        time_kernel(LinearKernel::kCsr, one, options.max_threads) *
-        kSparseMargin;
-    if (sparse_time < dense_time) {
-      kernel_ = LinearKernel::kCsr;
-      speedup_ = dense_time / sparse_time * kSparseMargin;
-    }
+    choice_.choose({{LinearKernel::kOneDnn, true}, {LinearKernel::kCsr, false}},
+                   {1}, [&](LinearKernel k, size_t) {
+                     return time_kernel(k, one, options.max_threads);
+                   });
   } else if (has_csr_ && weight.sparsity() >= options.min_sparsity) {
-    kernel_ = LinearKernel::kCsr;
+    choice_.fix(LinearKernel::kCsr);
+  } else {
+    choice_.fix(LinearKernel::kOneDnn);
   }
   // Free what will not run.
-  if (kernel_ == LinearKernel::kDense) {
+  if (kernel() == LinearKernel::kOneDnn) {
     has_csr_ = false;
     derived_csr_ = CsrMatrix();
     std::vector<uint32_t>().swap(im2col_cols_);
@@ -263,7 +268,7 @@ size_t ConvOp::dense_macs(const Shape& xs) const {
 
 size_t ConvOp::multiply_adds(const Shape& xs) const {
   const auto images = static_cast<size_t>(xs[0]);
-  if (kernel_ == LinearKernel::kDense) return dense_macs(xs) * images;
+  if (kernel() == LinearKernel::kOneDnn) return dense_macs(xs) * images;
   const auto pixels =
       static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3]));
   return csr_.nnz() * pixels * images;
@@ -283,7 +288,7 @@ double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
       y_nhwc(y.size());
   return best_time(
       [&] {
-        if (kernel == LinearKernel::kDense) {
+        if (kernel == LinearKernel::kOneDnn) {
           // As it will run: on channels-last activations (see run()).
           dense_->run(x.data(), xs, y.data(), /*channels_last=*/true);
         } else {
@@ -301,7 +306,7 @@ double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
 
 void ConvOp::run(const float* x, const Shape& xs, float* y, bool channels_last,
                  int num_threads) const {
-  if (kernel_ == LinearKernel::kDense) {
+  if (kernel() == LinearKernel::kOneDnn) {
     dense_->run(x, xs, y, channels_last);
     return;
   }

@@ -48,8 +48,8 @@ class ConvOp {
   void run(const float* x, const Shape& x_shape, float* y, bool channels_last,
            int num_threads) const;
 
-  LinearKernel kernel() const { return kernel_; }
-  double speedup() const { return speedup_; }
+  LinearKernel kernel() const { return choice_.ranges().front().kernel; }
+  double speedup() const { return choice_.ranges().front().speedup; }
   // Multiply-adds of one image of `x_shape` if dense (for GFLOP/s reports).
   size_t dense_macs(const Shape& x_shape) const;
   // Multiply-adds a run over the whole batch `x_shape` does with the chosen
@@ -83,8 +83,7 @@ class ConvOp {
       geometries_;
   std::vector<float> densified_;  // a sparse weight expanded for oneDNN
   std::unique_ptr<Dense> dense_;
-  LinearKernel kernel_ = LinearKernel::kDense;
-  double speedup_ = 1.0;
+  KernelChoice<LinearKernel> choice_;
 };
 
 }  // namespace spruce

@@ -1,22 +1,13 @@
-// oneDNN 2.6 matmul (describe once, create once per shape, execute many
-// times).
-// Feature-major output: W is oneDNN's "src" (M = out, K = in) and the
-// activations its "weights" (K = in, N = n; format ba when row-major), so W
-// is read as stored. The bias is per row of dst there, a broadcast for which
-// oneDNN 2.6 falls back to its reference kernel (measured: 100x slower), so
-// the primitive computes the bare product and kernels::apply_epilogue adds
-// bias and activation.
-// Row-major output: the activations are "src" (M = n; format ba when
-// feature-major), W read as its transpose (K = in, N = out, format ba) is
-// "weights", and bias and activation are fused into the primitive (bias per
-// column of dst, the fast case).
+// oneDNN 2.6 matmul: describe once, create once per shape, execute many
+// times. src = X [n × in], weights = Wᵀ [in × out] (W as stored is Wᵀ in
+// format ba), dst = Y [n × out]; the bias is per column of dst, the case
+// oneDNN's brgemm kernels fuse.
 #include "dense_linear.h"
 
-#include <vector>
+#include <string>
 
 #include "parallel.h"
 #include "spruce/error.h"
-#include "spruce/kernels/epilogue.h"
 #include "workspace.h"
 
 namespace spruce {
@@ -26,16 +17,13 @@ using tag = dnnl::memory::format_tag;
 
 DenseLinear::DenseLinear(const dnnl::engine& engine, const float* weight,
                          size_t out, size_t in, const float* bias,
-                         kernels::Activation activation, bool x_feature_major,
-                         bool y_feature_major)
+                         kernels::Activation activation)
     : engine_(engine),
       weight_(weight),
       out_(out),
       in_(in),
       bias_(bias),
-      activation_(activation),
-      x_feature_major_(x_feature_major),
-      y_feature_major_(y_feature_major) {}
+      activation_(activation) {}
 
 namespace {
 
@@ -66,6 +54,23 @@ bool append_activation(kernels::Activation activation, dnnl::post_ops* ops) {
 
 }  // namespace
 
+// Called with mutex_ held.
+dnnl::memory DenseLinear::packed_weights(const dnnl::memory::desc& desc) const {
+  for (const dnnl::memory& m : packed_) {
+    if (m.get_desc() == desc) return m;
+  }
+  const auto k = static_cast<dnnl::memory::dim>(in_);
+  const auto m = static_cast<dnnl::memory::dim>(out_);
+  dnnl::memory source(dnnl::memory::desc({k, m}, dt::f32, tag::ba), engine_,
+                      const_cast<float*>(weight_));
+  dnnl::memory packed(desc, engine_);
+  dnnl::stream stream(engine_);
+  dnnl::reorder(source, packed).execute(stream, source, packed);
+  stream.wait();
+  packed_.push_back(packed);
+  return packed;
+}
+
 std::shared_ptr<const DenseLinear::Compiled> DenseLinear::compiled_for(
     size_t n) const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -79,33 +84,23 @@ std::shared_ptr<const DenseLinear::Compiled> DenseLinear::compiled_for(
   auto c = std::make_shared<Compiled>();
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (y_feature_major_) {
-    c->weight_desc = dnnl::memory::desc({m, k}, dt::f32, tag::ab);
-    c->x_desc = dnnl::memory::desc({k, nn}, dt::f32,
-                                   x_feature_major_ ? tag::ab : tag::ba);
-    c->y_desc = dnnl::memory::desc({m, nn}, dt::f32, tag::ab);
-  } else {
-    c->weight_desc = dnnl::memory::desc({k, m}, dt::f32, tag::ba);
-    c->x_desc = dnnl::memory::desc({nn, k}, dt::f32,
-                                   x_feature_major_ ? tag::ba : tag::ab);
-    c->y_desc = dnnl::memory::desc({nn, m}, dt::f32, tag::ab);
-    if (bias_ != nullptr) {
-      c->bias_desc = dnnl::memory::desc({1, m}, dt::f32, tag::ab);
-    }
-    dnnl::post_ops ops;
-    if (append_activation(activation_, &ops)) attr.set_post_ops(ops);
+  dnnl::post_ops ops;
+  if (append_activation(activation_, &ops)) attr.set_post_ops(ops);
+  c->x_desc = dnnl::memory::desc({nn, k}, dt::f32, tag::ab);
+  c->y_desc = dnnl::memory::desc({nn, m}, dt::f32, tag::ab);
+  const dnnl::memory::desc any_weights({k, m}, dt::f32, tag::any);
+  if (bias_ != nullptr) {
+    c->bias_desc = dnnl::memory::desc({1, m}, dt::f32, tag::ab);
   }
   try {
     const dnnl::matmul::desc desc =
-        y_feature_major_
-            ? dnnl::matmul::desc(c->weight_desc, c->x_desc, c->y_desc)
-        : bias_ != nullptr
-            ? dnnl::matmul::desc(c->x_desc, c->weight_desc, c->bias_desc,
-                                 c->y_desc)
-            : dnnl::matmul::desc(c->x_desc, c->weight_desc, c->y_desc);
+        bias_ != nullptr ? dnnl::matmul::desc(c->x_desc, any_weights,
+                                              c->bias_desc, c->y_desc)
+                         : dnnl::matmul::desc(c->x_desc, any_weights, c->y_desc);
     const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
     c->scratchpad_desc = pd.scratchpad_desc();
     c->primitive = dnnl::matmul(pd);
+    c->weights = packed_weights(pd.weights_desc());
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN matmul ") + std::to_string(out_) + "x" +
                 std::to_string(in_) + " for n=" + std::to_string(n) + ": " +
@@ -120,22 +115,15 @@ void DenseLinear::run(const float* x, size_t n, float* y) const {
   const std::shared_ptr<const Compiled> compiled = compiled_for(n);
   const Compiled& c = *compiled;
   // oneDNN takes non-const handles; it only reads src, weights and bias.
-  dnnl::memory w_mem(c.weight_desc, engine_, const_cast<float*>(weight_));
-  dnnl::memory x_mem(c.x_desc, engine_, const_cast<float*>(x));
-  dnnl::memory y_mem(c.y_desc, engine_, y);
-  const size_t scratch_bytes = c.scratchpad_desc.get_size();
-  std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_DST, y_mem}};
-  if (y_feature_major_) {
-    args.emplace(DNNL_ARG_SRC, w_mem);
-    args.emplace(DNNL_ARG_WEIGHTS, x_mem);
-  } else {
-    args.emplace(DNNL_ARG_SRC, x_mem);
-    args.emplace(DNNL_ARG_WEIGHTS, w_mem);
-    if (bias_ != nullptr) {
-      args.emplace(DNNL_ARG_BIAS, dnnl::memory(c.bias_desc, engine_,
-                                               const_cast<float*>(bias_)));
-    }
+  std::unordered_map<int, dnnl::memory> args = {
+      {DNNL_ARG_SRC, dnnl::memory(c.x_desc, engine_, const_cast<float*>(x))},
+      {DNNL_ARG_WEIGHTS, c.weights},
+      {DNNL_ARG_DST, dnnl::memory(c.y_desc, engine_, y)}};
+  if (bias_ != nullptr) {
+    args.emplace(DNNL_ARG_BIAS, dnnl::memory(c.bias_desc, engine_,
+                                             const_cast<float*>(bias_)));
   }
+  const size_t scratch_bytes = c.scratchpad_desc.get_size();
   if (scratch_bytes > 0) {
     args.emplace(DNNL_ARG_SCRATCHPAD,
                  dnnl::memory(c.scratchpad_desc, engine_,
@@ -145,9 +133,6 @@ void DenseLinear::run(const float* x, size_t n, float* y) const {
   dnnl::stream stream(engine_);
   c.primitive.execute(stream, args);
   stream.wait();
-  if (y_feature_major_) {
-    kernels::apply_epilogue(y, out_, n, {bias_, activation_});
-  }
 }
 
 }  // namespace spruce

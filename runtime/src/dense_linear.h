@@ -1,11 +1,13 @@
-// Dense fully connected layer on oneDNN matmul, with input and output each in
-// either activation layout: feature-major (X[in × n], Y[out × n]) or
-// row-major (X[n × in], Y[n × out]); Y = act(W[out × in] · X + bias).
+// Dense fully connected layer on oneDNN matmul, as PyTorch lays it out:
+// Y[n × out] = act(X[n × in] · Wᵀ + bias), X and Y row-major, with W
+// reordered once into the layout oneDNN's kernel for the shape prefers
+// (weights format `any`), and bias and activation fused into the primitive.
 //
-// A primitive is created once per distinct n (batch × tokens) and cached (at
-// most kMaxCachedShapes of them, so a stream of ever-new sequence lengths
-// cannot grow memory without bound); runs from many threads share it, each
-// with its own scratchpad.
+// A primitive is created once per distinct n and cached (at most
+// kMaxCachedShapes of them, so a stream of ever-new sequence lengths cannot
+// grow memory without bound); the packed weights are kept per layout the
+// primitives ask for (in practice one). Runs from many threads share them,
+// each with its own scratchpad.
 #ifndef SPRUCE_RUNTIME_DENSE_LINEAR_H_
 #define SPRUCE_RUNTIME_DENSE_LINEAR_H_
 
@@ -15,6 +17,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <utility>
+#include <vector>
 
 #include "spruce/kernels/spmm.h"
 
@@ -25,18 +28,19 @@ class DenseLinear {
   // `weight` ([out × in], row-major) and `bias` ([out] or null) are borrowed
   // and must outlive this object.
   DenseLinear(const dnnl::engine& engine, const float* weight, size_t out,
-              size_t in, const float* bias, kernels::Activation activation,
-              bool x_feature_major, bool y_feature_major);
+              size_t in, const float* bias, kernels::Activation activation);
 
   void run(const float* x, size_t n, float* y) const;
 
  private:
   struct Compiled {
     dnnl::matmul primitive;
-    dnnl::memory::desc weight_desc, x_desc, y_desc, bias_desc, scratchpad_desc;
+    dnnl::memory::desc x_desc, y_desc, bias_desc, scratchpad_desc;
+    dnnl::memory weights;  // packed for this primitive
   };
   static constexpr size_t kMaxCachedShapes = 32;
   std::shared_ptr<const Compiled> compiled_for(size_t n) const;
+  dnnl::memory packed_weights(const dnnl::memory::desc& desc) const;
 
   dnnl::engine engine_;
   const float* weight_;
@@ -44,12 +48,11 @@ class DenseLinear {
   size_t in_;
   const float* bias_;
   kernels::Activation activation_;
-  bool x_feature_major_;
-  bool y_feature_major_;
   mutable std::mutex mutex_;
   // By batch width and primitive_threads().
   mutable std::map<std::pair<size_t, int>, std::shared_ptr<const Compiled>>
       cache_;
+  mutable std::vector<dnnl::memory> packed_;  // one per weights layout
 };
 
 }  // namespace spruce

@@ -173,24 +173,49 @@ void Engine::Impl::plan() {
       options.kernel_selection == EngineOptions::KernelSelection::kMeasure;
   plan.min_sparsity = options.sparse_kernel_min_sparsity;
   plan.max_threads = threads;
-  // A Linear reads its input in whichever layout it comes and writes
-  // feature-major only for readers that want it (Linears and LSTMs, which
-  // then need no transpose); for anything else, row-major.
-  std::vector<std::vector<OpKind>> readers(graph.values.size());
-  for (const NodeDesc& node : graph.nodes) {
-    for (uint32_t v : node.inputs) {
-      if (v != kNoValue) readers[v].push_back(node.op);
+  plan.allowed = kernel_mask(options.kernels);
+  // First the ops whose kernels are timed and whose layouts depend on their
+  // neighbours' choices: Linears timed reading and writing row-major
+  // activations (as a dense model lays them out), and LSTMs.
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const NodeDesc& node = graph.nodes[i];
+    if (node.op == OpKind::kLinear) {
+      const WeightDesc& w = graph.weights[node.weights[0]];
+      const WeightDesc* b =
+          node.weights.size() > 1 ? &graph.weights[node.weights[1]] : nullptr;
+      linear[i] = std::make_unique<LinearOp>(w, b, node.activation,
+                                             /*x_feature_major=*/false,
+                                             /*y_feature_major=*/false, plan,
+                                             dnnl_engine);
+    } else if (node.op == OpKind::kLstm) {
+      lstm[i] = std::make_unique<LstmOp>(graph, node, plan, dnnl_engine);
     }
   }
+  // A value goes feature-major only between ops that both run it so at
+  // wide batches: a Linear whose wide batches run CSR or BSR, or an LSTM
+  // whose wide batches run the steps loop. Everything else reads and
+  // writes row-major, the layout dense kernels want.
+  std::vector<std::vector<size_t>> readers(graph.values.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (uint32_t v : graph.nodes[i].inputs) {
+      if (v != kNoValue) readers[v].push_back(i);
+    }
+  }
+  auto wants_feature_major = [&](size_t i) {
+    if (linear[i] != nullptr) return linear[i]->prefers_feature_major();
+    if (lstm[i] != nullptr) {
+      return lstm[i]->input_feature_major(LstmOp::kBatchProbes[2]);
+    }
+    return false;
+  };
   auto feeds_only_feature_major = [&](uint32_t v) {
     if (std::find(graph.outputs.begin(), graph.outputs.end(), v) !=
             graph.outputs.end() ||
         readers[v].empty()) {
       return false;
     }
-    return std::all_of(readers[v].begin(), readers[v].end(), [](OpKind op) {
-      return op == OpKind::kLinear || op == OpKind::kLstm;
-    });
+    return std::all_of(readers[v].begin(), readers[v].end(),
+                       wants_feature_major);
   };
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const NodeDesc& node = graph.nodes[i];
@@ -198,29 +223,26 @@ void Engine::Impl::plan() {
     const uint32_t out = node.outputs[0];
     switch (node.op) {
       case OpKind::kLinear: {
-        const WeightDesc& w = graph.weights[node.weights[0]];
-        const WeightDesc* b =
-            node.weights.size() > 1 ? &graph.weights[node.weights[1]] : nullptr;
-        layout[out] = feeds_only_feature_major(out) ? Layout::kFeatureMajor
-                                                    : Layout::kRowMajor;
+        layout[out] = linear[i]->prefers_feature_major() &&
+                              feeds_only_feature_major(out)
+                          ? Layout::kFeatureMajor
+                          : Layout::kRowMajor;
         // The input as its producer wrote it (channels-last images are
         // read row-major): Linears read either layout.
-        linear[i] = std::make_unique<LinearOp>(
-            w, b, node.activation, layout[in] == Layout::kFeatureMajor,
-            layout[out] == Layout::kFeatureMajor, plan, dnnl_engine);
+        linear[i]->set_layouts(layout[in] == Layout::kFeatureMajor,
+                               layout[out] == Layout::kFeatureMajor);
         break;
       }
       case OpKind::kMatMul:
         matmul[i] = std::make_unique<MatMulOp>(dnnl_engine);
         break;
       case OpKind::kLstm:
-        lstm[i] = std::make_unique<LstmOp>(graph, node, plan, dnnl_engine);
-        // A merged Y has its features last: kept feature-major for the next
-        // LSTM or Linear, row-major as a model output (written so directly,
+        // A merged Y has its features last: kept feature-major for readers
+        // that run it so, row-major as a model output (written so directly,
         // not transposed after). States and a 4-D Y stay row-major.
         if (out != kNoValue && node.lstm.merged_output &&
-            std::find(graph.outputs.begin(), graph.outputs.end(), out) ==
-                graph.outputs.end()) {
+            lstm[i]->input_feature_major(LstmOp::kBatchProbes[2]) &&
+            feeds_only_feature_major(out)) {
           layout[out] = Layout::kFeatureMajor;
         }
         break;
@@ -233,7 +255,7 @@ void Engine::Impl::plan() {
                                      graph.values[in].shape, plan, dnnl_engine);
         // oneDNN's convolutions run on NHWC without reorders; chains of
         // dense convs, pools and residual Adds stay channels-last.
-        if (conv[i]->kernel() == LinearKernel::kDense) {
+        if (conv[i]->kernel() == LinearKernel::kOneDnn) {
           layout[out] = Layout::kChannelsLast;
         }
         break;
@@ -469,22 +491,17 @@ void Engine::Impl::describe_layers() {
     info.op = op_name(node.op);
     info.activation = activation_name(node.activation);
     info.storage = "-";
-    info.kernel = "-";
-    info.kernel_narrow = "-";
     if (node.op == OpKind::kLstm) describe_lstm(i, &info);
     if (node.op == OpKind::kLinear) {
-      const LinearOp::Choice& wide = linear[i]->choice(LinearOp::kWideColumns);
-      const LinearOp::Choice& narrow = linear[i]->choice(1);
-      info.kernel = linear_kernel_name(wide.kernel);
-      info.kernel_narrow = linear_kernel_name(narrow.kernel);
-      info.predicted_speedup = wide.speedup;
-      info.predicted_speedup_narrow = narrow.speedup;
+      for (const auto& r : linear[i]->choice().ranges()) {
+        info.kernels.push_back({static_cast<int64_t>(r.min_batch),
+                                linear_kernel_name(r.kernel), r.speedup});
+      }
     }
     if (node.op == OpKind::kConv) {
       // One choice for every batch: each image is its own product.
-      info.kernel = info.kernel_narrow = linear_kernel_name(conv[i]->kernel());
-      info.predicted_speedup = info.predicted_speedup_narrow =
-          conv[i]->speedup();
+      info.kernels.push_back(
+          {1, linear_kernel_name(conv[i]->kernel()), conv[i]->speedup()});
     }
     if (node.op == OpKind::kLinear || node.op == OpKind::kConv) {
       const WeightDesc& w = graph.weights[node.weights[0]];
@@ -515,10 +532,10 @@ void Engine::Impl::describe_layers() {
 void Engine::Impl::describe_lstm(size_t node_index, LayerInfo* info) const {
   const NodeDesc& node = graph.nodes[node_index];
   const LstmOp& op = *lstm[node_index];
-  info->kernel = op.kernel_name(LstmOp::kWideBatch);
-  info->kernel_narrow = op.kernel_name(1);
-  info->predicted_speedup = op.choice(LstmOp::kWideBatch).speedup;
-  info->predicted_speedup_narrow = op.choice(1).speedup;
+  for (const auto& r : op.choice().ranges()) {
+    info->kernels.push_back({static_cast<int64_t>(r.min_batch),
+                             op.kernel_name(r.min_batch), r.speedup});
+  }
   std::set<std::string> storage;
   double zeros = 0;
   double matrix_elements = 0;
@@ -1059,7 +1076,7 @@ void Engine::Impl::count_work(size_t i, const Run& run, double* flops,
       const LinearOp& op = *linear[i];
       const size_t n = element_count(x) / op.in_features();
       *flops += 2.0 * static_cast<double>(op.multiply_adds(n));
-      *kernel = linear_kernel_name(op.choice(n).kernel);
+      *kernel = linear_kernel_name(op.kernel_for(n));
       return;
     }
     case OpKind::kConv: {
@@ -1074,9 +1091,13 @@ void Engine::Impl::count_work(size_t i, const Run& run, double* flops,
       *kernel = "onednn";
       return;
     }
-    case OpKind::kLstm:
-      *kernel = layers[i].kernel;
+    case OpKind::kLstm: {
+      const bool batch_major = node.lstm.input_batch_major;
+      const int64_t batch = x.size() == 3 ? x[batch_major ? 0 : 1] : 1;
+      *kernel = lstm[i]->kernel_name(static_cast<size_t>(std::max<int64_t>(
+          batch, 1)));
       return;
+    }
     default:
       return;
   }

@@ -6,8 +6,9 @@
 #include <limits>
 #include <random>
 
-#include "kernel_timing.h"
 #include "spruce/kernels/lstm.h"
+#include "spruce/kernels/transpose.h"
+#include "workspace.h"
 
 namespace spruce {
 namespace {
@@ -45,9 +46,14 @@ void copy_units(const float* src, const Strides& s, float* dst,
 // by_step[t][row][b] = projected[row][column of (t, b)]: the projection of
 // all steps ([gates × seq·batch], columns in X's order) regrouped so each
 // step's gates are contiguous. Rows go in tiles whose source lines stay in
-// L1 while t advances, since at batch 1 this is a transpose.
+// L1 while t advances.
 void to_step_major(const float* projected, size_t gates, size_t seq,
                    size_t batch, bool batch_major_columns, float* by_step) {
+  if (batch == 1) {
+    // A plain transpose: [gates × seq] → [seq × gates].
+    kernels::transpose(projected, gates, seq, seq, by_step, gates);
+    return;
+  }
   constexpr size_t kTile = 16;
   const size_t n = seq * batch;
   const size_t t_stride = batch_major_columns ? 1 : batch;
@@ -141,11 +147,52 @@ LstmOp::LstmOp(const Graph& graph, const NodeDesc& node,
     const WeightDesc& b = graph.weights[node.weights[3 * d + 2]];
     dense_weights.push_back({dense_values(w), dense_values(r), b.values});
   }
-  dense_ = std::make_unique<DenseLstm>(engine, in_, hidden_, params_.direction,
-                                       dense_weights);
-  // Dense weights, or forced dense: oneDNN's LSTM runs every batch.
-  if (options.force_dense || !any_sparse) return;
+  const bool onednn_allowed =
+      (options.allowed & kernel_bit(LinearKernel::kOneDnn)) != 0;
+  if (onednn_allowed) {
+    dense_ = std::make_unique<DenseLstm>(engine, in_, hidden_,
+                                         params_.direction, dense_weights);
+  }
+  const bool sparse = any_sparse && !options.force_dense;
+  if (!options.measure) {
+    // Threshold mode: the steps loop when pruned enough, else oneDNN.
+    if (sparse && total > 0 && zeros / total >= options.min_sparsity) {
+      steps_ = make_directions(graph, node, options, engine);
+      choice_.fix(Kernel::kSteps);
+    } else if (onednn_allowed) {
+      choice_.fix(Kernel::kOneDnn);
+    } else {
+      LinearPlanOptions dense = options;
+      dense.force_dense = true;
+      dense_steps_ = make_directions(graph, node, dense, engine);
+      choice_.fix(Kernel::kDenseSteps);
+    }
+  } else {
+    LinearPlanOptions dense = options;
+    dense.force_dense = true;
+    dense_steps_ = make_directions(graph, node, dense, engine);
+    if (sparse) steps_ = make_directions(graph, node, options, engine);
+    std::vector<Candidate<Kernel>> candidates;
+    if (onednn_allowed) candidates.push_back({Kernel::kOneDnn, true});
+    candidates.push_back({Kernel::kDenseSteps, true});
+    if (sparse) candidates.push_back({Kernel::kSteps, false});
+    choice_.choose(candidates,
+                   {std::begin(kBatchProbes), std::end(kBatchProbes)},
+                   [&](Kernel k, size_t batch) {
+                     return time_kernel(k, batch, options.max_threads);
+                   });
+  }
+  if (!choice_.uses(Kernel::kSteps)) steps_.clear();
+  if (!choice_.uses(Kernel::kDenseSteps)) dense_steps_.clear();
+  if (!choice_.uses(Kernel::kOneDnn)) dense_.reset();
+}
 
+// Each direction's two products as LinearOps planned with `options`, both
+// reading and writing feature-major activations (h is [H × batch]).
+std::vector<LstmOp::Direction> LstmOp::make_directions(
+    const Graph& graph, const NodeDesc& node, const LinearPlanOptions& options,
+    const dnnl::engine& engine) const {
+  std::vector<Direction> directions;
   for (size_t d = 0; d < dirs_; ++d) {
     Direction dir;
     dir.reverse = params_.direction == LstmDirection::kReverse || d == 1;
@@ -157,29 +204,9 @@ LstmOp::LstmOp(const Graph& graph, const NodeDesc& node,
         graph.weights[node.weights[3 * d + 1]], nullptr,
         kernels::Activation::kNone, /*x_feature_major=*/true,
         /*y_feature_major=*/true, options, engine);
-    directions_.push_back(std::move(dir));
+    directions.push_back(std::move(dir));
   }
-  if (options.measure) {
-    choose_by_timing(options.max_threads);
-  } else if (total > 0 && zeros / total >= options.min_sparsity) {
-    narrow_ = wide_ = {Kernel::kSteps, 1.0};
-  }
-  auto used = [this](Kernel k) {
-    return narrow_.kernel == k || wide_.kernel == k;
-  };
-  if (!used(Kernel::kSteps)) directions_.clear();
-  if (!used(Kernel::kOneDnn)) dense_.reset();
-}
-
-void LstmOp::choose_by_timing(int num_threads) {
-  for (size_t batch : {size_t{1}, kWideBatch}) {
-    const double dense_time = time_kernel(Kernel::kOneDnn, batch, num_threads);
-    const double steps_time = time_kernel(Kernel::kSteps, batch, num_threads);
-    Choice& choice = batch == 1 ? narrow_ : wide_;
-    if (steps_time * kSparseMargin < dense_time) {
-      choice = {Kernel::kSteps, dense_time / steps_time};
-    }
-  }
+  return directions;
 }
 
 // Best of a few runs over kProbeSteps steps of random input, after a
@@ -204,37 +231,49 @@ double LstmOp::time_kernel(Kernel kernel, size_t batch, int num_threads) const {
 }
 
 std::string LstmOp::kernel_name(size_t batch) const {
-  if (choice(batch).kernel == Kernel::kOneDnn) return "onednn-lstm";
-  const Direction& dir = directions_.front();
+  const Kernel kernel = choice_.at(batch).kernel;
+  if (kernel == Kernel::kOneDnn) return "onednn-lstm";
+  const Direction& dir = (kernel == Kernel::kSteps ? steps_ : dense_steps_)
+                             .front();
   return std::string("steps(") +
          linear_kernel_name(
-             dir.projection->choice(batch * kProbeSteps).kernel) +
-         ", " + linear_kernel_name(dir.recurrent->choice(batch).kernel) + ")";
+             dir.projection->kernel_for(batch * kProbeSteps)) +
+         ", " + linear_kernel_name(dir.recurrent->kernel_for(batch)) + ")";
 }
 
 void LstmOp::run(const Io& io, int num_threads) const {
   // An empty sequence or batch leaves only states to copy, which the steps
   // loop does without any product.
-  if (io.seq == 0 || io.batch == 0) return run_steps(io, num_threads);
-  run_kernel(choice(io.batch).kernel, io, num_threads);
+  if (io.seq == 0 || io.batch == 0) return run_steps({}, io, num_threads);
+  run_kernel(choice_.at(io.batch).kernel, io, num_threads);
 }
 
 void LstmOp::run_kernel(Kernel kernel, const Io& io, int num_threads) const {
-  if (kernel == Kernel::kSteps) {
-    run_steps(io, num_threads);
-  } else {
-    run_onednn(io);
+  switch (kernel) {
+    case Kernel::kSteps:
+      return run_steps(steps_, io, num_threads);
+    case Kernel::kDenseSteps:
+      return run_steps(dense_steps_, io, num_threads);
+    case Kernel::kOneDnn:
+      return run_onednn(io);
   }
 }
 
-void LstmOp::run_steps(const Io& io, int num_threads) const {
+void LstmOp::run_steps(const std::vector<Direction>& directions,
+                       const Io& io, int num_threads) const {
   const size_t seq = io.seq;
   const size_t batch = io.batch;
   const size_t n = seq * batch;
   const size_t gates = 4 * hidden_;
   const size_t units = hidden_ * batch;
-  std::vector<float> projected(gates * n), by_step(gates * n);
-  std::vector<float> recurrent(gates * batch), h(units), c(units);
+  // The loop's buffers, from this thread's workspace: a steady stream of
+  // runs allocates nothing.
+  float* projected = thread_workspace_as<float>(
+      WorkspaceSlot::kLstmState, 2 * gates * n + gates * batch + 2 * units);
+  float* by_step = projected + gates * n;
+  float* recurrent = by_step + gates * n;
+  float* h = recurrent + gates * batch;
+  float* c = h + units;
   const Strides inner = unit_strides(batch);
   const Strides ys =
       y_strides(params_, io.y_feature_major, seq, batch, hidden_);
@@ -243,39 +282,38 @@ void LstmOp::run_steps(const Io& io, int num_threads) const {
   for (size_t d = 0; d < dirs_; ++d) {
     const bool have_h = io.h0 != nullptr;
     const bool have_c = io.c0 != nullptr;
-    std::fill(h.begin(), h.end(), 0.0f);
-    std::fill(c.begin(), c.end(), 0.0f);
+    std::fill(h, h + units, 0.0f);
+    std::fill(c, c + units, 0.0f);
     if (have_h)
-      copy_units(io.h0 + initial_base + d * ss.d, ss, h.data(), inner, batch,
+      copy_units(io.h0 + initial_base + d * ss.d, ss, h, inner, batch,
                  hidden_);
     if (have_c)
-      copy_units(io.c0 + initial_base + d * ss.d, ss, c.data(), inner, batch,
+      copy_units(io.c0 + initial_base + d * ss.d, ss, c, inner, batch,
                  hidden_);
     if (n > 0) {
-      const Direction& dir = directions_[d];
-      dir.projection->run(io.x, n, projected.data(), num_threads);
-      to_step_major(projected.data(), gates, seq, batch,
-                    params_.input_batch_major, by_step.data());
+      const Direction& dir = directions[d];
+      dir.projection->run(io.x, n, projected, num_threads);
+      to_step_major(projected, gates, seq, batch, params_.input_batch_major,
+                    by_step);
       for (size_t s = 0; s < seq; ++s) {
         const size_t t = dir.reverse ? seq - 1 - s : s;
         const float* gh = nullptr;
         if (s > 0 || have_h) {
-          dir.recurrent->run(h.data(), batch, recurrent.data(), num_threads);
-          gh = recurrent.data();
+          dir.recurrent->run(h, batch, recurrent, num_threads);
+          gh = recurrent;
         }
-        kernels::lstm_cell(by_step.data() + t * gates * batch, gh, units,
-                           s > 0 || have_c ? c.data() : nullptr, c.data(),
-                           h.data());
+        kernels::lstm_cell(by_step + t * gates * batch, gh, units,
+                           s > 0 || have_c ? c : nullptr, c, h);
         if (io.y != nullptr) {
-          copy_units(h.data(), inner, io.y + t * ys.t + d * ys.d, ys, batch,
+          copy_units(h, inner, io.y + t * ys.t + d * ys.d, ys, batch,
                      hidden_);
         }
       }
     }
     if (io.y_h != nullptr)
-      copy_units(h.data(), inner, io.y_h + d * ss.d, ss, batch, hidden_);
+      copy_units(h, inner, io.y_h + d * ss.d, ss, batch, hidden_);
     if (io.y_c != nullptr)
-      copy_units(c.data(), inner, io.y_c + d * ss.d, ss, batch, hidden_);
+      copy_units(c, inner, io.y_c + d * ss.d, ss, batch, hidden_);
   }
 }
 

@@ -1,12 +1,15 @@
-// The LSTM op as planned at load. Two ways to run it, chosen per layer and
-// per batch width by timing both on the running CPU:
+// The LSTM op as planned at load. Three ways to run it, chosen per layer
+// and per batch width by timing them on the running CPU (kernel_choice.h):
 //
 //  steps: spruce's own loop. Per direction, the input projection of all time
 //    steps is one product W · X (seq × batch columns, bias fused), then each
 //    step runs the recurrent product R · h (batch columns) and the fused cell
 //    update (kernels::lstm_cell). Both products are LinearOps, so each picks
-//    CSR, BSR or oneDNN matmul by timing, as Linear layers do.
+//    its kernel (sparse or dense) by timing, as Linear layers do.
+//  dense-steps: the same loop with dense kernels only (at batch 1 spruce's
+//    dense kernel streams R faster than oneDNN's LSTM primitive does).
 //  onednn: oneDNN's LSTM primitive (DenseLstm) over the whole layer.
+// The two dense ones are the yardstick the sparse steps must beat.
 //
 // Activation layouts: the steps loop reads X feature-major ([in × seq·batch],
 // columns in X's leading-dimension order) and writes a merged Y feature-major
@@ -24,24 +27,19 @@
 
 #include "dense_lstm.h"
 #include "graph.h"
+#include "kernel_choice.h"
 #include "linear_op.h"
 
 namespace spruce {
 
 class LstmOp {
  public:
-  // Batches below this run the kernel chosen at batch 1; wider ones the one
-  // chosen at kWideBatch. Choices are timed over kProbeSteps steps.
-  static constexpr size_t kNarrowBelow = 8;
-  static constexpr size_t kWideBatch = 16;
+  // The batches the ways are timed at, each over kProbeSteps steps; a batch
+  // runs what was fastest at the largest of them not above it.
+  static constexpr size_t kBatchProbes[] = {1, 4, 16};
   static constexpr size_t kProbeSteps = 16;
 
-  enum class Kernel : uint8_t { kSteps, kOneDnn };
-  // How one batch width runs, and oneDNN LSTM time / its time at load.
-  struct Choice {
-    Kernel kernel = Kernel::kOneDnn;
-    double speedup = 1.0;
-  };
+  enum class Kernel : uint8_t { kOneDnn, kDenseSteps, kSteps };
 
   LstmOp(const Graph& graph, const NodeDesc& node,
          const LinearPlanOptions& options, const dnnl::engine& engine);
@@ -64,11 +62,9 @@ class LstmOp {
   void run(const Io& io, int num_threads) const;
 
   bool input_feature_major(size_t batch) const {
-    return choice(batch).kernel == Kernel::kSteps;
+    return choice_.at(batch).kernel != Kernel::kOneDnn;
   }
-  const Choice& choice(size_t batch) const {
-    return batch < kNarrowBelow ? narrow_ : wide_;
-  }
+  const KernelChoice<Kernel>& choice() const { return choice_; }
   // "onednn-lstm", or "steps(<projection kernel>, <recurrent kernel>)" with
   // the kernels direction 0's products run for `batch`.
   std::string kernel_name(size_t batch) const;
@@ -80,20 +76,24 @@ class LstmOp {
     std::unique_ptr<LinearOp> recurrent;   // R · h, one step
     bool reverse = false;
   };
+  std::vector<Direction> make_directions(const Graph& graph,
+                                         const NodeDesc& node,
+                                         const LinearPlanOptions& options,
+                                         const dnnl::engine& engine) const;
   void run_kernel(Kernel kernel, const Io& io, int num_threads) const;
-  void run_steps(const Io& io, int num_threads) const;
+  void run_steps(const std::vector<Direction>& directions, const Io& io,
+                 int num_threads) const;
   void run_onednn(const Io& io) const;
-  void choose_by_timing(int num_threads);
   double time_kernel(Kernel kernel, size_t batch, int num_threads) const;
 
   LstmParams params_;
   size_t in_;
   size_t hidden_;
   size_t dirs_;
-  std::vector<Direction> directions_;
+  std::vector<Direction> steps_;        // LinearOps with every kernel
+  std::vector<Direction> dense_steps_;  // LinearOps with dense kernels only
   std::unique_ptr<DenseLstm> dense_;
-  Choice narrow_;
-  Choice wide_;
+  KernelChoice<Kernel> choice_;
 };
 
 }  // namespace spruce

@@ -22,6 +22,7 @@ enum class WorkspaceSlot {
   kScratchpad,   // oneDNN primitive scratchpad
   kLinearSlice,  // a column slice of a Linear's input, packed
   kLinearTile,   // a Linear's output for one slice, before transposing
+  kLstmState,    // the LSTM steps loop's projections and states
   kCount,
 };
 

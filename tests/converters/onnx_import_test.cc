@@ -253,7 +253,7 @@ TEST(OnnxImport, BsrModelsRunLikeTheReferenceWithEveryKernelChoice) {
     for (const EngineOptions& o : {measured, sparse, dense}) {
       const Engine engine = Engine::load(out, o);
       if (&o == &sparse) {
-        EXPECT_EQ(engine.layers()[0].kernel,
+        EXPECT_EQ(engine.layers()[0].kernel_for(1)->kernel,
                   block == std::string("none") ? "sparse-csr" : "sparse-bsr");
       }
       for (size_t n : {1, 3, 8, 70}) {

@@ -2,6 +2,10 @@
 // compared with PyTorch's (max relative error <= 1e-4), sparse and dense.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "spruce/converters/onnx_import.h"
 #include "spruce/converters/onnx_tensor.h"
 #include "spruce/spruce.h"
@@ -23,16 +27,25 @@ TEST_P(Parity, MatchesPyTorch) {
   const Tensor x = converters::read_onnx_tensor_file(fixture(name + "/test_data_set_0/input_0.pb"));
   const Tensor expected =
       converters::read_onnx_tensor_file(fixture(name + "/test_data_set_0/output_0.pb"));
-  // Every layer sparse, the default per-layer choice, every layer dense.
-  for (const char* mode : {"sparse", "default", "dense"}) {
+  // Every layer sparse, the default per-layer choice, every layer dense,
+  // and every kernel alone (each batch on it where it applies).
+  std::vector<std::pair<std::string, EngineOptions>> modes;
+  EngineOptions sparse;
+  sparse.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+  sparse.sparse_kernel_min_sparsity = 0.0;
+  modes.emplace_back("sparse", sparse);
+  modes.emplace_back("default", EngineOptions{});
+  EngineOptions dense;
+  dense.force_dense = true;
+  modes.emplace_back("dense", dense);
+  for (const char* kernel : {"onednn", "dense-packed", "sparse-lookup",
+                             "sparse-csr", "sparse-bsr"}) {
+    EngineOptions only;
+    only.kernels = {kernel};
+    modes.emplace_back(kernel, only);
+  }
+  for (auto& [mode, options] : modes) {
     for (int threads : {1, 2}) {
-      EngineOptions options;
-      if (mode == std::string("sparse")) {
-        options.kernel_selection =
-            EngineOptions::KernelSelection::kSparsityThreshold;
-        options.sparse_kernel_min_sparsity = 0.0;
-      }
-      options.force_dense = mode == std::string("dense");
       options.num_threads = threads;
       const Engine engine = Engine::load(model, options);
       const auto out = engine.run({{engine.inputs()[0].name, x.data(), x.shape()}});

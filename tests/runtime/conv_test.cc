@@ -163,7 +163,7 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
             Engine::load(conv_model(k, w, bias, sparse,
                                     "conv" + std::to_string(ci) + ".spruce"),
                          options);
-        EXPECT_EQ(engine.layers()[0].kernel, sparse ? "sparse-csr" : "onednn");
+        EXPECT_EQ(engine.layers()[0].kernel_for(1)->kernel, sparse ? "sparse-csr" : "onednn");
         const std::vector<Tensor> out =
             engine.run({{"x", x.data(), {k.batch, k.channels, k.h, k.w}}});
         ASSERT_EQ(out[0].size(), expected.size());
@@ -334,9 +334,9 @@ TEST(Conv, MixedSparseAndDenseChainsConvertLayouts) {
         EngineOptions::KernelSelection::kSparsityThreshold;
     options.sparse_kernel_min_sparsity = 0.5;
     const Engine engine = Engine::load(path, options);
-    ASSERT_EQ(engine.layers()[0].kernel, "onednn");
-    ASSERT_EQ(engine.layers()[1].kernel, "sparse-csr");
-    ASSERT_EQ(engine.layers()[2].kernel, "onednn");
+    ASSERT_EQ(engine.layers()[0].kernel_for(1)->kernel, "onednn");
+    ASSERT_EQ(engine.layers()[1].kernel_for(1)->kernel, "sparse-csr");
+    ASSERT_EQ(engine.layers()[2].kernel_for(1)->kernel, "onednn");
     const std::vector<Tensor> out =
         engine.run({{"x", x.data(), {batch, c, h, w}}});
     ASSERT_EQ(out[0].shape(), (Shape{batch, c, 1, 1}));

@@ -82,6 +82,23 @@ class LinearModel {
     return y;
   }
 
+  // Per output, the sum of the magnitudes of the terms that made it: float
+  // sums in any order are within a small multiple of it of the exact one.
+  std::vector<double> magnitudes(const std::vector<float>& x,
+                                 size_t batch) const {
+    std::vector<double> m(batch * c_.out);
+    for (size_t t = 0; t < batch; ++t) {
+      for (size_t r = 0; r < c_.out; ++r) {
+        double s = std::abs(b_[r]);
+        for (size_t k = 0; k < c_.in; ++k) {
+          s += std::abs(double(w_[r * c_.in + k]) * x[t * c_.in + k]);
+        }
+        m[t * c_.out + r] = s;
+      }
+    }
+    return m;
+  }
+
  private:
   LinearCase c_;
   std::vector<float> w_, b_;
@@ -108,7 +125,7 @@ TEST(Linear, EveryKernelMatchesTheReference) {
           EngineOptions::KernelSelection::kSparsityThreshold;
       options.sparse_kernel_min_sparsity = 0.0;
       const Engine engine = Engine::load(model.path(), options);
-      const std::string kernel = engine.layers()[0].kernel;
+      const std::string kernel = engine.layers()[0].kernel_for(1)->kernel;
       EXPECT_EQ(kernel, c.format == WeightFormat::kDense ? "onednn"
                         : c.format == WeightFormat::kCsr ? "sparse-csr"
                                                          : "sparse-bsr");
@@ -129,6 +146,103 @@ TEST(Linear, EveryKernelMatchesTheReference) {
         }
       }
     }
+  }
+}
+
+// Each kernel alone (EngineOptions::kernels), timed and planned as usual,
+// at batch widths inside and past the small-batch kernels' ranges, on 1 and
+// 2 threads: every output element within 1e-5 of its value and of its
+// terms' magnitude. A kernel that cannot run a weight leaves it to oneDNN.
+TEST(Linear, EachKernelAloneMatchesTheReference) {
+  const LinearCase cases[] = {
+      {70, 300, WeightFormat::kCsr},
+      {48, 2500, WeightFormat::kCsr},  // column panels for CSR
+      {64, 96, WeightFormat::kBsr, 4, 1},
+      {33, 65, WeightFormat::kDense},
+  };
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (const char* kernel : {"onednn", "dense-packed", "sparse-lookup",
+                             "sparse-csr", "sparse-bsr"}) {
+    for (const LinearCase& c : cases) {
+      const LinearModel model(c);
+      for (int threads : {1, 2}) {
+        EngineOptions options;
+        options.num_threads = threads;
+        options.kernels = {kernel};
+        const Engine engine = Engine::load(model.path(), options);
+        for (const KernelRange& r : engine.layers()[0].kernels) {
+          EXPECT_TRUE(r.kernel == kernel || r.kernel == "onednn")
+              << kernel << " allowed, " << r.kernel << " chosen";
+        }
+        for (size_t batch : {1, 2, 3, 4, 5, 8, 13, 17, 64, 200}) {
+          SCOPED_TRACE(std::string(kernel) + " " + std::to_string(c.out) +
+                       "x" + std::to_string(c.in) + " threads=" +
+                       std::to_string(threads) +
+                       " batch=" + std::to_string(batch));
+          std::vector<float> x(batch * c.in);
+          for (float& v : x) v = u(rng);
+          const auto out =
+              engine.run({{"x", x.data(), {int64_t(batch), int64_t(c.in)}}});
+          const std::vector<double> want = model.reference(x, batch);
+          const std::vector<double> scale = model.magnitudes(x, batch);
+          ASSERT_EQ(out[0].shape(), (Shape{int64_t(batch), int64_t(c.out)}));
+          for (size_t i = 0; i < want.size(); ++i) {
+            ASSERT_NEAR(out[0].data()[i], want[i],
+                        1e-5 * std::abs(want[i]) + 1e-5 * scale[i])
+                << "at " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Linear, UnknownKernelNameIsRefusedWithTheKnownOnes) {
+  const LinearModel model({20, 30, WeightFormat::kCsr});
+  EngineOptions options;
+  options.kernels = {"sparse-csr", "sparse-gather"};
+  try {
+    Engine::load(model.path(), options);
+    FAIL() << "loaded with an unknown kernel";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "unknown kernel 'sparse-gather'; spruce's kernels are "
+                  "onednn, dense-packed, sparse-lookup, sparse-csr, "
+                  "sparse-bsr"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// Timed at the batches services use, each range's kernel reported with its
+// speedup over the fastest dense kernel; forced dense, only dense kernels.
+TEST(Linear, ChoicePerBatchRangeAgainstTheFastestDense) {
+  const LinearModel model({256, 512, WeightFormat::kCsr});
+  const Engine measured = Engine::load(model.path());
+  const auto& ranges = measured.layers()[0].kernels;
+  ASSERT_EQ(ranges.size(), 6u);
+  const int64_t probes[] = {1, 2, 4, 8, 16, 64};
+  for (size_t k = 0; k < ranges.size(); ++k) {
+    EXPECT_EQ(ranges[k].min_batch, probes[k]);
+    const bool dense =
+        ranges[k].kernel == "onednn" || ranges[k].kernel == "dense-packed";
+    // A sparse kernel is kept only when 5% faster than the fastest dense.
+    if (dense) {
+      EXPECT_EQ(ranges[k].speedup, 1.0);
+    } else {
+      EXPECT_GT(ranges[k].speedup, 1.05) << ranges[k].kernel;
+    }
+  }
+  EXPECT_EQ(measured.layers()[0].kernel_for(3)->min_batch, 2);
+  EXPECT_EQ(measured.layers()[0].kernel_for(1000)->min_batch, 64);
+  EngineOptions dense;
+  dense.force_dense = true;
+  const Engine forced = Engine::load(model.path(), dense);
+  for (const KernelRange& r : forced.layers()[0].kernels) {
+    EXPECT_TRUE(r.kernel == "onednn" || r.kernel == "dense-packed")
+        << r.kernel;
+    EXPECT_EQ(r.speedup, 1.0);
   }
 }
 

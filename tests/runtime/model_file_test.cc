@@ -150,18 +150,18 @@ TEST(ModelFile, RoundTripRunsLikeTheReference) {
   EXPECT_EQ(engine.metadata().at("purpose"), "test");
   ASSERT_EQ(engine.layers().size(), 4u);
   EXPECT_EQ(engine.layers()[0].storage, "csr");
-  EXPECT_EQ(engine.layers()[0].kernel,
+  EXPECT_EQ(engine.layers()[0].kernel_for(1)->kernel,
             "onednn");  // 67% sparse: below the crossover
   EXPECT_EQ(engine.layers()[0].index_bits, 16);
   EXPECT_EQ(engine.layers()[3].storage, "dense");
-  EXPECT_EQ(engine.layers()[3].kernel, "onednn");
+  EXPECT_EQ(engine.layers()[3].kernel_for(1)->kernel, "onednn");
   EXPECT_NEAR(engine.layers()[0].sparsity, 2.0 / 3.0, 1e-9);
 
   EngineOptions all_sparse = threshold;
   all_sparse.sparse_kernel_min_sparsity = 0.0;
   const Engine sparse = Engine::load(path, all_sparse);
-  EXPECT_EQ(sparse.layers()[0].kernel, "sparse-csr");
-  EXPECT_EQ(sparse.layers()[0].kernel_narrow, "sparse-csr");
+  EXPECT_EQ(sparse.layers()[0].kernel_for(64)->kernel, "sparse-csr");
+  EXPECT_EQ(sparse.layers()[0].kernel_for(1)->kernel, "sparse-csr");
   // Measured at load: whatever wins, the results are the same.
   const Engine measured = Engine::load(path);
   for (const Engine* e : {&engine, &sparse, &measured}) {

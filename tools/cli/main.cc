@@ -245,6 +245,67 @@ void inspect(const std::string& path, bool json, int threads) {
   inspect_spruce(path, json, threads, nullptr);
 }
 
+// A kernel's name in inspect's table: "sparse-csr" → "csr", "dense-packed"
+// → "packed", "onednn-lstm" → "onednn", an LSTM's "steps(<projection>,
+// <recurrent>)" → "steps P/R".
+std::string short_kernel_name(const std::string& kernel) {
+  auto one = [](const std::string& k) {
+    if (k.rfind("onednn", 0) == 0) return std::string("onednn");
+    return k.substr(k.find('-') + 1);
+  };
+  const size_t open = kernel.find('('), comma = kernel.find(", ");
+  if (kernel.rfind("steps(", 0) == 0 && comma != std::string::npos) {
+    return "steps " + one(kernel.substr(open + 1, comma - open - 1)) + "/" +
+           one(kernel.substr(comma + 2, kernel.size() - comma - 3));
+  }
+  return one(kernel);
+}
+
+// "1-7 lookup 3.1-3.9x | 8+ csr 4.2x": ranges running the same kernel
+// merged, each with the range of its measured speedups.
+std::string kernels_text(const spruce::LayerInfo& l) {
+  if (l.kernels.empty()) return "-";
+  std::string text;
+  for (size_t i = 0; i < l.kernels.size();) {
+    size_t j = i;
+    double lo = l.kernels[i].speedup, hi = lo;
+    while (j + 1 < l.kernels.size() &&
+           l.kernels[j + 1].kernel == l.kernels[i].kernel) {
+      ++j;
+      lo = std::min(lo, l.kernels[j].speedup);
+      hi = std::max(hi, l.kernels[j].speedup);
+    }
+    const int64_t first = l.kernels[i].min_batch;
+    std::string range = std::to_string(first);
+    if (j + 1 < l.kernels.size()) {
+      const int64_t last = l.kernels[j + 1].min_batch - 1;
+      if (last != first) range += "-" + std::to_string(last);
+    } else {
+      range += "+";
+    }
+    char speedup[48];
+    if (hi - lo < 0.05) {
+      std::snprintf(speedup, sizeof speedup, "%.1fx", lo);
+    } else {
+      std::snprintf(speedup, sizeof speedup, "%.1f-%.1fx", lo, hi);
+    }
+    text += (text.empty() ? "" : " | ") + range + " " +
+            short_kernel_name(l.kernels[i].kernel) + " " + speedup;
+    i = j + 1;
+  }
+  return text;
+}
+
+nlohmann::json kernels_json(const spruce::LayerInfo& l) {
+  nlohmann::json ranges = nlohmann::json::array();
+  for (const auto& r : l.kernels) {
+    ranges.push_back({{"min_batch", r.min_batch},
+                      {"kernel", r.kernel},
+                      {"speedup", r.speedup}});
+  }
+  return ranges;
+}
+
 // `extra`: fields to add to the JSON (an .onnx model's).
 void inspect_spruce(const std::string& path, bool json, int threads,
                     nlohmann::json* extra) {
@@ -269,10 +330,7 @@ void inspect_spruce(const std::string& path, bool json, int threads,
           {{"name", l.name},
            {"op", l.op},
            {"storage", l.storage},
-           {"kernel", l.kernel},
-           {"kernel_narrow", l.kernel_narrow},
-           {"predicted_speedup", l.predicted_speedup},
-           {"predicted_speedup_narrow", l.predicted_speedup_narrow},
+           {"kernels", kernels_json(l)},
            {"block_shape", l.block_shape},
            {"activation", l.activation},
            {"weight_shape", l.weight_shape},
@@ -299,36 +357,17 @@ void inspect_spruce(const std::string& path, bool json, int threads,
   for (const auto& t : engine.outputs())
     std::printf("output %s %s\n", t.name.c_str(),
                 spruce::to_string(t.shape).c_str());
-  // Kernel and measured speedup over oneDNN dense, for 1 column and for 64.
-  // "sparse-csr" → "csr", "onednn" / "onednn-lstm" → "dense", and an LSTM's
-  // "steps(<projection>, <recurrent>)" → "csr/csr".
-  auto short_name = [](const std::string& kernel) {
-    if (kernel.rfind("onednn", 0) == 0) return std::string("dense");
-    return kernel.substr(kernel.find('-') + 1);
-  };
-  auto plan = [&](const std::string& kernel, double speedup) {
-    if (kernel == "-") return std::string("-");
-    std::string name = short_name(kernel);
-    const size_t open = kernel.find('('), comma = kernel.find(", ");
-    if (kernel.rfind("steps(", 0) == 0 && comma != std::string::npos) {
-      name = short_name(kernel.substr(open + 1, comma - open - 1)) + "/" +
-             short_name(kernel.substr(comma + 2, kernel.size() - comma - 3));
-    }
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%s %.1fx", name.c_str(), speedup);
-    return std::string(buf);
-  };
-  std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-13s %-13s\n",
-              "layer", "op", "weight", "storage", "index", "sparsity", "dense",
-              "stored", "batch 1", "batch 64");
+  std::printf("%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %s\n", "layer", "op",
+              "weight", "storage", "index", "sparsity", "dense", "stored",
+              "kernel by batch");
   for (const auto& l : engine.layers()) {
     const std::string op =
         l.activation.empty() ? l.op : l.op + "+" + l.activation;
     const std::string storage =
         l.block_shape.empty() ? l.storage : l.storage + " " + l.block_shape;
     std::printf(
-        "%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %-13s %-13s\n",
-        l.name.c_str(), op.c_str(),
+        "%-24s %-12s %-12s %-9s %5s %9s %11s %11s  %s\n", l.name.c_str(),
+        op.c_str(),
         l.weight_shape.empty() ? "-"
                                : spruce::to_string(l.weight_shape).c_str(),
         storage.c_str(),
@@ -336,24 +375,18 @@ void inspect_spruce(const std::string& path, bool json, int threads,
         l.weight_shape.empty() ? "-" : percent(l.sparsity).c_str(),
         l.dense_bytes ? human_bytes(l.dense_bytes).c_str() : "-",
         l.stored_bytes ? human_bytes(l.stored_bytes).c_str() : "-",
-        plan(l.kernel_narrow, l.predicted_speedup_narrow).c_str(),
-        plan(l.kernel, l.predicted_speedup).c_str());
+        kernels_text(l).c_str());
   }
   std::printf(
-      "batch 1 / batch 64: kernel chosen by timing each candidate on this CPU "
-      "at load, and\n"
-      "its speedup over oneDNN dense on that layer (batches of 8 or more use "
-      "the batch-64 choice)\n");
-  const bool has_lstm =
-      std::any_of(engine.layers().begin(), engine.layers().end(),
-                  [](const spruce::LayerInfo& l) { return l.op == "LSTM"; });
-  if (has_lstm) {
-    std::printf(
-        "LSTM: timed at batch 1 and 16; dense = oneDNN's LSTM primitive, P/R = "
-        "spruce's\n"
-        "step loop with input projection P and recurrent product R on those "
-        "kernels\n");
-  }
+      "kernel by batch: for each range of batch widths (rows a Linear "
+      "multiplies; an LSTM's\n"
+      "batch), the kernel chosen by timing every candidate on this CPU at "
+      "load, and its\n"
+      "speedup over the fastest dense kernel there (onednn: oneDNN matmul, "
+      "weights packed;\n"
+      "packed: spruce's dense kernel for a few rows). LSTM: steps P/R = "
+      "spruce's step loop\n"
+      "with input projection P and recurrent product R on those kernels.\n");
   std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
               human_bytes(dense).c_str(), human_bytes(stored).c_str(),
               stored ? double(dense) / stored : 0.0);
@@ -516,6 +549,7 @@ struct BenchArgs {
   bool profile = false;
   bool worker_thread = false;   // one stream on a thread of its own
   bool no_team_leader = false;  // EngineOptions::use_team_leader = false
+  std::vector<std::string> kernels;  // EngineOptions::kernels
   std::string json;
 };
 
@@ -696,6 +730,7 @@ void bench(const BenchArgs& args) {
   EngineOptions options;
   options.num_threads = args.threads;
   options.use_team_leader = !args.no_team_leader;
+  options.kernels = args.kernels;
   const Engine sparse = Engine::load(file.path(), options);
   options.force_dense = true;
   std::unique_ptr<Engine> dense;
@@ -762,7 +797,7 @@ void bench(const BenchArgs& args) {
   if (dense && !d.ms.empty()) {
     const double d_throughput =
         static_cast<double>(items) * d.ms.size() / d_wall;
-    print_latency("dense (oneDNN) ", d, d_throughput);
+    print_latency("dense ", d, d_throughput);
     std::printf("sparse is %.2fx faster than dense (p50)\n",
                 d.quantile(0.5) / s.quantile(0.5));
     j["dense"] = {{"latency_ms", d.to_json()}, {"throughput", d_throughput}};
@@ -871,7 +906,13 @@ int main(int argc, char** argv) {
   b->add_option("--shape", bench_args.shapes,
                 "NAME=d0,d1,...: an input's full shape (overrides --batch)");
   b->add_flag("--compare-dense", bench_args.compare_dense,
-              "Also run every layer dense (oneDNN) and report the speedup");
+              "Also run every layer on the fastest dense kernel (timed at "
+              "load, as a dense model) and report the speedup");
+  b->add_option("--kernels", bench_args.kernels,
+                "Kernels layers may run, comma-separated (onednn, "
+                "dense-packed, sparse-lookup, sparse-csr, sparse-bsr; "
+                "default: all)")
+      ->delimiter(',');
   b->add_flag("--worker-thread", bench_args.worker_thread,
               "Run a single stream from a new thread, not the loading one "
               "(as a service's request threads do)");

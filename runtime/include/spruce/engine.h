@@ -30,22 +30,32 @@ struct EngineOptions {
   // thread (the loading one) ever calls run(); for comparison
   // (`spruce bench --no-team-leader`).
   bool use_team_leader = true;
-  // Run every layer dense with oneDNN, whatever the file stores: the baseline
-  // that `spruce bench --compare-dense` measures against.
+  // Run every layer dense, whatever the file stores, on the fastest of
+  // spruce's dense kernels (oneDNN's, with weights packed at load, or
+  // spruce's own for a few rows), timed at load like the sparse ones: the
+  // baseline that `spruce bench --compare-dense` measures against, laid out
+  // as a dense model is.
   bool force_dense = false;
-  // How each sparse layer picks its kernel (oneDNN dense, CSR or BSR):
+  // How each layer picks its kernel:
   //  kMeasure: at load, time every candidate on this CPU with the threads
-  //    runs will use, at one column and at 64, and keep the fastest for
-  //    narrow (< 8 columns) and wide batches; a sparse kernel must be 5%
-  //    faster than dense to be chosen, so a pruned model does not run slower
-  //    than its dense original. Costs a few milliseconds per layer at load.
-  //  kSparsityThreshold: sparse kernel when at least
-  //    `sparse_kernel_min_sparsity` of the weight is zero, else dense.
-  //    Deterministic and instant; 0.8 is the measured CSR crossover on
-  //    AVX-512 (bench/RESULTS.md).
+  //    runs will use, at batch widths 1, 2, 4, 8, 16 and 64 (an LSTM at
+  //    batch 1, 4 and 16), and keep the fastest for each range of widths;
+  //    a sparse kernel must be 5% faster than the fastest dense one to be
+  //    chosen, so a pruned model does not run slower than its dense
+  //    original. Costs a few tens of milliseconds per layer at load.
+  //  kSparsityThreshold: the stored sparse format (CSR or BSR) for every
+  //    batch when at least `sparse_kernel_min_sparsity` of the weight is
+  //    zero, else oneDNN. Deterministic and instant; 0.8 is the measured
+  //    CSR crossover on AVX-512 (bench/RESULTS.md).
   enum class KernelSelection : uint8_t { kMeasure, kSparsityThreshold };
   KernelSelection kernel_selection = KernelSelection::kMeasure;
   double sparse_kernel_min_sparsity = 0.8;
+  // The kernels layers may run, by name (LayerInfo::kernels lists them);
+  // empty: all. A layer none of whose allowed kernels applies (a dense
+  // weight when only sparse kernels are allowed) runs oneDNN. For
+  // comparisons: {"onednn"} runs the model as oneDNN alone would. An unknown
+  // name makes load() throw.
+  std::vector<std::string> kernels;
   // Refuse float inputs holding NaN or an infinity (a spruce::Error naming
   // the input and position) instead of propagating them into the outputs.
   // One pass over each input per run.
@@ -55,19 +65,29 @@ struct EngineOptions {
   bool verify_checksums = true;
 };
 
+// How one range of batch widths of a layer runs, as chosen at load.
+struct KernelRange {
+  // Batches from this one up to the next range's min_batch (the last range:
+  // every wider batch). For a Linear the batch is the number of rows it
+  // multiplies (batch × tokens); for an LSTM, its batch.
+  int64_t min_batch = 1;
+  // "onednn", "dense-packed", "sparse-lookup", "sparse-csr", "sparse-bsr";
+  // for an LSTM "onednn-lstm" or "steps(<projection>, <recurrent>)".
+  std::string kernel;
+  // The fastest dense implementation's time over this kernel's, both
+  // measured at load at min_batch (1 where dense runs or nothing was
+  // measured).
+  double speedup = 1.0;
+};
+
 // One layer of the loaded model, as planned: what it is and how it runs.
 struct LayerInfo {
   std::string name;
   std::string op;       // "Linear", "Conv", "LSTM", "Relu", ...
   std::string storage;  // weight format in the file: "csr", "dense", "bsr"
-  // What runs it for batches of 8 columns and more, and for fewer:
-  // "sparse-csr", "sparse-bsr", "onednn" ("-": no kernel).
-  std::string kernel;
-  std::string kernel_narrow;
-  // oneDNN dense time / chosen kernel's time as measured at load, at 64
-  // columns and at 1 (1 where dense runs or nothing was measured).
-  double predicted_speedup = 1.0;
-  double predicted_speedup_narrow = 1.0;
+  // What runs each range of batch widths, ascending; empty for layers with
+  // no choice of kernel.
+  std::vector<KernelRange> kernels;
   std::string block_shape;  // "RxC" for a BSR weight, else empty
   std::string activation;   // fused activation, "" if none
   // [out, in] for Linear, [out, in/group · kh · kw] for Conv, [4H, in + H]
@@ -77,6 +97,15 @@ struct LayerInfo {
   int index_bits = 0;       // column index width of a sparse weight
   size_t stored_bytes = 0;  // weight bytes in the file (bias included)
   size_t dense_bytes = 0;   // the same weights stored dense
+
+  // The range holding `batch`; null when the layer has none.
+  const KernelRange* kernel_for(int64_t batch) const {
+    const KernelRange* found = nullptr;
+    for (const KernelRange& r : kernels) {
+      if (found == nullptr || r.min_batch <= batch) found = &r;
+    }
+    return found;
+  }
 };
 
 // Activation memory as planned at load, for the declared input shapes with
