@@ -57,7 +57,17 @@ void WorkerPool::run(size_t count, int threads,
     wake_.notify_all();
   }
   run_chunks();
-  while (done_.load() != count_) cpu_relax();
+  // The rest is running on workers. One that took a chunk and was then
+  // descheduled (the cores are busy with other work) would keep a spinning
+  // caller waiting for a whole time slice: after a short spin, yield this
+  // core to it instead.
+  for (int spins = 0; done_.load() != count_; ++spins) {
+    if (spins < 4096) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void WorkerPool::run_chunks() {
