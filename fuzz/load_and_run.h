@@ -4,7 +4,7 @@
 // and kernel selection by threshold, so that each load is fast; then run
 // every input at its declared shape with dynamic dimensions 1 and 2. Any
 // file must give a model or a spruce::Error, never a crash, a sanitizer
-// report or an unbounded allocation; errors are swallowed here.
+// report or an unbounded allocation; errors are reported, not thrown.
 #ifndef SPRUCE_FUZZ_LOAD_AND_RUN_H_
 #define SPRUCE_FUZZ_LOAD_AND_RUN_H_
 
@@ -16,14 +16,23 @@
 
 namespace spruce::fuzz {
 
-// Returns whether the file loaded.
-inline bool load_and_run(const std::string& path) {
+// What happened: the load's error, or the first run's ("" where it
+// succeeded or did not happen).
+struct Outcome {
+  bool loaded = false;
+  std::string load_error;
+  std::string run_error;
+};
+
+inline Outcome load_and_run(const std::string& path) {
   EngineOptions options;
   options.num_threads = 1;
   options.verify_checksums = false;
   options.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+  Outcome outcome;
   try {
     const Engine engine = Engine::load(path, options);
+    outcome.loaded = true;
     for (int64_t dynamic : {1, 2}) {
       std::vector<std::vector<float>> floats;
       std::vector<std::vector<int64_t>> ints;
@@ -53,13 +62,14 @@ inline bool load_and_run(const std::string& path) {
       if (too_big) break;
       try {
         engine.run(inputs);
-      } catch (const Error&) {
+      } catch (const Error& e) {
+        if (outcome.run_error.empty()) outcome.run_error = e.what();
       }
     }
-    return true;
-  } catch (const Error&) {
-    return false;
+  } catch (const Error& e) {
+    outcome.load_error = e.what();
   }
+  return outcome;
 }
 
 }  // namespace spruce::fuzz

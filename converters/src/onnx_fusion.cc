@@ -14,6 +14,8 @@
 #include <optional>
 #include <set>
 
+#include "spruce/error.h"
+
 namespace spruce::converters {
 namespace {
 
@@ -37,7 +39,10 @@ class Fuser {
           if (a.name() == "value") {
             try {
               constants_[n.output(0)] = constant_from_proto(a.t(), n.name());
-            } catch (...) {  // not a type fusion needs; the importer reports
+            } catch (const Error&) {
+              // A constant fusion cannot read (another data type, bad
+              // data) matches no pattern; the importer reports it if the
+              // model uses it. Anything else (out of memory) propagates.
             }
           }
         }

@@ -262,7 +262,10 @@ class Importer {
           type.has_tensor_type() ? type.tensor_type().elem_type() : 0;
       if (elem != onnx::TensorProto::FLOAT &&
           elem != onnx::TensorProto::INT64) {
-        fail("input '" + in.name() + "' is not a float32 or int64 tensor");
+        fail("input '" + in.name() + "' is " +
+             (type.has_tensor_type() ? "of data type " + onnx_type_name(elem)
+                                     : std::string("not a tensor")) +
+             "; spruce takes float32 and int64 inputs");
       }
       Shape shape;
       const uint32_t id = static_cast<uint32_t>(model_.values.size());
@@ -299,7 +302,8 @@ class Importer {
         onnx::NodeProto consumer;
         consumer.set_name("graph output");
         if (materialize(consumer, out.name(), views_.at(out.name()))) {
-          model_.outputs.push_back(values_.at(out.name()));
+          model_.outputs.push_back(
+              named_output(out.name(), values_.at(out.name())));
           continue;
         }
       }
@@ -313,8 +317,36 @@ class Importer {
              (is_constant(out.name()) ? "a constant" : "never computed") +
              "; spruce needs outputs computed from the inputs");
       }
-      model_.outputs.push_back(it->second);
+      model_.outputs.push_back(named_output(out.name(), it->second));
     }
+  }
+
+  // `value` as the model output `name`. An output keeps its declared name
+  // whatever it aliases (an Identity of an input or of another output, a
+  // reshape that imports as no node): those get a copy of their own under
+  // that name (a Reshape keeping every dimension, which costs no copy at
+  // run time).
+  uint32_t named_output(const std::string& name, uint32_t value) {
+    const bool is_input = std::find(model_.inputs.begin(), model_.inputs.end(),
+                                    value) != model_.inputs.end();
+    const bool is_output = std::find(model_.outputs.begin(),
+                                     model_.outputs.end(),
+                                     value) != model_.outputs.end();
+    if (model_.values[value].name == name && !is_input && !is_output) {
+      return value;
+    }
+    const ValueDef source = model_.values[value];
+    NodeDef n;
+    n.name = "output " + name;
+    n.op = OpType::kReshape;
+    n.inputs = {value};
+    for (size_t d = 0; d < source.shape.size(); ++d) {
+      n.ints.push_back(-2 - static_cast<int64_t>(d));  // copy dimension d
+    }
+    const uint32_t copy = add_value(name, source.shape);  // outputs are float
+    n.outputs = {copy};
+    model_.nodes.push_back(std::move(n));
+    return copy;
   }
 
   // ------------------------------------------------------------ nodes
@@ -464,8 +496,8 @@ class Importer {
         out.i.clear();
       }
     } else if (!(to == onnx::TensorProto::INT64 && !in.is_float)) {
-      fail(node,
-           "constant Cast to type " + std::to_string(to) + " is not supported");
+      fail(node, "constant Cast to " + onnx_type_name(static_cast<int>(to)) +
+                     " is not supported");
     }
     return out;
   }
@@ -1792,10 +1824,19 @@ class Importer {
     UnaryOp op;
     switch (to) {
       case onnx::TensorProto::FLOAT:
-      case onnx::TensorProto::DOUBLE:
-      case onnx::TensorProto::FLOAT16:
         values_[node.output(0)] = x;
         return;
+      // Every value inside spruce is float32: as a no-op these would skip
+      // the rounding (or widening) the model asks for.
+      case onnx::TensorProto::FLOAT16:
+        fail(node, "Cast to float16 is not supported (spruce computes in "
+                   "float32 and would not round to half precision)");
+      case onnx::TensorProto::BFLOAT16:
+        fail(node, "Cast to bfloat16 is not supported (spruce computes in "
+                   "float32 and would not round to bfloat16)");
+      case onnx::TensorProto::DOUBLE:
+        fail(node, "Cast to double is not supported (spruce computes in "
+                   "float32)");
       case onnx::TensorProto::INT64:
       case onnx::TensorProto::INT32:
       case onnx::TensorProto::INT16:
@@ -1810,7 +1851,8 @@ class Importer {
         op = UnaryOp::kCastBool;
         break;
       default:
-        fail(node, "Cast to type " + std::to_string(to) + " is not supported");
+        fail(node, "Cast to " + onnx_type_name(static_cast<int>(to)) +
+                       " is not supported");
     }
     NodeDef n;
     n.op = OpType::kUnary;

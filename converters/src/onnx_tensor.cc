@@ -1,6 +1,7 @@
 // TensorProto decoding.
 #include "spruce/converters/onnx_tensor.h"
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -25,6 +26,16 @@ std::string read_file_bytes(const std::string& path, size_t max_bytes) {
   in.read(bytes.data(), size);
   if (!in) throw Error(path + ": read failed");
   return bytes;
+}
+
+std::string onnx_type_name(int data_type) {
+  if (!onnx::TensorProto_DataType_IsValid(data_type) || data_type == 0) {
+    return "type " + std::to_string(data_type);
+  }
+  std::string name = onnx::TensorProto_DataType_Name(
+      static_cast<onnx::TensorProto_DataType>(data_type));
+  for (char& ch : name) ch = static_cast<char>(std::tolower(ch));
+  return name;
 }
 
 namespace {
@@ -78,7 +89,8 @@ Constant constant_from_proto(const onnx::TensorProto& proto,
                             c.shape, what);
       return c;
     default:
-      throw Error(what + " has data type " + std::to_string(proto.data_type()) +
+      throw Error(what + " has data type " +
+                  onnx_type_name(proto.data_type()) +
                   "; spruce reads float32 and int64 tensors");
   }
 }
@@ -102,10 +114,18 @@ OnnxTensorFile read_onnx_tensor(const std::string& path) {
 Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
   OnnxTensorFile t = read_onnx_tensor(path);
   if (name != nullptr) *name = t.name;
-  if (t.is_int64) {
-    throw Error(path + ": tensor is int64; model inputs are float32");
+  if (!t.is_int64) return Tensor(t.shape, std::move(t.floats));
+  // Token ids and masks: held as float, exact within ±2^24 (as .npy files).
+  std::vector<float> values(t.int64s.size());
+  for (size_t k = 0; k < values.size(); ++k) {
+    const int64_t v = t.int64s[k];
+    if (v > (int64_t{1} << 24) || v < -(int64_t{1} << 24)) {
+      throw Error(path + ": value " + std::to_string(v) + " at position " +
+                  std::to_string(k) + " is outside ±2^24");
+    }
+    values[k] = static_cast<float>(v);
   }
-  return Tensor(t.shape, std::move(t.floats));
+  return Tensor(t.shape, std::move(values));
 }
 
 }  // namespace spruce::converters

@@ -26,6 +26,11 @@ struct Constant {
 Constant constant_from_proto(const onnx::TensorProto& proto,
                              const std::string& what);
 
+// An ONNX element type's name as ONNX's backend tests spell it in lower
+// case ("float16", "uint8", "string"); "type N" for a number ONNX has no
+// name for.
+std::string onnx_type_name(int data_type);
+
 // Reads all of `path` (bounded by `max_bytes`); throws spruce::Error.
 std::string read_file_bytes(const std::string& path, size_t max_bytes);
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -203,25 +204,52 @@ TEST(ModelFile, RunIntoReusedOutputsKeepsTheirBuffers) {
   EXPECT_EQ(outputs[0].data(), buffer);  // fits: kept
 }
 
-// Files the loader fuzzer found (tests/fixtures/fuzz_regressions/spruce),
-// loaded as it does (checksums off, so the structure is what is checked):
-// each loads or gives a spruce::Error; under the sanitizer build any
-// undefined behaviour on the way fails the test.
-// Each input the load fuzzer found a bug with, replayed as the fuzzer runs
-// it (load, then run at small sizes); the sanitizer builds are where a
-// regression would show.
-TEST(ModelFile, FuzzRegressionsLoadOrFailCleanly) {
+// Each input the load fuzzer found a bug with
+// (tests/fixtures/fuzz_regressions/spruce), replayed as the fuzzer runs it
+// (load with checksums off, then run at small sizes), must end with the
+// refusal it gets now, named; under the sanitizer builds any undefined
+// behaviour on the way fails the test too. A new finding is added here
+// with its expected outcome.
+TEST(ModelFile, FuzzRegressionsAreRefusedWithTheirCause) {
+  struct Expected {
+    const char* load_error;  // "" when the file must load
+    const char* run_error;   // "" when its runs must succeed
+  };
+  const std::map<std::string, Expected> expected = {
+      {"misaligned_int64_vector.spruce",
+       {"Constant node 'layers.0.norm.bias' weight 'onnx::MatMul_348' must "
+        "be dense",
+        ""}},
+      {"reshape_sizes_overflow.spruce",
+       {"Reshape node '/layers.0/attention/Reshape': sizes multiply past 2^62",
+        ""}},
+  };
   const std::filesystem::path dir = std::filesystem::path(SPRUCE_FIXTURES_DIR) /
                                     "fuzz_regressions" / "spruce";
   size_t cases = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     ++cases;
-    std::cout << "[ replay   ] " << entry.path().filename().string() << ": "
-              << (fuzz::load_and_run(entry.path().string()) ? "loaded"
-                                                            : "refused")
-              << "\n";
+    const std::string name = entry.path().filename().string();
+    SCOPED_TRACE(name);
+    const auto it = expected.find(name);
+    ASSERT_NE(it, expected.end()) << "a finding with no expected outcome";
+    const fuzz::Outcome got = fuzz::load_and_run(entry.path().string());
+    const std::string load = it->second.load_error;
+    const std::string run = it->second.run_error;
+    if (load.empty()) {
+      EXPECT_TRUE(got.loaded) << got.load_error;
+    } else {
+      EXPECT_NE(got.load_error.find(load), std::string::npos)
+          << "refused for: " << got.load_error;
+    }
+    if (run.empty()) {
+      EXPECT_EQ(got.run_error, "");
+    } else {
+      EXPECT_NE(got.run_error.find(run), std::string::npos)
+          << "refused for: " << got.run_error;
+    }
   }
-  EXPECT_GE(cases, 2u);
+  EXPECT_EQ(cases, expected.size());
 }
 
 TEST(ModelFile, WeightBlobsAreAlignedForInPlaceUse) {

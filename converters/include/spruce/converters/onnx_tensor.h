@@ -24,9 +24,11 @@ struct OnnxTensorFile {
 // any other element type, or for data that does not match the shape.
 OnnxTensorFile read_onnx_tensor(const std::string& path);
 
-// Reads a serialized onnx.TensorProto of float32 from `path`, and its name
-// (the graph input or output it is for) into `name` if not null. Throws
-// spruce::Error naming the file on anything else.
+// Reads a serialized onnx.TensorProto of float32 or int64 from `path`, and
+// its name (the graph input or output it is for) into `name` if not null.
+// int64 values (token ids, masks) come as floats, exact within ±2^24, as
+// spruce holds them; one outside that range, or any other element type, is
+// a spruce::Error naming the file.
 Tensor read_onnx_tensor_file(const std::string& path,
                              std::string* name = nullptr);
 
