@@ -2,6 +2,7 @@
 #ifndef SPRUCE_TESTS_TEST_UTIL_H_
 #define SPRUCE_TESTS_TEST_UTIL_H_
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,15 +26,48 @@ inline std::string temp_path(const std::string& name) {
   return (dir / name).string();
 }
 
-// max |a - b| / max |b|: the relative error the parity targets are quoted in.
-inline double max_relative_error(const Tensor& a, const Tensor& b) {
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    diff = std::max(diff, double(std::abs(a.data()[i] - b.data()[i])));
-    scale = std::max(scale, double(std::abs(b.data()[i])));
+// Whether `got` has `want`'s shape and every element within
+// rtol·|want| + atol of its own, with atol = atol_scale · max|want|: each
+// element is checked against its own value, with an absolute floor scaled to
+// the output's magnitude (a sum that cancels to near zero carries the
+// rounding of its large terms). The failure names the first element off and
+// how many are.
+inline ::testing::AssertionResult tensors_close(const Tensor& got,
+                                                const Tensor& want,
+                                                double rtol = 1e-4,
+                                                double atol_scale = 1e-5) {
+  if (got.shape() != want.shape()) {
+    return ::testing::AssertionFailure()
+           << "shape " << to_string(got.shape()) << ", expected "
+           << to_string(want.shape());
   }
-  return scale > 0 ? diff / scale : diff;
+  double scale = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    scale = std::max(scale, double(std::abs(want.data()[i])));
+  }
+  const double atol = atol_scale * scale;
+  size_t off = 0, first = want.size();
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double w = want.data()[i], g = got.data()[i];
+    if (!(std::abs(g - w) <= rtol * std::abs(w) + atol)) {
+      if (off++ == 0) first = i;
+    }
+  }
+  if (off == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << off << " of " << want.size() << " elements off; element " << first
+         << " is " << got.data()[first] << ", expected " << want.data()[first]
+         << " (tolerance " << rtol << "·|want| + " << atol << ")";
 }
+
+// Names parameterized tests after their fixture directory ("mlp_pruned90"),
+// so that a failing case can be found, and rerun, by name.
+struct FixtureName {
+  std::string operator()(
+      const ::testing::TestParamInfo<const char*>& info) const {
+    return info.param;
+  }
+};
 
 }  // namespace spruce::testing
 

@@ -13,13 +13,14 @@
 
 #include "npy.h"
 #include "spruce/converters/onnx_tensor.h"
+#include "spruce/error.h"
 #include "test_util.h"
 
 namespace spruce {
 namespace {
 
 using testing::fixture;
-using testing::max_relative_error;
+using testing::tensors_close;
 using testing::temp_path;
 
 struct Result {
@@ -66,7 +67,7 @@ TEST(Cli, ConvertInspectRunWritesOutputsMatchingPyTorch) {
   ASSERT_EQ(r.status, 0) << r.err;
   const Tensor out = tools::read_npy(dir + "/output.npy");
   const Tensor expected = tools::read_npy(fixture("mlp_pruned90/output_0.npy"));
-  EXPECT_LE(max_relative_error(out, expected), 1e-4);
+  EXPECT_TRUE(tensors_close(out, expected));
 
   // The ONNX test-data format works as input too, and random inputs by default.
   EXPECT_EQ(spruce_cli("run " + model + " --input input=" +
@@ -250,9 +251,90 @@ TEST(Cli, ErrorsAreOneLineWithExitStatusOne) {
   EXPECT_EQ(lines(inspect_not_onnx.err), 1u) << inspect_not_onnx.err;
   EXPECT_NE(inspect_not_onnx.err.find("not an ONNX model"), std::string::npos);
 
-  const Result bad_input =
-      spruce_cli("run " + temp_path("cli.spruce") + " --input nope=x.npy");
+  // A model that exists, so the error is the input name's.
+  const std::string model = temp_path("errors.spruce");
+  ASSERT_EQ(spruce_cli("convert " + fixture("mlp_pruned90/model.onnx") +
+                       " -o " + model)
+                .status,
+            0);
+  const Result bad_input = spruce_cli("run " + model + " --input nope=x.npy");
   EXPECT_EQ(bad_input.status, 1);
+  EXPECT_EQ(lines(bad_input.err), 1u) << bad_input.err;
+  EXPECT_NE(bad_input.err.find("the model has no input named 'nope'"),
+            std::string::npos)
+      << bad_input.err;
+
+  // Sizes are whole numbers: "4abc" is not read as 4.
+  const Result bad_shape =
+      spruce_cli("bench " + model + " --iterations 1 --shape input=4abc,8,16");
+  EXPECT_EQ(bad_shape.status, 1);
+  EXPECT_NE(bad_shape.err.find("'4abc' is not a size"), std::string::npos)
+      << bad_shape.err;
+}
+
+// int64 inputs (token ids, an attention mask) from ONNX TensorProto files,
+// as the README promises: the BERT fixture's own test data.
+TEST(Cli, RunsInt64PbInputs) {
+  const std::string dir = fixture("bert_tiny_pruned90/test_data_set_0");
+  const std::string model = temp_path("bert.spruce");
+  ASSERT_EQ(spruce_cli("convert " + fixture("bert_tiny_pruned90/model.onnx") +
+                       " -o " + model)
+                .status,
+            0);
+  std::string ids, mask, output;
+  converters::read_onnx_tensor_file(dir + "/input_0.pb", &ids);
+  converters::read_onnx_tensor_file(dir + "/input_1.pb", &mask);
+  const Tensor want =
+      converters::read_onnx_tensor_file(dir + "/output_0.pb", &output);
+  const std::string out_dir = temp_path("bert_out");
+  const Result r = spruce_cli("run " + model + " --input " + ids + "=" + dir +
+                              "/input_0.pb --input " + mask + "=" + dir +
+                              "/input_1.pb --output-dir " + out_dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Tensor got = tools::read_npy(out_dir + "/" + output + ".npy");
+  EXPECT_TRUE(tensors_close(got, want));
+}
+
+// .npy files the reader refuses, each with a one-line message: a dtype it
+// does not hold (quoting the header without its padding), and a shape whose
+// sizes multiply past 64 bits (refused before any allocation).
+TEST(Npy, RefusesOtherDtypesAndOversizedShapes) {
+  auto write = [](const std::string& path, const std::string& dict,
+                  size_t data_bytes) {
+    std::string header = dict;
+    header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+    header += '\n';
+    std::ofstream out(path, std::ios::binary);
+    out.write("\x93NUMPY\x01\x00", 8);
+    const char len[2] = {static_cast<char>(header.size() & 0xff),
+                         static_cast<char>(header.size() >> 8)};
+    out.write(len, 2);
+    out << header << std::string(data_bytes, '\0');
+  };
+  const std::string doubles = temp_path("doubles.npy");
+  write(doubles, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }",
+        16);
+  try {
+    tools::read_npy(doubles);
+    FAIL() << "read float64";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("'shape': (2,), }"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_EQ(message.back(), '}') << message;
+  }
+  const std::string huge = temp_path("huge.npy");
+  write(huge,
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, "
+        "4294967296), }",
+        16);
+  try {
+    tools::read_npy(huge);
+    FAIL() << "read a 2^64-element shape";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("too large"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Cli, UnsupportedOpNamesTheOpAndNode) {

@@ -14,4 +14,11 @@ cmake -S "$src/examples/embed" -B "$tmp/build" -G Ninja \
 cmake --build "$tmp/build" > /dev/null
 "$tmp/prefix/bin/spruce" convert "$src/tests/fixtures/mlp_pruned90/model.onnx" \
   -o "$tmp/model.spruce" > /dev/null
-"$tmp/build/embed" "$tmp/model.spruce" 4 100
+# The example's exit status and its success line both count: a crash after
+# the line, or a line missing from a clean exit, fails the test.
+out=$("$tmp/build/embed" "$tmp/model.spruce" 4 100)
+echo "$out"
+grep -q "outputs agree across 4 threads" <<< "$out" || {
+  echo "embed_test: the example did not report agreeing outputs" >&2
+  exit 1
+}

@@ -1,5 +1,6 @@
-// Softmax and layer-norm row kernels against their scalar references, over
-// row lengths that exercise full vectors and tails, with in-place use.
+// Softmax and layer-norm row kernels against their scalar references on
+// every compiled SIMD target, over row lengths that exercise full vectors
+// and tails, with in-place use.
 #include "spruce/kernels/rows.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,8 @@
 #include <cmath>
 #include <random>
 #include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
 
 namespace spruce::kernels {
 namespace {
@@ -19,7 +22,9 @@ std::vector<float> random_values(size_t n, float scale, uint32_t seed) {
   return v;
 }
 
-TEST(Rows, SoftmaxMatchesReference) {
+HWY_BEFORE_TEST(Rows);
+
+TEST_P(Rows, SoftmaxMatchesReference) {
   for (size_t n : {1u, 3u, 16u, 17u, 128u, 131u}) {
     const size_t rows = 5;
     const std::vector<float> x = random_values(rows * n, 4.0f, 1);
@@ -35,7 +40,7 @@ TEST(Rows, SoftmaxMatchesReference) {
   }
 }
 
-TEST(Rows, LayerNormMatchesReference) {
+TEST_P(Rows, LayerNormMatchesReference) {
   for (size_t n : {1u, 7u, 16u, 64u, 768u, 771u}) {
     const size_t rows = 4;
     const std::vector<float> x = random_values(rows * n, 3.0f, 2);

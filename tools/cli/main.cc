@@ -414,9 +414,14 @@ std::map<std::string, Shape> parse_shapes(
     std::stringstream dims(spec.substr(eq + 1));
     std::string d;
     while (std::getline(dims, d, ',')) {
+      // All of it a number: stoll alone would read "4abc" as 4.
+      size_t used = 0;
       try {
-        shape.push_back(std::stoll(d));
+        shape.push_back(std::stoll(d, &used));
       } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != d.size()) {
         throw Error("--shape '" + spec + "': '" + d + "' is not a size");
       }
       if (shape.back() < 1)

@@ -45,11 +45,13 @@ Tensor read_npy(const std::string& path) {
   in.read(header.data(), static_cast<std::streamsize>(header_bytes));
   if (!in) throw Error(path + ": truncated .npy header");
 
+  // The header's dict, without the padding and newline that end it.
+  const std::string dict = header.substr(0, header.find_last_not_of(" \n") + 1);
   std::smatch m;
   if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")) ||
       (m[1] != "<f4" && m[1] != "=f4" && m[1] != "<i8" && m[1] != "=i8")) {
     throw Error(path + ": .npy dtype must be float32 ('<f4') or int64 "
-                "('<i8'), header: " + header);
+                "('<i8'), header: " + dict);
   }
   const bool int64 = m[1] == "<i8" || m[1] == "=i8";
   const size_t element_bytes = int64 ? 8 : 4;
@@ -64,16 +66,27 @@ Tensor read_npy(const std::string& path) {
   Shape shape;
   const std::string dims = m[1];
   const std::regex number("\\d+");
+  // Bytes the shape needs, checked: a header's sizes can multiply past
+  // 64 bits, and only a shape the file's data fills is allocated.
+  uint64_t bytes = element_bytes;
+  bool overflow = false;
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number);
        it != std::sregex_iterator(); ++it) {
-    shape.push_back(std::stoll(it->str()));
+    uint64_t d = 0;
+    const std::string digits = it->str();
+    overflow = overflow || digits.size() > 18;
+    if (!overflow) d = std::stoull(digits);
+    overflow = overflow || __builtin_mul_overflow(bytes, d, &bytes);
+    shape.push_back(overflow ? 0 : static_cast<int64_t>(d));
   }
-  const size_t count = element_count(shape);
+  if (overflow) {
+    throw Error(path + ": .npy shape (" + dims + ") is too large");
+  }
+  const size_t count = bytes / element_bytes;
   const std::streamoff data_start = in.tellg();
   in.seekg(0, std::ios::end);
   const std::streamoff data_bytes = in.tellg() - data_start;
-  if (data_bytes < 0 ||
-      static_cast<size_t>(data_bytes) != count * element_bytes) {
+  if (data_bytes < 0 || static_cast<uint64_t>(data_bytes) != bytes) {
     throw Error(path + ": " + std::to_string(data_bytes) +
                 " bytes of data for shape " + to_string(shape) +
                 " (truncated file?)");
