@@ -65,13 +65,13 @@ class ScopedOmpThreads {
 // convolutions and pools). in_layout() converts where neighbours differ.
 enum class Layout : uint8_t { kRowMajor, kFeatureMajor, kChannelsLast };
 
-// Below this many estimated multiply-adds a run stays on its calling thread
-// with one thread (Engine::Impl::worth_a_team). A crude measure of a run's
-// time (the pruned 4-layer BERT-like encoder at sequence length 1 does 3.4
-// million in 1.4 ms, a small CNN 11 million in 0.26 ms); on 2 cores, runs of
-// 1.6 million were faster alone than through the leader (44 vs 65 µs), and
-// of 3.4 million far slower (1.4 vs 0.77 ms); 2.7 million, a little faster
-// (71 vs 80 µs), is on the leader's side of the line.
+// A run whose oneDNN layers would do fewer multiply-adds than this stays on
+// its calling thread (Engine::Impl::worth_a_team): its oneDNN layers with
+// one thread, spruce's own kernels split over the worker pool
+// (worker_pool.h), which needs no hand-off. A run with more oneDNN work goes
+// to the team leader, whose OpenMP team both use. On 2 cores, through the
+// leader, oneDNN work of 1.6 million multiply-adds was slower than alone
+// (44 vs 65 us) and 3.4 million far faster (1.4 vs 0.77 ms).
 constexpr double kMinTeamWork = 2e6;
 
 }  // namespace
@@ -130,16 +130,21 @@ struct Engine::Impl {
   mutable std::mutex run_pool_mutex;
   mutable std::vector<std::unique_ptr<Run>> run_pool;
   void bind_inputs(const std::vector<Input>& given, Run* run) const;
-  // Multiply-adds of one run at the declared shapes with each dynamic
-  // dimension 1, and those shapes' input elements: a run's work is
-  // estimated as unit_work scaled by its own inputs' elements.
-  double unit_work = 0;
+  // A run's size relative to the declared shapes with each dynamic
+  // dimension 1 ("unit" shapes): its input elements over theirs. Each op's
+  // work scales with it, and each Linear's rows too (from unit_rows).
   double unit_input_elements = 1;
+  std::vector<double> unit_rows;  // per node: a Linear's or LSTM's batch
+  std::vector<double> unit_macs;  // per node: multiply-adds at unit shapes
   void estimate_unit_work();
-  // Whether a bound run has enough estimated work for more than one thread:
-  // a small run stays on its calling thread, alone, rather than pay the
-  // hand-off to the team leader and a team's wake-up, or queue there for
-  // nothing while many threads serve a small model.
+  // Multiply-adds oneDNN would do in `run` (scale: its size relative to the
+  // unit shapes), with the kernels chosen for its batches.
+  double onednn_work(const Run& run, double scale) const;
+  // Whether a bound run has enough oneDNN work for a team: a run without
+  // stays on its calling thread, alone for oneDNN and with the worker pool
+  // for spruce's kernels, rather than pay the hand-off to the team leader
+  // and a team's wake-up, or queue there for nothing while many threads
+  // serve a small model.
   bool worth_a_team(const Run& run) const;
   // Runs the nodes of a bound run and copies out its outputs.
   void compute(Run* run, std::vector<Tensor>* results,
@@ -328,8 +333,54 @@ bool Engine::Impl::worth_a_team(const Run& run) const {
   double input_elements = 0;
   for (uint32_t v : graph.inputs)
     input_elements += static_cast<double>(element_count(run.shapes[v]));
-  const double work = unit_work * input_elements / unit_input_elements;
-  return work >= kMinTeamWork;
+  return onednn_work(run, input_elements / unit_input_elements) >=
+         kMinTeamWork;
+}
+
+double Engine::Impl::onednn_work(const Run& run, double scale) const {
+  double work = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const double macs = unit_macs[i] * scale;
+    const auto rows =
+        static_cast<size_t>(std::max(1.0, std::round(unit_rows[i] * scale)));
+    switch (graph.nodes[i].op) {
+      case OpKind::kLinear:
+        if (linear[i]->kernel_for(rows) == LinearKernel::kOneDnn) {
+          work += macs;
+        }
+        break;
+      case OpKind::kConv:
+        if (conv[i]->kernel() == LinearKernel::kOneDnn) work += macs;
+        break;
+      case OpKind::kMatMul:
+        work += macs;
+        break;
+      case OpKind::kLstm: {
+        // Steps and batch are exact when X is a model input (it usually
+        // is); otherwise the batch is taken to have grown with the run.
+        const NodeDesc& node = graph.nodes[i];
+        const uint32_t x = node.inputs[0];
+        size_t seq = 1, batch = rows;
+        if (std::find(graph.inputs.begin(), graph.inputs.end(), x) !=
+            graph.inputs.end()) {
+          const Shape& xs = run.shapes[x];
+          seq = static_cast<size_t>(xs[node.lstm.input_batch_major ? 1 : 0]);
+          batch = static_cast<size_t>(xs[node.lstm.input_batch_major ? 0 : 1]);
+        } else {
+          const Shape& xu = graph.values[x].shape;
+          seq = xu.size() == 3
+                    ? static_cast<size_t>(std::max<int64_t>(
+                          1, xu[node.lstm.input_batch_major ? 1 : 0]))
+                    : 1;
+        }
+        work += lstm[i]->onednn_multiply_adds(seq, std::max<size_t>(batch, 1));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return work;
 }
 
 void Engine::Impl::estimate_unit_work() {
@@ -343,7 +394,8 @@ void Engine::Impl::estimate_unit_work() {
     for (int64_t d : s) count *= static_cast<double>(d);
     return count;
   };
-  unit_work = 0;
+  unit_rows.assign(graph.nodes.size(), 1.0);
+  unit_macs.assign(graph.nodes.size(), 0.0);
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const NodeDesc& node = graph.nodes[i];
     if (node.inputs.empty() || node.inputs[0] == kNoValue) continue;
@@ -353,26 +405,29 @@ void Engine::Impl::estimate_unit_work() {
       case OpKind::kLinear: {
         const double n =
             elements(x) / static_cast<double>(linear[i]->in_features());
-        unit_work += static_cast<double>(
-            linear[i]->multiply_adds(static_cast<size_t>(n)));
+        unit_rows[i] = n;
+        unit_macs[i] = n * static_cast<double>(linear[i]->in_features() *
+                                               linear[i]->out_features());
         break;
       }
       case OpKind::kConv:
         if (x.size() == 4 && graph.values[node.inputs[0]].shape[2] > 0 &&
             graph.values[node.inputs[0]].shape[3] > 0) {
-          unit_work += static_cast<double>(conv[i]->multiply_adds(x));
+          unit_macs[i] = static_cast<double>(conv[i]->multiply_adds(x));
         }
         break;
       case OpKind::kMatMul:
-        unit_work +=
+        unit_macs[i] =
             elements(unit[node.outputs[0]]) * static_cast<double>(x.back());
         break;
       case OpKind::kLstm: {
         // Every gate over [x, h] at every step, as if dense.
         const Shape& w = layers[i].weight_shape;
         if (w.size() == 2 && x.size() == 3) {
-          unit_work += static_cast<double>(w[0] * w[1]) * elements(x) /
-                       static_cast<double>(x.back()) * node.lstm.directions();
+          unit_rows[i] = static_cast<double>(
+              x[node.lstm.input_batch_major ? 0 : 1]);
+          unit_macs[i] = static_cast<double>(w[0] * w[1]) * elements(x) /
+                         static_cast<double>(x.back()) * node.lstm.directions();
         }
         break;
       }

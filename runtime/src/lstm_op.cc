@@ -241,6 +241,25 @@ std::string LstmOp::kernel_name(size_t batch) const {
          ", " + linear_kernel_name(dir.recurrent->kernel_for(batch)) + ")";
 }
 
+double LstmOp::onednn_multiply_adds(size_t seq, size_t batch) const {
+  const double per_step = static_cast<double>(seq * batch * 4 * hidden_);
+  const Kernel kernel = choice_.at(std::max<size_t>(batch, 1)).kernel;
+  if (kernel == Kernel::kOneDnn) {
+    return per_step * static_cast<double>((in_ + hidden_) * dirs_);
+  }
+  double macs = 0;
+  for (const Direction& dir :
+       kernel == Kernel::kSteps ? steps_ : dense_steps_) {
+    if (dir.projection->kernel_for(seq * batch) == LinearKernel::kOneDnn) {
+      macs += per_step * static_cast<double>(in_);
+    }
+    if (dir.recurrent->kernel_for(batch) == LinearKernel::kOneDnn) {
+      macs += per_step * static_cast<double>(hidden_);
+    }
+  }
+  return macs;
+}
+
 void LstmOp::run(const Io& io, int num_threads) const {
   // An empty sequence or batch leaves only states to copy, which the steps
   // loop does without any product.

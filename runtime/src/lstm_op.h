@@ -68,6 +68,9 @@ class LstmOp {
   // "onednn-lstm", or "steps(<projection kernel>, <recurrent kernel>)" with
   // the kernels direction 0's products run for `batch`.
   std::string kernel_name(size_t batch) const;
+  // Multiply-adds oneDNN does in a run of `seq` steps at `batch`: all of
+  // them on its LSTM primitive, or the steps loop's products it runs.
+  double onednn_multiply_adds(size_t seq, size_t batch) const;
   const LstmParams& params() const { return params_; }
 
  private:
