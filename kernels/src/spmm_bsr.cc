@@ -190,6 +190,118 @@ HWY_INLINE void SpmvColumnBlocks(const float* HWY_RESTRICT values,
   }
 }
 
+// C == 1 and fewer than 8 columns (a small batch on R×1 blocks):
+// the block's column is a vector over its R rows, as for one column above,
+// and each of the N activation columns gets its own accumulators from one
+// broadcast, so a block costs one weight load, N broadcasts and N FMAs of R
+// rows where the column tiles below would broadcast each of its R weights.
+// The sums, one vector per column, are written to the strided output rows
+// at the end of the block row.
+template <size_t R, size_t N, class Index>
+HWY_INLINE void FewColumnsColumnBlocks(const float* HWY_RESTRICT values,
+                                       const Index* HWY_RESTRICT cols,
+                                       uint32_t kb, uint32_t ke,
+                                       const float* HWY_RESTRICT x, size_t ldx,
+                                       size_t row0, const Epilogue& epilogue,
+                                       float* HWY_RESTRICT y, size_t ldy) {
+  const hn::CappedTag<float, R> d;
+  constexpr size_t kLanes = hn::MaxLanes(d);
+  constexpr size_t kChunks = R / kLanes;
+  static_assert(kChunks * kLanes == R, "R must be a multiple of the lanes");
+  // Blocks in flight, each with its own accumulators: every accumulator
+  // takes one FMA per block, so one set would wait out the FMA latency at
+  // each block. Up to four, within eight accumulator registers.
+  constexpr size_t kPerSet = N * kChunks;
+  constexpr size_t kSets =
+      kPerSet >= 8 ? 1 : (8 / kPerSet >= 4 ? 4 : 8 / kPerSet);
+  using Vec = hn::Vec<decltype(d)>;
+  Vec acc[kSets][N][kChunks];
+  HWY_ALIGN float sums[R];
+  for (size_t s = 0; s < kSets; ++s) {
+    for (size_t j = 0; j < N; ++j) {
+      for (size_t c = 0; c < kChunks; ++c) acc[s][j][c] = hn::Zero(d);
+    }
+  }
+  for (size_t j = 0; j < N; ++j) {
+    if (epilogue.bias != nullptr) {
+      for (size_t c = 0; c < kChunks; ++c) {
+        acc[0][j][c] = hn::LoadU(d, epilogue.bias + row0 + c * kLanes);
+      }
+    }
+    if (epilogue.accumulate) {
+      for (size_t r = 0; r < R; ++r) sums[r] = y[(row0 + r) * ldy + j];
+      for (size_t c = 0; c < kChunks; ++c) {
+        acc[0][j][c] = hn::Add(acc[0][j][c], hn::Load(d, sums + c * kLanes));
+      }
+    }
+  }
+  uint32_t k = kb;
+  for (; k + kSets <= ke; k += kSets) {
+    for (size_t s = 0; s < kSets; ++s) {
+      const float* HWY_RESTRICT xc = x + BlockCol(cols, k + s) * ldx;
+      const float* HWY_RESTRICT wc = values + (k + s) * R;
+      Vec wv[kChunks];
+      for (size_t c = 0; c < kChunks; ++c) wv[c] = hn::LoadU(d, wc + c * kLanes);
+      for (size_t j = 0; j < N; ++j) {
+        const auto xj = hn::Set(d, xc[j]);
+        for (size_t c = 0; c < kChunks; ++c) {
+          acc[s][j][c] = hn::MulAdd(wv[c], xj, acc[s][j][c]);
+        }
+      }
+    }
+  }
+  for (; k < ke; ++k) {
+    const float* HWY_RESTRICT xc = x + BlockCol(cols, k) * ldx;
+    for (size_t j = 0; j < N; ++j) {
+      const auto xj = hn::Set(d, xc[j]);
+      for (size_t c = 0; c < kChunks; ++c) {
+        acc[0][j][c] =
+            hn::MulAdd(hn::LoadU(d, values + k * R + c * kLanes), xj,
+                       acc[0][j][c]);
+      }
+    }
+  }
+  const Activation act = epilogue.activation;
+  for (size_t j = 0; j < N; ++j) {
+    for (size_t c = 0; c < kChunks; ++c) {
+      Vec sum = acc[0][j][c];
+      for (size_t s = 1; s < kSets; ++s) sum = hn::Add(sum, acc[s][j][c]);
+      hn::Store(ActivateInStore(d, sum, act), d, sums + c * kLanes);
+    }
+    if (!FusedInStore(act)) ActivateSpan(sums, R, act);
+    for (size_t r = 0; r < R; ++r) y[(row0 + r) * ldy + j] = sums[r];
+  }
+}
+
+// Columns [0, n) of one block row through FewColumnsColumnBlocks, four at a
+// time (four columns' accumulators and the weight vectors fit in the
+// registers of every target with R ≤ 16 rows of 8 lanes).
+template <size_t R, class Index>
+HWY_INLINE void FewColumnsBlockRow(const float* values, const Index* cols,
+                                   uint32_t kb, uint32_t ke, const float* x,
+                                   size_t ldx, size_t n, size_t row0,
+                                   const Epilogue& epilogue, float* y,
+                                   size_t ldy) {
+  size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    FewColumnsColumnBlocks<R, 4>(values, cols, kb, ke, x + j, ldx, row0,
+                                 epilogue, y + j, ldy);
+  }
+  switch (n - j) {
+    case 3:
+      return FewColumnsColumnBlocks<R, 3>(values, cols, kb, ke, x + j, ldx,
+                                          row0, epilogue, y + j, ldy);
+    case 2:
+      return FewColumnsColumnBlocks<R, 2>(values, cols, kb, ke, x + j, ldx,
+                                          row0, epilogue, y + j, ldy);
+    case 1:
+      return FewColumnsColumnBlocks<R, 1>(values, cols, kb, ke, x + j, ldx,
+                                          row0, epilogue, y + j, ldy);
+    default:
+      return;
+  }
+}
+
 // n == 1, C > 1: each block row is a dot product of C weights with C
 // contiguous activations (in chunks of the vector width); two blocks in
 // flight, lanes summed at the end.
@@ -272,6 +384,15 @@ void BlockRows(const BsrView& w, const Index* cols, const float* x, size_t ldx,
         SpmvRowBlocks<R, C>(w.values, cols, kb, ke, x, row0, epilogue, y);
       }
       continue;
+    }
+    // Too few columns for the 8-column tiles below: vectors along the
+    // block's rows instead (measured faster from 4x1 to 16x1 blocks).
+    if constexpr (C == 1 && R > 1) {
+      if (n < 8) {
+        FewColumnsBlockRow<R>(w.values, cols, kb, ke, x, ldx, n, row0,
+                              epilogue, y, ldy);
+        continue;
+      }
     }
     float* yb = y + row0 * ldy;
     size_t j = 0;
