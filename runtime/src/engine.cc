@@ -121,6 +121,9 @@ struct Engine::Impl {
     std::vector<std::vector<float>> converted;  // values in another layout
     std::vector<Layout> converted_to;  // per value; its own layout if none
     int threads = 1;                   // the Engine's, or 1 for a small run
+    // worth_a_team's answer for the input shapes it was last asked about.
+    std::vector<Shape> team_inputs;
+    bool team = false;
   };
   // Run states are reused: their buffers keep their pages, so a steady
   // stream of runs neither allocates nor page-faults. Concurrent runs each
@@ -138,14 +141,18 @@ struct Engine::Impl {
   std::vector<double> unit_macs;  // per node: multiply-adds at unit shapes
   void estimate_unit_work();
   // Multiply-adds oneDNN would do in `run` (scale: its size relative to the
-  // unit shapes), with the kernels chosen for its batches.
-  double onednn_work(const Run& run, double scale) const;
+  // unit shapes), with the kernels chosen for its batches. A MatMul of two
+  // activations does not scale with the inputs (attention grows with the
+  // square of the sequence): its work comes from the run's shapes, which
+  // this infers first when the graph has one.
+  double onednn_work(Run* run, double scale) const;
+  bool has_matmul = false;
   // Whether a bound run has enough oneDNN work for a team: a run without
   // stays on its calling thread, alone for oneDNN and with the worker pool
   // for spruce's kernels, rather than pay the hand-off to the team leader
   // and a team's wake-up, or queue there for nothing while many threads
   // serve a small model.
-  bool worth_a_team(const Run& run) const;
+  bool worth_a_team(Run* run) const;
   // Runs the nodes of a bound run and copies out its outputs.
   void compute(Run* run, std::vector<Tensor>* results,
                RunProfile* profile) const;
@@ -240,6 +247,7 @@ void Engine::Impl::plan() {
       }
       case OpKind::kMatMul:
         matmul[i] = std::make_unique<MatMulOp>(dnnl_engine);
+        has_matmul = true;
         break;
       case OpKind::kLstm:
         // A merged Y has its features last: kept feature-major for readers
@@ -328,16 +336,43 @@ void Engine::Impl::plan() {
   estimate_unit_work();
 }
 
-bool Engine::Impl::worth_a_team(const Run& run) const {
+bool Engine::Impl::worth_a_team(Run* run) const {
   if (threads <= 1) return false;
+  // A stream of runs at the same shapes asks once.
+  bool same = run->team_inputs.size() == graph.inputs.size();
+  for (size_t k = 0; same && k < graph.inputs.size(); ++k) {
+    same = run->team_inputs[k] == run->shapes[graph.inputs[k]];
+  }
+  if (same) return run->team;
   double input_elements = 0;
-  for (uint32_t v : graph.inputs)
-    input_elements += static_cast<double>(element_count(run.shapes[v]));
-  return onednn_work(run, input_elements / unit_input_elements) >=
-         kMinTeamWork;
+  run->team_inputs.clear();
+  for (uint32_t v : graph.inputs) {
+    input_elements += static_cast<double>(element_count(run->shapes[v]));
+    run->team_inputs.push_back(run->shapes[v]);
+  }
+  run->team = onednn_work(run, input_elements / unit_input_elements) >=
+              kMinTeamWork;
+  return run->team;
 }
 
-double Engine::Impl::onednn_work(const Run& run, double scale) const {
+double Engine::Impl::onednn_work(Run* run_state, double scale) const {
+  const Run& run = *run_state;
+  if (has_matmul) {
+    // The shapes every node will see (run_node infers them again).
+    for (const NodeDesc& node : graph.nodes) {
+      std::vector<Shape> input_shapes;
+      for (uint32_t v : node.inputs) {
+        input_shapes.push_back(v == kNoValue ? Shape{} : run.shapes[v]);
+      }
+      const std::vector<Shape> output_shapes =
+          infer_output_shapes(graph, node, input_shapes);
+      for (size_t k = 0; k < node.outputs.size(); ++k) {
+        if (node.outputs[k] != kNoValue) {
+          run_state->shapes[node.outputs[k]] = output_shapes[k];
+        }
+      }
+    }
+  }
   double work = 0;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const double macs = unit_macs[i] * scale;
@@ -352,9 +387,13 @@ double Engine::Impl::onednn_work(const Run& run, double scale) const {
       case OpKind::kConv:
         if (conv[i]->kernel() == LinearKernel::kOneDnn) work += macs;
         break;
-      case OpKind::kMatMul:
-        work += macs;
+      case OpKind::kMatMul: {
+        const Shape& a = run.shapes[graph.nodes[i].inputs[0]];
+        work += static_cast<double>(
+                    element_count(run.shapes[graph.nodes[i].outputs[0]])) *
+                static_cast<double>(a.empty() ? 1 : a.back());
         break;
+      }
       case OpKind::kLstm: {
         // Steps and batch are exact when X is a model input (it usually
         // is); otherwise the batch is taken to have grown with the run.
@@ -415,10 +454,6 @@ void Engine::Impl::estimate_unit_work() {
             graph.values[node.inputs[0]].shape[3] > 0) {
           unit_macs[i] = static_cast<double>(conv[i]->multiply_adds(x));
         }
-        break;
-      case OpKind::kMatMul:
-        unit_macs[i] =
-            elements(unit[node.outputs[0]]) * static_cast<double>(x.back());
         break;
       case OpKind::kLstm: {
         // Every gate over [x, h] at every step, as if dense.
@@ -1074,7 +1109,7 @@ void Engine::run(const std::vector<Input>& inputs, std::vector<Tensor>* outputs,
   m.bind_inputs(inputs, state.get());  // checked here, outside the turn
   const bool leader = m.options.use_team_leader;
   // Without the leader, as before it: every run with the Engine's threads.
-  state->threads = !leader || m.worth_a_team(*state) ? m.threads : 1;
+  state->threads = !leader || m.worth_a_team(state.get()) ? m.threads : 1;
   // Multi-threaded runs take turns on the team leader (team_leader.h).
   if (leader && state->threads > 1 && !TeamLeader::on_leader()) {
     TeamLeader::get().run([&] { m.compute(state.get(), outputs, profile); });
