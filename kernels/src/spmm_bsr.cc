@@ -275,7 +275,9 @@ HWY_INLINE void FewColumnsColumnBlocks(const float* HWY_RESTRICT values,
 
 // Columns [0, n) of one block row through FewColumnsColumnBlocks, four at a
 // time (four columns' accumulators and the weight vectors fit in the
-// registers of every target with R ≤ 16 rows of 8 lanes).
+// registers of every target with R ≤ 16 rows of 8 lanes), then two and
+// one: three widths only, as each is compiled for every block shape, index
+// width and target.
 template <size_t R, class Index>
 HWY_INLINE void FewColumnsBlockRow(const float* values, const Index* cols,
                                    uint32_t kb, uint32_t ke, const float* x,
@@ -287,18 +289,14 @@ HWY_INLINE void FewColumnsBlockRow(const float* values, const Index* cols,
     FewColumnsColumnBlocks<R, 4>(values, cols, kb, ke, x + j, ldx, row0,
                                  epilogue, y + j, ldy);
   }
-  switch (n - j) {
-    case 3:
-      return FewColumnsColumnBlocks<R, 3>(values, cols, kb, ke, x + j, ldx,
-                                          row0, epilogue, y + j, ldy);
-    case 2:
-      return FewColumnsColumnBlocks<R, 2>(values, cols, kb, ke, x + j, ldx,
-                                          row0, epilogue, y + j, ldy);
-    case 1:
-      return FewColumnsColumnBlocks<R, 1>(values, cols, kb, ke, x + j, ldx,
-                                          row0, epilogue, y + j, ldy);
-    default:
-      return;
+  if (j + 2 <= n) {
+    FewColumnsColumnBlocks<R, 2>(values, cols, kb, ke, x + j, ldx, row0,
+                                 epilogue, y + j, ldy);
+    j += 2;
+  }
+  if (j < n) {
+    FewColumnsColumnBlocks<R, 1>(values, cols, kb, ke, x + j, ldx, row0,
+                                 epilogue, y + j, ldy);
   }
 }
 
@@ -386,8 +384,9 @@ void BlockRows(const BsrView& w, const Index* cols, const float* x, size_t ldx,
       continue;
     }
     // Too few columns for the 8-column tiles below: vectors along the
-    // block's rows instead (measured faster from 4x1 to 16x1 blocks).
-    if constexpr (C == 1 && R > 1) {
+    // block's rows instead (measured faster from 4x1 to 16x1 blocks; not
+    // on the one-lane target, where there is no vector to fill).
+    if constexpr (C == 1 && R > 1 && HWY_TARGET != HWY_SCALAR) {
       if (n < 8) {
         FewColumnsBlockRow<R>(w.values, cols, kb, ke, x, ldx, n, row0,
                               epilogue, y, ldy);
