@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-from timing import ort_p50_ms
+from timing import converted_models, ort_p50_ms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -61,24 +61,18 @@ def main():
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--json", default="")
     args = parser.parse_args()
-    names = sorted(d for d in os.listdir(args.models)
-                   if os.path.exists(os.path.join(args.models, d, "model.onnx")))
-    if args.only:
-        names = [n for n in names if n in args.only.split(",")]
     results = []
-    for name in names:
-        d = os.path.join(args.models, name)
-        onnx_path = os.path.join(d, "model.onnx")
-        spruce_path = os.path.join(d, "model.spruce")
-        subprocess.run([args.spruce, "convert", onnx_path, "-o", spruce_path],
-                       check=True, stdout=subprocess.DEVNULL)
+    for name, onnx_path, spruce_path in converted_models(
+            args.models, args.spruce,
+            lambda n: not args.only or n in args.only.split(",")):
         for batch in [int(b) for b in args.batches.split(",")]:
             for threads in [int(t) for t in args.threads.split(",")]:
                 s = spruce_ms(args.spruce, spruce_path, batch, threads,
                               args.time, args.seq)
                 o = ort_p50_ms(onnx_path, batch, threads, args.time, args.seq)
                 t = run_json([sys.executable, os.path.join(HERE, "torch_model.py"),
-                              d, "--batch", str(batch), "--threads", str(threads),
+                              os.path.dirname(onnx_path), "--batch", str(batch),
+                              "--threads", str(threads),
                               "--time", str(args.time), "--seq", str(args.seq)],
                              threads)["p50_ms"]
                 row = {"model": name, "batch": batch, "threads": threads,

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 
-from timing import ort_p50_ms
+from timing import converted_models, ort_p50_ms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -199,17 +199,10 @@ def main():
                         help="Markdown file whose marked section gets the tables")
     args = parser.parse_args()
     build_models(args.models)
-    names = sorted(d for d in os.listdir(args.models)
-                   if os.path.exists(os.path.join(args.models, d, "model.onnx")))
-    if args.only:
-        names = [n for n in names if re.search(args.only, n)]
     results = []
-    for name in names:
-        d = os.path.join(args.models, name)
-        onnx_path = os.path.join(d, "model.onnx")
-        spruce_path = os.path.join(d, "model.spruce")
-        subprocess.run([args.spruce, "convert", onnx_path, "-o", spruce_path],
-                       check=True, stdout=subprocess.DEVNULL)
+    for name, onnx_path, spruce_path in converted_models(
+            args.models, args.spruce,
+            lambda n: not args.only or re.search(args.only, n)):
         features = None
         if name.startswith("lstm"):
             features = int(re.match(r"lstm(\d+)_", name).group(1))

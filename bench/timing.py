@@ -1,4 +1,4 @@
-"""Timing shared by the PyTorch comparison scripts in bench/."""
+"""Timing and model handling shared by the comparison scripts in bench/."""
 import json
 import os
 import statistics
@@ -56,3 +56,18 @@ def ort_p50_ms(onnx_path, batch, threads, seconds, seq):
         check=True, capture_output=True, text=True,
         env=dict(os.environ, OMP_NUM_THREADS=str(threads))).stdout
     return json.loads(out.strip().splitlines()[-1])["p50_ms"]
+
+
+def converted_models(models_dir, spruce, keep):
+    """(name, model.onnx, model.spruce) for every model folder under
+    models_dir whose name `keep` accepts, sorted, each converted afresh with
+    `spruce convert`."""
+    for name in sorted(os.listdir(models_dir)):
+        d = os.path.join(models_dir, name)
+        onnx_path = os.path.join(d, "model.onnx")
+        if not os.path.exists(onnx_path) or not keep(name):
+            continue
+        spruce_path = os.path.join(d, "model.spruce")
+        subprocess.run([spruce, "convert", onnx_path, "-o", spruce_path],
+                       check=True, stdout=subprocess.DEVNULL)
+        yield name, onnx_path, spruce_path

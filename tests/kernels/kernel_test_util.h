@@ -1,4 +1,4 @@
-// Random matrices and vectors the kernel tests share.
+// Random matrices and vectors, and the activations, the kernel tests share.
 #ifndef SPRUCE_TESTS_KERNELS_KERNEL_TEST_UTIL_H_
 #define SPRUCE_TESTS_KERNELS_KERNEL_TEST_UTIL_H_
 
@@ -7,7 +7,14 @@
 #include <random>
 #include <vector>
 
+#include "spruce/kernels/spmm.h"
+
 namespace spruce::kernels::test_util {
+
+// Every activation the kernels fuse.
+inline constexpr Activation kActivations[] = {
+    Activation::kNone,    Activation::kRelu, Activation::kGelu,
+    Activation::kSigmoid, Activation::kTanh, Activation::kRelu6};
 
 // Random weights where a fraction `sparsity` of entries is exactly 0.
 inline std::vector<float> random_sparse(size_t rows, size_t cols,

@@ -24,6 +24,7 @@ namespace {
 
 constexpr float kUntouched = -1234.5f;
 
+using test_util::kActivations;
 using test_util::random_sparse;
 using test_util::uniform_values;
 
@@ -35,10 +36,6 @@ void ExpectElementClose(float got, double want, double scale,
   const double tolerance = 1e-5 * std::abs(want) + 1e-5 * scale + 1e-30;
   ASSERT_NEAR(got, want, tolerance) << where;
 }
-
-constexpr Activation kActivations[] = {Activation::kNone, Activation::kRelu,
-                                       Activation::kGelu, Activation::kSigmoid,
-                                       Activation::kTanh, Activation::kRelu6};
 
 // Y[n × rows] = act(X[n × cols] · Wᵀ + b) through either kernel, compared
 // with the reference, element by element.

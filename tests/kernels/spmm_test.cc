@@ -21,6 +21,7 @@ namespace spruce::kernels {
 namespace {
 
 using test_util::random_block_sparse;
+using test_util::kActivations;
 using test_util::random_sparse;
 using test_util::uniform_values;
 
@@ -227,10 +228,6 @@ TEST_P(SpmmCsr, ThirtyTwoBitIndicesForWideMatrices) {
     }
   }
 }
-
-constexpr Activation kActivations[] = {Activation::kNone, Activation::kRelu,
-                                       Activation::kGelu, Activation::kSigmoid,
-                                       Activation::kTanh, Activation::kRelu6};
 
 TEST_P(SpmmCsr, FusedBiasAndActivations) {
   for (size_t n : {1, 5, 16, 70, 128}) {
