@@ -69,7 +69,7 @@ std::string write_model(size_t hidden, double sparsity) {
   add("B", {4 * h}, std::vector<float>(4 * hidden, 0.01f));
   cv::NodeDef node;
   node.name = "lstm";
-  node.op = cv::OpType::kLstm;
+  node.op = spruce::OpKind::kLstm;
   node.inputs = {0};
   node.outputs = {1};
   node.weights = {0, 1, 2};

@@ -132,7 +132,7 @@ std::vector<uint8_t> serialize_model(const ModelDef& model) {
   std::vector<flatbuffers::Offset<fb::Node>> nodes;
   for (const NodeDef& n : model.nodes) {
     flatbuffers::Offset<fb::LstmParams> lstm;
-    if (n.op == OpType::kLstm) {
+    if (n.op == OpKind::kLstm) {
       const LstmParams& p = n.lstm;
       lstm = fb::CreateLstmParams(
           fbb, p.hidden_size, static_cast<fb::LstmDirection>(p.direction),
@@ -140,8 +140,8 @@ std::vector<uint8_t> serialize_model(const ModelDef& model) {
           p.state_batch_major, p.state_offset);
     }
     flatbuffers::Offset<fb::SpatialParams> spatial;
-    if (n.op == OpType::kConv || n.op == OpType::kMaxPool ||
-        n.op == OpType::kAveragePool) {
+    if (n.op == OpKind::kConv || n.op == OpKind::kMaxPool ||
+        n.op == OpKind::kAveragePool) {
       const SpatialParams& p = n.spatial;
       const auto ints = [&](const uint32_t* v, size_t count) {
         return fbb.CreateVector(std::vector<uint32_t>(v, v + count));
@@ -151,7 +151,7 @@ std::vector<uint8_t> serialize_model(const ModelDef& model) {
           ints(p.dilations, 2), p.group, p.ceil_mode, p.count_include_pad);
     }
     nodes.push_back(fb::CreateNode(
-        fbb, fbb.CreateString(n.name), static_cast<fb::OpType>(n.op),
+        fbb, fbb.CreateString(n.name), static_cast<uint16_t>(n.op),
         fbb.CreateVector(n.inputs), fbb.CreateVector(n.outputs),
         fbb.CreateVector(n.weights), static_cast<fb::Activation>(n.activation),
         n.axis, lstm, spatial, n.clip_min, n.clip_max,

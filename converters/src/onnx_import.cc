@@ -338,7 +338,7 @@ class Importer {
     const ValueDef source = model_.values[value];
     NodeDef n;
     n.name = "output " + name;
-    n.op = OpType::kReshape;
+    n.op = OpKind::kReshape;
     n.inputs = {value};
     for (size_t d = 0; d < source.shape.size(); ++d) {
       n.ints.push_back(-2 - static_cast<int64_t>(d));  // copy dimension d
@@ -567,7 +567,7 @@ class Importer {
 
     NodeDef n;
     n.name = node.name();
-    n.op = OpType::kLinear;
+    n.op = OpKind::kLinear;
     n.inputs = {x};
     n.weights = {static_cast<uint32_t>(model_.weights.size() - 1)};
     Shape ys = xs;
@@ -647,7 +647,7 @@ class Importer {
         values_.count(node.input(0)) != 0 || views_.count(node.input(0)) != 0;
     if (!is_constant_2d(node.input(1)) || !activation_x) {
       NodeDef n;
-      n.op = OpType::kMatMul;
+      n.op = OpKind::kMatMul;
       n.inputs = {operand(node, node.input(0)), operand(node, node.input(1))};
       const Shape& a = model_.values[n.inputs[0]].shape;
       const Shape& b = model_.values[n.inputs[1]].shape;
@@ -688,12 +688,12 @@ class Importer {
   // The node that produced `tensor` if it is one of `ops` and its result may
   // be rewritten in place (this is its only reader and not a model output).
   NodeDef* fusable_producer(const std::string& tensor,
-                            std::initializer_list<OpType> ops) {
+                            std::initializer_list<OpKind> ops) {
     const auto it = values_.find(tensor);
     if (it == values_.end() || readers_[tensor] != 1) return nullptr;
     for (auto n = model_.nodes.rbegin(); n != model_.nodes.rend(); ++n) {
       if (n->outputs.empty() || n->outputs[0] != it->second) continue;
-      for (OpType op : ops) {
+      for (OpKind op : ops) {
         if (n->op == op) return &*n;
       }
       return nullptr;
@@ -701,12 +701,12 @@ class Importer {
     return nullptr;
   }
   NodeDef* fusable_linear(const std::string& tensor) {
-    return fusable_producer(tensor, {OpType::kLinear});
+    return fusable_producer(tensor, {OpKind::kLinear});
   }
   // Where a following Relu or Clip(0, 6) can be fused.
   NodeDef* fusable_activation_target(const std::string& tensor) {
     NodeDef* n = fusable_producer(
-        tensor, {OpType::kLinear, OpType::kConv, OpType::kAdd});
+        tensor, {OpKind::kLinear, OpKind::kConv, OpKind::kAdd});
     return n != nullptr && n->activation == kernels::Activation::kNone
                ? n
                : nullptr;
@@ -725,7 +725,7 @@ class Importer {
     const int ci = is_constant(node.input(1))   ? 1
                    : is_constant(node.input(0)) ? 0
                                                 : -1;
-    if (ci < 0) return add_node(node, OpType::kAdd);
+    if (ci < 0) return add_node(node, OpKind::kAdd);
     const std::string& x = node.input(1 - ci);
     NodeDef* linear = fusable_linear(x);
     const Constant& c = constants_.at(node.input(ci));
@@ -758,7 +758,7 @@ class Importer {
     const uint32_t x = value_of(node, node.input(0));
     NodeDef n;
     n.name = node.name();
-    n.op = OpType::kRelu;
+    n.op = OpKind::kRelu;
     n.inputs = {x};
     n.outputs = {add_value(node.output(0), model_.values[x].shape)};
     model_.nodes.push_back(std::move(n));
@@ -767,7 +767,7 @@ class Importer {
   // ------------------------------------------------------------ CNN ops
   // A node of `op` over the node's activation inputs, output shape from the
   // runtime's rules for elementwise ops (same shape, or broadcast for Add).
-  void add_node(const onnx::NodeProto& node, OpType op) {
+  void add_node(const onnx::NodeProto& node, OpKind op) {
     NodeDef n;
     n.name = node.name();
     n.op = op;
@@ -775,7 +775,7 @@ class Importer {
       n.inputs.push_back(value_of(node, in));
     }
     Shape shape = model_.values[n.inputs[0]].shape;
-    if (op == OpType::kAdd &&
+    if (op == OpKind::kAdd &&
         !broadcast_shape(shape, model_.values[n.inputs[1]].shape, &shape)) {
       fail(node, "shapes " + to_string(model_.values[n.inputs[0]].shape) +
                      " and " + to_string(model_.values[n.inputs[1]].shape) +
@@ -819,7 +819,7 @@ class Importer {
     const uint32_t x = value_of(node, node.input(0));
     NodeDef n;
     n.name = node.name();
-    n.op = OpType::kClip;
+    n.op = OpKind::kClip;
     n.inputs = {x};
     n.clip_min = lo;
     n.clip_max = hi;
@@ -921,7 +921,7 @@ class Importer {
     model_.weights.push_back(std::move(weight));
     NodeDef n;
     n.name = node.name();
-    n.op = OpType::kConv;
+    n.op = OpKind::kConv;
     n.inputs = {x};
     n.spatial = p;
     n.weights = {static_cast<uint32_t>(model_.weights.size() - 1)};
@@ -998,7 +998,7 @@ class Importer {
       scale[k] = static_cast<float>(s);
       shift[k] = static_cast<float>(c[1]->f[k] - c[2]->f[k] * s);
     }
-    NodeDef* conv = fusable_producer(node.input(0), {OpType::kConv});
+    NodeDef* conv = fusable_producer(node.input(0), {OpKind::kConv});
     if (conv != nullptr && conv->activation == kernels::Activation::kNone &&
         static_cast<size_t>(model_.weights[conv->weights[0]].shape[0]) ==
             channels) {
@@ -1058,7 +1058,7 @@ class Importer {
     }
     NodeDef n;
     n.name = node.name();
-    n.op = max ? OpType::kMaxPool : OpType::kAveragePool;
+    n.op = max ? OpKind::kMaxPool : OpKind::kAveragePool;
     n.inputs = {x};
     n.spatial = p;
     n.outputs = {add_value(node.output(0), window_output(node, xs, xs[1], p))};
@@ -1093,7 +1093,7 @@ class Importer {
     }
     NodeDef n;
     n.name = node.name();
-    n.op = OpType::kGlobalAveragePool;
+    n.op = OpKind::kGlobalAveragePool;
     n.inputs = {x};
     n.outputs = {add_value(node.output(0), {xs[0], xs[1], 1, 1})};
     model_.nodes.push_back(std::move(n));
@@ -1120,7 +1120,7 @@ class Importer {
     };
     NodeDef n;
     n.name = node.name();
-    n.op = OpType::kFlatten;
+    n.op = OpKind::kFlatten;
     n.axis = static_cast<int>(axis);
     n.inputs = {x};
     n.outputs = {
@@ -1540,7 +1540,7 @@ class Importer {
     }
     constexpr int64_t kFar = int64_t{1} << 40;
     NodeDef n;
-    n.op = OpType::kSlice;
+    n.op = OpKind::kSlice;
     n.inputs = {x};
     uint32_t ref = kNoValue;
     Shape ys = xs;
@@ -1616,7 +1616,7 @@ class Importer {
     if (node.input_size() < 1) fail(node, "needs inputs");
     NodeDef n;
     n.name = node.name();
-    n.op = OpType::kConcat;
+    n.op = OpKind::kConcat;
     Shape shape;
     for (const std::string& in : node.input()) {
       const uint32_t v = operand(node, in);
@@ -1656,7 +1656,7 @@ class Importer {
       const Shape shape = c.shape.empty() ? Shape{1} : c.shape;
       NodeDef n;
       n.name = name;
-      n.op = OpType::kConstant;
+      n.op = OpKind::kConstant;
       n.weights = {add_weight(weight_name(name), shape, std::move(data))};
       const uint32_t id = add_value(name, shape);
       n.outputs = {id};
@@ -1692,7 +1692,7 @@ class Importer {
           }
           ys.push_back(xs[static_cast<size_t>(p)]);
         }
-        n.op = OpType::kTranspose;
+        n.op = OpKind::kTranspose;
         n.inputs = {v.source};
         n.ints = perm;
         break;
@@ -1703,7 +1703,7 @@ class Importer {
         ys[0] = ys[0] >= 0
                     ? std::min(v.end, ys[0]) - v.start
                     : (v.end < (int64_t{1} << 40) ? v.end - v.start : -1);
-        n.op = OpType::kSlice;
+        n.op = OpKind::kSlice;
         n.inputs = {v.source};
         n.ints = {0, v.start, std::min<int64_t>(v.end, int64_t{1} << 40), 1};
         n.end_dims = {-1};
@@ -1714,7 +1714,7 @@ class Importer {
                                         [](int64_t d) { return d <= 0; })) {
           return std::nullopt;
         }
-        n.op = OpType::kConstant;
+        n.op = OpKind::kConstant;
         n.weights = {add_weight(
             name, v.sym, std::vector<float>(element_count(v.sym), 0.0f))};
         ys = v.sym;
@@ -1735,7 +1735,7 @@ class Importer {
         if (!ok) return std::nullopt;
         Shape row_shape(v.sym.size(), 1);
         row_shape.back() = static_cast<int64_t>(v.row.size());
-        n.op = OpType::kConstant;
+        n.op = OpKind::kConstant;
         n.weights = {add_weight(name, row_shape, v.row)};
         ys = row_shape;
         report_->folded.push_back(
@@ -1779,7 +1779,7 @@ class Importer {
         {"Mul", BinaryOp::kMul}, {"Div", BinaryOp::kDiv},
         {"Pow", BinaryOp::kPow}, {"Equal", BinaryOp::kEqual}};
     NodeDef n;
-    n.op = OpType::kBinary;
+    n.op = OpKind::kBinary;
     n.binary_op = kOps.at(node.op_type());
     n.inputs = {operand(node, node.input(0)), operand(node, node.input(1))};
     const Shape shape = broadcast_or_fail(node, n.inputs);
@@ -1796,7 +1796,7 @@ class Importer {
         {"Gelu", UnaryOp::kGelu}};
     const UnaryOp op = kOps.at(node.op_type());
     if (op == UnaryOp::kGelu) {
-      NodeDef* linear = fusable_producer(node.input(0), {OpType::kLinear});
+      NodeDef* linear = fusable_producer(node.input(0), {OpKind::kLinear});
       if (linear != nullptr &&
           linear->activation == kernels::Activation::kNone) {
         linear->activation = kernels::Activation::kGelu;
@@ -1807,7 +1807,7 @@ class Importer {
       }
     }
     NodeDef n;
-    n.op = OpType::kUnary;
+    n.op = OpKind::kUnary;
     n.unary_op = op;
     n.inputs = {operand(node, node.input(0))};
     const Shape shape = model_.values[n.inputs[0]].shape;
@@ -1855,7 +1855,7 @@ class Importer {
                        " is not supported");
     }
     NodeDef n;
-    n.op = OpType::kUnary;
+    n.op = OpKind::kUnary;
     n.unary_op = op;
     n.inputs = {x};
     const Shape shape = model_.values[x].shape;
@@ -1889,7 +1889,7 @@ class Importer {
       return;
     }
     NodeDef n;
-    n.op = OpType::kGather;
+    n.op = OpKind::kGather;
     n.inputs = {operand(node, node.input(1))};
     n.weights = {add_weight(weight_name(node.input(0)), table.shape, table.f)};
     Shape shape = model_.values[n.inputs[0]].shape;
@@ -1915,7 +1915,7 @@ class Importer {
 
   void import_reduce_mean(const onnx::NodeProto& node) {
     NodeDef n;
-    n.op = OpType::kReduceMean;
+    n.op = OpKind::kReduceMean;
     n.inputs = {operand(node, node.input(0))};
     const Shape xs = model_.values[n.inputs[0]].shape;
     n.ints =
@@ -1955,7 +1955,7 @@ class Importer {
   void import_layer_norm(const onnx::NodeProto& node) {
     if (node.input_size() < 2) fail(node, "needs X and Scale");
     NodeDef n;
-    n.op = OpType::kLayerNorm;
+    n.op = OpKind::kLayerNorm;
     n.inputs = {operand(node, node.input(0))};
     const Shape xs = model_.values[n.inputs[0]].shape;
     int64_t axis = attr_int(node, "axis", -1);
@@ -2019,7 +2019,7 @@ class Importer {
     };
     auto reduce = [&](const std::string& name, uint32_t in) {
       NodeDef n;
-      n.op = OpType::kReduceMean;
+      n.op = OpKind::kReduceMean;
       n.inputs = {in};
       n.ints = axes;
       n.keepdims = true;
@@ -2028,14 +2028,14 @@ class Importer {
     auto binary = [&](const std::string& name, BinaryOp op, uint32_t a,
                       uint32_t b, const Shape& shape) {
       NodeDef n;
-      n.op = OpType::kBinary;
+      n.op = OpKind::kBinary;
       n.binary_op = op;
       n.inputs = {a, b};
       return add(name, std::move(n), shape);
     };
     auto unary = [&](const std::string& name, UnaryOp op, uint32_t in) {
       NodeDef n;
-      n.op = OpType::kUnary;
+      n.op = OpKind::kUnary;
       n.unary_op = op;
       n.inputs = {in};
       return add(name, std::move(n), stat);
@@ -2048,7 +2048,7 @@ class Importer {
         binary(base + "squared", BinaryOp::kMul, centered, centered, xs);
     const uint32_t variance = reduce(base + "variance", squared);
     NodeDef eps;
-    eps.op = OpType::kConstant;
+    eps.op = OpKind::kConstant;
     eps.weights = {add_weight(base + "epsilon", {1}, {epsilon})};
     const uint32_t eps_value = add(base + "epsilon", std::move(eps), {1});
     const uint32_t shifted = binary(base + "variance_eps", BinaryOp::kAdd,
@@ -2060,7 +2060,7 @@ class Importer {
   void import_softmax(const onnx::NodeProto& node) {
     if (node.input_size() != 1) fail(node, "needs 1 input");
     NodeDef n;
-    n.op = OpType::kSoftmax;
+    n.op = OpKind::kSoftmax;
     n.inputs = {operand(node, node.input(0))};
     const Shape xs = model_.values[n.inputs[0]].shape;
     n.coerce_2d = opset_ < 13;
@@ -2076,7 +2076,7 @@ class Importer {
   void import_where(const onnx::NodeProto& node) {
     if (node.input_size() != 3) fail(node, "needs 3 inputs");
     NodeDef n;
-    n.op = OpType::kWhere;
+    n.op = OpKind::kWhere;
     for (int k = 0; k < 3; ++k)
       n.inputs.push_back(operand(node, node.input(k)));
     const Shape shape = broadcast_or_fail(node, n.inputs);
@@ -2092,7 +2092,7 @@ class Importer {
       fail(node, "the target shape must be known at conversion");
     }
     NodeDef n;
-    n.op = OpType::kExpand;
+    n.op = OpKind::kExpand;
     n.inputs = {operand(node, node.input(0))};
     n.ints = *target;
     Shape shape;
@@ -2107,7 +2107,7 @@ class Importer {
   void import_split(const onnx::NodeProto& node) {
     NodeDef n;
     n.name = node.name();
-    n.op = OpType::kSplit;
+    n.op = OpKind::kSplit;
     n.inputs = {operand(node, node.input(0))};
     const Shape xs = model_.values[n.inputs[0]].shape;
     int64_t axis = attr_int(node, "axis", 0);
@@ -2244,7 +2244,7 @@ class Importer {
       }
     }
     NodeDef n;
-    n.op = OpType::kReshape;
+    n.op = OpKind::kReshape;
     n.inputs = {x};
     n.ints = std::move(spec);
     add_simple(node, std::move(n), ys);
@@ -2456,7 +2456,7 @@ class Importer {
 
     NodeDef n;
     n.name = node.name();
-    n.op = OpType::kLstm;
+    n.op = OpKind::kLstm;
     static const char* kDirectionName[] = {".forward", ".reverse"};
     for (uint32_t d = 0; d < dirs; ++d) {
       const std::string suffix =
@@ -2530,10 +2530,10 @@ class Importer {
   // LSTM direction's bias, is counted with the matrix before it.
   void choose_formats() {
     for (const NodeDef& n : model_.nodes) {
-      if (n.op == OpType::kLinear || n.op == OpType::kConv) {
+      if (n.op == OpKind::kLinear || n.op == OpKind::kConv) {
         choose_format(n.name, n.weights[0],
                       {n.weights.begin() + 1, n.weights.end()});
-      } else if (n.op == OpType::kLstm) {
+      } else if (n.op == OpKind::kLstm) {
         for (size_t k = 0; k + 2 < n.weights.size(); k += 3) {
           choose_format(n.name, n.weights[k], {});
           choose_format(n.name, n.weights[k + 1], {n.weights[k + 2]});

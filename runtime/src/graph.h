@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/op_kind.h"
 #include "spruce/elementwise_ops.h"
 #include "spruce/kernels/spmm.h"
 #include "spruce/lstm_params.h"
@@ -19,41 +20,13 @@
 
 namespace spruce {
 
-enum class OpKind : uint8_t {
-  kLinear,
-  kRelu,
-  kFlatten,
-  kLstm,
-  kConcat,
-  kConv,
-  kMaxPool,
-  kAveragePool,
-  kGlobalAveragePool,
-  kAdd,
-  kClip,
-  kGather,
-  kBinary,
-  kUnary,
-  kReduceMean,
-  kLayerNorm,
-  kSoftmax,
-  kMatMul,
-  kTranspose,
-  kReshape,
-  kWhere,
-  kSlice,
-  kSplit,
-  kExpand,
-  kConstant,
-};
 enum class WeightLayout : uint8_t { kDense, kCsr, kBsr };
 
-const char* op_name(OpKind op);
 const char* activation_name(kernels::Activation activation);
 
 struct ValueDesc {
   std::string name;
-  Shape shape;  // -1 where dynamic
+  Shape shape;                          // -1 where dynamic
   DataType dtype = DataType::kFloat32;  // kInt64 only for model inputs
 };
 
@@ -63,8 +36,8 @@ struct WeightDesc {
   WeightLayout layout = WeightLayout::kDense;
   const float* values = nullptr;  // dense: all elements; sparse: non-zeros
   size_t value_count = 0;
-  kernels::CsrView csr;  // kCsr
-  kernels::BsrView bsr;  // kBsr
+  kernels::CsrView csr;     // kCsr
+  kernels::BsrView bsr;     // kBsr
   size_t stored_bytes = 0;  // all blobs of this weight
 
   size_t dense_count() const;  // elements of the logical dense shape
@@ -82,20 +55,19 @@ struct NodeDesc {
   std::vector<uint32_t> outputs;
   std::vector<uint32_t> weights;  // weight indices
   kernels::Activation activation = kernels::Activation::kNone;
-  int axis = 1;     // Flatten, Concat
-  LstmParams lstm;  // Lstm
+  int axis = 1;           // Flatten, Concat
+  LstmParams lstm;        // Lstm
   SpatialParams spatial;  // Conv, MaxPool, AveragePool
   float clip_min = 0;     // Clip
   float clip_max = 0;
   std::vector<int64_t> ints;  // see the schema's OpType
   BinaryOp binary_op = BinaryOp::kAdd;
   UnaryOp unary_op = UnaryOp::kSqrt;
-  float epsilon = 0;       // LayerNorm
-  bool keepdims = true;    // ReduceMean
-  bool coerce_2d = false;  // Softmax
+  float epsilon = 0;              // LayerNorm
+  bool keepdims = true;           // ReduceMean
+  bool coerce_2d = false;         // Softmax
   std::vector<int32_t> end_dims;  // Slice
 };
-
 
 struct Graph {
   std::string producer;
@@ -112,24 +84,11 @@ struct Graph {
 constexpr size_t kMaxActivationElements = size_t{1} << 31;
 constexpr size_t kMaxRank = 8;
 
-// One sliced axis of a Slice node, resolved for an input shape.
-struct SliceDim {
-  int64_t axis = 0;
-  int64_t start = 0;
-  int64_t step = 1;
-  int64_t size = 0;
-};
-// The slices of `node` on input `x` (and `ref`, its second input, for ends
-// taken from a dimension); empty if a needed dimension is unknown (-1).
-std::vector<SliceDim> resolve_slice(const NodeDesc& node, const Shape& x,
-                                    const Shape* ref);
-
 // Output shapes of `node` (one per node output, empty for an absent one) for
 // `inputs` (one shape per node input, ignored where the input is absent); -1
 // marks an unknown dimension and propagates. Throws spruce::Error naming the
 // node on a mismatch.
-std::vector<Shape> infer_output_shapes(const Graph& graph,
-                                       const NodeDesc& node,
+std::vector<Shape> infer_output_shapes(const Graph& graph, const NodeDesc& node,
                                        const std::vector<Shape>& inputs);
 
 }  // namespace spruce

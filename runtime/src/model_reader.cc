@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "file_format.h"
+#include "ops/op.h"
 #include "spruce/error.h"
 #include "spruce/sparse_matrix.h"
 #include "spruce_generated.h"
@@ -346,7 +347,7 @@ class Reader {
   }
 
   // Value indices; kNoValue (an absent optional tensor) only where
-  // `allow_absent` (check_arity then checks which positions may be absent).
+  // `allow_absent` (the op's check then says which positions may be absent).
   std::vector<uint32_t> value_indices(const flatbuffers::Vector<uint32_t>* v,
                                       const Graph& graph,
                                       const std::string& what,
@@ -388,66 +389,15 @@ class Reader {
       NodeDesc node;
       node.name = n->name() != nullptr ? n->name()->str() : "";
       std::string what = "node '" + node.name + "'";
-      switch (n->op()) {
-        case fb::OpType::Linear:
-          node.op = OpKind::kLinear;
-          break;
-        case fb::OpType::Relu:
-          node.op = OpKind::kRelu;
-          break;
-        case fb::OpType::Flatten:
-          node.op = OpKind::kFlatten;
-          break;
-        case fb::OpType::Lstm:
-          node.op = OpKind::kLstm;
-          break;
-        case fb::OpType::Concat:
-          node.op = OpKind::kConcat;
-          break;
-        case fb::OpType::Conv:
-          node.op = OpKind::kConv;
-          break;
-        case fb::OpType::MaxPool:
-          node.op = OpKind::kMaxPool;
-          break;
-        case fb::OpType::AveragePool:
-          node.op = OpKind::kAveragePool;
-          break;
-        case fb::OpType::GlobalAveragePool:
-          node.op = OpKind::kGlobalAveragePool;
-          break;
-        case fb::OpType::Add:
-          node.op = OpKind::kAdd;
-          break;
-        case fb::OpType::Clip:
-          node.op = OpKind::kClip;
-          break;
-        case fb::OpType::Gather:
-        case fb::OpType::Binary:
-        case fb::OpType::Unary:
-        case fb::OpType::ReduceMean:
-        case fb::OpType::LayerNorm:
-        case fb::OpType::Softmax:
-        case fb::OpType::MatMul:
-        case fb::OpType::Transpose:
-        case fb::OpType::Reshape:
-        case fb::OpType::Where:
-        case fb::OpType::Slice:
-        case fb::OpType::Split:
-        case fb::OpType::Expand:
-        case fb::OpType::Constant:
-          // Numbered alike from Gather on (see graph.h).
-          node.op = static_cast<OpKind>(static_cast<int>(OpKind::kGather) +
-                                        (static_cast<int>(n->op()) -
-                                         static_cast<int>(fb::OpType::Gather)));
-          break;
-        default:
-          fail(what + " has unknown op type " +
-               std::to_string(static_cast<int>(n->op())) +
-               " (written by a newer spruce?)");
+      const std::optional<OpKind> op = op_from_code(n->op());
+      if (!op) {
+        fail(what + " has unknown op type " + std::to_string(n->op()) +
+             " (written by a newer spruce?)");
       }
+      node.op = *op;
       what = std::string(op_name(node.op)) + " " + what;
-      const bool optional_tensors = node.op == OpKind::kLstm;
+      const OpRule& rule = op_rule(node.op);
+      const bool optional_tensors = rule.optional_values;
       node.inputs = value_indices(n->inputs(), *graph, what, optional_tensors);
       node.outputs =
           value_indices(n->outputs(), *graph, what, optional_tensors);
@@ -486,13 +436,12 @@ class Reader {
       }
       node.clip_min = n->clip_min();
       node.clip_max = n->clip_max();
-      if (node.op == OpKind::kClip &&
-          !(node.clip_min <= node.clip_max)) {  // also refuses NaN
-        fail(what + " has clip bounds [" + std::to_string(node.clip_min) +
-             ", " + std::to_string(node.clip_max) + "]");
-      }
       read_tensor_op_params(*n, what, &node);
-      check_arity(*graph, node, what);
+      try {
+        rule.check(*graph, node);
+      } catch (const Error& e) {
+        fail(e.what());
+      }
       graph->nodes.push_back(std::move(node));
     }
   }
@@ -528,10 +477,6 @@ class Reader {
     node->epsilon = n.epsilon();
     node->keepdims = n.keepdims();
     node->coerce_2d = n.coerce_2d();
-    if (node->op == OpKind::kLayerNorm &&
-        !(node->epsilon >= 0 && node->epsilon < 1)) {  // also refuses NaN
-      fail(what + " has epsilon " + std::to_string(node->epsilon));
-    }
     for (int64_t v : node->ints) {
       if (v < -(int64_t{1} << 40) || v > (int64_t{1} << 40)) {
         fail(what + " has integer parameter " + std::to_string(v) +
@@ -608,195 +553,13 @@ class Reader {
     }
   }
 
-  // Conv: W [O, C/group · kh · kw] and an optional dense bias [O].
-  void check_conv_arity(const Graph& graph, const NodeDesc& node,
-                        const std::string& what) const {
-    if (node.weights.empty() || node.weights.size() > 2) {
-      fail(what + " needs a weight and an optional bias, has " +
-           std::to_string(node.weights.size()) + " weights");
-    }
-    const WeightDesc& w = graph.weights[node.weights[0]];
-    const SpatialParams& p = node.spatial;
-    const int64_t window = int64_t{p.kernel[0]} * p.kernel[1];
-    if (w.shape.size() != 2 || w.shape[1] % window != 0 ||
-        w.shape[0] % p.group != 0) {
-      fail(what + " weight '" + w.name + "' has shape " + to_string(w.shape) +
-           ", expected [out, in/group · " + std::to_string(p.kernel[0]) +
-           " · " + std::to_string(p.kernel[1]) + "] with out divisible by " +
-           "group " + std::to_string(p.group));
-    }
-    if (node.weights.size() == 2) {
-      const WeightDesc& b = graph.weights[node.weights[1]];
-      if (b.layout != WeightLayout::kDense || b.shape != Shape{w.shape[0]}) {
-        fail(what + " bias '" + b.name + "' must be dense of shape [" +
-             std::to_string(w.shape[0]) + "], is " + to_string(b.shape));
-      }
-    }
-  }
-
-  // An LSTM: X and optional initial_h, initial_c; optional Y, Y_h, Y_c; per
-  // direction W [4H, in], R [4H, H] (any layout) and a dense bias [4H].
-  void check_lstm_arity(const Graph& graph, const NodeDesc& node,
-                        const std::string& what) const {
-    if (node.inputs.empty() || node.inputs.size() > 3 ||
-        node.inputs[0] == kNoValue) {
-      fail(what + " needs input X and at most initial_h and initial_c");
-    }
-    if (node.outputs.empty() || node.outputs.size() > 3 ||
-        std::all_of(node.outputs.begin(), node.outputs.end(),
-                    [](uint32_t o) { return o == kNoValue; })) {
-      fail(what + " needs 1 to 3 outputs (Y, Y_h, Y_c), some present");
-    }
-    const LstmParams& p = node.lstm;
-    const size_t dirs = p.directions();
-    if (node.weights.size() != 3 * dirs) {
-      fail(what + " needs 3 weights (W, R, B) per direction, has " +
-           std::to_string(node.weights.size()));
-    }
-    const auto gates = static_cast<int64_t>(4) * p.hidden_size;
-    const int64_t in = graph.weights[node.weights[0]].shape.size() == 2
-                           ? graph.weights[node.weights[0]].shape[1]
-                           : -1;
-    for (size_t d = 0; d < dirs; ++d) {
-      const WeightDesc& w = graph.weights[node.weights[3 * d]];
-      const WeightDesc& r = graph.weights[node.weights[3 * d + 1]];
-      const WeightDesc& b = graph.weights[node.weights[3 * d + 2]];
-      if (w.shape != Shape{gates, in} || in <= 0) {
-        fail(what + " input weight '" + w.name + "' has shape " +
-             to_string(w.shape) + ", expected [" + std::to_string(gates) +
-             ", input]");
-      }
-      if (r.shape != Shape{gates, static_cast<int64_t>(p.hidden_size)}) {
-        fail(what + " recurrent weight '" + r.name + "' has shape " +
-             to_string(r.shape) + ", expected [" + std::to_string(gates) +
-             ", " + std::to_string(p.hidden_size) + "]");
-      }
-      if (b.layout != WeightLayout::kDense || b.shape != Shape{gates}) {
-        fail(what + " bias '" + b.name + "' must be dense of shape [" +
-             std::to_string(gates) + "], is " + to_string(b.shape));
-      }
-    }
-  }
-
-  // Inputs, outputs and weights of the Transformer-era ops.
-  bool check_tensor_op_arity(const Graph& graph, const NodeDesc& node,
-                             const std::string& what) const {
-    size_t min_in = 1, max_in = 1, weights = 0, max_weights = 0;
-    switch (node.op) {
-      case OpKind::kGather:
-        weights = max_weights = 1;
-        break;
-      case OpKind::kBinary:
-      case OpKind::kMatMul:
-        min_in = max_in = 2;
-        break;
-      case OpKind::kWhere:
-        min_in = max_in = 3;
-        break;
-      case OpKind::kLayerNorm:
-        weights = 1;
-        max_weights = 2;
-        break;
-      case OpKind::kSlice:
-        max_in = 2;
-        break;
-      case OpKind::kConstant:
-        min_in = max_in = 0;
-        weights = max_weights = 1;
-        break;
-      case OpKind::kUnary:
-      case OpKind::kReduceMean:
-      case OpKind::kSoftmax:
-      case OpKind::kTranspose:
-      case OpKind::kReshape:
-      case OpKind::kSplit:
-      case OpKind::kExpand:
-        break;
-      default:
-        return false;
-    }
-    if (node.inputs.size() < min_in || node.inputs.size() > max_in) {
-      fail(what + " needs " + std::to_string(min_in) + " to " +
-           std::to_string(max_in) + " inputs, has " +
-           std::to_string(node.inputs.size()));
-    }
-    const size_t outputs = node.op == OpKind::kSplit ? node.ints.size() : 1;
-    if (node.outputs.size() != outputs || outputs == 0) {
-      fail(what + " needs " + std::to_string(outputs) + " output(s), has " +
-           std::to_string(node.outputs.size()));
-    }
-    if (node.weights.size() < weights || node.weights.size() > max_weights) {
-      fail(what + " needs " + std::to_string(weights) + " to " +
-           std::to_string(max_weights) + " weights, has " +
-           std::to_string(node.weights.size()));
-    }
-    for (uint32_t w : node.weights) {
-      if (graph.weights[w].layout != WeightLayout::kDense) {
-        fail(what + " weight '" + graph.weights[w].name + "' must be dense");
-      }
-    }
-    if (node.op == OpKind::kGather &&
-        (graph.weights[node.weights[0]].shape.empty() ||
-         graph.weights[node.weights[0]].shape[0] < 1)) {
-      fail(what + " table must have at least one row, is " +
-           to_string(graph.weights[node.weights[0]].shape));
-    }
-    if (node.op == OpKind::kSlice &&
-        (node.ints.size() % 4 != 0 ||
-         node.end_dims.size() != node.ints.size() / 4)) {
-      fail(what + " needs (axis, start, end, step) and an end_dim per slice");
-    }
-    return true;
-  }
-
-  void check_arity(const Graph& graph, const NodeDesc& node,
-                   const std::string& what) const {
-    if (check_tensor_op_arity(graph, node, what)) return;
-    if (node.op == OpKind::kLstm) return check_lstm_arity(graph, node, what);
-    if (node.op == OpKind::kConcat) {
-      if (node.inputs.empty() || node.outputs.size() != 1 ||
-          !node.weights.empty()) {
-        fail(what + " needs inputs, 1 output and no weights");
-      }
-      return;
-    }
-    const size_t arity = node.op == OpKind::kAdd ? 2 : 1;
-    if (node.inputs.size() != arity || node.outputs.size() != 1) {
-      fail(what + " needs " + std::to_string(arity) +
-           " input(s) and 1 output, has " + std::to_string(node.inputs.size()) +
-           " and " + std::to_string(node.outputs.size()));
-    }
-    if (node.op == OpKind::kConv) return check_conv_arity(graph, node, what);
-    if (node.op != OpKind::kLinear) {
-      if (!node.weights.empty()) fail(what + " takes no weights");
-      return;
-    }
-    if (node.weights.empty() || node.weights.size() > 2) {
-      fail(what + " needs a weight and an optional bias, has " +
-           std::to_string(node.weights.size()) + " weights");
-    }
-    const WeightDesc& w = graph.weights[node.weights[0]];
-    if (w.shape.size() != 2) {
-      fail(what + " weight '" + w.name + "' has shape " + to_string(w.shape) +
-           ", expected [out, in]");
-    }
-    if (node.weights.size() == 2) {
-      const WeightDesc& b = graph.weights[node.weights[1]];
-      if (b.layout != WeightLayout::kDense || b.shape != Shape{w.shape[0]}) {
-        fail(what + " bias '" + b.name + "' must be dense of shape [" +
-             std::to_string(w.shape[0]) + "], is " + to_string(b.shape));
-      }
-    }
-  }
-
   // Nodes run in file order: each input must exist before its node runs, each
   // tensor is produced once, and the declared shapes agree with the ops.
   void check_order_and_shapes(Graph* graph) const {
     std::vector<bool> ready(graph->values.size(), false);
     for (uint32_t i : graph->inputs) ready[i] = true;
     for (const NodeDesc& node : graph->nodes) {
-      const std::string what =
-          std::string(op_name(node.op)) + " node '" + node.name + "'";
+      const std::string what = node_label(node);
       std::vector<Shape> input_shapes;
       for (uint32_t i : node.inputs) {
         if (i == kNoValue) {
@@ -811,7 +574,7 @@ class Reader {
       }
       std::vector<Shape> computed;
       try {
-        computed = infer_output_shapes(*graph, node, input_shapes);
+        computed = op_rule(node.op).output_shapes(*graph, node, input_shapes);
       } catch (const Error& e) {
         fail(e.what());
       }

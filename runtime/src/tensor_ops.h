@@ -80,6 +80,13 @@ void softmax(const float* x, const Shape& xs, size_t axis, bool coerce_2d,
 // y = x with dimensions permuted: y's dimension d is x's perm[d].
 void transpose(const float* x, const Shape& xs,
                const std::vector<int64_t>& perm, float* y);
+// One sliced axis of a Slice node, resolved for an input shape.
+struct SliceDim {
+  int64_t axis = 0;
+  int64_t start = 0;
+  int64_t step = 1;
+  int64_t size = 0;
+};
 // y = the slices `dims` of x (y has shape ys).
 void slice(const float* x, const Shape& xs, const std::vector<SliceDim>& dims,
            float* y, const Shape& ys);

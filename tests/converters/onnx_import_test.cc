@@ -34,7 +34,7 @@ TEST(OnnxImport, PrunedMlpBecomesCsrAndFusesReluAndFlatten) {
   const ModelDef model =
       import_onnx(fixture("mlp_pruned90/model.onnx"), {}, &report);
   ASSERT_EQ(model.nodes.size(), 4u);
-  EXPECT_EQ(model.nodes[0].op, OpType::kFlatten);
+  EXPECT_EQ(model.nodes[0].op, OpKind::kFlatten);
   EXPECT_EQ(model.nodes[1].activation, kernels::Activation::kRelu);
   EXPECT_EQ(model.nodes[2].activation, kernels::Activation::kRelu);
   EXPECT_EQ(model.nodes[3].activation, kernels::Activation::kNone);

@@ -15,7 +15,6 @@ namespace {
 
 using converters::ModelDef;
 using converters::NodeDef;
-using converters::OpType;
 using converters::WeightDef;
 using converters::WeightFormat;
 
@@ -92,7 +91,7 @@ std::string conv_model(const ConvCase& k, const std::vector<float>& w,
       {"y", {-1, k.out, k.p.output_size(0, k.h), k.p.output_size(1, k.w)}}};
   NodeDef n;
   n.name = "conv";
-  n.op = OpType::kConv;
+  n.op = OpKind::kConv;
   n.inputs = {0};
   n.outputs = {1};
   n.weights = {0, 1};
@@ -200,7 +199,7 @@ TEST(MemoryPlan, ResidualBlockReusesBuffersAndStaysCorrect) {
   m.values = {{"x", s}, {"a", s}, {"b", s}, {"sum", s}, {"y", s}, {"z", s}};
   NodeDef conv1;
   conv1.name = "conv1";
-  conv1.op = OpType::kConv;
+  conv1.op = OpKind::kConv;
   conv1.inputs = {0};
   conv1.outputs = {1};
   conv1.weights = {0, 1};
@@ -214,12 +213,12 @@ TEST(MemoryPlan, ResidualBlockReusesBuffersAndStaysCorrect) {
   conv2.activation = kernels::Activation::kNone;
   NodeDef add;
   add.name = "add";
-  add.op = OpType::kAdd;
+  add.op = OpKind::kAdd;
   add.inputs = {2, 0};
   add.outputs = {3};
   NodeDef relu;
   relu.name = "relu";
-  relu.op = OpType::kRelu;
+  relu.op = OpKind::kRelu;
   relu.inputs = {3};
   relu.outputs = {4};
   NodeDef conv3 = conv2;  // reads y; its output z is the model output
@@ -293,7 +292,7 @@ TEST(Conv, MixedSparseAndDenseChainsConvertLayouts) {
                   uint32_t kernel) {
     NodeDef n;
     n.name = name;
-    n.op = OpType::kConv;
+    n.op = OpKind::kConv;
     n.inputs = {in};
     n.outputs = {in + 1};
     n.weights = {weight, 3};
@@ -303,7 +302,7 @@ TEST(Conv, MixedSparseAndDenseChainsConvertLayouts) {
   };
   NodeDef gap;
   gap.name = "gap";
-  gap.op = OpType::kGlobalAveragePool;
+  gap.op = OpKind::kGlobalAveragePool;
   gap.inputs = {3};
   gap.outputs = {4};
   m.nodes = {conv("conv1", 0, 0, 3), conv("conv2", 1, 1, 3),

@@ -26,7 +26,7 @@ inline std::string write_linear_model(
   m.values = {{"x", std::move(x_shape)}, {"y", std::move(y_shape)}};
   converters::NodeDef n;
   n.name = "fc";
-  n.op = converters::OpType::kLinear;
+  n.op = OpKind::kLinear;
   n.inputs = {0};
   n.outputs = {1};
   n.weights = {0};

@@ -25,7 +25,6 @@ namespace {
 
 using converters::ModelDef;
 using converters::NodeDef;
-using converters::OpType;
 using converters::WeightDef;
 using converters::WeightFormat;
 using testing::temp_path;
@@ -55,7 +54,7 @@ WeightDef weight(const std::string& name, Shape shape) {
   return w;
 }
 
-NodeDef node(const std::string& name, OpType op, uint32_t in, uint32_t out,
+NodeDef node(const std::string& name, OpKind op, uint32_t in, uint32_t out,
              std::vector<uint32_t> weights = {},
              kernels::Activation act = kernels::Activation::kNone) {
   NodeDef n;
@@ -96,10 +95,10 @@ struct SmallModel {
     c.dense = w2;
     def.weights = {a, b, c};
     NodeDef n1 =
-        node("fc1", OpType::kLinear, 0, 1, {0, 1}, kernels::Activation::kRelu);
-    NodeDef n2 = node("relu", OpType::kRelu, 1, 2);
-    NodeDef n3 = node("flatten", OpType::kFlatten, 2, 3);
-    NodeDef n4 = node("fc2", OpType::kLinear, 3, 4, {2});
+        node("fc1", OpKind::kLinear, 0, 1, {0, 1}, kernels::Activation::kRelu);
+    NodeDef n2 = node("relu", OpKind::kRelu, 1, 2);
+    NodeDef n3 = node("flatten", OpKind::kFlatten, 2, 3);
+    NodeDef n4 = node("fc2", OpKind::kLinear, 3, 4, {2});
     def.nodes = {n1, n2, n3, n4};
     def.inputs = {0};
     def.outputs = {4};
@@ -354,7 +353,7 @@ TEST(ModelFile, HostileContentWithValidChecksumsIsRejected) {
   }
   {  // an op this reader does not know
     SmallModel m;
-    m.def.nodes[1].op = static_cast<OpType>(77);
+    m.def.nodes[1].op = static_cast<OpKind>(77);
     const std::string e = load_error(converters::serialize_model(m.def));
     EXPECT_NE(e.find("unknown op type 77"), std::string::npos) << e;
   }

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "ops/op_kind.h"
 #include "spruce/kernels/spmm.h"
 #include "spruce/lstm_params.h"
 #include "spruce/spatial_params.h"
@@ -18,33 +19,6 @@
 
 namespace spruce::converters {
 
-enum class OpType : uint16_t {
-  kLinear = 0,
-  kRelu = 1,
-  kFlatten = 2,
-  kLstm = 3,
-  kConcat = 4,
-  kConv = 5,
-  kMaxPool = 6,
-  kAveragePool = 7,
-  kGlobalAveragePool = 8,
-  kAdd = 9,
-  kClip = 10,
-  kGather = 11,
-  kBinary = 12,
-  kUnary = 13,
-  kReduceMean = 14,
-  kLayerNorm = 15,
-  kSoftmax = 16,
-  kMatMul = 17,
-  kTranspose = 18,
-  kReshape = 19,
-  kWhere = 20,
-  kSlice = 21,
-  kSplit = 22,
-  kExpand = 23,
-  kConstant = 24,
-};
 enum class WeightFormat : uint8_t { kDense = 0, kCsr = 1, kBsr = 2 };
 
 const char* format_name(WeightFormat format);
@@ -69,7 +43,7 @@ struct ValueDef {
 
 struct NodeDef {
   std::string name;
-  OpType op = OpType::kRelu;
+  OpKind op = OpKind::kRelu;
   // Indices into ModelDef::values; kNoValue for an absent optional one.
   std::vector<uint32_t> inputs;
   std::vector<uint32_t> outputs;
@@ -80,7 +54,7 @@ struct NodeDef {
   SpatialParams spatial;  // Conv, MaxPool, AveragePool
   float clip_min = 0;     // Clip
   float clip_max = 0;
-  std::vector<int64_t> ints;  // see the schema's OpType
+  std::vector<int64_t> ints;  // per op: see its file under runtime/src/ops/
   BinaryOp binary_op = BinaryOp::kAdd;
   UnaryOp unary_op = UnaryOp::kSqrt;
   float epsilon = 0;       // LayerNorm

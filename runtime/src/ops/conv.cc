@@ -1,0 +1,112 @@
+// Conv: y = act(conv2d(x, W) + b), x [N, C, H, W] → y [N, O, H', W']
+// (SpatialParams); weights: W as the matrix [O, C/group · kh · kw] (ONNX's
+// [O, C/group, kh, kw] flattened), optional b [O]. BatchNormalization is
+// folded in by the converter. The kernel (sparse or oneDNN) is chosen at
+// load (conv_op.h); oneDNN's run channels-last, so chains of dense convs,
+// pools and residual Adds stay NHWC.
+#include "conv_op.h"
+#include "ops/op.h"
+#include "spruce/engine.h"
+
+namespace spruce {
+namespace {
+
+class ConvNode final : public NodeOp {
+ public:
+  explicit ConvNode(const OpInit& init)
+      : NodeOp(init),
+        conv_(init.graph.weights[init.node.weights[0]],
+              init.node.weights.size() > 1
+                  ? &init.graph.weights[init.node.weights[1]]
+                  : nullptr,
+              init.node.spatial, init.node.activation,
+              init.graph.values[init.node.inputs[0]].shape, init.plan,
+              init.engine) {}
+
+  void plan_layouts(LayoutPlanner& planner) override {
+    if (conv_.kernel() == LinearKernel::kOneDnn) {
+      planner.set_layout(node_.outputs[0], Layout::kChannelsLast);
+    }
+  }
+  void run(RunContext& ctx) const override {
+    const float* x = ctx.input(0, ctx.output_layout());
+    conv_.run(x, ctx.input_shape(0), ctx.output(),
+              ctx.output_layout() == Layout::kChannelsLast, ctx.threads());
+  }
+
+  void describe(LayerInfo* info) const override {
+    // One choice for every batch: each image is its own product.
+    info->kernels.push_back(
+        {1, linear_kernel_name(conv_.kernel()), conv_.speedup()});
+    describe_weights(graph_, node_, info);
+  }
+  void work(const std::vector<Shape>& shapes, double* /*rows*/,
+            double* multiply_adds) const override {
+    // Not for images whose size is only known at run time.
+    const Shape& x = shapes[node_.inputs[0]];
+    const Shape& declared = graph_.values[node_.inputs[0]].shape;
+    if (x.size() == 4 && declared[2] > 0 && declared[3] > 0) {
+      *multiply_adds = static_cast<double>(conv_.multiply_adds(x));
+    }
+  }
+  double onednn_multiply_adds(const std::vector<Shape>& /*shapes*/,
+                              double multiply_adds,
+                              size_t /*rows*/) const override {
+    return conv_.kernel() == LinearKernel::kOneDnn ? multiply_adds : 0.0;
+  }
+  void count_work(const std::vector<Shape>& shapes, double* flops,
+                  std::string* kernel) const override {
+    *flops +=
+        2.0 * static_cast<double>(conv_.multiply_adds(shapes[node_.inputs[0]]));
+    *kernel = linear_kernel_name(conv_.kernel());
+  }
+
+ private:
+  ConvOp conv_;
+};
+
+void check(const Graph& graph, const NodeDesc& node) {
+  check_arity(graph, node, Arity{1, 1, 1, 1, 2, false});
+  const WeightDesc& w = graph.weights[node.weights[0]];
+  const SpatialParams& p = node.spatial;
+  const int64_t window = int64_t{p.kernel[0]} * p.kernel[1];
+  if (w.shape.size() != 2 || w.shape[1] % window != 0 ||
+      w.shape[0] % p.group != 0) {
+    throw Error(node_label(node) + " weight '" + w.name + "' has shape " +
+                to_string(w.shape) + ", expected [out, in/group · " +
+                std::to_string(p.kernel[0]) + " · " +
+                std::to_string(p.kernel[1]) + "] with out divisible by group " +
+                std::to_string(p.group));
+  }
+  if (node.weights.size() == 2) {
+    const WeightDesc& b = graph.weights[node.weights[1]];
+    if (b.layout != WeightLayout::kDense || b.shape != Shape{w.shape[0]}) {
+      throw Error(node_label(node) + " bias '" + b.name +
+                  "' must be dense of shape [" + std::to_string(w.shape[0]) +
+                  "], is " + to_string(b.shape));
+    }
+  }
+}
+
+std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
+                          const std::vector<Shape>& inputs) {
+  const Shape& x = inputs.at(0);
+  if (x.size() != 4) {
+    fail_node(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
+  }
+  const SpatialParams& p = node.spatial;
+  const WeightDesc& w = graph.weights[node.weights[0]];
+  const int64_t per_group = w.shape[1] / (int64_t{p.kernel[0]} * p.kernel[1]);
+  if (x[1] >= 0 && x[1] != per_group * p.group) {
+    fail_node(node, "input " + to_string(x) + " has " + std::to_string(x[1]) +
+                        " channels, weight '" + w.name + "' expects " +
+                        std::to_string(per_group * p.group));
+  }
+  return {window_output_shape(node, x, w.shape[0])};
+}
+
+}  // namespace
+
+extern const OpRule kConvRule{check, shapes, create_op<ConvNode>};
+
+}  // namespace spruce

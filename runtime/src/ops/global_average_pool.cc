@@ -1,0 +1,38 @@
+// GlobalAveragePool: [N, C, H, W] → [N, C, 1, 1], the mean of each plane,
+// read NCHW or NHWC as its producer wrote it.
+#include "ops/op.h"
+#include "simple_ops.h"
+
+namespace spruce {
+namespace {
+
+class GlobalAveragePoolNode final : public NodeOp {
+ public:
+  using NodeOp::NodeOp;
+  void run(RunContext& ctx) const override {
+    const bool channels_last = ctx.input_layout(0) == Layout::kChannelsLast;
+    const float* x =
+        ctx.input(0, channels_last ? Layout::kChannelsLast : Layout::kRowMajor);
+    global_average_pool(x, ctx.input_shape(0), ctx.output(), channels_last);
+  }
+};
+
+void check(const Graph& graph, const NodeDesc& node) {
+  check_arity(graph, node, Arity{});
+}
+
+std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
+                          const std::vector<Shape>& inputs) {
+  const Shape& x = inputs.at(0);
+  if (x.size() != 4) {
+    fail_node(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
+  }
+  return {{x[0], x[1], 1, 1}};
+}
+
+}  // namespace
+
+extern const OpRule kGlobalAveragePoolRule{check, shapes,
+                                           create_op<GlobalAveragePoolNode>};
+
+}  // namespace spruce

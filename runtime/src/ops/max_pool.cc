@@ -1,0 +1,45 @@
+// MaxPool: the maximum of each NCHW window (SpatialParams), on oneDNN;
+// channels-last after a channels-last producer.
+#include "ops/op.h"
+#include "simple_ops.h"
+
+namespace spruce {
+namespace {
+
+class MaxPoolNode final : public NodeOp {
+ public:
+  explicit MaxPoolNode(const OpInit& init)
+      : NodeOp(init), pool_(init.node.op, init.node.spatial, init.engine) {}
+  void plan_layouts(LayoutPlanner& planner) override {
+    if (planner.layout(node_.inputs[0]) == Layout::kChannelsLast) {
+      planner.set_layout(node_.outputs[0], Layout::kChannelsLast);
+    }
+  }
+  void run(RunContext& ctx) const override {
+    const float* x = ctx.input(0, ctx.output_layout());
+    pool_.run(x, ctx.input_shape(0), ctx.output(),
+              ctx.output_layout() == Layout::kChannelsLast);
+  }
+
+ private:
+  PoolOp pool_;
+};
+
+void check(const Graph& graph, const NodeDesc& node) {
+  check_arity(graph, node, Arity{});
+}
+
+std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
+                          const std::vector<Shape>& inputs) {
+  const Shape& x = inputs.at(0);
+  if (x.size() != 4) {
+    fail_node(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
+  }
+  return {window_output_shape(node, x, x[1])};
+}
+
+}  // namespace
+
+extern const OpRule kMaxPoolRule{check, shapes, create_op<MaxPoolNode>};
+
+}  // namespace spruce

@@ -1,0 +1,76 @@
+// Reshape: y = x reshaped to `ints`, the same bytes under a new shape. A
+// size d >= 1 is kept, -1 is inferred, d <= -2 copies the input's dimension
+// -d - 2 (so dynamic sizes carry over).
+#include "ops/op.h"
+
+namespace spruce {
+namespace {
+
+class ReshapeNode final : public NodeOp {
+ public:
+  using NodeOp::NodeOp;
+  void run(RunContext& ctx) const override { ctx.set_output(0, ctx.input(0)); }
+};
+
+void check(const Graph& graph, const NodeDesc& node) {
+  check_arity(graph, node, Arity{});
+}
+
+std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
+                          const std::vector<Shape>& inputs) {
+  const Shape& x = inputs.at(0);
+  Shape y(node.ints.size());
+  int64_t known = 1;
+  size_t infer = node.ints.size();
+  bool unknown = false;
+  for (size_t i = 0; i < node.ints.size(); ++i) {
+    int64_t d = node.ints[i];
+    if (d <= -2) {
+      const int64_t from = -d - 2;
+      if (from >= static_cast<int64_t>(x.size())) {
+        fail_node(node, "copies dimension " + std::to_string(from) +
+                            " of an input of rank " + std::to_string(x.size()));
+      }
+      d = x[static_cast<size_t>(from)];
+      if (d < 0) {
+        unknown = true;
+        y[i] = -1;
+        continue;
+      }
+    } else if (d == 0) {
+      fail_node(node, "a dimension of size 0 is not supported");
+    }
+    if (d == -1) {
+      if (infer != node.ints.size()) fail_node(node, "two dimensions to infer");
+      infer = i;
+    } else if (__builtin_mul_overflow(known, d, &known) ||
+               known > (int64_t{1} << 62)) {
+      // A hostile file's sizes; real ones are bounded far below.
+      fail_node(node, "sizes multiply past 2^62");
+    }
+    y[i] = d;
+  }
+  const int64_t total = product_or_unknown(x, 0, x.size());
+  if (infer < y.size()) {
+    if (total < 0 || unknown) {
+      y[infer] = -1;
+    } else if (known == 0 || total % known != 0) {
+      fail_node(node,
+                "cannot reshape " + to_string(x) + " into " + to_string(y));
+    } else {
+      y[infer] = total / known;
+    }
+  } else if (total >= 0 && !unknown && total != known) {
+    fail_node(node, "cannot reshape " + to_string(x) + " (" +
+                        std::to_string(total) + " elements) into " +
+                        to_string(y));
+  }
+  return {y};
+}
+
+}  // namespace
+
+extern const OpRule kReshapeRule{check, shapes, create_op<ReshapeNode>,
+                                 OutputMemory::kAliasInput};
+
+}  // namespace spruce

@@ -1,0 +1,219 @@
+// The Engine's plan, made once at load: each node's op (kernels timed and
+// weights packed there), each value's layout, the memory plan and what
+// `spruce inspect` shows.
+#include <algorithm>
+
+#include "engine_impl.h"
+#include "linear_op.h"
+
+namespace spruce {
+
+void Engine::Impl::plan() {
+  LinearPlanOptions plan_options;
+  plan_options.force_dense = options.force_dense;
+  plan_options.measure =
+      options.kernel_selection == EngineOptions::KernelSelection::kMeasure;
+  plan_options.min_sparsity = options.sparse_kernel_min_sparsity;
+  plan_options.max_threads = threads;
+  plan_options.allowed = kernel_mask(options.kernels);
+  ops.resize(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const NodeDesc& node = graph.nodes[i];
+    ops[i] =
+        op_rule(node.op).create(OpInit{graph, node, plan_options, dnnl_engine});
+    has_matmul = has_matmul || ops[i]->work_needs_run_shapes();
+  }
+  plan_layouts();
+  for (uint32_t i : graph.inputs) {
+    inputs.push_back(
+        {graph.values[i].name, graph.values[i].shape, graph.values[i].dtype});
+  }
+  for (uint32_t o : graph.outputs) {
+    outputs.push_back({graph.values[o].name, graph.values[o].shape});
+  }
+  plan_memory();
+  describe_layers();
+  estimate_unit_work();
+}
+
+namespace {
+
+// A value goes feature-major only between ops that both run it so at wide
+// batches: a Linear whose wide batches run CSR or BSR, or an LSTM whose wide
+// batches run the steps loop. Everything else reads and writes row-major,
+// the layout dense kernels want, or channels-last between oneDNN's
+// convolutions.
+class Planner final : public LayoutPlanner {
+ public:
+  Planner(const Graph& graph, const std::vector<std::unique_ptr<Op>>& ops,
+          std::vector<Layout>* layout)
+      : graph_(graph), ops_(ops), layout_(*layout) {
+    readers_.resize(graph.values.size());
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      for (uint32_t v : graph.nodes[i].inputs) {
+        if (v != kNoValue) readers_[v].push_back(i);
+      }
+    }
+  }
+  Layout layout(uint32_t value) const override { return layout_[value]; }
+  void set_layout(uint32_t value, Layout layout) override {
+    layout_[value] = layout;
+  }
+  bool feeds_only_feature_major(uint32_t value) const override {
+    if (std::find(graph_.outputs.begin(), graph_.outputs.end(), value) !=
+            graph_.outputs.end() ||
+        readers_[value].empty()) {
+      return false;
+    }
+    return std::all_of(
+        readers_[value].begin(), readers_[value].end(),
+        [&](size_t i) { return ops_[i]->reads_feature_major(); });
+  }
+
+ private:
+  const Graph& graph_;
+  const std::vector<std::unique_ptr<Op>>& ops_;
+  std::vector<Layout>& layout_;
+  std::vector<std::vector<size_t>> readers_;  // per value
+};
+
+}  // namespace
+
+void Engine::Impl::plan_layouts() {
+  layout.assign(graph.values.size(), Layout::kRowMajor);
+  Planner planner(graph, ops, &layout);
+  for (const std::unique_ptr<Op>& op : ops) op->plan_layouts(planner);
+}
+
+// Greedy slot assignment in execution order with the declared shapes
+// (dynamic dimensions taken as 1 for the sizes reported).
+void Engine::Impl::plan_memory() {
+  const size_t value_count = graph.values.size();
+  const size_t node_count = graph.nodes.size();
+  constexpr size_t kForever = ~size_t{0};
+  std::vector<size_t> last_use(value_count, 0);
+  for (size_t i = 0; i < node_count; ++i) {
+    for (uint32_t v : graph.nodes[i].inputs) {
+      if (v != kNoValue) last_use[v] = i;
+    }
+  }
+  for (uint32_t o : graph.outputs) last_use[o] = kForever;
+  auto bytes_of = [&](uint32_t v) {
+    size_t count = 1;
+    for (int64_t d : graph.values[v].shape)
+      count *= d > 0 ? static_cast<size_t>(d) : 1;
+    return count * sizeof(float);
+  };
+  slot_of.assign(value_count, kNoSlot);
+  in_place.assign(node_count, false);
+  std::vector<size_t> slot_bytes;
+  std::vector<size_t> live;  // values alive in each slot
+  std::vector<uint32_t> free_slots;
+  for (size_t i = 0; i < node_count; ++i) {
+    const NodeDesc& node = graph.nodes[i];
+    const uint32_t in = node.inputs.empty() ? kNoValue : node.inputs[0];
+    const OutputMemory memory_kind = op_rule(node.op).memory;
+    for (uint32_t o : node.outputs) {
+      if (o == kNoValue) continue;
+      if (memory_kind == OutputMemory::kWeight) continue;
+      memory.unplanned_bytes += bytes_of(o);
+      if (memory_kind == OutputMemory::kAliasInput) {
+        slot_of[o] = slot_of[in];  // same bytes (or a model input's)
+        if (slot_of[o] != kNoSlot) ++live[slot_of[o]];
+        continue;
+      }
+      if (memory_kind == OutputMemory::kInPlace && in != kNoValue &&
+          slot_of[in] != kNoSlot && last_use[in] == i &&
+          live[slot_of[in]] == 1 &&
+          graph.values[in].shape == graph.values[o].shape &&
+          layout[in] == layout[o]) {
+        slot_of[o] = slot_of[in];
+        ++live[slot_of[o]];
+        in_place[i] = true;
+        continue;
+      }
+      // Best fit among free slots; else a new one.
+      const size_t need = bytes_of(o);
+      auto best = free_slots.end();
+      for (auto it = free_slots.begin(); it != free_slots.end(); ++it) {
+        const bool fits = slot_bytes[*it] >= need;
+        if (best == free_slots.end() ||
+            (fits && (slot_bytes[*best] < need ||
+                      slot_bytes[*it] < slot_bytes[*best])) ||
+            (!fits && slot_bytes[*best] < need &&
+             slot_bytes[*it] > slot_bytes[*best])) {
+          best = it;
+        }
+      }
+      uint32_t slot;
+      if (best != free_slots.end()) {
+        slot = *best;
+        free_slots.erase(best);
+      } else {
+        slot = static_cast<uint32_t>(slot_bytes.size());
+        slot_bytes.push_back(0);
+        live.push_back(0);
+      }
+      slot_bytes[slot] = std::max(slot_bytes[slot], need);
+      slot_of[o] = slot;
+      live[slot] = 1;
+    }
+    // Values whose last reader was this node leave their slots.
+    for (uint32_t v : node.inputs) {
+      if (v == kNoValue || last_use[v] != i || slot_of[v] == kNoSlot) continue;
+      if (live[slot_of[v]] > 0 && --live[slot_of[v]] == 0) {
+        free_slots.push_back(slot_of[v]);
+      }
+      last_use[v] = kForever - 1;  // released once, even if read twice
+    }
+    // An output nobody reads (an unused LSTM state) frees at once.
+    for (uint32_t o : node.outputs) {
+      if (o == kNoValue || last_use[o] != 0 || slot_of[o] == kNoSlot) continue;
+      if (std::find(graph.outputs.begin(), graph.outputs.end(), o) !=
+          graph.outputs.end()) {
+        continue;
+      }
+      if (--live[slot_of[o]] == 0) free_slots.push_back(slot_of[o]);
+    }
+  }
+  slot_count = slot_bytes.size();
+  for (size_t b : slot_bytes) memory.peak_bytes += b;
+}
+
+void Engine::Impl::describe_layers() {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const NodeDesc& node = graph.nodes[i];
+    LayerInfo info;
+    info.name = node.name;
+    info.op = op_name(node.op);
+    info.activation = activation_name(node.activation);
+    info.storage = "-";
+    ops[i]->describe(&info);
+    layers.push_back(std::move(info));
+  }
+}
+
+void Engine::Impl::estimate_unit_work() {
+  std::vector<Shape> unit(graph.values.size());
+  for (size_t v = 0; v < unit.size(); ++v) {
+    unit[v] = graph.values[v].shape;
+    for (int64_t& d : unit[v]) d = d > 0 ? d : 1;
+  }
+  unit_rows.assign(graph.nodes.size(), 1.0);
+  unit_macs.assign(graph.nodes.size(), 0.0);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const NodeDesc& node = graph.nodes[i];
+    if (node.inputs.empty() || node.inputs[0] == kNoValue ||
+        unit[node.inputs[0]].empty()) {
+      continue;
+    }
+    ops[i]->work(unit, &unit_rows[i], &unit_macs[i]);
+  }
+  unit_input_elements = 0;
+  for (uint32_t v : graph.inputs) {
+    unit_input_elements += static_cast<double>(element_count(unit[v]));
+  }
+  if (unit_input_elements <= 0) unit_input_elements = 1;
+}
+
+}  // namespace spruce
