@@ -73,8 +73,10 @@ std::string write_model(size_t hidden, double sparsity) {
   node.inputs = {0};
   node.outputs = {1};
   node.weights = {0, 1, 2};
-  node.lstm.hidden_size = static_cast<uint32_t>(hidden);
-  node.lstm.merged_output = true;
+  spruce::LstmParams params;
+  params.hidden_size = static_cast<uint32_t>(hidden);
+  params.merged_output = true;
+  spruce::set_lstm_params(&node.attrs, params);
   model.nodes.push_back(node);
   model.inputs = {0};
   model.outputs = {1};

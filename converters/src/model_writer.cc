@@ -131,34 +131,26 @@ std::vector<uint8_t> serialize_model(const ModelDef& model) {
   }
   std::vector<flatbuffers::Offset<fb::Node>> nodes;
   for (const NodeDef& n : model.nodes) {
-    flatbuffers::Offset<fb::LstmParams> lstm;
-    if (n.op == OpKind::kLstm) {
-      const LstmParams& p = n.lstm;
-      lstm = fb::CreateLstmParams(
-          fbb, p.hidden_size, static_cast<fb::LstmDirection>(p.direction),
-          p.input_batch_major, p.output_batch_major, p.merged_output,
-          p.state_batch_major, p.state_offset);
+    std::vector<flatbuffers::Offset<fb::Attribute>> attributes;
+    for (const Attribute& a : n.attrs.items()) {
+      attributes.push_back(fb::CreateAttribute(
+          fbb, fbb.CreateString(a.name),
+          a.ints.empty() ? 0 : fbb.CreateVector(a.ints),
+          a.floats.empty() ? 0 : fbb.CreateVector(a.floats)));
     }
-    flatbuffers::Offset<fb::SpatialParams> spatial;
-    if (n.op == OpKind::kConv || n.op == OpKind::kMaxPool ||
-        n.op == OpKind::kAveragePool) {
-      const SpatialParams& p = n.spatial;
-      const auto ints = [&](const uint32_t* v, size_t count) {
-        return fbb.CreateVector(std::vector<uint32_t>(v, v + count));
-      };
-      spatial = fb::CreateSpatialParams(
-          fbb, ints(p.kernel, 2), ints(p.strides, 2), ints(p.pads, 4),
-          ints(p.dilations, 2), p.group, p.ceil_mode, p.count_include_pad);
-    }
-    nodes.push_back(fb::CreateNode(
-        fbb, fbb.CreateString(n.name), static_cast<uint16_t>(n.op),
-        fbb.CreateVector(n.inputs), fbb.CreateVector(n.outputs),
-        fbb.CreateVector(n.weights), static_cast<fb::Activation>(n.activation),
-        n.axis, lstm, spatial, n.clip_min, n.clip_max,
-        n.ints.empty() ? 0 : fbb.CreateVector(n.ints),
-        static_cast<fb::BinaryOp>(n.binary_op),
-        static_cast<fb::UnaryOp>(n.unary_op), n.epsilon, n.keepdims,
-        n.coerce_2d, n.end_dims.empty() ? 0 : fbb.CreateVector(n.end_dims)));
+    const auto node_name = fbb.CreateString(n.name);
+    const auto node_inputs = fbb.CreateVector(n.inputs);
+    const auto node_outputs = fbb.CreateVector(n.outputs);
+    const auto node_weights = fbb.CreateVector(n.weights);
+    const auto node_attributes = fbb.CreateVector(attributes);
+    fb::NodeBuilder node(fbb);  // format 2: no per-op fields
+    node.add_name(node_name);
+    node.add_op(static_cast<uint16_t>(n.op));
+    node.add_inputs(node_inputs);
+    node.add_outputs(node_outputs);
+    node.add_weights(node_weights);
+    node.add_attributes(node_attributes);
+    nodes.push_back(node.Finish());
   }
   std::vector<flatbuffers::Offset<fb::KeyValue>> metadata;
   for (const auto& [key, value] : model.metadata) {

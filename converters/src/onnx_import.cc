@@ -340,9 +340,11 @@ class Importer {
     n.name = "output " + name;
     n.op = OpKind::kReshape;
     n.inputs = {value};
+    std::vector<int64_t> copy_dims;
     for (size_t d = 0; d < source.shape.size(); ++d) {
-      n.ints.push_back(-2 - static_cast<int64_t>(d));  // copy dimension d
+      copy_dims.push_back(-2 - static_cast<int64_t>(d));  // copy dimension d
     }
+    n.attrs.set_ints("shape", std::move(copy_dims));
     const uint32_t copy = add_value(name, source.shape);  // outputs are float
     n.outputs = {copy};
     model_.nodes.push_back(std::move(n));
@@ -707,7 +709,7 @@ class Importer {
   NodeDef* fusable_activation_target(const std::string& tensor) {
     NodeDef* n = fusable_producer(
         tensor, {OpKind::kLinear, OpKind::kConv, OpKind::kAdd});
-    return n != nullptr && n->activation == kernels::Activation::kNone
+    return n != nullptr && activation_of(n->attrs) == kernels::Activation::kNone
                ? n
                : nullptr;
   }
@@ -736,7 +738,7 @@ class Importer {
         (c.f.size() == 1 || (!c.shape.empty() && c.shape.back() == out &&
                              static_cast<int64_t>(c.f.size()) == out));
     if (linear == nullptr || linear->weights.size() != 1 ||
-        linear->activation != kernels::Activation::kNone || !bias_shaped) {
+        activation_of(linear->attrs) != kernels::Activation::kNone || !bias_shaped) {
       return import_binary(node);
     }
     set_bias(node, linear, constant(node, node.input(ci)), 1.0f,
@@ -749,7 +751,7 @@ class Importer {
   void import_relu(const onnx::NodeProto& node) {
     if (node.input_size() != 1) fail(node, "needs 1 input");
     if (NodeDef* target = fusable_activation_target(node.input(0))) {
-      target->activation = kernels::Activation::kRelu;
+      set_activation(&target->attrs, kernels::Activation::kRelu);
       report_->folded.push_back("fused Relu '" + node.name() + "' into '" +
                                 target->name + "'");
       take_over_output(target, node.output(0));
@@ -809,7 +811,7 @@ class Importer {
     }
     if (lo == 0.0f && hi == 6.0f) {
       if (NodeDef* target = fusable_activation_target(node.input(0))) {
-        target->activation = kernels::Activation::kRelu6;
+        set_activation(&target->attrs, kernels::Activation::kRelu6);
         report_->folded.push_back("fused Clip(0, 6) '" + node.name() +
                                   "' into '" + target->name + "'");
         take_over_output(target, node.output(0));
@@ -821,8 +823,8 @@ class Importer {
     n.name = node.name();
     n.op = OpKind::kClip;
     n.inputs = {x};
-    n.clip_min = lo;
-    n.clip_max = hi;
+    n.attrs.set_float("min", lo);
+    n.attrs.set_float("max", hi);
     n.outputs = {add_value(node.output(0), model_.values[x].shape)};
     model_.nodes.push_back(std::move(n));
   }
@@ -923,7 +925,7 @@ class Importer {
     n.name = node.name();
     n.op = OpKind::kConv;
     n.inputs = {x};
-    n.spatial = p;
+    set_spatial_params(&n.attrs, p);
     n.weights = {static_cast<uint32_t>(model_.weights.size() - 1)};
     if (!bias.empty()) {
       WeightDef b;
@@ -999,7 +1001,7 @@ class Importer {
       shift[k] = static_cast<float>(c[1]->f[k] - c[2]->f[k] * s);
     }
     NodeDef* conv = fusable_producer(node.input(0), {OpKind::kConv});
-    if (conv != nullptr && conv->activation == kernels::Activation::kNone &&
+    if (conv != nullptr && activation_of(conv->attrs) == kernels::Activation::kNone &&
         static_cast<size_t>(model_.weights[conv->weights[0]].shape[0]) ==
             channels) {
       WeightDef& w = model_.weights[conv->weights[0]];
@@ -1060,7 +1062,7 @@ class Importer {
     n.name = node.name();
     n.op = max ? OpKind::kMaxPool : OpKind::kAveragePool;
     n.inputs = {x};
-    n.spatial = p;
+    set_spatial_params(&n.attrs, p);
     n.outputs = {add_value(node.output(0), window_output(node, xs, xs[1], p))};
     model_.nodes.push_back(std::move(n));
   }
@@ -1121,7 +1123,7 @@ class Importer {
     NodeDef n;
     n.name = node.name();
     n.op = OpKind::kFlatten;
-    n.axis = static_cast<int>(axis);
+    n.attrs.set_int("axis", axis);
     n.inputs = {x};
     n.outputs = {
         add_value(node.output(0), {product(0, axis), product(axis, rank)})};
@@ -1440,9 +1442,11 @@ class Importer {
     const std::vector<int64_t> perm = attr_ints(node, "perm");
     // A merged LSTM output turned batch first (or back).
     NodeDef* lstm = sole_lstm_y(node.input(0));
-    if (lstm != nullptr && lstm->lstm.merged_output &&
+    if (lstm != nullptr && lstm_params_of(lstm->attrs).merged_output &&
         perm == std::vector<int64_t>{1, 0, 2}) {
-      lstm->lstm.output_batch_major = !lstm->lstm.output_batch_major;
+      LstmParams p = lstm_params_of(lstm->attrs);
+      p.output_batch_major = !p.output_batch_major;
+      set_lstm_params(&lstm->attrs, p);
       ValueDef& y = model_.values[lstm->outputs[0]];
       std::swap(y.shape[0], y.shape[1]);
       rename_value(lstm->outputs[0], node.output(0));
@@ -1469,8 +1473,8 @@ class Importer {
                             readers_[y_name] == 1;
     if (transposed) y_name = model_.values[v->source].name;
     NodeDef* lstm = sole_lstm_y(y_name);
-    if (lstm != nullptr && !lstm->lstm.merged_output) {
-      LstmParams& p = lstm->lstm;
+    if (lstm != nullptr && !lstm_params_of(lstm->attrs).merged_output) {
+      LstmParams p = lstm_params_of(lstm->attrs);
       const auto width = static_cast<int64_t>(p.directions() * p.hidden_size);
       ValueDef& y = model_.values[lstm->outputs[0]];
       bool merges = false;
@@ -1492,6 +1496,7 @@ class Importer {
       }
       if (merges) {
         p.merged_output = true;
+        set_lstm_params(&lstm->attrs, p);
         y.shape = p.output_batch_major ? Shape{y.shape[0], y.shape[1], width}
                                        : Shape{y.shape[0], y.shape[2], width};
         rename_value(lstm->outputs[0], node.output(0));
@@ -1544,6 +1549,7 @@ class Importer {
     n.inputs = {x};
     uint32_t ref = kNoValue;
     Shape ys = xs;
+    std::vector<int64_t> slices, end_dims;
     for (size_t k = 0; k < starts.size(); ++k) {
       int64_t axis =
           axes[k] < 0 ? axes[k] + static_cast<int64_t>(xs.size()) : axes[k];
@@ -1585,10 +1591,12 @@ class Importer {
           fail(node, "the slice of " + to_string(xs) + " is empty");
       }
       ys[static_cast<size_t>(axis)] = size;
-      n.ints.insert(n.ints.end(), {axis, start, end, steps[k]});
-      n.end_dims.push_back(end_dim);
+      slices.insert(slices.end(), {axis, start, end, steps[k]});
+      end_dims.push_back(end_dim);
     }
     if (ref != kNoValue) n.inputs.push_back(ref);
+    n.attrs.set_ints("slices", std::move(slices));
+    n.attrs.set_ints("end_dims", std::move(end_dims));
     add_simple(node, std::move(n), ys);
   }
 
@@ -1618,6 +1626,7 @@ class Importer {
     n.name = node.name();
     n.op = OpKind::kConcat;
     Shape shape;
+    size_t concat_axis = 0;
     for (const std::string& in : node.input()) {
       const uint32_t v = operand(node, in);
       const Shape& s = model_.values[v].shape;
@@ -1628,12 +1637,13 @@ class Importer {
         if (axis < 0 || axis >= static_cast<int64_t>(s.size())) {
           fail(node, "axis out of range for input " + to_string(s));
         }
-        n.axis = static_cast<int>(axis);
+        n.attrs.set_int("axis", axis);
+        concat_axis = static_cast<size_t>(axis);
       } else if (s.size() != shape.size()) {
         fail(node, "inputs differ in rank");
       } else {
-        int64_t& joined = shape[static_cast<size_t>(n.axis)];
-        const int64_t add = s[static_cast<size_t>(n.axis)];
+        int64_t& joined = shape[concat_axis];
+        const int64_t add = s[concat_axis];
         joined = joined >= 0 && add >= 0 ? joined + add : -1;
       }
       n.inputs.push_back(v);
@@ -1694,7 +1704,7 @@ class Importer {
         }
         n.op = OpKind::kTranspose;
         n.inputs = {v.source};
-        n.ints = perm;
+        n.attrs.set_ints("perm", perm);
         break;
       }
       case View::Kind::kSlice: {
@@ -1705,8 +1715,9 @@ class Importer {
                     : (v.end < (int64_t{1} << 40) ? v.end - v.start : -1);
         n.op = OpKind::kSlice;
         n.inputs = {v.source};
-        n.ints = {0, v.start, std::min<int64_t>(v.end, int64_t{1} << 40), 1};
-        n.end_dims = {-1};
+        n.attrs.set_ints(
+            "slices", {0, v.start, std::min<int64_t>(v.end, int64_t{1} << 40), 1});
+        n.attrs.set_ints("end_dims", {-1});
         break;
       }
       case View::Kind::kZeros: {
@@ -1780,7 +1791,7 @@ class Importer {
         {"Pow", BinaryOp::kPow}, {"Equal", BinaryOp::kEqual}};
     NodeDef n;
     n.op = OpKind::kBinary;
-    n.binary_op = kOps.at(node.op_type());
+    n.attrs.set_int("op", static_cast<int64_t>(kOps.at(node.op_type())));
     n.inputs = {operand(node, node.input(0)), operand(node, node.input(1))};
     const Shape shape = broadcast_or_fail(node, n.inputs);
     add_simple(node, std::move(n), shape);
@@ -1798,8 +1809,8 @@ class Importer {
     if (op == UnaryOp::kGelu) {
       NodeDef* linear = fusable_producer(node.input(0), {OpKind::kLinear});
       if (linear != nullptr &&
-          linear->activation == kernels::Activation::kNone) {
-        linear->activation = kernels::Activation::kGelu;
+          activation_of(linear->attrs) == kernels::Activation::kNone) {
+        set_activation(&linear->attrs, kernels::Activation::kGelu);
         report_->folded.push_back("fused GELU '" + node.name() + "' into '" +
                                   linear->name + "'");
         take_over_output(linear, node.output(0));
@@ -1808,7 +1819,7 @@ class Importer {
     }
     NodeDef n;
     n.op = OpKind::kUnary;
-    n.unary_op = op;
+    n.attrs.set_int("op", static_cast<int64_t>(op));
     n.inputs = {operand(node, node.input(0))};
     const Shape shape = model_.values[n.inputs[0]].shape;
     add_simple(node, std::move(n), shape);
@@ -1856,7 +1867,7 @@ class Importer {
     }
     NodeDef n;
     n.op = OpKind::kUnary;
-    n.unary_op = op;
+    n.attrs.set_int("op", static_cast<int64_t>(op));
     n.inputs = {x};
     const Shape shape = model_.values[x].shape;
     add_simple(node, std::move(n), shape);
@@ -1918,21 +1929,23 @@ class Importer {
     n.op = OpKind::kReduceMean;
     n.inputs = {operand(node, node.input(0))};
     const Shape xs = model_.values[n.inputs[0]].shape;
-    n.ints =
+    const std::vector<int64_t> axes =
         normalized_axes(node, ints_input_or_attr(node, 1, "axes"), xs.size());
-    if (n.ints.empty() && attr_int(node, "noop_with_empty_axes", 0) != 0) {
+    n.attrs.set_ints("axes", axes);
+    if (axes.empty() && attr_int(node, "noop_with_empty_axes", 0) != 0) {
       values_[node.output(0)] = n.inputs[0];
       return;
     }
-    n.keepdims = attr_int(node, "keepdims", 1) != 0;
+    const bool keepdims = attr_int(node, "keepdims", 1) != 0;
+    n.attrs.set_int("keepdims", keepdims);
     Shape shape;
     for (size_t d = 0; d < xs.size(); ++d) {
       const bool reduced =
-          n.ints.empty() || std::binary_search(n.ints.begin(), n.ints.end(),
+          axes.empty() || std::binary_search(axes.begin(), axes.end(),
                                                static_cast<int64_t>(d));
       if (!reduced) {
         shape.push_back(xs[d]);
-      } else if (n.keepdims) {
+      } else if (keepdims) {
         shape.push_back(1);
       }
     }
@@ -1963,8 +1976,9 @@ class Importer {
     if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
       fail(node, "axis out of range for input " + to_string(xs));
     }
-    n.axis = static_cast<int>(axis);
-    n.epsilon = attr_float(node, "epsilon", 1e-5f);
+    const float epsilon = attr_float(node, "epsilon", 1e-5f);
+    n.attrs.set_int("axis", axis);
+    n.attrs.set_float("epsilon", epsilon);
     int64_t inner = 1;
     for (size_t d = static_cast<size_t>(axis); d < xs.size(); ++d) {
       inner = known_product(node, inner, xs[d]);
@@ -1987,7 +2001,6 @@ class Importer {
           add_weight(weight_name(node.input(k)), {size}, std::move(data)));
     }
     const uint32_t x = n.inputs[0];
-    const float epsilon = n.epsilon;
     add_simple(node, std::move(n), xs);
     layer_norm_statistics(node, x, static_cast<size_t>(axis), epsilon);
   }
@@ -2021,22 +2034,22 @@ class Importer {
       NodeDef n;
       n.op = OpKind::kReduceMean;
       n.inputs = {in};
-      n.ints = axes;
-      n.keepdims = true;
+      n.attrs.set_ints("axes", axes);
+      n.attrs.set_int("keepdims", 1);
       return add(name, std::move(n), stat);
     };
     auto binary = [&](const std::string& name, BinaryOp op, uint32_t a,
                       uint32_t b, const Shape& shape) {
       NodeDef n;
       n.op = OpKind::kBinary;
-      n.binary_op = op;
+      n.attrs.set_int("op", static_cast<int64_t>(op));
       n.inputs = {a, b};
       return add(name, std::move(n), shape);
     };
     auto unary = [&](const std::string& name, UnaryOp op, uint32_t in) {
       NodeDef n;
       n.op = OpKind::kUnary;
-      n.unary_op = op;
+      n.attrs.set_int("op", static_cast<int64_t>(op));
       n.inputs = {in};
       return add(name, std::move(n), stat);
     };
@@ -2063,13 +2076,14 @@ class Importer {
     n.op = OpKind::kSoftmax;
     n.inputs = {operand(node, node.input(0))};
     const Shape xs = model_.values[n.inputs[0]].shape;
-    n.coerce_2d = opset_ < 13;
-    int64_t axis = attr_int(node, "axis", n.coerce_2d ? 1 : -1);
+    const bool coerce_2d = opset_ < 13;
+    n.attrs.set_int("coerce_2d", coerce_2d);
+    int64_t axis = attr_int(node, "axis", coerce_2d ? 1 : -1);
     if (axis < 0) axis += static_cast<int64_t>(xs.size());
     if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
       fail(node, "axis out of range for input " + to_string(xs));
     }
-    n.axis = static_cast<int>(axis);
+    n.attrs.set_int("axis", axis);
     add_simple(node, std::move(n), xs);
   }
 
@@ -2094,7 +2108,7 @@ class Importer {
     NodeDef n;
     n.op = OpKind::kExpand;
     n.inputs = {operand(node, node.input(0))};
-    n.ints = *target;
+    n.attrs.set_ints("shape", *target);
     Shape shape;
     if (!broadcast_shape(model_.values[n.inputs[0]].shape, *target, &shape)) {
       fail(node, "cannot expand " +
@@ -2115,7 +2129,7 @@ class Importer {
     if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
       fail(node, "axis out of range for input " + to_string(xs));
     }
-    n.axis = static_cast<int>(axis);
+    n.attrs.set_int("axis", axis);
     std::vector<int64_t> sizes = ints_input_or_attr(node, 1, "split");
     const int64_t dim = xs[static_cast<size_t>(axis)];
     if (sizes.empty()) {
@@ -2136,7 +2150,7 @@ class Importer {
                        ": empty (zero-size) tensors are not supported");
       }
     }
-    n.ints = sizes;
+    n.attrs.set_ints("split", sizes);
     for (size_t k = 0; k < sizes.size(); ++k) {
       Shape ys = xs;
       ys[static_cast<size_t>(axis)] = sizes[k];
@@ -2246,7 +2260,7 @@ class Importer {
     NodeDef n;
     n.op = OpKind::kReshape;
     n.inputs = {x};
-    n.ints = std::move(spec);
+    n.attrs.set_ints("shape", std::move(spec));
     add_simple(node, std::move(n), ys);
   }
 
@@ -2518,7 +2532,7 @@ class Importer {
       n.outputs.pop_back();
     }
     if (n.outputs.empty()) fail(node, "none of its outputs is used");
-    n.lstm = p;
+    set_lstm_params(&n.attrs, p);
     if (n.outputs[0] != kNoValue) {
       lstm_of_y_[n.outputs[0]] = model_.nodes.size();
     }

@@ -15,7 +15,10 @@
 namespace spruce::format {
 
 constexpr char kMagic[8] = {'S', 'P', 'R', 'U', 'C', 'E', '\0', '\x1a'};
-constexpr uint32_t kFormatVersion = 1;
+// Version 2 keeps each node's parameters as named attributes; the reader
+// still reads version 1 files.
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kOldestFormatVersion = 1;
 constexpr size_t kBlobAlignment = 64;
 
 struct FileHeader {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "attributes.h"
 #include "ops/op_kind.h"
 #include "spruce/elementwise_ops.h"
 #include "spruce/kernels/spmm.h"
@@ -47,6 +48,9 @@ struct WeightDesc {
   std::vector<float> to_dense() const;
 };
 
+// One node: an op, its values and weights, and its parameters by name
+// (each op's file under ops/ says which it reads). The converter builds
+// these too (converters::NodeDef).
 struct NodeDesc {
   std::string name;
   OpKind op = OpKind::kRelu;
@@ -54,19 +58,7 @@ struct NodeDesc {
   std::vector<uint32_t> inputs;
   std::vector<uint32_t> outputs;
   std::vector<uint32_t> weights;  // weight indices
-  kernels::Activation activation = kernels::Activation::kNone;
-  int axis = 1;           // Flatten, Concat
-  LstmParams lstm;        // Lstm
-  SpatialParams spatial;  // Conv, MaxPool, AveragePool
-  float clip_min = 0;     // Clip
-  float clip_max = 0;
-  std::vector<int64_t> ints;  // see the schema's OpType
-  BinaryOp binary_op = BinaryOp::kAdd;
-  UnaryOp unary_op = UnaryOp::kSqrt;
-  float epsilon = 0;              // LayerNorm
-  bool keepdims = true;           // ReduceMean
-  bool coerce_2d = false;         // Softmax
-  std::vector<int32_t> end_dims;  // Slice
+  Attributes attrs;
 };
 
 struct Graph {

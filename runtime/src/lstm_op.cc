@@ -1,6 +1,8 @@
 // LSTM: the steps loop, the oneDNN path, and the choice between them.
 #include "lstm_op.h"
 
+#include "op_params.h"
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -123,10 +125,10 @@ Strides unit_strides(size_t batch) { return {0, 1, 0, batch}; }
 
 LstmOp::LstmOp(const Graph& graph, const NodeDesc& node,
                const LinearPlanOptions& options, const dnnl::engine& engine)
-    : params_(node.lstm),
+    : params_(lstm_params_of(node.attrs)),
       in_(static_cast<size_t>(graph.weights[node.weights[0]].shape[1])),
-      hidden_(node.lstm.hidden_size),
-      dirs_(node.lstm.directions()) {
+      hidden_(params_.hidden_size),
+      dirs_(params_.directions()) {
   bool any_sparse = false;
   double zeros = 0;
   double total = 0;

@@ -27,6 +27,7 @@ class Reader {
 
   Graph read(bool verify_checksums) {
     const fb::FileHeader header = read_header();
+    format_version_ = header.format_version;
     const uint8_t* meta = data_ + header.metadata_offset;
     blobs_ = data_ + header.blobs_offset;
     blobs_bytes_ = header.blobs_bytes;
@@ -76,10 +77,15 @@ class Reader {
            " bytes, too short for a .spruce header (is it truncated?)");
     }
     std::memcpy(&h, data_, sizeof(h));
-    if (h.format_version != fb::kFormatVersion) {
+    if (h.format_version < fb::kOldestFormatVersion ||
+        h.format_version > fb::kFormatVersion) {
       fail("format version " + std::to_string(h.format_version) +
-           " is not supported; this spruce reads version " +
-           std::to_string(fb::kFormatVersion));
+           " is not supported; this spruce reads versions " +
+           std::to_string(fb::kOldestFormatVersion) + " to " +
+           std::to_string(fb::kFormatVersion) +
+           (h.format_version > fb::kFormatVersion
+                ? " (written by a newer spruce?)"
+                : ""));
     }
     if (h.header_bytes != sizeof(h) || h.metadata_offset != sizeof(h)) {
       fail("corrupt header (header size or graph offset)");
@@ -410,146 +416,168 @@ class Reader {
           node.weights.push_back(i);
         }
       }
-      switch (n->activation()) {
-        case fb::Activation::None:
-          node.activation = kernels::Activation::kNone;
-          break;
-        case fb::Activation::Relu:
-          node.activation = kernels::Activation::kRelu;
-          break;
-        case fb::Activation::Relu6:
-          node.activation = kernels::Activation::kRelu6;
-          break;
-        case fb::Activation::Gelu:
-          node.activation = kernels::Activation::kGelu;
-          if (node.op != OpKind::kLinear) fail(what + " cannot fuse Gelu");
-          break;
-        default:
-          fail(what + " has unknown activation " +
-               std::to_string(static_cast<int>(n->activation())));
+      if (format_version_ >= 2) {
+        read_attributes(*n, what, &node.attrs);
+      } else {
+        read_format1_params(*n, node.op, what, &node.attrs);
       }
-      node.axis = n->axis();
-      if (node.op == OpKind::kLstm) read_lstm_params(*n, what, &node.lstm);
-      if (node.op == OpKind::kConv || node.op == OpKind::kMaxPool ||
-          node.op == OpKind::kAveragePool) {
-        read_spatial_params(*n, what, &node.spatial);
-      }
-      node.clip_min = n->clip_min();
-      node.clip_max = n->clip_max();
-      read_tensor_op_params(*n, what, &node);
       try {
         rule.check(*graph, node);
       } catch (const Error& e) {
-        fail(e.what());
+        fail(labeled(node, e.what()));
       }
       graph->nodes.push_back(std::move(node));
     }
   }
 
-  // The fields of the Transformer-era ops, bounded so that no shape
-  // computed from them overflows.
-  void read_tensor_op_params(const fb::Node& n, const std::string& what,
-                             NodeDesc* node) const {
-    if (n.ints() != nullptr) {
-      if (n.ints()->size() > 4 * kMaxRank) {
+  // Attributes are bounded so that no size computed from them overflows;
+  // each op's check says which it needs and what they may hold.
+  static constexpr size_t kMaxAttributes = 64;
+  static constexpr size_t kMaxAttributeValues = 4 * kMaxRank;
+  static constexpr int64_t kMaxAttributeInt = int64_t{1} << 40;
+
+  void read_attributes(const fb::Node& n, const std::string& what,
+                       Attributes* attrs) const {
+    if (n.attributes() == nullptr) return;
+    if (n.attributes()->size() > kMaxAttributes) {
+      fail(what + " has " + std::to_string(n.attributes()->size()) +
+           " attributes");
+    }
+    for (const fb::Attribute* a : *n.attributes()) {
+      Attribute attr;
+      attr.name = a->name()->str();
+      const std::string where = what + " attribute '" + attr.name + "'";
+      if (attrs->has(attr.name)) fail(where + " is given twice");
+      if (a->ints() != nullptr) {
+        if (a->ints()->size() > kMaxAttributeValues) {
+          fail(where + " has " + std::to_string(a->ints()->size()) +
+               " values");
+        }
+        attr.ints = copy_int64s(a->ints());
+      }
+      if (a->floats() != nullptr) {
+        if (a->floats()->size() > kMaxAttributeValues) {
+          fail(where + " has " + std::to_string(a->floats()->size()) +
+               " values");
+        }
+        attr.floats.assign(a->floats()->begin(), a->floats()->end());
+      }
+      check_attribute_ints(attr, where);
+      attrs->add(std::move(attr));
+    }
+  }
+
+  void check_attribute_ints(const Attribute& attr,
+                            const std::string& where) const {
+    for (int64_t v : attr.ints) {
+      if (v < -kMaxAttributeInt || v > kMaxAttributeInt) {
+        fail(where + " has value " + std::to_string(v) + " out of range");
+      }
+    }
+  }
+
+  // A format 1 node keeps its parameters in fields of its own: each op's
+  // become the attributes format 2 writes (op_params.h, ops/*.cc).
+  void read_format1_params(const fb::Node& n, OpKind op,
+                           const std::string& what, Attributes* attrs) const {
+    const auto code = static_cast<int64_t>(n.activation());
+    if (code != 0) attrs->set_int("activation", code);
+    const auto ints = [&]() {
+      if (n.ints() == nullptr) return std::vector<int64_t>();
+      if (n.ints()->size() > kMaxAttributeValues) {
         fail(what + " has " + std::to_string(n.ints()->size()) +
              " integer parameters");
       }
-      node->ints = copy_int64s(n.ints());
-    }
-    if (n.end_dims() != nullptr) {
-      if (n.end_dims()->size() > kMaxRank) {
-        fail(what + " has " + std::to_string(n.end_dims()->size()) +
-             " end_dims");
-      }
-      node->end_dims.assign(n.end_dims()->begin(), n.end_dims()->end());
-    }
-    if (static_cast<uint8_t>(n.binary_op()) > kMaxBinaryOp) {
-      fail(what + " has unknown binary op " +
-           std::to_string(static_cast<int>(n.binary_op())));
-    }
-    if (static_cast<uint8_t>(n.unary_op()) > kMaxUnaryOp) {
-      fail(what + " has unknown unary op " +
-           std::to_string(static_cast<int>(n.unary_op())));
-    }
-    node->binary_op = static_cast<BinaryOp>(n.binary_op());
-    node->unary_op = static_cast<UnaryOp>(n.unary_op());
-    node->epsilon = n.epsilon();
-    node->keepdims = n.keepdims();
-    node->coerce_2d = n.coerce_2d();
-    for (int64_t v : node->ints) {
-      if (v < -(int64_t{1} << 40) || v > (int64_t{1} << 40)) {
-        fail(what + " has integer parameter " + std::to_string(v) +
-             " out of range");
-      }
-    }
-  }
-
-  void read_lstm_params(const fb::Node& n, const std::string& what,
-                        LstmParams* p) const {
-    const fb::LstmParams* f = n.lstm();
-    if (f == nullptr) fail(what + " has no LSTM parameters");
-    p->hidden_size = f->hidden_size();
-    if (p->hidden_size == 0 || p->hidden_size > (1u << 24)) {
-      fail(what + " has hidden size " + std::to_string(p->hidden_size));
-    }
-    switch (f->direction()) {
-      case fb::LstmDirection::Forward:
-        p->direction = LstmDirection::kForward;
+      std::vector<int64_t> v = copy_int64s(n.ints());
+      check_attribute_ints({"ints", v, {}}, what);
+      return v;
+    };
+    switch (op) {
+      case OpKind::kLstm: {
+        const fb::LstmParams* f = n.lstm();
+        if (f == nullptr) fail(what + " has no LSTM parameters");
+        attrs->set_int("hidden_size", f->hidden_size());
+        attrs->set_int("direction", static_cast<int64_t>(f->direction()));
+        attrs->set_int("input_batch_major", f->input_batch_major());
+        attrs->set_int("output_batch_major", f->output_batch_major());
+        attrs->set_int("merged_output", f->merged_output());
+        attrs->set_int("state_batch_major", f->state_batch_major());
+        attrs->set_int("state_offset", f->state_offset());
         break;
-      case fb::LstmDirection::Reverse:
-        p->direction = LstmDirection::kReverse;
+      }
+      case OpKind::kConv:
+      case OpKind::kMaxPool:
+      case OpKind::kAveragePool: {
+        const fb::SpatialParams* f = n.spatial();
+        if (f == nullptr) fail(what + " has no window parameters");
+        const auto list = [&](const char* name,
+                              const flatbuffers::Vector<uint32_t>* v) {
+          if (v == nullptr) return;
+          if (v->size() > kMaxAttributeValues) {
+            fail(what + " has " + std::to_string(v->size()) + " " + name);
+          }
+          attrs->set_ints(name, std::vector<int64_t>(v->begin(), v->end()));
+        };
+        list("kernel", f->kernel());
+        list("strides", f->strides());
+        list("pads", f->pads());
+        list("dilations", f->dilations());
+        attrs->set_int("group", f->group());
+        attrs->set_int("ceil_mode", f->ceil_mode());
+        attrs->set_int("count_include_pad", f->count_include_pad());
         break;
-      case fb::LstmDirection::Bidirectional:
-        p->direction = LstmDirection::kBidirectional;
+      }
+      case OpKind::kClip:
+        attrs->set_float("min", n.clip_min());
+        attrs->set_float("max", n.clip_max());
+        break;
+      case OpKind::kFlatten:
+      case OpKind::kConcat:
+        attrs->set_int("axis", n.axis());
+        break;
+      case OpKind::kSplit:
+        attrs->set_int("axis", n.axis());
+        attrs->set_ints("split", ints());
+        break;
+      case OpKind::kSoftmax:
+        attrs->set_int("axis", n.axis());
+        attrs->set_int("coerce_2d", n.coerce_2d());
+        break;
+      case OpKind::kLayerNorm:
+        attrs->set_int("axis", n.axis());
+        attrs->set_float("epsilon", n.epsilon());
+        break;
+      case OpKind::kReduceMean:
+        attrs->set_ints("axes", ints());
+        attrs->set_int("keepdims", n.keepdims());
+        break;
+      case OpKind::kBinary:
+        attrs->set_int("op", static_cast<int64_t>(n.binary_op()));
+        break;
+      case OpKind::kUnary:
+        attrs->set_int("op", static_cast<int64_t>(n.unary_op()));
+        break;
+      case OpKind::kTranspose:
+        attrs->set_ints("perm", ints());
+        break;
+      case OpKind::kReshape:
+      case OpKind::kExpand:
+        attrs->set_ints("shape", ints());
+        break;
+      case OpKind::kSlice:
+        attrs->set_ints("slices", ints());
+        if (n.end_dims() != nullptr) {
+          if (n.end_dims()->size() > kMaxRank) {
+            fail(what + " has " + std::to_string(n.end_dims()->size()) +
+                 " end_dims");
+          }
+          attrs->set_ints("end_dims", std::vector<int64_t>(
+                                          n.end_dims()->begin(),
+                                          n.end_dims()->end()));
+        }
         break;
       default:
-        fail(what + " has unknown direction " +
-             std::to_string(static_cast<int>(f->direction())));
-    }
-    p->input_batch_major = f->input_batch_major();
-    p->output_batch_major = f->output_batch_major();
-    p->merged_output = f->merged_output();
-    p->state_batch_major = f->state_batch_major();
-    p->state_offset = f->state_offset();
-    if (p->state_offset > (1u << 20) ||
-        (p->state_batch_major && p->state_offset != 0)) {
-      fail(what + " has state offset " + std::to_string(p->state_offset));
-    }
-  }
-
-  // Windows up to 2^12 wide, strides and dilations up to 2^12, pads up to
-  // 2^16: far beyond any real model, small enough that no size computed from
-  // them overflows.
-  void read_spatial_params(const fb::Node& n, const std::string& what,
-                           SpatialParams* p) const {
-    const fb::SpatialParams* f = n.spatial();
-    if (f == nullptr) fail(what + " has no window parameters");
-    const auto read = [&](const flatbuffers::Vector<uint32_t>* v,
-                          const char* field, size_t count, uint32_t min,
-                          uint32_t max, uint32_t* out) {
-      if (v == nullptr || v->size() != count) {
-        fail(what + " needs " + std::to_string(count) + " values of " + field);
-      }
-      for (size_t k = 0; k < count; ++k) {
-        const uint32_t value = v->Get(static_cast<flatbuffers::uoffset_t>(k));
-        if (value < min || value > max) {
-          fail(what + " has " + field + " " + std::to_string(value) +
-               " (allowed " + std::to_string(min) + " to " +
-               std::to_string(max) + ")");
-        }
-        out[k] = value;
-      }
-    };
-    read(f->kernel(), "kernel", 2, 1, 1u << 12, p->kernel);
-    read(f->strides(), "strides", 2, 1, 1u << 12, p->strides);
-    read(f->pads(), "pads", 4, 0, 1u << 16, p->pads);
-    read(f->dilations(), "dilations", 2, 1, 1u << 12, p->dilations);
-    p->group = f->group();
-    p->ceil_mode = f->ceil_mode();
-    p->count_include_pad = f->count_include_pad();
-    if (p->group == 0 || p->group > (1u << 20)) {
-      fail(what + " has group " + std::to_string(p->group));
+        break;  // no parameters
     }
   }
 
@@ -576,7 +604,7 @@ class Reader {
       try {
         computed = op_rule(node.op).output_shapes(*graph, node, input_shapes);
       } catch (const Error& e) {
-        fail(e.what());
+        fail(labeled(node, e.what()));
       }
       for (size_t k = 0; k < node.outputs.size(); ++k) {
         const uint32_t o = node.outputs[k];
@@ -603,6 +631,7 @@ class Reader {
   const uint8_t* data_;
   size_t size_;
   std::string path_;
+  uint32_t format_version_ = 0;
   const uint8_t* blobs_ = nullptr;
   size_t blobs_bytes_ = 0;
 };

@@ -5,6 +5,7 @@
 
 #include "engine_impl.h"
 #include "linear_op.h"
+#include "op_params.h"
 
 namespace spruce {
 
@@ -186,7 +187,7 @@ void Engine::Impl::describe_layers() {
     LayerInfo info;
     info.name = node.name;
     info.op = op_name(node.op);
-    info.activation = activation_name(node.activation);
+    info.activation = activation_name(activation_of(node.attrs));
     info.storage = "-";
     ops[i]->describe(&info);
     layers.push_back(std::move(info));

@@ -35,9 +35,9 @@ TEST(OnnxImport, PrunedMlpBecomesCsrAndFusesReluAndFlatten) {
       import_onnx(fixture("mlp_pruned90/model.onnx"), {}, &report);
   ASSERT_EQ(model.nodes.size(), 4u);
   EXPECT_EQ(model.nodes[0].op, OpKind::kFlatten);
-  EXPECT_EQ(model.nodes[1].activation, kernels::Activation::kRelu);
-  EXPECT_EQ(model.nodes[2].activation, kernels::Activation::kRelu);
-  EXPECT_EQ(model.nodes[3].activation, kernels::Activation::kNone);
+  EXPECT_EQ(activation_of(model.nodes[1].attrs), kernels::Activation::kRelu);
+  EXPECT_EQ(activation_of(model.nodes[2].attrs), kernels::Activation::kRelu);
+  EXPECT_EQ(activation_of(model.nodes[3].attrs), kernels::Activation::kNone);
   ASSERT_EQ(report.layers.size(), 3u);
   for (const auto& layer : report.layers) {
     EXPECT_EQ(layer.format, WeightFormat::kCsr) << layer.node;

@@ -30,7 +30,7 @@ inline std::string write_linear_model(
   n.inputs = {0};
   n.outputs = {1};
   n.weights = {0};
-  n.activation = activation;
+  set_activation(&n.attrs, activation);
   m.weights = {std::move(matrix)};
   if (!bias.empty()) {
     converters::WeightDef b;

@@ -63,7 +63,7 @@ NodeDef node(const std::string& name, OpKind op, uint32_t in, uint32_t out,
   n.inputs = {in};
   n.outputs = {out};
   n.weights = std::move(weights);
-  n.activation = act;
+  set_activation(&n.attrs, act);
   return n;
 }
 
@@ -356,6 +356,28 @@ TEST(ModelFile, HostileContentWithValidChecksumsIsRejected) {
     m.def.nodes[1].op = static_cast<OpKind>(77);
     const std::string e = load_error(converters::serialize_model(m.def));
     EXPECT_NE(e.find("unknown op type 77"), std::string::npos) << e;
+  }
+  {  // an attribute of the wrong kind: the node and the attribute named
+    SmallModel m;
+    m.def.nodes[2].attrs.set_float("axis", 1.5f);
+    const std::string e = load_error(converters::serialize_model(m.def));
+    EXPECT_NE(e.find("Flatten node 'flatten'"), std::string::npos) << e;
+    EXPECT_NE(e.find("attribute 'axis' must be one integer"),
+              std::string::npos)
+        << e;
+  }
+  {  // an activation code no spruce wrote
+    SmallModel m;
+    m.def.nodes[0].attrs.set_int("activation", 9);
+    const std::string e = load_error(converters::serialize_model(m.def));
+    EXPECT_NE(e.find("Linear node 'fc1'"), std::string::npos) << e;
+    EXPECT_NE(e.find("unknown activation 9"), std::string::npos) << e;
+  }
+  {  // attribute values far past any real model's
+    SmallModel m;
+    m.def.nodes[2].attrs.set_int("axis", int64_t{1} << 50);
+    const std::string e = load_error(converters::serialize_model(m.def));
+    EXPECT_NE(e.find("attribute 'axis' has value"), std::string::npos) << e;
   }
   {  // declared shapes that disagree with the op
     SmallModel m;

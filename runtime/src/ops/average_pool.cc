@@ -1,6 +1,7 @@
 // AveragePool: the mean of each NCHW window (SpatialParams), over the
 // window cells inside the input unless count_include_pad, on oneDNN;
 // channels-last after a channels-last producer.
+#include "op_params.h"
 #include "ops/op.h"
 #include "simple_ops.h"
 
@@ -10,7 +11,8 @@ namespace {
 class AveragePoolNode final : public NodeOp {
  public:
   explicit AveragePoolNode(const OpInit& init)
-      : NodeOp(init), pool_(init.node.op, init.node.spatial, init.engine) {}
+      : NodeOp(init),
+        pool_(init.node.op, spatial_params_of(init.node.attrs), init.engine) {}
   void plan_layouts(LayoutPlanner& planner) override {
     if (planner.layout(node_.inputs[0]) == Layout::kChannelsLast) {
       planner.set_layout(node_.outputs[0], Layout::kChannelsLast);
@@ -28,6 +30,7 @@ class AveragePoolNode final : public NodeOp {
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{});
+  spatial_params_of(node.attrs);
 }
 
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
@@ -36,7 +39,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
   if (x.size() != 4) {
     fail_node(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
   }
-  return {window_output_shape(node, x, x[1])};
+  return {window_output_shape(node, spatial_params_of(node.attrs), x, x[1])};
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Binary: y = a (binary_op) b, numpy broadcasting; Equal gives 1 or 0.
+// Binary: y = a (op) b, numpy broadcasting; attribute "op" is a BinaryOp
+// (elementwise_ops.h); Equal gives 1 or 0.
 #include "ops/op.h"
 #include "tensor_ops.h"
 
@@ -7,17 +8,26 @@ namespace {
 
 class BinaryNode final : public NodeOp {
  public:
-  using NodeOp::NodeOp;
+  explicit BinaryNode(const OpInit& init)
+      : NodeOp(init), op_(op_of(init.node)) {}
   void run(RunContext& ctx) const override {
     const float* a = ctx.input(0);
     const float* b = ctx.input(1);
-    binary(node_.binary_op, a, ctx.input_shape(0), b, ctx.input_shape(1),
-           ctx.output(), ctx.output_shape());
+    binary(op_, a, ctx.input_shape(0), b, ctx.input_shape(1), ctx.output(),
+           ctx.output_shape());
   }
+  static BinaryOp op_of(const NodeDesc& node) {
+    return static_cast<BinaryOp>(
+        node.attrs.get_int_in("op", 0, 0, kMaxBinaryOp));
+  }
+
+ private:
+  BinaryOp op_;
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{2, 2});
+  BinaryNode::op_of(node);
 }
 
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,

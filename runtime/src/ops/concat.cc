@@ -1,4 +1,4 @@
-// Concat: y = inputs joined along `axis`, row-major.
+// Concat: y = inputs joined along attribute "axis", row-major.
 #include <algorithm>
 
 #include "ops/op.h"
@@ -8,15 +8,16 @@ namespace {
 
 class ConcatNode final : public NodeOp {
  public:
-  using NodeOp::NodeOp;
+  explicit ConcatNode(const OpInit& init)
+      : NodeOp(init),
+        axis_(static_cast<size_t>(init.node.attrs.get_int("axis", 1))) {}
   // Each input contributes its rows of prod(dims[axis:]) elements to every
   // one of the prod(dims[:axis]) outer rows.
   void run(RunContext& ctx) const override {
     float* y = ctx.output();
     const Shape& ys = ctx.output_shape();
-    const auto axis = static_cast<size_t>(node_.axis);
     size_t outer = 1;
-    for (size_t d = 0; d < axis; ++d) outer *= static_cast<size_t>(ys[d]);
+    for (size_t d = 0; d < axis_; ++d) outer *= static_cast<size_t>(ys[d]);
     const size_t out_row = outer == 0 ? 0 : element_count(ys) / outer;
     size_t offset = 0;
     for (size_t k = 0; k < node_.inputs.size(); ++k) {
@@ -29,6 +30,9 @@ class ConcatNode final : public NodeOp {
       offset += row;
     }
   }
+
+ private:
+  size_t axis_;
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
@@ -38,11 +42,12 @@ void check(const Graph& graph, const NodeDesc& node) {
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& first = inputs.at(0);
-  if (node.axis < 0 || static_cast<size_t>(node.axis) >= first.size()) {
-    fail_node(node, "axis " + std::to_string(node.axis) +
-                        " out of range for input " + to_string(first));
+  const int64_t a = node.attrs.get_int("axis", 1);
+  if (a < 0 || static_cast<size_t>(a) >= first.size()) {
+    fail_node(node, "axis " + std::to_string(a) + " out of range for input " +
+                        to_string(first));
   }
-  const auto axis = static_cast<size_t>(node.axis);
+  const auto axis = static_cast<size_t>(a);
   Shape y = first;
   for (size_t k = 1; k < inputs.size(); ++k) {
     const Shape& s = inputs[k];

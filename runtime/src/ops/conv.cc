@@ -5,6 +5,7 @@
 // load (conv_op.h); oneDNN's run channels-last, so chains of dense convs,
 // pools and residual Adds stay NHWC.
 #include "conv_op.h"
+#include "op_params.h"
 #include "ops/op.h"
 #include "spruce/engine.h"
 
@@ -19,7 +20,8 @@ class ConvNode final : public NodeOp {
               init.node.weights.size() > 1
                   ? &init.graph.weights[init.node.weights[1]]
                   : nullptr,
-              init.node.spatial, init.node.activation,
+              spatial_params_of(init.node.attrs),
+              activation_of(init.node.attrs),
               init.graph.values[init.node.inputs[0]].shape, init.plan,
               init.engine) {}
 
@@ -67,8 +69,11 @@ class ConvNode final : public NodeOp {
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{1, 1, 1, 1, 2, false});
+  if (activation_of(node.attrs) == kernels::Activation::kGelu) {
+    throw Error(node_label(node) + " cannot fuse Gelu");
+  }
   const WeightDesc& w = graph.weights[node.weights[0]];
-  const SpatialParams& p = node.spatial;
+  const SpatialParams p = spatial_params_of(node.attrs);
   const int64_t window = int64_t{p.kernel[0]} * p.kernel[1];
   if (w.shape.size() != 2 || w.shape[1] % window != 0 ||
       w.shape[0] % p.group != 0) {
@@ -94,7 +99,7 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
   if (x.size() != 4) {
     fail_node(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
   }
-  const SpatialParams& p = node.spatial;
+  const SpatialParams p = spatial_params_of(node.attrs);
   const WeightDesc& w = graph.weights[node.weights[0]];
   const int64_t per_group = w.shape[1] / (int64_t{p.kernel[0]} * p.kernel[1]);
   if (x[1] >= 0 && x[1] != per_group * p.group) {
@@ -102,7 +107,7 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
                         " channels, weight '" + w.name + "' expects " +
                         std::to_string(per_group * p.group));
   }
-  return {window_output_shape(node, x, w.shape[0])};
+  return {window_output_shape(node, p, x, w.shape[0])};
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Expand: y = x broadcast to shape `ints` (numpy rules, ONNX Expand).
+// Expand: y = x broadcast to attribute "shape" (numpy rules, ONNX Expand).
 #include "ops/op.h"
 #include "tensor_ops.h"
 
@@ -23,10 +23,10 @@ void check(const Graph& graph, const NodeDesc& node) {
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
+  const Shape& to = node.attrs.get_ints("shape");
   Shape y;
-  if (!broadcast_shape(x, node.ints, &y)) {
-    fail_node(node,
-              "cannot expand " + to_string(x) + " to " + to_string(node.ints));
+  if (!broadcast_shape(x, to, &y)) {
+    fail_node(node, "cannot expand " + to_string(x) + " to " + to_string(to));
   }
   return {y};
 }

@@ -1,5 +1,5 @@
-// Flatten: y = x reshaped to [prod(dims[:axis]), prod(dims[axis:])], the
-// same bytes under a new shape.
+// Flatten: y = x reshaped to [prod(dims[:axis]), prod(dims[axis:])]
+// (attribute "axis", default 1), the same bytes under a new shape.
 #include "ops/op.h"
 
 namespace spruce {
@@ -32,11 +32,12 @@ void check(const Graph& graph, const NodeDesc& node) {
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
-  if (node.axis < 0 || static_cast<size_t>(node.axis) > x.size()) {
-    fail_node(node, "axis " + std::to_string(node.axis) +
-                        " out of range for input " + to_string(x));
+  const int64_t a = node.attrs.get_int("axis", 1);
+  if (a < 0 || static_cast<size_t>(a) > x.size()) {
+    fail_node(node, "axis " + std::to_string(a) + " out of range for input " +
+                        to_string(x));
   }
-  const auto axis = static_cast<size_t>(node.axis);
+  const auto axis = static_cast<size_t>(a);
   return {
       {product_or_unknown(x, 0, axis), product_or_unknown(x, axis, x.size())}};
 }

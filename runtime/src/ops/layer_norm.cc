@@ -1,6 +1,6 @@
-// LayerNorm: normalizes over dimensions axis.. with epsilon; weights: scale
-// and an optional bias, each of the normalized size. In place when the plan
-// allows.
+// LayerNorm: normalizes over dimensions "axis".. with "epsilon"; weights:
+// scale and an optional bias, each of the normalized size. In place when the
+// plan allows.
 #include "ops/op.h"
 #include "spruce/kernels/rows.h"
 
@@ -9,12 +9,15 @@ namespace {
 
 class LayerNormNode final : public NodeOp {
  public:
-  using NodeOp::NodeOp;
+  explicit LayerNormNode(const OpInit& init)
+      : NodeOp(init),
+        axis_(static_cast<size_t>(init.node.attrs.get_int("axis", 1))),
+        epsilon_(init.node.attrs.get_float("epsilon", 0)) {}
   void run(RunContext& ctx) const override {
     const float* x = ctx.input(0);
     const Shape& ys = ctx.output_shape();
     size_t inner = 1;
-    for (size_t d = static_cast<size_t>(node_.axis); d < ys.size(); ++d) {
+    for (size_t d = axis_; d < ys.size(); ++d) {
       inner *= static_cast<size_t>(ys[d]);
     }
     const float* bias = node_.weights.size() > 1
@@ -22,22 +25,27 @@ class LayerNormNode final : public NodeOp {
                             : nullptr;
     kernels::layer_norm_rows(x, element_count(ys) / inner, inner,
                              graph_.weights[node_.weights[0]].values, bias,
-                             node_.epsilon, ctx.output());
+                             epsilon_, ctx.output());
   }
+
+ private:
+  size_t axis_;
+  float epsilon_;
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{1, 1, 1, 1, 2});
-  if (!(node.epsilon >= 0 && node.epsilon < 1)) {  // also refuses NaN
-    throw Error(node_label(node) + " has epsilon " +
-                std::to_string(node.epsilon));
+  const float epsilon = node.attrs.get_float("epsilon", 0);
+  if (!(epsilon >= 0 && epsilon < 1)) {  // also refuses NaN
+    throw Error(node_label(node) + " has epsilon " + std::to_string(epsilon));
   }
 }
 
 std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
-  const size_t axis = checked_axis(node, node.axis, x.size());
+  const size_t axis =
+      checked_axis(node, node.attrs.get_int("axis", 1), x.size());
   const int64_t inner = product_or_unknown(x, axis, x.size());
   for (uint32_t w : node.weights) {
     const auto count = static_cast<int64_t>(graph.weights[w].value_count);

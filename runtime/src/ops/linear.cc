@@ -1,8 +1,10 @@
-// Linear: y[..., out] = act(x[..., in] · Wᵀ + b); weights: W [out, in] in
+// Linear: y[..., out] = act(x[..., in] · Wᵀ + b) (attribute "activation");
+// weights: W [out, in] in
 // any layout, optional dense b [out]. The kernel for each batch width is
 // chosen at load by timing (linear_op.h); between sparse Linears and LSTMs
 // activations stay feature-major.
 #include "linear_op.h"
+#include "op_params.h"
 #include "ops/op.h"
 #include "spruce/engine.h"
 
@@ -19,7 +21,7 @@ class LinearNode final : public NodeOp {
                 init.node.weights.size() > 1
                     ? &init.graph.weights[init.node.weights[1]]
                     : nullptr,
-                init.node.activation, /*x_feature_major=*/false,
+                activation_of(init.node.attrs), /*x_feature_major=*/false,
                 /*y_feature_major=*/false, init.plan, init.engine) {}
 
   bool reads_feature_major() const override {
@@ -81,6 +83,7 @@ class LinearNode final : public NodeOp {
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{1, 1, 1, 1, 2, false});
+  activation_of(node.attrs);
   const WeightDesc& w = graph.weights[node.weights[0]];
   if (w.shape.size() != 2) {
     throw Error(node_label(node) + " weight '" + w.name + "' has shape " +

@@ -1,14 +1,15 @@
 // LSTM: ONNX LSTM (gates i, o, f, c; sigmoid/tanh/tanh; no peepholes or
 // clip) with the surrounding layout changes of PyTorch exports folded in
-// (LstmParams). Inputs X, initial_h, initial_c (the last two optional);
-// outputs Y, Y_h, Y_c (each optional, at least one); weights per direction W
-// [4H, input], R [4H, H] in any layout and a dense bias B [4H] (ONNX's Wb +
-// Rb). The way it runs per batch (oneDNN's LSTM or the steps loop) is timed
-// at load (lstm_op.h).
+// (LstmParams, from the attributes op_params.h names). Inputs X, initial_h,
+// initial_c (the last two optional); outputs Y, Y_h, Y_c (each optional, at
+// least one); weights per direction W [4H, input], R [4H, H] in any layout and
+// a dense bias B [4H] (ONNX's Wb + Rb). The way it runs per batch (oneDNN's
+// LSTM or the steps loop) is timed at load (lstm_op.h).
 #include <algorithm>
 #include <set>
 
 #include "lstm_op.h"
+#include "op_params.h"
 #include "ops/op.h"
 #include "spruce/engine.h"
 
@@ -18,7 +19,9 @@ namespace {
 class LstmNode final : public NodeOp {
  public:
   explicit LstmNode(const OpInit& init)
-      : NodeOp(init), lstm_(init.graph, init.node, init.plan, init.engine) {}
+      : NodeOp(init),
+        params_(lstm_params_of(init.node.attrs)),
+        lstm_(init.graph, init.node, init.plan, init.engine) {}
 
   bool reads_feature_major() const override {
     return lstm_.input_feature_major(LstmOp::kBatchProbes[2]);
@@ -28,14 +31,14 @@ class LstmNode final : public NodeOp {
   // transposed after). States and a 4-D Y stay row-major.
   void plan_layouts(LayoutPlanner& planner) override {
     const uint32_t y = node_.outputs[0];
-    if (y != kNoValue && node_.lstm.merged_output && reads_feature_major() &&
+    if (y != kNoValue && params_.merged_output && reads_feature_major() &&
         planner.feeds_only_feature_major(y)) {
       planner.set_layout(y, Layout::kFeatureMajor);
     }
   }
 
   void run(RunContext& ctx) const override {
-    const LstmParams& p = node_.lstm;
+    const LstmParams& p = params_;
     const Shape& x = ctx.input_shape(0);
     LstmOp::Io io;
     io.seq = static_cast<size_t>(p.input_batch_major ? x[1] : x[0]);
@@ -101,11 +104,11 @@ class LstmNode final : public NodeOp {
     const Shape& x = shapes[node_.inputs[0]];
     if (x.size() != 3) return;
     const Shape w = weight_shape();
-    *rows = static_cast<double>(x[node_.lstm.input_batch_major ? 0 : 1]);
+    *rows = static_cast<double>(x[params_.input_batch_major ? 0 : 1]);
     *multiply_adds = static_cast<double>(w[0] * w[1]) *
                      static_cast<double>(element_count(x)) /
                      static_cast<double>(x.back()) *
-                     static_cast<double>(node_.lstm.directions());
+                     static_cast<double>(params_.directions());
   }
   // Steps and batch are exact when X is a model input (it usually is);
   // otherwise the batch is taken to have grown with the run.
@@ -113,7 +116,7 @@ class LstmNode final : public NodeOp {
                               double /*multiply_adds*/,
                               size_t rows) const override {
     const uint32_t x = node_.inputs[0];
-    const bool batch_major = node_.lstm.input_batch_major;
+    const bool batch_major = params_.input_batch_major;
     size_t seq = 1, batch = rows;
     if (std::find(graph_.inputs.begin(), graph_.inputs.end(), x) !=
         graph_.inputs.end()) {
@@ -132,7 +135,7 @@ class LstmNode final : public NodeOp {
                   std::string* kernel) const override {
     const Shape& x = shapes[node_.inputs[0]];
     const int64_t batch =
-        x.size() == 3 ? x[node_.lstm.input_batch_major ? 0 : 1] : 1;
+        x.size() == 3 ? x[params_.input_batch_major ? 0 : 1] : 1;
     *kernel =
         lstm_.kernel_name(static_cast<size_t>(std::max<int64_t>(batch, 1)));
   }
@@ -140,9 +143,10 @@ class LstmNode final : public NodeOp {
  private:
   Shape weight_shape() const {
     const WeightDesc& w = graph_.weights[node_.weights[0]];
-    return {w.shape[0], w.shape[1] + node_.lstm.hidden_size};
+    return {w.shape[0], w.shape[1] + params_.hidden_size};
   }
 
+  LstmParams params_;
   LstmOp lstm_;
 };
 
@@ -157,7 +161,7 @@ void check(const Graph& graph, const NodeDesc& node) {
                   [](uint32_t o) { return o == kNoValue; })) {
     throw Error(what + " needs 1 to 3 outputs (Y, Y_h, Y_c), some present");
   }
-  const LstmParams& p = node.lstm;
+  const LstmParams p = lstm_params_of(node.attrs);
   const size_t dirs = p.directions();
   if (node.weights.size() != 3 * dirs) {
     throw Error(what + " needs 3 weights (W, R, B) per direction, has " +
@@ -190,7 +194,7 @@ void check(const Graph& graph, const NodeDesc& node) {
 
 std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
-  const LstmParams& p = node.lstm;
+  const LstmParams p = lstm_params_of(node.attrs);
   const Shape& x = inputs.at(0);
   if (x.size() != 3) {
     fail_node(node, std::string("input X must be ") +

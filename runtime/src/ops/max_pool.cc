@@ -1,5 +1,6 @@
 // MaxPool: the maximum of each NCHW window (SpatialParams), on oneDNN;
 // channels-last after a channels-last producer.
+#include "op_params.h"
 #include "ops/op.h"
 #include "simple_ops.h"
 
@@ -9,7 +10,8 @@ namespace {
 class MaxPoolNode final : public NodeOp {
  public:
   explicit MaxPoolNode(const OpInit& init)
-      : NodeOp(init), pool_(init.node.op, init.node.spatial, init.engine) {}
+      : NodeOp(init),
+        pool_(init.node.op, spatial_params_of(init.node.attrs), init.engine) {}
   void plan_layouts(LayoutPlanner& planner) override {
     if (planner.layout(node_.inputs[0]) == Layout::kChannelsLast) {
       planner.set_layout(node_.outputs[0], Layout::kChannelsLast);
@@ -27,6 +29,7 @@ class MaxPoolNode final : public NodeOp {
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{});
+  spatial_params_of(node.attrs);
 }
 
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
@@ -35,7 +38,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
   if (x.size() != 4) {
     fail_node(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
   }
-  return {window_output_shape(node, x, x[1])};
+  return {window_output_shape(node, spatial_params_of(node.attrs), x, x[1])};
 }
 
 }  // namespace

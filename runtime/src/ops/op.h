@@ -143,6 +143,8 @@ const OpRule& op_rule(OpKind op);
 
 // "Conv node 'name'", for messages.
 std::string node_label(const NodeDesc& node);
+// `message` led by the node's label unless it already names the node.
+std::string labeled(const NodeDesc& node, const std::string& message);
 [[noreturn]] void fail_node(const NodeDesc& node, const std::string& message);
 
 // The common checks: input, output and weight counts, and dense weights.
@@ -164,8 +166,8 @@ size_t checked_axis(const NodeDesc& node, int64_t axis, size_t rank);
 Shape broadcast_all(const NodeDesc& node, const std::vector<Shape>& inputs);
 // [N, C', H', W'] of a window op (Conv, pools) with `channels` outputs on
 // NCHW input x.
-Shape window_output_shape(const NodeDesc& node, const Shape& x,
-                          int64_t channels);
+Shape window_output_shape(const NodeDesc& node, const SpatialParams& p,
+                          const Shape& x, int64_t channels);
 // The single output has input 0's shape.
 std::vector<Shape> same_shape(const Graph& graph, const NodeDesc& node,
                               const std::vector<Shape>& inputs);

@@ -1,5 +1,5 @@
-// ReduceMean: the mean over `ints` (sorted axes; all if empty), each kept
-// as size 1 if keepdims.
+// ReduceMean: the mean over attribute "axes" (sorted; all if empty), each
+// kept as size 1 if "keepdims" (default 1).
 #include <algorithm>
 
 #include "ops/op.h"
@@ -12,7 +12,8 @@ class ReduceMeanNode final : public NodeOp {
  public:
   using NodeOp::NodeOp;
   void run(RunContext& ctx) const override {
-    reduce_mean(ctx.input(0), ctx.input_shape(0), node_.ints, ctx.output());
+    reduce_mean(ctx.input(0), ctx.input_shape(0), node_.attrs.get_ints("axes"),
+                ctx.output());
   }
 };
 
@@ -23,15 +24,17 @@ void check(const Graph& graph, const NodeDesc& node) {
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
-  for (int64_t a : node.ints) checked_axis(node, a, x.size());
+  const std::vector<int64_t>& axes = node.attrs.get_ints("axes");
+  const bool keepdims = node.attrs.get_int("keepdims", 1) != 0;
+  for (int64_t a : axes) checked_axis(node, a, x.size());
   Shape y;
   for (size_t d = 0; d < x.size(); ++d) {
-    const bool reduced = node.ints.empty() ||
-                         std::find(node.ints.begin(), node.ints.end(),
-                                   static_cast<int64_t>(d)) != node.ints.end();
+    const bool reduced =
+        axes.empty() || std::find(axes.begin(), axes.end(),
+                                  static_cast<int64_t>(d)) != axes.end();
     if (!reduced) {
       y.push_back(x[d]);
-    } else if (node.keepdims) {
+    } else if (keepdims) {
       y.push_back(1);
     }
   }

@@ -57,6 +57,12 @@ std::string node_label(const NodeDesc& node) {
   return std::string(op_name(node.op)) + " node '" + node.name + "'";
 }
 
+std::string labeled(const NodeDesc& node, const std::string& message) {
+  const std::string label = node_label(node);
+  if (message.compare(0, label.size(), label) == 0) return message;
+  return label + ": " + message;
+}
+
 void fail_node(const NodeDesc& node, const std::string& message) {
   throw Error(node_label(node) + ": " + message);
 }
@@ -130,9 +136,8 @@ Shape broadcast_all(const NodeDesc& node, const std::vector<Shape>& inputs) {
   return y;
 }
 
-Shape window_output_shape(const NodeDesc& node, const Shape& x,
-                          int64_t channels) {
-  const SpatialParams& p = node.spatial;
+Shape window_output_shape(const NodeDesc& node, const SpatialParams& p,
+                          const Shape& x, int64_t channels) {
   Shape y = {x[0], channels, p.output_size(0, x[2]), p.output_size(1, x[3])};
   if ((x[2] >= 0 && y[2] < 1) || (x[3] >= 0 && y[3] < 1)) {
     fail_node(node, "input " + to_string(x) + " is smaller than one " +

@@ -1,6 +1,6 @@
-// Reshape: y = x reshaped to `ints`, the same bytes under a new shape. A
-// size d >= 1 is kept, -1 is inferred, d <= -2 copies the input's dimension
-// -d - 2 (so dynamic sizes carry over).
+// Reshape: y = x reshaped to attribute "shape", the same bytes under a new
+// shape. A size d >= 1 is kept, -1 is inferred, d <= -2 copies the input's
+// dimension -d - 2 (so dynamic sizes carry over).
 #include "ops/op.h"
 
 namespace spruce {
@@ -19,12 +19,13 @@ void check(const Graph& graph, const NodeDesc& node) {
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
-  Shape y(node.ints.size());
+  const std::vector<int64_t>& sizes = node.attrs.get_ints("shape");
+  Shape y(sizes.size());
   int64_t known = 1;
-  size_t infer = node.ints.size();
+  size_t infer = sizes.size();
   bool unknown = false;
-  for (size_t i = 0; i < node.ints.size(); ++i) {
-    int64_t d = node.ints[i];
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    int64_t d = sizes[i];
     if (d <= -2) {
       const int64_t from = -d - 2;
       if (from >= static_cast<int64_t>(x.size())) {
@@ -41,7 +42,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
       fail_node(node, "a dimension of size 0 is not supported");
     }
     if (d == -1) {
-      if (infer != node.ints.size()) fail_node(node, "two dimensions to infer");
+      if (infer != sizes.size()) fail_node(node, "two dimensions to infer");
       infer = i;
     } else if (__builtin_mul_overflow(known, d, &known) ||
                known > (int64_t{1} << 62)) {

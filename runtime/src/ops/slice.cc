@@ -1,6 +1,6 @@
-// Slice of x: `ints` holds (axis, start, end, step) per sliced axis, clamped
-// as ONNX does; with a second input, slice k whose end_dims[k] >= 0 ends at
-// that dimension of it.
+// Slice of x: attribute "slices" holds (axis, start, end, step) per sliced
+// axis, clamped as ONNX does; with a second input, slice k whose
+// "end_dims"[k] >= 0 ends at that dimension of it.
 #include <algorithm>
 
 #include "ops/op.h"
@@ -13,14 +13,16 @@ namespace {
 // taken from a dimension); empty if a needed dimension is unknown (-1).
 std::vector<SliceDim> resolve_slice(const NodeDesc& node, const Shape& x,
                                     const Shape* ref) {
+  const std::vector<int64_t>& ints = node.attrs.get_ints("slices");
+  const std::vector<int64_t>& end_dims = node.attrs.get_ints("end_dims");
   std::vector<SliceDim> dims;
-  for (size_t k = 0; k + 3 < node.ints.size(); k += 4) {
+  for (size_t k = 0; k + 3 < ints.size(); k += 4) {
     SliceDim d;
-    d.axis = node.ints[k];
-    int64_t start = node.ints[k + 1];
-    int64_t end = node.ints[k + 2];
-    d.step = node.ints[k + 3];
-    const int32_t end_dim = node.end_dims[k / 4];
+    d.axis = ints[k];
+    int64_t start = ints[k + 1];
+    int64_t end = ints[k + 2];
+    d.step = ints[k + 3];
+    const int64_t end_dim = end_dims[k / 4];
     if (end_dim >= 0) {
       if (ref == nullptr || static_cast<size_t>(end_dim) >= ref->size()) {
         fail_node(node, "end refers to a missing dimension");
@@ -69,8 +71,9 @@ class SliceNode final : public NodeOp {
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{1, 2});
-  if (node.ints.size() % 4 != 0 ||
-      node.end_dims.size() != node.ints.size() / 4) {
+  const std::vector<int64_t>& ints = node.attrs.get_ints("slices");
+  if (ints.size() % 4 != 0 ||
+      node.attrs.get_ints("end_dims").size() != ints.size() / 4) {
     throw Error(node_label(node) +
                 " needs (axis, start, end, step) and an end_dim per slice");
   }
@@ -83,8 +86,9 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
   const std::vector<SliceDim> dims =
       resolve_slice(node, x, end_reference(inputs));
   if (dims.empty()) {
-    for (size_t k = 0; k < node.ints.size(); k += 4) {
-      y[checked_axis(node, node.ints[k], x.size())] = -1;
+    const std::vector<int64_t>& ints = node.attrs.get_ints("slices");
+    for (size_t k = 0; k < ints.size(); k += 4) {
+      y[checked_axis(node, ints[k], x.size())] = -1;
     }
   }
   for (const SliceDim& d : dims) {

@@ -1,5 +1,5 @@
-// Softmax along `axis`; with coerce_2d (ONNX before opset 13) over all
-// dimensions from axis on. In place when the plan allows.
+// Softmax along attribute "axis"; with "coerce_2d" (ONNX before opset 13)
+// over all dimensions from axis on. In place when the plan allows.
 #include "ops/op.h"
 #include "tensor_ops.h"
 
@@ -8,21 +8,28 @@ namespace {
 
 class SoftmaxNode final : public NodeOp {
  public:
-  using NodeOp::NodeOp;
+  explicit SoftmaxNode(const OpInit& init)
+      : NodeOp(init),
+        axis_(static_cast<size_t>(init.node.attrs.get_int("axis", 1))),
+        coerce_2d_(init.node.attrs.get_bool("coerce_2d")) {}
   void run(RunContext& ctx) const override {
     const float* x = ctx.input(0);
-    softmax(x, ctx.input_shape(0), static_cast<size_t>(node_.axis),
-            node_.coerce_2d, ctx.output());
+    softmax(x, ctx.input_shape(0), axis_, coerce_2d_, ctx.output());
   }
+
+ private:
+  size_t axis_;
+  bool coerce_2d_;
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{});
+  node.attrs.get_bool("coerce_2d");
 }
 
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
-  checked_axis(node, node.axis, inputs.at(0).size());
+  checked_axis(node, node.attrs.get_int("axis", 1), inputs.at(0).size());
   return {inputs.at(0)};
 }
 

@@ -1,4 +1,5 @@
-// Split: x cut along `axis` into parts of sizes `ints`, one per output.
+// Split: x cut along attribute "axis" into parts of sizes "split", one per
+// output.
 #include "ops/op.h"
 #include "tensor_ops.h"
 
@@ -14,24 +15,26 @@ class SplitNode final : public NodeOp {
     for (size_t k = 0; k < node_.outputs.size(); ++k) {
       outs.push_back(ctx.output(k));
     }
-    split(x, ctx.input_shape(0), static_cast<size_t>(node_.axis), node_.ints,
-          outs);
+    split(x, ctx.input_shape(0),
+          static_cast<size_t>(node_.attrs.get_int("axis", 0)),
+          node_.attrs.get_ints("split"), outs);
   }
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
   Arity arity;
-  arity.outputs = node.ints.size();
+  arity.outputs = node.attrs.get_ints("split").size();
   check_arity(graph, node, arity);
 }
 
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
-  const size_t axis = checked_axis(node, node.axis, x.size());
+  const size_t axis =
+      checked_axis(node, node.attrs.get_int("axis", 0), x.size());
   int64_t total = 0;
   std::vector<Shape> out;
-  for (int64_t size : node.ints) {
+  for (int64_t size : node.attrs.get_ints("split")) {
     if (size <= 0) fail_node(node, "split sizes must be positive");
     total += size;
     Shape y = x;

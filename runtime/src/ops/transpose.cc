@@ -1,5 +1,5 @@
-// Transpose: y = x with dimensions permuted by `ints` (y's dimension d is
-// x's ints[d]).
+// Transpose: y = x with dimensions permuted by attribute "perm" (y's
+// dimension d is x's perm[d]).
 #include "ops/op.h"
 #include "tensor_ops.h"
 
@@ -10,7 +10,8 @@ class TransposeNode final : public NodeOp {
  public:
   using NodeOp::NodeOp;
   void run(RunContext& ctx) const override {
-    transpose(ctx.input(0), ctx.input_shape(0), node_.ints, ctx.output());
+    transpose(ctx.input(0), ctx.input_shape(0), node_.attrs.get_ints("perm"),
+              ctx.output());
   }
 };
 
@@ -21,14 +22,15 @@ void check(const Graph& graph, const NodeDesc& node) {
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
-  if (node.ints.size() != x.size()) {
-    fail_node(node, "perm has " + std::to_string(node.ints.size()) +
+  const std::vector<int64_t>& perm = node.attrs.get_ints("perm");
+  if (perm.size() != x.size()) {
+    fail_node(node, "perm has " + std::to_string(perm.size()) +
                         " entries for input " + to_string(x));
   }
   Shape y(x.size());
   std::vector<bool> seen(x.size(), false);
   for (size_t d = 0; d < x.size(); ++d) {
-    const size_t from = checked_axis(node, node.ints[d], x.size());
+    const size_t from = checked_axis(node, perm[d], x.size());
     if (seen[from]) {
       fail_node(node, "perm repeats axis " + std::to_string(from));
     }

@@ -9,7 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "ops/op_kind.h"
+#include "graph.h"
+#include "op_params.h"
 #include "spruce/kernels/spmm.h"
 #include "spruce/lstm_params.h"
 #include "spruce/spatial_params.h"
@@ -41,27 +42,8 @@ struct ValueDef {
   DataType dtype = DataType::kFloat32;  // kInt64 only for model inputs
 };
 
-struct NodeDef {
-  std::string name;
-  OpKind op = OpKind::kRelu;
-  // Indices into ModelDef::values; kNoValue for an absent optional one.
-  std::vector<uint32_t> inputs;
-  std::vector<uint32_t> outputs;
-  std::vector<uint32_t> weights;  // indices into ModelDef::weights
-  kernels::Activation activation = kernels::Activation::kNone;
-  int axis = 1;     // Flatten, Concat
-  LstmParams lstm;  // Lstm
-  SpatialParams spatial;  // Conv, MaxPool, AveragePool
-  float clip_min = 0;     // Clip
-  float clip_max = 0;
-  std::vector<int64_t> ints;  // per op: see its file under runtime/src/ops/
-  BinaryOp binary_op = BinaryOp::kAdd;
-  UnaryOp unary_op = UnaryOp::kSqrt;
-  float epsilon = 0;       // LayerNorm
-  bool keepdims = true;    // ReduceMean
-  bool coerce_2d = false;  // Softmax
-  std::vector<int32_t> end_dims;  // Slice
-};
+// A node as the runtime reads it: op, values, weights and attributes.
+using NodeDef = NodeDesc;
 
 struct ModelDef {
   std::vector<ValueDef> values;

@@ -1,0 +1,116 @@
+#include "op_params.h"
+
+#include "spruce/error.h"
+
+namespace spruce {
+namespace {
+
+struct ActivationCode {
+  kernels::Activation activation;
+  int64_t code;
+};
+// The file's codes: never renumber one.
+constexpr ActivationCode kActivationCodes[] = {
+    {kernels::Activation::kNone, 0},
+    {kernels::Activation::kRelu, 1},
+    {kernels::Activation::kGelu, 2},
+    {kernels::Activation::kRelu6, 5},
+};
+
+}  // namespace
+
+kernels::Activation activation_of(const Attributes& attrs) {
+  const int64_t code = attrs.get_int("activation", 0);
+  for (const ActivationCode& a : kActivationCodes) {
+    if (a.code == code) return a.activation;
+  }
+  throw Error("unknown activation " + std::to_string(code));
+}
+
+void set_activation(Attributes* attrs, kernels::Activation activation) {
+  for (const ActivationCode& a : kActivationCodes) {
+    if (a.activation == activation) {
+      if (a.code == 0) {
+        attrs->erase("activation");  // the default
+      } else {
+        attrs->set_int("activation", a.code);
+      }
+      return;
+    }
+  }
+  throw Error("internal: activation " +
+              std::to_string(static_cast<int>(activation)) +
+              " cannot be stored");
+}
+
+LstmParams lstm_params_of(const Attributes& attrs) {
+  LstmParams p;
+  p.hidden_size =
+      static_cast<uint32_t>(attrs.get_int_in("hidden_size", 0, 1, 1 << 24));
+  p.direction =
+      static_cast<LstmDirection>(attrs.get_int_in("direction", 0, 0, 2));
+  p.input_batch_major = attrs.get_bool("input_batch_major");
+  p.output_batch_major = attrs.get_bool("output_batch_major");
+  p.merged_output = attrs.get_bool("merged_output");
+  p.state_batch_major = attrs.get_bool("state_batch_major");
+  p.state_offset = static_cast<uint32_t>(attrs.get_int_in(
+      "state_offset", 0, 0, p.state_batch_major ? 0 : 1 << 20));
+  return p;
+}
+
+void set_lstm_params(Attributes* attrs, const LstmParams& p) {
+  attrs->set_int("hidden_size", p.hidden_size);
+  attrs->set_int("direction", static_cast<int64_t>(p.direction));
+  attrs->set_int("input_batch_major", p.input_batch_major);
+  attrs->set_int("output_batch_major", p.output_batch_major);
+  attrs->set_int("merged_output", p.merged_output);
+  attrs->set_int("state_batch_major", p.state_batch_major);
+  attrs->set_int("state_offset", p.state_offset);
+}
+
+// Windows up to 2^12 wide, strides and dilations up to 2^12, pads up to
+// 2^16: far beyond any real model, small enough that no size computed from
+// them overflows.
+SpatialParams spatial_params_of(const Attributes& attrs) {
+  SpatialParams p;
+  const auto read = [&](const char* name, size_t count, int64_t min,
+                        int64_t max, uint32_t* out) {
+    const std::vector<int64_t>& v = attrs.get_ints(name);
+    if (v.size() != count) {
+      throw Error("attribute '" + std::string(name) + "' needs " +
+                  std::to_string(count) + " values, has " +
+                  std::to_string(v.size()));
+    }
+    for (size_t k = 0; k < count; ++k) {
+      if (v[k] < min || v[k] > max) {
+        throw Error("attribute '" + std::string(name) + "' has " +
+                    std::to_string(v[k]) + " (allowed " + std::to_string(min) +
+                    " to " + std::to_string(max) + ")");
+      }
+      out[k] = static_cast<uint32_t>(v[k]);
+    }
+  };
+  read("kernel", 2, 1, 1 << 12, p.kernel);
+  read("strides", 2, 1, 1 << 12, p.strides);
+  read("pads", 4, 0, 1 << 16, p.pads);
+  read("dilations", 2, 1, 1 << 12, p.dilations);
+  p.group = static_cast<uint32_t>(attrs.get_int_in("group", 1, 1, 1 << 20));
+  p.ceil_mode = attrs.get_bool("ceil_mode");
+  p.count_include_pad = attrs.get_bool("count_include_pad");
+  return p;
+}
+
+void set_spatial_params(Attributes* attrs, const SpatialParams& p) {
+  const auto ints = [](const uint32_t* v, size_t count) {
+    return std::vector<int64_t>(v, v + count);
+  };
+  attrs->set_ints("kernel", ints(p.kernel, 2));
+  attrs->set_ints("strides", ints(p.strides, 2));
+  attrs->set_ints("pads", ints(p.pads, 4));
+  attrs->set_ints("dilations", ints(p.dilations, 2));
+  attrs->set_int("group", p.group);
+  attrs->set_int("ceil_mode", p.ceil_mode);
+  attrs->set_int("count_include_pad", p.count_include_pad);
+}
+
+}  // namespace spruce

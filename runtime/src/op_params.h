@@ -1,0 +1,32 @@
+// Typed views of the attributes several ops share (ops/*.cc) and the
+// converter writes: the fused activation, an LSTM's layout parameters and a
+// window op's SpatialParams. Each reader checks what it reads and throws
+// spruce::Error naming the attribute.
+#ifndef SPRUCE_RUNTIME_OP_PARAMS_H_
+#define SPRUCE_RUNTIME_OP_PARAMS_H_
+
+#include "attributes.h"
+#include "spruce/kernels/spmm.h"
+#include "spruce/lstm_params.h"
+#include "spruce/spatial_params.h"
+
+namespace spruce {
+
+// "activation": the fused activation, as its file code (None 0, Relu 1,
+// Gelu 2, Relu6 5; the kernels' enum is free to change).
+kernels::Activation activation_of(const Attributes& attrs);
+void set_activation(Attributes* attrs, kernels::Activation activation);
+
+// "hidden_size", "direction", "input_batch_major", "output_batch_major",
+// "merged_output", "state_batch_major", "state_offset" (see LstmParams).
+LstmParams lstm_params_of(const Attributes& attrs);
+void set_lstm_params(Attributes* attrs, const LstmParams& params);
+
+// "kernel" [kh, kw], "strides" [2], "pads" [top, left, bottom, right],
+// "dilations" [2], "group", "ceil_mode", "count_include_pad".
+SpatialParams spatial_params_of(const Attributes& attrs);
+void set_spatial_params(Attributes* attrs, const SpatialParams& params);
+
+}  // namespace spruce
+
+#endif  // SPRUCE_RUNTIME_OP_PARAMS_H_
