@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 #include <vector>
 
+#include "onnx/importer.h"
 #include "spruce/engine.h"
 #include "spruce/error.h"
 #include "test_util.h"
@@ -372,6 +374,34 @@ TEST(OnnxImport, MalformedNodesAreErrors) {
   });
   EXPECT_NE(convert_error(relu_no_input).find("needs 1 input"),
             std::string::npos);
+}
+
+// An op spruce has no rule for is refused as such, before anything about its
+// inputs (a GRU with absent optional inputs was once blamed on those).
+TEST(OnnxImport, UnsupportedOpIsTheCauseGivenBeforeItsInputs) {
+  const std::string gru = model_with([](onnx::GraphProto* g) {
+    auto* n = g->add_node();
+    n->set_op_type("GRU");
+    n->set_name("rnn");
+    for (const char* in : {"x", "c", "c", "", "", ""}) n->add_input(in);
+    n->add_output("y");
+  });
+  const std::string e = convert_error(gru);
+  EXPECT_NE(e.find("GRU node 'rnn': unsupported op 'GRU'"), std::string::npos)
+      << e;
+}
+
+// What `spruce inspect` calls supported is what has an import rule.
+TEST(OnnxImport, SupportedOpsAreTheRegisteredRules) {
+  const std::vector<std::string>& types = imported_op_types();
+  EXPECT_TRUE(std::is_sorted(types.begin(), types.end()));
+  for (const char* op : {"Conv", "LSTM", "Gemm", "Squeeze", "Shape", "Gelu"}) {
+    EXPECT_NE(import_rule(op), nullptr) << op;
+    EXPECT_NE(std::find(types.begin(), types.end(), op), types.end()) << op;
+  }
+  EXPECT_EQ(import_rule("GRU"), nullptr);
+  EXPECT_TRUE(import_rule("LSTM")->unnamed_first_output());
+  EXPECT_FALSE(import_rule("Relu")->empty_inputs());
 }
 
 // An output keeps its declared name whatever it aliases: an Identity of the

@@ -1,0 +1,1210 @@
+// The importer's shared steps (importer.h) and the rule registry.
+#include "onnx/importer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "onnx_fusion.h"
+#include "spruce/error.h"
+#include "spruce/version.h"
+
+namespace spruce::converters {
+namespace {
+
+constexpr size_t kMaxOnnxBytes = size_t{2} << 30;  // protobuf's own limit
+
+}  // namespace
+
+#define SPRUCE_ONNX_RULE_FILE(stem) extern const ImportRule kImportRule_##stem;
+#include "onnx_rules.inc"
+#undef SPRUCE_ONNX_RULE_FILE
+
+namespace {
+
+const std::map<std::string, const ImportRule*>& rules_by_op_type() {
+  static const std::map<std::string, const ImportRule*> rules = [] {
+    std::map<std::string, const ImportRule*> m;
+    const ImportRule* all[] = {
+#define SPRUCE_ONNX_RULE_FILE(stem) &kImportRule_##stem,
+#include "onnx_rules.inc"
+#undef SPRUCE_ONNX_RULE_FILE
+    };
+    for (const ImportRule* rule : all) {
+      for (const std::string& op : rule->op_types) m.emplace(op, rule);
+    }
+    return m;
+  }();
+  return rules;
+}
+
+}  // namespace
+
+const ImportRule* import_rule(const std::string& op_type) {
+  const auto& rules = rules_by_op_type();
+  const auto it = rules.find(op_type);
+  return it == rules.end() ? nullptr : it->second;
+}
+
+const std::vector<std::string>& imported_op_types() {
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> v;
+    for (const auto& entry : rules_by_op_type()) v.push_back(entry.first);
+    return v;
+  }();
+  return types;
+}
+
+ModelDef Importer::run() {
+  const std::string bytes = read_file_bytes(path_, kMaxOnnxBytes);
+  report_->onnx_file_bytes = bytes.size();
+  onnx::ModelProto model;
+  if (bytes.empty() || !model.ParseFromString(bytes) || !model.has_graph() ||
+      model.graph().output_size() == 0) {
+    throw Error(path_ + ": not an ONNX model (no graph could be read)");
+  }
+  const onnx::GraphProto& graph = model.graph();
+  model_.metadata.emplace_back("source", basename(path_));
+  if (!model.producer_name().empty()) {
+    model_.metadata.emplace_back(
+        "source_producer",
+        model.producer_name() + " " + model.producer_version());
+  }
+  for (const auto& opset : model.opset_import()) {
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") {
+      opset_ = opset.version();
+      model_.metadata.emplace_back("source_opset",
+                                   std::to_string(opset.version()));
+    }
+  }
+
+  for (const onnx::TensorProto& init : graph.initializer()) {
+    constants_[init.name()] = constant_from_proto(
+        init, path_ + ": initializer '" + init.name() + "'");
+  }
+  freeze_inputs(graph);
+  std::vector<std::string> fusions;
+  const std::vector<onnx::NodeProto> nodes =
+      fuse_patterns(graph, &constants_, &fusions);
+  report_->folded.insert(report_->folded.end(), fusions.begin(), fusions.end());
+  count_readers(nodes, graph);
+  read_inputs(graph);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    import_node(nodes[i], static_cast<int>(i));
+  }
+  read_outputs(graph);
+  choose_formats();
+  // Symbolic sizes (dynamic dimensions told apart while importing) are
+  // stored as -1: the runtime learns them from the inputs.
+  for (ValueDef& v : model_.values) {
+    for (int64_t& d : v.shape) d = d < 0 ? -1 : d;
+  }
+  return std::move(model_);
+}
+
+// ------------------------------------------------------------ helpers
+[[noreturn]] void Importer::fail(const std::string& message) const {
+  throw Error(path_ + ": " + message);
+}
+
+[[noreturn]] void Importer::fail(const onnx::NodeProto& node,
+                                 const std::string& message) const {
+  fail(node.op_type() + " node '" + node.name() + "': " + message);
+}
+
+std::string Importer::basename(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+void Importer::count_readers(const std::vector<onnx::NodeProto>& nodes,
+                             const onnx::GraphProto& graph) {
+  for (const onnx::NodeProto& node : nodes) {
+    for (const std::string& in : node.input()) ++readers_[in];
+  }
+  for (const onnx::ValueInfoProto& out : graph.output()) ++readers_[out.name()];
+}
+
+bool Importer::is_constant(const std::string& name) const {
+  return constants_.count(name) != 0;
+}
+
+const Constant& Importer::constant(const onnx::NodeProto& node,
+                                   const std::string& name) const {
+  const auto it = constants_.find(name);
+  if (it == constants_.end()) {
+    fail(node, "input '" + name + "' must be a constant (an initializer)");
+  }
+  return it->second;
+}
+
+uint32_t Importer::value_of(const onnx::NodeProto& node,
+                            const std::string& name) {
+  const auto it = values_.find(name);
+  if (it == values_.end()) {
+    const auto view = views_.find(name);
+    if (view != views_.end()) {
+      if (std::optional<uint32_t> v = materialize(node, name, view->second)) {
+        return *v;
+      }
+      fail(node, "input '" + name + "' is " + describe(view->second) +
+                     "; spruce folds such tensors only where they shape "
+                     "another op (an LSTM's state, a Reshape, a Slice)");
+    }
+    if (is_constant(name)) {
+      fail(node, "input '" + name +
+                     "' is a constant where spruce expects "
+                     "an activation");
+    }
+    fail(node, "input '" + name + "' is not computed by any earlier node");
+  }
+  return it->second;
+}
+
+uint32_t Importer::add_value(const std::string& name, Shape shape) {
+  model_.values.push_back({name, std::move(shape)});
+  const auto id = static_cast<uint32_t>(model_.values.size() - 1);
+  values_[name] = id;
+  return id;
+}
+
+int64_t Importer::attr_int(const onnx::NodeProto& node, const std::string& name,
+                           int64_t fallback) {
+  for (const auto& a : node.attribute()) {
+    if (a.name() == name) return a.i();
+  }
+  return fallback;
+}
+
+float Importer::attr_float(const onnx::NodeProto& node, const std::string& name,
+                           float fallback) {
+  for (const auto& a : node.attribute()) {
+    if (a.name() == name) return a.f();
+  }
+  return fallback;
+}
+
+const onnx::AttributeProto* Importer::attr(const onnx::NodeProto& node,
+                                           const std::string& name) {
+  for (const auto& a : node.attribute()) {
+    if (a.name() == name) return &a;
+  }
+  return nullptr;
+}
+
+// ------------------------------------------------------------ graph ends
+void Importer::freeze_inputs(const onnx::GraphProto& graph) {
+  for (const auto& frozen : options_.constant_inputs) {
+    // Named, not a structured binding: lambdas may not capture those in
+    // C++17 (clang refuses).
+    const std::string& name = frozen.first;
+    const std::string& file = frozen.second;
+    const bool is_input = std::any_of(
+        graph.input().begin(), graph.input().end(),
+        [&](const onnx::ValueInfoProto& in) { return in.name() == name; });
+    if (!is_input) fail("cannot freeze '" + name + "': not a graph input");
+    onnx::TensorProto proto;
+    const std::string bytes = read_file_bytes(file, kMaxOnnxBytes);
+    if (!proto.ParseFromString(bytes)) {
+      fail(file + ": not a serialized ONNX TensorProto");
+    }
+    constants_[name] = constant_from_proto(proto, file);
+  }
+}
+
+void Importer::read_inputs(const onnx::GraphProto& graph) {
+  for (const onnx::ValueInfoProto& in : graph.input()) {
+    if (is_constant(in.name())) continue;  // initializers listed as inputs
+    const auto& type = in.type();
+    const int elem =
+        type.has_tensor_type() ? type.tensor_type().elem_type() : 0;
+    if (elem != onnx::TensorProto::FLOAT && elem != onnx::TensorProto::INT64) {
+      fail("input '" + in.name() + "' is " +
+           (type.has_tensor_type() ? "of data type " + onnx_type_name(elem)
+                                   : std::string("not a tensor")) +
+           "; spruce takes float32 and int64 inputs");
+    }
+    Shape shape;
+    const uint32_t id = static_cast<uint32_t>(model_.values.size());
+    for (const auto& dim : type.tensor_type().shape().dim()) {
+      if (dim.has_dim_value() && dim.dim_value() > 0) {
+        shape.push_back(dim.dim_value());
+        continue;
+      }
+      // A dynamic size: the same symbol wherever the same name appears.
+      const std::string symbol =
+          dim.dim_param().empty()
+              ? in.name() + ":" + std::to_string(shape.size())
+              : dim.dim_param();
+      auto it = symbols_.find(symbol);
+      if (it == symbols_.end()) {
+        it =
+            symbols_.emplace(symbol, -2 - static_cast<int64_t>(symbols_.size()))
+                .first;
+        symbol_origin_[it->second] = {id, shape.size()};
+      }
+      shape.push_back(it->second);
+    }
+    model_.inputs.push_back(add_value(in.name(), shape));
+    if (elem == onnx::TensorProto::INT64) {
+      model_.values.back().dtype = DataType::kInt64;
+    }
+  }
+  if (model_.inputs.empty()) fail("model has no non-constant inputs");
+}
+
+void Importer::read_outputs(const onnx::GraphProto& graph) {
+  for (const onnx::ValueInfoProto& out : graph.output()) {
+    if (views_.count(out.name()) != 0) {
+      onnx::NodeProto consumer;
+      consumer.set_name("graph output");
+      if (materialize(consumer, out.name(), views_.at(out.name()))) {
+        model_.outputs.push_back(
+            named_output(out.name(), values_.at(out.name())));
+        continue;
+      }
+    }
+    const auto it = values_.find(out.name());
+    if (const View* v = view(out.name())) {
+      fail("output '" + out.name() + "' is " + describe(*v) +
+           ", which spruce cannot produce as a model output");
+    }
+    if (it == values_.end()) {
+      fail("output '" + out.name() + "' is " +
+           (is_constant(out.name()) ? "a constant" : "never computed") +
+           "; spruce needs outputs computed from the inputs");
+    }
+    model_.outputs.push_back(named_output(out.name(), it->second));
+  }
+}
+
+// `value` as the model output `name`. An output keeps its declared name
+// whatever it aliases (an Identity of an input or of another output, a
+// reshape that imports as no node): those get a copy of their own under
+// that name (a Reshape keeping every dimension, which costs no copy at
+// run time).
+uint32_t Importer::named_output(const std::string& name, uint32_t value) {
+  const bool is_input = std::find(model_.inputs.begin(), model_.inputs.end(),
+                                  value) != model_.inputs.end();
+  const bool is_output = std::find(model_.outputs.begin(), model_.outputs.end(),
+                                   value) != model_.outputs.end();
+  if (model_.values[value].name == name && !is_input && !is_output) {
+    return value;
+  }
+  const ValueDef source = model_.values[value];
+  NodeDef n;
+  n.name = "output " + name;
+  n.op = OpKind::kReshape;
+  n.inputs = {value};
+  std::vector<int64_t> copy_dims;
+  for (size_t d = 0; d < source.shape.size(); ++d) {
+    copy_dims.push_back(-2 - static_cast<int64_t>(d));  // copy dimension d
+  }
+  n.attrs.set_ints("shape", std::move(copy_dims));
+  const uint32_t copy = add_value(name, source.shape);  // outputs are float
+  n.outputs = {copy};
+  model_.nodes.push_back(std::move(n));
+  return copy;
+}
+
+// ------------------------------------------------------------ nodes
+void Importer::import_node(const onnx::NodeProto& node, int index) {
+  onnx::NodeProto named = node;
+  if (named.name().empty()) {
+    named.set_name(node.op_type() + "_" + std::to_string(index));
+  }
+  if (!node.domain().empty() && node.domain() != "ai.onnx") {
+    fail(named, "operator domain '" + node.domain() + "' is not supported");
+  }
+  const std::string& op = node.op_type();
+  const ImportRule* rule = import_rule(op);
+  if (rule == nullptr) fail(named, "unsupported op '" + op + "'");
+  if (node.output_size() < 1 ||
+      (node.output(0).empty() && !rule->unnamed_first_output())) {
+    fail(named, "has no output");
+  }
+  for (const std::string& in : node.input()) {
+    if (in.empty() && !rule->empty_inputs()) {
+      fail(named, "optional (empty) inputs are not supported here");
+    }
+  }
+  if (rule->before_folding()) return (this->*rule->import)(named);
+  if (track_shape_values(named)) return;
+  if (try_fold(named)) return;
+  (this->*rule->import)(named);
+}
+
+// Folds a node whose inputs are all constants. Returns false if any input
+// is an activation.
+bool Importer::try_fold(const onnx::NodeProto& node) {
+  if (node.input_size() == 0) return false;
+  for (const std::string& in : node.input()) {
+    if (!in.empty() && !is_constant(in)) return false;
+  }
+  const std::string& op = node.op_type();
+  const bool binary = op == "Mul" || op == "Add" || op == "Sub" || op == "Div";
+  if (op == "Reshape" || op == "Unsqueeze" || op == "Squeeze") {
+    return fold_reshape(node);
+  }
+  if (!binary && op != "Identity" && op != "Cast" && op != "Transpose") {
+    return false;  // imported as an op on Constant nodes
+  }
+  if (op == "Transpose" && constants_.at(node.input(0)).shape.size() != 2) {
+    return false;
+  }
+  if (node.input_size() != (binary ? 2 : 1)) {
+    fail(node, "expected " + std::to_string(binary ? 2 : 1) + " inputs, has " +
+                   std::to_string(node.input_size()));
+  }
+  Constant result;
+  if (op == "Identity") {
+    result = constants_.at(node.input(0));
+  } else if (op == "Cast") {
+    result = cast(node, constants_.at(node.input(0)));
+  } else if (op == "Transpose") {
+    result = transpose_2d(node, constants_.at(node.input(0)));
+  } else {
+    result = elementwise(node, constants_.at(node.input(0)),
+                         constants_.at(node.input(1)));
+  }
+  std::string note = "folded " + op + " '" + node.name() + "'";
+  if (op == "Mul" && (ends_with(node.input(0), "_orig") ||
+                      ends_with(node.input(1), "_orig"))) {
+    note += " (pruning mask " + node.input(0) + " * " + node.input(1) + ")";
+    const std::string& orig =
+        ends_with(node.input(0), "_orig") ? node.input(0) : node.input(1);
+    weight_names_[node.output(0)] = orig.substr(0, orig.size() - 5);
+  }
+  report_->folded.push_back(note);
+  constants_[node.output(0)] = std::move(result);
+  return true;
+}
+
+bool Importer::ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+Constant Importer::cast(const onnx::NodeProto& node, const Constant& in) const {
+  const int64_t to = attr_int(node, "to", 0);
+  Constant out = in;
+  if (to == onnx::TensorProto::FLOAT) {
+    if (!in.is_float) {
+      out.is_float = true;
+      out.f.assign(in.i.begin(), in.i.end());
+      out.i.clear();
+    }
+  } else if (!(to == onnx::TensorProto::INT64 && !in.is_float)) {
+    fail(node, "constant Cast to " + onnx_type_name(static_cast<int>(to)) +
+                   " is not supported");
+  }
+  return out;
+}
+
+Constant Importer::transpose_2d(const onnx::NodeProto& node,
+                                const Constant& in) const {
+  if (in.shape.size() != 2 || !in.is_float) {
+    fail(node, "only 2-D float constants can be transposed at conversion");
+  }
+  const onnx::AttributeProto* perm = attr(node, "perm");
+  if (perm != nullptr &&
+      !(perm->ints_size() == 2 && perm->ints(0) == 1 && perm->ints(1) == 0)) {
+    fail(node, "perm must be [1, 0] for a 2-D constant");
+  }
+  const auto rows = static_cast<size_t>(in.shape[0]);
+  const auto cols = static_cast<size_t>(in.shape[1]);
+  Constant out;
+  out.shape = {in.shape[1], in.shape[0]};
+  out.f.resize(in.f.size());
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) out.f[c * rows + r] = in.f[r * cols + c];
+  }
+  return out;
+}
+
+Constant Importer::elementwise(const onnx::NodeProto& node, const Constant& a,
+                               const Constant& b) const {
+  if (!a.is_float || !b.is_float) {
+    fail(node, "only float32 constants are folded");
+  }
+  const bool a_scalar = a.f.size() == 1;
+  const bool b_scalar = b.f.size() == 1;
+  if (a.shape != b.shape && !a_scalar && !b_scalar) {
+    fail(node, "cannot fold shapes " + to_string(a.shape) + " and " +
+                   to_string(b.shape) + " (only equal shapes or a scalar)");
+  }
+  Constant out;
+  out.shape = a_scalar && !b_scalar ? b.shape : a.shape;
+  const size_t n = std::max(a.f.size(), b.f.size());
+  out.f.resize(n);
+  const std::string& op = node.op_type();
+  for (size_t k = 0; k < n; ++k) {
+    const float x = a.f[a_scalar ? 0 : k];
+    const float y = b.f[b_scalar ? 0 : k];
+    out.f[k] = op == "Mul"   ? x * y
+               : op == "Add" ? x + y
+               : op == "Sub" ? x - y
+                             : x / y;
+  }
+  return out;
+}
+
+// A Linear node y = x · W^T + b with W [out, in] (row-major copy given).
+void Importer::add_linear(const onnx::NodeProto& node, uint32_t x,
+                          std::vector<float> w, int64_t out, int64_t in,
+                          const std::string& weight_name) {
+  const Shape& xs = model_.values[x].shape;
+  if (xs.empty() || (xs.back() >= 0 && xs.back() != in)) {
+    fail(node, "input '" + model_.values[x].name + "' of shape " +
+                   to_string(xs) + " does not match weight [" +
+                   std::to_string(out) + ", " + std::to_string(in) + "]");
+  }
+  WeightDef weight;
+  weight.name = weight_name;
+  weight.shape = {out, in};
+  weight.dense = std::move(w);
+  model_.weights.push_back(std::move(weight));
+
+  NodeDef n;
+  n.name = node.name();
+  n.op = OpKind::kLinear;
+  n.inputs = {x};
+  n.weights = {static_cast<uint32_t>(model_.weights.size() - 1)};
+  Shape ys = xs;
+  ys.back() = out;
+  n.outputs = {add_value(node.output(0), ys)};
+  model_.nodes.push_back(std::move(n));
+}
+
+std::string Importer::weight_name(const std::string& tensor) const {
+  const auto it = weight_names_.find(tensor);
+  return it != weight_names_.end() ? it->second : tensor;
+}
+
+void Importer::set_bias(const onnx::NodeProto& node, NodeDef* linear,
+                        const Constant& c, float scale,
+                        const std::string& name) {
+  const int64_t out = model_.weights[linear->weights[0]].shape[0];
+  // Bias broadcast over everything but the last dimension: [out], [1, out],
+  // or a scalar.
+  const bool per_feature = !c.shape.empty() && c.shape.back() == out &&
+                           static_cast<int64_t>(c.f.size()) == out;
+  if (!c.is_float || (!per_feature && c.f.size() != 1)) {
+    fail(node, "bias of shape " + to_string(c.shape) +
+                   " is not a per-feature vector of " + std::to_string(out));
+  }
+  WeightDef bias;
+  bias.name = name;
+  bias.shape = {out};
+  bias.dense.resize(static_cast<size_t>(out));
+  for (int64_t k = 0; k < out; ++k) {
+    bias.dense[k] = scale * c.f[per_feature ? k : 0];
+  }
+  model_.weights.push_back(std::move(bias));
+  linear->weights.push_back(static_cast<uint32_t>(model_.weights.size() - 1));
+}
+
+// The node that produced `tensor` if it is one of `ops` and its result may
+// be rewritten in place (this is its only reader and not a model output).
+NodeDef* Importer::fusable_producer(const std::string& tensor,
+                                    std::initializer_list<OpKind> ops) {
+  const auto it = values_.find(tensor);
+  if (it == values_.end() || readers_[tensor] != 1) return nullptr;
+  for (auto n = model_.nodes.rbegin(); n != model_.nodes.rend(); ++n) {
+    if (n->outputs.empty() || n->outputs[0] != it->second) continue;
+    for (OpKind op : ops) {
+      if (n->op == op) return &*n;
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
+// Where a following Relu or Clip(0, 6) can be fused.
+NodeDef* Importer::fusable_activation_target(const std::string& tensor) {
+  NodeDef* n =
+      fusable_producer(tensor, {OpKind::kLinear, OpKind::kConv, OpKind::kAdd});
+  return n != nullptr && activation_of(n->attrs) == kernels::Activation::kNone
+             ? n
+             : nullptr;
+}
+
+// Renames the fused node's output to the consumer's output.
+void Importer::take_over_output(NodeDef* n, const std::string& new_name) {
+  ValueDef& v = model_.values[n->outputs[0]];
+  values_.erase(v.name);
+  v.name = new_name;
+  values_[new_name] = n->outputs[0];
+}
+
+// kernel_shape, strides, pads, dilations and auto_pad of a 2-D Conv or
+// pool on input `xs` (NCHW).
+SpatialParams Importer::spatial_params(const onnx::NodeProto& node,
+                                       const Shape& xs,
+                                       const Shape& kernel) const {
+  if (xs.size() != 4) {
+    fail(node,
+         "only 2-D (NCHW) inputs are supported, input is " + to_string(xs));
+  }
+  SpatialParams p;
+  auto ints = [&](const char* name, size_t count, int64_t fallback, int64_t min,
+                  uint32_t* out) {
+    const onnx::AttributeProto* a = attr(node, name);
+    if (a != nullptr && static_cast<size_t>(a->ints_size()) != count) {
+      fail(node, std::string(name) + " must have " + std::to_string(count) +
+                     " values for a 2-D window");
+    }
+    for (size_t k = 0; k < count; ++k) {
+      const int64_t v = a != nullptr ? a->ints(static_cast<int>(k)) : fallback;
+      if (v < min || v > (int64_t{1} << 16)) {
+        fail(node, std::string(name) + " value " + std::to_string(v) +
+                       " is not supported");
+      }
+      out[k] = static_cast<uint32_t>(v);
+    }
+  };
+  if (kernel.empty()) {
+    ints("kernel_shape", 2, 0, 1, p.kernel);
+    if (attr(node, "kernel_shape") == nullptr) {
+      fail(node, "needs kernel_shape");
+    }
+  } else {
+    if (const onnx::AttributeProto* a = attr(node, "kernel_shape")) {
+      if (a->ints_size() != 2 || a->ints(0) != kernel[0] ||
+          a->ints(1) != kernel[1]) {
+        fail(node, "kernel_shape does not match the weight");
+      }
+    }
+    p.kernel[0] = static_cast<uint32_t>(kernel[0]);
+    p.kernel[1] = static_cast<uint32_t>(kernel[1]);
+  }
+  ints("strides", 2, 1, 1, p.strides);
+  ints("dilations", 2, 1, 1, p.dilations);
+  ints("pads", 4, 0, 0, p.pads);
+  const onnx::AttributeProto* auto_pad = attr(node, "auto_pad");
+  const std::string mode = auto_pad != nullptr ? auto_pad->s() : "NOTSET";
+  if (mode == "VALID") {
+    std::fill(std::begin(p.pads), std::end(p.pads), 0u);
+  } else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
+    for (int a = 0; a < 2; ++a) {
+      const int64_t in = xs[2 + a];
+      if (in < 0) {
+        fail(node, "auto_pad " + mode +
+                       " needs a known input size, "
+                       "input is " +
+                       to_string(xs));
+      }
+      const int64_t out = (in + p.strides[a] - 1) / p.strides[a];
+      const int64_t window = int64_t{p.dilations[a]} * (p.kernel[a] - 1) + 1;
+      const int64_t total =
+          std::max<int64_t>(0, (out - 1) * p.strides[a] + window - in);
+      const int64_t small = total / 2;
+      const int64_t large = total - small;
+      p.pads[a] = static_cast<uint32_t>(mode == "SAME_UPPER" ? small : large);
+      p.pads[a + 2] =
+          static_cast<uint32_t>(mode == "SAME_UPPER" ? large : small);
+    }
+  } else if (mode != "NOTSET") {
+    fail(node, "auto_pad '" + mode + "' is not supported");
+  }
+  return p;
+}
+
+Shape Importer::window_output(const onnx::NodeProto& node, const Shape& xs,
+                              int64_t channels, const SpatialParams& p) const {
+  Shape y = {xs[0], channels, p.output_size(0, xs[2]), p.output_size(1, xs[3])};
+  if ((xs[2] >= 0 && y[2] < 1) || (xs[3] >= 0 && y[3] < 1)) {
+    fail(node, "input " + to_string(xs) + " is smaller than the window");
+  }
+  return y;
+}
+
+void Importer::add_conv(const onnx::NodeProto& node, uint32_t x,
+                        const SpatialParams& p, Shape w_shape,
+                        std::vector<float> w, std::vector<float> bias,
+                        const std::string& name) {
+  const int64_t out = w_shape[0];
+  WeightDef weight;
+  weight.name = name;
+  weight.shape = {out, w_shape[1] * w_shape[2] * w_shape[3]};
+  weight.dense = std::move(w);
+  model_.weights.push_back(std::move(weight));
+  NodeDef n;
+  n.name = node.name();
+  n.op = OpKind::kConv;
+  n.inputs = {x};
+  set_spatial_params(&n.attrs, p);
+  n.weights = {static_cast<uint32_t>(model_.weights.size() - 1)};
+  if (!bias.empty()) {
+    WeightDef b;
+    b.name = name + ".bias";
+    b.shape = {out};
+    b.dense = std::move(bias);
+    model_.weights.push_back(std::move(b));
+    n.weights.push_back(static_cast<uint32_t>(model_.weights.size() - 1));
+  }
+  n.outputs = {add_value(node.output(0),
+                         window_output(node, model_.values[x].shape, out, p))};
+  model_.nodes.push_back(std::move(n));
+}
+
+std::string Importer::describe(const View& v) const {
+  auto ints = [](const std::vector<int64_t>& values) {
+    std::string s;
+    for (int64_t x : values) s += (s.empty() ? "" : ", ") + std::to_string(x);
+    return "[" + s + "]";
+  };
+  switch (v.kind) {
+    case View::Kind::kTranspose:
+      return "a Transpose (perm " + ints(v.perm) + ") of '" +
+             model_.values[v.source].name + "' by node '" + v.node + "'";
+    case View::Kind::kSlice:
+      return "rows [" + std::to_string(v.start) + ", " + std::to_string(v.end) +
+             ") of '" + model_.values[v.source].name + "' (Slice '" + v.node +
+             "')";
+    case View::Kind::kZeros:
+      return "zeros shaped at run time (node '" + v.node + "')";
+    case View::Kind::kBroadcastRow:
+      return "row 0 of an embedding looked up by zeros (node '" + v.node + "')";
+    case View::Kind::kShapeValue:
+      break;
+  }
+  return "computed from tensor shapes (node '" + v.node + "')";
+}
+
+const Importer::View* Importer::view(const std::string& name) const {
+  const auto it = views_.find(name);
+  return it != views_.end() ? &it->second : nullptr;
+}
+
+bool Importer::is_view(const std::string& name, View::Kind kind) const {
+  const View* v = view(name);
+  return v != nullptr && v->kind == kind;
+}
+
+Importer::View& Importer::add_view(const onnx::NodeProto& node,
+                                   View::Kind kind) {
+  View& v = views_[node.output(0)];
+  v.kind = kind;
+  v.node = node.name();
+  return v;
+}
+
+std::vector<int64_t> Importer::attr_ints(const onnx::NodeProto& node,
+                                         const std::string& name) {
+  const onnx::AttributeProto* a = attr(node, name);
+  if (a == nullptr) return {};
+  return {a->ints().begin(), a->ints().end()};
+}
+
+// An integer list given as a constant input (newer opsets) or, when that
+// input is absent, as an attribute (older ones).
+std::vector<int64_t> Importer::ints_input_or_attr(
+    const onnx::NodeProto& node, int input, const std::string& name) const {
+  if (node.input_size() > input && !node.input(input).empty()) {
+    const std::optional<std::vector<int64_t>> v = int_values(node.input(input));
+    if (!v) {
+      fail(node, "'" + name +
+                     "' must be integer constants or computed "
+                     "from tensor shapes");
+    }
+    return *v;
+  }
+  return attr_ints(node, name);
+}
+
+bool Importer::all_zero(const Constant& c) const {
+  return std::all_of(c.f.begin(), c.f.end(),
+                     [](float v) { return v == 0.0f; }) &&
+         std::all_of(c.i.begin(), c.i.end(), [](int64_t v) { return v == 0; });
+}
+
+// The shape of a tensor by name, whatever holds it.
+std::optional<Shape> Importer::shape_of(const std::string& name) const {
+  const auto v = values_.find(name);
+  if (v != values_.end()) return model_.values[v->second].shape;
+  if (is_constant(name)) return constants_.at(name).shape;
+  const View* w = view(name);
+  if (w == nullptr) return std::nullopt;
+  if (w->kind == View::Kind::kTranspose) {
+    const Shape& xs = model_.values[w->source].shape;
+    Shape ys;
+    for (size_t d = 0; d < xs.size(); ++d) {
+      const int64_t from = w->perm.empty()
+                               ? static_cast<int64_t>(xs.size() - 1 - d)
+                               : w->perm[d];
+      if (from < 0 || from >= static_cast<int64_t>(xs.size()))
+        return std::nullopt;
+      ys.push_back(xs[static_cast<size_t>(from)]);
+    }
+    return ys;
+  }
+  if ((w->kind == View::Kind::kZeros || w->kind == View::Kind::kBroadcastRow) &&
+      w->sym_known) {
+    return w->sym;
+  }
+  return std::nullopt;
+}
+
+// The integers a constant or a shape value holds, if known.
+std::optional<std::vector<int64_t>> Importer::int_values(
+    const std::string& name, bool* scalar) const {
+  if (const View* v = view(name)) {
+    if (v->kind != View::Kind::kShapeValue || !v->sym_known)
+      return std::nullopt;
+    if (scalar != nullptr) *scalar = v->scalar;
+    return v->sym;
+  }
+  if (!is_constant(name)) return std::nullopt;
+  const Constant& c = constants_.at(name);
+  if (scalar != nullptr) *scalar = c.shape.empty();
+  if (!c.is_float) return c.i;
+  std::vector<int64_t> out;
+  for (float f : c.f) {
+    if (f != std::floor(f)) return std::nullopt;
+    out.push_back(static_cast<int64_t>(f));
+  }
+  return out;
+}
+
+// Evaluates shape arithmetic (Gather, Unsqueeze, Squeeze, Concat, Cast,
+// Slice, elementwise on known sizes) on integer vectors; leaves `out`
+// unknown when it cannot.
+void Importer::evaluate_shape_op(const onnx::NodeProto& node, View* out) const {
+  const std::string& op = node.op_type();
+  std::vector<std::vector<int64_t>> in;
+  std::vector<bool> scalars;
+  for (const std::string& name : node.input()) {
+    if (name.empty()) {
+      in.emplace_back();
+      scalars.push_back(false);
+      continue;
+    }
+    bool scalar = false;
+    std::optional<std::vector<int64_t>> v = int_values(name, &scalar);
+    if (!v) return;
+    in.push_back(*v);
+    scalars.push_back(scalar);
+  }
+  if (in.empty()) return;
+  std::vector<int64_t> r;
+  bool scalar = false;
+  if (op == "Gather") {
+    if (in.size() != 2 || attr_int(node, "axis", 0) != 0) return;
+    const auto n = static_cast<int64_t>(in[0].size());
+    for (int64_t k : in[1]) {
+      if (k < 0) k += n;
+      if (k < 0 || k >= n) return;
+      r.push_back(in[0][static_cast<size_t>(k)]);
+    }
+    scalar = scalars[1];
+  } else if (op == "Unsqueeze") {
+    if (!scalars[0]) return;
+    r = in[0];
+  } else if (op == "Squeeze") {
+    if (in[0].size() != 1) return;
+    r = in[0];
+    scalar = true;
+  } else if (op == "Concat") {
+    for (const auto& v : in) r.insert(r.end(), v.begin(), v.end());
+  } else if (op == "Cast" || op == "Identity" || op == "Reshape") {
+    r = in[0];
+    scalar = scalars[0] && op != "Reshape";
+  } else if (op == "Slice") {
+    if (in.size() < 3 || in[1].size() != 1 || in[2].size() != 1 ||
+        (in.size() > 4 && !in[4].empty() && in[4] != std::vector<int64_t>{1})) {
+      return;
+    }
+    const auto n = static_cast<int64_t>(in[0].size());
+    int64_t b = in[1][0] < 0 ? in[1][0] + n : in[1][0];
+    int64_t e = in[2][0] < 0 ? in[2][0] + n : in[2][0];
+    b = std::clamp<int64_t>(b, 0, n);
+    e = std::clamp<int64_t>(e, 0, n);
+    for (int64_t k = b; k < e; ++k) r.push_back(in[0][static_cast<size_t>(k)]);
+  } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    if (in.size() != 2) return;
+    const size_t n = std::max(in[0].size(), in[1].size());
+    for (size_t k = 0; k < n; ++k) {
+      const int64_t a = in[0][in[0].size() == 1 ? 0 : k];
+      const int64_t b = in[1][in[1].size() == 1 ? 0 : k];
+      if (a < 0 || b < 0 || (op == "Div" && b == 0)) return;
+      r.push_back(op == "Add"   ? a + b
+                  : op == "Sub" ? a - b
+                  : op == "Mul" ? a * b
+                                : a / b);
+    }
+    scalar = scalars[0] && scalars[1];
+  } else {
+    return;
+  }
+  out->sym = std::move(r);
+  out->scalar = scalar;
+  out->sym_known = true;
+}
+
+bool Importer::track_shape_values(const onnx::NodeProto& node) {
+  const std::string& op = node.op_type();
+  const std::string& first = node.input_size() > 0 ? node.input(0) : "";
+  const bool zeros_in = is_view(first, View::Kind::kZeros) ||
+                        (is_constant(first) && all_zero(constants_.at(first)));
+  if ((op == "Expand" || op == "Slice") && zeros_in &&
+      !(op == "Slice" && is_constant(first))) {
+    add_view(node, View::Kind::kZeros);
+    return true;
+  }
+  // Ops whose later inputs are sizes by design look only at their data.
+  const bool data_only = op == "Reshape" || op == "Expand" || op == "Slice" ||
+                         op == "Unsqueeze" || op == "Squeeze" ||
+                         op == "Split" || op == "Tile";
+  bool from_shapes = false;
+  bool from_activations = false;
+  for (int k = 0; k < node.input_size(); ++k) {
+    const std::string& in = node.input(k);
+    if (in.empty() || is_constant(in) || (data_only && k > 0)) continue;
+    (is_view(in, View::Kind::kShapeValue) ? from_shapes : from_activations) =
+        true;
+  }
+  if (!from_shapes) return false;
+  if (from_activations) {
+    fail(node,
+         "mixes tensor shapes with activations; shape arithmetic is "
+         "folded only where it computes sizes");
+  }
+  View result;
+  evaluate_shape_op(node, &result);
+  View& v = add_view(node, View::Kind::kShapeValue);
+  v.sym = std::move(result.sym);
+  v.sym_known = result.sym_known;
+  v.scalar = result.scalar;
+  return true;
+}
+
+// The LSTM whose Y is `name`, if `name` has no other reader.
+NodeDef* Importer::sole_lstm_y(const std::string& name) {
+  const auto it = values_.find(name);
+  if (it == values_.end() || readers_[name] != 1) return nullptr;
+  const auto lstm = lstm_of_y_.find(it->second);
+  return lstm != lstm_of_y_.end() ? &model_.nodes[lstm->second] : nullptr;
+}
+
+void Importer::rename_value(uint32_t id, const std::string& new_name) {
+  ValueDef& v = model_.values[id];
+  values_.erase(v.name);
+  v.name = new_name;
+  values_[new_name] = id;
+}
+
+// ------------------------------------------------------------ tensor ops
+// `name` as an activation: a value, a materialized view, or a constant
+// made into a Constant node (once per constant).
+uint32_t Importer::operand(const onnx::NodeProto& node,
+                           const std::string& name) {
+  if (values_.count(name) == 0 && views_.count(name) == 0 &&
+      is_constant(name)) {
+    const Constant& c = constants_.at(name);
+    std::vector<float> data =
+        c.is_float ? c.f : std::vector<float>(c.i.begin(), c.i.end());
+    if (data.empty()) fail(node, "constant '" + name + "' is empty");
+    // A scalar is stored as [1]: the same under broadcasting.
+    const Shape shape = c.shape.empty() ? Shape{1} : c.shape;
+    NodeDef n;
+    n.name = name;
+    n.op = OpKind::kConstant;
+    n.weights = {add_weight(weight_name(name), shape, std::move(data))};
+    const uint32_t id = add_value(name, shape);
+    n.outputs = {id};
+    model_.nodes.push_back(std::move(n));
+    return id;
+  }
+  return value_of(node, name);
+}
+
+// Turns a view into a node when a general op reads it.
+std::optional<uint32_t> Importer::materialize(const onnx::NodeProto& consumer,
+                                              const std::string& name, View v) {
+  NodeDef n;
+  n.name = v.node;
+  Shape ys;
+  switch (v.kind) {
+    case View::Kind::kTranspose: {
+      const Shape xs = model_.values[v.source].shape;
+      std::vector<int64_t> perm = v.perm;
+      if (perm.empty()) {
+        for (size_t d = xs.size(); d-- > 0;)
+          perm.push_back(static_cast<int64_t>(d));
+      }
+      if (perm.size() != xs.size()) {
+        fail(consumer, "Transpose '" + v.node + "' has a perm of " +
+                           std::to_string(perm.size()) + " for rank " +
+                           std::to_string(xs.size()));
+      }
+      for (int64_t& p : perm) {
+        if (p < 0) p += static_cast<int64_t>(xs.size());
+        if (p < 0 || p >= static_cast<int64_t>(xs.size())) {
+          fail(consumer, "Transpose '" + v.node + "' has an invalid perm");
+        }
+        ys.push_back(xs[static_cast<size_t>(p)]);
+      }
+      n.op = OpKind::kTranspose;
+      n.inputs = {v.source};
+      n.attrs.set_ints("perm", perm);
+      break;
+    }
+    case View::Kind::kSlice: {
+      ys = model_.values[v.source].shape;
+      if (ys.empty()) return std::nullopt;
+      ys[0] = ys[0] >= 0 ? std::min(v.end, ys[0]) - v.start
+                         : (v.end < (int64_t{1} << 40) ? v.end - v.start : -1);
+      n.op = OpKind::kSlice;
+      n.inputs = {v.source};
+      n.attrs.set_ints(
+          "slices",
+          {0, v.start, std::min<int64_t>(v.end, int64_t{1} << 40), 1});
+      n.attrs.set_ints("end_dims", {-1});
+      break;
+    }
+    case View::Kind::kZeros: {
+      if (!v.sym_known || std::any_of(v.sym.begin(), v.sym.end(),
+                                      [](int64_t d) { return d <= 0; })) {
+        return std::nullopt;
+      }
+      n.op = OpKind::kConstant;
+      n.weights = {add_weight(name, v.sym,
+                              std::vector<float>(element_count(v.sym), 0.0f))};
+      ys = v.sym;
+      break;
+    }
+    case View::Kind::kBroadcastRow: {
+      // Only as an operand of an elementwise op whose other operand has
+      // the looked-up shape: then row 0 broadcast gives the same result.
+      const std::string& op = consumer.op_type();
+      bool ok = (op == "Add" || op == "Sub" || op == "Mul") &&
+                consumer.input_size() == 2;
+      if (ok) {
+        const std::string& other =
+            consumer.input(0) == name ? consumer.input(1) : consumer.input(0);
+        const std::optional<Shape> os = shape_of(other);
+        ok = os && *os == v.sym;
+      }
+      if (!ok) return std::nullopt;
+      Shape row_shape(v.sym.size(), 1);
+      row_shape.back() = static_cast<int64_t>(v.row.size());
+      n.op = OpKind::kConstant;
+      n.weights = {add_weight(name, row_shape, v.row)};
+      ys = row_shape;
+      report_->folded.push_back("Gather '" + v.node +
+                                "' of zeros is row 0 of its table, broadcast");
+      break;
+    }
+    case View::Kind::kShapeValue:
+      return std::nullopt;
+  }
+  views_.erase(name);
+  const uint32_t id = add_value(name, ys);
+  n.outputs = {id};
+  model_.nodes.push_back(std::move(n));
+  return id;
+}
+
+void Importer::add_simple(const onnx::NodeProto& node, NodeDef n, Shape shape) {
+  n.name = node.name();
+  n.outputs = {add_value(node.output(0), std::move(shape))};
+  model_.nodes.push_back(std::move(n));
+}
+
+Shape Importer::broadcast_or_fail(const onnx::NodeProto& node,
+                                  const std::vector<uint32_t>& inputs) const {
+  Shape shape = model_.values[inputs[0]].shape;
+  for (size_t k = 1; k < inputs.size(); ++k) {
+    if (!broadcast_shape(shape, model_.values[inputs[k]].shape, &shape)) {
+      fail(node, "shapes " + to_string(model_.values[inputs[0]].shape) +
+                     " and " + to_string(model_.values[inputs[k]].shape) +
+                     " do not broadcast");
+    }
+  }
+  return shape;
+}
+
+std::vector<int64_t> Importer::normalized_axes(const onnx::NodeProto& node,
+                                               std::vector<int64_t> axes,
+                                               size_t rank) const {
+  for (int64_t& a : axes) {
+    if (a < 0) a += static_cast<int64_t>(rank);
+    if (a < 0 || a >= static_cast<int64_t>(rank)) {
+      fail(node, "axis out of range for rank " + std::to_string(rank));
+    }
+  }
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) {
+    fail(node, "axes repeat");
+  }
+  return axes;
+}
+
+// a · b for sizes known so far (-1 once either is unknown); a product past
+// 2^62 is refused rather than overflowing (a hostile shape).
+int64_t Importer::known_product(const onnx::NodeProto& node, int64_t a,
+                                int64_t b) const {
+  if (a <= 0 || b <= 0) return -1;
+  int64_t product = 0;
+  if (__builtin_mul_overflow(a, b, &product) || product > (int64_t{1} << 62)) {
+    fail(node, "sizes multiply past 2^62");
+  }
+  return product;
+}
+
+// Reshape / Squeeze / Unsqueeze of a constant.
+bool Importer::fold_reshape(const onnx::NodeProto& node) {
+  Constant c = constants_.at(node.input(0));
+  const Shape& xs = c.shape;
+  Shape ys;
+  const std::string& op = node.op_type();
+  const auto count = static_cast<int64_t>(element_count(xs));
+  if (op == "Reshape") {
+    const std::optional<std::vector<int64_t>> t = int_values(node.input(1));
+    if (!t) return false;
+    int64_t known = 1;
+    size_t infer = t->size();
+    for (size_t i = 0; i < t->size(); ++i) {
+      int64_t d = (*t)[i];
+      if (d == 0 && i < xs.size()) d = xs[i];
+      if (d == -1) {
+        infer = i;
+      } else if (d <= 0) {
+        fail(node, "size " + std::to_string(d) +
+                       " in the shape of a constant's Reshape");
+      } else {
+        known = known_product(node, known, d);
+      }
+      ys.push_back(d);
+    }
+    if (infer < ys.size()) ys[infer] = known > 0 ? count / known : 0;
+  } else {
+    std::vector<int64_t> axes = ints_input_or_attr(node, 1, "axes");
+    if (op == "Squeeze") {
+      for (size_t d = 0; d < xs.size(); ++d) {
+        const bool listed =
+            std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) !=
+                axes.end() ||
+            std::find(axes.begin(), axes.end(),
+                      static_cast<int64_t>(d) -
+                          static_cast<int64_t>(xs.size())) != axes.end();
+        if (!((axes.empty() && xs[d] == 1) || listed)) ys.push_back(xs[d]);
+      }
+    } else {
+      const size_t rank = xs.size() + axes.size();
+      axes = normalized_axes(node, axes, rank);
+      size_t j = 0;
+      for (size_t d = 0; d < rank; ++d) {
+        ys.push_back(std::binary_search(axes.begin(), axes.end(),
+                                        static_cast<int64_t>(d))
+                         ? 1
+                         : xs[j++]);
+      }
+    }
+  }
+  if (static_cast<int64_t>(element_count(ys)) != count) {
+    fail(node,
+         "cannot reshape constant " + to_string(xs) + " into " + to_string(ys));
+  }
+  c.shape = ys;
+  constants_[node.output(0)] = std::move(c);
+  report_->folded.push_back("folded " + op + " '" + node.name() + "'");
+  return true;
+}
+
+uint32_t Importer::add_weight(const std::string& name, Shape shape,
+                              std::vector<float> data) {
+  WeightDef w;
+  w.name = name;
+  w.shape = std::move(shape);
+  w.dense = std::move(data);
+  model_.weights.push_back(std::move(w));
+  return static_cast<uint32_t>(model_.weights.size() - 1);
+}
+
+// ------------------------------------------------------------ formats
+// Each matrix of a Linear or LSTM gets its format; a Linear's bias, an
+// LSTM direction's bias, is counted with the matrix before it.
+void Importer::choose_formats() {
+  for (const NodeDef& n : model_.nodes) {
+    if (n.op == OpKind::kLinear || n.op == OpKind::kConv) {
+      choose_format(n.name, n.weights[0],
+                    {n.weights.begin() + 1, n.weights.end()});
+    } else if (n.op == OpKind::kLstm) {
+      for (size_t k = 0; k + 2 < n.weights.size(); k += 3) {
+        choose_format(n.name, n.weights[k], {});
+        choose_format(n.name, n.weights[k + 1], {n.weights[k + 2]});
+      }
+    }
+  }
+}
+
+void Importer::choose_format(const std::string& node, uint32_t matrix,
+                             const std::vector<uint32_t>& biases) {
+  {
+    WeightDef& w = model_.weights[matrix];
+    const auto rows = static_cast<size_t>(w.shape[0]);
+    const auto cols = static_cast<size_t>(w.shape[1]);
+    CsrMatrix csr = CsrMatrix::from_dense(w.dense.data(), rows, cols);
+    LayerReport layer;
+    layer.node = node;
+    layer.weight = w.name;
+    layer.shape = w.shape;
+    layer.sparsity = csr.sparsity();
+    layer.dense_bytes = w.dense_bytes();
+    const bool sparse =
+        !options_.dense && layer.sparsity >= options_.sparse_threshold;
+    std::optional<BsrMatrix> bsr;
+    if (sparse) bsr = block_format(w.dense.data(), rows, cols, csr);
+    if (bsr && bsr->stored_bytes() < w.dense_bytes()) {
+      w.format = WeightFormat::kBsr;
+      layer.block_rows = bsr->block_rows();
+      layer.block_cols = bsr->block_cols();
+      w.bsr = std::move(*bsr);
+    } else if (sparse && options_.allow_csr &&
+               csr.stored_bytes() < w.dense_bytes()) {
+      w.format = WeightFormat::kCsr;
+      w.csr = std::move(csr);
+    }
+    if (w.format != WeightFormat::kDense) {
+      w.dense.clear();
+      w.dense.shrink_to_fit();
+    }
+    layer.format = w.format;
+    layer.stored_bytes = w.stored_bytes();
+    for (uint32_t k : biases) {
+      const WeightDef& bias = model_.weights[k];
+      layer.dense_bytes += bias.dense_bytes();
+      layer.stored_bytes += bias.stored_bytes();
+    }
+    report_->layers.push_back(std::move(layer));
+  }
+}
+
+// The BSR form of a weight, per ConvertOptions' block settings; none when
+// the weight should not be stored BSR.
+std::optional<BsrMatrix> Importer::block_format(const float* dense, size_t rows,
+                                                size_t cols,
+                                                const CsrMatrix& csr) const {
+  if (!options_.block_sparse || csr.nnz() == 0) return std::nullopt;
+  auto fits = [&](size_t br, size_t bc) {
+    return br > 0 && bc > 0 && rows % br == 0 && cols % bc == 0;
+  };
+  if (options_.block_rows != 0 || options_.block_cols != 0) {
+    if (!fits(options_.block_rows, options_.block_cols)) return std::nullopt;
+    return BsrMatrix::from_dense(dense, rows, cols, options_.block_rows,
+                                 options_.block_cols);
+  }
+  for (const auto& [br, bc] : kAutoBlockShapes) {
+    if (!fits(br, bc)) continue;
+    BsrMatrix bsr = BsrMatrix::from_dense(dense, rows, cols, br, bc);
+    const double fill = static_cast<double>(csr.nnz()) /
+                        static_cast<double>(bsr.nnz_blocks() * br * bc);
+    if (fill >= options_.min_block_fill) return bsr;
+  }
+  return std::nullopt;
+}
+
+}  // namespace spruce::converters

@@ -1,0 +1,335 @@
+// The ONNX importer's state and its shared steps, used by the import rules
+// (rules/*.cc: one file per ONNX op or family, each defining
+// Importer::import_<file name> and registering the op types it takes with
+// SPRUCE_ONNX_RULE). The build lists the rule files (onnx_rules.inc), so
+// adding an ONNX op is adding its file.
+//
+// The importer walks the graph once in ONNX order (which the standard makes
+// topological): constant subgraphs are folded as they appear, supported ops
+// become spruce nodes, and bias Add / Relu that follow a Linear are fused into
+// it when the Linear's output has no other reader.
+//
+// Layout ops around an LSTM are not run but folded into it: a Transpose of
+// its input (batch_first), the Transpose + Reshape (or Squeeze) that merge
+// its directions, a final Transpose back to batch first, and Slices of
+// h0/c0. Until a consumer folds them they are pending "views"; a consumer
+// that cannot fold one fails naming it. Values computed from tensor shapes
+// (Shape → Gather → Concat → ConstantOfShape / Expand, PyTorch's zero
+// initial states) are tracked the same way and become absent states.
+#ifndef SPRUCE_CONVERTERS_ONNX_IMPORTER_H_
+#define SPRUCE_CONVERTERS_ONNX_IMPORTER_H_
+
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "onnx_util.h"
+#include "spruce/converters/model_def.h"
+#include "spruce/converters/onnx_import.h"
+#include "spruce/error.h"
+
+namespace spruce::converters {
+
+class Importer {
+ public:
+  // One per rule file: Importer::import_<file name>.
+#define SPRUCE_ONNX_RULE_FILE(stem) \
+  void import_##stem(const onnx::NodeProto& node);
+#include "onnx_rules.inc"
+#undef SPRUCE_ONNX_RULE_FILE
+
+  Importer(std::string path, const ConvertOptions& options,
+           ConversionReport* report)
+      : path_(std::move(path)), options_(options), report_(report) {}
+
+  ModelDef run();
+
+  // ------------------------------------------------------------ helpers
+  [[noreturn]] void fail(const std::string& message) const;
+  [[noreturn]] void fail(const onnx::NodeProto& node,
+                         const std::string& message) const;
+
+  static std::string basename(const std::string& path);
+
+  void count_readers(const std::vector<onnx::NodeProto>& nodes,
+                     const onnx::GraphProto& graph);
+
+  bool is_constant(const std::string& name) const;
+
+  const Constant& constant(const onnx::NodeProto& node,
+                           const std::string& name) const;
+
+  uint32_t value_of(const onnx::NodeProto& node, const std::string& name);
+
+  uint32_t add_value(const std::string& name, Shape shape);
+
+  static int64_t attr_int(const onnx::NodeProto& node, const std::string& name,
+                          int64_t fallback);
+  static float attr_float(const onnx::NodeProto& node, const std::string& name,
+                          float fallback);
+  static const onnx::AttributeProto* attr(const onnx::NodeProto& node,
+                                          const std::string& name);
+
+  // ------------------------------------------------------------ graph ends
+  void freeze_inputs(const onnx::GraphProto& graph);
+
+  void read_inputs(const onnx::GraphProto& graph);
+
+  void read_outputs(const onnx::GraphProto& graph);
+
+  // `value` as the model output `name`. An output keeps its declared name
+  // whatever it aliases (an Identity of an input or of another output, a
+  // reshape that imports as no node): those get a copy of their own under
+  // that name (a Reshape keeping every dimension, which costs no copy at
+  // run time).
+  uint32_t named_output(const std::string& name, uint32_t value);
+
+  // ------------------------------------------------------------ nodes
+  void import_node(const onnx::NodeProto& node, int index);
+
+  // Folds a node whose inputs are all constants. Returns false if any input
+  // is an activation.
+  bool try_fold(const onnx::NodeProto& node);
+
+  static bool ends_with(const std::string& s, const std::string& suffix);
+
+  Constant cast(const onnx::NodeProto& node, const Constant& in) const;
+
+  Constant transpose_2d(const onnx::NodeProto& node, const Constant& in) const;
+
+  Constant elementwise(const onnx::NodeProto& node, const Constant& a,
+                       const Constant& b) const;
+
+  // A Linear node y = x · W^T + b with W [out, in] (row-major copy given).
+  void add_linear(const onnx::NodeProto& node, uint32_t x, std::vector<float> w,
+                  int64_t out, int64_t in, const std::string& weight_name);
+
+  std::string weight_name(const std::string& tensor) const;
+
+  void set_bias(const onnx::NodeProto& node, NodeDef* linear, const Constant& c,
+                float scale, const std::string& name);
+
+  bool is_constant_2d(const std::string& name) const;
+
+  // The node that produced `tensor` if it is one of `ops` and its result may
+  // be rewritten in place (this is its only reader and not a model output).
+  NodeDef* fusable_producer(const std::string& tensor,
+                            std::initializer_list<OpKind> ops);
+  NodeDef* fusable_linear(const std::string& tensor);
+  // Where a following Relu or Clip(0, 6) can be fused.
+  NodeDef* fusable_activation_target(const std::string& tensor);
+
+  // Renames the fused node's output to the consumer's output.
+  void take_over_output(NodeDef* n, const std::string& new_name);
+
+  // ------------------------------------------------------------ CNN ops
+  // A node of `op` over the node's activation inputs, output shape from the
+  // runtime's rules for elementwise ops (same shape, or broadcast for Add).
+  void add_node(const onnx::NodeProto& node, OpKind op);
+
+  // kernel_shape, strides, pads, dilations and auto_pad of a 2-D Conv or
+  // pool on input `xs` (NCHW).
+  SpatialParams spatial_params(const onnx::NodeProto& node, const Shape& xs,
+                               const Shape& kernel) const;
+
+  Shape window_output(const onnx::NodeProto& node, const Shape& xs,
+                      int64_t channels, const SpatialParams& p) const;
+
+  void add_conv(const onnx::NodeProto& node, uint32_t x, const SpatialParams& p,
+                Shape w_shape, std::vector<float> w, std::vector<float> bias,
+                const std::string& name);
+
+  // ------------------------------------------------------------ views
+  // A tensor ONNX computes that spruce does not materialize: see the top of
+  // this file.
+  struct View {
+    enum class Kind : uint8_t {
+      kTranspose,
+      kSlice,
+      kZeros,
+      kShapeValue,
+      kBroadcastRow,  // row 0 of an embedding table, looked up by zeros
+    };
+    Kind kind = Kind::kZeros;
+    uint32_t source = 0;        // kTranspose, kSlice: the value viewed
+    std::vector<int64_t> perm;  // kTranspose
+    int64_t start = 0;          // kSlice: rows [start, end) of axis 0
+    int64_t end = 0;
+    std::string node;  // the ONNX node that made it
+    // kShapeValue: the integers (sizes <= -2 are symbolic, -1 unknown);
+    // kZeros, kBroadcastRow: the shape. Valid if sym_known.
+    std::vector<int64_t> sym;
+    bool sym_known = false;
+    bool scalar = false;     // kShapeValue of rank 0
+    std::vector<float> row;  // kBroadcastRow
+  };
+
+  std::string describe(const View& v) const;
+
+  const View* view(const std::string& name) const;
+  bool is_view(const std::string& name, View::Kind kind) const;
+
+  View& add_view(const onnx::NodeProto& node, View::Kind kind);
+
+  static std::vector<int64_t> attr_ints(const onnx::NodeProto& node,
+                                        const std::string& name);
+
+  // An integer list given as a constant input (newer opsets) or, when that
+  // input is absent, as an attribute (older ones).
+  std::vector<int64_t> ints_input_or_attr(const onnx::NodeProto& node,
+                                          int input,
+                                          const std::string& name) const;
+
+  bool all_zero(const Constant& c) const;
+
+  // The shape of a tensor by name, whatever holds it.
+  std::optional<Shape> shape_of(const std::string& name) const;
+
+  // The integers a constant or a shape value holds, if known.
+  std::optional<std::vector<int64_t>> int_values(const std::string& name,
+                                                 bool* scalar = nullptr) const;
+
+  // Evaluates shape arithmetic (Gather, Unsqueeze, Squeeze, Concat, Cast,
+  // Slice, elementwise on known sizes) on integer vectors; leaves `out`
+  // unknown when it cannot.
+  void evaluate_shape_op(const onnx::NodeProto& node, View* out) const;
+
+  bool track_shape_values(const onnx::NodeProto& node);
+
+  // The LSTM whose Y is `name`, if `name` has no other reader.
+  NodeDef* sole_lstm_y(const std::string& name);
+
+  void rename_value(uint32_t id, const std::string& new_name);
+
+  // Slice of any tensor; ends computed from a dynamic size (PyTorch's
+  // position_ids[:, :seq_len]) end at that dimension of a value holding it.
+  void import_general_slice(const onnx::NodeProto& node);
+
+  // ------------------------------------------------------------ tensor ops
+  // `name` as an activation: a value, a materialized view, or a constant
+  // made into a Constant node (once per constant).
+  uint32_t operand(const onnx::NodeProto& node, const std::string& name);
+
+  // Turns a view into a node when a general op reads it.
+  std::optional<uint32_t> materialize(const onnx::NodeProto& consumer,
+                                      const std::string& name, View v);
+
+  void add_simple(const onnx::NodeProto& node, NodeDef n, Shape shape);
+
+  Shape broadcast_or_fail(const onnx::NodeProto& node,
+                          const std::vector<uint32_t>& inputs) const;
+
+  std::vector<int64_t> normalized_axes(const onnx::NodeProto& node,
+                                       std::vector<int64_t> axes,
+                                       size_t rank) const;
+
+  // a · b for sizes known so far (-1 once either is unknown); a product past
+  // 2^62 is refused rather than overflowing (a hostile shape).
+  int64_t known_product(const onnx::NodeProto& node, int64_t a,
+                        int64_t b) const;
+
+  // LayerNormalization's optional outputs Mean and InvStdDev, when the graph
+  // reads them, built from ops spruce has: ReduceMean(X) over the normalized
+  // axes, and 1 / sqrt(ReduceMean((X - Mean)²) + epsilon).
+  void layer_norm_statistics(const onnx::NodeProto& node, uint32_t x,
+                             size_t axis, float epsilon);
+
+  // Reshape, Squeeze, Unsqueeze as a runtime Reshape whose dynamic sizes are
+  // copied from the input: entries <= -2 copy input dimension -d - 2.
+  void reshape_any(const onnx::NodeProto& node);
+
+  // Reshape / Squeeze / Unsqueeze of a constant.
+  bool fold_reshape(const onnx::NodeProto& node);
+
+  // ------------------------------------------------------------ LSTM
+  // An initial state: absent (not given, zeros) or a value read from row
+  // `offset` on.
+  struct StateInput {
+    uint32_t value = kNoValue;
+    int64_t offset = 0;
+  };
+
+  StateInput lstm_state(const onnx::NodeProto& node, int input, uint32_t dirs);
+
+  // ONNX W [dirs, 4H, in] (or R [dirs, 4H, H]) as one [4H, K] weight per
+  // direction.
+  void check_lstm_weight(const onnx::NodeProto& node, const Constant& c,
+                         const char* what, int64_t dirs, int64_t rows) const;
+
+  uint32_t add_weight(const std::string& name, Shape shape,
+                      std::vector<float> data);
+
+  // ------------------------------------------------------------ formats
+  // Each matrix of a Linear or LSTM gets its format; a Linear's bias, an
+  // LSTM direction's bias, is counted with the matrix before it.
+  void choose_formats();
+
+  void choose_format(const std::string& node, uint32_t matrix,
+                     const std::vector<uint32_t>& biases);
+
+  // The BSR form of a weight, per ConvertOptions' block settings; none when
+  // the weight should not be stored BSR.
+  std::optional<BsrMatrix> block_format(const float* dense, size_t rows,
+                                        size_t cols,
+                                        const CsrMatrix& csr) const;
+
+  std::string path_;
+  ConvertOptions options_;
+  ConversionReport* report_;
+  ModelDef model_;
+  std::unordered_map<std::string, Constant> constants_;
+  std::unordered_map<std::string, uint32_t> values_;
+  std::unordered_map<std::string, int> readers_;
+  std::unordered_map<std::string, std::string> weight_names_;
+  std::unordered_map<std::string, View> views_;
+  std::unordered_map<uint32_t, size_t> lstm_of_y_;  // Y value → node index
+  int64_t opset_ = 13;
+  // Dynamic input sizes by name (dim_param) → their symbol (<= -2), and
+  // where each symbol first appears (value, dimension).
+  std::map<std::string, int64_t> symbols_;
+  std::map<int64_t, std::pair<uint32_t, size_t>> symbol_origin_;
+};
+
+// One import rule: the op types it takes and how.
+struct ImportRule {
+  enum Flags : unsigned {
+    kNone = 0,
+    kEmptyInputs = 1,         // optional inputs may be absent ("")
+    kUnnamedFirstOutput = 2,  // output 0 may be absent (LSTM's Y)
+    kBeforeFolding = 4,       // runs before shape tracking and folding
+  };
+  void (Importer::*import)(const onnx::NodeProto& node);
+  std::vector<std::string> op_types;
+  unsigned flags = kNone;
+
+  bool empty_inputs() const { return (flags & kEmptyInputs) != 0; }
+  bool unnamed_first_output() const {
+    return (flags & kUnnamedFirstOutput) != 0;
+  }
+  bool before_folding() const { return (flags & kBeforeFolding) != 0; }
+};
+
+// The rule for an ONNX op type (standard domain), or null.
+const ImportRule* import_rule(const std::string& op_type);
+// Every op type some rule takes, sorted.
+const std::vector<std::string>& imported_op_types();
+
+// In a rule file: registers Importer::import_<stem> for the op types.
+#define SPRUCE_ONNX_RULE(stem, flags, ...)           \
+  extern const ImportRule kImportRule_##stem {       \
+    &Importer::import_##stem, {__VA_ARGS__}, (flags) \
+  }
+
+}  // namespace spruce::converters
+
+#endif  // SPRUCE_CONVERTERS_ONNX_IMPORTER_H_

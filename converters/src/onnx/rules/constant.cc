@@ -1,0 +1,27 @@
+// ONNX Constant.
+#include "onnx/importer.h"
+
+namespace spruce::converters {
+
+void Importer::import_constant(const onnx::NodeProto& node) {
+  const onnx::AttributeProto* value = attr(node, "value");
+  const onnx::AttributeProto* value_float = attr(node, "value_float");
+  const onnx::AttributeProto* value_floats = attr(node, "value_floats");
+  Constant c;
+  if (value != nullptr) {
+    c = constant_from_proto(value->t(),
+                            path_ + ": Constant '" + node.name() + "'");
+  } else if (value_float != nullptr) {
+    c.f = {value_float->f()};
+  } else if (value_floats != nullptr) {
+    c.f.assign(value_floats->floats().begin(), value_floats->floats().end());
+    c.shape = {static_cast<int64_t>(c.f.size())};
+  } else {
+    fail(node, "only value, value_float and value_floats are supported");
+  }
+  constants_[node.output(0)] = std::move(c);
+}
+
+SPRUCE_ONNX_RULE(constant, ImportRule::kBeforeFolding, "Constant");
+
+}  // namespace spruce::converters

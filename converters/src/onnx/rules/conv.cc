@@ -1,0 +1,40 @@
+// ONNX Conv.
+#include "onnx/importer.h"
+
+namespace spruce::converters {
+
+void Importer::import_conv(const onnx::NodeProto& node) {
+  if (node.input_size() < 2) fail(node, "needs inputs X and W");
+  const uint32_t x = value_of(node, node.input(0));
+  const Shape& xs = model_.values[x].shape;
+  const Constant& w = constant(node, node.input(1));
+  if (!w.is_float || w.shape.size() != 4) {
+    fail(node,
+         "only 2-D convolutions (a 4-D float weight) are supported; "
+         "weight is " +
+             to_string(w.shape));
+  }
+  const SpatialParams base = spatial_params(node, xs, {w.shape[2], w.shape[3]});
+  SpatialParams p = base;
+  const int64_t group = attr_int(node, "group", 1);
+  if (group < 1 || w.shape[0] % group != 0 ||
+      (xs[1] >= 0 && xs[1] != w.shape[1] * group)) {
+    fail(node, "group " + std::to_string(group) + " does not fit input " +
+                   to_string(xs) + " and weight " + to_string(w.shape));
+  }
+  p.group = static_cast<uint32_t>(group);
+  std::vector<float> bias;
+  if (node.input_size() > 2 && !node.input(2).empty()) {
+    const Constant& b = constant(node, node.input(2));
+    if (!b.is_float || b.f.size() != static_cast<size_t>(w.shape[0])) {
+      fail(node, "bias must hold " + std::to_string(w.shape[0]) + " floats");
+    }
+    bias = b.f;
+  }
+  add_conv(node, x, p, w.shape, w.f, std::move(bias),
+           weight_name(node.input(1)));
+}
+
+SPRUCE_ONNX_RULE(conv, ImportRule::kEmptyInputs, "Conv");
+
+}  // namespace spruce::converters

@@ -1,0 +1,162 @@
+// ONNX Reshape, Squeeze, Unsqueeze.
+#include "onnx/importer.h"
+
+namespace spruce::converters {
+
+// Reshape(Transpose(Y, [0, 2, 1, 3]), [0, 0, -1]) or Squeeze(Y, [1]) of a
+// seq-major LSTM output, Reshape(Y, [0, 0, -1]) or Squeeze(Y, [2]) of a
+// batch-major one: the directions side by side, which the LSTM writes
+// directly.
+void Importer::import_reshape(const onnx::NodeProto& node) {
+  if (node.op_type() == "Unsqueeze") return reshape_any(node);
+  const bool reshape = node.op_type() == "Reshape";
+  std::string y_name = node.input(0);
+  const View* v = view(y_name);
+  const bool transposed = v != nullptr && v->kind == View::Kind::kTranspose &&
+                          v->perm == std::vector<int64_t>{0, 2, 1, 3} &&
+                          readers_[y_name] == 1;
+  if (transposed) y_name = model_.values[v->source].name;
+  NodeDef* lstm = sole_lstm_y(y_name);
+  if (lstm != nullptr && !lstm_params_of(lstm->attrs).merged_output) {
+    LstmParams p = lstm_params_of(lstm->attrs);
+    const auto width = static_cast<int64_t>(p.directions() * p.hidden_size);
+    ValueDef& y = model_.values[lstm->outputs[0]];
+    bool merges = false;
+    if (reshape) {
+      const Constant& shape = constant(node, node.input(1));
+      const Shape merged = {y.shape[0],
+                            p.output_batch_major ? y.shape[1] : y.shape[2]};
+      merges = transposed != p.output_batch_major && !shape.is_float &&
+               shape.i.size() == 3 && (shape.i[2] == -1 || shape.i[2] == width);
+      for (size_t d = 0; merges && d < 2; ++d) {
+        merges = shape.i[d] == 0 || (merged[d] >= 0 && shape.i[d] == merged[d]);
+      }
+    } else {
+      const std::vector<int64_t> axes = ints_input_or_attr(node, 1, "axes");
+      merges = !transposed && p.directions() == 1 &&
+               axes == std::vector<int64_t>{p.output_batch_major ? 2 : 1};
+    }
+    if (merges) {
+      p.merged_output = true;
+      set_lstm_params(&lstm->attrs, p);
+      y.shape = p.output_batch_major ? Shape{y.shape[0], y.shape[1], width}
+                                     : Shape{y.shape[0], y.shape[2], width};
+      rename_value(lstm->outputs[0], node.output(0));
+      if (transposed) views_.erase(node.input(0));
+      report_->folded.push_back("folded " + node.op_type() + " '" +
+                                node.name() + "' into LSTM '" + lstm->name +
+                                "' (directions side by side)");
+      return;
+    }
+  }
+  reshape_any(node);
+}
+
+// Reshape, Squeeze, Unsqueeze as a runtime Reshape whose dynamic sizes are
+// copied from the input: entries <= -2 copy input dimension -d - 2.
+void Importer::reshape_any(const onnx::NodeProto& node) {
+  const std::string& op = node.op_type();
+  const uint32_t x = operand(node, node.input(0));
+  const Shape xs = model_.values[x].shape;
+  std::vector<int64_t> spec;
+  Shape ys;
+  auto copy = [&](size_t j) {
+    spec.push_back(-2 - static_cast<int64_t>(j));
+    ys.push_back(xs[j]);
+  };
+  if (op == "Squeeze") {
+    std::vector<int64_t> axes = ints_input_or_attr(node, 1, "axes");
+    if (axes.empty()) {
+      for (size_t d = 0; d < xs.size(); ++d) {
+        if (xs[d] == 1) axes.push_back(static_cast<int64_t>(d));
+        if (xs[d] < 0)
+          fail(node, "squeezing all size-1 dimensions of " + to_string(xs) +
+                         " needs known sizes");
+      }
+    }
+    axes = normalized_axes(node, axes, xs.size());
+    for (size_t d = 0; d < xs.size(); ++d) {
+      if (std::binary_search(axes.begin(), axes.end(),
+                             static_cast<int64_t>(d))) {
+        if (xs[d] > 1)
+          fail(node, "dimension " + std::to_string(d) + " of " + to_string(xs) +
+                         " is not 1");
+        continue;
+      }
+      copy(d);
+    }
+  } else if (op == "Unsqueeze") {
+    const std::vector<int64_t> axes =
+        normalized_axes(node, ints_input_or_attr(node, 1, "axes"),
+                        xs.size() + ints_input_or_attr(node, 1, "axes").size());
+    size_t j = 0;
+    for (size_t d = 0; d < xs.size() + axes.size(); ++d) {
+      if (std::binary_search(axes.begin(), axes.end(),
+                             static_cast<int64_t>(d))) {
+        spec.push_back(1);
+        ys.push_back(1);
+      } else {
+        copy(j++);
+      }
+    }
+  } else {
+    const std::optional<std::vector<int64_t>> target =
+        int_values(node.input(1));
+    if (!target) {
+      fail(node,
+           "the target shape must be a constant or computed from "
+           "tensor shapes");
+    }
+    const bool allowzero = attr_int(node, "allowzero", 0) != 0;
+    size_t infer = target->size();
+    for (size_t i = 0; i < target->size(); ++i) {
+      const int64_t t = (*target)[i];
+      if (t == 0 && !allowzero && i < xs.size()) {
+        copy(i);
+      } else if (t > 0) {
+        spec.push_back(t);
+        ys.push_back(t);
+      } else if (t <= -2) {
+        const auto j = std::find(xs.begin(), xs.end(), t);
+        if (j != xs.end()) {
+          copy(static_cast<size_t>(j - xs.begin()));
+          continue;
+        }
+        if (infer != target->size()) fail(node, "two sizes are unknown");
+        infer = i;
+        spec.push_back(-1);
+        ys.push_back(-1);
+      } else if (t == -1) {
+        if (infer != target->size()) fail(node, "two sizes are unknown");
+        infer = i;
+        spec.push_back(-1);
+        ys.push_back(-1);
+      } else {
+        fail(node, "size " + std::to_string(t) + " is not supported");
+      }
+    }
+    if (infer < ys.size()) {
+      int64_t total = 1, known = 1;
+      for (int64_t d : xs) total = known_product(node, total, d);
+      for (size_t i = 0; i < ys.size(); ++i) {
+        if (i != infer) known = known_product(node, known, ys[i]);
+      }
+      if (total > 0 && known > 0) {
+        if (total % known != 0) {
+          fail(node, "cannot reshape " + to_string(xs) + " into " +
+                         to_string(*target));
+        }
+        ys[infer] = total / known;
+      }
+    }
+  }
+  NodeDef n;
+  n.op = OpKind::kReshape;
+  n.inputs = {x};
+  n.attrs.set_ints("shape", std::move(spec));
+  add_simple(node, std::move(n), ys);
+}
+
+SPRUCE_ONNX_RULE(reshape, ImportRule::kNone, "Reshape", "Squeeze", "Unsqueeze");
+
+}  // namespace spruce::converters

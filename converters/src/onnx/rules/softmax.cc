@@ -1,0 +1,25 @@
+// ONNX Softmax.
+#include "onnx/importer.h"
+
+namespace spruce::converters {
+
+void Importer::import_softmax(const onnx::NodeProto& node) {
+  if (node.input_size() != 1) fail(node, "needs 1 input");
+  NodeDef n;
+  n.op = OpKind::kSoftmax;
+  n.inputs = {operand(node, node.input(0))};
+  const Shape xs = model_.values[n.inputs[0]].shape;
+  const bool coerce_2d = opset_ < 13;
+  n.attrs.set_int("coerce_2d", coerce_2d);
+  int64_t axis = attr_int(node, "axis", coerce_2d ? 1 : -1);
+  if (axis < 0) axis += static_cast<int64_t>(xs.size());
+  if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
+    fail(node, "axis out of range for input " + to_string(xs));
+  }
+  n.attrs.set_int("axis", axis);
+  add_simple(node, std::move(n), xs);
+}
+
+SPRUCE_ONNX_RULE(softmax, ImportRule::kNone, "Softmax");
+
+}  // namespace spruce::converters
