@@ -13,6 +13,7 @@
 #include "spruce/error.h"
 #include "spruce/kernels/transpose.h"
 #include "workspace.h"
+#include "primitive_cache.h"
 
 namespace spruce {
 
@@ -94,15 +95,14 @@ class ConvOp::Dense {
     dnnl::memory::desc src_desc, dst_desc, bias_desc, scratchpad_desc;
     dnnl::memory weights;  // reordered into the primitive's layout
   };
-  static constexpr size_t kMaxCachedShapes = 8;
-
   std::shared_ptr<const Compiled> compiled_for(const Shape& xs,
                                                bool channels_last) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const auto key =
-        std::make_pair(xs, int{channels_last} + 2 * primitive_threads());
-    const auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second;
+    return cache_.get(std::make_pair(xs, channels_last),
+                      [&] { return compile(xs, channels_last); });
+  }
+
+  std::shared_ptr<const Compiled> compile(const Shape& xs,
+                                          bool channels_last) const {
     const int64_t group = p_.group;
     const int64_t kh = p_.kernel[0], kw = p_.kernel[1];
     const dnnl::memory::dims src_dims = {xs[0], xs[1], xs[2], xs[3]};
@@ -124,12 +124,7 @@ class ConvOp::Dense {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::post_ops post;
-    if (activation_ == kernels::Activation::kRelu) {
-      post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    } else if (activation_ == kernels::Activation::kRelu6) {
-      post.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f);
-    }
-    attr.set_post_ops(post);
+    if (append_activation(activation_, &post)) attr.set_post_ops(post);
     try {
       const dnnl::memory::dims strides = {p_.strides[0], p_.strides[1]};
       const dnnl::memory::dims dilates = {p_.dilations[0] - 1,
@@ -161,8 +156,7 @@ class ConvOp::Dense {
       throw Error("oneDNN convolution for input " + to_string(xs) + ": " +
                   e.what());
     }
-    if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
-    return cache_.emplace(key, std::move(c)).first->second;
+    return c;
   }
 
   dnnl::engine engine_;
@@ -172,10 +166,8 @@ class ConvOp::Dense {
   int64_t in_per_group_;
   SpatialParams p_;
   kernels::Activation activation_;
-  mutable std::mutex mutex_;
-  // By input shape, layout and primitive_threads().
-  mutable std::map<std::pair<Shape, int>, std::shared_ptr<const Compiled>>
-      cache_;
+  // By input shape and layout.
+  PrimitiveCache<std::pair<Shape, bool>, Compiled> cache_{8};
 };
 
 ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,

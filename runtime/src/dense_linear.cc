@@ -25,36 +25,8 @@ DenseLinear::DenseLinear(const dnnl::engine& engine, const float* weight,
       bias_(bias),
       activation_(activation) {}
 
-namespace {
 
-// The post-op computing `activation`; false for none.
-bool append_activation(kernels::Activation activation, dnnl::post_ops* ops) {
-  using alg = dnnl::algorithm;
-  switch (activation) {
-    case kernels::Activation::kNone:
-      return false;
-    case kernels::Activation::kRelu:
-      ops->append_eltwise(1.0f, alg::eltwise_relu, 0.0f, 0.0f);
-      return true;
-    case kernels::Activation::kGelu:
-      ops->append_eltwise(1.0f, alg::eltwise_gelu_erf, 0.0f, 0.0f);
-      return true;
-    case kernels::Activation::kSigmoid:
-      ops->append_eltwise(1.0f, alg::eltwise_logistic, 0.0f, 0.0f);
-      return true;
-    case kernels::Activation::kTanh:
-      ops->append_eltwise(1.0f, alg::eltwise_tanh, 0.0f, 0.0f);
-      return true;
-    case kernels::Activation::kRelu6:
-      ops->append_eltwise(1.0f, alg::eltwise_clip, 0.0f, 6.0f);
-      return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-// Called with mutex_ held.
+// Called inside cache_.get, under its lock.
 dnnl::memory DenseLinear::packed_weights(const dnnl::memory::desc& desc) const {
   for (const dnnl::memory& m : packed_) {
     if (m.get_desc() == desc) return m;
@@ -73,11 +45,11 @@ dnnl::memory DenseLinear::packed_weights(const dnnl::memory::desc& desc) const {
 
 std::shared_ptr<const DenseLinear::Compiled> DenseLinear::compiled_for(
     size_t n) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const auto key = std::make_pair(n, primitive_threads());
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
+  return cache_.get(n, [&] { return compile(n); });
+}
 
+std::shared_ptr<const DenseLinear::Compiled> DenseLinear::compile(
+    size_t n) const {
   const auto m = static_cast<dnnl::memory::dim>(out_);
   const auto k = static_cast<dnnl::memory::dim>(in_);
   const auto nn = static_cast<dnnl::memory::dim>(n);
@@ -106,9 +78,7 @@ std::shared_ptr<const DenseLinear::Compiled> DenseLinear::compiled_for(
                 std::to_string(in_) + " for n=" + std::to_string(n) + ": " +
                 e.what());
   }
-  // Runs still using an evicted primitive hold their own reference to it.
-  if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
-  return cache_.emplace(key, std::move(c)).first->second;
+  return c;
 }
 
 void DenseLinear::run(const float* x, size_t n, float* y) const {
@@ -123,16 +93,7 @@ void DenseLinear::run(const float* x, size_t n, float* y) const {
     args.emplace(DNNL_ARG_BIAS, dnnl::memory(c.bias_desc, engine_,
                                              const_cast<float*>(bias_)));
   }
-  const size_t scratch_bytes = c.scratchpad_desc.get_size();
-  if (scratch_bytes > 0) {
-    args.emplace(DNNL_ARG_SCRATCHPAD,
-                 dnnl::memory(c.scratchpad_desc, engine_,
-                              thread_workspace(WorkspaceSlot::kScratchpad,
-                                               scratch_bytes)));
-  }
-  dnnl::stream stream(engine_);
-  c.primitive.execute(stream, args);
-  stream.wait();
+  execute_primitive(c.primitive, engine_, std::move(args), c.scratchpad_desc);
 }
 
 }  // namespace spruce

@@ -12,13 +12,12 @@
 #define SPRUCE_RUNTIME_DENSE_LINEAR_H_
 
 #include <cstddef>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <utility>
 #include <vector>
 
+#include "primitive_cache.h"
 #include "spruce/kernels/spmm.h"
 
 namespace spruce {
@@ -40,6 +39,7 @@ class DenseLinear {
   };
   static constexpr size_t kMaxCachedShapes = 32;
   std::shared_ptr<const Compiled> compiled_for(size_t n) const;
+  std::shared_ptr<const Compiled> compile(size_t n) const;
   dnnl::memory packed_weights(const dnnl::memory::desc& desc) const;
 
   dnnl::engine engine_;
@@ -48,11 +48,9 @@ class DenseLinear {
   size_t in_;
   const float* bias_;
   kernels::Activation activation_;
-  mutable std::mutex mutex_;
-  // By batch width and primitive_threads().
-  mutable std::map<std::pair<size_t, int>, std::shared_ptr<const Compiled>>
-      cache_;
-  mutable std::vector<dnnl::memory> packed_;  // one per weights layout
+  PrimitiveCache<size_t, Compiled> cache_{kMaxCachedShapes};  // by batch
+  // One per weights layout; grown only inside cache_.get (under its lock).
+  mutable std::vector<dnnl::memory> packed_;
 };
 
 }  // namespace spruce

@@ -73,13 +73,15 @@ DenseLstm::DenseLstm(const dnnl::engine& engine, size_t in, size_t hidden,
 
 std::shared_ptr<const DenseLstm::Compiled> DenseLstm::compiled_for(
     size_t seq, size_t batch, bool x_batch_major, bool y_batch_major) const {
-  const auto key = std::make_pair(
-      Key{seq, batch},
-      int{x_batch_major} * 2 + int{y_batch_major} + 4 * primitive_threads());
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
+  const auto key =
+      std::make_pair(Key{seq, batch}, int{x_batch_major} * 2 + y_batch_major);
+  return cache_.get(key, [&] {
+    return compile(seq, batch, x_batch_major, y_batch_major);
+  });
+}
 
+std::shared_ptr<const DenseLstm::Compiled> DenseLstm::compile(
+    size_t seq, size_t batch, bool x_batch_major, bool y_batch_major) const {
   const auto t = static_cast<dnnl::memory::dim>(seq);
   const auto n = static_cast<dnnl::memory::dim>(batch);
   const auto c = static_cast<dnnl::memory::dim>(in_);
@@ -128,9 +130,7 @@ std::shared_ptr<const DenseLstm::Compiled> DenseLstm::compiled_for(
                 std::to_string(hidden_) + ") for seq " + std::to_string(seq) +
                 ", batch " + std::to_string(batch) + ": " + e.what());
   }
-  // Runs still using an evicted primitive hold their own reference to it.
-  if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
-  return cache_.emplace(key, std::move(compiled)).first->second;
+  return compiled;
 }
 
 void DenseLstm::run(const float* x, bool x_batch_major, size_t seq,
@@ -156,16 +156,7 @@ void DenseLstm::run(const float* x, bool x_batch_major, size_t seq,
     zeros.assign(dirs_ * batch * hidden_, 0.0f);
   args.emplace(DNNL_ARG_SRC_ITER, mem(c.src_iter, h0 ? h0 : zeros.data()));
   args.emplace(DNNL_ARG_SRC_ITER_C, mem(c.src_iter, c0 ? c0 : zeros.data()));
-  const size_t scratch_bytes = c.scratchpad.get_size();
-  if (scratch_bytes > 0) {
-    args.emplace(DNNL_ARG_SCRATCHPAD,
-                 dnnl::memory(c.scratchpad, engine_,
-                              thread_workspace(WorkspaceSlot::kScratchpad,
-                                               scratch_bytes)));
-  }
-  dnnl::stream stream(engine_);
-  c.primitive.execute(stream, args);
-  stream.wait();
+  execute_primitive(c.primitive, engine_, std::move(args), c.scratchpad);
 }
 
 }  // namespace spruce

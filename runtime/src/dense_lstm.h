@@ -11,13 +11,12 @@
 #define SPRUCE_RUNTIME_DENSE_LSTM_H_
 
 #include <cstddef>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <utility>
 #include <vector>
 
+#include "primitive_cache.h"
 #include "spruce/lstm_params.h"
 
 namespace spruce {
@@ -54,6 +53,9 @@ class DenseLstm {
   std::shared_ptr<const Compiled> compiled_for(size_t seq, size_t batch,
                                                bool x_batch_major,
                                                bool y_batch_major) const;
+  std::shared_ptr<const Compiled> compile(size_t seq, size_t batch,
+                                          bool x_batch_major,
+                                          bool y_batch_major) const;
 
   dnnl::engine engine_;
   size_t in_;
@@ -64,8 +66,8 @@ class DenseLstm {
   std::vector<float> weights_layer_;
   std::vector<float> weights_iter_;
   std::vector<float> bias_;
-  mutable std::mutex mutex_;
-  mutable std::map<std::pair<Key, int>, std::shared_ptr<const Compiled>> cache_;
+  // By (seq, batch) and the layouts.
+  PrimitiveCache<std::pair<Key, int>, Compiled> cache_{kMaxCachedShapes};
 };
 
 }  // namespace spruce

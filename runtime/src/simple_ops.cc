@@ -26,13 +26,8 @@ PoolOp::PoolOp(OpKind op, const SpatialParams& params,
 
 PoolOp::~PoolOp() = default;
 
-std::shared_ptr<const PoolOp::Compiled> PoolOp::compiled_for(
+std::shared_ptr<const PoolOp::Compiled> PoolOp::compile(
     const Shape& xs, bool channels_last) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const auto key =
-      std::make_pair(xs, int{channels_last} + 2 * primitive_threads());
-  const auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
   const int64_t ho = p_.output_size(0, xs[2]);
   const int64_t wo = p_.output_size(1, xs[3]);
   auto c = std::make_shared<Compiled>();
@@ -69,28 +64,19 @@ std::shared_ptr<const PoolOp::Compiled> PoolOp::compiled_for(
     throw Error(std::string("oneDNN pooling for input ") + to_string(xs) +
                 ": " + e.what());
   }
-  constexpr size_t kMaxCachedShapes = 8;
-  if (cache_.size() >= kMaxCachedShapes) cache_.erase(cache_.begin());
-  return cache_.emplace(key, std::move(c)).first->second;
+  return c;
 }
 
 void PoolOp::run(const float* x, const Shape& xs, float* y,
                  bool channels_last) const {
-  const std::shared_ptr<const Compiled> c = compiled_for(xs, channels_last);
+  const std::shared_ptr<const Compiled> c =
+      cache_.get(std::make_pair(xs, channels_last),
+                 [&] { return compile(xs, channels_last); });
   dnnl::memory x_mem(c->src_desc, engine_, const_cast<float*>(x));
   dnnl::memory y_mem(c->dst_desc, engine_, y);
-  const size_t scratch_bytes = c->scratchpad_desc.get_size();
-  std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, x_mem},
-                                                {DNNL_ARG_DST, y_mem}};
-  if (scratch_bytes > 0) {
-    args.emplace(DNNL_ARG_SCRATCHPAD,
-                 dnnl::memory(c->scratchpad_desc, engine_,
-                              thread_workspace(WorkspaceSlot::kScratchpad,
-                                               scratch_bytes)));
-  }
-  dnnl::stream stream(engine_);
-  c->primitive.execute(stream, args);
-  stream.wait();
+  execute_primitive(c->primitive, engine_,
+                    {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_DST, y_mem}},
+                    c->scratchpad_desc);
 }
 
 void global_average_pool(const float* x, const Shape& xs, float* y,

@@ -3,12 +3,11 @@
 #ifndef SPRUCE_RUNTIME_SIMPLE_OPS_H_
 #define SPRUCE_RUNTIME_SIMPLE_OPS_H_
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "graph.h"
+#include "primitive_cache.h"
 
 namespace spruce {
 
@@ -24,16 +23,14 @@ class PoolOp {
 
  private:
   struct Compiled;
-  std::shared_ptr<const Compiled> compiled_for(const Shape& xs,
-                                               bool channels_last) const;
+  std::shared_ptr<const Compiled> compile(const Shape& xs,
+                                          bool channels_last) const;
 
   OpKind op_;
   SpatialParams p_;
   dnnl::engine engine_;
-  mutable std::mutex mutex_;
-  // By input shape, layout and primitive_threads().
-  mutable std::map<std::pair<Shape, int>, std::shared_ptr<const Compiled>>
-      cache_;
+  // By input shape and layout.
+  PrimitiveCache<std::pair<Shape, bool>, Compiled> cache_{8};
 };
 
 // y[n, c] = mean of plane x[n, c, :, :], x stored NCHW or, with

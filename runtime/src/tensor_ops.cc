@@ -302,12 +302,8 @@ struct MatMulOp::Compiled {
 MatMulOp::MatMulOp(const dnnl::engine& engine) : engine_(engine) {}
 MatMulOp::~MatMulOp() = default;
 
-std::shared_ptr<const MatMulOp::Compiled> MatMulOp::compiled_for(
+std::shared_ptr<const MatMulOp::Compiled> MatMulOp::compile(
     const Shape& as, const Shape& bs, const Shape& ys) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const auto key = std::make_tuple(as, bs, primitive_threads());
-  const auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
   // oneDNN wants equal ranks: leading 1s broadcast.
   const size_t rank = ys.size();
   auto padded = [&](const Shape& s) {
@@ -340,27 +336,18 @@ std::shared_ptr<const MatMulOp::Compiled> MatMulOp::compiled_for(
     throw Error("oneDNN matmul of " + to_string(as) + " and " + to_string(bs) +
                 ": " + e.what());
   }
-  if (cache_.size() >= 8) cache_.erase(cache_.begin());
-  return cache_.emplace(key, std::move(c)).first->second;
+  return c;
 }
 
 void MatMulOp::run(const float* a, const Shape& as, const float* b,
                    const Shape& bs, float* y, const Shape& ys) const {
-  const std::shared_ptr<const Compiled> c = compiled_for(as, bs, ys);
+  const std::shared_ptr<const Compiled> c = cache_.get(
+      std::make_pair(as, bs), [&] { return compile(as, bs, ys); });
   std::unordered_map<int, dnnl::memory> args = {
       {DNNL_ARG_SRC, dnnl::memory(c->a, engine_, const_cast<float*>(a))},
       {DNNL_ARG_WEIGHTS, dnnl::memory(c->b, engine_, const_cast<float*>(b))},
       {DNNL_ARG_DST, dnnl::memory(c->y, engine_, y)}};
-  const size_t scratch_bytes = c->scratchpad.get_size();
-  if (scratch_bytes > 0) {
-    args.emplace(DNNL_ARG_SCRATCHPAD,
-                 dnnl::memory(c->scratchpad, engine_,
-                              thread_workspace(WorkspaceSlot::kScratchpad,
-                                               scratch_bytes)));
-  }
-  dnnl::stream stream(engine_);
-  c->primitive.execute(stream, args);
-  stream.wait();
+  execute_primitive(c->primitive, engine_, std::move(args), c->scratchpad);
 }
 
 }  // namespace spruce

@@ -7,16 +7,15 @@
 
 #include <array>
 #include <cstddef>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
-#include <string>
 #include <tuple>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "graph.h"
+#include "primitive_cache.h"
 
 namespace spruce {
 
@@ -111,14 +110,11 @@ class MatMulOp {
 
  private:
   struct Compiled;
-  std::shared_ptr<const Compiled> compiled_for(const Shape& as, const Shape& bs,
-                                               const Shape& ys) const;
+  std::shared_ptr<const Compiled> compile(const Shape& as, const Shape& bs,
+                                          const Shape& ys) const;
   dnnl::engine engine_;
-  mutable std::mutex mutex_;
-  // By input shapes and primitive_threads().
-  mutable std::map<std::tuple<Shape, Shape, int>,
-                   std::shared_ptr<const Compiled>>
-      cache_;
+  // By input shapes.
+  PrimitiveCache<std::pair<Shape, Shape>, Compiled> cache_{8};
 };
 
 }  // namespace spruce

@@ -1,0 +1,29 @@
+#include "primitive_cache.h"
+
+namespace spruce {
+
+bool append_activation(kernels::Activation activation, dnnl::post_ops* ops) {
+  using alg = dnnl::algorithm;
+  switch (activation) {
+    case kernels::Activation::kNone:
+      return false;
+    case kernels::Activation::kRelu:
+      ops->append_eltwise(1.0f, alg::eltwise_relu, 0.0f, 0.0f);
+      return true;
+    case kernels::Activation::kGelu:
+      ops->append_eltwise(1.0f, alg::eltwise_gelu_erf, 0.0f, 0.0f);
+      return true;
+    case kernels::Activation::kSigmoid:
+      ops->append_eltwise(1.0f, alg::eltwise_logistic, 0.0f, 0.0f);
+      return true;
+    case kernels::Activation::kTanh:
+      ops->append_eltwise(1.0f, alg::eltwise_tanh, 0.0f, 0.0f);
+      return true;
+    case kernels::Activation::kRelu6:
+      ops->append_eltwise(1.0f, alg::eltwise_clip, 0.0f, 6.0f);
+      return true;
+  }
+  return false;
+}
+
+}  // namespace spruce
