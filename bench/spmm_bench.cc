@@ -27,6 +27,7 @@
 
 #include "bench_util.h"
 #include "linear_op.h"
+#include "spruce/kernels/block_shapes.h"
 #include "spruce/sparse_matrix.h"
 
 namespace {
@@ -137,8 +138,7 @@ void register_all() {
   const std::pair<size_t, size_t> shapes[] = {
       {768, 768}, {3072, 768}, {768, 3072}, {2048, 1024}, {4096, 1024},
       {2048, 512}};
-  const std::pair<size_t, size_t> blocks[] = {
-      {1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}};
+  const auto& blocks = spruce::kernels::kBlockShapes;
   for (auto [out, in] : shapes) {
     for (size_t n : {1, 2, 4, 8, 16, 64, 128}) {
       const std::string shape = std::to_string(out) + "x" + std::to_string(in) +

@@ -440,27 +440,11 @@ void SpmmBsrTyped(const BsrView& w, const float* x, size_t ldx, size_t n,
 #if !HWY_HAVE_SCALABLE
   const size_t shape = w.block_rows * 100 + w.block_cols;
   switch (shape) {
-    case 104:
-      return BlockRows<1, 4>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
-                             br_end);
-    case 108:
-      return BlockRows<1, 8>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
-                             br_end);
-    case 202:
-      return BlockRows<2, 2>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
-                             br_end);
-    case 401:
-      return BlockRows<4, 1>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
-                             br_end);
-    case 404:
-      return BlockRows<4, 4>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
-                             br_end);
-    case 801:
-      return BlockRows<8, 1>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
-                             br_end);
-    case 1601:
-      return BlockRows<16, 1>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin,
-                              br_end);
+#define SPRUCE_BLOCK_SHAPE(r, c) \
+  case r * 100 + c:              \
+    return BlockRows<r, c>(w, cols, x, ldx, n, y, ldy, epilogue, br_begin, br_end);
+#include "spruce/kernels/block_shapes.inc"
+#undef SPRUCE_BLOCK_SHAPE
     default:
       break;
   }

@@ -15,6 +15,7 @@
 
 #include "hwy/tests/hwy_gtest.h"
 #include "kernels/kernel_test_util.h"
+#include "spruce/kernels/block_shapes.h"
 #include "spruce/sparse_matrix.h"
 
 namespace spruce::kernels {
@@ -326,8 +327,16 @@ TEST_P(SpmmCsr, EmptyRowsGiveBiasOnly) {
 
 HWY_BEFORE_TEST(SpmmBsr);
 
-constexpr std::pair<size_t, size_t> kBlockShapes[] = {
-    {1, 4}, {1, 8}, {2, 2}, {4, 1}, {4, 4}, {8, 1}, {16, 1}, {3, 2}, {1, 1}};
+// Every specialized shape, and two the generic kernel runs.
+const std::vector<std::pair<size_t, size_t>> kBlockShapes = [] {
+  std::vector<std::pair<size_t, size_t>> shapes;
+  for (const kernels::BlockShape& b : kernels::kBlockShapes) {
+    shapes.emplace_back(b.rows, b.cols);
+  }
+  shapes.emplace_back(3, 2);
+  shapes.emplace_back(1, 1);
+  return shapes;
+}();
 
 TEST_P(SpmmBsr, MatchesReferenceForEveryBlockShape) {
   const size_t dims[] = {1, 7, 16, 33, 64};

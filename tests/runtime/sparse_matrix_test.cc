@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "spruce/error.h"
+#include "spruce/kernels/block_shapes.h"
 
 namespace spruce {
 namespace {
@@ -66,7 +69,10 @@ TEST(CsrMatrix, FromPartsRejectsBadStructure) {
 }
 
 TEST(BsrMatrix, RoundTripsForPruningBlockShapes) {
-  const std::pair<size_t, size_t> shapes[] = {{1, 4}, {4, 1}, {8, 1}, {16, 1}, {4, 4}, {3, 5}};
+  std::vector<std::pair<size_t, size_t>> shapes = {{3, 5}};  // and odd ones
+  for (const kernels::BlockShape& b : kernels::kBlockShapes) {
+    shapes.emplace_back(b.rows, b.cols);
+  }
   for (auto [br, bc] : shapes) {
     for (auto [rows, cols] : {std::pair<size_t, size_t>{33, 17}, {64, 64}, {1, 1}}) {
       const auto dense = random_matrix(rows, cols, 0.95, 11);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "onnx_fusion.h"
+#include "spruce/kernels/block_shapes.h"
 #include "spruce/error.h"
 #include "spruce/version.h"
 
@@ -1197,7 +1198,7 @@ std::optional<BsrMatrix> Importer::block_format(const float* dense, size_t rows,
     return BsrMatrix::from_dense(dense, rows, cols, options_.block_rows,
                                  options_.block_cols);
   }
-  for (const auto& [br, bc] : kAutoBlockShapes) {
+  for (const auto& [br, bc] : kernels::kBlockShapes) {
     if (!fits(br, bc)) continue;
     BsrMatrix bsr = BsrMatrix::from_dense(dense, rows, cols, br, bc);
     const double fill = static_cast<double>(csr.nnz()) /

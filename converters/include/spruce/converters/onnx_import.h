@@ -25,7 +25,7 @@ struct ConvertOptions {
   bool dense = false;
   // Block-sparse storage. With block_rows = block_cols = 0 (auto), a sparse
   // weight whose non-zeros fill at least `min_block_fill` of the blocks that
-  // hold them, for one of the shapes in kAutoBlockShapes (largest first) that
+  // hold them, for one of kernels::kBlockShapes (largest first) that
   // divides its sides, is stored BSR with that shape: it was block-pruned.
   // A given shape forces BSR with it wherever it divides the sides and the
   // result is smaller than dense. `block_sparse = false` never stores BSR.
@@ -40,10 +40,6 @@ struct ConvertOptions {
   // ONNX's backend tests, which pass weights as inputs).
   std::map<std::string, std::string> constant_inputs;
 };
-
-// Shapes auto-detection tries, largest first.
-inline constexpr std::pair<size_t, size_t> kAutoBlockShapes[] = {
-    {16, 1}, {4, 4}, {8, 1}, {1, 8}, {4, 1}, {1, 4}, {2, 2}};
 
 struct LayerReport {
   std::string node;
