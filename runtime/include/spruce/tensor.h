@@ -8,9 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "spruce/elementwise_ops.h"
-
 namespace spruce {
+
+// A model input's element type. Int64 inputs (token ids, attention masks)
+// are passed as int64 and held inside the runtime as float, exact for
+// magnitudes below 2^24.
+enum class DataType : uint8_t { kFloat32 = 0, kInt64 = 1 };
 
 // Dimensions, outermost first. In a TensorInfo, -1 marks a dimension fixed
 // only at run time (batch, sequence length).

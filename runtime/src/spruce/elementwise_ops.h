@@ -1,16 +1,11 @@
-// Element types and elementwise operations shared by the converter and the
-// runtime; the values match the .spruce schema's enums.
+// Elementwise operations shared by the converter and the runtime; the values
+// are their codes in a .spruce file.
 #ifndef SPRUCE_ELEMENTWISE_OPS_H_
 #define SPRUCE_ELEMENTWISE_OPS_H_
 
 #include <cstdint>
 
 namespace spruce {
-
-// A model input's element type. Int64 inputs (token ids, attention masks)
-// are passed as int64 and held inside the runtime as float, exact for
-// magnitudes below 2^24.
-enum class DataType : uint8_t { kFloat32 = 0, kInt64 = 1 };
 
 enum class BinaryOp : uint8_t {
   kAdd = 0,
