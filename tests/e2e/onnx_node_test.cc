@@ -1,7 +1,9 @@
 // Conformance: ONNX's backend node tests (Debian's libonnx-testdata) for every
-// operator spruce imports. Each single-node test of a supported op is a test
-// case here, named after its directory, so the list of cases run is the test
-// output. A case spruce cannot run is listed in kRefused with the reason its
+// operator spruce imports: each op type with an import rule
+// (converters/src/onnx/rules/) brings its single-node tests here, each a test
+// case named after its directory, so the list of cases run is the test
+// output. The inputs a rule takes as weights (ImportRule::weight_inputs) are
+// frozen from the test's files, as they are initializers in real models. A case spruce cannot run is listed in kRefused with the reason its
 // conversion must give: it is checked to fail with that reason, so a case that
 // starts or stops being supported shows up, and nothing is skipped silently.
 #include <gtest/gtest.h>
@@ -14,6 +16,7 @@
 #include <map>
 #include <set>
 
+#include "onnx/importer.h"
 #include "onnx_test_data.h"
 #include "spruce/converters/onnx_import.h"
 #include "spruce/spruce.h"
@@ -25,55 +28,6 @@ namespace {
 using testing::tensors_close;
 using testing::read_test_data;
 using testing::TestData;
-
-// Inputs each op takes as weights: the tests pass them as graph inputs; they
-// are frozen as the initializers they are in real models.
-const std::map<std::string, std::set<int>> kWeightInputs = {
-    {"Conv", {1, 2}},
-    {"BatchNormalization", {1, 2, 3, 4}},
-    {"Clip", {1, 2}},
-    {"Gemm", {1, 2}},
-    {"MatMul", {1}},
-    {"LSTM", {1, 2, 3}},
-    {"Add", {}},
-    {"Relu", {}},
-    {"Flatten", {}},
-    {"Concat", {}},
-    {"MaxPool", {}},
-    {"AveragePool", {}},
-    {"GlobalAveragePool", {}},
-    // Transformer encoders.
-    {"Sub", {}},
-    {"Mul", {}},
-    {"Div", {}},
-    {"Pow", {}},
-    {"Sqrt", {}},
-    {"ReduceMean", {}},
-    {"LayerNormalization", {1, 2}},
-    {"Softmax", {}},
-    {"Erf", {}},
-    {"Tanh", {}},
-    {"Reshape", {1}},
-    {"Transpose", {}},
-    {"Unsqueeze", {1}},
-    {"Squeeze", {1}},
-    {"Gather", {0}},
-    {"Slice", {1, 2, 3, 4}},
-    {"Split", {1}},
-    {"Expand", {1}},
-    {"Identity", {}},
-    {"Where", {}},
-    {"Equal", {}},
-    {"Cast", {}},
-    {"Sigmoid", {}},
-    {"Exp", {}},
-    {"Neg", {}},
-    {"Abs", {}},
-    {"Reciprocal", {}},
-    {"Shape", {}},
-    {"Constant", {}},
-    {"ConstantOfShape", {}},
-};
 
 // Cases of those ops spruce refuses, and the words its error must contain:
 // the first thing that stops it, converting (with the weight inputs frozen)
@@ -97,6 +51,8 @@ const std::map<std::string, std::string> kRefused = {
     {"test_pow_types_int32_float32", "input 'x' is of data type int32"},
     {"test_pow_types_int32_int32", "input 'x' is of data type int32"},
     {"test_where_example", "input 'condition' is of data type bool"},
+    {"test_edge_pad", "input 'x' is of data type int32"},
+    {"test_reflect_pad", "input 'x' is of data type int32"},
     {"test_where_long_example", "input 'condition' is of data type bool"},
     // sequence_lens is int32; the peephole refusal this case also needs is
     // tested on its own (OnnxImport.UnsupportedLstmFeaturesAreRefusedByName).
@@ -172,6 +128,8 @@ const std::map<std::string, std::string> kRefused = {
     // Gather reads embedding tables: rows (axis 0) only.
     {"test_gather_1", "only axis 0"},
     {"test_gather_2d_indices", "only axis 0"},
+    // Pad runs only where it adds nothing (PyTorch's before AvgPool2d).
+    {"test_constant_pad", "only a Pad that adds nothing"},
     // Zero-size tensors.
     {"test_reshape_allowzero_reordered", "size 0"},
     {"test_slice_start_out_of_bounds", "is empty"},
@@ -210,7 +168,7 @@ std::vector<NodeCase> node_cases() {
     if (!file || !model.ParseFromIstream(&file)) continue;
     if (model.graph().node_size() != 1) continue;
     const std::string& op = model.graph().node(0).op_type();
-    if (kWeightInputs.count(op) != 0) {
+    if (converters::import_rule(op) != nullptr) {
       cases.push_back({entry.path().filename().string(), op});
     }
   }
@@ -220,8 +178,8 @@ std::vector<NodeCase> node_cases() {
   return cases;
 }
 
-// Single-node cases of the ops above in libonnx-testdata 1.12.
-constexpr size_t kExpectedCases = 257;
+// Single-node cases of the imported ops in libonnx-testdata 1.12.
+constexpr size_t kExpectedCases = 260;
 
 class OnnxNodeTest : public ::testing::TestWithParam<NodeCase> {};
 
@@ -237,7 +195,8 @@ TEST(OnnxNodeTests, TestDataIsInstalled) {
 TEST_P(OnnxNodeTest, Conforms) {
   const NodeCase& c = GetParam();
   const std::string dir = std::string(SPRUCE_ONNX_NODE_TESTS) + "/" + c.name;
-  const std::set<int>& weights = kWeightInputs.at(c.op);
+  const std::vector<int>& w = converters::import_rule(c.op)->weight_inputs;
+  const std::set<int> weights(w.begin(), w.end());
   const auto refused = kRefused.find(c.name);
   const int sets = testing::count_test_data_sets(dir);
   ASSERT_GT(sets, 0) << dir;

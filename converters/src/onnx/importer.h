@@ -311,6 +311,9 @@ struct ImportRule {
   void (Importer::*import)(const onnx::NodeProto& node);
   std::vector<std::string> op_types;
   unsigned flags = kNone;
+  // Inputs that must be constants (weights, sizes): ONNX's node tests pass
+  // them as graph inputs, which the conformance test freezes.
+  std::vector<int> weight_inputs;
 
   bool empty_inputs() const { return (flags & kEmptyInputs) != 0; }
   bool unnamed_first_output() const {
@@ -324,11 +327,10 @@ const ImportRule* import_rule(const std::string& op_type);
 // Every op type some rule takes, sorted.
 const std::vector<std::string>& imported_op_types();
 
-// In a rule file: registers Importer::import_<stem> for the op types.
-#define SPRUCE_ONNX_RULE(stem, flags, ...)           \
-  extern const ImportRule kImportRule_##stem {       \
-    &Importer::import_##stem, {__VA_ARGS__}, (flags) \
-  }
+// In a rule file, after Importer::import_<stem>:
+//   SPRUCE_ONNX_RULE(stem, {"OpType", ...}, flags, /*weight_inputs=*/{...});
+#define SPRUCE_ONNX_RULE(stem, ...) \
+  extern const ImportRule kImportRule_##stem{&Importer::import_##stem, __VA_ARGS__}
 
 }  // namespace spruce::converters
 

@@ -70,6 +70,7 @@ void Importer::import_batch_normalization(const onnx::NodeProto& node) {
                             "' runs as a per-channel 1x1 Conv");
 }
 
-SPRUCE_ONNX_RULE(batch_normalization, ImportRule::kNone, "BatchNormalization");
+SPRUCE_ONNX_RULE(batch_normalization, {"BatchNormalization"}, ImportRule::kNone,
+                 /*weight_inputs=*/{1, 2, 3, 4});
 
 }  // namespace spruce::converters

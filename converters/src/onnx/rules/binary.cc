@@ -17,7 +17,8 @@ void Importer::import_binary(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), shape);
 }
 
-SPRUCE_ONNX_RULE(binary, ImportRule::kNone, "Sub", "Mul", "Div", "Pow",
-                 "Equal");
+SPRUCE_ONNX_RULE(binary, {"Sub", "Mul", "Div", "Pow", "Equal"},
+                 ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

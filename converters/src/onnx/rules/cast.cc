@@ -54,6 +54,7 @@ void Importer::import_cast(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), shape);
 }
 
-SPRUCE_ONNX_RULE(cast, ImportRule::kNone, "Cast");
+SPRUCE_ONNX_RULE(cast, {"Cast"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

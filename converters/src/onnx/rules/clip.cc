@@ -45,6 +45,7 @@ void Importer::import_clip(const onnx::NodeProto& node) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(clip, ImportRule::kEmptyInputs, "Clip");
+SPRUCE_ONNX_RULE(clip, {"Clip"}, ImportRule::kEmptyInputs,
+                 /*weight_inputs=*/{1, 2});
 
 }  // namespace spruce::converters

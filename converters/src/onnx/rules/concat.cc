@@ -35,6 +35,7 @@ void Importer::import_concat(const onnx::NodeProto& node) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(concat, ImportRule::kNone, "Concat");
+SPRUCE_ONNX_RULE(concat, {"Concat"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

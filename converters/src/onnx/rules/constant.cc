@@ -22,6 +22,7 @@ void Importer::import_constant(const onnx::NodeProto& node) {
   constants_[node.output(0)] = std::move(c);
 }
 
-SPRUCE_ONNX_RULE(constant, ImportRule::kBeforeFolding, "Constant");
+SPRUCE_ONNX_RULE(constant, {"Constant"}, ImportRule::kBeforeFolding,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

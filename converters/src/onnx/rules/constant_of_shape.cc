@@ -19,7 +19,8 @@ void Importer::import_constant_of_shape(const onnx::NodeProto& node) {
   }
 }
 
-SPRUCE_ONNX_RULE(constant_of_shape, ImportRule::kBeforeFolding,
-                 "ConstantOfShape");
+SPRUCE_ONNX_RULE(constant_of_shape, {"ConstantOfShape"},
+                 ImportRule::kBeforeFolding,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

@@ -35,6 +35,7 @@ void Importer::import_conv(const onnx::NodeProto& node) {
            weight_name(node.input(1)));
 }
 
-SPRUCE_ONNX_RULE(conv, ImportRule::kEmptyInputs, "Conv");
+SPRUCE_ONNX_RULE(conv, {"Conv"}, ImportRule::kEmptyInputs,
+                 /*weight_inputs=*/{1, 2});
 
 }  // namespace spruce::converters

@@ -22,6 +22,7 @@ void Importer::import_expand(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), shape);
 }
 
-SPRUCE_ONNX_RULE(expand, ImportRule::kNone, "Expand");
+SPRUCE_ONNX_RULE(expand, {"Expand"}, ImportRule::kNone,
+                 /*weight_inputs=*/{1});
 
 }  // namespace spruce::converters

@@ -32,6 +32,7 @@ void Importer::import_flatten(const onnx::NodeProto& node) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(flatten, ImportRule::kNone, "Flatten");
+SPRUCE_ONNX_RULE(flatten, {"Flatten"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

@@ -38,6 +38,7 @@ void Importer::import_gather(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), shape);
 }
 
-SPRUCE_ONNX_RULE(gather, ImportRule::kNone, "Gather");
+SPRUCE_ONNX_RULE(gather, {"Gather"}, ImportRule::kNone,
+                 /*weight_inputs=*/{0});
 
 }  // namespace spruce::converters

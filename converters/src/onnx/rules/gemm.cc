@@ -35,6 +35,7 @@ void Importer::import_gemm(const onnx::NodeProto& node) {
   }
 }
 
-SPRUCE_ONNX_RULE(gemm, ImportRule::kEmptyInputs, "Gemm");
+SPRUCE_ONNX_RULE(gemm, {"Gemm"}, ImportRule::kEmptyInputs,
+                 /*weight_inputs=*/{1, 2});
 
 }  // namespace spruce::converters

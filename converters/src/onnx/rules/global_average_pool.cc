@@ -18,6 +18,7 @@ void Importer::import_global_average_pool(const onnx::NodeProto& node) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(global_average_pool, ImportRule::kNone, "GlobalAveragePool");
+SPRUCE_ONNX_RULE(global_average_pool, {"GlobalAveragePool"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

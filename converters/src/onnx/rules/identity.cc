@@ -9,6 +9,7 @@ void Importer::import_identity(const onnx::NodeProto& node) {
   values_[node.output(0)] = value_of(node, node.input(0));
 }
 
-SPRUCE_ONNX_RULE(identity, ImportRule::kNone, "Identity");
+SPRUCE_ONNX_RULE(identity, {"Identity"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

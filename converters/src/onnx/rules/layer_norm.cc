@@ -108,6 +108,7 @@ void Importer::layer_norm_statistics(const onnx::NodeProto& node, uint32_t x,
         unary(base + "std", UnaryOp::kSqrt, shifted));
 }
 
-SPRUCE_ONNX_RULE(layer_norm, ImportRule::kEmptyInputs, "LayerNormalization");
+SPRUCE_ONNX_RULE(layer_norm, {"LayerNormalization"}, ImportRule::kEmptyInputs,
+                 /*weight_inputs=*/{1, 2});
 
 }  // namespace spruce::converters

@@ -200,8 +200,8 @@ void Importer::import_lstm(const onnx::NodeProto& node) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(lstm,
+SPRUCE_ONNX_RULE(lstm, {"LSTM"},
                  ImportRule::kEmptyInputs | ImportRule::kUnnamedFirstOutput,
-                 "LSTM");
+                 /*weight_inputs=*/{1, 2, 3});
 
 }  // namespace spruce::converters

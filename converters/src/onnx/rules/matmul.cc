@@ -50,6 +50,7 @@ void Importer::import_matmul(const onnx::NodeProto& node) {
   add_linear(node, x, std::move(w), out, in, weight_name(node.input(1)));
 }
 
-SPRUCE_ONNX_RULE(matmul, ImportRule::kNone, "MatMul");
+SPRUCE_ONNX_RULE(matmul, {"MatMul"}, ImportRule::kNone,
+                 /*weight_inputs=*/{1});
 
 }  // namespace spruce::converters

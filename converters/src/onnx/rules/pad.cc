@@ -22,6 +22,7 @@ void Importer::import_pad(const onnx::NodeProto& node) {
                             "' (pads are all zero)");
 }
 
-SPRUCE_ONNX_RULE(pad, ImportRule::kEmptyInputs, "Pad");
+SPRUCE_ONNX_RULE(pad, {"Pad"}, ImportRule::kEmptyInputs,
+                 /*weight_inputs=*/{1, 2, 3});
 
 }  // namespace spruce::converters

@@ -29,6 +29,7 @@ void Importer::import_pool(const onnx::NodeProto& node) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(pool, ImportRule::kNone, "MaxPool", "AveragePool");
+SPRUCE_ONNX_RULE(pool, {"MaxPool", "AveragePool"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

@@ -31,6 +31,7 @@ void Importer::import_reduce_mean(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), shape);
 }
 
-SPRUCE_ONNX_RULE(reduce_mean, ImportRule::kNone, "ReduceMean");
+SPRUCE_ONNX_RULE(reduce_mean, {"ReduceMean"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

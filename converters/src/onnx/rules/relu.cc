@@ -21,6 +21,7 @@ void Importer::import_relu(const onnx::NodeProto& node) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(relu, ImportRule::kNone, "Relu");
+SPRUCE_ONNX_RULE(relu, {"Relu"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

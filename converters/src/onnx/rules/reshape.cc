@@ -157,6 +157,8 @@ void Importer::reshape_any(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), ys);
 }
 
-SPRUCE_ONNX_RULE(reshape, ImportRule::kNone, "Reshape", "Squeeze", "Unsqueeze");
+SPRUCE_ONNX_RULE(reshape, {"Reshape", "Squeeze", "Unsqueeze"},
+                 ImportRule::kNone,
+                 /*weight_inputs=*/{1});
 
 }  // namespace spruce::converters

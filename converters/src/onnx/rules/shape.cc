@@ -20,6 +20,7 @@ void Importer::import_shape(const onnx::NodeProto& node) {
   }
 }
 
-SPRUCE_ONNX_RULE(shape, ImportRule::kBeforeFolding, "Shape");
+SPRUCE_ONNX_RULE(shape, {"Shape"}, ImportRule::kBeforeFolding,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

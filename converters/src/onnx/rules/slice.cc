@@ -112,6 +112,7 @@ void Importer::import_slice(const onnx::NodeProto& node) {
   v.end = ends[0];
 }
 
-SPRUCE_ONNX_RULE(slice, ImportRule::kEmptyInputs, "Slice");
+SPRUCE_ONNX_RULE(slice, {"Slice"}, ImportRule::kEmptyInputs,
+                 /*weight_inputs=*/{1, 2, 3, 4});
 
 }  // namespace spruce::converters

@@ -20,6 +20,7 @@ void Importer::import_softmax(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), xs);
 }
 
-SPRUCE_ONNX_RULE(softmax, ImportRule::kNone, "Softmax");
+SPRUCE_ONNX_RULE(softmax, {"Softmax"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

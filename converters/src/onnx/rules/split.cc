@@ -44,6 +44,7 @@ void Importer::import_split(const onnx::NodeProto& node) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(split, ImportRule::kEmptyInputs, "Split");
+SPRUCE_ONNX_RULE(split, {"Split"}, ImportRule::kEmptyInputs,
+                 /*weight_inputs=*/{1});
 
 }  // namespace spruce::converters

@@ -26,6 +26,7 @@ void Importer::import_transpose(const onnx::NodeProto& node) {
   v.perm = perm;
 }
 
-SPRUCE_ONNX_RULE(transpose, ImportRule::kNone, "Transpose");
+SPRUCE_ONNX_RULE(transpose, {"Transpose"}, ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

@@ -31,7 +31,10 @@ void Importer::import_unary(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), shape);
 }
 
-SPRUCE_ONNX_RULE(unary, ImportRule::kNone, "Sqrt", "Erf", "Tanh", "Exp",
-                 "Sigmoid", "Neg", "Abs", "Reciprocal", "Gelu");
+SPRUCE_ONNX_RULE(unary,
+                 {"Sqrt", "Erf", "Tanh", "Exp", "Sigmoid", "Neg", "Abs",
+                  "Reciprocal", "Gelu"},
+                 ImportRule::kNone,
+                 /*weight_inputs=*/{});
 
 }  // namespace spruce::converters
