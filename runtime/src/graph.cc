@@ -29,30 +29,27 @@ const char* binary_op_name(BinaryOp op) {
 
 const char* unary_op_name(UnaryOp op) {
   switch (op) {
-    case UnaryOp::kSqrt:
-      return "Sqrt";
-    case UnaryOp::kErf:
-      return "Erf";
-    case UnaryOp::kTanh:
-      return "Tanh";
-    case UnaryOp::kGelu:
-      return "Gelu";
-    case UnaryOp::kExp:
-      return "Exp";
-    case UnaryOp::kSigmoid:
-      return "Sigmoid";
-    case UnaryOp::kNeg:
-      return "Neg";
-    case UnaryOp::kAbs:
-      return "Abs";
-    case UnaryOp::kCastBool:
-      return "CastBool";
-    case UnaryOp::kTrunc:
-      return "Trunc";
-    case UnaryOp::kReciprocal:
-      return "Reciprocal";
+#define SPRUCE_UNARY(name, code, onnx, a_name, a_default, b_name, b_default, \
+                     f)                                                    \
+  case UnaryOp::k##name:                                                   \
+    return #name;
+#include "ops/unary_list.inc"
+#undef SPRUCE_UNARY
   }
   return "?";
+}
+
+bool is_unary_op(int64_t code) {
+  switch (code) {
+#define SPRUCE_UNARY(name, code, onnx, a_name, a_default, b_name, b_default, \
+                     f)                                                    \
+  case code:                                                               \
+    return true;
+#include "ops/unary_list.inc"
+#undef SPRUCE_UNARY
+    default:
+      return false;
+  }
 }
 
 const char* activation_name(kernels::Activation activation) {

@@ -76,37 +76,43 @@ void where(const float* cond, const Shape& cs, const float* a, const Shape& as,
                    [](float c, float p, float q) { return c != 0.0f ? p : q; });
 }
 
-void unary(UnaryOp op, const float* x, size_t count, float* y) {
-  auto map = [&](auto f) {
-    for (size_t k = 0; k < count; ++k) y[k] = f(x[k]);
-  };
+namespace {
+
+template <typename F>
+void map_elements(const float* in, size_t count, float* out, F f) {
+  for (size_t k = 0; k < count; ++k) out[k] = f(in[k]);
+}
+
+}  // namespace
+
+void unary(UnaryOp op, float alpha, float beta, const float* in, size_t count,
+           float* out) {
+  // The activations the kernels' epilogue has in Highway run vectorized.
   auto vectorized = [&](kernels::Activation act) {
-    if (y != x) std::memcpy(y, x, count * sizeof(float));
-    kernels::apply_epilogue(y, 1, count, {nullptr, act});
+    if (out != in) std::memcpy(out, in, count * sizeof(float));
+    kernels::apply_epilogue(out, 1, count, {nullptr, act});
   };
   switch (op) {
-    case UnaryOp::kSqrt:
-      return map([](float v) { return std::sqrt(v); });
-    case UnaryOp::kErf:
-      return map([](float v) { return std::erf(v); });
     case UnaryOp::kTanh:
       return vectorized(kernels::Activation::kTanh);
     case UnaryOp::kGelu:
       return vectorized(kernels::Activation::kGelu);
-    case UnaryOp::kExp:
-      return map([](float v) { return std::exp(v); });
     case UnaryOp::kSigmoid:
       return vectorized(kernels::Activation::kSigmoid);
-    case UnaryOp::kNeg:
-      return map([](float v) { return -v; });
-    case UnaryOp::kAbs:
-      return map([](float v) { return std::fabs(v); });
-    case UnaryOp::kCastBool:
-      return map([](float v) { return v != 0.0f ? 1.0f : 0.0f; });
-    case UnaryOp::kTrunc:
-      return map([](float v) { return std::trunc(v); });
-    case UnaryOp::kReciprocal:
-      return map([](float v) { return 1.0f / v; });
+    default:
+      break;
+  }
+  switch (op) {
+#define SPRUCE_UNARY(name, code, onnx, a_name, a_default, b_name, b_default, \
+                     f)                                                      \
+  case UnaryOp::k##name:                                                     \
+    return map_elements(in, count, out, [alpha, beta](float x) {             \
+      [[maybe_unused]] const float a = alpha;                                \
+      [[maybe_unused]] const float b = beta;                                 \
+      return f;                                                              \
+    });
+#include "ops/unary_list.inc"
+#undef SPRUCE_UNARY
   }
 }
 
@@ -341,8 +347,8 @@ std::shared_ptr<const MatMulOp::Compiled> MatMulOp::compile(
 
 void MatMulOp::run(const float* a, const Shape& as, const float* b,
                    const Shape& bs, float* y, const Shape& ys) const {
-  const std::shared_ptr<const Compiled> c = cache_.get(
-      std::make_pair(as, bs), [&] { return compile(as, bs, ys); });
+  const std::shared_ptr<const Compiled> c =
+      cache_.get(std::make_pair(as, bs), [&] { return compile(as, bs, ys); });
   std::unordered_map<int, dnnl::memory> args = {
       {DNNL_ARG_SRC, dnnl::memory(c->a, engine_, const_cast<float*>(a))},
       {DNNL_ARG_WEIGHTS, dnnl::memory(c->b, engine_, const_cast<float*>(b))},

@@ -68,8 +68,10 @@ void binary(BinaryOp op, const float* a, const Shape& as, const float* b,
 // y = cond != 0 ? a : b, broadcasting to `ys`.
 void where(const float* cond, const Shape& cs, const float* a, const Shape& as,
            const float* b, const Shape& bs, float* y, const Shape& ys);
-// y = f(x) over `count` elements; y may equal x.
-void unary(UnaryOp op, const float* x, size_t count, float* y);
+// y = f(x) over `count` elements with f's parameters a (alpha) and b
+// (beta); y may equal x.
+void unary(UnaryOp op, float a, float b, const float* x, size_t count,
+           float* y);
 // Mean over the (sorted, in-range) `axes` of x; all axes if empty.
 void reduce_mean(const float* x, const Shape& xs,
                  const std::vector<int64_t>& axes, float* y);

@@ -186,21 +186,21 @@ TEST(Cli, InspectOnnxReportsOpsAndConversion) {
   EXPECT_NE(ok.out.find("LayerNorm"), std::string::npos) << ok.out;
   EXPECT_NE(ok.out.find("activations:"), std::string::npos) << ok.out;
 
-  const std::string sin =
-      std::string(SPRUCE_ONNX_NODE_TESTS) + "/test_sin/model.onnx";
-  const Result bad = spruce_cli("inspect " + sin);
+  const std::string det =
+      std::string(SPRUCE_ONNX_NODE_TESTS) + "/test_det_2d/model.onnx";
+  const Result bad = spruce_cli("inspect " + det);
   EXPECT_EQ(bad.status, 1);
-  EXPECT_NE(bad.out.find("Sin"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("Det"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("NOT SUPPORTED"), std::string::npos) << bad.out;
   EXPECT_NE(bad.err.find("conversion would fail"), std::string::npos)
       << bad.err;
 
-  const Result json = spruce_cli("inspect --json " + sin);
+  const Result json = spruce_cli("inspect --json " + det);
   EXPECT_EQ(json.status, 1);
   const nlohmann::json j = nlohmann::json::parse(json.out);
   EXPECT_FALSE(j["convertible"].get<bool>());
   ASSERT_EQ(j["onnx_ops"].size(), 1u);
-  EXPECT_EQ(j["onnx_ops"][0]["op"], "Sin");
+  EXPECT_EQ(j["onnx_ops"][0]["op"], "Det");
   EXPECT_FALSE(j["onnx_ops"][0]["supported"].get<bool>());
 }
 
@@ -346,7 +346,7 @@ TEST(Cli, UnsupportedOpNamesTheOpAndNode) {
     // place, same length so the protobuf stays valid, to an op spruce lacks.
     size_t at = 0;
     while ((at = bytes.find("\x22\x04Relu", at)) != std::string::npos) {
-      bytes.replace(at + 2, 4, "Selu");
+      bytes.replace(at + 2, 4, "Loop");
       at += 6;
     }
     std::ofstream(path, std::ios::binary) << bytes;
@@ -355,7 +355,7 @@ TEST(Cli, UnsupportedOpNamesTheOpAndNode) {
       spruce_cli("convert " + path + " -o " + temp_path("u.spruce"));
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
-  EXPECT_NE(r.err.find("unsupported op 'Selu'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unsupported op 'Loop'"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("node '/2/Relu'"), std::string::npos) << r.err;
 }
 

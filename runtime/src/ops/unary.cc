@@ -1,30 +1,57 @@
-// Unary: y = f(x) elementwise, f the UnaryOp (elementwise_ops.h) in
-// attribute "op"; in place when the plan allows.
+// Unary: y = f(x) elementwise, f the UnaryOp (ops/unary_list.inc) in
+// attribute "op" with its parameters "alpha" and "beta" (floats, defaults
+// from the list); in place when the plan allows.
 #include "ops/op.h"
 #include "tensor_ops.h"
 
 namespace spruce {
 namespace {
 
+struct UnaryParams {
+  UnaryOp op;
+  float alpha;
+  float beta;
+};
+
+UnaryParams params_of(const Attributes& attrs) {
+  const int64_t code = attrs.get_int("op", 0);
+  if (!is_unary_op(code)) {
+    throw Error("unknown unary function " + std::to_string(code) +
+                " (written by a newer spruce?)");
+  }
+  UnaryParams p{static_cast<UnaryOp>(code), 0.0f, 0.0f};
+  switch (p.op) {
+#define SPRUCE_UNARY(name, code, onnx, a_name, a_default, b_name, b_default, \
+                     f)                                                      \
+  case UnaryOp::k##name:                                                     \
+    p.alpha = a_default;                                                     \
+    p.beta = b_default;                                                      \
+    break;
+#include "ops/unary_list.inc"
+#undef SPRUCE_UNARY
+  }
+  p.alpha = attrs.get_float("alpha", p.alpha);
+  p.beta = attrs.get_float("beta", p.beta);
+  return p;
+}
+
 class UnaryNode final : public NodeOp {
  public:
   explicit UnaryNode(const OpInit& init)
-      : NodeOp(init), op_(op_of(init.node)) {}
+      : NodeOp(init), p_(params_of(init.node.attrs)) {}
   void run(RunContext& ctx) const override {
     const float* x = ctx.input(0);
-    unary(op_, x, element_count(ctx.output_shape()), ctx.output());
-  }
-  static UnaryOp op_of(const NodeDesc& node) {
-    return static_cast<UnaryOp>(node.attrs.get_int_in("op", 0, 0, kMaxUnaryOp));
+    unary(p_.op, p_.alpha, p_.beta, x, element_count(ctx.output_shape()),
+          ctx.output());
   }
 
  private:
-  UnaryOp op_;
+  UnaryParams p_;
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{});
-  UnaryNode::op_of(node);
+  params_of(node.attrs);
 }
 
 }  // namespace

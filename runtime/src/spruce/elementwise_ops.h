@@ -16,24 +16,20 @@ enum class BinaryOp : uint8_t {
   kEqual = 5,  // 1 where equal, else 0
 };
 
+// Unary's functions, listed in ops/unary_list.inc.
 enum class UnaryOp : uint8_t {
-  kSqrt = 0,
-  kErf = 1,
-  kTanh = 2,
-  kGelu = 3,  // x · Φ(x) = x · (1 + erf(x / √2)) / 2
-  kExp = 4,
-  kSigmoid = 5,
-  kNeg = 6,
-  kAbs = 7,
-  kCastBool = 8,  // 1 where x != 0, else 0
-  kTrunc = 9,     // rounds toward zero
-  kReciprocal = 10,
+#define SPRUCE_UNARY(name, code, onnx, a_name, a_default, b_name, b_default, \
+                     f)                                                    \
+  k##name = code,
+#include "ops/unary_list.inc"
+#undef SPRUCE_UNARY
 };
-constexpr uint8_t kMaxUnaryOp = 10;
 constexpr uint8_t kMaxBinaryOp = 5;
 
 const char* binary_op_name(BinaryOp op);
 const char* unary_op_name(UnaryOp op);
+// Whether `code` is a UnaryOp this build knows.
+bool is_unary_op(int64_t code);
 
 }  // namespace spruce
 

@@ -1,18 +1,53 @@
-// ONNX Sqrt, Erf, Tanh, Exp, Sigmoid, Neg, Abs, Reciprocal, Gelu.
+// ONNX's elementwise functions of one input: each with an ONNX name in
+// runtime/src/ops/unary_list.inc (Sqrt, Exp, LeakyRelu, HardSwish, ...).
 #include "onnx/importer.h"
 
 namespace spruce::converters {
 
+namespace {
+
+struct UnaryImport {
+  UnaryOp op;
+  const char* alpha_name;  // the ONNX attribute, "" for none
+  float alpha_default;
+  const char* beta_name;
+  float beta_default;
+};
+
+// Every function of ops/unary_list.inc with an ONNX name.
+const std::map<std::string, UnaryImport>& unary_imports() {
+  static const std::map<std::string, UnaryImport> imports = [] {
+    std::map<std::string, UnaryImport> m;
+#define SPRUCE_UNARY(name, code, onnx, a_name, a_default, b_name, b_default, \
+                     f)                                                      \
+  if (*(onnx) != '\0') {                                                     \
+    m.emplace(onnx, UnaryImport{UnaryOp::k##name, a_name, a_default, b_name, \
+                                b_default});                                 \
+  }
+#include "ops/unary_list.inc"
+#undef SPRUCE_UNARY
+    return m;
+  }();
+  return imports;
+}
+
+std::vector<std::string> unary_op_types() {
+  std::vector<std::string> types;
+  for (const auto& entry : unary_imports()) types.push_back(entry.first);
+  return types;
+}
+
+}  // namespace
+
 void Importer::import_unary(const onnx::NodeProto& node) {
   if (node.input_size() != 1) fail(node, "needs 1 input");
-  static const std::map<std::string, UnaryOp> kOps = {
-      {"Sqrt", UnaryOp::kSqrt},       {"Erf", UnaryOp::kErf},
-      {"Tanh", UnaryOp::kTanh},       {"Exp", UnaryOp::kExp},
-      {"Sigmoid", UnaryOp::kSigmoid}, {"Neg", UnaryOp::kNeg},
-      {"Abs", UnaryOp::kAbs},         {"Reciprocal", UnaryOp::kReciprocal},
-      {"Gelu", UnaryOp::kGelu}};
-  const UnaryOp op = kOps.at(node.op_type());
+  const UnaryImport& u = unary_imports().at(node.op_type());
+  const UnaryOp op = u.op;
   if (op == UnaryOp::kGelu) {
+    if (attr(node, "approximate") != nullptr &&
+        attr(node, "approximate")->s() != "none") {
+      fail(node, "only the exact (erf) GELU is supported");
+    }
     NodeDef* linear = fusable_producer(node.input(0), {OpKind::kLinear});
     if (linear != nullptr &&
         activation_of(linear->attrs) == kernels::Activation::kNone) {
@@ -26,15 +61,19 @@ void Importer::import_unary(const onnx::NodeProto& node) {
   NodeDef n;
   n.op = OpKind::kUnary;
   n.attrs.set_int("op", static_cast<int64_t>(op));
+  if (*u.alpha_name != '\0') {
+    n.attrs.set_float("alpha", attr_float(node, u.alpha_name, u.alpha_default));
+  }
+  if (*u.beta_name != '\0') {
+    n.attrs.set_float("beta", attr_float(node, u.beta_name, u.beta_default));
+  }
   n.inputs = {operand(node, node.input(0))};
   const Shape shape = model_.values[n.inputs[0]].shape;
   add_simple(node, std::move(n), shape);
 }
 
-SPRUCE_ONNX_RULE(unary,
-                 {"Sqrt", "Erf", "Tanh", "Exp", "Sigmoid", "Neg", "Abs",
-                  "Reciprocal", "Gelu"},
-                 ImportRule::kNone,
+// The op types: every ONNX name in ops/unary_list.inc.
+SPRUCE_ONNX_RULE(unary, unary_op_types(), ImportRule::kNone,
                  /*weight_inputs=*/{});
 
 }  // namespace spruce::converters
