@@ -11,20 +11,25 @@ namespace spruce {
 
 const char* binary_op_name(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kAdd:
-      return "Add";
-    case BinaryOp::kSub:
-      return "Sub";
-    case BinaryOp::kMul:
-      return "Mul";
-    case BinaryOp::kDiv:
-      return "Div";
-    case BinaryOp::kPow:
-      return "Pow";
-    case BinaryOp::kEqual:
-      return "Equal";
+#define SPRUCE_BINARY(name, code, onnx, f) \
+  case BinaryOp::k##name:                  \
+    return #name;
+#include "ops/binary_list.inc"
+#undef SPRUCE_BINARY
   }
   return "?";
+}
+
+bool is_binary_op(int64_t code) {
+  switch (code) {
+#define SPRUCE_BINARY(name, code, onnx, f) \
+  case code:                               \
+    return true;
+#include "ops/binary_list.inc"
+#undef SPRUCE_BINARY
+    default:
+      return false;
+  }
 }
 
 const char* unary_op_name(UnaryOp op) {

@@ -48,25 +48,12 @@ void binary_with(const float* a, const Shape& as, const float* b,
 void binary(BinaryOp op, const float* a, const Shape& as, const float* b,
             const Shape& bs, float* y, const Shape& ys) {
   switch (op) {
-    case BinaryOp::kAdd:
-      return binary_with(a, as, b, bs, y, ys,
-                         [](float p, float q) { return p + q; });
-    case BinaryOp::kSub:
-      return binary_with(a, as, b, bs, y, ys,
-                         [](float p, float q) { return p - q; });
-    case BinaryOp::kMul:
-      return binary_with(a, as, b, bs, y, ys,
-                         [](float p, float q) { return p * q; });
-    case BinaryOp::kDiv:
-      return binary_with(a, as, b, bs, y, ys,
-                         [](float p, float q) { return p / q; });
-    case BinaryOp::kPow:
-      return binary_with(a, as, b, bs, y, ys, [](float p, float q) {
-        return q == 2.0f ? p * p : std::pow(p, q);
-      });
-    case BinaryOp::kEqual:
-      return binary_with(a, as, b, bs, y, ys,
-                         [](float p, float q) { return p == q ? 1.0f : 0.0f; });
+#define SPRUCE_BINARY(name, code, onnx, f)                      \
+  case BinaryOp::k##name:                                       \
+    return binary_with(a, as, b, bs, y, ys,                     \
+                       [](float p, float q) -> float { return f; });
+#include "ops/binary_list.inc"
+#undef SPRUCE_BINARY
   }
 }
 

@@ -1,5 +1,5 @@
-// Binary: y = a (op) b, numpy broadcasting; attribute "op" is a BinaryOp
-// (elementwise_ops.h); Equal gives 1 or 0.
+// Binary: y = f(a, b), numpy broadcasting; attribute "op" is f, a BinaryOp
+// (ops/binary_list.inc); comparisons give 1 or 0.
 #include "ops/op.h"
 #include "tensor_ops.h"
 
@@ -17,8 +17,12 @@ class BinaryNode final : public NodeOp {
            ctx.output_shape());
   }
   static BinaryOp op_of(const NodeDesc& node) {
-    return static_cast<BinaryOp>(
-        node.attrs.get_int_in("op", 0, 0, kMaxBinaryOp));
+    const int64_t code = node.attrs.get_int("op", 0);
+    if (!is_binary_op(code)) {
+      throw Error("unknown binary function " + std::to_string(code) +
+                  " (written by a newer spruce?)");
+    }
+    return static_cast<BinaryOp>(code);
   }
 
  private:

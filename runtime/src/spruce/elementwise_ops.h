@@ -7,13 +7,11 @@
 
 namespace spruce {
 
+// Binary's functions, listed in ops/binary_list.inc.
 enum class BinaryOp : uint8_t {
-  kAdd = 0,
-  kSub = 1,
-  kMul = 2,
-  kDiv = 3,
-  kPow = 4,
-  kEqual = 5,  // 1 where equal, else 0
+#define SPRUCE_BINARY(name, code, onnx, f) k##name = code,
+#include "ops/binary_list.inc"
+#undef SPRUCE_BINARY
 };
 
 // Unary's functions, listed in ops/unary_list.inc.
@@ -24,9 +22,10 @@ enum class UnaryOp : uint8_t {
 #include "ops/unary_list.inc"
 #undef SPRUCE_UNARY
 };
-constexpr uint8_t kMaxBinaryOp = 5;
 
 const char* binary_op_name(BinaryOp op);
+// Whether `code` is a BinaryOp this build knows.
+bool is_binary_op(int64_t code);
 const char* unary_op_name(UnaryOp op);
 // Whether `code` is a UnaryOp this build knows.
 bool is_unary_op(int64_t code);

@@ -1,24 +1,91 @@
-// ONNX Sub, Mul, Div, Pow, Equal.
+// ONNX's elementwise functions of two inputs, each with an ONNX name in
+// runtime/src/ops/binary_list.inc (Sub, Mul, Pow, Max, PRelu, Less, ...),
+// and those built from them: Mod (by its fmod attribute) and the variadic
+// Max, Min, Sum and Mean, which become a chain of Binary nodes.
 #include "onnx/importer.h"
 
 namespace spruce::converters {
+namespace {
 
-void Importer::import_binary(const onnx::NodeProto& node) {
-  if (node.input_size() != 2) fail(node, "needs 2 inputs");
-  static const std::map<std::string, BinaryOp> kOps = {
-      {"Add", BinaryOp::kAdd}, {"Sub", BinaryOp::kSub},
-      {"Mul", BinaryOp::kMul}, {"Div", BinaryOp::kDiv},
-      {"Pow", BinaryOp::kPow}, {"Equal", BinaryOp::kEqual}};
-  NodeDef n;
-  n.op = OpKind::kBinary;
-  n.attrs.set_int("op", static_cast<int64_t>(kOps.at(node.op_type())));
-  n.inputs = {operand(node, node.input(0)), operand(node, node.input(1))};
-  const Shape shape = broadcast_or_fail(node, n.inputs);
-  add_simple(node, std::move(n), shape);
+const std::map<std::string, BinaryOp>& binary_imports() {
+  static const std::map<std::string, BinaryOp> imports = [] {
+    std::map<std::string, BinaryOp> m;
+#define SPRUCE_BINARY(name, code, onnx, f) \
+  if (*(onnx) != '\0') m.emplace(onnx, BinaryOp::k##name);
+#include "ops/binary_list.inc"
+#undef SPRUCE_BINARY
+    m.emplace("Add", BinaryOp::kAdd);  // reached from the Add rule
+    m.emplace("Sum", BinaryOp::kAdd);
+    m.emplace("Mean", BinaryOp::kAdd);  // then scaled by 1 / inputs
+    return m;
+  }();
+  return imports;
 }
 
-SPRUCE_ONNX_RULE(binary, {"Sub", "Mul", "Div", "Pow", "Equal"},
-                 ImportRule::kNone,
+std::vector<std::string> binary_op_types() {
+  std::vector<std::string> types = {"Mod"};
+  for (const auto& entry : binary_imports()) {
+    if (entry.first != "Add") types.push_back(entry.first);
+  }
+  return types;
+}
+
+}  // namespace
+
+void Importer::import_binary(const onnx::NodeProto& node) {
+  const std::string& type = node.op_type();
+  const bool variadic =
+      type == "Max" || type == "Min" || type == "Sum" || type == "Mean";
+  if (variadic ? node.input_size() < 1 : node.input_size() != 2) {
+    fail(node, variadic ? "needs inputs" : "needs 2 inputs");
+  }
+  BinaryOp op;
+  if (type == "Mod") {
+    op = attr_int(node, "fmod", 0) != 0 ? BinaryOp::kFmod : BinaryOp::kFloorMod;
+  } else {
+    op = binary_imports().at(type);
+  }
+  if (node.input_size() == 1) {  // Max, Min, Sum or Mean of one tensor
+    values_[node.output(0)] = value_of(node, node.input(0));
+    return;
+  }
+  // Inputs folded left to right; each step but the last gets a name of its
+  // own.
+  uint32_t acc = operand(node, node.input(0));
+  for (int k = 1; k < node.input_size(); ++k) {
+    NodeDef n;
+    n.op = OpKind::kBinary;
+    n.attrs.set_int("op", static_cast<int64_t>(op));
+    n.inputs = {acc, operand(node, node.input(k))};
+    const Shape shape = broadcast_or_fail(node, n.inputs);
+    const bool last = k + 1 == node.input_size() && type != "Mean";
+    if (last) {
+      add_simple(node, std::move(n), shape);
+      return;
+    }
+    n.name = node.name() + "/" + std::to_string(k);
+    n.outputs = {add_value(node.output(0) + "/" + std::to_string(k), shape)};
+    acc = n.outputs[0];
+    model_.nodes.push_back(std::move(n));
+  }
+  // Mean: the sum times 1 / inputs.
+  const std::string scale_name = node.output(0) + "/scale";
+  NodeDef scale;
+  scale.op = OpKind::kConstant;
+  scale.weights = {add_weight(scale_name, {1},
+                              {1.0f / static_cast<float>(node.input_size())})};
+  scale.name = node.name() + "/scale";
+  scale.outputs = {add_value(scale_name, {1})};
+  const uint32_t factor = scale.outputs[0];
+  model_.nodes.push_back(std::move(scale));
+  NodeDef n;
+  n.op = OpKind::kBinary;
+  n.attrs.set_int("op", static_cast<int64_t>(BinaryOp::kMul));
+  n.inputs = {acc, factor};
+  add_simple(node, std::move(n), model_.values[acc].shape);
+}
+
+SPRUCE_ONNX_RULE(binary, binary_op_types(), ImportRule::kNone,
                  /*weight_inputs=*/{});
 
 }  // namespace spruce::converters
