@@ -20,6 +20,18 @@ const char* binary_op_name(BinaryOp op) {
   return "?";
 }
 
+bool is_reduce_op(int64_t code) {
+  switch (code) {
+#define SPRUCE_REDUCE(name, code, onnx, start, step, end) \
+  case code:                                              \
+    return true;
+#include "ops/reduce_list.inc"
+#undef SPRUCE_REDUCE
+    default:
+      return false;
+  }
+}
+
 bool is_binary_op(int64_t code) {
   switch (code) {
 #define SPRUCE_BINARY(name, code, onnx, f) \

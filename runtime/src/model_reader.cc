@@ -547,7 +547,7 @@ class Reader {
         attrs->set_int("axis", n.axis());
         attrs->set_float("epsilon", n.epsilon());
         break;
-      case OpKind::kReduceMean:
+      case OpKind::kReduce:
         attrs->set_ints("axes", ints());
         attrs->set_int("keepdims", n.keepdims());
         break;

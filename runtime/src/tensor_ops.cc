@@ -103,11 +103,15 @@ void unary(UnaryOp op, float alpha, float beta, const float* in, size_t count,
   }
 }
 
-void reduce_mean(const float* x, const Shape& xs,
-                 const std::vector<int64_t>& axes, float* y) {
+namespace {
+
+// Reduces x over the `reduced` dimensions with `step` from `start`, then
+// `end` (of the sum and the count) per output.
+template <typename Step, typename End>
+void reduce_with(const float* x, const Shape& xs,
+                 const std::vector<bool>& reduced, double start, Step step,
+                 End end, float* y) {
   const size_t rank = xs.size();
-  std::vector<bool> reduced(rank, axes.empty());
-  for (int64_t a : axes) reduced[static_cast<size_t>(a)] = true;
   // Output strides over the input's dimensions, 0 on reduced ones.
   std::vector<size_t> out_stride(rank, 0);
   size_t stride = 1, out_count = 1, group = 1;
@@ -120,24 +124,25 @@ void reduce_mean(const float* x, const Shape& xs,
       out_count *= static_cast<size_t>(xs[d]);
     }
   }
+  const auto n = static_cast<double>(group);
   if (rank > 0 && reduced[rank - 1] &&
       std::all_of(reduced.begin(), reduced.end() - 1,
                   [&](bool r) { return !r; })) {
-    // The common case (LayerNorm's pieces): means of contiguous rows.
-    const auto n = static_cast<size_t>(xs[rank - 1]);
+    // The common case (LayerNorm's pieces): contiguous rows.
+    const auto width = static_cast<size_t>(xs[rank - 1]);
     for (size_t r = 0; r < out_count; ++r) {
-      double s = 0;
-      for (size_t j = 0; j < n; ++j) s += x[r * n + j];
-      y[r] = static_cast<float>(s / static_cast<double>(n));
+      double acc = start;
+      for (size_t j = 0; j < width; ++j) acc = step(acc, x[r * width + j]);
+      y[r] = static_cast<float>(end(acc, n));
     }
     return;
   }
-  std::vector<double> sum(out_count, 0.0);
+  std::vector<double> acc(out_count, start);
   const size_t count = element_count(xs);
   std::vector<size_t> index(rank, 0);
   size_t o = 0;
   for (size_t k = 0; k < count; ++k) {
-    sum[o] += x[k];
+    acc[o] = step(acc[o], x[k]);
     for (size_t d = rank; d-- > 0;) {
       ++index[d];
       o += out_stride[d];
@@ -147,7 +152,28 @@ void reduce_mean(const float* x, const Shape& xs,
     }
   }
   for (size_t r = 0; r < out_count; ++r) {
-    y[r] = static_cast<float>(sum[r] / static_cast<double>(group));
+    y[r] = static_cast<float>(end(acc[r], n));
+  }
+}
+
+}  // namespace
+
+void reduce(ReduceOp op, const float* in, const Shape& in_shape,
+            const std::vector<int64_t>& axes, float* out) {
+  std::vector<bool> reduced(in_shape.size(), axes.empty());
+  for (int64_t a : axes) reduced[static_cast<size_t>(a)] = true;
+  switch (op) {
+#define SPRUCE_REDUCE(name, code, onnx, start, step, end)                    \
+  case ReduceOp::k##name:                                                    \
+    return reduce_with(                                                      \
+        in, in_shape, reduced, start,                                        \
+        [](double acc, double x_k) {                                         \
+          [[maybe_unused]] const double x = x_k;                             \
+          return step;                                                       \
+        },                                                                   \
+        [](double acc, [[maybe_unused]] double n) { return end; }, out);
+#include "ops/reduce_list.inc"
+#undef SPRUCE_REDUCE
   }
 }
 

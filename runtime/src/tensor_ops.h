@@ -72,9 +72,10 @@ void where(const float* cond, const Shape& cs, const float* a, const Shape& as,
 // (beta); y may equal x.
 void unary(UnaryOp op, float a, float b, const float* x, size_t count,
            float* y);
-// Mean over the (sorted, in-range) `axes` of x; all axes if empty.
-void reduce_mean(const float* x, const Shape& xs,
-                 const std::vector<int64_t>& axes, float* y);
+// The reduction `op` over the (sorted, in-range) `axes` of x; all axes if
+// empty.
+void reduce(ReduceOp op, const float* x, const Shape& xs,
+            const std::vector<int64_t>& axes, float* y);
 // Softmax along `axis` (or, with coerce_2d, over all dimensions from axis).
 void softmax(const float* x, const Shape& xs, size_t axis, bool coerce_2d,
              float* y);

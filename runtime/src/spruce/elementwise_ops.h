@@ -23,6 +23,15 @@ enum class UnaryOp : uint8_t {
 #undef SPRUCE_UNARY
 };
 
+// Reduce's reductions, listed in ops/reduce_list.inc.
+enum class ReduceOp : uint8_t {
+#define SPRUCE_REDUCE(name, code, onnx, start, step, end) k##name = code,
+#include "ops/reduce_list.inc"
+#undef SPRUCE_REDUCE
+};
+// Whether `code` is a ReduceOp this build knows.
+bool is_reduce_op(int64_t code);
+
 const char* binary_op_name(BinaryOp op);
 // Whether `code` is a BinaryOp this build knows.
 bool is_binary_op(int64_t code);

@@ -70,7 +70,7 @@ void Importer::layer_norm_statistics(const onnx::NodeProto& node, uint32_t x,
   };
   auto reduce = [&](const std::string& name, uint32_t in) {
     NodeDef n;
-    n.op = OpKind::kReduceMean;
+    n.op = OpKind::kReduce;
     n.inputs = {in};
     n.attrs.set_ints("axes", axes);
     n.attrs.set_int("keepdims", 1);

@@ -1,5 +1,6 @@
-// ReduceMean: the mean over attribute "axes" (sorted; all if empty), each
-// kept as size 1 if "keepdims" (default 1).
+// Reduce: the reduction "op" (ops/reduce_list.inc; default the mean) over
+// attribute "axes" (sorted; all if empty), each kept as size 1 if
+// "keepdims" (default 1).
 #include <algorithm>
 
 #include "ops/op.h"
@@ -8,17 +9,31 @@
 namespace spruce {
 namespace {
 
-class ReduceMeanNode final : public NodeOp {
- public:
-  using NodeOp::NodeOp;
-  void run(RunContext& ctx) const override {
-    reduce_mean(ctx.input(0), ctx.input_shape(0), node_.attrs.get_ints("axes"),
-                ctx.output());
+ReduceOp op_of(const Attributes& attrs) {
+  const int64_t code = attrs.get_int("op", 0);
+  if (!is_reduce_op(code)) {
+    throw Error("unknown reduction " + std::to_string(code) +
+                " (written by a newer spruce?)");
   }
+  return static_cast<ReduceOp>(code);
+}
+
+class ReduceNode final : public NodeOp {
+ public:
+  explicit ReduceNode(const OpInit& init)
+      : NodeOp(init), op_(op_of(init.node.attrs)) {}
+  void run(RunContext& ctx) const override {
+    reduce(op_, ctx.input(0), ctx.input_shape(0), node_.attrs.get_ints("axes"),
+           ctx.output());
+  }
+
+ private:
+  ReduceOp op_;
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
   check_arity(graph, node, Arity{});
+  op_of(node.attrs);
 }
 
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
@@ -43,6 +58,6 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kReduceMeanRule{check, shapes, create_op<ReduceMeanNode>};
+extern const OpRule kReduceRule{check, shapes, create_op<ReduceNode>};
 
 }  // namespace spruce
