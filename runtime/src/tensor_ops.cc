@@ -177,8 +177,34 @@ void reduce(ReduceOp op, const float* in, const Shape& in_shape,
   }
 }
 
-void softmax(const float* x, const Shape& xs, size_t axis, bool coerce_2d,
-             float* y) {
+namespace {
+
+// One row of `len` values: log(softmax), or 1 at the first maximum and 0
+// elsewhere.
+void normalize_row(SoftmaxKind kind, const float* in, size_t len, float* out) {
+  if (kind == SoftmaxKind::kSoftmax) {
+    kernels::softmax_rows(in, 1, len, out);
+    return;
+  }
+  size_t arg = 0;
+  for (size_t j = 1; j < len; ++j) {
+    if (in[j] > in[arg]) arg = j;
+  }
+  if (kind == SoftmaxKind::kHardmax) {
+    for (size_t j = 0; j < len; ++j) out[j] = j == arg ? 1.0f : 0.0f;
+    return;
+  }
+  const float max = in[arg];
+  double sum = 0;
+  for (size_t j = 0; j < len; ++j) sum += std::exp(double{in[j]} - max);
+  const auto log_sum = static_cast<float>(std::log(sum));
+  for (size_t j = 0; j < len; ++j) out[j] = in[j] - max - log_sum;
+}
+
+}  // namespace
+
+void softmax(SoftmaxKind kind, const float* x, const Shape& xs, size_t axis,
+             bool coerce_2d, float* y) {
   size_t outer = 1, inner = 1;
   for (size_t d = 0; d < axis; ++d) outer *= static_cast<size_t>(xs[d]);
   for (size_t d = axis + 1; d < xs.size(); ++d) {
@@ -186,16 +212,23 @@ void softmax(const float* x, const Shape& xs, size_t axis, bool coerce_2d,
   }
   const auto len = static_cast<size_t>(xs[axis]);
   if (coerce_2d || inner == 1) {
-    kernels::softmax_rows(x, outer, len * inner, y);
+    const size_t row = len * inner;
+    if (kind == SoftmaxKind::kSoftmax) {
+      kernels::softmax_rows(x, outer, row, y);
+      return;
+    }
+    for (size_t o = 0; o < outer; ++o) {
+      normalize_row(kind, x + o * row, row, y + o * row);
+    }
     return;
   }
-  // Along a middle axis: gather each strided line, softmax it, scatter.
+  // Along a middle axis: gather each strided line, normalize it, scatter.
   std::vector<float> line(len);
   for (size_t o = 0; o < outer; ++o) {
     for (size_t i = 0; i < inner; ++i) {
       const size_t base = o * len * inner + i;
       for (size_t j = 0; j < len; ++j) line[j] = x[base + j * inner];
-      kernels::softmax_rows(line.data(), 1, len, line.data());
+      normalize_row(kind, line.data(), len, line.data());
       for (size_t j = 0; j < len; ++j) y[base + j * inner] = line[j];
     }
   }

@@ -76,9 +76,11 @@ void unary(UnaryOp op, float a, float b, const float* x, size_t count,
 // empty.
 void reduce(ReduceOp op, const float* x, const Shape& xs,
             const std::vector<int64_t>& axes, float* y);
-// Softmax along `axis` (or, with coerce_2d, over all dimensions from axis).
-void softmax(const float* x, const Shape& xs, size_t axis, bool coerce_2d,
-             float* y);
+// Softmax, its log, or Hardmax (1 at the first maximum) along `axis` (or,
+// with coerce_2d, over all dimensions from axis).
+enum class SoftmaxKind : uint8_t { kSoftmax = 0, kLog = 1, kHardmax = 2 };
+void softmax(SoftmaxKind kind, const float* x, const Shape& xs, size_t axis,
+             bool coerce_2d, float* y);
 // y = x with dimensions permuted: y's dimension d is x's perm[d].
 void transpose(const float* x, const Shape& xs,
                const std::vector<int64_t>& perm, float* y);

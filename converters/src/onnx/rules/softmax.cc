@@ -1,4 +1,4 @@
-// ONNX Softmax.
+// ONNX Softmax, LogSoftmax and Hardmax.
 #include "onnx/importer.h"
 
 namespace spruce::converters {
@@ -17,10 +17,14 @@ void Importer::import_softmax(const onnx::NodeProto& node) {
     fail(node, "axis out of range for input " + to_string(xs));
   }
   n.attrs.set_int("axis", axis);
+  if (node.op_type() != "Softmax") {
+    n.attrs.set_int("kind", node.op_type() == "LogSoftmax" ? 1 : 2);
+  }
   add_simple(node, std::move(n), xs);
 }
 
-SPRUCE_ONNX_RULE(softmax, {"Softmax"}, ImportRule::kNone,
+SPRUCE_ONNX_RULE(softmax, {"Softmax", "LogSoftmax", "Hardmax"},
+                 ImportRule::kNone,
                  /*weight_inputs=*/{});
 
 }  // namespace spruce::converters
