@@ -130,6 +130,15 @@ const std::map<std::string, std::string> kRefused = {
     {"test_reduce_log_sum_exp_keepdims_random", "data type double"},
     {"test_reduce_log_sum_exp_negative_axes_keepdims_example", "data type double"},
     {"test_reduce_log_sum_exp_negative_axes_keepdims_random", "data type double"},
+    // Dropout's training flag and mask are bool.
+    {"test_dropout_default_mask", "the mask output"},
+    {"test_dropout_default_mask_ratio", "the mask output"},
+    {"test_training_dropout", "data type bool"},
+    {"test_training_dropout_default", "data type bool"},
+    {"test_training_dropout_default_mask", "data type bool"},
+    {"test_training_dropout_mask", "data type bool"},
+    {"test_training_dropout_zero_ratio", "data type bool"},
+    {"test_training_dropout_zero_ratio_mask", "data type bool"},
     // Optional and sequence types.
     {"test_identity_opt", "input 'opt_in' is not a tensor"},
     {"test_identity_sequence", "input 'x' is not a tensor"},
