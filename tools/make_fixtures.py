@@ -109,7 +109,8 @@ def lstm_params(model):
             if n.startswith("weight_")]
 
 
-def save_multi(out_dir, name, model, inputs, input_names, dynamic):
+def save_multi(out_dir, name, model, inputs, input_names, dynamic,
+               constant_folding=True, onnx_name="model.onnx"):
     """Exports `model` with several named inputs and outputs y, h_n, c_n."""
     d = os.path.join(out_dir, name)
     os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
@@ -117,9 +118,10 @@ def save_multi(out_dir, name, model, inputs, input_names, dynamic):
     with torch.no_grad():
         outputs = model(*inputs)
     output_names = ["y", "h_n", "c_n"]
-    torch.onnx.export(model, tuple(inputs), os.path.join(d, "model.onnx"),
+    torch.onnx.export(model, tuple(inputs), os.path.join(d, onnx_name),
                       input_names=input_names, output_names=output_names,
-                      dynamic_axes=dynamic, opset_version=OPSET)
+                      dynamic_axes=dynamic, opset_version=OPSET,
+                      do_constant_folding=constant_folding)
     for kind, names, tensors in (("input", input_names, inputs),
                                  ("output", output_names, outputs)):
         for k, (n, t) in enumerate(zip(names, tensors)):
@@ -128,8 +130,28 @@ def save_multi(out_dir, name, model, inputs, input_names, dynamic):
             path = os.path.join(d, "test_data_set_0", f"{kind}_{k}.pb")
             with open(path, "wb") as f:
                 f.write(proto.SerializeToString())
-    onnx.checker.check_model(onnx.load(os.path.join(d, "model.onnx")))
-    print(f"{name}: {os.path.getsize(os.path.join(d, 'model.onnx'))} bytes")
+    onnx.checker.check_model(onnx.load(os.path.join(d, onnx_name)))
+    print(f"{name}: {os.path.getsize(os.path.join(d, onnx_name))} bytes")
+
+
+def unfolded_fixture(out_dir):
+    """A pruned 2-layer bidirectional LSTM exported without constant
+    folding (weights built by Slice/Concat/Unsqueeze of initializers), and
+    the same model folded (model_folded.onnx): both must convert alike."""
+    torch.manual_seed(1)
+    model = Lstm()
+    params = lstm_params(model)
+    prune.global_unstructured(params, pruning_method=prune.L1Unstructured,
+                              amount=0.9)
+    for module, name in params:
+        prune.remove(module, name)
+    x = torch.randn(2, 5, 12)
+    dynamic = {"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"},
+               "h_n": {1: "batch"}, "c_n": {1: "batch"}}
+    for folding, onnx_name in ((False, "model.onnx"),
+                               (True, "model_folded.onnx")):
+        save_multi(out_dir, "lstm_pruned90_unfolded", model, [x], ["x"],
+                   dynamic, constant_folding=folding, onnx_name=onnx_name)
 
 
 def lstm_fixtures(out_dir):
@@ -244,9 +266,12 @@ def main():
     parser.add_argument("--out", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
     parser.add_argument("--only", nargs="*",
-                        help="build only these groups: mlp lstm cnn bert")
+                        help="build only these groups: mlp lstm cnn bert "
+                             "unfolded")
     args = parser.parse_args()
-    only = set(args.only or ["mlp", "lstm", "cnn", "bert"])
+    only = set(args.only or ["mlp", "lstm", "cnn", "bert", "unfolded"])
+    if "unfolded" in only:  # seeds itself: the others keep their weights
+        unfolded_fixture(args.out)
     torch.manual_seed(0)
     if "bert" in only:
         bert_fixture(args.out)

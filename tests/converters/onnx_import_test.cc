@@ -376,6 +376,38 @@ TEST(OnnxImport, MalformedNodesAreErrors) {
             std::string::npos);
 }
 
+// PyTorch's export without constant folding builds the LSTM's weights from
+// initializers with Slice, Concat and Unsqueeze: the runtime's own ops fold
+// them at conversion, to the graph the folded export gives.
+TEST(OnnxImport, ConstantFoldingOnOrOffConvertsToTheSameGraph) {
+  const ModelDef folded =
+      import_onnx(fixture("lstm_pruned90_unfolded/model_folded.onnx"), {}, nullptr);
+  const ModelDef unfolded =
+      import_onnx(fixture("lstm_pruned90_unfolded/model.onnx"), {}, nullptr);
+  ASSERT_EQ(unfolded.nodes.size(), folded.nodes.size());
+  for (size_t i = 0; i < folded.nodes.size(); ++i) {
+    const NodeDef& a = folded.nodes[i];
+    const NodeDef& b = unfolded.nodes[i];
+    EXPECT_EQ(b.op, a.op) << i;
+    EXPECT_TRUE(b.attrs == a.attrs) << i;
+    ASSERT_EQ(b.weights.size(), a.weights.size()) << i;
+    for (size_t k = 0; k < a.weights.size(); ++k) {
+      const WeightDef& wa = folded.weights[a.weights[k]];
+      const WeightDef& wb = unfolded.weights[b.weights[k]];
+      EXPECT_EQ(wb.shape, wa.shape) << wa.name;
+      EXPECT_EQ(wb.format, wa.format) << wa.name;
+      EXPECT_EQ(wb.dense, wa.dense) << wa.name;
+      EXPECT_EQ(wb.csr.data().values, wa.csr.data().values) << wa.name;
+    }
+    for (size_t k = 0; k < a.outputs.size(); ++k) {
+      if (a.outputs[k] == kNoValue) continue;
+      EXPECT_EQ(unfolded.values[b.outputs[k]].shape,
+                folded.values[a.outputs[k]].shape);
+    }
+  }
+  EXPECT_EQ(unfolded.weights.size(), folded.weights.size());
+}
+
 // An op spruce has no rule for is refused as such, before anything about its
 // inputs (a GRU with absent optional inputs was once blamed on those).
 TEST(OnnxImport, UnsupportedOpIsTheCauseGivenBeforeItsInputs) {

@@ -97,6 +97,7 @@ TEST_P(TorchFixture, MatchesPyTorch) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, TorchFixture,
                          ::testing::Values("lstm_pruned90",
                                            "lstm_pruned90_zero_state",
+                                           "lstm_pruned90_unfolded",
                                            "cnn_pruned90",
                                            "bert_tiny_pruned90"),
                          testing::FixtureName());

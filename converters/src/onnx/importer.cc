@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 
+#include "evaluate.h"
 #include "onnx_fusion.h"
 #include "spruce/kernels/block_shapes.h"
 #include "spruce/error.h"
@@ -95,6 +96,7 @@ ModelDef Importer::run() {
     import_node(nodes[i], static_cast<int>(i));
   }
   read_outputs(graph);
+  remove_unused();
   choose_formats();
   // Symbolic sizes (dynamic dimensions told apart while importing) are
   // stored as -1: the runtime learns them from the inputs.
@@ -333,7 +335,9 @@ void Importer::import_node(const onnx::NodeProto& node, int index) {
   if (rule->before_folding()) return (this->*rule->import)(named);
   if (track_shape_values(named)) return;
   if (try_fold(named)) return;
+  const size_t first = model_.nodes.size();
   (this->*rule->import)(named);
+  fold_constant_nodes(first);
 }
 
 // Folds a node whose inputs are all constants. Returns false if any input
@@ -915,6 +919,7 @@ uint32_t Importer::operand(const onnx::NodeProto& node,
     n.weights = {add_weight(weight_name(name), shape, std::move(data))};
     const uint32_t id = add_value(name, shape);
     n.outputs = {id};
+    constant_weight_of_[id] = n.weights[0];
     model_.nodes.push_back(std::move(n));
     return id;
   }
@@ -1206,6 +1211,149 @@ std::optional<BsrMatrix> Importer::block_format(const float* dense, size_t rows,
     if (fill >= options_.min_block_fill) return bsr;
   }
   return std::nullopt;
+}
+
+// ------------------------------------------------------------ folding
+void Importer::fold_constant_nodes(size_t first) {
+  for (size_t i = first; i < model_.nodes.size(); ++i) {
+    const NodeDef& n = model_.nodes[i];
+    if (n.op == OpKind::kConstant || n.inputs.empty()) continue;
+    bool known = true;
+    for (uint32_t v : n.inputs) {
+      known = known && (v == kNoValue || constant_weight_of_.count(v) != 0);
+    }
+    for (uint32_t w : n.weights) {
+      known = known && model_.weights[w].format == WeightFormat::kDense;
+    }
+    if (!known) continue;
+    // A graph of just this node: its inputs' and outputs' values, its own
+    // weights, views of the dense data.
+    Graph g;
+    NodeDesc node = n;
+    std::vector<Tensor> inputs;
+    auto local_value = [&](uint32_t v) {
+      if (v == kNoValue) return kNoValue;
+      g.values.push_back({model_.values[v].name, model_.values[v].shape,
+                          DataType::kFloat32});
+      return static_cast<uint32_t>(g.values.size() - 1);
+    };
+    for (uint32_t& v : node.inputs) {
+      if (v != kNoValue) {
+        const WeightDef& w = model_.weights[constant_weight_of_.at(v)];
+        inputs.emplace_back(model_.values[v].shape, w.dense);
+      } else {
+        inputs.emplace_back();
+      }
+      v = local_value(v);
+    }
+    for (uint32_t& v : node.outputs) v = local_value(v);
+    for (uint32_t& w : node.weights) {
+      const WeightDef& d = model_.weights[w];
+      WeightDesc desc;
+      desc.name = d.name;
+      desc.shape = d.shape;
+      desc.values = d.dense.data();
+      desc.value_count = d.dense.size();
+      desc.stored_bytes = d.dense.size() * sizeof(float);
+      g.weights.push_back(desc);
+      w = static_cast<uint32_t>(g.weights.size() - 1);
+    }
+    std::vector<Tensor> results;
+    try {
+      results = evaluate_node(g, node, inputs);
+    } catch (const Error& e) {
+      fail("folding constant " + std::string(e.what()));
+    }
+    // The node becomes one Constant node per output.
+    const NodeDef folded = model_.nodes[i];
+    std::vector<NodeDef> constants;
+    for (size_t k = 0; k < folded.outputs.size(); ++k) {
+      const uint32_t out = folded.outputs[k];
+      if (out == kNoValue) continue;
+      const Tensor& t = results[k];
+      NodeDef c;
+      c.name = folded.name + (k == 0 ? "" : "/" + std::to_string(k));
+      c.op = OpKind::kConstant;
+      const std::string& name = model_.values[out].name;
+      c.weights = {add_weight(weight_name(name), t.shape(),
+                              std::vector<float>(t.data(), t.data() + t.size()))};
+      c.outputs = {out};
+      constant_weight_of_[out] = c.weights[0];
+      Constant value;
+      value.shape = t.shape();
+      value.f.assign(t.data(), t.data() + t.size());
+      constants_[name] = std::move(value);
+      constants.push_back(std::move(c));
+    }
+    report_->folded.push_back("folded " + std::string(op_name(folded.op)) +
+                              " '" + folded.name + "' (constant inputs)");
+    model_.nodes.erase(model_.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+    model_.nodes.insert(model_.nodes.begin() + static_cast<std::ptrdiff_t>(i),
+                        constants.begin(), constants.end());
+    i += constants.size();
+    --i;
+  }
+}
+
+void Importer::remove_unused() {
+  std::vector<size_t> readers(model_.values.size(), 0);
+  for (const NodeDef& n : model_.nodes) {
+    for (uint32_t v : n.inputs) {
+      if (v != kNoValue) ++readers[v];
+    }
+  }
+  for (uint32_t v : model_.outputs) ++readers[v];
+  // Back to front, so a chain of dead nodes goes in one pass.
+  std::vector<bool> dead(model_.nodes.size(), false);
+  for (size_t i = model_.nodes.size(); i-- > 0;) {
+    const NodeDef& n = model_.nodes[i];
+    const bool used = std::any_of(
+        n.outputs.begin(), n.outputs.end(),
+        [&](uint32_t v) { return v != kNoValue && readers[v] > 0; });
+    if (used) continue;
+    dead[i] = true;
+    for (uint32_t v : n.inputs) {
+      if (v != kNoValue) --readers[v];
+    }
+  }
+  if (std::none_of(dead.begin(), dead.end(), [](bool d) { return d; })) return;
+  std::vector<NodeDef> live;
+  for (size_t i = 0; i < model_.nodes.size(); ++i) {
+    if (!dead[i]) live.push_back(std::move(model_.nodes[i]));
+  }
+  model_.nodes = std::move(live);
+  // Weights and values by their new index (kNoValue: gone).
+  std::vector<uint32_t> weight_index(model_.weights.size(), kNoValue);
+  std::vector<uint32_t> value_index(model_.values.size(), kNoValue);
+  std::vector<WeightDef> weights;
+  std::vector<ValueDef> values;
+  auto keep_value = [&](uint32_t& v) {
+    if (v == kNoValue) return;
+    if (value_index[v] == kNoValue) {
+      value_index[v] = static_cast<uint32_t>(values.size());
+      values.push_back(std::move(model_.values[v]));
+    }
+    v = value_index[v];
+  };
+  for (uint32_t& v : model_.inputs) keep_value(v);
+  for (NodeDef& n : model_.nodes) {
+    for (uint32_t& v : n.inputs) keep_value(v);
+    for (uint32_t& v : n.outputs) keep_value(v);
+    for (uint32_t& w : n.weights) {
+      if (weight_index[w] == kNoValue) {
+        weight_index[w] = static_cast<uint32_t>(weights.size());
+        weights.push_back(std::move(model_.weights[w]));
+      }
+      w = weight_index[w];
+    }
+  }
+  for (uint32_t& v : model_.outputs) keep_value(v);
+  model_.weights = std::move(weights);
+  model_.values = std::move(values);
+  // The maps by index are stale from here on; nothing reads them after.
+  values_.clear();
+  constant_weight_of_.clear();
+  lstm_of_y_.clear();
 }
 
 }  // namespace spruce::converters

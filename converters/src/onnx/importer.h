@@ -274,6 +274,15 @@ class Importer {
   // LSTM direction's bias, is counted with the matrix before it.
   void choose_formats();
 
+  // ------------------------------------------------------------ folding
+  // Nodes from `first` on whose inputs are all Constant nodes' outputs are
+  // run by the runtime's own op (evaluate.h) and become Constant nodes, their
+  // results constants for the rules after them.
+  void fold_constant_nodes(size_t first);
+  // Drops nodes no output depends on, then weights and values nothing
+  // refers to (what folding and fusion leave behind).
+  void remove_unused();
+
   void choose_format(const std::string& node, uint32_t matrix,
                      const std::vector<uint32_t>& biases);
 
@@ -292,6 +301,8 @@ class Importer {
   std::unordered_map<std::string, int> readers_;
   std::unordered_map<std::string, std::string> weight_names_;
   std::unordered_map<std::string, View> views_;
+  // Outputs of Constant nodes → their weight.
+  std::unordered_map<uint32_t, uint32_t> constant_weight_of_;
   std::unordered_map<uint32_t, size_t> lstm_of_y_;  // Y value → node index
   int64_t opset_ = 13;
   // Dynamic input sizes by name (dim_param) → their symbol (<= -2), and
