@@ -43,13 +43,19 @@ inline ::testing::AssertionResult tensors_close(const Tensor& got,
   }
   double scale = 0;
   for (size_t i = 0; i < want.size(); ++i) {
-    scale = std::max(scale, double(std::abs(want.data()[i])));
+    const double w = std::abs(want.data()[i]);
+    if (std::isfinite(w)) scale = std::max(scale, w);
   }
   const double atol = atol_scale * scale;
   size_t off = 0, first = want.size();
   for (size_t i = 0; i < want.size(); ++i) {
     const double w = want.data()[i], g = got.data()[i];
-    if (!(std::abs(g - w) <= rtol * std::abs(w) + atol)) {
+    // A NaN or an infinity wanted (sqrt of a negative, overflow) must be
+    // matched exactly; finite values within the tolerance.
+    const bool close = std::isfinite(w)
+                           ? std::abs(g - w) <= rtol * std::abs(w) + atol
+                           : (std::isnan(w) ? std::isnan(g) : g == w);
+    if (!close) {
       if (off++ == 0) first = i;
     }
   }
