@@ -5,8 +5,8 @@
 // conforms or is listed in onnx_refused.tsv with the words its error must
 // contain, checked at the first step that fails: conversion (single-node
 // graphs with their weight inputs, ImportRule::weight_inputs, frozen from
-// the test's files, as they are initializers in real models) and then
-// reading its test data. A case that starts or stops being supported shows
+// the test's files, as they are initializers in real models), reading its
+// test data, then a run. A case that starts or stops being supported shows
 // up as a failure, a case that converts and mismatches is always one, and
 // nothing is skipped silently.
 //
@@ -134,6 +134,21 @@ converters::ConvertOptions freezing(const std::string& dir) {
   return convert;
 }
 
+// The run's inputs: the test data's tensors under the graph's input names,
+// the frozen ones left out.
+std::vector<Input> inputs_of(const TestData& data,
+                             const std::vector<std::string>& names,
+                             const converters::ConvertOptions& convert) {
+  std::vector<Input> given;
+  for (size_t k = 0; k < data.inputs.size() && k < names.size(); ++k) {
+    if (convert.constant_inputs.count(names[k]) == 0) {
+      given.push_back(testing::as_input(data.inputs[k]));
+      given.back().name = names[k];
+    }
+  }
+  return given;
+}
+
 void record_refusal(const SuiteCase& c, const std::string& what) {
   const char* out = std::getenv("SPRUCE_ONNX_REFUSED_OUT");
   if (out == nullptr) return;
@@ -175,8 +190,10 @@ TEST_P(OnnxSuite, Conforms) {
     try {
       converters::convert_onnx_file(dir + "/model.onnx", path, convert);
       if (sets == 0) throw Error(dir + ": no test data");
-      read_test_data(dir, 0);
-      FAIL() << c.id() << " converts and reads now; remove it from "
+      const TestData data = read_test_data(dir, 0);
+      const Engine engine = Engine::load(path);
+      engine.run(inputs_of(data, graph_inputs(read_model(dir)), convert));
+      FAIL() << c.id() << " converts and runs now; remove it from "
              << "onnx_refused.tsv";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(refused->second), std::string::npos)
@@ -191,13 +208,7 @@ TEST_P(OnnxSuite, Conforms) {
     const std::vector<std::string> names = graph_inputs(read_model(dir));
     for (int s = 0; s < sets; ++s) {
       const TestData data = read_test_data(dir, s);
-      std::vector<Input> given;
-      for (size_t k = 0; k < data.inputs.size() && k < names.size(); ++k) {
-        if (convert.constant_inputs.count(names[k]) == 0) {
-          given.push_back(testing::as_input(data.inputs[k]));
-          given.back().name = names[k];
-        }
-      }
+      const std::vector<Input> given = inputs_of(data, names, convert);
       for (const bool dense : {false, true}) {
         for (const int threads : {1, 2}) {
           SCOPED_TRACE(std::string(dense ? "onednn" : "measured") +
