@@ -1356,4 +1356,73 @@ void Importer::remove_unused() {
   lstm_of_y_.clear();
 }
 
+// ------------------------------------------------------------ 1-D windows
+bool Importer::import_1d_as_2d(
+    const onnx::NodeProto& node,
+    void (Importer::*import_2d)(const onnx::NodeProto&)) {
+  const std::optional<Shape> xs = shape_of(node.input(0));
+  if (!xs || xs->size() != 3 || views_.count(node.input(0)) != 0) {
+    return false;
+  }
+  const bool conv = node.op_type() == "Conv";
+  if (conv && (!is_constant(node.input(1)) ||
+               constants_.at(node.input(1)).shape.size() != 3)) {
+    return false;
+  }
+  // x [N, C, L] → [N, C, 1, L] (sizes copied, so dynamic ones carry over).
+  const uint32_t x = value_of(node, node.input(0));
+  const std::string x2 = node.input(0) + "/2d";
+  NodeDef up;
+  up.name = node.name() + "/to_2d";
+  up.op = OpKind::kReshape;
+  up.inputs = {x};
+  up.attrs.set_ints("shape", {-2, -3, 1, -4});
+  up.outputs = {add_value(x2, {(*xs)[0], (*xs)[1], 1, (*xs)[2]})};
+  model_.nodes.push_back(std::move(up));
+  // The 2-D node: every window attribute with a leading 1 (pads: 0).
+  onnx::NodeProto node2 = node;
+  node2.set_input(0, x2);
+  const std::string y2 = node.output(0) + "/2d";
+  node2.set_output(0, y2);
+  for (onnx::AttributeProto& a : *node2.mutable_attribute()) {
+    const std::string& n = a.name();
+    if (n != "kernel_shape" && n != "strides" && n != "dilations" &&
+        n != "pads") {
+      continue;
+    }
+    std::vector<int64_t> v(a.ints().begin(), a.ints().end());
+    a.clear_ints();
+    if (n == "pads") {
+      if (v.size() != 2) fail(node, "pads must have 2 values for a 1-D window");
+      v = {0, v[0], 0, v[1]};
+    } else {
+      if (v.size() != 1) {
+        fail(node, n + " must have 1 value for a 1-D window");
+      }
+      v.insert(v.begin(), 1);
+    }
+    for (int64_t e : v) a.add_ints(e);
+  }
+  if (conv) {  // weight [O, C, k] → [O, C, 1, k]
+    Constant w = constants_.at(node.input(1));
+    w.shape.insert(w.shape.begin() + 2, 1);
+    const std::string w2 = node.input(1) + "/2d";
+    constants_[w2] = std::move(w);
+    weight_names_[w2] = weight_name(node.input(1));
+    node2.set_input(1, w2);
+  }
+  (this->*import_2d)(node2);
+  // y [N, O, 1, L'] → [N, O, L'].
+  const uint32_t y = value_of(node, y2);
+  const Shape& ys = model_.values[y].shape;
+  NodeDef down;
+  down.name = node.name() + "/to_1d";
+  down.op = OpKind::kReshape;
+  down.inputs = {y};
+  down.attrs.set_ints("shape", {-2, -3, -5});
+  down.outputs = {add_value(node.output(0), {ys[0], ys[1], ys[3]})};
+  model_.nodes.push_back(std::move(down));
+  return true;
+}
+
 }  // namespace spruce::converters

@@ -194,6 +194,11 @@ class Importer {
 
   // The shape of a tensor by name, whatever holds it.
   std::optional<Shape> shape_of(const std::string& name) const;
+  // A 1-D window op (Conv, MaxPool, AveragePool on [N, C, L]) imported as
+  // its 2-D form on [N, C, 1, L] by `import_2d`, with Reshapes around it;
+  // false when the op is not 1-D.
+  bool import_1d_as_2d(const onnx::NodeProto& node,
+                       void (Importer::*import_2d)(const onnx::NodeProto&));
 
   // The integers a constant or a shape value holds, if known.
   std::optional<std::vector<int64_t>> int_values(const std::string& name,

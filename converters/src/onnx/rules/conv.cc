@@ -1,10 +1,11 @@
-// ONNX Conv.
+// ONNX Conv (2-D, and 1-D as 2-D).
 #include "onnx/importer.h"
 
 namespace spruce::converters {
 
 void Importer::import_conv(const onnx::NodeProto& node) {
   if (node.input_size() < 2) fail(node, "needs inputs X and W");
+  if (import_1d_as_2d(node, &Importer::import_conv)) return;
   const uint32_t x = value_of(node, node.input(0));
   const Shape& xs = model_.values[x].shape;
   const Constant& w = constant(node, node.input(1));

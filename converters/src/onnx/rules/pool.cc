@@ -1,4 +1,4 @@
-// ONNX MaxPool, AveragePool.
+// ONNX MaxPool, AveragePool (2-D, and 1-D as 2-D).
 #include "onnx/importer.h"
 
 namespace spruce::converters {
@@ -11,6 +11,7 @@ void Importer::import_pool(const onnx::NodeProto& node) {
   if (attr_int(node, "storage_order", 0) != 0) {
     fail(node, "storage_order=1 is not supported");
   }
+  if (import_1d_as_2d(node, &Importer::import_pool)) return;
   const uint32_t x = value_of(node, node.input(0));
   const Shape& xs = model_.values[x].shape;
   SpatialParams p = spatial_params(node, xs, {});
