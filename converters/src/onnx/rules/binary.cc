@@ -49,6 +49,21 @@ void Importer::import_binary(const onnx::NodeProto& node) {
     values_[node.output(0)] = value_of(node, node.input(0));
     return;
   }
+  // PyTorch's PReLU with one slope per channel exports it as [C]: per
+  // channel of x [N, C, ...] it is [C, 1, ...].
+  std::string second = node.input(1);
+  if (op == BinaryOp::kPRelu && is_constant(second)) {
+    const std::optional<Shape> xs = shape_of(node.input(0));
+    const Constant& slope = constants_.at(second);
+    if (xs && xs->size() > 2 && slope.shape.size() == 1 && slope.shape[0] > 1 &&
+        slope.shape[0] == (*xs)[1] && slope.shape[0] != xs->back()) {
+      Constant per_channel = slope;
+      per_channel.shape.resize(xs->size() - 1, 1);
+      second += "/per_channel";
+      constants_[second] = std::move(per_channel);
+      weight_names_[second] = weight_name(node.input(1));
+    }
+  }
   // Inputs folded left to right; each step but the last gets a name of its
   // own.
   uint32_t acc = operand(node, node.input(0));
@@ -56,7 +71,7 @@ void Importer::import_binary(const onnx::NodeProto& node) {
     NodeDef n;
     n.op = OpKind::kBinary;
     n.attrs.set_int("op", static_cast<int64_t>(op));
-    n.inputs = {acc, operand(node, node.input(k))};
+    n.inputs = {acc, operand(node, k == 1 ? second : node.input(k))};
     const Shape shape = broadcast_or_fail(node, n.inputs);
     const bool last = k + 1 == node.input_size() && type != "Mean";
     if (last) {
