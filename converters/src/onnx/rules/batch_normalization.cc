@@ -5,7 +5,8 @@ namespace spruce::converters {
 
 // BatchNormalization (inference): folded into the Conv before it when this
 // is that Conv's only reader, else run as a 1x1 depthwise Conv (scale and
-// shift per channel).
+// shift per channel) on NCHW input, or as a Mul and an Add per channel on
+// input of another rank ([N, C], [N, C, L], [N, C, D, H, W]).
 void Importer::import_batch_normalization(const onnx::NodeProto& node) {
   if (node.input_size() != 5) fail(node, "needs 5 inputs");
   if (node.output_size() > 1) {
@@ -56,11 +57,34 @@ void Importer::import_batch_normalization(const onnx::NodeProto& node) {
     return;
   }
   const uint32_t x = value_of(node, node.input(0));
-  const Shape& xs = model_.values[x].shape;
-  if (xs.size() != 4 ||
-      (xs[1] >= 0 && static_cast<size_t>(xs[1]) != channels)) {
-    fail(node, "input " + to_string(xs) + " is not NCHW with " +
-                   std::to_string(channels) + " channels");
+  const Shape xs = model_.values[x].shape;
+  if (xs.size() < 2 || (xs[1] >= 0 && static_cast<size_t>(xs[1]) != channels)) {
+    fail(node, "input " + to_string(xs) + " does not have " +
+                   std::to_string(channels) + " channels in dimension 1");
+  }
+  if (xs.size() != 4) {
+    // [N, C, ...] of another rank: x · scale + shift, each [C, 1, ...].
+    Shape per_channel(xs.size() - 1, 1);
+    per_channel[0] = static_cast<int64_t>(channels);
+    auto step = [&](const std::string& suffix, BinaryOp op, uint32_t in,
+                    std::vector<float> factor, bool last) {
+      const std::string factor_name = node.output(0) + "/" + suffix;
+      constants_[factor_name] =
+          Constant{per_channel, true, std::move(factor), {}};
+      NodeDef n;
+      n.name = last ? node.name() : factor_name + "_applied";
+      n.op = OpKind::kBinary;
+      n.attrs.set_int("op", static_cast<int64_t>(op));
+      n.inputs = {in, operand(node, factor_name)};
+      n.outputs = {
+          add_value(last ? node.output(0) : factor_name + "_applied", xs)};
+      model_.nodes.push_back(std::move(n));
+      return model_.nodes.back().outputs[0];
+    };
+    const uint32_t scaled =
+        step("scale", BinaryOp::kMul, x, std::move(scale), false);
+    step("shift", BinaryOp::kAdd, scaled, std::move(shift), true);
+    return;
   }
   SpatialParams p;
   p.group = static_cast<uint32_t>(channels);
