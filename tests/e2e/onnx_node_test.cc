@@ -124,12 +124,17 @@ converters::ConvertOptions freezing(const std::string& dir) {
   const converters::ImportRule* rule =
       converters::import_rule(g.node(0).op_type());
   if (rule == nullptr) return convert;
+  // Rule positions are the node's inputs; test data files follow the
+  // graph's inputs.
   const std::vector<std::string> inputs = graph_inputs(model);
   for (int k : rule->weight_inputs) {
-    if (k < static_cast<int>(inputs.size())) {
-      convert.constant_inputs[inputs[static_cast<size_t>(k)]] =
-          dir + "/test_data_set_0/input_" + std::to_string(k) + ".pb";
-    }
+    if (k >= g.node(0).input_size()) continue;
+    const std::string& name = g.node(0).input(k);
+    const auto at = std::find(inputs.begin(), inputs.end(), name);
+    if (name.empty() || at == inputs.end()) continue;
+    convert.constant_inputs[name] = dir + "/test_data_set_0/input_" +
+                                    std::to_string(at - inputs.begin()) +
+                                    ".pb";
   }
   return convert;
 }
