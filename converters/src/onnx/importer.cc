@@ -1364,7 +1364,8 @@ bool Importer::import_1d_as_2d(
   if (!xs || xs->size() != 3 || views_.count(node.input(0)) != 0) {
     return false;
   }
-  const bool conv = node.op_type() == "Conv";
+  const bool conv =
+      node.op_type() == "Conv" || node.op_type() == "ConvTranspose";
   if (conv && (!is_constant(node.input(1)) ||
                constants_.at(node.input(1)).shape.size() != 3)) {
     return false;
@@ -1387,7 +1388,7 @@ bool Importer::import_1d_as_2d(
   for (onnx::AttributeProto& a : *node2.mutable_attribute()) {
     const std::string& n = a.name();
     if (n != "kernel_shape" && n != "strides" && n != "dilations" &&
-        n != "pads") {
+        n != "pads" && n != "output_padding") {
       continue;
     }
     std::vector<int64_t> v(a.ints().begin(), a.ints().end());
@@ -1395,6 +1396,9 @@ bool Importer::import_1d_as_2d(
     if (n == "pads") {
       if (v.size() != 2) fail(node, "pads must have 2 values for a 1-D window");
       v = {0, v[0], 0, v[1]};
+    } else if (n == "output_padding") {
+      if (v.size() != 1) fail(node, n + " must have 1 value for a 1-D window");
+      v.insert(v.begin(), 0);
     } else {
       if (v.size() != 1) {
         fail(node, n + " must have 1 value for a 1-D window");
@@ -1403,7 +1407,7 @@ bool Importer::import_1d_as_2d(
     }
     for (int64_t e : v) a.add_ints(e);
   }
-  if (conv) {  // weight [O, C, k] → [O, C, 1, k]
+  if (conv) {  // weight [O, C, k] → [O, C, 1, k] (ConvTranspose: [C, O, ·])
     Constant w = constants_.at(node.input(1));
     w.shape.insert(w.shape.begin() + 2, 1);
     const std::string w2 = node.input(1) + "/2d";

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "onnx_util.h"
+#include "ops/op.h"
 #include "spruce/converters/model_def.h"
 #include "spruce/converters/onnx_import.h"
 #include "spruce/error.h"
