@@ -234,6 +234,16 @@ void softmax(SoftmaxKind kind, const float* x, const Shape& xs, size_t axis,
   }
 }
 
+std::vector<size_t> row_major_strides(const Shape& shape) {
+  std::vector<size_t> strides(shape.size());
+  size_t stride = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    strides[d] = stride;
+    stride *= static_cast<size_t>(shape[d]);
+  }
+  return strides;
+}
+
 void transpose(const float* x, const Shape& xs,
                const std::vector<int64_t>& perm, float* y) {
   const size_t rank = xs.size();
@@ -242,12 +252,7 @@ void transpose(const float* x, const Shape& xs,
     if (count == 1) y[0] = x[0];
     return;
   }
-  std::vector<size_t> x_stride(rank);
-  size_t stride = 1;
-  for (size_t d = rank; d-- > 0;) {
-    x_stride[d] = stride;
-    stride *= static_cast<size_t>(xs[d]);
-  }
+  const std::vector<size_t> x_stride = row_major_strides(xs);
   Shape ys(rank);
   std::vector<size_t> src_stride(rank);  // x stride of y's dimension d
   for (size_t d = 0; d < rank; ++d) {

@@ -19,6 +19,17 @@
 
 namespace spruce {
 
+// Row-major element strides of `shape`.
+std::vector<size_t> row_major_strides(const Shape& shape);
+// Steps `index` to the next element of `shape` in row-major order (back to
+// all zeros after the last).
+inline void next_index(std::vector<int64_t>* index, const Shape& shape) {
+  for (size_t d = shape.size(); d-- > 0;) {
+    if (++(*index)[d] < shape[d]) return;
+    (*index)[d] = 0;
+  }
+}
+
 // Element strides of `shape` right-aligned to `rank` dimensions, 0 where the
 // dimension is broadcast (size 1 or missing).
 std::vector<size_t> broadcast_strides(const Shape& shape, size_t rank);

@@ -696,6 +696,18 @@ Importer::View& Importer::add_view(const onnx::NodeProto& node,
   return v;
 }
 
+int64_t Importer::axis_attr(const onnx::NodeProto& node,
+                            const std::string& name, int64_t fallback,
+                            const Shape& shape) const {
+  int64_t axis = attr_int(node, name, fallback);
+  const auto rank = static_cast<int64_t>(shape.size());
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) {
+    fail(node, name + " out of range for input " + to_string(shape));
+  }
+  return axis;
+}
+
 std::vector<int64_t> Importer::attr_ints(const onnx::NodeProto& node,
                                          const std::string& name) {
   const onnx::AttributeProto* a = attr(node, name);

@@ -183,6 +183,11 @@ class Importer {
 
   View& add_view(const onnx::NodeProto& node, View::Kind kind);
 
+  // Attribute `name` (else `fallback`) as an axis of a tensor of `rank`
+  // dimensions, negative ones counted from the end; fails naming the input
+  // `shape` when out of range.
+  int64_t axis_attr(const onnx::NodeProto& node, const std::string& name,
+                    int64_t fallback, const Shape& shape) const;
   static std::vector<int64_t> attr_ints(const onnx::NodeProto& node,
                                         const std::string& name);
 

@@ -89,14 +89,7 @@ void check(const Graph& graph, const NodeDesc& node) {
     throw Error(node_label(node) + " weight '" + w.name + "' has shape " +
                 to_string(w.shape) + ", expected [out, in]");
   }
-  if (node.weights.size() == 2) {
-    const WeightDesc& b = graph.weights[node.weights[1]];
-    if (b.layout != WeightLayout::kDense || b.shape != Shape{w.shape[0]}) {
-      throw Error(node_label(node) + " bias '" + b.name +
-                  "' must be dense of shape [" + std::to_string(w.shape[0]) +
-                  "], is " + to_string(b.shape));
-    }
-  }
+  check_optional_bias(graph, node, w.shape[0]);
 }
 
 std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,

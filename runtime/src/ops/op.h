@@ -172,6 +172,10 @@ Shape window_output_shape(const NodeDesc& node, const SpatialParams& p,
 std::vector<Shape> same_shape(const Graph& graph, const NodeDesc& node,
                               const std::vector<Shape>& inputs);
 
+// Weight 1 of `node`, when present, is a dense bias of shape [size].
+void check_optional_bias(const Graph& graph, const NodeDesc& node,
+                         int64_t size);
+
 // "csr", "bsr" or "dense".
 const char* storage_name(WeightLayout layout);
 // The storage, shape, sparsity and bytes of a Linear's or Conv's weight 0

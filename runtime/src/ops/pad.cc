@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ops/op.h"
+#include "tensor_ops.h"
 
 namespace spruce {
 namespace {
@@ -51,12 +52,7 @@ class PadNode final : public NodeOp {
       if (count == 1) y[0] = x[0];
       return;
     }
-    std::vector<size_t> x_stride(rank);
-    size_t stride = 1;
-    for (size_t d = rank; d-- > 0;) {
-      x_stride[d] = stride;
-      stride *= static_cast<size_t>(xs[d]);
-    }
+    const std::vector<size_t> x_stride = row_major_strides(xs);
     std::vector<int64_t> index(rank, 0);
     for (size_t k = 0; k < count; ++k) {
       size_t from = 0;
@@ -67,10 +63,7 @@ class PadNode final : public NodeOp {
         from += static_cast<size_t>(std::max<int64_t>(s, 0)) * x_stride[d];
       }
       y[k] = fill ? value_ : x[from];
-      for (size_t d = rank; d-- > 0;) {
-        if (++index[d] < ys[d]) break;
-        index[d] = 0;
-      }
+      next_index(&index, ys);
     }
   }
 

@@ -147,6 +147,17 @@ Shape window_output_shape(const NodeDesc& node, const SpatialParams& p,
   return y;
 }
 
+void check_optional_bias(const Graph& graph, const NodeDesc& node,
+                         int64_t size) {
+  if (node.weights.size() < 2) return;
+  const WeightDesc& b = graph.weights[node.weights[1]];
+  if (b.layout != WeightLayout::kDense || b.shape != Shape{size}) {
+    throw Error(node_label(node) + " bias '" + b.name +
+                "' must be dense of shape [" + std::to_string(size) + "], is " +
+                to_string(b.shape));
+  }
+}
+
 const char* storage_name(WeightLayout layout) {
   switch (layout) {
     case WeightLayout::kCsr:

@@ -1,5 +1,6 @@
 // Tile: x repeated "repeats"[d] times along each dimension d.
 #include "ops/op.h"
+#include "tensor_ops.h"
 
 namespace spruce {
 namespace {
@@ -18,12 +19,7 @@ class TileNode final : public NodeOp {
       if (count == 1) y[0] = x[0];
       return;
     }
-    std::vector<size_t> x_stride(rank);
-    size_t stride = 1;
-    for (size_t d = rank; d-- > 0;) {
-      x_stride[d] = stride;
-      stride *= static_cast<size_t>(xs[d]);
-    }
+    const std::vector<size_t> x_stride = row_major_strides(xs);
     std::vector<int64_t> index(rank, 0);
     for (size_t k = 0; k < count; ++k) {
       size_t from = 0;
@@ -31,10 +27,7 @@ class TileNode final : public NodeOp {
         from += static_cast<size_t>(index[d] % xs[d]) * x_stride[d];
       }
       y[k] = x[from];
-      for (size_t d = rank; d-- > 0;) {
-        if (++index[d] < ys[d]) break;
-        index[d] = 0;
-      }
+      next_index(&index, ys);
     }
   }
 };

@@ -9,11 +9,7 @@ void Importer::import_arg_reduce(const onnx::NodeProto& node) {
   n.op = OpKind::kArgReduce;
   n.inputs = {operand(node, node.input(0))};
   const Shape xs = model_.values[n.inputs[0]].shape;
-  int64_t axis = attr_int(node, "axis", 0);
-  if (axis < 0) axis += static_cast<int64_t>(xs.size());
-  if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
-    fail(node, "axis out of range for input " + to_string(xs));
-  }
+  const int64_t axis = axis_attr(node, "axis", 0, xs);
   const bool keepdims = attr_int(node, "keepdims", 1) != 0;
   n.attrs.set_int("axis", axis);
   n.attrs.set_int("keepdims", keepdims);

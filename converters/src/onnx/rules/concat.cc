@@ -15,11 +15,7 @@ void Importer::import_concat(const onnx::NodeProto& node) {
     const Shape& s = model_.values[v].shape;
     if (n.inputs.empty()) {
       shape = s;
-      int64_t axis = attr_int(node, "axis", 0);
-      if (axis < 0) axis += static_cast<int64_t>(s.size());
-      if (axis < 0 || axis >= static_cast<int64_t>(s.size())) {
-        fail(node, "axis out of range for input " + to_string(s));
-      }
+      const int64_t axis = axis_attr(node, "axis", 0, s);
       n.attrs.set_int("axis", axis);
       concat_axis = static_cast<size_t>(axis);
     } else if (s.size() != shape.size()) {

@@ -11,11 +11,7 @@ void Importer::import_softmax(const onnx::NodeProto& node) {
   const Shape xs = model_.values[n.inputs[0]].shape;
   const bool coerce_2d = opset_ < 13;
   n.attrs.set_int("coerce_2d", coerce_2d);
-  int64_t axis = attr_int(node, "axis", coerce_2d ? 1 : -1);
-  if (axis < 0) axis += static_cast<int64_t>(xs.size());
-  if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) {
-    fail(node, "axis out of range for input " + to_string(xs));
-  }
+  const int64_t axis = axis_attr(node, "axis", coerce_2d ? 1 : -1, xs);
   n.attrs.set_int("axis", axis);
   if (node.op_type() != "Softmax") {
     n.attrs.set_int("kind", node.op_type() == "LogSoftmax" ? 1 : 2);

@@ -1,5 +1,8 @@
-// MaxPool: the maximum of each NCHW window (SpatialParams), on oneDNN;
-// channels-last after a channels-last producer.
+// MaxPool and AveragePool: the maximum or the mean of each NCHW window
+// (SpatialParams; AveragePool over the window cells inside the input unless
+// count_include_pad), on oneDNN; channels-last after a channels-last
+// producer. One file for the two ops, which differ only in oneDNN's
+// algorithm.
 #include "op_params.h"
 #include "ops/op.h"
 #include "simple_ops.h"
@@ -7,9 +10,9 @@
 namespace spruce {
 namespace {
 
-class MaxPoolNode final : public NodeOp {
+class PoolNode final : public NodeOp {
  public:
-  explicit MaxPoolNode(const OpInit& init)
+  explicit PoolNode(const OpInit& init)
       : NodeOp(init),
         pool_(init.node.op, spatial_params_of(init.node.attrs), init.engine) {}
   void plan_layouts(LayoutPlanner& planner) override {
@@ -43,6 +46,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kMaxPoolRule{check, shapes, create_op<MaxPoolNode>};
+extern const OpRule kMaxPoolRule{check, shapes, create_op<PoolNode>};
+extern const OpRule kAveragePoolRule{check, shapes, create_op<PoolNode>};
 
 }  // namespace spruce
