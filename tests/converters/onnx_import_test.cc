@@ -408,6 +408,73 @@ TEST(OnnxImport, ConstantFoldingOnOrOffConvertsToTheSameGraph) {
   EXPECT_EQ(unfolded.weights.size(), folded.weights.size());
 }
 
+// Gather of activations along an axis other than 0, as ViT takes its class
+// token (x[:, 0]: a scalar index drops the axis), and with a vector of
+// indices, one negative.
+TEST(OnnxImport, GatherOfActivationsAlongAnyAxis) {
+  auto model_for = [](const std::string& file, bool scalar) {
+    onnx::ModelProto model;
+    model.set_ir_version(8);
+    model.add_opset_import()->set_version(13);
+    auto* g = model.mutable_graph();
+    auto* in = g->add_input();
+    in->set_name("x");
+    auto* t = in->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int d : {2, 3, 4}) t->mutable_shape()->add_dim()->set_dim_value(d);
+    g->add_output()->set_name("y");
+    auto* ids = g->add_initializer();
+    ids->set_name("ids");
+    ids->set_data_type(onnx::TensorProto::INT64);
+    if (scalar) {
+      ids->add_int64_data(0);
+    } else {
+      ids->add_dims(2);
+      ids->add_int64_data(-1);
+      ids->add_int64_data(1);
+    }
+    auto* n = g->add_node();
+    n->set_op_type("Gather");
+    n->add_input("x");
+    n->add_input("ids");
+    n->add_output("y");
+    auto* axis = n->add_attribute();
+    axis->set_name("axis");
+    axis->set_type(onnx::AttributeProto::INT);
+    axis->set_i(1);
+    const std::string path = temp_path(file);
+    std::ofstream out(path, std::ios::binary);
+    model.SerializeToOstream(&out);
+    return path;
+  };
+  std::vector<float> x(24);
+  for (size_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>(k);
+  for (const bool scalar : {true, false}) {
+    const std::string model = temp_path("gather_axis.spruce");
+    convert_onnx_file(model_for("gather_axis.onnx", scalar), model, {});
+    const Engine engine = Engine::load(model);
+    const std::vector<Tensor> out = engine.run({{"x", x.data(), {2, 3, 4}}});
+    ASSERT_EQ(out.size(), 1u);
+    // x[n, i, c] = 12 n + 4 i + c.
+    if (scalar) {
+      ASSERT_EQ(out[0].shape(), (Shape{2, 4}));
+      for (int n = 0; n < 2; ++n) {
+        for (int c = 0; c < 4; ++c) {
+          EXPECT_EQ(out[0].data()[n * 4 + c], 12 * n + c);
+        }
+      }
+    } else {
+      ASSERT_EQ(out[0].shape(), (Shape{2, 2, 4}));
+      for (int n = 0; n < 2; ++n) {
+        for (int c = 0; c < 4; ++c) {
+          EXPECT_EQ(out[0].data()[(n * 2 + 0) * 4 + c], 12 * n + 8 + c);
+          EXPECT_EQ(out[0].data()[(n * 2 + 1) * 4 + c], 12 * n + 4 + c);
+        }
+      }
+    }
+  }
+}
+
 // An op spruce has no rule for is refused as such, before anything about its
 // inputs (a GRU with absent optional inputs was once blamed on those).
 TEST(OnnxImport, UnsupportedOpIsTheCauseGivenBeforeItsInputs) {

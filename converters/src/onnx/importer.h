@@ -122,6 +122,7 @@ class Importer {
 
   bool is_constant_2d(const std::string& name) const;
   void gemm_of_activations(const onnx::NodeProto& node);
+  void gather_along_axis(const onnx::NodeProto& node);
 
   // The node that produced `tensor` if it is one of `ops` and its result may
   // be rewritten in place (this is its only reader and not a model output).

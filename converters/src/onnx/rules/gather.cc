@@ -1,16 +1,36 @@
-// ONNX Gather.
+// ONNX Gather: rows of a constant table (an embedding: its own op, the table
+// a weight), else along any axis of any tensor (GatherAxis).
 #include "onnx/importer.h"
 
 namespace spruce::converters {
 
+void Importer::gather_along_axis(const onnx::NodeProto& node) {
+  NodeDef n;
+  n.op = OpKind::kGatherAxis;
+  const uint32_t x = operand(node, node.input(0));
+  const Shape xs = model_.values[x].shape;
+  const int64_t axis = axis_attr(node, "axis", 0, xs);
+  // A scalar index (x[:, 0]) drops the axis; operand() holds it as [1].
+  const bool squeeze =
+      is_constant(node.input(1)) && constants_.at(node.input(1)).shape.empty();
+  const uint32_t ids = operand(node, node.input(1));
+  n.inputs = {x, ids};
+  n.attrs.set_int("axis", axis);
+  if (squeeze) n.attrs.set_int("squeeze", 1);
+  Shape shape(xs.begin(), xs.begin() + axis);
+  if (!squeeze) {
+    const Shape& is = model_.values[ids].shape;
+    shape.insert(shape.end(), is.begin(), is.end());
+  }
+  shape.insert(shape.end(), xs.begin() + axis + 1, xs.end());
+  add_simple(node, std::move(n), shape);
+}
+
 void Importer::import_gather(const onnx::NodeProto& node) {
   if (node.input_size() != 2) fail(node, "needs 2 inputs");
-  if (!is_constant(node.input(0))) {
-    fail(node,
-         "data must be a constant table (an embedding); gathering "
-         "from activations is not supported");
+  if (!is_constant(node.input(0)) || attr_int(node, "axis", 0) != 0) {
+    return gather_along_axis(node);
   }
-  if (attr_int(node, "axis", 0) != 0) fail(node, "only axis 0 is supported");
   const Constant& table = constants_.at(node.input(0));
   if (!table.is_float || table.shape.empty() || table.shape[0] < 1) {
     fail(node, "table must be a float constant with at least one row, is " +
