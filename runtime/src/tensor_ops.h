@@ -30,6 +30,32 @@ inline void next_index(std::vector<int64_t>* index, const Shape& shape) {
   }
 }
 
+// y (shape ys, row-major) from x (shape xs, same rank): output index i of
+// dimension d reads input index source(d, i) there, or gives `fill` if any
+// dimension's source is negative (Pad, Tile).
+template <typename Source>
+void copy_by_dimension(const float* x, const Shape& xs, float* y,
+                       const Shape& ys, float fill, Source&& source) {
+  const size_t count = element_count(ys);
+  if (xs.empty()) {
+    if (count == 1) y[0] = x[0];
+    return;
+  }
+  const std::vector<size_t> x_stride = row_major_strides(xs);
+  std::vector<int64_t> index(xs.size(), 0);
+  for (size_t k = 0; k < count; ++k) {
+    size_t from = 0;
+    bool filled = false;
+    for (size_t d = 0; d < xs.size() && !filled; ++d) {
+      const int64_t s = source(d, index[d]);
+      filled = s < 0;
+      from += static_cast<size_t>(filled ? 0 : s) * x_stride[d];
+    }
+    y[k] = filled ? fill : x[from];
+    next_index(&index, ys);
+  }
+}
+
 // Element strides of `shape` right-aligned to `rank` dimensions, 0 where the
 // dimension is broadcast (size 1 or missing).
 std::vector<size_t> broadcast_strides(const Shape& shape, size_t rank);

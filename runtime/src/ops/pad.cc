@@ -42,29 +42,11 @@ class PadNode final : public NodeOp {
         value_(init.node.attrs.get_float("value", 0.0f)) {}
 
   void run(RunContext& ctx) const override {
-    const float* x = ctx.input(0);
     const Shape& xs = ctx.input_shape(0);
-    const Shape& ys = ctx.output_shape();
-    float* y = ctx.output();
-    const size_t rank = xs.size();
-    const size_t count = element_count(ys);
-    if (rank == 0) {
-      if (count == 1) y[0] = x[0];
-      return;
-    }
-    const std::vector<size_t> x_stride = row_major_strides(xs);
-    std::vector<int64_t> index(rank, 0);
-    for (size_t k = 0; k < count; ++k) {
-      size_t from = 0;
-      bool fill = false;
-      for (size_t d = 0; d < rank && !fill; ++d) {
-        const int64_t s = source_index(mode_, index[d] - pads_[d], xs[d]);
-        fill = s < 0;
-        from += static_cast<size_t>(std::max<int64_t>(s, 0)) * x_stride[d];
-      }
-      y[k] = fill ? value_ : x[from];
-      next_index(&index, ys);
-    }
+    copy_by_dimension(ctx.input(0), xs, ctx.output(), ctx.output_shape(),
+                      value_, [&](size_t d, int64_t i) {
+                        return source_index(mode_, i - pads_[d], xs[d]);
+                      });
   }
 
  private:

@@ -9,26 +9,9 @@ class TileNode final : public NodeOp {
  public:
   using NodeOp::NodeOp;
   void run(RunContext& ctx) const override {
-    const float* x = ctx.input(0);
     const Shape& xs = ctx.input_shape(0);
-    const Shape& ys = ctx.output_shape();
-    float* y = ctx.output();
-    const size_t rank = xs.size();
-    const size_t count = element_count(ys);
-    if (rank == 0) {
-      if (count == 1) y[0] = x[0];
-      return;
-    }
-    const std::vector<size_t> x_stride = row_major_strides(xs);
-    std::vector<int64_t> index(rank, 0);
-    for (size_t k = 0; k < count; ++k) {
-      size_t from = 0;
-      for (size_t d = 0; d < rank; ++d) {
-        from += static_cast<size_t>(index[d] % xs[d]) * x_stride[d];
-      }
-      y[k] = x[from];
-      next_index(&index, ys);
-    }
+    copy_by_dimension(ctx.input(0), xs, ctx.output(), ctx.output_shape(), 0.0f,
+                      [&](size_t d, int64_t i) { return i % xs[d]; });
   }
 };
 
