@@ -76,13 +76,6 @@ struct Graph {
 constexpr size_t kMaxActivationElements = size_t{1} << 31;
 constexpr size_t kMaxRank = 8;
 
-// Output shapes of `node` (one per node output, empty for an absent one) for
-// `inputs` (one shape per node input, ignored where the input is absent); -1
-// marks an unknown dimension and propagates. Throws spruce::Error naming the
-// node on a mismatch.
-std::vector<Shape> infer_output_shapes(const Graph& graph, const NodeDesc& node,
-                                       const std::vector<Shape>& inputs);
-
 }  // namespace spruce
 
 #endif  // SPRUCE_RUNTIME_GRAPH_H_

@@ -48,11 +48,6 @@ const OpRule& op_rule(OpKind op) {
               " has no rule");
 }
 
-std::vector<Shape> infer_output_shapes(const Graph& graph, const NodeDesc& node,
-                                       const std::vector<Shape>& inputs) {
-  return op_rule(node.op).output_shapes(graph, node, inputs);
-}
-
 std::string node_label(const NodeDesc& node) {
   return std::string(op_name(node.op)) + " node '" + node.name + "'";
 }
