@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Small-batch latency: single Linears, MLP chains and LSTMs at the batches
+"""Small-batch latency: single Linears, MLP chains, LSTMs and GRUs at the batches
 services use, through spruce, its dense path and ONNX Runtime, on the same
 ONNX files, in one run.
 
@@ -11,6 +11,7 @@ built into --models unless there already):
   mlp_<pruning>                 1024 -> 2048 -> 1024 -> 512 with ReLU;
                                 pruning 0, 90 (per layer) or 90g (global)
   lstm<H>_<pruning>             nn.LSTM(H, H), sequence 50; pruning 0 or 90
+  gru<H>_<pruning>              nn.GRU(H, H), the same
 
 Each (model, batch, threads) point runs, each in its own process with
 OMP_NUM_THREADS=T: `spruce bench --compare-dense` (spruce as chosen at load,
@@ -47,6 +48,7 @@ LINEARS = [(1024, 2048, p) for p in ("0", "90", "95", "90b4x1", "90b8x1")] + \
            (3072, 768, "0")]
 MLPS = ["0", "90", "90g"]
 LSTMS = [(512, "0"), (512, "90"), (1024, "0"), (1024, "90")]
+GRUS = LSTMS
 
 
 def build_models(out):
@@ -108,21 +110,24 @@ def build_models(out):
                 prune_layer(m, pruning)
         export(model, torch.randn(1, 1024), f"mlp_{pruning}", batch_axes)
 
-    class Lstm(nn.Module):
-        def __init__(self, hidden):
+    class Recurrent(nn.Module):
+        def __init__(self, layer):
             super().__init__()
-            self.lstm = nn.LSTM(hidden, hidden)
+            self.layer = layer
 
         def forward(self, x):
-            return self.lstm(x)[0]
+            return self.layer(x)[0]
 
-    for hidden, pruning in LSTMS:
-        torch.manual_seed(0)
-        model = Lstm(hidden)
-        prune_layer(model.lstm, pruning)
-        export(model, torch.randn(SEQ, 1, hidden), f"lstm{hidden}_{pruning}",
-               {"input": {0: "seq", 1: "batch"},
-                "output": {0: "seq", 1: "batch"}})
+    for kind, layer, shapes in (("lstm", nn.LSTM, LSTMS),
+                                ("gru", nn.GRU, GRUS)):
+        for hidden, pruning in shapes:
+            torch.manual_seed(0)
+            model = Recurrent(layer(hidden, hidden))
+            prune_layer(model.layer, pruning)
+            export(model, torch.randn(SEQ, 1, hidden),
+                   f"{kind}{hidden}_{pruning}",
+                   {"input": {0: "seq", 1: "batch"},
+                    "output": {0: "seq", 1: "batch"}})
 
 
 def env_for(threads):
@@ -204,14 +209,15 @@ def main():
             args.models, args.spruce,
             lambda n: not args.only or re.search(args.only, n)):
         features = None
-        if name.startswith("lstm"):
-            features = int(re.match(r"lstm(\d+)_", name).group(1))
+        recurrent = re.match(r"(lstm|gru)(\d+)_", name)
+        if recurrent:
+            features = int(recurrent.group(2))
         elif name.startswith("mlp"):
             features = 1024
         else:
             features = int(re.match(r"linear_(\d+)x", name).group(1))
         for batch in [int(b) for b in args.batches.split(",")]:
-            shape = (f"{SEQ},{batch},{features}" if name.startswith("lstm")
+            shape = (f"{SEQ},{batch},{features}" if recurrent
                      else f"{batch},{features}")
             for threads in [int(t) for t in args.threads.split(",")]:
                 r = spruce_bench(args.spruce, spruce_path, shape, threads,

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch 1.13 (Debian's python3-torch) nn.LSTM vs spruce on the shapes of
-bench/lstm_bench.cc (input = hidden, sequence 50, batch 1 and 16), 1 thread,
-in one script run: times torch first, then runs lstm_bench's spruce cases,
+bench/recurrent_bench.cc (input = hidden, sequence 50, batch 1 and 16), 1 thread,
+in one script run: times torch first, then runs recurrent_bench's spruce cases,
 and prints the ratio table that bench/RESULTS.md quotes.
 
 PyTorch runs the pruned weights dense (its LSTM has no sparse path), so its
@@ -33,7 +33,7 @@ def main(build):
             with torch.no_grad():
                 torch_times[(hidden, batch)] = median_time(lambda: lstm(x), 1.0)
     pcts = "|".join(str(p) for p in SPARSITY)
-    spruce = benchmark_medians(os.path.join(build, "bench", "lstm_bench"),
+    spruce = benchmark_medians(os.path.join(build, "bench", "recurrent_bench"),
                                f"^spruce/lstm[0-9]+/[0-9]+/({pcts})/real_time$", 0.1, 1e-3)
     print(f"torch {torch.__version__}, 1 thread, nn.LSTM, sequence {SEQ}\n")
     print("| hidden | batch | torch (ms) | " +

@@ -38,6 +38,15 @@ Fixtures:
                        Linear weight pruned to 90% by global L1 magnitude,
                        prune.remove() called; inputs input_ids and
                        attention_mask (int64, the last quarter padded).
+  gru_pruned90         nn.GRU, 2 layers, bidirectional, batch_first (exported
+                       with linear_before_reset=1), weight_ih/weight_hh
+                       pruned to 90% (global L1, prune.remove() called);
+                       inputs x, h0; outputs y, h_n; batch and sequence
+                       dynamic.
+  rnn_relu_pruned90    nn.RNN with ReLU, 2 layers, one direction, sequence
+                       first, pruned alike, run without h0 (zero state).
+  (group "unfolded": lstm_pruned90_unfolded, an LSTM exported without
+                       constant folding, and the same model folded.)
 
 Usage: /usr/bin/python3 tools/make_fixtures.py [--out tests/fixtures]
                                                [--only NAME ...]
@@ -117,7 +126,7 @@ def save_multi(out_dir, name, model, inputs, input_names, dynamic,
     model.eval()
     with torch.no_grad():
         outputs = model(*inputs)
-    output_names = ["y", "h_n", "c_n"]
+    output_names = ["y", "h_n", "c_n"][:len(outputs)]
     torch.onnx.export(model, tuple(inputs), os.path.join(d, onnx_name),
                       input_names=input_names, output_names=output_names,
                       dynamic_axes=dynamic, opset_version=OPSET,
@@ -152,6 +161,43 @@ def unfolded_fixture(out_dir):
                                (True, "model_folded.onnx")):
         save_multi(out_dir, "lstm_pruned90_unfolded", model, [x], ["x"],
                    dynamic, constant_folding=folding, onnx_name=onnx_name)
+
+
+def gru_rnn_fixtures(out_dir):
+    """gru_pruned90 and rnn_relu_pruned90 (see the module docstring)."""
+    torch.manual_seed(2)
+
+    class Recurrent(nn.Module):
+        def __init__(self, layer):
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, x, h0=None):
+            return self.layer(x, h0)
+
+    for name, layer, batch_first, with_state in (
+            ("gru_pruned90", nn.GRU(12, 20, num_layers=2, bidirectional=True,
+                                    batch_first=True), True, True),
+            ("rnn_relu_pruned90", nn.RNN(12, 24, num_layers=2,
+                                         nonlinearity="relu"), False, False)):
+        model = Recurrent(layer)
+        params = [(layer, n) for n, _ in layer.named_parameters()
+                  if n.startswith("weight_")]
+        prune.global_unstructured(params, pruning_method=prune.L1Unstructured,
+                                  amount=0.9)
+        for module, n in params:
+            prune.remove(module, n)
+        x = torch.randn(3, 7, 12) if batch_first else torch.randn(7, 3, 12)
+        b, s = (0, 1) if batch_first else (1, 0)
+        dynamic = {"x": {b: "batch", s: "seq"}, "y": {b: "batch", s: "seq"},
+                   "h_n": {1: "batch"}}
+        inputs, names = [x], ["x"]
+        if with_state:
+            dirs = 2 if layer.bidirectional else 1
+            inputs.append(torch.randn(2 * dirs, 3, layer.hidden_size))
+            names.append("h0")
+            dynamic["h0"] = {1: "batch"}
+        save_multi(out_dir, name, model, inputs, names, dynamic)
 
 
 def lstm_fixtures(out_dir):
@@ -267,11 +313,14 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
     parser.add_argument("--only", nargs="*",
                         help="build only these groups: mlp lstm cnn bert "
-                             "unfolded")
+                             "unfolded gru")
     args = parser.parse_args()
-    only = set(args.only or ["mlp", "lstm", "cnn", "bert", "unfolded"])
-    if "unfolded" in only:  # seeds itself: the others keep their weights
+    only = set(args.only or ["mlp", "lstm", "cnn", "bert", "unfolded", "gru"])
+    # These seed themselves: the others keep their weights.
+    if "unfolded" in only:
         unfolded_fixture(args.out)
+    if "gru" in only:
+        gru_rnn_fixtures(args.out)
     torch.manual_seed(0)
     if "bert" in only:
         bert_fixture(args.out)

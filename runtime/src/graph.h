@@ -15,7 +15,7 @@
 #include "ops/op_kind.h"
 #include "spruce/elementwise_ops.h"
 #include "spruce/kernels/spmm.h"
-#include "spruce/lstm_params.h"
+#include "spruce/recurrent_params.h"
 #include "spruce/spatial_params.h"
 #include "spruce/tensor.h"
 

@@ -43,12 +43,29 @@ void set_activation(Attributes* attrs, kernels::Activation activation) {
               " cannot be stored");
 }
 
-LstmParams lstm_params_of(const Attributes& attrs) {
-  LstmParams p;
+RecurrentParams recurrent_params_of(OpKind op, const Attributes& attrs) {
+  RecurrentParams p;
+  switch (op) {
+    case OpKind::kLstm:
+      p.cell = RecurrentCell::kLstm;
+      break;
+    case OpKind::kGru:
+      p.cell = RecurrentCell::kGru;
+      p.linear_before_reset = attrs.get_bool("linear_before_reset");
+      break;
+    case OpKind::kRnn:
+      p.cell = RecurrentCell::kRnn;
+      p.activation =
+          static_cast<RnnActivation>(attrs.get_int_in("activation", 0, 0, 2));
+      break;
+    default:
+      throw Error("internal: op " + std::string(op_name(op)) +
+                  " has no recurrent parameters");
+  }
   p.hidden_size =
       static_cast<uint32_t>(attrs.get_int_in("hidden_size", 0, 1, 1 << 24));
   p.direction =
-      static_cast<LstmDirection>(attrs.get_int_in("direction", 0, 0, 2));
+      static_cast<RecurrentDirection>(attrs.get_int_in("direction", 0, 0, 2));
   p.input_batch_major = attrs.get_bool("input_batch_major");
   p.output_batch_major = attrs.get_bool("output_batch_major");
   p.merged_output = attrs.get_bool("merged_output");
@@ -58,7 +75,7 @@ LstmParams lstm_params_of(const Attributes& attrs) {
   return p;
 }
 
-void set_lstm_params(Attributes* attrs, const LstmParams& p) {
+void set_recurrent_params(Attributes* attrs, const RecurrentParams& p) {
   attrs->set_int("hidden_size", p.hidden_size);
   attrs->set_int("direction", static_cast<int64_t>(p.direction));
   attrs->set_int("input_batch_major", p.input_batch_major);
@@ -66,6 +83,11 @@ void set_lstm_params(Attributes* attrs, const LstmParams& p) {
   attrs->set_int("merged_output", p.merged_output);
   attrs->set_int("state_batch_major", p.state_batch_major);
   attrs->set_int("state_offset", p.state_offset);
+  if (p.cell == RecurrentCell::kGru) {
+    attrs->set_int("linear_before_reset", p.linear_before_reset);
+  } else if (p.cell == RecurrentCell::kRnn) {
+    attrs->set_int("activation", static_cast<int64_t>(p.activation));
+  }
 }
 
 // Windows up to 2^12 wide, strides and dilations up to 2^12, pads up to

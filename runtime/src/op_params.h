@@ -6,8 +6,9 @@
 #define SPRUCE_RUNTIME_OP_PARAMS_H_
 
 #include "attributes.h"
+#include "ops/op_kind.h"
 #include "spruce/kernels/spmm.h"
-#include "spruce/lstm_params.h"
+#include "spruce/recurrent_params.h"
 #include "spruce/spatial_params.h"
 
 namespace spruce {
@@ -17,10 +18,12 @@ namespace spruce {
 kernels::Activation activation_of(const Attributes& attrs);
 void set_activation(Attributes* attrs, kernels::Activation activation);
 
-// "hidden_size", "direction", "input_batch_major", "output_batch_major",
-// "merged_output", "state_batch_major", "state_offset" (see LstmParams).
-LstmParams lstm_params_of(const Attributes& attrs);
-void set_lstm_params(Attributes* attrs, const LstmParams& params);
+// A recurrent op's (kLstm, kGru, kRnn) "hidden_size", "direction",
+// "input_batch_major", "output_batch_major", "merged_output",
+// "state_batch_major", "state_offset", and GRU's "linear_before_reset" or
+// RNN's "activation" (see RecurrentParams); its cell from `op`.
+RecurrentParams recurrent_params_of(OpKind op, const Attributes& attrs);
+void set_recurrent_params(Attributes* attrs, const RecurrentParams& params);
 
 // "kernel" [kh, kw], "strides" [2], "pads" [top, left, bottom, right],
 // "dilations" [2], "group", "ceil_mode", "count_include_pad".

@@ -17,12 +17,12 @@
 namespace spruce {
 
 enum class WorkspaceSlot {
-  kConvInput,    // padded image / im2col columns / blocked src
-  kConvOutput,   // wide rows before trimming / blocked dst
-  kScratchpad,   // oneDNN primitive scratchpad
-  kLinearSlice,  // a column slice of a Linear's input, packed
-  kLinearTile,   // a Linear's output for one slice, before transposing
-  kLstmState,    // the LSTM steps loop's projections and states
+  kConvInput,       // padded image / im2col columns / blocked src
+  kConvOutput,      // wide rows before trimming / blocked dst
+  kScratchpad,      // oneDNN primitive scratchpad
+  kLinearSlice,     // a column slice of a Linear's input, packed
+  kLinearTile,      // a Linear's output for one slice, before transposing
+  kRecurrentState,  // the recurrent steps loop's projections and states
   kCount,
 };
 

@@ -380,8 +380,8 @@ TEST(OnnxImport, MalformedNodesAreErrors) {
 // initializers with Slice, Concat and Unsqueeze: the runtime's own ops fold
 // them at conversion, to the graph the folded export gives.
 TEST(OnnxImport, ConstantFoldingOnOrOffConvertsToTheSameGraph) {
-  const ModelDef folded =
-      import_onnx(fixture("lstm_pruned90_unfolded/model_folded.onnx"), {}, nullptr);
+  const ModelDef folded = import_onnx(
+      fixture("lstm_pruned90_unfolded/model_folded.onnx"), {}, nullptr);
   const ModelDef unfolded =
       import_onnx(fixture("lstm_pruned90_unfolded/model.onnx"), {}, nullptr);
   ASSERT_EQ(unfolded.nodes.size(), folded.nodes.size());
@@ -478,15 +478,17 @@ TEST(OnnxImport, GatherOfActivationsAlongAnyAxis) {
 // An op spruce has no rule for is refused as such, before anything about its
 // inputs (a GRU with absent optional inputs was once blamed on those).
 TEST(OnnxImport, UnsupportedOpIsTheCauseGivenBeforeItsInputs) {
-  const std::string gru = model_with([](onnx::GraphProto* g) {
+  // Resize's roi and scales are optional: empty here.
+  const std::string resize = model_with([](onnx::GraphProto* g) {
     auto* n = g->add_node();
-    n->set_op_type("GRU");
-    n->set_name("rnn");
-    for (const char* in : {"x", "c", "c", "", "", ""}) n->add_input(in);
+    n->set_op_type("Resize");
+    n->set_name("up");
+    for (const char* in : {"x", "", "", "c"}) n->add_input(in);
     n->add_output("y");
   });
-  const std::string e = convert_error(gru);
-  EXPECT_NE(e.find("GRU node 'rnn': unsupported op 'GRU'"), std::string::npos)
+  const std::string e = convert_error(resize);
+  EXPECT_NE(e.find("Resize node 'up': unsupported op 'Resize'"),
+            std::string::npos)
       << e;
 }
 
@@ -494,11 +496,12 @@ TEST(OnnxImport, UnsupportedOpIsTheCauseGivenBeforeItsInputs) {
 TEST(OnnxImport, SupportedOpsAreTheRegisteredRules) {
   const std::vector<std::string>& types = imported_op_types();
   EXPECT_TRUE(std::is_sorted(types.begin(), types.end()));
-  for (const char* op : {"Conv", "LSTM", "Gemm", "Squeeze", "Shape", "Gelu"}) {
+  for (const char* op :
+       {"Conv", "LSTM", "GRU", "RNN", "Gemm", "Squeeze", "Shape", "Gelu"}) {
     EXPECT_NE(import_rule(op), nullptr) << op;
     EXPECT_NE(std::find(types.begin(), types.end(), op), types.end()) << op;
   }
-  EXPECT_EQ(import_rule("GRU"), nullptr);
+  EXPECT_EQ(import_rule("Resize"), nullptr);
   EXPECT_TRUE(import_rule("LSTM")->unnamed_first_output());
   EXPECT_FALSE(import_rule("Relu")->empty_inputs());
 }
@@ -578,10 +581,12 @@ TEST(OnnxImport, CastsToTypesSpruceDoesNotHoldAreRefused) {
 namespace spruce::converters {
 namespace {
 
-// A one-LSTM model (X [5, 2, 3], hidden 2, output Y_h) that `edit` changes
-// into something spruce must refuse; returns the conversion error.
+// A one-layer model (X [5, 2, 3], hidden 2, output Y_h; an LSTM, or `op`
+// GRU or RNN) that `edit` changes into something spruce must refuse; returns
+// the conversion error.
 template <class Edit>
-std::string lstm_error(Edit edit) {
+std::string lstm_error(Edit edit, const std::string& op = "LSTM") {
+  const int64_t gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
   onnx::ModelProto model;
   model.set_ir_version(8);
   model.add_opset_import()->set_version(14);
@@ -609,11 +614,11 @@ std::string lstm_error(Edit edit) {
     }
     for (int64_t k = 0; k < count; ++k) t->add_float_data(0.1f * float(k % 7));
   };
-  add_init("W", {1, 8, 3});
-  add_init("R", {1, 8, 2});
+  add_init("W", {1, 2 * gates, 3});
+  add_init("R", {1, 2 * gates, 2});
   add_init("P", {1, 6});
   auto* n = g->add_node();
-  n->set_op_type("LSTM");
+  n->set_op_type(op);
   n->set_name("lstm");
   for (const char* in : {"X", "W", "R"}) n->add_input(in);
   n->add_output("");
@@ -696,6 +701,65 @@ TEST(OnnxImport, UnsupportedLstmFeaturesAreRefusedByName) {
         });
     EXPECT_TRUE(has(error, "input X [5, 3, 2] does not match W")) << error;
   }
+}
+
+// The same for GRU and RNN: their options spruce does not run are named.
+TEST(OnnxImport, UnsupportedGruAndRnnFeaturesAreRefusedByName) {
+  auto activations = [](std::vector<const char*> names) {
+    return [names](onnx::GraphProto*, onnx::NodeProto* n) {
+      auto* a = n->add_attribute();
+      a->set_name("activations");
+      a->set_type(onnx::AttributeProto::STRINGS);
+      for (const char* f : names) a->add_strings(f);
+    };
+  };
+  auto bidirectional = [](onnx::GraphProto* g, onnx::NodeProto* n) {
+    auto* a = n->add_attribute();
+    a->set_name("direction");
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s("bidirectional");
+    // W and R for two directions.
+    for (int k = 0; k < 2; ++k) {
+      onnx::TensorProto* t = g->mutable_initializer(k);
+      const int64_t count = t->float_data_size();
+      t->set_dims(0, 2);
+      for (int64_t e = 0; e < count; ++e) t->add_float_data(t->float_data(e));
+    }
+  };
+  const std::pair<std::string, std::string> cases[] = {
+      {"GRU", ""},
+      {"RNN", ""},
+  };
+  for (const auto& [op, want] : cases) {
+    EXPECT_EQ(lstm_error([](onnx::GraphProto*, onnx::NodeProto*) {}, op), want)
+        << op << " unedited must convert";
+  }
+  const std::string elu = lstm_error(activations({"Elu"}), "RNN");
+  EXPECT_NE(elu.find("RNN node 'lstm': activation 'Elu' is not supported "
+                     "(Tanh, Relu or Sigmoid)"),
+            std::string::npos)
+      << elu;
+  EXPECT_EQ(lstm_error(activations({"Relu"}), "RNN"), "");
+  const std::string mixed = lstm_error(
+      [&](onnx::GraphProto* g, onnx::NodeProto* n) {
+        bidirectional(g, n);
+        activations({"Relu", "Tanh"})(g, n);
+      },
+      "RNN");
+  EXPECT_NE(mixed.find("activations differ between directions"),
+            std::string::npos)
+      << mixed;
+  const std::string gru_relu = lstm_error(activations({"Relu", "Tanh"}), "GRU");
+  EXPECT_NE(gru_relu.find("GRU node 'lstm': activation 'Relu' is not "
+                          "supported (only Sigmoid, Tanh)"),
+            std::string::npos)
+      << gru_relu;
+  const std::string too_many =
+      lstm_error(activations({"Tanh", "Tanh", "Tanh"}), "RNN");
+  EXPECT_NE(too_many.find("'activations' has 3 entries, expected 1 per "
+                          "direction"),
+            std::string::npos)
+      << too_many;
 }
 
 }  // namespace

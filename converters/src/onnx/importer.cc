@@ -897,12 +897,12 @@ bool Importer::track_shape_values(const onnx::NodeProto& node) {
   return true;
 }
 
-// The LSTM whose Y is `name`, if `name` has no other reader.
-NodeDef* Importer::sole_lstm_y(const std::string& name) {
+// The recurrent layer (LSTM, GRU, RNN) whose Y is `name`, if `name` has no other reader.
+NodeDef* Importer::sole_recurrent_y(const std::string& name) {
   const auto it = values_.find(name);
   if (it == values_.end() || readers_[name] != 1) return nullptr;
-  const auto lstm = lstm_of_y_.find(it->second);
-  return lstm != lstm_of_y_.end() ? &model_.nodes[lstm->second] : nullptr;
+  const auto lstm = recurrent_of_y_.find(it->second);
+  return lstm != recurrent_of_y_.end() ? &model_.nodes[lstm->second] : nullptr;
 }
 
 void Importer::rename_value(uint32_t id, const std::string& new_name) {
@@ -1143,17 +1143,25 @@ uint32_t Importer::add_weight(const std::string& name, Shape shape,
 }
 
 // ------------------------------------------------------------ formats
-// Each matrix of a Linear or LSTM gets its format; a Linear's bias, an
-// LSTM direction's bias, is counted with the matrix before it.
+// Each matrix of a Linear, Conv or recurrent layer gets its format; a
+// bias (a vector: a Linear's, a recurrent direction's) is counted with the
+// matrix before it.
 void Importer::choose_formats() {
   for (const NodeDef& n : model_.nodes) {
     if (n.op == OpKind::kLinear || n.op == OpKind::kConv) {
       choose_format(n.name, n.weights[0],
                     {n.weights.begin() + 1, n.weights.end()});
-    } else if (n.op == OpKind::kLstm) {
-      for (size_t k = 0; k + 2 < n.weights.size(); k += 3) {
-        choose_format(n.name, n.weights[k], {});
-        choose_format(n.name, n.weights[k + 1], {n.weights[k + 2]});
+    } else if (n.op == OpKind::kLstm || n.op == OpKind::kGru ||
+               n.op == OpKind::kRnn) {
+      for (size_t k = 0; k < n.weights.size(); ++k) {
+        std::vector<uint32_t> biases;
+        while (k + 1 + biases.size() < n.weights.size() &&
+               model_.weights[n.weights[k + 1 + biases.size()]].shape.size() ==
+                   1) {
+          biases.push_back(n.weights[k + 1 + biases.size()]);
+        }
+        choose_format(n.name, n.weights[k], biases);
+        k += biases.size();
       }
     }
   }
@@ -1365,7 +1373,7 @@ void Importer::remove_unused() {
   // The maps by index are stale from here on; nothing reads them after.
   values_.clear();
   constant_weight_of_.clear();
-  lstm_of_y_.clear();
+  recurrent_of_y_.clear();
 }
 
 // ------------------------------------------------------------ 1-D windows

@@ -219,8 +219,8 @@ class Importer {
 
   bool track_shape_values(const onnx::NodeProto& node);
 
-  // The LSTM whose Y is `name`, if `name` has no other reader.
-  NodeDef* sole_lstm_y(const std::string& name);
+  // The recurrent layer whose Y is `name`, if `name` has no other reader.
+  NodeDef* sole_recurrent_y(const std::string& name);
 
   void rename_value(uint32_t id, const std::string& new_name);
 
@@ -264,7 +264,7 @@ class Importer {
   // Reshape / Squeeze / Unsqueeze of a constant.
   bool fold_reshape(const onnx::NodeProto& node);
 
-  // ------------------------------------------------------------ LSTM
+  // ------------------------------------------------------------ LSTM, GRU, RNN
   // An initial state: absent (not given, zeros) or a value read from row
   // `offset` on.
   struct StateInput {
@@ -272,19 +272,21 @@ class Importer {
     int64_t offset = 0;
   };
 
-  StateInput lstm_state(const onnx::NodeProto& node, int input, uint32_t dirs);
+  StateInput initial_state(const onnx::NodeProto& node, int input,
+                           uint32_t dirs);
 
-  // ONNX W [dirs, 4H, in] (or R [dirs, 4H, H]) as one [4H, K] weight per
-  // direction.
-  void check_lstm_weight(const onnx::NodeProto& node, const Constant& c,
-                         const char* what, int64_t dirs, int64_t rows) const;
+  // ONNX W [dirs, G·H, in] (or R [dirs, G·H, H]): checked before it is cut
+  // into weights per direction.
+  void check_recurrent_weight(const onnx::NodeProto& node, const Constant& c,
+                              const char* what, int64_t dirs,
+                              int64_t rows) const;
 
   uint32_t add_weight(const std::string& name, Shape shape,
                       std::vector<float> data);
 
   // ------------------------------------------------------------ formats
-  // Each matrix of a Linear or LSTM gets its format; a Linear's bias, an
-  // LSTM direction's bias, is counted with the matrix before it.
+  // Each matrix of a Linear, Conv or recurrent layer gets its format; a
+  // bias is counted with the matrix before it.
   void choose_formats();
 
   // ------------------------------------------------------------ folding
@@ -316,7 +318,7 @@ class Importer {
   std::unordered_map<std::string, View> views_;
   // Outputs of Constant nodes → their weight.
   std::unordered_map<uint32_t, uint32_t> constant_weight_of_;
-  std::unordered_map<uint32_t, size_t> lstm_of_y_;  // Y value → node index
+  std::unordered_map<uint32_t, size_t> recurrent_of_y_;  // Y value → node index
   int64_t opset_ = 13;
   // Dynamic input sizes by name (dim_param) → their symbol (<= -2), and
   // where each symbol first appears (value, dimension).

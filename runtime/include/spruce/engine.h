@@ -38,10 +38,10 @@ struct EngineOptions {
   bool force_dense = false;
   // How each layer picks its kernel:
   //  kMeasure: at load, time every candidate on this CPU with the threads
-  //    runs will use, at batch widths 1, 2, 4, 8, 16 and 64 (an LSTM at
-  //    batch 1, 4 and 16), and keep the fastest for each range of widths;
-  //    a sparse kernel must be 5% faster than the fastest dense one to be
-  //    chosen, so a pruned model does not run slower than its dense
+  //    runs will use, at batch widths 1, 2, 4, 8, 16 and 64 (an LSTM, GRU
+  //    or RNN at batch 1, 4 and 16), and keep the fastest for each range of
+  //    widths; a sparse kernel must be 5% faster than the fastest dense one
+  //    to be chosen, so a pruned model does not run slower than its dense
   //    original. Costs a few tens of milliseconds per layer at load.
   //  kSparsityThreshold: the stored sparse format (CSR or BSR) for every
   //    batch when at least `sparse_kernel_min_sparsity` of the weight is
@@ -69,10 +69,11 @@ struct EngineOptions {
 struct KernelRange {
   // Batches from this one up to the next range's min_batch (the last range:
   // every wider batch). For a Linear the batch is the number of rows it
-  // multiplies (batch × tokens); for an LSTM, its batch.
+  // multiplies (batch × tokens); for a recurrent layer, its batch.
   int64_t min_batch = 1;
   // "onednn", "dense-packed", "sparse-lookup", "sparse-csr", "sparse-bsr";
-  // for an LSTM "onednn-lstm" or "steps(<projection>, <recurrent>)".
+  // for a recurrent layer "onednn-lstm" (-gru, -rnn) or
+  // "steps(<projection>, <recurrent>)".
   std::string kernel;
   // The fastest dense implementation's time over this kernel's, both
   // measured at load at min_batch (1 where dense runs or nothing was
@@ -83,15 +84,15 @@ struct KernelRange {
 // One layer of the loaded model, as planned: what it is and how it runs.
 struct LayerInfo {
   std::string name;
-  std::string op;       // "Linear", "Conv", "LSTM", "Relu", ...
+  std::string op;       // "Linear", "Conv", "LSTM", "GRU", "Relu", ...
   std::string storage;  // weight format in the file: "csr", "dense", "bsr"
   // What runs each range of batch widths, ascending; empty for layers with
   // no choice of kernel.
   std::vector<KernelRange> kernels;
   std::string block_shape;  // "RxC" for a BSR weight, else empty
   std::string activation;   // fused activation, "" if none
-  // [out, in] for Linear, [out, in/group · kh · kw] for Conv, [4H, in + H]
-  // for LSTM, empty otherwise.
+  // [out, in] for Linear, [out, in/group · kh · kw] for Conv, [G·H, in + H]
+  // for LSTM (G = 4), GRU (3) and RNN (1), empty otherwise.
   Shape weight_shape;
   double sparsity = 0;      // fraction of zero weights
   int index_bits = 0;       // column index width of a sparse weight

@@ -12,7 +12,7 @@
 #include "graph.h"
 #include "op_params.h"
 #include "spruce/kernels/spmm.h"
-#include "spruce/lstm_params.h"
+#include "spruce/recurrent_params.h"
 #include "spruce/spatial_params.h"
 #include "spruce/elementwise_ops.h"
 #include "spruce/sparse_matrix.h"

@@ -4,8 +4,8 @@
 namespace spruce::converters {
 
 // Reshape(Transpose(Y, [0, 2, 1, 3]), [0, 0, -1]) or Squeeze(Y, [1]) of a
-// seq-major LSTM output, Reshape(Y, [0, 0, -1]) or Squeeze(Y, [2]) of a
-// batch-major one: the directions side by side, which the LSTM writes
+// seq-major LSTM, GRU or RNN output, Reshape(Y, [0, 0, -1]) or Squeeze(Y, [2])
+// of a batch-major one: the directions side by side, which the layer writes
 // directly.
 void Importer::import_reshape(const onnx::NodeProto& node) {
   if (node.op_type() == "Unsqueeze") return reshape_any(node);
@@ -16,11 +16,12 @@ void Importer::import_reshape(const onnx::NodeProto& node) {
                           v->perm == std::vector<int64_t>{0, 2, 1, 3} &&
                           readers_[y_name] == 1;
   if (transposed) y_name = model_.values[v->source].name;
-  NodeDef* lstm = sole_lstm_y(y_name);
-  if (lstm != nullptr && !lstm_params_of(lstm->attrs).merged_output) {
-    LstmParams p = lstm_params_of(lstm->attrs);
+  NodeDef* layer = sole_recurrent_y(y_name);
+  if (layer != nullptr &&
+      !recurrent_params_of(layer->op, layer->attrs).merged_output) {
+    RecurrentParams p = recurrent_params_of(layer->op, layer->attrs);
     const auto width = static_cast<int64_t>(p.directions() * p.hidden_size);
-    ValueDef& y = model_.values[lstm->outputs[0]];
+    ValueDef& y = model_.values[layer->outputs[0]];
     bool merges = false;
     if (reshape) {
       const Constant& shape = constant(node, node.input(1));
@@ -38,14 +39,15 @@ void Importer::import_reshape(const onnx::NodeProto& node) {
     }
     if (merges) {
       p.merged_output = true;
-      set_lstm_params(&lstm->attrs, p);
+      set_recurrent_params(&layer->attrs, p);
       y.shape = p.output_batch_major ? Shape{y.shape[0], y.shape[1], width}
                                      : Shape{y.shape[0], y.shape[2], width};
-      rename_value(lstm->outputs[0], node.output(0));
+      rename_value(layer->outputs[0], node.output(0));
       if (transposed) views_.erase(node.input(0));
       report_->folded.push_back("folded " + node.op_type() + " '" +
-                                node.name() + "' into LSTM '" + lstm->name +
-                                "' (directions side by side)");
+                                node.name() + "' into " +
+                                std::string(op_name(layer->op)) + " '" +
+                                layer->name + "' (directions side by side)");
       return;
     }
   }

@@ -1,14 +1,14 @@
-// LSTM: the steps loop, the oneDNN path, and the choice between them.
-#include "lstm_op.h"
-
-#include "op_params.h"
+// LSTM, GRU, RNN: the steps loop, the oneDNN path, and the choice between
+// them.
+#include "recurrent_op.h"
 
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <random>
 
-#include "spruce/kernels/lstm.h"
+#include "op_params.h"
+#include "spruce/kernels/recurrent_cells.h"
 #include "spruce/kernels/transpose.h"
 #include "workspace.h"
 
@@ -74,7 +74,7 @@ void to_step_major(const float* projected, size_t gates, size_t seq,
 
 // Y as the node lays it out: merged (feature-major when `feature_major`,
 // else row-major) or ONNX's 4-D form.
-Strides y_strides(const LstmParams& p, bool feature_major, size_t seq,
+Strides y_strides(const RecurrentParams& p, bool feature_major, size_t seq,
                   size_t batch, size_t hidden) {
   const size_t dirs = p.directions();
   Strides s;
@@ -105,7 +105,7 @@ Strides y_strides(const LstmParams& p, bool feature_major, size_t seq,
 }
 
 // Initial and final states, row-major: [batch, dirs, H] or [rows, batch, H].
-Strides state_strides(const LstmParams& p, size_t batch, size_t hidden) {
+Strides state_strides(const RecurrentParams& p, size_t batch, size_t hidden) {
   Strides s;
   s.j = 1;
   if (p.state_batch_major) {
@@ -123,18 +123,20 @@ Strides unit_strides(size_t batch) { return {0, 1, 0, batch}; }
 
 }  // namespace
 
-LstmOp::LstmOp(const Graph& graph, const NodeDesc& node,
-               const LinearPlanOptions& options, const dnnl::engine& engine)
-    : params_(lstm_params_of(node.attrs)),
+RecurrentOp::RecurrentOp(const Graph& graph, const NodeDesc& node,
+                         const LinearPlanOptions& options,
+                         const dnnl::engine& engine)
+    : params_(recurrent_params_of(node.op, node.attrs)),
       in_(static_cast<size_t>(graph.weights[node.weights[0]].shape[1])),
       hidden_(params_.hidden_size),
-      dirs_(params_.directions()) {
+      dirs_(params_.directions()),
+      gates_(params_.gates() * hidden_) {
   bool any_sparse = false;
   double zeros = 0;
   double total = 0;
   std::vector<std::vector<float>> densified;
   densified.reserve(2 * dirs_);
-  std::vector<DenseLstm::DirectionWeights> dense_weights;
+  std::vector<DenseRecurrent::DirectionWeights> dense_weights;
   auto dense_values = [&](const WeightDesc& w) {
     zeros += w.sparsity() * static_cast<double>(w.dense_count());
     total += static_cast<double>(w.dense_count());
@@ -143,17 +145,27 @@ LstmOp::LstmOp(const Graph& graph, const NodeDesc& node,
     densified.push_back(w.to_dense());
     return static_cast<const float*>(densified.back().data());
   };
+  const size_t per_dir = params_.weights_per_direction();
   for (size_t d = 0; d < dirs_; ++d) {
-    const WeightDesc& w = graph.weights[node.weights[3 * d]];
-    const WeightDesc& r = graph.weights[node.weights[3 * d + 1]];
-    const WeightDesc& b = graph.weights[node.weights[3 * d + 2]];
-    dense_weights.push_back({dense_values(w), dense_values(r), b.values});
+    const uint32_t* ws = node.weights.data() + per_dir * d;
+    const float* w = dense_values(graph.weights[ws[0]]);
+    const float* r = dense_values(graph.weights[ws[1]]);
+    if (params_.cell == RecurrentCell::kGru) {
+      // oneDNN takes R whole: Rzr over Rh.
+      const float* rh = dense_values(graph.weights[ws[2]]);
+      std::vector<float> whole(r, r + 2 * hidden_ * hidden_);
+      whole.insert(whole.end(), rh, rh + hidden_ * hidden_);
+      densified.push_back(std::move(whole));
+      r = densified.back().data();
+    }
+    dense_weights.push_back(
+        {w, r, graph.weights[ws[params_.bias_index()]].values});
   }
   const bool onednn_allowed =
       (options.allowed & kernel_bit(LinearKernel::kOneDnn)) != 0;
   if (onednn_allowed) {
-    dense_ = std::make_unique<DenseLstm>(engine, in_, hidden_,
-                                         params_.direction, dense_weights);
+    dense_ =
+        std::make_unique<DenseRecurrent>(engine, params_, in_, dense_weights);
   }
   const bool sparse = any_sparse && !options.force_dense;
   if (!options.measure) {
@@ -191,21 +203,34 @@ LstmOp::LstmOp(const Graph& graph, const NodeDesc& node,
 
 // Each direction's two products as LinearOps planned with `options`, both
 // reading and writing feature-major activations (h is [H × batch]).
-std::vector<LstmOp::Direction> LstmOp::make_directions(
+std::vector<RecurrentOp::Direction> RecurrentOp::make_directions(
     const Graph& graph, const NodeDesc& node, const LinearPlanOptions& options,
     const dnnl::engine& engine) const {
   std::vector<Direction> directions;
+  const size_t per_dir = params_.weights_per_direction();
+  auto linear = [&](const WeightDesc& matrix, const WeightDesc* bias) {
+    return std::make_unique<LinearOp>(matrix, bias, kernels::Activation::kNone,
+                                      /*x_feature_major=*/true,
+                                      /*y_feature_major=*/true, options,
+                                      engine);
+  };
   for (size_t d = 0; d < dirs_; ++d) {
+    const uint32_t* ws = node.weights.data() + per_dir * d;
     Direction dir;
-    dir.reverse = params_.direction == LstmDirection::kReverse || d == 1;
-    const WeightDesc& b = graph.weights[node.weights[3 * d + 2]];
-    dir.projection = std::make_unique<LinearOp>(
-        graph.weights[node.weights[3 * d]], &b, kernels::Activation::kNone,
-        /*x_feature_major=*/true, /*y_feature_major=*/true, options, engine);
-    dir.recurrent = std::make_unique<LinearOp>(
-        graph.weights[node.weights[3 * d + 1]], nullptr,
-        kernels::Activation::kNone, /*x_feature_major=*/true,
-        /*y_feature_major=*/true, options, engine);
+    dir.reverse = params_.direction == RecurrentDirection::kReverse || d == 1;
+    // The projection adds B's first G·H entries; a GRU's last H (Rbh) go
+    // with the candidate's product. A LinearOp reads only a bias's values.
+    const WeightDesc& b = graph.weights[ws[params_.bias_index()]];
+    WeightDesc projection_bias = b;
+    projection_bias.shape = {static_cast<int64_t>(gates_)};
+    dir.projection = linear(graph.weights[ws[0]], &projection_bias);
+    dir.recurrent = linear(graph.weights[ws[1]], nullptr);
+    if (params_.cell == RecurrentCell::kGru) {
+      WeightDesc candidate_bias = b;
+      candidate_bias.shape = {static_cast<int64_t>(hidden_)};
+      candidate_bias.values = b.values + gates_;
+      dir.candidate = linear(graph.weights[ws[2]], &candidate_bias);
+    }
     directions.push_back(std::move(dir));
   }
   return directions;
@@ -213,7 +238,8 @@ std::vector<LstmOp::Direction> LstmOp::make_directions(
 
 // Best of a few runs over kProbeSteps steps of random input, after a
 // warm-up that also compiles oneDNN's primitive for the shape.
-double LstmOp::time_kernel(Kernel kernel, size_t batch, int num_threads) const {
+double RecurrentOp::time_kernel(Kernel kernel, size_t batch,
+                                int num_threads) const {
   const size_t seq = kProbeSteps;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -227,49 +253,61 @@ double LstmOp::time_kernel(Kernel kernel, size_t batch, int num_threads) const {
   io.batch = batch;
   io.y = y.data();
   io.y_h = y_h.data();
-  io.y_c = y_c.data();
+  if (params_.cell == RecurrentCell::kLstm) io.y_c = y_c.data();
   return best_time([&] { run_kernel(kernel, io, num_threads); },
                    std::chrono::milliseconds(30), 10);
 }
 
-std::string LstmOp::kernel_name(size_t batch) const {
+std::string RecurrentOp::kernel_name(size_t batch) const {
   const Kernel kernel = choice_.at(batch).kernel;
-  if (kernel == Kernel::kOneDnn) return "onednn-lstm";
-  const Direction& dir = (kernel == Kernel::kSteps ? steps_ : dense_steps_)
-                             .front();
+  if (kernel == Kernel::kOneDnn) {
+    return params_.cell == RecurrentCell::kLstm  ? "onednn-lstm"
+           : params_.cell == RecurrentCell::kGru ? "onednn-gru"
+                                                 : "onednn-rnn";
+  }
+  const Direction& dir =
+      (kernel == Kernel::kSteps ? steps_ : dense_steps_).front();
   return std::string("steps(") +
-         linear_kernel_name(
-             dir.projection->kernel_for(batch * kProbeSteps)) +
+         linear_kernel_name(dir.projection->kernel_for(batch * kProbeSteps)) +
          ", " + linear_kernel_name(dir.recurrent->kernel_for(batch)) + ")";
 }
 
-double LstmOp::onednn_multiply_adds(size_t seq, size_t batch) const {
-  const double per_step = static_cast<double>(seq * batch * 4 * hidden_);
+double RecurrentOp::onednn_multiply_adds(size_t seq, size_t batch) const {
+  // Rows of each product times its columns (seq · batch for all).
+  const auto columns = static_cast<double>(seq * batch);
+  const auto gates = static_cast<double>(gates_);
   const Kernel kernel = choice_.at(std::max<size_t>(batch, 1)).kernel;
   if (kernel == Kernel::kOneDnn) {
-    return per_step * static_cast<double>((in_ + hidden_) * dirs_);
+    return columns * gates * static_cast<double>((in_ + hidden_) * dirs_);
   }
   double macs = 0;
   for (const Direction& dir :
        kernel == Kernel::kSteps ? steps_ : dense_steps_) {
     if (dir.projection->kernel_for(seq * batch) == LinearKernel::kOneDnn) {
-      macs += per_step * static_cast<double>(in_);
+      macs += columns * gates * static_cast<double>(in_);
     }
+    const auto recurrent_rows =
+        static_cast<double>(dir.candidate ? gates_ - hidden_ : gates_);
     if (dir.recurrent->kernel_for(batch) == LinearKernel::kOneDnn) {
-      macs += per_step * static_cast<double>(hidden_);
+      macs += columns * recurrent_rows * static_cast<double>(hidden_);
+    }
+    if (dir.candidate &&
+        dir.candidate->kernel_for(batch) == LinearKernel::kOneDnn) {
+      macs += columns * static_cast<double>(hidden_ * hidden_);
     }
   }
   return macs;
 }
 
-void LstmOp::run(const Io& io, int num_threads) const {
+void RecurrentOp::run(const Io& io, int num_threads) const {
   // An empty sequence or batch leaves only states to copy, which the steps
   // loop does without any product.
   if (io.seq == 0 || io.batch == 0) return run_steps({}, io, num_threads);
   run_kernel(choice_.at(io.batch).kernel, io, num_threads);
 }
 
-void LstmOp::run_kernel(Kernel kernel, const Io& io, int num_threads) const {
+void RecurrentOp::run_kernel(Kernel kernel, const Io& io,
+                             int num_threads) const {
   switch (kernel) {
     case Kernel::kSteps:
       return run_steps(steps_, io, num_threads);
@@ -280,37 +318,43 @@ void LstmOp::run_kernel(Kernel kernel, const Io& io, int num_threads) const {
   }
 }
 
-void LstmOp::run_steps(const std::vector<Direction>& directions,
-                       const Io& io, int num_threads) const {
+void RecurrentOp::run_steps(const std::vector<Direction>& directions,
+                            const Io& io, int num_threads) const {
   const size_t seq = io.seq;
   const size_t batch = io.batch;
   const size_t n = seq * batch;
-  const size_t gates = 4 * hidden_;
+  const size_t gates = gates_;
   const size_t units = hidden_ * batch;
   // The loop's buffers, from this thread's workspace: a steady stream of
   // runs allocates nothing.
-  float* projected = thread_workspace_as<float>(
-      WorkspaceSlot::kLstmState, 2 * gates * n + gates * batch + 2 * units);
+  float* projected =
+      thread_workspace_as<float>(WorkspaceSlot::kRecurrentState,
+                                 2 * gates * n + gates * batch + 3 * units);
   float* by_step = projected + gates * n;
   float* recurrent = by_step + gates * n;
   float* h = recurrent + gates * batch;
-  float* c = h + units;
+  float* c = h + units;        // an LSTM's cell state
+  float* reset_h = c + units;  // a GRU's r ⊙ h
   const Strides inner = unit_strides(batch);
   const Strides ys =
       y_strides(params_, io.y_feature_major, seq, batch, hidden_);
   const Strides ss = state_strides(params_, batch, hidden_);
   const size_t initial_base = params_.state_offset * batch * hidden_;
+  const kernels::CellActivation rnn_activation =
+      params_.activation == RnnActivation::kRelu
+          ? kernels::CellActivation::kRelu
+      : params_.activation == RnnActivation::kSigmoid
+          ? kernels::CellActivation::kSigmoid
+          : kernels::CellActivation::kTanh;
   for (size_t d = 0; d < dirs_; ++d) {
     const bool have_h = io.h0 != nullptr;
     const bool have_c = io.c0 != nullptr;
     std::fill(h, h + units, 0.0f);
     std::fill(c, c + units, 0.0f);
     if (have_h)
-      copy_units(io.h0 + initial_base + d * ss.d, ss, h, inner, batch,
-                 hidden_);
+      copy_units(io.h0 + initial_base + d * ss.d, ss, h, inner, batch, hidden_);
     if (have_c)
-      copy_units(io.c0 + initial_base + d * ss.d, ss, c, inner, batch,
-                 hidden_);
+      copy_units(io.c0 + initial_base + d * ss.d, ss, c, inner, batch, hidden_);
     if (n > 0) {
       const Direction& dir = directions[d];
       dir.projection->run(io.x, n, projected, num_threads);
@@ -318,16 +362,44 @@ void LstmOp::run_steps(const std::vector<Direction>& directions,
                     by_step);
       for (size_t s = 0; s < seq; ++s) {
         const size_t t = dir.reverse ? seq - 1 - s : s;
-        const float* gh = nullptr;
-        if (s > 0 || have_h) {
-          dir.recurrent->run(h, batch, recurrent, num_threads);
-          gh = recurrent;
+        const float* gx = by_step + t * gates * batch;
+        // Before the first step h is zero unless given: the product is too.
+        const bool h_nonzero = s > 0 || have_h;
+        switch (params_.cell) {
+          case RecurrentCell::kLstm: {
+            if (h_nonzero) dir.recurrent->run(h, batch, recurrent, num_threads);
+            kernels::lstm_cell(gx, h_nonzero ? recurrent : nullptr, units,
+                               s > 0 || have_c ? c : nullptr, c, h);
+            break;
+          }
+          case RecurrentCell::kGru: {
+            // Rzr · h, then the candidate's product: it adds Rbh, so it runs
+            // on a zero h too.
+            float* candidate = recurrent + 2 * units;
+            if (h_nonzero) {
+              dir.recurrent->run(h, batch, recurrent, num_threads);
+            } else {
+              std::fill(recurrent, candidate, 0.0f);
+            }
+            if (params_.linear_before_reset) {
+              dir.candidate->run(h, batch, candidate, num_threads);
+            } else {
+              kernels::gru_reset_hidden(gx, recurrent, units, h, reset_h);
+              dir.candidate->run(reset_h, batch, candidate, num_threads);
+            }
+            kernels::gru_cell(gx, recurrent, units, h,
+                              params_.linear_before_reset, h);
+            break;
+          }
+          case RecurrentCell::kRnn: {
+            if (h_nonzero) dir.recurrent->run(h, batch, recurrent, num_threads);
+            kernels::rnn_cell(gx, h_nonzero ? recurrent : nullptr, units,
+                              rnn_activation, h);
+            break;
+          }
         }
-        kernels::lstm_cell(by_step + t * gates * batch, gh, units,
-                           s > 0 || have_c ? c : nullptr, c, h);
         if (io.y != nullptr) {
-          copy_units(h, inner, io.y + t * ys.t + d * ys.d, ys, batch,
-                     hidden_);
+          copy_units(h, inner, io.y + t * ys.t + d * ys.d, ys, batch, hidden_);
         }
       }
     }
@@ -338,7 +410,7 @@ void LstmOp::run_steps(const std::vector<Direction>& directions,
   }
 }
 
-void LstmOp::run_onednn(const Io& io) const {
+void RecurrentOp::run_onednn(const Io& io) const {
   const size_t seq = io.seq;
   const size_t batch = io.batch;
   const size_t state = dirs_ * batch * hidden_;
@@ -383,7 +455,8 @@ void LstmOp::run_onednn(const Io& io) const {
     hy_tmp.resize(state);
     hy = hy_tmp.data();
   }
-  if (cy == nullptr || !states_direct) {
+  if (params_.cell == RecurrentCell::kLstm &&
+      (cy == nullptr || !states_direct)) {
     cy_tmp.resize(state);
     cy = cy_tmp.data();
   }

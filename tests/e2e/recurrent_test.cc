@@ -1,8 +1,11 @@
-// LSTMs end to end, converted, loaded with every kernel choice and run on
-// PyTorch nn.LSTM fixtures (tools/make_fixtures.py): PyTorch's gate order
-// (i, f, g, o) as its exporter rewrites it, with the Transpose / Reshape /
-// Slice / Concat / zero-state subgraphs it wraps around each layer.
-// ONNX's own LSTM node tests run in onnx_node_test.cc with the other ops.
+// Recurrent layers end to end, converted, loaded with every kernel choice
+// (spruce's steps loop, the timed choice, oneDNN's primitive) and run on
+// PyTorch nn.LSTM, nn.GRU and nn.RNN fixtures (tools/make_fixtures.py):
+// PyTorch's gate orders as its exporter rewrites them, with the Transpose /
+// Reshape / Slice / Concat / zero-state subgraphs it wraps around each
+// layer; and ONNX's GRU and RNN node tests (the GRU's other candidate form,
+// batch-major layout) in every mode. ONNX's node tests also run, in the
+// default mode, in onnx_node_test.cc with the other ops.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -19,9 +22,9 @@ namespace spruce {
 namespace {
 
 using testing::fixture;
-using testing::tensors_close;
 using testing::read_test_data;
 using testing::temp_path;
+using testing::tensors_close;
 using testing::TestData;
 
 struct Mode {
@@ -30,7 +33,7 @@ struct Mode {
 };
 
 // spruce's steps loop for every batch, the per-layer choice by timing, and
-// oneDNN's LSTM for every batch; each on 1 and 2 threads.
+// oneDNN's primitive for every batch; each on 1 and 2 threads.
 std::vector<Mode> modes() {
   std::vector<Mode> all;
   for (int threads : {1, 2}) {
@@ -38,9 +41,16 @@ std::vector<Mode> modes() {
     steps.options.kernel_selection =
         EngineOptions::KernelSelection::kSparsityThreshold;
     steps.options.sparse_kernel_min_sparsity = 0.0;
+    // Without oneDNN a dense layer (ONNX's node tests) runs the loop too.
+    steps.options.kernels = {"sparse-csr", "sparse-bsr", "sparse-lookup",
+                             "dense-packed"};
     Mode measured{"measured", {}};
+    // Dense with the threshold rule: oneDNN's primitive, never timed
+    // against the dense steps loop.
     Mode dense{"onednn", {}};
     dense.options.force_dense = true;
+    dense.options.kernel_selection =
+        EngineOptions::KernelSelection::kSparsityThreshold;
     for (Mode m : {steps, measured, dense}) {
       m.options.num_threads = threads;
       all.push_back(m);
@@ -72,6 +82,20 @@ void ExpectMatchesTestData(const std::string& model, const TestData& data,
     SCOPED_TRACE(std::string(mode.name) +
                  " threads=" + std::to_string(mode.options.num_threads));
     const Engine engine = Engine::load(path, mode.options);
+    // Its recurrent layers run what the mode names.
+    for (const LayerInfo& layer : engine.layers()) {
+      if (layer.op != "LSTM" && layer.op != "GRU" && layer.op != "RNN") {
+        continue;
+      }
+      const std::string kernel = layer.kernels.at(0).kernel;
+      if (std::string(mode.name) == "steps") {
+        EXPECT_EQ(kernel.rfind("steps(", 0), 0u)
+            << layer.name << ": " << kernel;
+      } else if (std::string(mode.name) == "onednn") {
+        EXPECT_EQ(kernel.rfind("onednn-", 0), 0u)
+            << layer.name << ": " << kernel;
+      }
+    }
     const std::vector<Tensor> out = engine.run(given);
     ASSERT_EQ(out.size(), data.outputs.size());
     for (size_t k = 0; k < out.size(); ++k) {
@@ -98,6 +122,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TorchFixture,
                          ::testing::Values("lstm_pruned90",
                                            "lstm_pruned90_zero_state",
                                            "lstm_pruned90_unfolded",
+                                           "gru_pruned90", "rnn_relu_pruned90",
                                            "cnn_pruned90",
                                            "bert_tiny_pruned90"),
                          testing::FixtureName());
@@ -115,7 +140,8 @@ TEST(TorchFixtureTargets, EverySimdTargetMatchesPyTorch) {
     hwy::SetSupportedTargetsForTest(target);
     SCOPED_TRACE(std::string("target ") + hwy::TargetName(target));
     for (const char* name :
-         {"cnn_pruned90", "bert_tiny_pruned90", "lstm_pruned90"}) {
+         {"cnn_pruned90", "bert_tiny_pruned90", "lstm_pruned90", "gru_pruned90",
+          "rnn_relu_pruned90"}) {
       SCOPED_TRACE(name);
       const std::string dir = fixture(name);
       const TestData data = read_test_data(dir);
@@ -142,6 +168,25 @@ TEST(TorchFixtureTargets, EverySimdTargetMatchesPyTorch) {
   std::cout << "[ targets  ] " << targets_run << " SIMD targets compared\n";
   EXPECT_GE(targets_run, 1);
 }
+
+// ONNX's GRU and RNN node tests (weights as inputs, frozen into constants):
+// linear_before_reset = 0, batch-major layout, initial biases, RNN's tanh.
+class OnnxRecurrentCase : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(OnnxRecurrentCase, MatchesInEveryMode) {
+  const std::string dir =
+      std::string(SPRUCE_ONNX_NODE_TESTS) + "/" + GetParam();
+  ExpectMatchesTestData(dir + "/model.onnx", read_test_data(dir),
+                        {"W", "R", "B"});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Node, OnnxRecurrentCase,
+    ::testing::Values("test_gru_defaults", "test_gru_with_initial_bias",
+                      "test_gru_seq_length", "test_gru_batchwise",
+                      "test_simple_rnn_defaults", "test_simple_rnn_batchwise",
+                      "test_rnn_seq_length"),
+    testing::FixtureName());
 
 // Each batch row run alone (the batch-1 kernel choice) gives that row of the
 // whole batch's result (the wide choice), and a shorter sequence runs too:
@@ -172,8 +217,7 @@ TEST(TorchLstm, BatchRowsAloneMatchTheWholeBatch) {
       const Tensor row({1, seq, width},
                        std::vector<float>(y.data() + b * seq * width,
                                           y.data() + (b + 1) * seq * width));
-      EXPECT_TRUE(tensors_close(out[0], row))
-          << mode.name << " row " << b;
+      EXPECT_TRUE(tensors_close(out[0], row)) << mode.name << " row " << b;
     }
     const auto short_run =
         engine.run({{"x", first_steps.data(), {batch, 2, in}}});

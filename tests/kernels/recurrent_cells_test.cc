@@ -1,5 +1,7 @@
-// lstm_cell against its double-precision reference on every compiled SIMD
-// target.
+// The LSTM, GRU and RNN cell updates against their double-precision
+// references on every compiled SIMD target.
+#include "spruce/kernels/recurrent_cells.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "hwy/tests/hwy_gtest.h"
-#include "spruce/kernels/lstm.h"
 
 namespace spruce::kernels {
 namespace {
@@ -59,8 +60,8 @@ TEST_P(LstmCell, GateFunctionsKeepRelativePrecisionOverTheirRange) {
   s.gx.resize(4 * s.count);
   for (size_t e = 0; e < s.count; ++e) {
     // Every gate sees every argument, in a different order.
-    s.gx[e] = z[e];                                   // i
-    s.gx[s.count + e] = z[(e * 7 + 3) % s.count];     // o
+    s.gx[e] = z[e];                                     // i
+    s.gx[s.count + e] = z[(e * 7 + 3) % s.count];       // o
     s.gx[2 * s.count + e] = z[(e * 13 + 5) % s.count];  // f (unused)
     s.gx[3 * s.count + e] = z[(e * 5 + 1) % s.count];   // c
   }
@@ -90,7 +91,8 @@ TEST_P(LstmCell, MatchesReferenceWithRecurrentGatesAndCellState) {
                         c_ref.data(), h_ref.data());
     for (size_t e = 0; e < count; ++e) {
       const double scale = std::abs(double{s.c_prev[e]}) + 1.0;
-      ASSERT_NEAR(c[e], c_ref[e], 1e-6 * scale) << "count " << count << " e " << e;
+      ASSERT_NEAR(c[e], c_ref[e], 1e-6 * scale)
+          << "count " << count << " e " << e;
       ASSERT_NEAR(h[e], h_ref[e], 2e-6) << "count " << count << " e " << e;
     }
     // Updating the cell state in place gives the same result.
@@ -119,6 +121,104 @@ TEST_P(LstmCell, SaturatesWithoutNaN) {
     } else {  // i = o = f = 0
       EXPECT_LE(std::abs(c[e]), 1e-37f) << e;
       EXPECT_LE(std::abs(h[e]), 1e-37f) << e;
+    }
+  }
+}
+
+// Random gates around every vector width, with the tails; z, r and the
+// candidate all mid-range and saturated.
+std::vector<float> RandomGates(size_t n, std::mt19937* rng) {
+  std::normal_distribution<float> gate(0.0f, 3.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = gate(*rng);
+  return v;
+}
+
+const size_t kCounts[] = {1, 2, 7, 15, 16, 17, 31, 33, 64, 100, 1023};
+
+HWY_BEFORE_TEST(GruCell);
+
+// h = n + z·(h_prev − n): the two terms may cancel, so the bound is relative
+// to their magnitude; in place (h aliasing h_prev) gives the same bits.
+TEST_P(GruCell, MatchesReferenceBothCandidateForms) {
+  std::mt19937 rng(7);
+  for (bool lbr : {false, true}) {
+    for (size_t count : kCounts) {
+      const std::vector<float> gx = RandomGates(3 * count, &rng);
+      const std::vector<float> gh = RandomGates(3 * count, &rng);
+      const std::vector<float> prev = RandomGates(count, &rng);
+      std::vector<float> h(count, -7.0f), want(count);
+      gru_cell(gx.data(), gh.data(), count, prev.data(), lbr, h.data());
+      gru_cell_reference(gx.data(), gh.data(), count, prev.data(), lbr,
+                         want.data());
+      for (size_t e = 0; e < count; ++e) {
+        const double scale = std::abs(double{prev[e]}) + 1.0;
+        ASSERT_NEAR(h[e], want[e], 2e-6 * scale)
+            << "lbr " << lbr << " count " << count << " e " << e;
+      }
+      std::vector<float> in_place = prev;
+      gru_cell(gx.data(), gh.data(), count, in_place.data(), lbr,
+               in_place.data());
+      EXPECT_EQ(in_place, h);
+    }
+  }
+}
+
+// With linear_before_reset the reset gate scales the candidate's recurrent
+// term, without it it does not: a closed saturated reset gate tells them
+// apart (z = 0 so h = n).
+TEST_P(GruCell, ResetGateScalesTheRecurrentTermOnlyBeforeReset) {
+  const size_t count = 21;
+  std::vector<float> gx(3 * count, 0.0f), gh(3 * count, 0.0f);
+  std::vector<float> prev(count, 5.0f), h(count);
+  for (size_t e = 0; e < count; ++e) {
+    gx[e] = -1e30f;            // z = 0
+    gx[count + e] = -1e30f;    // r = 0
+    gh[2 * count + e] = 0.5f;  // the recurrent term
+  }
+  gru_cell(gx.data(), gh.data(), count, prev.data(), true, h.data());
+  // tanh(0 + 0·0.5), plus z·h_prev where z saturates to a denormal.
+  for (float v : h) EXPECT_LE(std::abs(v), 1e-36f);
+  gru_cell(gx.data(), gh.data(), count, prev.data(), false, h.data());
+  for (float v : h) EXPECT_NEAR(v, std::tanh(0.5), 1e-6);
+}
+
+TEST_P(GruCell, ResetHiddenMatchesReference) {
+  std::mt19937 rng(11);
+  for (size_t count : kCounts) {
+    const std::vector<float> gx = RandomGates(3 * count, &rng);
+    const std::vector<float> gh = RandomGates(2 * count, &rng);
+    const std::vector<float> prev = RandomGates(count, &rng);
+    std::vector<float> got(count), want(count);
+    gru_reset_hidden(gx.data(), gh.data(), count, prev.data(), got.data());
+    gru_reset_hidden_reference(gx.data(), gh.data(), count, prev.data(),
+                               want.data());
+    ExpectClose(got, want, 1e-6, "reset_h");
+  }
+}
+
+HWY_BEFORE_TEST(RnnCell);
+
+TEST_P(RnnCell, MatchesReferenceForEachActivation) {
+  std::mt19937 rng(3);
+  for (CellActivation f : {CellActivation::kTanh, CellActivation::kRelu,
+                           CellActivation::kSigmoid}) {
+    for (size_t count : kCounts) {
+      const std::vector<float> gx = RandomGates(count, &rng);
+      const std::vector<float> gh = RandomGates(count, &rng);
+      for (const float* recurrent :
+           {gh.data(), static_cast<const float*>(nullptr)}) {
+        std::vector<float> got(count), want(count);
+        rnn_cell(gx.data(), recurrent, count, f, got.data());
+        rnn_cell_reference(gx.data(), recurrent, count, f, want.data());
+        // The sum gx + gh is one float rounding before f in the kernel.
+        for (size_t e = 0; e < count; ++e) {
+          const double scale = std::abs(double{gx[e]}) +
+                               (recurrent ? std::abs(double{gh[e]}) : 0);
+          ASSERT_NEAR(got[e], want[e], 1e-6 * std::max(scale, 1.0))
+              << static_cast<int>(f) << " count " << count << " e " << e;
+        }
+      }
     }
   }
 }

@@ -1,30 +1,33 @@
-// LSTM: ONNX LSTM (gates i, o, f, c; sigmoid/tanh/tanh; no peepholes or
-// clip) with the surrounding layout changes of PyTorch exports folded in
-// (LstmParams, from the attributes op_params.h names). Inputs X, initial_h,
-// initial_c (the last two optional); outputs Y, Y_h, Y_c (each optional, at
-// least one); weights per direction W [4H, input], R [4H, H] in any layout and
-// a dense bias B [4H] (ONNX's Wb + Rb). The way it runs per batch (oneDNN's
-// LSTM or the steps loop) is timed at load (lstm_op.h).
+// LSTM, GRU and RNN: ONNX's ops (LSTM gates i, o, f, c with
+// sigmoid/tanh/tanh; GRU gates z, r, h with sigmoid/tanh, either form of the
+// candidate; RNN with tanh, relu or sigmoid; no peepholes, clip or sequence
+// lengths) with the surrounding layout changes of PyTorch exports folded in
+// (RecurrentParams, from the attributes op_params.h names). Inputs X,
+// initial_h, initial_c (the states optional, initial_c an LSTM's only);
+// outputs Y, Y_h, Y_c (each optional, at least one; Y_c an LSTM's only);
+// weights per direction as recurrent_params.h lists them, matrices in any
+// layout, a dense bias. The way it runs per batch (oneDNN's primitive or the
+// steps loop) is timed at load (recurrent_op.h).
 #include <algorithm>
 #include <set>
 
-#include "lstm_op.h"
 #include "op_params.h"
 #include "ops/op.h"
+#include "recurrent_op.h"
 #include "spruce/engine.h"
 
 namespace spruce {
 namespace {
 
-class LstmNode final : public NodeOp {
+class RecurrentNode final : public NodeOp {
  public:
-  explicit LstmNode(const OpInit& init)
+  explicit RecurrentNode(const OpInit& init)
       : NodeOp(init),
-        params_(lstm_params_of(init.node.attrs)),
+        params_(recurrent_params_of(init.node.op, init.node.attrs)),
         lstm_(init.graph, init.node, init.plan, init.engine) {}
 
   bool reads_feature_major() const override {
-    return lstm_.input_feature_major(LstmOp::kBatchProbes[2]);
+    return lstm_.input_feature_major(RecurrentOp::kBatchProbes[2]);
   }
   // A merged Y has its features last: kept feature-major for readers that
   // run it so, row-major as a model output (written so directly, not
@@ -38,9 +41,9 @@ class LstmNode final : public NodeOp {
   }
 
   void run(RunContext& ctx) const override {
-    const LstmParams& p = params_;
+    const RecurrentParams& p = params_;
     const Shape& x = ctx.input_shape(0);
-    LstmOp::Io io;
+    RecurrentOp::Io io;
     io.seq = static_cast<size_t>(p.input_batch_major ? x[1] : x[0]);
     io.batch = static_cast<size_t>(p.input_batch_major ? x[0] : x[1]);
     io.x =
@@ -62,7 +65,7 @@ class LstmNode final : public NodeOp {
     lstm_.run(io, ctx.threads());
   }
 
-  // Its weights together ([4H, input + H] per direction), the kernel per
+  // Its weights together ([G·H, input + H] per direction), the kernel per
   // batch width, and the storage of its matrices ("csr", or "csr+dense" when
   // they differ).
   void describe(LayerInfo* info) const override {
@@ -77,7 +80,7 @@ class LstmNode final : public NodeOp {
       const WeightDesc& w = graph_.weights[node_.weights[k]];
       info->stored_bytes += w.stored_bytes;
       info->dense_bytes += w.dense_count() * sizeof(float);
-      if (k % 3 == 2) continue;  // bias
+      if (w.shape.size() == 1) continue;  // bias
       storage.insert(storage_name(w.layout));
       zeros += w.sparsity() * static_cast<double>(w.dense_count());
       matrix_elements += static_cast<double>(w.dense_count());
@@ -146,55 +149,74 @@ class LstmNode final : public NodeOp {
     return {w.shape[0], w.shape[1] + params_.hidden_size};
   }
 
-  LstmParams params_;
-  LstmOp lstm_;
+  RecurrentParams params_;
+  RecurrentOp lstm_;
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
   const std::string what = node_label(node);
-  if (node.inputs.empty() || node.inputs.size() > 3 ||
+  const RecurrentParams p = recurrent_params_of(node.op, node.attrs);
+  const size_t states = p.states();
+  if (node.inputs.empty() || node.inputs.size() > 1 + states ||
       node.inputs[0] == kNoValue) {
-    throw Error(what + " needs input X and at most initial_h and initial_c");
+    throw Error(what +
+                (states == 2
+                     ? " needs input X and at most initial_h and initial_c"
+                     : " needs input X and at most initial_h"));
   }
-  if (node.outputs.empty() || node.outputs.size() > 3 ||
+  if (node.outputs.empty() || node.outputs.size() > 1 + states ||
       std::all_of(node.outputs.begin(), node.outputs.end(),
                   [](uint32_t o) { return o == kNoValue; })) {
-    throw Error(what + " needs 1 to 3 outputs (Y, Y_h, Y_c), some present");
+    throw Error(what +
+                (states == 2
+                     ? " needs 1 to 3 outputs (Y, Y_h, Y_c), some present"
+                     : " needs 1 or 2 outputs (Y, Y_h), some present"));
   }
-  const LstmParams p = lstm_params_of(node.attrs);
   const size_t dirs = p.directions();
-  if (node.weights.size() != 3 * dirs) {
-    throw Error(what + " needs 3 weights (W, R, B) per direction, has " +
-                std::to_string(node.weights.size()));
+  const size_t per_dir = p.weights_per_direction();
+  if (node.weights.size() != per_dir * dirs) {
+    throw Error(what + " needs " + std::to_string(per_dir) +
+                " weights per direction, has " +
+                std::to_string(node.weights.size()) + " for " +
+                std::to_string(dirs));
   }
-  const auto gates = static_cast<int64_t>(4) * p.hidden_size;
+  const auto hidden = static_cast<int64_t>(p.hidden_size);
+  const auto gates = static_cast<int64_t>(p.gates()) * hidden;
   const int64_t in = graph.weights[node.weights[0]].shape.size() == 2
                          ? graph.weights[node.weights[0]].shape[1]
                          : -1;
+  auto expect = [&](const WeightDesc& w, const Shape& shape, const char* role) {
+    if (w.shape != shape) {
+      throw Error(what + " " + role + " '" + w.name + "' has shape " +
+                  to_string(w.shape) + ", expected " + to_string(shape));
+    }
+  };
   for (size_t d = 0; d < dirs; ++d) {
-    const WeightDesc& w = graph.weights[node.weights[3 * d]];
-    const WeightDesc& r = graph.weights[node.weights[3 * d + 1]];
-    const WeightDesc& b = graph.weights[node.weights[3 * d + 2]];
-    if (w.shape != Shape{gates, in} || in <= 0) {
-      throw Error(what + " input weight '" + w.name + "' has shape " +
-                  to_string(w.shape) + ", expected [" + std::to_string(gates) +
-                  ", input]");
+    const uint32_t* ws = node.weights.data() + per_dir * d;
+    if (in <= 0) {
+      throw Error(what + " input weight '" + graph.weights[ws[0]].name +
+                  "' has shape " + to_string(graph.weights[ws[0]].shape) +
+                  ", expected [" + std::to_string(gates) + ", input]");
     }
-    if (r.shape != Shape{gates, static_cast<int64_t>(p.hidden_size)}) {
-      throw Error(what + " recurrent weight '" + r.name + "' has shape " +
-                  to_string(r.shape) + ", expected [" + std::to_string(gates) +
-                  ", " + std::to_string(p.hidden_size) + "]");
+    expect(graph.weights[ws[0]], {gates, in}, "input weight");
+    if (p.cell == RecurrentCell::kGru) {
+      expect(graph.weights[ws[1]], {2 * hidden, hidden}, "recurrent weight");
+      expect(graph.weights[ws[2]], {hidden, hidden}, "candidate weight");
+    } else {
+      expect(graph.weights[ws[1]], {gates, hidden}, "recurrent weight");
     }
-    if (b.layout != WeightLayout::kDense || b.shape != Shape{gates}) {
+    const WeightDesc& b = graph.weights[ws[p.bias_index()]];
+    const auto bias = static_cast<int64_t>(p.bias_gates()) * hidden;
+    if (b.layout != WeightLayout::kDense || b.shape != Shape{bias}) {
       throw Error(what + " bias '" + b.name + "' must be dense of shape [" +
-                  std::to_string(gates) + "], is " + to_string(b.shape));
+                  std::to_string(bias) + "], is " + to_string(b.shape));
     }
   }
 }
 
 std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
-  const LstmParams p = lstm_params_of(node.attrs);
+  const RecurrentParams p = recurrent_params_of(node.op, node.attrs);
   const Shape& x = inputs.at(0);
   if (x.size() != 3) {
     fail_node(node, std::string("input X must be ") +
@@ -211,7 +233,7 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
   int64_t batch = p.input_batch_major ? x[0] : x[1];
   const auto dirs = static_cast<int64_t>(p.directions());
   const auto hidden = static_cast<int64_t>(p.hidden_size);
-  for (size_t k = 1; k < 3 && k < node.inputs.size(); ++k) {
+  for (size_t k = 1; k < node.inputs.size(); ++k) {
     if (node.inputs[k] == kNoValue) continue;
     const Shape& s = inputs.at(k);
     const char* name = k == 1 ? "initial_h" : "initial_c";
@@ -252,7 +274,11 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kLstmRule{check, shapes, create_op<LstmNode>,
+extern const OpRule kLstmRule{check, shapes, create_op<RecurrentNode>,
                               OutputMemory::kOwn, /*optional_values=*/true};
+extern const OpRule kGruRule{check, shapes, create_op<RecurrentNode>,
+                             OutputMemory::kOwn, /*optional_values=*/true};
+extern const OpRule kRnnRule{check, shapes, create_op<RecurrentNode>,
+                             OutputMemory::kOwn, /*optional_values=*/true};
 
 }  // namespace spruce
