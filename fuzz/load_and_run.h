@@ -36,6 +36,7 @@ inline Outcome load_and_run(const std::string& path) {
     for (int64_t dynamic : {1, 2}) {
       std::vector<std::vector<float>> floats;
       std::vector<std::vector<int64_t>> ints;
+      std::vector<std::vector<unsigned char>> typed;  // ints, in their types
       std::vector<Input> inputs;
       bool too_big = false;
       for (const TensorInfo& info : engine.inputs()) {
@@ -52,8 +53,9 @@ inline Outcome load_and_run(const std::string& path) {
         Input in;
         in.name = info.name;
         in.shape = shape;
-        if (info.dtype == DataType::kInt64) {
-          in.int64_data = ints.back().data();
+        if (is_integer(info.dtype)) {
+          typed.push_back(to_elements(ints.back(), info.dtype));
+          in.elements = typed.back().data();
         } else {
           in.data = floats.back().data();
         }

@@ -63,7 +63,47 @@ std::vector<T> decode(const std::string& raw, const Field& typed, size_t count,
   return out;
 }
 
+// decode<T>, widened to int64.
+template <class T, class Field>
+std::vector<int64_t> widened(const std::string& raw, const Field& typed,
+                             size_t count, const Shape& shape,
+                             const std::string& what) {
+  const std::vector<T> v = decode<T>(raw, typed, count, shape, what);
+  return {v.begin(), v.end()};
+}
+
+struct OnnxType {
+  int onnx;
+  DataType dtype;
+};
+constexpr OnnxType kOnnxTypes[] = {
+    {onnx::TensorProto::FLOAT, DataType::kFloat32},
+    {onnx::TensorProto::INT64, DataType::kInt64},
+    {onnx::TensorProto::INT32, DataType::kInt32},
+    {onnx::TensorProto::BOOL, DataType::kBool},
+    {onnx::TensorProto::UINT8, DataType::kUint8},
+    {onnx::TensorProto::INT8, DataType::kInt8},
+    {onnx::TensorProto::INT16, DataType::kInt16},
+    {onnx::TensorProto::UINT16, DataType::kUint16},
+    {onnx::TensorProto::UINT32, DataType::kUint32},
+    {onnx::TensorProto::UINT64, DataType::kUint64},
+};
+
 }  // namespace
+
+std::optional<DataType> data_type_of_onnx(int onnx_type) {
+  for (const OnnxType& t : kOnnxTypes) {
+    if (t.onnx == onnx_type) return t.dtype;
+  }
+  return std::nullopt;
+}
+
+int onnx_type_of(DataType dtype) {
+  for (const OnnxType& t : kOnnxTypes) {
+    if (t.dtype == dtype) return t.onnx;
+  }
+  return onnx::TensorProto::UNDEFINED;
+}
 
 Constant constant_from_proto(const onnx::TensorProto& proto,
                              const std::string& what) {
@@ -78,21 +118,53 @@ Constant constant_from_proto(const onnx::TensorProto& proto,
     c.shape.push_back(d);
   }
   const size_t count = element_count(c.shape);
-  switch (proto.data_type()) {
-    case onnx::TensorProto::FLOAT:
-      c.f = decode<float>(proto.raw_data(), proto.float_data(), count, c.shape,
-                          what);
-      return c;
-    case onnx::TensorProto::INT64:
-      c.is_float = false;
-      c.i = decode<int64_t>(proto.raw_data(), proto.int64_data(), count,
-                            c.shape, what);
-      return c;
-    default:
-      throw Error(what + " has data type " +
-                  onnx_type_name(proto.data_type()) +
-                  "; spruce reads float32 and int64 tensors");
+  const std::optional<DataType> dtype = data_type_of_onnx(proto.data_type());
+  if (!dtype) {
+    throw Error(what + " has data type " + onnx_type_name(proto.data_type()) +
+                "; spruce reads float32, integer and bool tensors");
   }
+  c.dtype = *dtype;
+  c.is_float = *dtype == DataType::kFloat32;
+  const std::string& raw = proto.raw_data();
+  switch (*dtype) {
+    case DataType::kFloat32:
+      c.f = decode<float>(raw, proto.float_data(), count, c.shape, what);
+      break;
+    case DataType::kInt64:
+      c.i = decode<int64_t>(raw, proto.int64_data(), count, c.shape, what);
+      break;
+    case DataType::kInt32:
+      c.i = widened<int32_t>(raw, proto.int32_data(), count, c.shape, what);
+      break;
+    case DataType::kBool:
+      c.i = widened<uint8_t>(raw, proto.int32_data(), count, c.shape, what);
+      for (int64_t v : c.i) {
+        if (v != 0 && v != 1) throw Error(what + " has a bool other than 0/1");
+      }
+      break;
+    case DataType::kUint8:
+      c.i = widened<uint8_t>(raw, proto.int32_data(), count, c.shape, what);
+      break;
+    case DataType::kInt8:
+      c.i = widened<int8_t>(raw, proto.int32_data(), count, c.shape, what);
+      break;
+    case DataType::kInt16:
+      c.i = widened<int16_t>(raw, proto.int32_data(), count, c.shape, what);
+      break;
+    case DataType::kUint16:
+      c.i = widened<uint16_t>(raw, proto.int32_data(), count, c.shape, what);
+      break;
+    case DataType::kUint32:
+      c.i = widened<uint32_t>(raw, proto.uint64_data(), count, c.shape, what);
+      break;
+    case DataType::kUint64:
+      c.i = widened<uint64_t>(raw, proto.uint64_data(), count, c.shape, what);
+      for (int64_t v : c.i) {
+        if (v < 0) throw Error(what + " has a uint64 beyond 2^63");
+      }
+      break;
+  }
+  return c;
 }
 
 OnnxTensorFile read_onnx_tensor(const std::string& path) {
@@ -105,16 +177,21 @@ OnnxTensorFile read_onnx_tensor(const std::string& path) {
   OnnxTensorFile t;
   t.name = proto.name();
   t.shape = std::move(c.shape);
-  t.is_int64 = !c.is_float;
+  t.dtype = c.dtype;
   t.floats = std::move(c.f);
   t.int64s = std::move(c.i);
+  if (t.dtype != DataType::kFloat32) {
+    t.elements = to_elements(t.int64s, t.dtype);
+  }
   return t;
 }
 
 Tensor read_onnx_tensor_file(const std::string& path, std::string* name) {
   OnnxTensorFile t = read_onnx_tensor(path);
   if (name != nullptr) *name = t.name;
-  if (!t.is_int64) return Tensor(t.shape, std::move(t.floats));
+  if (t.dtype == DataType::kFloat32) {
+    return Tensor(t.shape, std::move(t.floats));
+  }
   // Token ids and masks: held as float, exact within ±2^24 (as .npy files).
   std::vector<float> values(t.int64s.size());
   for (size_t k = 0; k < values.size(); ++k) {

@@ -5,6 +5,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,17 +13,26 @@
 
 namespace spruce::converters {
 
-// A constant tensor of the model: float32 or int64 values.
+// A constant tensor of the model: float32 values, or integer or bool ones
+// (every such type widened to int64, `dtype` saying which it was).
 struct Constant {
   Shape shape;
   bool is_float = true;
   std::vector<float> f;
   std::vector<int64_t> i;
+  DataType dtype = DataType::kFloat32;
 };
 
-// Decodes a TensorProto (raw_data or typed fields; float32 or int64). Throws
-// spruce::Error naming `what` for other types, external data, or a size that
-// does not match the dims.
+// The spruce type of an ONNX element type (TensorProto::DataType): float32
+// and the integer and bool types; none for the rest (double, float16,
+// string, ...).
+std::optional<DataType> data_type_of_onnx(int onnx_type);
+// The ONNX element type of a spruce type.
+int onnx_type_of(DataType dtype);
+
+// Decodes a TensorProto (raw_data or typed fields; float32, integer or
+// bool). Throws spruce::Error naming `what` for other types, external data,
+// or a size that does not match the dims.
 Constant constant_from_proto(const onnx::TensorProto& proto,
                              const std::string& what);
 

@@ -17,11 +17,12 @@
 namespace {
 
 // One worker's request buffers, made once: each model input at batch 1
-// (dynamic dimensions set to 1), float or int64 as the model declares.
+// (dynamic dimensions set to 1), float, integer or bool as the model
+// declares.
 struct Request {
   std::vector<std::vector<float>> floats;
-  std::vector<std::vector<int64_t>> ints;
-  std::vector<spruce::Input> inputs;  // point into floats / ints
+  std::vector<std::vector<unsigned char>> ints;  // integer inputs, typed
+  std::vector<spruce::Input> inputs;             // point into floats / ints
 
   Request(const spruce::Engine& engine, unsigned seed) {
     std::mt19937 rng(seed);
@@ -36,9 +37,11 @@ struct Request {
       spruce::Input in;
       in.name = infos[i].name;
       in.shape = shape;
-      if (infos[i].dtype == spruce::DataType::kInt64) {
-        ints[i].assign(count, 1);  // token ids / attention mask
-        in.int64_data = ints[i].data();
+      if (spruce::is_integer(infos[i].dtype)) {
+        // Token ids / attention masks, in the input's own type.
+        ints[i] =
+            spruce::to_elements(std::vector<int64_t>(count, 1), infos[i].dtype);
+        in.elements = ints[i].data();
       } else {
         floats[i].resize(count);
         for (float& v : floats[i]) v = uniform(rng);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <type_traits>
 
 #include "denormals.h"
 #include "engine_impl.h"
@@ -22,6 +23,83 @@ namespace {
 // leader, oneDNN work of 1.6 million multiply-adds was slower than alone
 // (44 vs 65 us) and 3.4 million far faster (1.4 vs 0.77 ms).
 constexpr double kMinTeamWork = 2e6;
+
+// `count` elements of T from `from` as floats into `held`: exact for
+// integers within ±2^24 (beyond is refused), bool as 0 or 1.
+template <class T>
+void widen(const Input& input, const void* from, size_t count,
+           std::vector<float>* held) {
+  const T* typed = static_cast<const T*>(from);
+  constexpr bool kBool = std::is_same_v<T, bool>;
+  for (size_t k = 0; k < count; ++k) {
+    // memcpy: any alignment, and a bool's byte read as a byte.
+    if constexpr (kBool) {
+      uint8_t byte;
+      std::memcpy(&byte, typed + k, 1);
+      if (byte > 1) {
+        throw Error("input '" + input.name + "' has byte " +
+                    std::to_string(byte) + " at position " + std::to_string(k) +
+                    "; a bool is 0 or 1");
+      }
+      (*held)[k] = byte;
+    } else {
+      T v;
+      std::memcpy(&v, typed + k, sizeof v);
+      constexpr int64_t kLimit = int64_t{1} << 24;
+      const bool big = std::is_signed_v<T>
+                           ? (static_cast<int64_t>(v) > kLimit ||
+                              static_cast<int64_t>(v) < -kLimit)
+                           : static_cast<uint64_t>(v) > uint64_t{kLimit};
+      if (big) {
+        throw Error("input '" + input.name + "' has value " +
+                    std::to_string(v) + " at position " + std::to_string(k) +
+                    "; integer inputs must lie within ±2^24");
+      }
+      (*held)[k] = static_cast<float>(v);
+    }
+  }
+}
+
+// An integer or bool input, from Input::elements (or int64_data), held as
+// float in `held`.
+void hold_as_float(const Input& input, DataType dtype,
+                   std::vector<float>* held) {
+  const void* from = input.elements;
+  if (dtype == DataType::kInt64 && input.int64_data != nullptr) {
+    from = input.int64_data;
+  }
+  if (from == nullptr) {
+    throw Error("input '" + input.name + "' is " + data_type_name(dtype) +
+                ": pass its values in Input::" +
+                (dtype == DataType::kInt64 ? "int64_data or " : "") +
+                "elements");
+  }
+  const size_t count = element_count(input.shape);
+  held->resize(count);
+  switch (dtype) {
+    case DataType::kInt64:
+      return widen<int64_t>(input, from, count, held);
+    case DataType::kInt32:
+      return widen<int32_t>(input, from, count, held);
+    case DataType::kBool:
+      return widen<bool>(input, from, count, held);
+    case DataType::kUint8:
+      return widen<uint8_t>(input, from, count, held);
+    case DataType::kInt8:
+      return widen<int8_t>(input, from, count, held);
+    case DataType::kInt16:
+      return widen<int16_t>(input, from, count, held);
+    case DataType::kUint16:
+      return widen<uint16_t>(input, from, count, held);
+    case DataType::kUint32:
+      return widen<uint32_t>(input, from, count, held);
+    case DataType::kUint64:
+      return widen<uint64_t>(input, from, count, held);
+    case DataType::kFloat32:
+      break;
+  }
+  throw Error("internal: input '" + input.name + "' is float32");
+}
 
 }  // namespace
 
@@ -58,29 +136,16 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
                   to_string(input.shape) + " is too large");
     }
     run->shapes[*it] = input.shape;
-    if (graph.values[*it].dtype == DataType::kInt64) {
-      if (input.int64_data == nullptr) {
-        throw Error("input '" + input.name +
-                    "' is int64: pass its values in "
-                    "Input::int64_data");
-      }
-      // Held as float inside: exact for |v| <= 2^24.
-      std::vector<float>& held = run->own[*it];
-      const size_t count = element_count(input.shape);
-      held.resize(count);
-      for (size_t k = 0; k < count; ++k) {
-        const int64_t v = input.int64_data[k];
-        if (v > (int64_t{1} << 24) || v < -(int64_t{1} << 24)) {
-          throw Error("input '" + input.name + "' has value " +
-                      std::to_string(v) + " at position " + std::to_string(k) +
-                      "; int64 inputs must lie within ±2^24");
-        }
-        held[k] = static_cast<float>(v);
-      }
-      run->data[*it] = held.data();
+    const DataType dtype = graph.values[*it].dtype;
+    if (dtype != DataType::kFloat32) {
+      hold_as_float(input, dtype, &run->own[*it]);
+      run->data[*it] = run->own[*it].data();
       continue;
     }
-    if (input.data == nullptr) {
+    const float* data = input.data != nullptr
+                            ? input.data
+                            : static_cast<const float*>(input.elements);
+    if (data == nullptr) {
       throw Error(
           "input '" + input.name + "' has no data (null pointer)" +
           (input.int64_data != nullptr ? "; it is float32, not int64" : ""));
@@ -91,7 +156,7 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
       // denormal status flag on denormal inputs.
       for (size_t k = 0; k < count; ++k) {
         uint32_t bits;
-        std::memcpy(&bits, input.data + k, sizeof bits);
+        std::memcpy(&bits, data + k, sizeof bits);
         if ((bits & 0x7f800000u) == 0x7f800000u) {
           throw Error("input '" + input.name + "' has " +
                       ((bits & 0x007fffffu) != 0 ? "NaN" : "an infinity") +
@@ -99,7 +164,7 @@ void Engine::Impl::bind_inputs(const std::vector<Input>& given,
         }
       }
     }
-    run->data[*it] = input.data;
+    run->data[*it] = data;
   }
   for (const TensorInfo& t : inputs) {
     if (seen.count(t.name) == 0) {

@@ -28,7 +28,7 @@ const char* activation_name(kernels::Activation activation);
 struct ValueDesc {
   std::string name;
   Shape shape;                          // -1 where dynamic
-  DataType dtype = DataType::kFloat32;  // kInt64 only for model inputs
+  DataType dtype = DataType::kFloat32;  // as declared; held as float
 };
 
 struct WeightDesc {

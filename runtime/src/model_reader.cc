@@ -160,12 +160,11 @@ class Reader {
       value.name = v->name()->str();
       const std::string what = "tensor '" + value.name + "'";
       value.shape = read_shape(v->shape(), what, /*allow_dynamic=*/true);
-      if (v->dtype() == fb::DataType::Int64) {
-        value.dtype = DataType::kInt64;
-      } else if (v->dtype() != fb::DataType::Float32) {
+      if (v->dtype() > fb::DataType::MAX) {
         fail(what + " has unknown data type " +
              std::to_string(static_cast<int>(v->dtype())));
       }
+      value.dtype = static_cast<DataType>(v->dtype());
       // Static part of the shape bounded now; dynamic dims at run time.
       size_t elements = 1;
       for (int64_t d : value.shape) {
@@ -379,14 +378,6 @@ class Reader {
     graph->outputs = value_indices(model.outputs(), *graph, "model output");
     if (graph->inputs.empty()) fail("model has no inputs");
     if (graph->outputs.empty()) fail("model has no outputs");
-    for (size_t v = 0; v < graph->values.size(); ++v) {
-      if (graph->values[v].dtype == DataType::kInt64 &&
-          std::find(graph->inputs.begin(), graph->inputs.end(), v) ==
-              graph->inputs.end()) {
-        fail("tensor '" + graph->values[v].name +
-             "' is int64 but not a model input");
-      }
-    }
   }
 
   void read_nodes(const fb::Model& model, Graph* graph) const {

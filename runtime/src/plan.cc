@@ -30,7 +30,8 @@ void Engine::Impl::plan() {
         {graph.values[i].name, graph.values[i].shape, graph.values[i].dtype});
   }
   for (uint32_t o : graph.outputs) {
-    outputs.push_back({graph.values[o].name, graph.values[o].shape});
+    outputs.push_back(
+        {graph.values[o].name, graph.values[o].shape, graph.values[o].dtype});
   }
   plan_memory();
   describe_layers();

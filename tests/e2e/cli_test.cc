@@ -295,6 +295,31 @@ TEST(Cli, RunsInt64PbInputs) {
   EXPECT_TRUE(tensors_close(got, want));
 }
 
+// bool and uint8 inputs from ONNX TensorProto files, passed in their own
+// types, and the bool output written as 0 and 1: ONNX's node tests.
+TEST(Cli, RunsBoolAndUint8PbInputs) {
+  for (const char* name : {"test_and2d", "test_add_uint8"}) {
+    SCOPED_TRACE(name);
+    const std::string dir = std::string(SPRUCE_ONNX_NODE_TESTS) + "/" + name;
+    const std::string model = temp_path(std::string(name) + ".spruce");
+    ASSERT_EQ(spruce_cli("convert " + dir + "/model.onnx -o " + model).status,
+              0);
+    std::string x, y, output;
+    const std::string data = dir + "/test_data_set_0";
+    converters::read_onnx_tensor_file(data + "/input_0.pb", &x);
+    converters::read_onnx_tensor_file(data + "/input_1.pb", &y);
+    const Tensor want =
+        converters::read_onnx_tensor_file(data + "/output_0.pb", &output);
+    const std::string out_dir = temp_path(std::string(name) + "_out");
+    const Result r = spruce_cli("run " + model + " --input " + x + "=" + data +
+                                "/input_0.pb --input " + y + "=" + data +
+                                "/input_1.pb --output-dir " + out_dir);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const Tensor got = tools::read_npy(out_dir + "/" + output + ".npy");
+    EXPECT_TRUE(tensors_close(got, want, 0.0, 0.0));
+  }
+}
+
 // .npy files the reader refuses, each with a one-line message: a dtype it
 // does not hold (quoting the header without its padding), and a shape whose
 // sizes multiply past 64 bits (refused before any allocation).

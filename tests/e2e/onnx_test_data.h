@@ -12,14 +12,16 @@
 
 namespace spruce::testing {
 
-// One test_data_set_N directory. Int64 outputs (shapes, indices) are held
-// as float for comparison: exact within ±2^24.
+// One test_data_set_N directory. Integer and bool outputs (shapes,
+// indices, masks) are held as float for comparison, as spruce returns them:
+// exact within ±2^24; output_types says what each was.
 struct TestData {
   std::vector<std::string> input_names;
   std::vector<std::string> input_files;
   std::vector<converters::OnnxTensorFile> inputs;
   std::vector<std::string> output_names;
   std::vector<Tensor> outputs;
+  std::vector<DataType> output_types;
 };
 
 // The runtime's view of one test input (pointing into `t`).
@@ -27,10 +29,10 @@ inline Input as_input(const converters::OnnxTensorFile& t) {
   Input in;
   in.name = t.name;
   in.shape = t.shape;
-  if (t.is_int64) {
-    in.int64_data = t.int64s.data();
-  } else {
+  if (t.dtype == DataType::kFloat32) {
     in.data = t.floats.data();
+  } else {
+    in.elements = t.elements.data();
   }
   return in;
 }
@@ -50,11 +52,12 @@ inline TestData read_test_data(const std::string& dir, int set_index = 0) {
     const std::string file = set + "output_" + std::to_string(k) + ".pb";
     if (!std::filesystem::exists(file)) break;
     converters::OnnxTensorFile t = converters::read_onnx_tensor(file);
-    if (t.is_int64) {
+    if (t.dtype != DataType::kFloat32) {
       t.floats.assign(t.int64s.begin(), t.int64s.end());
     }
     data.outputs.emplace_back(t.shape, std::move(t.floats));
     data.output_names.push_back(t.name);
+    data.output_types.push_back(t.dtype);
   }
   return data;
 }

@@ -103,6 +103,64 @@ TEST(BadInputs, EachIsAClearErrorAndTheEngineStaysUsable) {
   }
 }
 
+// Integer and bool inputs come in their own types through Input::elements
+// (int64 also through int64_data): a value beyond ±2^24, a bool byte other
+// than 0 or 1 and a missing pointer are each refused by name.
+TEST(BadInputs, TypedInputsAreCheckedByTheirType) {
+  WeightDef w;
+  w.name = "w";
+  w.shape = {2, 2};
+  w.dense = {1, 0, 0, 1};
+  const Engine engine = Engine::load(
+      testing::write_linear_model("typed_inputs.spruce", std::move(w), {},
+                                  kernels::Activation::kNone, {-1, 2},
+                                  {{"mask", {-1, 3}, DataType::kBool},
+                                   {"tok", {-1, 3}, DataType::kInt32},
+                                   {"ids", {-1, 3}, DataType::kUint64}}));
+  ASSERT_EQ(engine.inputs().size(), 4u);
+  EXPECT_STREQ(data_type_name(engine.inputs()[1].dtype), "bool");
+  EXPECT_STREQ(data_type_name(engine.inputs()[2].dtype), "int32");
+  EXPECT_STREQ(data_type_name(engine.inputs()[3].dtype), "uint64");
+  const float x[] = {1.5f, -2.0f};
+  const uint8_t mask[] = {0, 1, 1};
+  const int32_t tok[] = {-7, 0, 1 << 24};
+  const uint64_t ids[] = {0, 3, 9};
+  auto with = [&](const void* m, const void* t, const void* i) {
+    std::vector<Input> in = {{"x", x, {1, 2}},
+                             {"mask", nullptr, {1, 3}},
+                             {"tok", nullptr, {1, 3}},
+                             {"ids", nullptr, {1, 3}}};
+    in[1].elements = m;
+    in[2].elements = t;
+    in[3].elements = i;
+    return in;
+  };
+  EXPECT_EQ(engine.run(with(mask, tok, ids))[0].values(),
+            (std::vector<float>{1.5f, -2.0f}));
+  const uint8_t bad_mask[] = {0, 2, 1};
+  const int32_t big_tok[] = {0, -(1 << 25), 1};
+  const uint64_t big_id[] = {0, uint64_t{1} << 63, 1};
+  const struct {
+    const char* what;
+    std::vector<Input> inputs;
+    const char* expected;
+  } cases[] = {
+      {"bool byte 2", with(bad_mask, tok, ids),
+       "input 'mask' has byte 2 at position 1; a bool is 0 or 1"},
+      {"int32 beyond 2^24", with(mask, big_tok, ids),
+       "input 'tok' has value -33554432 at position 1"},
+      {"uint64 beyond 2^24", with(mask, tok, big_id),
+       "input 'ids' has value 9223372036854775808 at position 1"},
+      {"no elements", with(mask, nullptr, ids),
+       "input 'tok' is int32: pass its values in Input::elements"},
+  };
+  for (const auto& c : cases) {
+    const std::string error = error_of(engine, c.inputs);
+    EXPECT_NE(error.find(c.expected), std::string::npos)
+        << c.what << ": got '" << error << "'";
+  }
+}
+
 TEST(BadInputs, NonFiniteValuesPropagateWhenAllowed) {
   EngineOptions options;
   options.reject_non_finite_inputs = false;

@@ -465,11 +465,10 @@ std::vector<Tensor> make_inputs(
       shape = given->second;
     }
     Tensor t(shape);
-    // Random floats; int64 inputs (token ids, masks) get 1, valid for any
-    // embedding table and an attention mask that keeps every token.
+    // Random floats; integer and bool inputs (token ids, masks) get 1,
+    // valid for any embedding table and a mask that keeps every token.
     for (size_t k = 0; k < t.size(); ++k) {
-      t.data()[k] =
-          info.dtype == spruce::DataType::kInt64 ? 1.0f : uniform(rng);
+      t.data()[k] = spruce::is_integer(info.dtype) ? 1.0f : uniform(rng);
     }
     tensors.push_back(std::move(t));
   }
@@ -484,20 +483,33 @@ std::vector<Tensor> make_inputs(
   return tensors;
 }
 
-// Engine inputs over `tensors`; int64 inputs are converted into `ints`,
-// which must outlive the returned inputs.
-std::vector<spruce::Input> as_inputs(const Engine& engine,
-                                     const std::vector<Tensor>& tensors,
-                                     std::vector<std::vector<int64_t>>* ints) {
+// Engine inputs over `tensors`; integer and bool inputs are converted into
+// their own types in `typed`, which must outlive the returned inputs.
+std::vector<spruce::Input> as_inputs(
+    const Engine& engine, const std::vector<Tensor>& tensors,
+    std::vector<std::vector<unsigned char>>* typed) {
   std::vector<spruce::Input> inputs;
-  ints->resize(tensors.size());
+  typed->resize(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
-    spruce::Input in{engine.inputs()[i].name, tensors[i].data(),
-                     tensors[i].shape()};
-    if (engine.inputs()[i].dtype == spruce::DataType::kInt64) {
-      (*ints)[i].assign(tensors[i].values().begin(), tensors[i].values().end());
+    const spruce::TensorInfo& info = engine.inputs()[i];
+    spruce::Input in{info.name, tensors[i].data(), tensors[i].shape()};
+    if (spruce::is_integer(info.dtype)) {
+      std::vector<int64_t> ints;
+      for (float v : tensors[i].values()) {
+        if (v != std::trunc(v)) {
+          throw Error("input '" + info.name + "' is " +
+                      spruce::data_type_name(info.dtype) + " but holds " +
+                      std::to_string(v));
+        }
+        ints.push_back(static_cast<int64_t>(v));
+      }
+      try {
+        (*typed)[i] = spruce::to_elements(ints, info.dtype);
+      } catch (const Error& e) {
+        throw Error("input '" + info.name + "': " + e.what());
+      }
       in.data = nullptr;
-      in.int64_data = (*ints)[i].data();
+      in.elements = (*typed)[i].data();
     }
     inputs.push_back(in);
   }
@@ -511,8 +523,8 @@ void run(const std::string& path, const std::vector<std::string>& specs,
   options.num_threads = threads;
   const Engine engine = Engine::load(path, options);
   const auto tensors = make_inputs(engine, specs, 1, 0);
-  std::vector<std::vector<int64_t>> ints;
-  const auto outputs = engine.run(as_inputs(engine, tensors, &ints));
+  std::vector<std::vector<unsigned char>> typed;
+  const auto outputs = engine.run(as_inputs(engine, tensors, &typed));
   if (!output_dir.empty()) std::filesystem::create_directories(output_dir);
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& info = engine.outputs()[i];
@@ -744,8 +756,8 @@ void bench(const BenchArgs& args) {
 
   const auto shapes = parse_shapes(args.shapes);
   const auto tensors = make_inputs(sparse, {}, args.batch, 0, shapes);
-  std::vector<std::vector<int64_t>> ints;
-  const auto inputs = as_inputs(sparse, tensors, &ints);
+  std::vector<std::vector<unsigned char>> typed;
+  const auto inputs = as_inputs(sparse, tensors, &typed);
   // Items per run: the batch, which --shape gives as the first input's
   // first dimension.
   const int64_t items =

@@ -133,6 +133,57 @@ bool Importer::is_constant(const std::string& name) const {
   return constants_.count(name) != 0;
 }
 
+DataType Importer::dtype_of(const std::string& name) const {
+  const auto known = dtypes_.find(name);
+  if (known != dtypes_.end()) return known->second;
+  const auto c = constants_.find(name);
+  return c != constants_.end() ? c->second.dtype : DataType::kFloat32;
+}
+
+namespace {
+
+// The element type of output `k` of `node` under ONNX's type rules, given
+// its inputs' (`input_type`): comparisons and logic give bool, index ops
+// int64, casts their target, and the rest their first data input's type.
+// None for a Constant, whose value carries its own.
+template <class InputType>
+std::optional<DataType> output_type(const onnx::NodeProto& node, int k,
+                                    const InputType& input_type) {
+  static const std::set<std::string> kBool = {
+      "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not",
+      "And",   "Or",   "Xor",     "IsNaN",       "IsInf"};
+  static const std::set<std::string> kInt64 = {"ArgMax", "ArgMin", "Shape",
+                                               "Size", "NonZero"};
+  const std::string& op = node.op_type();
+  if (op == "Constant") return std::nullopt;
+  if (kBool.count(op) != 0) return DataType::kBool;
+  if (kInt64.count(op) != 0 || (op == "TopK" && k == 1)) {
+    return DataType::kInt64;
+  }
+  auto attribute_type = [&](const char* name) -> std::optional<DataType> {
+    for (const onnx::AttributeProto& a : node.attribute()) {
+      if (a.name() != name) continue;
+      return a.has_t() ? data_type_of_onnx(a.t().data_type())
+                       : data_type_of_onnx(static_cast<int>(a.i()));
+    }
+    return std::nullopt;
+  };
+  if (op == "Cast") return attribute_type("to");
+  if (op == "ConstantOfShape") {
+    return attribute_type("value").value_or(DataType::kFloat32);
+  }
+  if (op == "CastLike" && node.input_size() > 1) {
+    return input_type(node.input(1));
+  }
+  if (op == "Where" && node.input_size() > 1) return input_type(node.input(1));
+  for (const std::string& in : node.input()) {
+    if (!in.empty()) return input_type(in);
+  }
+  return DataType::kFloat32;
+}
+
+}  // namespace
+
 const Constant& Importer::constant(const onnx::NodeProto& node,
                                    const std::string& name) const {
   const auto it = constants_.find(name);
@@ -183,7 +234,10 @@ int64_t Importer::attr_int(const onnx::NodeProto& node, const std::string& name,
 float Importer::attr_float(const onnx::NodeProto& node, const std::string& name,
                            float fallback) {
   for (const auto& a : node.attribute()) {
-    if (a.name() == name) return a.f();
+    if (a.name() != name) continue;
+    // An int attribute (IsInf's detect_negative) as its value.
+    return a.type() == onnx::AttributeProto::INT ? static_cast<float>(a.i())
+                                                 : a.f();
   }
   return fallback;
 }
@@ -222,11 +276,12 @@ void Importer::read_inputs(const onnx::GraphProto& graph) {
     const auto& type = in.type();
     const int elem =
         type.has_tensor_type() ? type.tensor_type().elem_type() : 0;
-    if (elem != onnx::TensorProto::FLOAT && elem != onnx::TensorProto::INT64) {
+    const std::optional<DataType> dtype = data_type_of_onnx(elem);
+    if (!dtype) {
       fail("input '" + in.name() + "' is " +
            (type.has_tensor_type() ? "of data type " + onnx_type_name(elem)
                                    : std::string("not a tensor")) +
-           "; spruce takes float32 and int64 inputs");
+           "; spruce takes float32, integer and bool inputs");
     }
     Shape shape;
     const uint32_t id = static_cast<uint32_t>(model_.values.size());
@@ -250,9 +305,8 @@ void Importer::read_inputs(const onnx::GraphProto& graph) {
       shape.push_back(it->second);
     }
     model_.inputs.push_back(add_value(in.name(), shape));
-    if (elem == onnx::TensorProto::INT64) {
-      model_.values.back().dtype = DataType::kInt64;
-    }
+    model_.values.back().dtype = *dtype;
+    dtypes_[in.name()] = *dtype;
   }
   if (model_.inputs.empty()) fail("model has no non-constant inputs");
 }
@@ -293,6 +347,7 @@ uint32_t Importer::named_output(const std::string& name, uint32_t value) {
   const bool is_output = std::find(model_.outputs.begin(), model_.outputs.end(),
                                    value) != model_.outputs.end();
   if (model_.values[value].name == name && !is_input && !is_output) {
+    model_.values[value].dtype = dtype_of(name);
     return value;
   }
   const ValueDef source = model_.values[value];
@@ -305,7 +360,8 @@ uint32_t Importer::named_output(const std::string& name, uint32_t value) {
     copy_dims.push_back(-2 - static_cast<int64_t>(d));  // copy dimension d
   }
   n.attrs.set_ints("shape", std::move(copy_dims));
-  const uint32_t copy = add_value(name, source.shape);  // outputs are float
+  const uint32_t copy = add_value(name, source.shape);
+  model_.values[copy].dtype = dtype_of(name);
   n.outputs = {copy};
   model_.nodes.push_back(std::move(n));
   return copy;
@@ -332,6 +388,12 @@ void Importer::import_node(const onnx::NodeProto& node, int index) {
       fail(named, "optional (empty) inputs are not supported here");
     }
   }
+  // Output types first, from the inputs': the rule may fold the node away.
+  for (int k = 0; k < node.output_size(); ++k) {
+    const std::optional<DataType> t = output_type(
+        node, k, [&](const std::string& in) { return dtype_of(in); });
+    if (t && !node.output(k).empty()) dtypes_[node.output(k)] = *t;
+  }
   if (rule->before_folding()) return (this->*rule->import)(named);
   if (track_shape_values(named)) return;
   if (try_fold(named)) return;
@@ -356,6 +418,13 @@ bool Importer::try_fold(const onnx::NodeProto& node) {
     return false;  // imported as an op on Constant nodes
   }
   if (op == "Transpose" && constants_.at(node.input(0)).shape.size() != 2) {
+    return false;
+  }
+  // Integer arithmetic runs as ops (evaluated by fold_constant_nodes), which
+  // know the integer types.
+  if (binary && node.input_size() == 2 &&
+      (!constants_.at(node.input(0)).is_float ||
+       !constants_.at(node.input(1)).is_float)) {
     return false;
   }
   if (node.input_size() != (binary ? 2 : 1)) {
@@ -393,16 +462,33 @@ bool Importer::ends_with(const std::string& s, const std::string& suffix) {
 
 Constant Importer::cast(const onnx::NodeProto& node, const Constant& in) const {
   const int64_t to = attr_int(node, "to", 0);
-  Constant out = in;
-  if (to == onnx::TensorProto::FLOAT) {
-    if (!in.is_float) {
-      out.is_float = true;
-      out.f.assign(in.i.begin(), in.i.end());
-      out.i.clear();
-    }
-  } else if (!(to == onnx::TensorProto::INT64 && !in.is_float)) {
+  const std::optional<DataType> target =
+      data_type_of_onnx(static_cast<int>(to));
+  if (!target) {
     fail(node, "constant Cast to " + onnx_type_name(static_cast<int>(to)) +
                    " is not supported");
+  }
+  Constant out;
+  out.shape = in.shape;
+  out.dtype = *target;
+  out.is_float = *target == DataType::kFloat32;
+  if (out.is_float) {
+    out.f = in.is_float ? in.f : std::vector<float>(in.i.begin(), in.i.end());
+    return out;
+  }
+  // To an integer type toward zero, to bool by non-zero; from an integer
+  // type unchanged (not wrapped into a narrower type's range).
+  const bool to_bool = *target == DataType::kBool;
+  if (in.is_float) {
+    for (float v : in.f) {
+      if (!to_bool && !std::isfinite(v)) {
+        fail(node, "constant Cast of a NaN or infinity to an integer type");
+      }
+      out.i.push_back(to_bool ? v != 0.0f
+                              : static_cast<int64_t>(std::trunc(v)));
+    }
+  } else {
+    for (int64_t v : in.i) out.i.push_back(to_bool ? v != 0 : v);
   }
   return out;
 }
@@ -897,7 +983,8 @@ bool Importer::track_shape_values(const onnx::NodeProto& node) {
   return true;
 }
 
-// The recurrent layer (LSTM, GRU, RNN) whose Y is `name`, if `name` has no other reader.
+// The recurrent layer (LSTM, GRU, RNN) whose Y is `name`, if `name` has no
+// other reader.
 NodeDef* Importer::sole_recurrent_y(const std::string& name) {
   const auto it = values_.find(name);
   if (it == values_.end() || readers_[name] != 1) return nullptr;

@@ -66,6 +66,9 @@ class Importer {
                      const onnx::GraphProto& graph);
 
   bool is_constant(const std::string& name) const;
+  // The element type the model gives tensor `name` (all are held as float;
+  // rules whose integer results differ from float ones ask this).
+  DataType dtype_of(const std::string& name) const;
 
   const Constant& constant(const onnx::NodeProto& node,
                            const std::string& name) const;
@@ -323,6 +326,9 @@ class Importer {
   // Dynamic input sizes by name (dim_param) → their symbol (<= -2), and
   // where each symbol first appears (value, dimension).
   std::map<std::string, int64_t> symbols_;
+  // Element types of the tensors imported so far, by ONNX name (constants
+  // carry their own).
+  std::unordered_map<std::string, DataType> dtypes_;
   std::map<int64_t, std::pair<uint32_t, size_t>> symbol_origin_;
 };
 

@@ -10,10 +10,38 @@
 
 namespace spruce {
 
-// A model input's element type. Int64 inputs (token ids, attention masks)
-// are passed as int64 and held inside the runtime as float, exact for
-// magnitudes below 2^24.
-enum class DataType : uint8_t { kFloat32 = 0, kInt64 = 1 };
+// A tensor's element type, as the model declares it. spruce computes in
+// float32: integer and bool tensors (token ids, attention masks, indices,
+// comparison results) are passed in their own type and held inside the
+// runtime as float, exact for magnitudes up to 2^24 (an input beyond is
+// refused); bool as 0 and 1. Outputs of these types are returned as float
+// tensors holding those exact values (TensorInfo::dtype says which type
+// the model meant). Integer arithmetic that overflows its type does not
+// wrap. The numbers are the .spruce file's codes.
+enum class DataType : uint8_t {
+  kFloat32 = 0,
+  kInt64 = 1,
+  kInt32 = 2,
+  kBool = 3,
+  kUint8 = 4,
+  kInt8 = 5,
+  kInt16 = 6,
+  kUint16 = 7,
+  kUint32 = 8,
+  kUint64 = 9,
+};
+
+// "float32", "int64", "bool", ...
+const char* data_type_name(DataType dtype);
+// Bytes per element in Input::elements (bool: 1).
+size_t data_type_size(DataType dtype);
+// An integer or bool type (not kFloat32).
+inline bool is_integer(DataType dtype) { return dtype != DataType::kFloat32; }
+// `values` as elements of integer or bool type `dtype`, for Input::elements
+// (data_type_size(dtype) bytes each); throws spruce::Error naming the first
+// value outside the type's range (bool: 0 or 1).
+std::vector<unsigned char> to_elements(const std::vector<int64_t>& values,
+                                       DataType dtype);
 
 // Dimensions, outermost first. In a TensorInfo, -1 marks a dimension fixed
 // only at run time (batch, sequence length).
@@ -55,7 +83,7 @@ class Tensor {
   std::vector<float> data_;
 };
 
-// Name and shape of a model input or output.
+// Name, shape and element type of a model input or output.
 struct TensorInfo {
   std::string name;
   Shape shape;  // -1 where dynamic
@@ -63,14 +91,19 @@ struct TensorInfo {
 };
 
 // An input passed to Engine::run, borrowed for the duration of the call:
-// `data` points to element_count(shape) floats, row-major.
+// element_count(shape) elements, row-major, in the input's declared type
+// (TensorInfo::dtype): in `data` (float32), `int64_data` (int64) or
+// `elements` (any type).
 struct Input {
   std::string name;
-  const float* data = nullptr;  // a float32 input's elements, row-major
+  const float* data = nullptr;  // a float32 input's elements
   Shape shape;
-  // An int64 input's elements instead (TensorInfo::dtype kInt64: token ids,
-  // attention masks); values must lie within ±2^24.
+  // An int64 input's elements (token ids, attention masks).
   const int64_t* int64_data = nullptr;
+  // An input of any type: its elements as that type's C++ type (int32_t,
+  // uint8_t, ...; bool as one byte, 0 or 1). Integer values must lie
+  // within ±2^24.
+  const void* elements = nullptr;
 };
 
 }  // namespace spruce

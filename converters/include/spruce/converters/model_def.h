@@ -39,7 +39,7 @@ struct WeightDef {
 struct ValueDef {
   std::string name;
   Shape shape;  // -1 where dynamic
-  DataType dtype = DataType::kFloat32;  // kInt64 only for model inputs
+  DataType dtype = DataType::kFloat32;  // as declared; held as float
 };
 
 // A node as the runtime reads it: op, values, weights and attributes.

@@ -11,24 +11,27 @@
 
 namespace spruce::converters {
 
-// One serialized onnx.TensorProto of float32 or int64 elements.
+// One serialized onnx.TensorProto of float32, integer or bool elements.
 struct OnnxTensorFile {
   std::string name;  // the graph input or output it is for
   Shape shape;
-  bool is_int64 = false;
-  std::vector<float> floats;    // when !is_int64
-  std::vector<int64_t> int64s;  // when is_int64
+  DataType dtype = DataType::kFloat32;
+  std::vector<float> floats;    // float32
+  std::vector<int64_t> int64s;  // any other type, widened
+  // Any other type's elements in that type (bool: a byte each), as
+  // Input::elements takes them.
+  std::vector<unsigned char> elements;
 };
 
 // Reads `path`; throws spruce::Error naming the file and the data type for
 // any other element type, or for data that does not match the shape.
 OnnxTensorFile read_onnx_tensor(const std::string& path);
 
-// Reads a serialized onnx.TensorProto of float32 or int64 from `path`, and
-// its name (the graph input or output it is for) into `name` if not null.
-// int64 values (token ids, masks) come as floats, exact within ±2^24, as
-// spruce holds them; one outside that range, or any other element type, is
-// a spruce::Error naming the file.
+// Reads a serialized onnx.TensorProto of float32, integer or bool elements
+// from `path`, and its name (the graph input or output it is for) into
+// `name` if not null. Integer values (token ids, masks) come as floats,
+// exact within ±2^24, as spruce holds them; one outside that range, or any
+// other element type, is a spruce::Error naming the file.
 Tensor read_onnx_tensor_file(const std::string& path,
                              std::string* name = nullptr);
 

@@ -42,6 +42,9 @@ void Importer::import_binary(const onnx::NodeProto& node) {
   BinaryOp op;
   if (type == "Mod") {
     op = attr_int(node, "fmod", 0) != 0 ? BinaryOp::kFmod : BinaryOp::kFloorMod;
+  } else if (type == "Div" && is_integer(dtype_of(node.input(0))) &&
+             is_integer(dtype_of(node.input(1)))) {
+    op = BinaryOp::kTruncDiv;  // integers are held as float
   } else {
     op = binary_imports().at(type);
   }

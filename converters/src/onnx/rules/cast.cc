@@ -3,13 +3,15 @@
 
 namespace spruce::converters {
 
-// Values are floats inside spruce: a Cast to a float type is free, to an
-// integer type rounds toward zero, to bool tests for non-zero.
+// Values are floats inside spruce: a Cast to float32 is free, to an integer
+// type rounds toward zero (free from another integer type: a value out of
+// the target's range is not wrapped), to bool tests for non-zero.
 void Importer::import_cast(const onnx::NodeProto& node) {
   if (node.input_size() != 1) fail(node, "needs 1 input");
   const int64_t to = attr_int(node, "to", 0);
   const uint32_t x = operand(node, node.input(0));
-  const bool from_int = model_.values[x].dtype == DataType::kInt64;
+  const DataType from = dtype_of(node.input(0));
+  const bool from_int = is_integer(from);
   UnaryOp op;
   switch (to) {
     case onnx::TensorProto::FLOAT:
@@ -33,6 +35,10 @@ void Importer::import_cast(const onnx::NodeProto& node) {
     case onnx::TensorProto::INT32:
     case onnx::TensorProto::INT16:
     case onnx::TensorProto::INT8:
+    case onnx::TensorProto::UINT64:
+    case onnx::TensorProto::UINT32:
+    case onnx::TensorProto::UINT16:
+    case onnx::TensorProto::UINT8:
       if (from_int) {
         values_[node.output(0)] = x;
         return;
@@ -40,6 +46,10 @@ void Importer::import_cast(const onnx::NodeProto& node) {
       op = UnaryOp::kTrunc;
       break;
     case onnx::TensorProto::BOOL:
+      if (from == DataType::kBool) {
+        values_[node.output(0)] = x;
+        return;
+      }
       op = UnaryOp::kCastBool;
       break;
     default:
