@@ -252,6 +252,48 @@ TEST_P(OnnxSuite, Conforms) {
   std::cout << "[ conforms ] " << c.id() << "\n";
 }
 
+// Indices a run cannot use (a class beyond the classes, an index beyond the
+// axis) are errors naming the node, the value and its position, and the
+// engine runs the good inputs afterwards.
+TEST(OnnxIndices, OutOfRangeIndicesAreErrorsNamingThem) {
+  const struct {
+    const char* name;
+    size_t input;     // the index input
+    size_t position;  // the element made bad
+    int64_t bad;
+    const char* expected;
+  } cases[] = {
+      {"test_gather_elements_0", 1, 3, 2,
+       "index 2 at position 3 is outside [-2, 2)"},
+      {"test_nllloss_NC", 1, 1, 5,
+       "target 5 at position 1 is not a class in [0, 5)"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string dir = std::string(SPRUCE_ONNX_NODE_TESTS) + "/" + c.name;
+    const std::string path =
+        testing::temp_path(std::string(c.name) + ".spruce");
+    converters::convert_onnx_file(dir + "/model.onnx", path, {});
+    const Engine engine = Engine::load(path);
+    TestData data = read_test_data(dir);
+    const std::vector<std::string> names = graph_inputs(read_model(dir));
+    converters::OnnxTensorFile& ids = data.inputs[c.input];
+    const std::vector<unsigned char> good = ids.elements;
+    ids.int64s[c.position] = c.bad;
+    ids.elements = to_elements(ids.int64s, ids.dtype);
+    try {
+      engine.run(inputs_of(data, names, {}));
+      FAIL() << "ran with index " << c.bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos)
+          << e.what();
+    }
+    ids.elements = good;
+    const std::vector<Tensor> out = engine.run(inputs_of(data, names, {}));
+    EXPECT_TRUE(tensors_close(out[0], data.outputs[0]));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Onnx, OnnxSuite, ::testing::ValuesIn(suite_cases()),
                          [](const ::testing::TestParamInfo<SuiteCase>& param) {
                            std::string name = param.param.id();

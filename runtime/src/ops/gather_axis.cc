@@ -33,7 +33,7 @@ class GatherAxisNode final : public NodeOp {
       const float v = ids[k];
       if (!(v == std::floor(v)) || v < static_cast<float>(-n) ||
           v >= static_cast<float>(n)) {
-        fail_node(node_, "index " + std::to_string(v) + " is outside [" +
+        fail_node(node_, "index " + number_text(v) + " is outside [" +
                              std::to_string(-n) + ", " + std::to_string(n) +
                              ")");
       }

@@ -146,6 +146,8 @@ std::string node_label(const NodeDesc& node);
 // `message` led by the node's label unless it already names the node.
 std::string labeled(const NodeDesc& node, const std::string& message);
 [[noreturn]] void fail_node(const NodeDesc& node, const std::string& message);
+// A value in a message: "5", "2.5", "nan" (indices held as float).
+std::string number_text(float v);
 
 // The common checks: input, output and weight counts, and dense weights.
 struct Arity {

@@ -1,6 +1,7 @@
 // The op table generated from op_list.inc, and the helpers the op files
 // share.
 #include <algorithm>
+#include <cstdio>
 
 #include "ops/op.h"
 #include "ops/op_kind.h"
@@ -50,6 +51,12 @@ const OpRule& op_rule(OpKind op) {
 
 std::string node_label(const NodeDesc& node) {
   return std::string(op_name(node.op)) + " node '" + node.name + "'";
+}
+
+std::string number_text(float v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", static_cast<double>(v));
+  return text;
 }
 
 std::string labeled(const NodeDesc& node, const std::string& message) {
