@@ -112,10 +112,16 @@ SpatialParams spatial_params_of(const Attributes& attrs) {
       out[k] = static_cast<uint32_t>(v[k]);
     }
   };
-  read("kernel", 2, 1, 1 << 12, p.kernel);
-  read("strides", 2, 1, 1 << 12, p.strides);
-  read("pads", 4, 0, 1 << 16, p.pads);
-  read("dilations", 2, 1, 1 << 12, p.dilations);
+  const size_t rank = attrs.get_ints("kernel").size();
+  if (rank != 2 && rank != 3) {
+    throw Error("attribute 'kernel' needs 2 or 3 values, has " +
+                std::to_string(rank));
+  }
+  p.rank = static_cast<uint32_t>(rank);
+  read("kernel", rank, 1, 1 << 12, p.kernel);
+  read("strides", rank, 1, 1 << 12, p.strides);
+  read("pads", 2 * rank, 0, 1 << 16, p.pads);
+  read("dilations", rank, 1, 1 << 12, p.dilations);
   p.group = static_cast<uint32_t>(attrs.get_int_in("group", 1, 1, 1 << 20));
   p.ceil_mode = attrs.get_bool("ceil_mode");
   p.count_include_pad = attrs.get_bool("count_include_pad");
@@ -126,10 +132,10 @@ void set_spatial_params(Attributes* attrs, const SpatialParams& p) {
   const auto ints = [](const uint32_t* v, size_t count) {
     return std::vector<int64_t>(v, v + count);
   };
-  attrs->set_ints("kernel", ints(p.kernel, 2));
-  attrs->set_ints("strides", ints(p.strides, 2));
-  attrs->set_ints("pads", ints(p.pads, 4));
-  attrs->set_ints("dilations", ints(p.dilations, 2));
+  attrs->set_ints("kernel", ints(p.kernel, p.rank));
+  attrs->set_ints("strides", ints(p.strides, p.rank));
+  attrs->set_ints("pads", ints(p.pads, 2 * p.rank));
+  attrs->set_ints("dilations", ints(p.dilations, p.rank));
   attrs->set_int("group", p.group);
   attrs->set_int("ceil_mode", p.ceil_mode);
   attrs->set_int("count_include_pad", p.count_include_pad);

@@ -28,22 +28,29 @@ PoolOp::~PoolOp() = default;
 
 std::shared_ptr<const PoolOp::Compiled> PoolOp::compile(
     const Shape& xs, bool channels_last) const {
-  const int64_t ho = p_.output_size(0, xs[2]);
-  const int64_t wo = p_.output_size(1, xs[3]);
+  const size_t rank = p_.rank;
+  dnnl::memory::dims out = {xs[0], xs[1]};
+  for (size_t a = 0; a < rank; ++a) {
+    out.push_back(p_.output_size(static_cast<int>(a), xs[2 + a]));
+  }
   auto c = std::make_shared<Compiled>();
-  const tag layout = channels_last ? tag::nhwc : tag::nchw;
-  c->src_desc =
-      dnnl::memory::desc({xs[0], xs[1], xs[2], xs[3]}, dt::f32, layout);
-  c->dst_desc = dnnl::memory::desc({xs[0], xs[1], ho, wo}, dt::f32, layout);
-  // oneDNN wants the right padding that yields exactly (ho, wo); with
-  // ceil_mode that is more than ONNX's pads, and those extra cells are
+  const tag layout = rank == 3 ? (channels_last ? tag::ndhwc : tag::ncdhw)
+                               : (channels_last ? tag::nhwc : tag::nchw);
+  c->src_desc = dnnl::memory::desc(dnnl::memory::dims(xs.begin(), xs.end()),
+                                   dt::f32, layout);
+  c->dst_desc = dnnl::memory::desc(out, dt::f32, layout);
+  // oneDNN wants the right padding that yields exactly the output size;
+  // with ceil_mode that is more than ONNX's pads, and those extra cells are
   // outside the input (ignored by max and by the exclude-padding average).
-  dnnl::memory::dims pad_r(2);
-  for (int a = 0; a < 2; ++a) {
+  dnnl::memory::dims strides, kernel, dilation, pad_l, pad_r;
+  for (size_t a = 0; a < rank; ++a) {
     const int64_t window = int64_t{p_.dilations[a]} * (p_.kernel[a] - 1) + 1;
-    const int64_t out = a == 0 ? ho : wo;
-    pad_r[a] = std::max<int64_t>(
-        0, (out - 1) * p_.strides[a] + window - xs[2 + a] - p_.pads[a]);
+    strides.push_back(p_.strides[a]);
+    kernel.push_back(p_.kernel[a]);
+    dilation.push_back(p_.dilations[a] - 1);
+    pad_l.push_back(p_.pads[a]);
+    pad_r.push_back(std::max<int64_t>(
+        0, (out[2 + a] - 1) * p_.strides[a] + window - xs[2 + a] - p_.pads[a]));
   }
   const dnnl::algorithm alg =
       op_ == OpKind::kMaxPool ? dnnl::algorithm::pooling_max
@@ -54,9 +61,7 @@ std::shared_ptr<const PoolOp::Compiled> PoolOp::compile(
   try {
     const dnnl::pooling_v2_forward::desc desc(
         dnnl::prop_kind::forward_inference, alg, c->src_desc, c->dst_desc,
-        {p_.strides[0], p_.strides[1]}, {p_.kernel[0], p_.kernel[1]},
-        {p_.dilations[0] - 1, p_.dilations[1] - 1}, {p_.pads[0], p_.pads[1]},
-        pad_r);
+        strides, kernel, dilation, pad_l, pad_r);
     const dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, engine_);
     c->scratchpad_desc = pd.scratchpad_desc();
     c->primitive = dnnl::pooling_v2_forward(pd);

@@ -634,17 +634,20 @@ void Importer::take_over_output(NodeDef* n, const std::string& new_name) {
 SpatialParams Importer::spatial_params(const onnx::NodeProto& node,
                                        const Shape& xs,
                                        const Shape& kernel) const {
-  if (xs.size() != 4) {
+  if (xs.size() != 4 && xs.size() != 5) {
     fail(node,
-         "only 2-D (NCHW) inputs are supported, input is " + to_string(xs));
+         "only 2-D and 3-D (NCHW, NCDHW) inputs are supported, input is " +
+             to_string(xs));
   }
   SpatialParams p;
+  p.rank = static_cast<uint32_t>(xs.size() - 2);
+  const size_t rank = p.rank;
   auto ints = [&](const char* name, size_t count, int64_t fallback, int64_t min,
                   uint32_t* out) {
     const onnx::AttributeProto* a = attr(node, name);
     if (a != nullptr && static_cast<size_t>(a->ints_size()) != count) {
       fail(node, std::string(name) + " must have " + std::to_string(count) +
-                     " values for a 2-D window");
+                     " values for a " + std::to_string(rank) + "-D window");
     }
     for (size_t k = 0; k < count; ++k) {
       const int64_t v = a != nullptr ? a->ints(static_cast<int>(k)) : fallback;
@@ -656,29 +659,31 @@ SpatialParams Importer::spatial_params(const onnx::NodeProto& node,
     }
   };
   if (kernel.empty()) {
-    ints("kernel_shape", 2, 0, 1, p.kernel);
+    ints("kernel_shape", rank, 0, 1, p.kernel);
     if (attr(node, "kernel_shape") == nullptr) {
       fail(node, "needs kernel_shape");
     }
   } else {
     if (const onnx::AttributeProto* a = attr(node, "kernel_shape")) {
-      if (a->ints_size() != 2 || a->ints(0) != kernel[0] ||
-          a->ints(1) != kernel[1]) {
-        fail(node, "kernel_shape does not match the weight");
+      bool same = static_cast<size_t>(a->ints_size()) == rank;
+      for (size_t k = 0; same && k < rank; ++k) {
+        same = a->ints(static_cast<int>(k)) == kernel[k];
       }
+      if (!same) fail(node, "kernel_shape does not match the weight");
     }
-    p.kernel[0] = static_cast<uint32_t>(kernel[0]);
-    p.kernel[1] = static_cast<uint32_t>(kernel[1]);
+    for (size_t k = 0; k < rank; ++k) {
+      p.kernel[k] = static_cast<uint32_t>(kernel[k]);
+    }
   }
-  ints("strides", 2, 1, 1, p.strides);
-  ints("dilations", 2, 1, 1, p.dilations);
-  ints("pads", 4, 0, 0, p.pads);
+  ints("strides", rank, 1, 1, p.strides);
+  ints("dilations", rank, 1, 1, p.dilations);
+  ints("pads", 2 * rank, 0, 0, p.pads);
   const onnx::AttributeProto* auto_pad = attr(node, "auto_pad");
   const std::string mode = auto_pad != nullptr ? auto_pad->s() : "NOTSET";
   if (mode == "VALID") {
     std::fill(std::begin(p.pads), std::end(p.pads), 0u);
   } else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
-    for (int a = 0; a < 2; ++a) {
+    for (size_t a = 0; a < rank; ++a) {
       const int64_t in = xs[2 + a];
       if (in < 0) {
         fail(node, "auto_pad " + mode +
@@ -693,7 +698,7 @@ SpatialParams Importer::spatial_params(const onnx::NodeProto& node,
       const int64_t small = total / 2;
       const int64_t large = total - small;
       p.pads[a] = static_cast<uint32_t>(mode == "SAME_UPPER" ? small : large);
-      p.pads[a + 2] =
+      p.pads[a + rank] =
           static_cast<uint32_t>(mode == "SAME_UPPER" ? large : small);
     }
   } else if (mode != "NOTSET") {
@@ -704,9 +709,12 @@ SpatialParams Importer::spatial_params(const onnx::NodeProto& node,
 
 Shape Importer::window_output(const onnx::NodeProto& node, const Shape& xs,
                               int64_t channels, const SpatialParams& p) const {
-  Shape y = {xs[0], channels, p.output_size(0, xs[2]), p.output_size(1, xs[3])};
-  if ((xs[2] >= 0 && y[2] < 1) || (xs[3] >= 0 && y[3] < 1)) {
-    fail(node, "input " + to_string(xs) + " is smaller than the window");
+  Shape y = {xs[0], channels};
+  for (uint32_t a = 0; a < p.rank; ++a) {
+    y.push_back(p.output_size(static_cast<int>(a), xs[2 + a]));
+    if (xs[2 + a] >= 0 && y.back() < 1) {
+      fail(node, "input " + to_string(xs) + " is smaller than the window");
+    }
   }
   return y;
 }

@@ -74,6 +74,10 @@ void check(const Graph& graph, const NodeDesc& node) {
   }
   const WeightDesc& w = graph.weights[node.weights[0]];
   const SpatialParams p = spatial_params_of(node.attrs);
+  if (p.rank != 2) {
+    throw Error(node_label(node) + " has a " + std::to_string(p.rank) +
+                "-D window; Conv is 2-D (3-D runs as Conv3d)");
+  }
   const int64_t window = int64_t{p.kernel[0]} * p.kernel[1];
   if (w.shape.size() != 2 || w.shape[1] % window != 0 ||
       w.shape[0] % p.group != 0) {

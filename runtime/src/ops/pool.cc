@@ -1,6 +1,6 @@
-// MaxPool and AveragePool: the maximum or the mean of each NCHW window
-// (SpatialParams; AveragePool over the window cells inside the input unless
-// count_include_pad), on oneDNN; channels-last after a channels-last
+// MaxPool and AveragePool: the maximum or the mean of each NCHW (or NCDHW)
+// window (SpatialParams; AveragePool over the window cells inside the input
+// unless count_include_pad), on oneDNN; channels-last after a channels-last
 // producer. One file for the two ops, which differ only in oneDNN's
 // algorithm.
 #include "op_params.h"
@@ -38,10 +38,14 @@ void check(const Graph& graph, const NodeDesc& node) {
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
-  if (x.size() != 4) {
-    fail_node(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
+  const SpatialParams p = spatial_params_of(node.attrs);
+  if (x.size() != 2 + p.rank) {
+    fail_node(node, std::string("input must be ") +
+                        (p.rank == 2 ? "NCHW [N, C, H, W]"
+                                     : "NCDHW [N, C, D, H, W]") +
+                        ", is " + to_string(x));
   }
-  return {window_output_shape(node, spatial_params_of(node.attrs), x, x[1])};
+  return {window_output_shape(node, p, x, x[1])};
 }
 
 }  // namespace

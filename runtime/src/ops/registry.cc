@@ -140,11 +140,21 @@ Shape broadcast_all(const NodeDesc& node, const std::vector<Shape>& inputs) {
 
 Shape window_output_shape(const NodeDesc& node, const SpatialParams& p,
                           const Shape& x, int64_t channels) {
-  Shape y = {x[0], channels, p.output_size(0, x[2]), p.output_size(1, x[3])};
-  if ((x[2] >= 0 && y[2] < 1) || (x[3] >= 0 && y[3] < 1)) {
-    fail_node(node, "input " + to_string(x) + " is smaller than one " +
-                        std::to_string(p.kernel[0]) + "x" +
-                        std::to_string(p.kernel[1]) + " window");
+  if (x.size() != 2 + p.rank) {
+    fail_node(node, "input " + to_string(x) + " needs " +
+                        std::to_string(p.rank) + " spatial dimensions");
+  }
+  Shape y = {x[0], channels};
+  std::string window;
+  for (uint32_t a = 0; a < p.rank; ++a) {
+    y.push_back(p.output_size(static_cast<int>(a), x[2 + a]));
+    window += (a > 0 ? "x" : "") + std::to_string(p.kernel[a]);
+  }
+  for (uint32_t a = 0; a < p.rank; ++a) {
+    if (x[2 + a] >= 0 && y[2 + a] < 1) {
+      fail_node(node, "input " + to_string(x) + " is smaller than one " +
+                          window + " window");
+    }
   }
   return y;
 }

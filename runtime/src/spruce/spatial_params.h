@@ -1,6 +1,7 @@
-// Parameters of the 2-D windowed ops (Conv, MaxPool, AveragePool) as stored in
-// a .spruce file, and the output size rule both the converter and the runtime
-// use. Activations are NCHW, as ONNX has them.
+// Parameters of the windowed ops (Conv, MaxPool, AveragePool; 2-D, and 3-D
+// for Conv3d and the pools) as stored in a .spruce file, and the output size
+// rule both the converter and the runtime use. Activations are NCHW (NCDHW),
+// as ONNX has them.
 #ifndef SPRUCE_SPATIAL_PARAMS_H_
 #define SPRUCE_SPATIAL_PARAMS_H_
 
@@ -9,21 +10,24 @@
 namespace spruce {
 
 struct SpatialParams {
-  uint32_t kernel[2] = {1, 1};     // kh, kw
-  uint32_t strides[2] = {1, 1};    // sh, sw
-  uint32_t pads[4] = {0, 0, 0, 0};  // top, left, bottom, right
-  uint32_t dilations[2] = {1, 1};  // dh, dw
-  uint32_t group = 1;              // Conv
-  bool ceil_mode = false;          // pools: round the output size up
+  // Spatial axes: 2 (H, W) or 3 (D, H, W); the arrays' first `rank`
+  // entries (pads: the rank begins, then the rank ends) are used.
+  uint32_t rank = 2;
+  uint32_t kernel[3] = {1, 1, 1};         // kh, kw (kd, kh, kw)
+  uint32_t strides[3] = {1, 1, 1};        // sh, sw
+  uint32_t pads[6] = {0, 0, 0, 0, 0, 0};  // top, left, bottom, right
+  uint32_t dilations[3] = {1, 1, 1};      // dh, dw
+  uint32_t group = 1;                     // Conv
+  bool ceil_mode = false;                 // pools: round the output size up
   bool count_include_pad = false;  // AveragePool: divide by the full window
 
-  // Output size along axis a (0: H, 1: W) for input size `in`, or -1 if the
+  // Output size along spatial axis a for input size `in`, or -1 if the
   // input is unknown (-1) or smaller than one window. As ONNX defines it; with
   // ceil_mode a last window must start inside the input or its left padding.
   int64_t output_size(int a, int64_t in) const {
     if (in < 0) return -1;
     const int64_t window = int64_t{dilations[a]} * (kernel[a] - 1) + 1;
-    const int64_t span = in + pads[a] + pads[a + 2] - window;
+    const int64_t span = in + pads[a] + pads[a + rank] - window;
     if (span < 0) return -1;
     int64_t out = ceil_mode ? (span + strides[a] - 1) / strides[a] + 1
                             : span / strides[a] + 1;

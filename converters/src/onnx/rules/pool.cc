@@ -1,4 +1,4 @@
-// ONNX MaxPool, AveragePool (2-D, and 1-D as 2-D).
+// ONNX MaxPool, AveragePool (2-D, 3-D, and 1-D as 2-D).
 #include "onnx/importer.h"
 
 namespace spruce::converters {
@@ -18,7 +18,8 @@ void Importer::import_pool(const onnx::NodeProto& node) {
   p.ceil_mode = attr_int(node, "ceil_mode", 0) != 0;
   p.count_include_pad = attr_int(node, "count_include_pad", 0) != 0;
   const bool max = node.op_type() == "MaxPool";
-  if (!max && (p.dilations[0] != 1 || p.dilations[1] != 1)) {
+  if (!max && std::any_of(p.dilations, p.dilations + p.rank,
+                          [](uint32_t d) { return d != 1; })) {
     fail(node, "dilations are not supported for AveragePool");
   }
   NodeDef n;
