@@ -47,6 +47,18 @@ Fixtures:
                        first, pruned alike, run without h0 (zero state).
   (group "unfolded": lstm_pruned90_unfolded, an LSTM exported without
                        constant folding, and the same model folded.)
+  decoder_dynamic      a GPT-2-style decoder (token and position embeddings,
+                       causal attention masked by a bool tril buffer,
+                       GELU MLP, LayerNorm; 2 layers, width 32, 4 heads),
+                       Linear weights pruned to 80% (global L1), exported
+                       with dynamic batch and sequence (torch.arange of the
+                       sequence length becomes Range); its test data is at
+                       a shape other than the export's.
+  decoder_dynamic_unfolded
+                       the same exported without constant folding.
+  kws_conv1d           a Conv1d keyword spotter (Conv1d, BatchNorm1d, ReLU,
+                       MaxPool1d, global average pool, Linear), pruned 80%,
+                       dynamic batch, test data at another batch.
 
 Usage: /usr/bin/python3 tools/make_fixtures.py [--out tests/fixtures]
                                                [--only NAME ...]
@@ -200,6 +212,96 @@ def gru_rnn_fixtures(out_dir):
         save_multi(out_dir, name, model, inputs, names, dynamic)
 
 
+class Decoder(nn.Module):
+    """GPT-2-style decoder (see the module docstring)."""
+
+    def __init__(self, vocab=50, width=32, heads=4, layers=2, context=16):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, width)
+        self.pos = nn.Embedding(context, width)
+        self.register_buffer(
+            "mask", torch.tril(torch.ones(context, context, dtype=torch.bool)))
+        self.blocks = nn.ModuleList(nn.ModuleDict(dict(
+            ln1=nn.LayerNorm(width), qkv=nn.Linear(width, 3 * width),
+            proj=nn.Linear(width, width), ln2=nn.LayerNorm(width),
+            fc=nn.Linear(width, 4 * width), out=nn.Linear(4 * width, width)))
+            for _ in range(layers))
+        self.ln = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab)
+        self.heads = heads
+
+    def forward(self, ids):
+        batch, seq = ids.shape
+        x = self.tok(ids) + self.pos(torch.arange(seq, device=ids.device))
+        for b in self.blocks:
+            q, k, v = b["qkv"](b["ln1"](x)).split(x.shape[-1], dim=-1)
+            hd = x.shape[-1] // self.heads
+            q, k, v = (t.view(batch, seq, self.heads, hd).transpose(1, 2)
+                       for t in (q, k, v))
+            a = (q @ k.transpose(-2, -1)) / hd ** 0.5
+            a = a.masked_fill(~self.mask[:seq, :seq], float("-inf"))
+            y = (a.softmax(-1) @ v).transpose(1, 2).reshape(batch, seq, -1)
+            x = x + b["proj"](y)
+            x = x + b["out"](nn.functional.gelu(b["fc"](b["ln2"](x))))
+        return self.head(self.ln(x))
+
+
+def save_at_other_shape(out_dir, name, model, export_x, test_x, dynamic,
+                        constant_folding=True):
+    """Exports `model` on `export_x`; its test data is for `test_x`."""
+    d = os.path.join(out_dir, name)
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    model.eval()
+    torch.onnx.export(model, export_x, os.path.join(d, "model.onnx"),
+                      input_names=["input"], output_names=["output"],
+                      dynamic_axes=dynamic, opset_version=14,
+                      do_constant_folding=constant_folding)
+    with torch.no_grad():
+        y = model(test_x)
+    for kind, t in (("input", test_x), ("output", y)):
+        a = t.detach().numpy()
+        if a.dtype != np.int64:
+            a = a.astype(np.float32)
+        proto = onnx.numpy_helper.from_array(a, name=kind)
+        with open(os.path.join(d, "test_data_set_0", f"{kind}_0.pb"), "wb") as f:
+            f.write(proto.SerializeToString())
+    onnx.checker.check_model(onnx.load(os.path.join(d, "model.onnx")))
+    print(f"{name}: {os.path.getsize(os.path.join(d, 'model.onnx'))} bytes")
+
+
+def architecture_fixtures(out_dir):
+    """decoder_dynamic(_unfolded) and kws_conv1d (see the docstring)."""
+    torch.manual_seed(3)
+    decoder = Decoder()
+    linears = [(m, "weight") for m in decoder.modules()
+               if isinstance(m, nn.Linear)]
+    prune.global_unstructured(linears, pruning_method=prune.L1Unstructured,
+                              amount=0.8)
+    for m, n in linears:
+        prune.remove(m, n)
+    dynamic = {"input": {0: "batch", 1: "seq"},
+               "output": {0: "batch", 1: "seq"}}
+    for folding, name in ((True, "decoder_dynamic"),
+                          (False, "decoder_dynamic_unfolded")):
+        save_at_other_shape(out_dir, name, decoder,
+                            torch.randint(0, 50, (2, 9)),
+                            torch.randint(0, 50, (3, 5)), dynamic, folding)
+    kws = nn.Sequential(
+        nn.Conv1d(40, 64, 5, padding=2), nn.BatchNorm1d(64), nn.ReLU(),
+        nn.MaxPool1d(2), nn.Conv1d(64, 64, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(64, 12))
+    for m in kws.modules():
+        if isinstance(m, (nn.Conv1d, nn.Linear)):
+            prune.l1_unstructured(m, "weight", amount=0.8)
+            prune.remove(m, "weight")
+    kws.eval()
+    kws[1].running_mean.uniform_(-0.5, 0.5)
+    kws[1].running_var.uniform_(0.5, 1.5)
+    save_at_other_shape(out_dir, "kws_conv1d", kws, torch.randn(2, 40, 50),
+                        torch.randn(3, 40, 50),
+                        {"input": {0: "batch"}, "output": {0: "batch"}})
+
+
 def lstm_fixtures(out_dir):
     model = Lstm()
     params = lstm_params(model)
@@ -313,14 +415,17 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
     parser.add_argument("--only", nargs="*",
                         help="build only these groups: mlp lstm cnn bert "
-                             "unfolded gru")
+                             "unfolded gru architectures")
     args = parser.parse_args()
-    only = set(args.only or ["mlp", "lstm", "cnn", "bert", "unfolded", "gru"])
+    only = set(args.only or ["mlp", "lstm", "cnn", "bert", "unfolded", "gru",
+                             "architectures"])
     # These seed themselves: the others keep their weights.
     if "unfolded" in only:
         unfolded_fixture(args.out)
     if "gru" in only:
         gru_rnn_fixtures(args.out)
+    if "architectures" in only:
+        architecture_fixtures(args.out)
     torch.manual_seed(0)
     if "bert" in only:
         bert_fixture(args.out)

@@ -87,7 +87,8 @@ void PoolOp::run(const float* x, const Shape& xs, float* y,
 void global_average_pool(const float* x, const Shape& xs, float* y,
                          bool channels_last) {
   const auto planes = static_cast<size_t>(xs[0] * xs[1]);
-  const auto size = static_cast<size_t>(xs[2] * xs[3]);
+  size_t size = 1;
+  for (size_t d = 2; d < xs.size(); ++d) size *= static_cast<size_t>(xs[d]);
   if (channels_last) {
     // Each image is [H·W, C]: sum its rows, contiguous over channels.
     const auto channels = static_cast<size_t>(xs[1]);

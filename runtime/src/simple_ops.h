@@ -33,8 +33,9 @@ class PoolOp {
   PrimitiveCache<std::pair<Shape, bool>, Compiled> cache_{8};
 };
 
-// y[n, c] = mean of plane x[n, c, :, :], x stored NCHW or, with
-// `channels_last`, NHWC (y is [N, C] either way).
+// y[n, c] = mean of plane x[n, c, ...], x stored NCHW (any number of
+// spatial dimensions) or, with `channels_last`, NHWC (y is [N, C] either
+// way).
 void global_average_pool(const float* x, const Shape& x_shape, float* y,
                          bool channels_last);
 

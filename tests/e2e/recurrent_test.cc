@@ -115,16 +115,22 @@ TEST_P(TorchFixture, MatchesPyTorch) {
   ExpectMatchesTestData(dir + "/model.onnx", read_test_data(dir), {});
 }
 
-// cnn_pruned90 and bert_tiny_pruned90 run the same modes: every pruned Conv
-// or Linear on the sparse kernels, the timed choice, and everything on
-// oneDNN. The BERT fixture has int64 inputs and padded positions.
+// cnn_pruned90, bert_tiny_pruned90 and the architecture fixtures run the
+// same modes: every pruned Conv or Linear on the sparse kernels, the timed
+// choice, and everything on oneDNN. The BERT fixture has int64 inputs and
+// padded positions; the decoders (exported with dynamic batch and sequence,
+// folded and not) and the Conv1d keyword spotter (dynamic batch) run at a
+// shape other than the one they were exported at.
 INSTANTIATE_TEST_SUITE_P(Fixtures, TorchFixture,
                          ::testing::Values("lstm_pruned90",
                                            "lstm_pruned90_zero_state",
                                            "lstm_pruned90_unfolded",
                                            "gru_pruned90", "rnn_relu_pruned90",
                                            "cnn_pruned90",
-                                           "bert_tiny_pruned90"),
+                                           "bert_tiny_pruned90",
+                                           "decoder_dynamic",
+                                           "decoder_dynamic_unfolded",
+                                           "kws_conv1d"),
                          testing::FixtureName());
 
 // The same fixtures with Highway's dispatch pinned to each SIMD target the

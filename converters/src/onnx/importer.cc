@@ -977,13 +977,41 @@ bool Importer::track_shape_values(const onnx::NodeProto& node) {
         true;
   }
   if (!from_shapes) return false;
+  // Sizes all known at conversion (the head size under a dynamic batch) are
+  // constants where an op reads them with activations, or where shape
+  // arithmetic cannot evaluate the op (Pow, Sqrt): the op then imports (or
+  // folds) like any other.
+  auto known_sizes_as_constants = [&] {
+    for (const std::string& in : node.input()) {
+      const View* v = view(in);
+      if (v == nullptr || v->kind != View::Kind::kShapeValue) continue;
+      if (!v->sym_known || std::any_of(v->sym.begin(), v->sym.end(),
+                                       [](int64_t d) { return d < 0; })) {
+        return false;
+      }
+    }
+    for (const std::string& in : node.input()) {
+      const View* v = view(in);
+      if (v == nullptr || v->kind != View::Kind::kShapeValue) continue;
+      Constant c;
+      c.is_float = false;
+      c.dtype = DataType::kInt64;
+      c.i = v->sym;
+      if (!v->scalar) c.shape = {static_cast<int64_t>(c.i.size())};
+      views_.erase(in);
+      constants_[in] = std::move(c);
+    }
+    return true;
+  };
   if (from_activations) {
+    if (known_sizes_as_constants()) return false;
     fail(node,
          "mixes tensor shapes with activations; shape arithmetic is "
          "folded only where it computes sizes");
   }
   View result;
   evaluate_shape_op(node, &result);
+  if (!result.sym_known && known_sizes_as_constants()) return false;
   View& v = add_view(node, View::Kind::kShapeValue);
   v.sym = std::move(result.sym);
   v.sym_known = result.sym_known;

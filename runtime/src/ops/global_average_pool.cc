@@ -1,5 +1,6 @@
 // GlobalAveragePool: [N, C, H, W] → [N, C, 1, 1], the mean of each plane,
-// read NCHW or NHWC as its producer wrote it.
+// read NCHW or NHWC as its producer wrote it; any number of spatial
+// dimensions ([N, C, L] → [N, C, 1]) the same way.
 #include "ops/op.h"
 #include "simple_ops.h"
 
@@ -24,10 +25,13 @@ void check(const Graph& graph, const NodeDesc& node) {
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
-  if (x.size() != 4) {
-    fail_node(node, "input must be NCHW [N, C, H, W], is " + to_string(x));
+  if (x.size() < 3) {
+    fail_node(node, "input must be [N, C, spatial...], is " + to_string(x));
   }
-  return {{x[0], x[1], 1, 1}};
+  Shape y(x.size(), 1);
+  y[0] = x[0];
+  y[1] = x[1];
+  return {y};
 }
 
 }  // namespace

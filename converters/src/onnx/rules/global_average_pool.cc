@@ -7,14 +7,17 @@ void Importer::import_global_average_pool(const onnx::NodeProto& node) {
   if (node.input_size() != 1) fail(node, "needs 1 input");
   const uint32_t x = value_of(node, node.input(0));
   const Shape& xs = model_.values[x].shape;
-  if (xs.size() != 4) {
-    fail(node, "only NCHW inputs are supported, input is " + to_string(xs));
+  if (xs.size() < 3) {
+    fail(node, "needs [N, C, spatial...], input is " + to_string(xs));
   }
   NodeDef n;
   n.name = node.name();
   n.op = OpKind::kGlobalAveragePool;
   n.inputs = {x};
-  n.outputs = {add_value(node.output(0), {xs[0], xs[1], 1, 1})};
+  Shape ys(xs.size(), 1);
+  ys[0] = xs[0];
+  ys[1] = xs[1];
+  n.outputs = {add_value(node.output(0), ys)};
   model_.nodes.push_back(std::move(n));
 }
 
