@@ -56,6 +56,17 @@ Fixtures:
                        a shape other than the export's.
   decoder_dynamic_unfolded
                        the same exported without constant folding.
+  encoder_prenorm_dynamic
+                       nn.TransformerEncoder of 2 pre-norm layers (width 32,
+                       4 heads, batch_first), Linear weights pruned to 80%,
+                       dynamic batch and sequence (nn.MultiheadAttention's
+                       reshapes to batch x heads), test data at another
+                       shape; encoder_prenorm_dynamic_unfolded the same
+                       exported without constant folding.
+  vit_dynamic          torchvision's VisionTransformer, tiny (32x32 images,
+                       8x8 patches, 2 layers, width 32), its zero class
+                       token expanded to a dynamic batch, pruned 80%, test
+                       data at another batch.
   kws_conv1d           a Conv1d keyword spotter (Conv1d, BatchNorm1d, ReLU,
                        MaxPool1d, global average pool, Linear), pruned 80%,
                        dynamic batch, test data at another batch.
@@ -269,16 +280,25 @@ def save_at_other_shape(out_dir, name, model, export_x, test_x, dynamic,
     print(f"{name}: {os.path.getsize(os.path.join(d, 'model.onnx'))} bytes")
 
 
+def prune_linears(model, amount):
+    """Global L1 pruning of every nn.Linear weight (and in-projection of
+    nn.MultiheadAttention), made permanent."""
+    params = [(m, "weight") for m in model.modules()
+              if isinstance(m, nn.Linear)]
+    params += [(m, "in_proj_weight") for m in model.modules()
+               if isinstance(m, nn.MultiheadAttention)]
+    prune.global_unstructured(params, pruning_method=prune.L1Unstructured,
+                              amount=amount)
+    for m, n in params:
+        prune.remove(m, n)
+
+
 def architecture_fixtures(out_dir):
-    """decoder_dynamic(_unfolded) and kws_conv1d (see the docstring)."""
+    """decoder_dynamic(_unfolded), encoder_prenorm_dynamic(_unfolded),
+    vit_dynamic and kws_conv1d (see the docstring)."""
     torch.manual_seed(3)
     decoder = Decoder()
-    linears = [(m, "weight") for m in decoder.modules()
-               if isinstance(m, nn.Linear)]
-    prune.global_unstructured(linears, pruning_method=prune.L1Unstructured,
-                              amount=0.8)
-    for m, n in linears:
-        prune.remove(m, n)
+    prune_linears(decoder, 0.8)
     dynamic = {"input": {0: "batch", 1: "seq"},
                "output": {0: "batch", 1: "seq"}}
     for folding, name in ((True, "decoder_dynamic"),
@@ -286,6 +306,25 @@ def architecture_fixtures(out_dir):
         save_at_other_shape(out_dir, name, decoder,
                             torch.randint(0, 50, (2, 9)),
                             torch.randint(0, 50, (3, 5)), dynamic, folding)
+    # Exported with autograd on: PyTorch's fused attention fast path (no
+    # ONNX export) then stays off.
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(
+        32, 4, 64, dropout=0.0, batch_first=True, norm_first=True), 2)
+    prune_linears(encoder, 0.8)
+    for folding, name in ((True, "encoder_prenorm_dynamic"),
+                          (False, "encoder_prenorm_dynamic_unfolded")):
+        save_at_other_shape(out_dir, name, encoder, torch.randn(2, 9, 32),
+                            torch.randn(3, 5, 32), dynamic, folding)
+    import torchvision
+    torch.manual_seed(4)
+    vit = torchvision.models.VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=32,
+        mlp_dim=64, num_classes=10)
+    prune_linears(vit, 0.8)
+    save_at_other_shape(out_dir, "vit_dynamic", vit, torch.randn(2, 3, 32, 32),
+                        torch.randn(3, 3, 32, 32),
+                        {"input": {0: "batch"}, "output": {0: "batch"}})
+    torch.manual_seed(5)
     kws = nn.Sequential(
         nn.Conv1d(40, 64, 5, padding=2), nn.BatchNorm1d(64), nn.ReLU(),
         nn.MaxPool1d(2), nn.Conv1d(64, 64, 3, padding=1), nn.ReLU(),

@@ -121,17 +121,16 @@ TEST_P(TorchFixture, MatchesPyTorch) {
 // padded positions; the decoders (exported with dynamic batch and sequence,
 // folded and not) and the Conv1d keyword spotter (dynamic batch) run at a
 // shape other than the one they were exported at.
-INSTANTIATE_TEST_SUITE_P(Fixtures, TorchFixture,
-                         ::testing::Values("lstm_pruned90",
-                                           "lstm_pruned90_zero_state",
-                                           "lstm_pruned90_unfolded",
-                                           "gru_pruned90", "rnn_relu_pruned90",
-                                           "cnn_pruned90",
-                                           "bert_tiny_pruned90",
-                                           "decoder_dynamic",
-                                           "decoder_dynamic_unfolded",
-                                           "kws_conv1d"),
-                         testing::FixtureName());
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, TorchFixture,
+    ::testing::Values("lstm_pruned90", "lstm_pruned90_zero_state",
+                      "lstm_pruned90_unfolded", "gru_pruned90",
+                      "rnn_relu_pruned90", "cnn_pruned90", "bert_tiny_pruned90",
+                      "decoder_dynamic", "decoder_dynamic_unfolded",
+                      "encoder_prenorm_dynamic",
+                      "encoder_prenorm_dynamic_unfolded", "vit_dynamic",
+                      "kws_conv1d"),
+    testing::FixtureName());
 
 // The same fixtures with Highway's dispatch pinned to each SIMD target the
 // CPU has (AVX-512, AVX2, SSE4 on x86; NEON, SVE on Arm), every sparse layer

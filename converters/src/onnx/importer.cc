@@ -851,6 +851,10 @@ std::optional<Shape> Importer::shape_of(const std::string& name) const {
     }
     return ys;
   }
+  // A shape value is a vector of its sizes (a scalar when it is one).
+  if (w->kind == View::Kind::kShapeValue && w->sym_known) {
+    return w->scalar ? Shape{} : Shape{static_cast<int64_t>(w->sym.size())};
+  }
   if ((w->kind == View::Kind::kZeros || w->kind == View::Kind::kBroadcastRow) &&
       w->sym_known) {
     return w->sym;
@@ -939,13 +943,60 @@ void Importer::evaluate_shape_op(const onnx::NodeProto& node, View* out) const {
     for (size_t k = 0; k < n; ++k) {
       const int64_t a = in[0][in[0].size() == 1 ? 0 : k];
       const int64_t b = in[1][in[1].size() == 1 ? 0 : k];
-      if (a < 0 || b < 0 || (op == "Div" && b == 0)) return;
-      r.push_back(op == "Add"   ? a + b
-                  : op == "Sub" ? a - b
-                  : op == "Mul" ? a * b
-                                : a / b);
+      if (a >= 0 && b >= 0 && !(op == "Div" && b == 0)) {
+        r.push_back(op == "Add"   ? a + b
+                    : op == "Sub" ? a - b
+                    : op == "Mul" ? a * b
+                                  : a / b);
+        continue;
+      }
+      // A product or sum of sizes with a dynamic one (the batch times the
+      // heads) is a size of its own, at least 1: a fresh symbol, which a
+      // Reshape infers and anything needing its value refuses. A
+      // difference or quotient could be anything: unknown.
+      const bool a_sym = a <= -2, b_sym = b <= -2;
+      if (op == "Mul" && (a == 0 || b == 0)) {
+        r.push_back(0);
+      } else if (op == "Mul" && (a_sym || b_sym) && (a_sym || a >= 1) &&
+                 (b_sym || b >= 1)) {
+        r.push_back(a == 1 ? b : b == 1 ? a : fresh_symbol());
+      } else if (op == "Add" && (a_sym || b_sym) && (a_sym || a >= 0) &&
+                 (b_sym || b >= 0)) {
+        r.push_back(a == 0 ? b : b == 0 ? a : fresh_symbol());
+      } else {
+        return;
+      }
     }
     scalar = scalars[0] && scalars[1];
+  } else if (op == "Equal" || op == "Where") {
+    // expand(n, -1, -1) exports as Where(Equal(sizes, -1), ones, sizes): a
+    // symbolic size (<= -2, at least 1 when known) equals itself and no
+    // constant below 1. Integers otherwise compare as they are.
+    const size_t first = op == "Where" ? 1 : 0;
+    if (in.size() != first + 2) return;
+    size_t n = 0;
+    for (const auto& v : in) n = std::max(n, v.size());
+    for (const auto& v : in) {
+      if (v.size() != 1 && v.size() != n) return;
+    }
+    auto at = [&](size_t input, size_t k) {
+      return in[input][in[input].size() == 1 ? 0 : k];
+    };
+    for (size_t k = 0; k < n; ++k) {
+      if (op == "Where") {
+        const int64_t c = at(0, k);
+        if (c != 0 && c != 1) return;
+        r.push_back(c != 0 ? at(1, k) : at(2, k));
+        continue;
+      }
+      const int64_t a = at(0, k), b = at(1, k);
+      const bool a_sym = a <= -2, b_sym = b <= -2;
+      if (a_sym && b_sym && a != b) return;  // two unknown sizes
+      if ((a_sym && b > 0 && !b_sym) || (b_sym && a > 0 && !a_sym)) return;
+      r.push_back(a == b ? 1 : 0);
+    }
+    scalar = std::all_of(scalars.begin() + static_cast<std::ptrdiff_t>(first),
+                         scalars.end(), [](bool b) { return b; });
   } else {
     return;
   }
@@ -954,6 +1005,8 @@ void Importer::evaluate_shape_op(const onnx::NodeProto& node, View* out) const {
   out->sym_known = true;
 }
 
+int64_t Importer::fresh_symbol() const { return next_fresh_symbol_--; }
+
 bool Importer::track_shape_values(const onnx::NodeProto& node) {
   const std::string& op = node.op_type();
   const std::string& first = node.input_size() > 0 ? node.input(0) : "";
@@ -961,7 +1014,20 @@ bool Importer::track_shape_values(const onnx::NodeProto& node) {
                         (is_constant(first) && all_zero(constants_.at(first)));
   if ((op == "Expand" || op == "Slice") && zeros_in &&
       !(op == "Slice" && is_constant(first))) {
-    add_view(node, View::Kind::kZeros);
+    // Expand: the zeros' shape when its target and input are known (sizes
+    // <= -2 symbolic), for a consumer that materializes them.
+    std::optional<Shape> from = shape_of(first);
+    if (const View* z = view(first); z != nullptr && z->sym_known) {
+      from = z->sym;
+    }
+    const std::optional<std::vector<int64_t>> target =
+        op == "Expand" ? int_values(node.input(1)) : std::nullopt;
+    View& v = add_view(node, View::Kind::kZeros);
+    Shape shape;
+    if (from && target && broadcast_shape(*from, *target, &shape)) {
+      v.sym = std::move(shape);
+      v.sym_known = true;
+    }
     return true;
   }
   // Ops whose later inputs are sizes by design look only at their data.
@@ -1061,6 +1127,26 @@ uint32_t Importer::operand(const onnx::NodeProto& node,
   return value_of(node, name);
 }
 
+uint32_t Importer::symbols_as_dims(const onnx::NodeProto& node,
+                                   std::vector<int64_t>* dims) const {
+  uint32_t ref = kNoValue;
+  for (int64_t& d : *dims) {
+    if (d >= 0) continue;
+    const auto origin = symbol_origin_.find(d);
+    if (d == -1 || origin == symbol_origin_.end()) {
+      fail(node,
+           "a size is known only at run time and not traced to an "
+           "input's dimension");
+    }
+    if (ref != kNoValue && ref != origin->second.first) {
+      fail(node, "its sizes come from two different inputs");
+    }
+    ref = origin->second.first;
+    d = -2 - static_cast<int64_t>(origin->second.second);
+  }
+  return ref;
+}
+
 // Turns a view into a node when a general op reads it.
 std::optional<uint32_t> Importer::materialize(const onnx::NodeProto& consumer,
                                               const std::string& name, View v) {
@@ -1106,14 +1192,31 @@ std::optional<uint32_t> Importer::materialize(const onnx::NodeProto& consumer,
       break;
     }
     case View::Kind::kZeros: {
-      if (!v.sym_known || std::any_of(v.sym.begin(), v.sym.end(),
-                                      [](int64_t d) { return d <= 0; })) {
+      if (!v.sym_known ||
+          std::any_of(v.sym.begin(), v.sym.end(),
+                      [](int64_t d) { return d == 0 || d == -1; })) {
         return std::nullopt;
       }
+      // Known sizes: a constant. Dynamic ones (a batch): zeros of size 1
+      // there, expanded to the input's size at run time.
+      Shape known = v.sym;
+      for (int64_t& d : known) d = std::max<int64_t>(d, 1);
       n.op = OpKind::kConstant;
-      n.weights = {add_weight(name, v.sym,
-                              std::vector<float>(element_count(v.sym), 0.0f))};
+      n.weights = {add_weight(name, known,
+                              std::vector<float>(element_count(known), 0.0f))};
       ys = v.sym;
+      if (known != v.sym) {
+        std::vector<int64_t> dims = v.sym;
+        const uint32_t ref = symbols_as_dims(consumer, &dims);
+        const uint32_t zeros = add_value(name + "/zeros", known);
+        n.outputs = {zeros};
+        model_.nodes.push_back(std::move(n));
+        n = NodeDef();
+        n.name = v.node;
+        n.op = OpKind::kExpand;
+        n.inputs = {zeros, ref};
+        n.attrs.set_ints("shape", dims);
+      }
       break;
     }
     case View::Kind::kBroadcastRow: {

@@ -264,6 +264,14 @@ class Importer {
   // copied from the input: entries <= -2 copy input dimension -d - 2.
   void reshape_any(const onnx::NodeProto& node);
 
+  // Sizes `dims` whose symbolic entries (<= -2) are dynamic sizes of one
+  // model input, rewritten as copies of that input's dimensions (-2 - d, as
+  // Reshape and Expand read them); returns that input, or kNoValue when no
+  // entry is symbolic. Fails naming `node` for a size traced to no input,
+  // to two inputs, or unknown (-1).
+  uint32_t symbols_as_dims(const onnx::NodeProto& node,
+                           std::vector<int64_t>* dims) const;
+
   // Reshape / Squeeze / Unsqueeze of a constant.
   bool fold_reshape(const onnx::NodeProto& node);
 
@@ -329,6 +337,10 @@ class Importer {
   // Element types of the tensors imported so far, by ONNX name (constants
   // carry their own).
   std::unordered_map<std::string, DataType> dtypes_;
+  // Sizes computed from dynamic ones (see evaluate_shape_op): symbols with
+  // no input dimension behind them, far below the inputs' symbols.
+  int64_t fresh_symbol() const;
+  mutable int64_t next_fresh_symbol_ = -(int64_t{1} << 40);
   std::map<int64_t, std::pair<uint32_t, size_t>> symbol_origin_;
 };
 

@@ -1,6 +1,8 @@
 // Reshape: y = x reshaped to attribute "shape", the same bytes under a new
 // shape. A size d >= 1 is kept, -1 is inferred, d <= -2 copies the input's
-// dimension -d - 2 (so dynamic sizes carry over).
+// dimension -d - 2 (so dynamic sizes carry over); where attribute
+// "ref_dims" has a 1, that copies the dimension of a second input (the
+// model input a dynamic size comes from) instead.
 #include "ops/op.h"
 
 namespace spruce {
@@ -13,13 +15,21 @@ class ReshapeNode final : public NodeOp {
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
-  check_arity(graph, node, Arity{});
+  check_arity(graph, node, Arity{1, 2});
+  const std::vector<int64_t>& refs = node.attrs.get_ints("ref_dims");
+  if (!refs.empty() && (refs.size() != node.attrs.get_ints("shape").size() ||
+                        node.inputs.size() != 2)) {
+    throw Error(node_label(node) +
+                " has ref_dims without a reference input, or of another "
+                "length than its shape");
+  }
 }
 
 std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
                           const std::vector<Shape>& inputs) {
   const Shape& x = inputs.at(0);
   const std::vector<int64_t>& sizes = node.attrs.get_ints("shape");
+  const std::vector<int64_t>& refs = node.attrs.get_ints("ref_dims");
   Shape y(sizes.size());
   int64_t known = 1;
   size_t infer = sizes.size();
@@ -28,11 +38,13 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
     int64_t d = sizes[i];
     if (d <= -2) {
       const int64_t from = -d - 2;
-      if (from >= static_cast<int64_t>(x.size())) {
+      const Shape& source = !refs.empty() && refs[i] != 0 ? inputs.at(1) : x;
+      if (from >= static_cast<int64_t>(source.size())) {
         fail_node(node, "copies dimension " + std::to_string(from) +
-                            " of an input of rank " + std::to_string(x.size()));
+                            " of an input of rank " +
+                            std::to_string(source.size()));
       }
-      d = x[static_cast<size_t>(from)];
+      d = source[static_cast<size_t>(from)];
       if (d < 0) {
         unknown = true;
         y[i] = -1;

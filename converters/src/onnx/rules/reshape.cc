@@ -62,6 +62,8 @@ void Importer::reshape_any(const onnx::NodeProto& node) {
   const Shape xs = model_.values[x].shape;
   std::vector<int64_t> spec;
   Shape ys;
+  uint32_t ref = kNoValue;        // a model input sizes are copied from
+  std::vector<int64_t> ref_dims;  // 1 where spec copies from it
   auto copy = [&](size_t j) {
     spec.push_back(-2 - static_cast<int64_t>(j));
     ys.push_back(xs[j]);
@@ -124,6 +126,17 @@ void Importer::reshape_any(const onnx::NodeProto& node) {
           copy(static_cast<size_t>(j - xs.begin()));
           continue;
         }
+        // A dynamic size of a model input: copied from that input.
+        const auto origin = symbol_origin_.find(t);
+        if (origin != symbol_origin_.end() &&
+            (ref == kNoValue || ref == origin->second.first)) {
+          ref = origin->second.first;
+          ref_dims.resize(spec.size() + 1, 0);
+          ref_dims.back() = 1;
+          spec.push_back(-2 - static_cast<int64_t>(origin->second.second));
+          ys.push_back(t);
+          continue;
+        }
         if (infer != target->size()) fail(node, "two sizes are unknown");
         infer = i;
         spec.push_back(-1);
@@ -155,6 +168,11 @@ void Importer::reshape_any(const onnx::NodeProto& node) {
   NodeDef n;
   n.op = OpKind::kReshape;
   n.inputs = {x};
+  if (ref != kNoValue) {
+    n.inputs.push_back(ref);
+    ref_dims.resize(spec.size(), 0);
+    n.attrs.set_ints("ref_dims", std::move(ref_dims));
+  }
   n.attrs.set_ints("shape", std::move(spec));
   add_simple(node, std::move(n), ys);
 }
