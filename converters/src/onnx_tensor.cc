@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "onnx_util.h"
+#include "spruce/element_types.h"
 #include "spruce/error.h"
 
 namespace spruce::converters {
@@ -126,43 +127,29 @@ Constant constant_from_proto(const onnx::TensorProto& proto,
   c.dtype = *dtype;
   c.is_float = *dtype == DataType::kFloat32;
   const std::string& raw = proto.raw_data();
-  switch (*dtype) {
-    case DataType::kFloat32:
-      c.f = decode<float>(raw, proto.float_data(), count, c.shape, what);
-      break;
-    case DataType::kInt64:
-      c.i = decode<int64_t>(raw, proto.int64_data(), count, c.shape, what);
-      break;
-    case DataType::kInt32:
-      c.i = widened<int32_t>(raw, proto.int32_data(), count, c.shape, what);
-      break;
-    case DataType::kBool:
-      c.i = widened<uint8_t>(raw, proto.int32_data(), count, c.shape, what);
-      for (int64_t v : c.i) {
-        if (v != 0 && v != 1) throw Error(what + " has a bool other than 0/1");
-      }
-      break;
-    case DataType::kUint8:
-      c.i = widened<uint8_t>(raw, proto.int32_data(), count, c.shape, what);
-      break;
-    case DataType::kInt8:
-      c.i = widened<int8_t>(raw, proto.int32_data(), count, c.shape, what);
-      break;
-    case DataType::kInt16:
-      c.i = widened<int16_t>(raw, proto.int32_data(), count, c.shape, what);
-      break;
-    case DataType::kUint16:
-      c.i = widened<uint16_t>(raw, proto.int32_data(), count, c.shape, what);
-      break;
-    case DataType::kUint32:
-      c.i = widened<uint32_t>(raw, proto.uint64_data(), count, c.shape, what);
-      break;
-    case DataType::kUint64:
-      c.i = widened<uint64_t>(raw, proto.uint64_data(), count, c.shape, what);
-      for (int64_t v : c.i) {
-        if (v < 0) throw Error(what + " has a uint64 beyond 2^63");
-      }
-      break;
+  if (*dtype == DataType::kFloat32) {
+    c.f = decode<float>(raw, proto.float_data(), count, c.shape, what);
+    return c;
+  }
+  // ONNX keeps 64-bit types in their own fields, unsigned 32-bit ones in
+  // uint64_data, and the narrower ones (and bool) in int32_data.
+  with_element_type(*dtype, [&](auto zero) {
+    using T = decltype(zero);
+    if (*dtype == DataType::kInt64) {
+      c.i = widened<T>(raw, proto.int64_data(), count, c.shape, what);
+    } else if (*dtype == DataType::kUint32 || *dtype == DataType::kUint64) {
+      c.i = widened<T>(raw, proto.uint64_data(), count, c.shape, what);
+    } else {
+      c.i = widened<T>(raw, proto.int32_data(), count, c.shape, what);
+    }
+  });
+  for (int64_t v : c.i) {
+    if (*dtype == DataType::kBool && v != 0 && v != 1) {
+      throw Error(what + " has a bool other than 0/1");
+    }
+    if (*dtype == DataType::kUint64 && v < 0) {
+      throw Error(what + " has a uint64 beyond 2^63");
+    }
   }
   return c;
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "spruce/element_types.h"
 #include "spruce/error.h"
 
 namespace spruce {
@@ -34,72 +35,34 @@ const DataTypeInfo& info_of(DataType dtype) {
 const char* data_type_name(DataType dtype) { return info_of(dtype).name; }
 size_t data_type_size(DataType dtype) { return info_of(dtype).size; }
 
-namespace {
-// Appends `values` as T's bytes, each checked to lie in [lo, hi].
-template <class T>
-void append_as(const std::vector<int64_t>& values, int64_t lo, int64_t hi,
-               DataType dtype, std::vector<unsigned char>* out) {
-  out->reserve(values.size() * sizeof(T));
-  for (size_t k = 0; k < values.size(); ++k) {
-    const int64_t v = values[k];
-    if (v < lo || v > hi) {
-      throw Error("value " + std::to_string(v) + " at position " +
-                  std::to_string(k) + " is not a " + data_type_name(dtype));
-    }
-    const auto typed = static_cast<T>(v);
-    unsigned char bytes[sizeof(T)];
-    std::memcpy(bytes, &typed, sizeof(T));
-    out->insert(out->end(), bytes, bytes + sizeof(T));
-  }
-}
-
-template <class T>
-void append_range(const std::vector<int64_t>& values, DataType dtype,
-                  std::vector<unsigned char>* out) {
-  constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
-  const auto lo = static_cast<int64_t>(std::numeric_limits<T>::min());
-  const int64_t hi =
-      std::numeric_limits<T>::max() > static_cast<uint64_t>(kMax64)
-          ? kMax64
-          : static_cast<int64_t>(std::numeric_limits<T>::max());
-  append_as<T>(values, lo, hi, dtype, out);
-}
-}  // namespace
-
 std::vector<unsigned char> to_elements(const std::vector<int64_t>& values,
                                        DataType dtype) {
   std::vector<unsigned char> out;
-  switch (dtype) {
-    case DataType::kInt64:
-      append_range<int64_t>(values, dtype, &out);
-      break;
-    case DataType::kInt32:
-      append_range<int32_t>(values, dtype, &out);
-      break;
-    case DataType::kBool:
-      append_as<uint8_t>(values, 0, 1, dtype, &out);
-      break;
-    case DataType::kUint8:
-      append_range<uint8_t>(values, dtype, &out);
-      break;
-    case DataType::kInt8:
-      append_range<int8_t>(values, dtype, &out);
-      break;
-    case DataType::kInt16:
-      append_range<int16_t>(values, dtype, &out);
-      break;
-    case DataType::kUint16:
-      append_range<uint16_t>(values, dtype, &out);
-      break;
-    case DataType::kUint32:
-      append_range<uint32_t>(values, dtype, &out);
-      break;
-    case DataType::kUint64:
-      append_range<uint64_t>(values, dtype, &out);
-      break;
-    case DataType::kFloat32:
-      throw Error("to_elements: float32 is not an integer type");
+  if (dtype == DataType::kFloat32) {
+    throw Error("to_elements: float32 is not an integer type");
   }
+  with_element_type(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
+    const int64_t lo = static_cast<int64_t>(std::numeric_limits<T>::min());
+    const int64_t hi =
+        dtype == DataType::kBool ? 1
+        : std::numeric_limits<T>::max() > static_cast<uint64_t>(kMax64)
+            ? kMax64
+            : static_cast<int64_t>(std::numeric_limits<T>::max());
+    out.reserve(values.size() * sizeof(T));
+    for (size_t k = 0; k < values.size(); ++k) {
+      const int64_t v = values[k];
+      if (v < lo || v > hi) {
+        throw Error("value " + std::to_string(v) + " at position " +
+                    std::to_string(k) + " is not a " + data_type_name(dtype));
+      }
+      const auto typed = static_cast<T>(v);
+      unsigned char bytes[sizeof(T)];
+      std::memcpy(bytes, &typed, sizeof(T));
+      out.insert(out.end(), bytes, bytes + sizeof(T));
+    }
+  });
   return out;
 }
 

@@ -3,7 +3,6 @@
 // ...]; with "squeeze" (one index, a scalar in ONNX) the axis is dropped.
 // An index that is not an integer in [-n, n) is refused when the run sees
 // it.
-#include <cmath>
 #include <cstring>
 
 #include "ops/op.h"
@@ -29,23 +28,13 @@ class GatherAxisNode final : public NodeOp {
       inner *= static_cast<size_t>(xs[d]);
     }
     const auto n = static_cast<int64_t>(xs[axis_]);
-    for (size_t k = 0; k < count; ++k) {
-      const float v = ids[k];
-      if (!(v == std::floor(v)) || v < static_cast<float>(-n) ||
-          v >= static_cast<float>(n)) {
-        fail_node(node_, "index " + number_text(v) + " is outside [" +
-                             std::to_string(-n) + ", " + std::to_string(n) +
-                             ")");
-      }
-    }
+    for (size_t k = 0; k < count; ++k) checked_index(node_, ids[k], n, k);
     for (size_t o = 0; o < outer; ++o) {
       for (size_t k = 0; k < count; ++k) {
-        int64_t i = static_cast<int64_t>(ids[k]);
-        if (i < 0) i += n;
-        std::memcpy(
-            y + (o * count + k) * inner,
-            x + (o * static_cast<size_t>(n) + static_cast<size_t>(i)) * inner,
-            inner * sizeof(float));
+        const size_t i = checked_index(node_, ids[k], n, k);
+        std::memcpy(y + (o * count + k) * inner,
+                    x + (o * static_cast<size_t>(n) + i) * inner,
+                    inner * sizeof(float));
       }
     }
   }

@@ -3,8 +3,6 @@
 // negative indices count from the end). x and indices have the same rank;
 // indices may be smaller than x in any dimension. An index that is not an
 // integer in [-n, n) is refused when the run sees it.
-#include <cmath>
-
 #include "ops/op.h"
 #include "tensor_ops.h"
 
@@ -28,19 +26,10 @@ class GatherElementsNode final : public NodeOp {
     const size_t count = element_count(is);
     std::vector<int64_t> index(is.size(), 0);
     for (size_t k = 0; k < count; ++k, next_index(&index, is)) {
-      const float v = ids[k];
-      if (!(v == std::floor(v)) || v < static_cast<float>(-n) ||
-          v >= static_cast<float>(n)) {
-        fail_node(node_, "index " + number_text(v) + " at position " +
-                             std::to_string(k) + " is outside [" +
-                             std::to_string(-n) + ", " + std::to_string(n) +
-                             ")");
-      }
-      auto i = static_cast<int64_t>(v);
-      if (i < 0) i += n;
+      const size_t i = checked_index(node_, ids[k], n, k);
       size_t at = 0;
       for (size_t d = 0; d < is.size(); ++d) {
-        at += static_cast<size_t>(d == axis_ ? i : index[d]) * stride[d];
+        at += (d == axis_ ? i : static_cast<size_t>(index[d])) * stride[d];
       }
       y[k] = x[at];
     }

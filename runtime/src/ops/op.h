@@ -148,6 +148,11 @@ std::string labeled(const NodeDesc& node, const std::string& message);
 [[noreturn]] void fail_node(const NodeDesc& node, const std::string& message);
 // A value in a message: "5", "2.5", "nan" (indices held as float).
 std::string number_text(float v);
+// Index `v` (held as float) into an axis of `n`, a negative one counting
+// from the end; fails naming it and its `position` unless it is an integer
+// in [-n, n).
+size_t checked_index(const NodeDesc& node, float v, int64_t n,
+                     size_t position);
 
 // The common checks: input, output and weight counts, and dense weights.
 struct Arity {

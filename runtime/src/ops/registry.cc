@@ -1,6 +1,7 @@
 // The op table generated from op_list.inc, and the helpers the op files
 // share.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "ops/op.h"
@@ -57,6 +58,18 @@ std::string number_text(float v) {
   char text[32];
   std::snprintf(text, sizeof text, "%.9g", static_cast<double>(v));
   return text;
+}
+
+size_t checked_index(const NodeDesc& node, float v, int64_t n,
+                     size_t position) {
+  if (!(v == std::floor(v)) || v < static_cast<float>(-n) ||
+      v >= static_cast<float>(n)) {
+    fail_node(node, "index " + number_text(v) + " at position " +
+                        std::to_string(position) + " is outside [" +
+                        std::to_string(-n) + ", " + std::to_string(n) + ")");
+  }
+  const auto i = static_cast<int64_t>(v);
+  return static_cast<size_t>(i < 0 ? i + n : i);
 }
 
 std::string labeled(const NodeDesc& node, const std::string& message) {
