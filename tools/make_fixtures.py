@@ -67,6 +67,10 @@ Fixtures:
                        8x8 patches, 2 layers, width 32), its zero class
                        token expanded to a dynamic batch, pruned 80%, test
                        data at another batch.
+  shuffle_unit_dynamic two ShuffleNet v2 units (channel split by chunk, 1x1 and
+                       depthwise convs, channel shuffle by view/transpose/
+                       view(batch, -1, H, W)), dynamic batch, test data at
+                       another batch.
   kws_conv1d           a Conv1d keyword spotter (Conv1d, BatchNorm1d, ReLU,
                        MaxPool1d, global average pool, Linear), pruned 80%,
                        dynamic batch, test data at another batch.
@@ -257,6 +261,25 @@ class Decoder(nn.Module):
         return self.head(self.ln(x))
 
 
+class ShuffleUnit(nn.Module):
+    """A ShuffleNet v2 unit (see the module docstring)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        half = channels // 2
+        self.branch = nn.Sequential(
+            nn.Conv2d(half, half, 1), nn.ReLU(),
+            nn.Conv2d(half, half, 3, padding=1, groups=half),
+            nn.Conv2d(half, half, 1), nn.ReLU())
+
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)
+        y = torch.cat((a, self.branch(b)), dim=1)
+        n, c, h, w = y.shape
+        y = y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous()
+        return y.view(n, -1, h, w)
+
+
 def save_at_other_shape(out_dir, name, model, export_x, test_x, dynamic,
                         constant_folding=True):
     """Exports `model` on `export_x`; its test data is for `test_x`."""
@@ -295,7 +318,8 @@ def prune_linears(model, amount):
 
 def architecture_fixtures(out_dir):
     """decoder_dynamic(_unfolded), encoder_prenorm_dynamic(_unfolded),
-    vit_dynamic and kws_conv1d (see the docstring)."""
+    vit_dynamic, shuffle_unit_dynamic and kws_conv1d (see the
+    docstring)."""
     torch.manual_seed(3)
     decoder = Decoder()
     prune_linears(decoder, 0.8)
@@ -323,6 +347,13 @@ def architecture_fixtures(out_dir):
     prune_linears(vit, 0.8)
     save_at_other_shape(out_dir, "vit_dynamic", vit, torch.randn(2, 3, 32, 32),
                         torch.randn(3, 3, 32, 32),
+                        {"input": {0: "batch"}, "output": {0: "batch"}})
+    torch.manual_seed(6)
+    # Two units: the second splits channels the first's shuffle reshaped.
+    unit = nn.Sequential(ShuffleUnit(16), ShuffleUnit(16))
+    unit.eval()
+    save_at_other_shape(out_dir, "shuffle_unit_dynamic", unit,
+                        torch.randn(2, 16, 6, 6), torch.randn(3, 16, 6, 6),
                         {"input": {0: "batch"}, "output": {0: "batch"}})
     torch.manual_seed(5)
     kws = nn.Sequential(

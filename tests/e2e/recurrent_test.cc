@@ -129,7 +129,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "decoder_dynamic", "decoder_dynamic_unfolded",
                       "encoder_prenorm_dynamic",
                       "encoder_prenorm_dynamic_unfolded", "vit_dynamic",
-                      "kws_conv1d"),
+                      "shuffle_unit_dynamic", "kws_conv1d"),
     testing::FixtureName());
 
 // The same fixtures with Highway's dispatch pinned to each SIMD target the

@@ -1,4 +1,6 @@
 // ONNX Reshape, Squeeze, Unsqueeze.
+#include <set>
+
 #include "onnx/importer.h"
 
 namespace spruce::converters {
@@ -151,17 +153,37 @@ void Importer::reshape_any(const onnx::NodeProto& node) {
       }
     }
     if (infer < ys.size()) {
+      // The inferred size: the input's sizes over the others. Symbolic
+      // sizes on both sides cancel ([batch, C·H·W] into [batch, -1, H, W]
+      // under a dynamic batch infers C).
+      std::multiset<int64_t> symbols;
       int64_t total = 1, known = 1;
-      for (int64_t d : xs) total = known_product(node, total, d);
-      for (size_t i = 0; i < ys.size(); ++i) {
-        if (i != infer) known = known_product(node, known, ys[i]);
+      for (int64_t d : xs) {
+        if (d <= -2) {
+          symbols.insert(d);
+        } else {
+          total = known_product(node, total, d);
+        }
       }
+      for (size_t i = 0; i < ys.size(); ++i) {
+        if (i == infer) continue;
+        const auto match = symbols.find(ys[i]);
+        if (ys[i] <= -2 && match != symbols.end()) {
+          symbols.erase(match);
+        } else {
+          known = known_product(node, known, ys[i]);
+        }
+      }
+      if (!symbols.empty()) total = -1;  // a dynamic size left over
       if (total > 0 && known > 0) {
         if (total % known != 0) {
           fail(node, "cannot reshape " + to_string(xs) + " into " +
                          to_string(*target));
         }
         ys[infer] = total / known;
+        // Known whatever the dynamic sizes: the runtime is told it (it
+        // cannot cancel sizes it sees only as unknown).
+        spec[infer] = ys[infer];
       }
     }
   }
