@@ -781,6 +781,8 @@ TEST(FuzzRegressions, OnnxInputsAreRefusedWithTheirCause) {
        "earlier node"},
       {"lstm_no_output_used.onnx",
        "LSTM node '/lstm/LSTM': none of its outputs is used"},
+      {"shape_without_input.onnx",
+       "Shape node '/layers.0/self_attn/Shape_2': needs 1 input"},
       {"reshape_constant_size_overflow.onnx",
        "Reshape node '/lstm/Reshape': sizes multiply past 2^62"},
       // The dynamic sizes cancel, so the known ones cannot divide 280.

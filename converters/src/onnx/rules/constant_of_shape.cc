@@ -7,6 +7,7 @@ namespace spruce::converters {
 // state) or materializes. Another fill of a shape known at conversion: a
 // constant.
 void Importer::import_constant_of_shape(const onnx::NodeProto& node) {
+  if (node.input_size() != 1) fail(node, "needs 1 input (the shape)");
   const onnx::AttributeProto* value = attr(node, "value");
   Constant fill;
   fill.f = {0.0f};

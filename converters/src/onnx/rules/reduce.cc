@@ -25,6 +25,9 @@ std::vector<std::string> reduce_op_types() {
 }  // namespace
 
 void Importer::import_reduce(const onnx::NodeProto& node) {
+  if (node.input_size() < 1 || node.input_size() > 2) {
+    fail(node, "needs 1 or 2 inputs (data[, axes])");
+  }
   NodeDef n;
   n.op = OpKind::kReduce;
   const ReduceOp op = reduce_imports().at(node.op_type());

@@ -10,6 +10,12 @@ namespace spruce::converters {
 // of a batch-major one: the directions side by side, which the layer writes
 // directly.
 void Importer::import_reshape(const onnx::NodeProto& node) {
+  const bool needs_shape = node.op_type() == "Reshape";
+  if (node.input_size() < 1 || node.input_size() > 2 ||
+      (needs_shape && node.input_size() != 2)) {
+    fail(node, needs_shape ? "needs 2 inputs (data, shape)"
+                           : "needs 1 or 2 inputs (data[, axes])");
+  }
   if (node.op_type() == "Unsqueeze") return reshape_any(node);
   const bool reshape = node.op_type() == "Reshape";
   std::string y_name = node.input(0);

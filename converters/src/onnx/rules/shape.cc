@@ -7,6 +7,7 @@ namespace spruce::converters {
 // Returns true if `node` was such a node.
 // A tensor's shape: a shape value (its sizes, symbolic where dynamic).
 void Importer::import_shape(const onnx::NodeProto& node) {
+  if (node.input_size() != 1) fail(node, "needs 1 input");
   std::optional<Shape> xs = shape_of(node.input(0));
   View& v = add_view(node, View::Kind::kShapeValue);
   if (xs) {

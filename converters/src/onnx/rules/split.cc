@@ -4,6 +4,9 @@
 namespace spruce::converters {
 
 void Importer::import_split(const onnx::NodeProto& node) {
+  if (node.input_size() < 1 || node.input_size() > 2) {
+    fail(node, "needs 1 or 2 inputs (data[, split])");
+  }
   NodeDef n;
   n.name = node.name();
   n.op = OpKind::kSplit;
