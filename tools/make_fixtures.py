@@ -66,7 +66,12 @@ Fixtures:
   vit_dynamic          torchvision's VisionTransformer, tiny (32x32 images,
                        8x8 patches, 2 layers, width 32), its zero class
                        token expanded to a dynamic batch, pruned 80%, test
-                       data at another batch.
+                       data at another batch; vit_dynamic_unfolded the same
+                       exported without constant folding.
+  mlp_activations_dynamic
+                       Linear layers with LeakyReLU, ELU and LogSoftmax,
+                       pruned 80%, dynamic batch, test data at another
+                       batch.
   shuffle_unit_dynamic two ShuffleNet v2 units (channel split by chunk, 1x1 and
                        depthwise convs, channel shuffle by view/transpose/
                        view(batch, -1, H, W)), dynamic batch, test data at
@@ -345,8 +350,19 @@ def architecture_fixtures(out_dir):
         image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=32,
         mlp_dim=64, num_classes=10)
     prune_linears(vit, 0.8)
-    save_at_other_shape(out_dir, "vit_dynamic", vit, torch.randn(2, 3, 32, 32),
-                        torch.randn(3, 3, 32, 32),
+    for folding, name in ((True, "vit_dynamic"),
+                          (False, "vit_dynamic_unfolded")):
+        save_at_other_shape(out_dir, name, vit, torch.randn(2, 3, 32, 32),
+                            torch.randn(3, 3, 32, 32),
+                            {"input": {0: "batch"}, "output": {0: "batch"}},
+                            folding)
+    torch.manual_seed(7)
+    mlp_acts = nn.Sequential(
+        nn.Linear(20, 64), nn.LeakyReLU(0.1), nn.Linear(64, 32), nn.ELU(),
+        nn.Linear(32, 10), nn.LogSoftmax(-1))
+    prune_linears(mlp_acts, 0.8)
+    save_at_other_shape(out_dir, "mlp_activations_dynamic", mlp_acts,
+                        torch.randn(2, 20), torch.randn(5, 20),
                         {"input": {0: "batch"}, "output": {0: "batch"}})
     torch.manual_seed(6)
     # Two units: the second splits channels the first's shuffle reshaped.

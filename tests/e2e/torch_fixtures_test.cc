@@ -48,6 +48,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "decoder_dynamic", "decoder_dynamic_unfolded",
                       "encoder_prenorm_dynamic",
                       "encoder_prenorm_dynamic_unfolded", "vit_dynamic",
+                      "vit_dynamic_unfolded", "mlp_activations_dynamic",
                       "shuffle_unit_dynamic", "kws_conv1d"),
     testing::FixtureName());
 
