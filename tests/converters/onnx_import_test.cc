@@ -22,6 +22,38 @@ namespace {
 using spruce::testing::fixture;
 using spruce::testing::temp_path;
 
+// The small models built here: an empty model of ONNX `opset`, a float
+// tensor declared with `dims` (a negative one dynamic, named "batch"), and
+// the model written to a temporary file `name` (its path returned).
+onnx::ModelProto new_model(int opset) {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(opset);
+  return model;
+}
+
+void declare_float(onnx::ValueInfoProto* v, const std::string& name,
+                   const std::vector<int64_t>& dims) {
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) {
+    auto* dim = t->mutable_shape()->add_dim();
+    if (d < 0) {
+      dim->set_dim_param("batch");
+    } else {
+      dim->set_dim_value(d);
+    }
+  }
+}
+
+std::string write_onnx(const onnx::ModelProto& model, const std::string& name) {
+  const std::string path = temp_path(name);
+  std::ofstream out(path, std::ios::binary);
+  model.SerializeToOstream(&out);
+  return path;
+}
+
 std::string convert_error(const std::string& path) {
   try {
     import_onnx(path, {}, nullptr);
@@ -106,27 +138,16 @@ TEST(OnnxImport, ThresholdAndDenseOptionKeepWeightsDense) {
 // A one-node model: input x [1, 4] -> op -> y.
 std::string write_single_op_model(const std::string& op,
                                   const std::string& name) {
-  onnx::ModelProto model;
-  model.set_ir_version(8);
-  model.add_opset_import()->set_version(13);
+  onnx::ModelProto model = new_model(13);
   auto* graph = model.mutable_graph();
   auto* node = graph->add_node();
   node->set_op_type(op);
   node->set_name(name);
   node->add_input("x");
   node->add_output("y");
-  for (const char* io : {"x", "y"}) {
-    auto* v = io[0] == 'x' ? graph->add_input() : graph->add_output();
-    v->set_name(io);
-    auto* t = v->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(onnx::TensorProto::FLOAT);
-    t->mutable_shape()->add_dim()->set_dim_value(1);
-    t->mutable_shape()->add_dim()->set_dim_value(4);
-  }
-  const std::string path = temp_path(op + ".onnx");
-  std::ofstream out(path, std::ios::binary);
-  model.SerializeToOstream(&out);
-  return path;
+  declare_float(graph->add_input(), "x", {1, 4});
+  declare_float(graph->add_output(), "y", {1, 4});
+  return write_onnx(model, op + ".onnx");
 }
 
 // y = x · Wᵀ + b as one Gemm, W [out × in] zero outside 8x1 blocks (a
@@ -147,9 +168,7 @@ struct BlockPrunedGemm {
       }
     }
     for (float& v : b) v = u(rng);
-    onnx::ModelProto model;
-    model.set_ir_version(8);
-    model.add_opset_import()->set_version(13);
+    onnx::ModelProto model = new_model(13);
     auto* graph = model.mutable_graph();
     auto* node = graph->add_node();
     node->set_op_type("Gemm");
@@ -170,18 +189,9 @@ struct BlockPrunedGemm {
     };
     add_init("W", w, {int64_t(out), int64_t(in)});
     add_init("B", b, {int64_t(out)});
-    for (const char* io : {"x", "y"}) {
-      auto* v = io[0] == 'x' ? graph->add_input() : graph->add_output();
-      v->set_name(io);
-      auto* t = v->mutable_type()->mutable_tensor_type();
-      t->set_elem_type(onnx::TensorProto::FLOAT);
-      t->mutable_shape()->add_dim()->set_dim_param("batch");
-      t->mutable_shape()->add_dim()->set_dim_value(
-          int64_t(io[0] == 'x' ? in : out));
-    }
-    path = temp_path("block_pruned.onnx");
-    std::ofstream file(path, std::ios::binary);
-    model.SerializeToOstream(&file);
+    declare_float(graph->add_input(), "x", {-1, int64_t(in)});
+    declare_float(graph->add_output(), "y", {-1, int64_t(out)});
+    path = write_onnx(model, "block_pruned.onnx");
   }
 
   std::vector<float> reference(const std::vector<float>& x, size_t n) const {
@@ -304,19 +314,9 @@ namespace {
 // Returns the .onnx file's path.
 template <class Edit>
 std::string model_with(Edit edit, const std::string& name = "edited.onnx") {
-  onnx::ModelProto model;
-  model.set_ir_version(8);
-  model.add_opset_import()->set_version(13);
+  onnx::ModelProto model = new_model(13);
   auto* g = model.mutable_graph();
-  auto* in = g->add_input();
-  in->set_name("x");
-  in->mutable_type()->mutable_tensor_type()->set_elem_type(
-      onnx::TensorProto::FLOAT);
-  in->mutable_type()
-      ->mutable_tensor_type()
-      ->mutable_shape()
-      ->add_dim()
-      ->set_dim_value(2);
+  declare_float(g->add_input(), "x", {2});
   g->add_output()->set_name("y");
   auto* c = g->add_initializer();
   c->set_name("c");
@@ -325,10 +325,7 @@ std::string model_with(Edit edit, const std::string& name = "edited.onnx") {
   c->add_float_data(1);
   c->add_float_data(2);
   edit(g);
-  const std::string path = spruce::testing::temp_path(name);
-  std::ofstream out(path, std::ios::binary);
-  model.SerializeToOstream(&out);
-  return path;
+  return write_onnx(model, name);
 }
 
 // Malformed graphs a hostile or broken exporter could produce: each is an
@@ -413,15 +410,9 @@ TEST(OnnxImport, ConstantFoldingOnOrOffConvertsToTheSameGraph) {
 // indices, one negative.
 TEST(OnnxImport, GatherOfActivationsAlongAnyAxis) {
   auto model_for = [](const std::string& file, bool scalar) {
-    onnx::ModelProto model;
-    model.set_ir_version(8);
-    model.add_opset_import()->set_version(13);
+    onnx::ModelProto model = new_model(13);
     auto* g = model.mutable_graph();
-    auto* in = g->add_input();
-    in->set_name("x");
-    auto* t = in->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int d : {2, 3, 4}) t->mutable_shape()->add_dim()->set_dim_value(d);
+    declare_float(g->add_input(), "x", {2, 3, 4});
     g->add_output()->set_name("y");
     auto* ids = g->add_initializer();
     ids->set_name("ids");
@@ -442,10 +433,7 @@ TEST(OnnxImport, GatherOfActivationsAlongAnyAxis) {
     axis->set_name("axis");
     axis->set_type(onnx::AttributeProto::INT);
     axis->set_i(1);
-    const std::string path = temp_path(file);
-    std::ofstream out(path, std::ios::binary);
-    model.SerializeToOstream(&out);
-    return path;
+    return write_onnx(model, file);
   };
   std::vector<float> x(24);
   for (size_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>(k);
@@ -587,21 +575,9 @@ namespace {
 template <class Edit>
 std::string lstm_error(Edit edit, const std::string& op = "LSTM") {
   const int64_t gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
-  onnx::ModelProto model;
-  model.set_ir_version(8);
-  model.add_opset_import()->set_version(14);
+  onnx::ModelProto model = new_model(14);
   auto* g = model.mutable_graph();
-  auto* x = g->add_input();
-  x->set_name("X");
-  x->mutable_type()->mutable_tensor_type()->set_elem_type(
-      onnx::TensorProto::FLOAT);
-  for (int64_t d : {5, 2, 3}) {
-    x->mutable_type()
-        ->mutable_tensor_type()
-        ->mutable_shape()
-        ->add_dim()
-        ->set_dim_value(d);
-  }
+  declare_float(g->add_input(), "X", {5, 2, 3});
   g->add_output()->set_name("Y_h");
   auto add_init = [&](const char* name, std::vector<int64_t> dims) {
     auto* t = g->add_initializer();
@@ -628,11 +604,7 @@ std::string lstm_error(Edit edit, const std::string& op = "LSTM") {
   hidden->set_type(onnx::AttributeProto::INT);
   hidden->set_i(2);
   edit(g, n);
-  const std::string path = spruce::testing::temp_path("lstm_refused.onnx");
-  std::ofstream out(path, std::ios::binary);
-  model.SerializeToOstream(&out);
-  out.close();
-  return convert_error(path);
+  return convert_error(write_onnx(model, "lstm_refused.onnx"));
 }
 
 // What the runtime cannot compute is refused at conversion, naming the node
