@@ -18,12 +18,21 @@ inline std::string fixture(const std::string& relative) {
   return std::string(SPRUCE_FIXTURES_DIR) + "/" + relative;
 }
 
-// A fresh path in a per-process temporary directory.
+// A path in a per-process temporary directory, removed with everything in
+// it when the test process exits (ctest runs each test as a process of its
+// own: without this, a run left thousands of directories in /tmp).
 inline std::string temp_path(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("spruce_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  struct Dir {
+    std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                 ("spruce_test_" + std::to_string(::getpid()));
+    Dir() { std::filesystem::create_directories(path); }
+    ~Dir() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  };
+  static const Dir dir;
+  return (dir.path / name).string();
 }
 
 // Whether `got` has `want`'s shape and every element within
