@@ -76,6 +76,21 @@ Fixtures:
                        depthwise convs, channel shuffle by view/transpose/
                        view(batch, -1, H, W)), dynamic batch, test data at
                        another batch.
+  swin_dynamic         torchvision's SwinTransformer, tiny (24x24 images, 4x4
+                       patches, 4x4 windows padded from a 6x6 grid, shifted
+                       windows, 2 stages of 2 blocks, width 16), every
+                       Linear and Conv pruned 80% per layer, dynamic batch,
+                       test data at another batch.
+  mobilenet_v3_small_dynamic, efficientnet_b0_dynamic, shufflenet_v2_dynamic
+                       torchvision's networks, narrow (mobilenet_v3_small at
+                       a quarter of its width; efficientnet_b0 at 0.15 of
+                       its width and a third of its depth; shufflenet_v2
+                       with 8-128 channels), 48x48 images; every Linear and
+                       non-depthwise Conv pruned 80% per layer, dynamic batch,
+                       test data at another batch. swin_dynamic_unfolded and
+                       shufflenet_v2_dynamic_unfolded: the same exported
+                       without constant folding (the other two export the
+                       same file either way).
   kws_conv1d           a Conv1d keyword spotter (Conv1d, BatchNorm1d, ReLU,
                        MaxPool1d, global average pool, Linear), pruned 80%,
                        dynamic batch, test data at another batch.
@@ -388,6 +403,53 @@ def architecture_fixtures(out_dir):
                         {"input": {0: "batch"}, "output": {0: "batch"}})
 
 
+def vision_fixtures(out_dir):
+    """swin_dynamic(_unfolded), mobilenet_v3_small_dynamic,
+    efficientnet_b0_dynamic, shufflenet_v2_dynamic(_unfolded) (see the
+    docstring)."""
+    import torchvision
+    from torchvision.models import efficientnet, mobilenetv3
+    torch.manual_seed(8)
+    # 24x24 images in 4x4 patches: a 6x6 grid that the 4x4 windows pad to
+    # 8x8, and shifted windows in the second block of each stage.
+    swin = torchvision.models.SwinTransformer(
+        patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 2],
+        window_size=[4, 4], num_classes=10)
+    setting, _ = mobilenetv3._mobilenet_v3_conf(
+        "mobilenet_v3_small", width_mult=0.25)
+    mobilenet = mobilenetv3.MobileNetV3(setting, 64, num_classes=10)
+    setting, _ = efficientnet._efficientnet_conf(
+        "efficientnet_b0", width_mult=0.15, depth_mult=0.34)
+    effnet = efficientnet.EfficientNet(setting, 0.2, num_classes=10,
+                                       last_channel=128)
+    shufflenet = torchvision.models.ShuffleNetV2(
+        [2, 2, 2], [8, 16, 32, 64, 128], num_classes=10)
+    batch = {"input": {0: "batch"}, "output": {0: "batch"}}
+    for name, model, size in (("swin", swin, 24),
+                              ("mobilenet_v3_small", mobilenet, 48),
+                              ("efficientnet_b0", effnet, 48),
+                              ("shufflenet_v2", shufflenet, 48)):
+        model.eval()
+        for m in model.modules():  # depthwise convolutions stay dense
+            if isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and
+                                            m.groups == 1):
+                prune.l1_unstructured(m, "weight", amount=0.8)
+                prune.remove(m, "weight")
+        # BatchNorm statistics other than the identity's.
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+        for folding, suffix in ((True, "_dynamic"), (False, "_dynamic_unfolded")):
+            # Without folding the two CNNs export the same file: one kept.
+            if not folding and name in ("mobilenet_v3_small",
+                                        "efficientnet_b0"):
+                continue
+            save_at_other_shape(out_dir, name + suffix, model,
+                                torch.randn(2, 3, size, size),
+                                torch.randn(3, 3, size, size), batch, folding)
+
+
 def lstm_fixtures(out_dir):
     model = Lstm()
     params = lstm_params(model)
@@ -501,10 +563,10 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
     parser.add_argument("--only", nargs="*",
                         help="build only these groups: mlp lstm cnn bert "
-                             "unfolded gru architectures")
+                             "unfolded gru architectures vision")
     args = parser.parse_args()
     only = set(args.only or ["mlp", "lstm", "cnn", "bert", "unfolded", "gru",
-                             "architectures"])
+                             "architectures", "vision"])
     # These seed themselves: the others keep their weights.
     if "unfolded" in only:
         unfolded_fixture(args.out)
@@ -512,6 +574,8 @@ def main():
         gru_rnn_fixtures(args.out)
     if "architectures" in only:
         architecture_fixtures(args.out)
+    if "vision" in only:
+        vision_fixtures(args.out)
     torch.manual_seed(0)
     if "bert" in only:
         bert_fixture(args.out)

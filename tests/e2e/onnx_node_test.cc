@@ -267,6 +267,9 @@ TEST(OnnxIndices, OutOfRangeIndicesAreErrorsNamingThem) {
        "index 2 at position 3 is outside [-2, 2)"},
       {"test_nllloss_NC", 1, 1, 5,
        "target 5 at position 1 is not a class in [0, 5)"},
+      {"test_scatternd", 1, 1, -5, "index -5 at position 1 is outside [-4, 4)"},
+      {"test_scatter_elements_with_axis", 1, 0, 5,
+       "index 5 at position 0 is outside [-5, 5)"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

@@ -38,7 +38,8 @@ TEST_P(TorchFixture, MatchesPyTorch) {
 // same modes: every pruned Conv or Linear on the sparse kernels, the timed
 // choice, and everything on oneDNN. The BERT fixture has int64 inputs and
 // padded positions; the decoders (exported with dynamic batch and sequence,
-// folded and not) and the Conv1d keyword spotter (dynamic batch) run at a
+// folded and not), the Conv1d keyword spotter and the torchvision networks
+// (Swin, MobileNet v3, EfficientNet, ShuffleNet v2; dynamic batch) run at a
 // shape other than the one they were exported at.
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, TorchFixture,
@@ -49,7 +50,10 @@ INSTANTIATE_TEST_SUITE_P(
                       "encoder_prenorm_dynamic",
                       "encoder_prenorm_dynamic_unfolded", "vit_dynamic",
                       "vit_dynamic_unfolded", "mlp_activations_dynamic",
-                      "shuffle_unit_dynamic", "kws_conv1d"),
+                      "shuffle_unit_dynamic", "kws_conv1d", "swin_dynamic",
+                      "swin_dynamic_unfolded", "mobilenet_v3_small_dynamic",
+                      "efficientnet_b0_dynamic", "shufflenet_v2_dynamic",
+                      "shufflenet_v2_dynamic_unfolded"),
     testing::FixtureName());
 
 // The same fixtures with Highway's dispatch pinned to each SIMD target the

@@ -400,14 +400,67 @@ void Importer::import_node(const onnx::NodeProto& node, int index) {
   const size_t first = model_.nodes.size();
   (this->*rule->import)(named);
   fold_constant_nodes(first);
+  if (rule->elementwise()) restore_broadcast_shape(named);
+}
+
+// The runtime stores a scalar as [1]; an elementwise op folded from
+// constants gets back the shape ONNX gives it (a scalar stays a scalar, so
+// that an Unsqueeze of it is [1], as in Swin's padding arithmetic).
+void Importer::restore_broadcast_shape(const onnx::NodeProto& node) {
+  const auto out = constants_.find(node.output(0));
+  if (out == constants_.end()) return;
+  Shape shape;
+  for (const std::string& in : node.input()) {
+    if (in.empty()) continue;
+    const auto c = constants_.find(in);
+    if (c == constants_.end() ||
+        !broadcast_shape(shape, c->second.shape, &shape)) {
+      return;
+    }
+  }
+  if (element_count(shape) == element_count(out->second.shape)) {
+    out->second.shape = std::move(shape);
+  }
 }
 
 // Folds a node whose inputs are all constants. Returns false if any input
 // is an activation.
 bool Importer::try_fold(const onnx::NodeProto& node) {
   if (node.input_size() == 0) return false;
+  // Zeros of a known shape (PyTorch's F.pad builds its pads list with
+  // ConstantOfShape) and sizes known at conversion are constants when
+  // everything else the node reads is (Swin's attention mask is built from
+  // both).
+  auto known = [&](const std::string& in) {
+    const View* v = view(in);
+    return v != nullptr && all_sizes_known(*v) &&
+           (v->kind == View::Kind::kShapeValue ||
+            (v->kind == View::Kind::kZeros &&
+             element_count(v->sym) <= kMaxActivationElements));
+  };
   for (const std::string& in : node.input()) {
-    if (!in.empty() && !is_constant(in)) return false;
+    if (!in.empty() && !is_constant(in) && !known(in)) return false;
+  }
+  for (const std::string& in : node.input()) {
+    if (in.empty() || is_constant(in)) continue;
+    const View& v = views_.at(in);
+    Constant c;
+    c.dtype = dtype_of(in);
+    c.is_float = !is_integer(c.dtype);
+    if (v.kind == View::Kind::kShapeValue) {
+      c.is_float = false;
+      c.i = v.sym;
+      if (!v.scalar) c.shape = {static_cast<int64_t>(c.i.size())};
+    } else {
+      c.shape = v.sym;
+      if (c.is_float) {
+        c.f.resize(element_count(c.shape));
+      } else {
+        c.i.resize(element_count(c.shape));
+      }
+    }
+    views_.erase(in);
+    constants_[in] = std::move(c);
   }
   const std::string& op = node.op_type();
   const bool binary = op == "Mul" || op == "Add" || op == "Sub" || op == "Div";
@@ -430,6 +483,14 @@ bool Importer::try_fold(const onnx::NodeProto& node) {
   if (node.input_size() != (binary ? 2 : 1)) {
     fail(node, "expected " + std::to_string(binary ? 2 : 1) + " inputs, has " +
                    std::to_string(node.input_size()));
+  }
+  // Broadcasting other than by a scalar runs as the runtime's op.
+  if (binary &&
+      constants_.at(node.input(0)).shape !=
+          constants_.at(node.input(1)).shape &&
+      constants_.at(node.input(0)).f.size() != 1 &&
+      constants_.at(node.input(1)).f.size() != 1) {
+    return false;
   }
   Constant result;
   if (op == "Identity") {
@@ -957,9 +1018,15 @@ void Importer::evaluate_shape_op(const onnx::NodeProto& node, View* out) const {
       const bool a_sym = a <= -2, b_sym = b <= -2;
       if (op == "Mul" && (a == 0 || b == 0)) {
         r.push_back(0);
+      } else if (op == "Mul" && a_sym != b_sym && (a >= 1 || b >= 1)) {
+        r.push_back(a_sym ? scaled_symbol(a, b) : scaled_symbol(b, a));
+      } else if (op == "Div" && a_sym && b >= 1 &&
+                 symbol_factor(a).second % b == 0) {
+        const auto [base, factor] = symbol_factor(a);
+        r.push_back(scaled_symbol(base, factor / b));
       } else if (op == "Mul" && (a_sym || b_sym) && (a_sym || a >= 1) &&
                  (b_sym || b >= 1)) {
-        r.push_back(a == 1 ? b : b == 1 ? a : fresh_symbol());
+        r.push_back(fresh_symbol());
       } else if (op == "Add" && (a_sym || b_sym) && (a_sym || a >= 0) &&
                  (b_sym || b >= 0)) {
         r.push_back(a == 0 ? b : b == 0 ? a : fresh_symbol());
@@ -1007,13 +1074,39 @@ void Importer::evaluate_shape_op(const onnx::NodeProto& node, View* out) const {
 
 int64_t Importer::fresh_symbol() const { return next_fresh_symbol_--; }
 
+bool Importer::all_sizes_known(const View& v) {
+  return v.sym_known && std::all_of(v.sym.begin(), v.sym.end(),
+                                    [](int64_t d) { return d >= 0; });
+}
+
+std::pair<int64_t, int64_t> Importer::symbol_factor(int64_t symbol) const {
+  const auto it = scaled_.find(symbol);
+  return it != scaled_.end() ? it->second : std::make_pair(symbol, int64_t{1});
+}
+
+int64_t Importer::scaled_symbol(int64_t symbol, int64_t factor) const {
+  const auto [base, k] = symbol_factor(symbol);
+  int64_t product = 0;
+  if (__builtin_mul_overflow(k, factor, &product)) return fresh_symbol();
+  if (product == 1) return base;
+  const auto known = scaled_ids_.find({base, product});
+  if (known != scaled_ids_.end()) return known->second;
+  const int64_t s = fresh_symbol();
+  scaled_[s] = {base, product};
+  scaled_ids_[{base, product}] = s;
+  return s;
+}
+
 bool Importer::track_shape_values(const onnx::NodeProto& node) {
   const std::string& op = node.op_type();
   const std::string& first = node.input_size() > 0 ? node.input(0) : "";
   const bool zeros_in = is_view(first, View::Kind::kZeros) ||
                         (is_constant(first) && all_zero(constants_.at(first)));
+  // A Slice of zeros whose shape is known folds like any constant.
+  const bool known_zeros =
+      is_view(first, View::Kind::kZeros) && all_sizes_known(*view(first));
   if ((op == "Expand" || op == "Slice") && zeros_in &&
-      !(op == "Slice" && is_constant(first))) {
+      !(op == "Slice" && (is_constant(first) || known_zeros))) {
     // Expand: the zeros' shape when its target and input are known (sizes
     // <= -2 symbolic), for a consumer that materializes them.
     std::optional<Shape> from = shape_of(first);
@@ -1051,10 +1144,7 @@ bool Importer::track_shape_values(const onnx::NodeProto& node) {
     for (const std::string& in : node.input()) {
       const View* v = view(in);
       if (v == nullptr || v->kind != View::Kind::kShapeValue) continue;
-      if (!v->sym_known || std::any_of(v->sym.begin(), v->sym.end(),
-                                       [](int64_t d) { return d < 0; })) {
-        return false;
-      }
+      if (!all_sizes_known(*v)) return false;
     }
     for (const std::string& in : node.input()) {
       const View* v = view(in);

@@ -104,6 +104,7 @@ class Importer {
   // Folds a node whose inputs are all constants. Returns false if any input
   // is an activation.
   bool try_fold(const onnx::NodeProto& node);
+  void restore_broadcast_shape(const onnx::NodeProto& node);
 
   static bool ends_with(const std::string& s, const std::string& suffix);
 
@@ -181,6 +182,9 @@ class Importer {
   };
 
   std::string describe(const View& v) const;
+  // Whether a shape value's integers (or zeros' shape) are all known at
+  // conversion: no symbolic or unknown size.
+  static bool all_sizes_known(const View& v);
 
   const View* view(const std::string& name) const;
   bool is_view(const std::string& name, View::Kind kind) const;
@@ -341,6 +345,14 @@ class Importer {
   // no input dimension behind them, far below the inputs' symbols.
   int64_t fresh_symbol() const;
   mutable int64_t next_fresh_symbol_ = -(int64_t{1} << 40);
+  // A size that is a symbol times a constant (Swin's batch × windows,
+  // divided back by the windows): one symbol per (symbol, factor), so that
+  // equal products are equal and a division by a factor gives the symbol.
+  int64_t scaled_symbol(int64_t symbol, int64_t factor) const;
+  // A symbol as (base symbol, factor): (s, 1) unless made by scaled_symbol.
+  std::pair<int64_t, int64_t> symbol_factor(int64_t symbol) const;
+  mutable std::map<int64_t, std::pair<int64_t, int64_t>> scaled_;
+  mutable std::map<std::pair<int64_t, int64_t>, int64_t> scaled_ids_;
   std::map<int64_t, std::pair<uint32_t, size_t>> symbol_origin_;
 };
 
@@ -351,6 +363,7 @@ struct ImportRule {
     kEmptyInputs = 1,         // optional inputs may be absent ("")
     kUnnamedFirstOutput = 2,  // output 0 may be absent (LSTM's Y)
     kBeforeFolding = 4,       // runs before shape tracking and folding
+    kElementwise = 8,  // output shape: the inputs' broadcast (a scalar's is {})
   };
   void (Importer::*import)(const onnx::NodeProto& node);
   std::vector<std::string> op_types;
@@ -364,6 +377,7 @@ struct ImportRule {
     return (flags & kUnnamedFirstOutput) != 0;
   }
   bool before_folding() const { return (flags & kBeforeFolding) != 0; }
+  bool elementwise() const { return (flags & kElementwise) != 0; }
 };
 
 // The rule for an ONNX op type (standard domain), or null.

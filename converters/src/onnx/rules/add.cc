@@ -55,7 +55,7 @@ void Importer::add_node(const onnx::NodeProto& node, OpKind op) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(add, {"Add"}, ImportRule::kNone,
+SPRUCE_ONNX_RULE(add, {"Add"}, ImportRule::kElementwise,
                  /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

@@ -103,7 +103,7 @@ void Importer::import_binary(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), model_.values[acc].shape);
 }
 
-SPRUCE_ONNX_RULE(binary, binary_op_types(), ImportRule::kNone,
+SPRUCE_ONNX_RULE(binary, binary_op_types(), ImportRule::kElementwise,
                  /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

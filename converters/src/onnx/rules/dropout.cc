@@ -1,5 +1,5 @@
-// ONNX Dropout at inference: the input itself. Training mode (random
-// output) and the mask output are refused by name.
+// ONNX Dropout at inference: the input itself. Training mode with a ratio
+// above 0 (random output) and a mask output that is read are refused by name.
 #include "onnx/importer.h"
 
 namespace spruce::converters {
@@ -10,9 +10,22 @@ void Importer::import_dropout(const onnx::NodeProto& node) {
     const Constant& training = constant(node, node.input(2));
     const bool on = (!training.i.empty() && training.i[0] != 0) ||
                     (!training.f.empty() && training.f[0] != 0.0f);
-    if (on) fail(node, "training mode (a random output) is not supported");
+    // A ratio of 0 drops nothing, in training mode too (torchvision's Swin
+    // calls F.dropout(attn, p=0.0) with training left on). ONNX's default
+    // ratio is 0.5.
+    bool drops = true;
+    if (!node.input(1).empty()) {
+      const Constant& ratio = constant(node, node.input(1));
+      drops = ratio.is_float ? ratio.f.empty() || ratio.f[0] != 0.0f
+                             : ratio.i.empty() || ratio.i[0] != 0;
+    }
+    if (on && drops) {
+      fail(node, "training mode (a random output) is not supported");
+    }
   }
-  if (node.output_size() > 1 && !node.output(1).empty()) {
+  // The mask output is accepted when nothing reads it (PyTorch names it).
+  if (node.output_size() > 1 && !node.output(1).empty() &&
+      readers_.count(node.output(1)) != 0) {
     fail(node, "the mask output is not supported");
   }
   values_[node.output(0)] = value_of(node, node.input(0));

@@ -21,7 +21,7 @@ void Importer::import_relu(const onnx::NodeProto& node) {
   model_.nodes.push_back(std::move(n));
 }
 
-SPRUCE_ONNX_RULE(relu, {"Relu"}, ImportRule::kNone,
+SPRUCE_ONNX_RULE(relu, {"Relu"}, ImportRule::kElementwise,
                  /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

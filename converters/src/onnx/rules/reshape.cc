@@ -145,10 +145,13 @@ void Importer::reshape_any(const onnx::NodeProto& node) {
           ys.push_back(t);
           continue;
         }
+        // A size computed from dynamic ones: inferred at run time, and kept
+        // as the output's size for the shape arithmetic that reads it
+        // (Swin divides its batch × windows back by the windows).
         if (infer != target->size()) fail(node, "two sizes are unknown");
         infer = i;
         spec.push_back(-1);
-        ys.push_back(-1);
+        ys.push_back(t);
       } else if (t == -1) {
         if (infer != target->size()) fail(node, "two sizes are unknown");
         infer = i;
@@ -171,6 +174,8 @@ void Importer::reshape_any(const onnx::NodeProto& node) {
           total = known_product(node, total, d);
         }
       }
+      const int64_t computed = ys[infer];
+      ys[infer] = -1;
       for (size_t i = 0; i < ys.size(); ++i) {
         if (i == infer) continue;
         const auto match = symbols.find(ys[i]);
@@ -190,6 +195,8 @@ void Importer::reshape_any(const onnx::NodeProto& node) {
         // Known whatever the dynamic sizes: the runtime is told it (it
         // cannot cancel sizes it sees only as unknown).
         spec[infer] = ys[infer];
+      } else {
+        ys[infer] = computed;
       }
     }
   }

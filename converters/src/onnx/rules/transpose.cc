@@ -22,7 +22,9 @@ void Importer::import_transpose(const onnx::NodeProto& node) {
                               layer->name + "'");
     return;
   }
-  const uint32_t source = value_of(node, node.input(0));
+  // A constant (of a rank other than 2, which folds at once) becomes a
+  // Constant node; the Transpose that reads it folds when materialized.
+  const uint32_t source = operand(node, node.input(0));
   View& v = add_view(node, View::Kind::kTranspose);
   v.source = source;
   v.perm = perm;

@@ -73,7 +73,7 @@ void Importer::import_unary(const onnx::NodeProto& node) {
 }
 
 // The op types: every ONNX name in ops/unary_list.inc.
-SPRUCE_ONNX_RULE(unary, unary_op_types(), ImportRule::kNone,
+SPRUCE_ONNX_RULE(unary, unary_op_types(), ImportRule::kElementwise,
                  /*weight_inputs=*/{});
 
 }  // namespace spruce::converters

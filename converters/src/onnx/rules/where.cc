@@ -12,7 +12,7 @@ void Importer::import_where(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), shape);
 }
 
-SPRUCE_ONNX_RULE(where, {"Where"}, ImportRule::kNone,
+SPRUCE_ONNX_RULE(where, {"Where"}, ImportRule::kElementwise,
                  /*weight_inputs=*/{});
 
 }  // namespace spruce::converters
