@@ -4,7 +4,9 @@
 torchvision resnet18 and mobilenet_v2 (random initialisation: no model hub
 is reachable, and sparsity, not accuracy, sets the speed), each exported
 dense and pruned to 90% with global L1 magnitude pruning over every Conv and
-Linear weight (torch.nn.utils.prune.global_unstructured, then prune.remove),
+Linear weight (torch.nn.utils.prune.global_unstructured, then prune.remove);
+with --per-layer, any torchvision model also pruned to 90% per layer
+(<model>_90l: each non-depthwise Conv and each Linear on its own),
 as ONNX opset 13 with a dynamic batch, beside a reference input and output
 (test_data_set_0, as ONNX's backend tests lay them out), and the PyTorch
 weights (weights.pt, a state dict) that bench/torch_model.py times eager.
@@ -48,6 +50,22 @@ def prune_global(model, amount):
     prune.global_unstructured(params, pruning_method=prune.L1Unstructured,
                               amount=amount)
     for m, n in params:
+        prune.remove(m, n)
+    zeros = sum(int((getattr(m, n) == 0).sum()) for m, n in params)
+    total = sum(getattr(m, n).numel() for m, n in params)
+    return zeros / total
+
+
+def prune_per_layer(model, amount):
+    """L1 magnitude pruning of each non-depthwise Conv and each Linear to
+    `amount` on its own (the pruning that issue 19 measures: global pruning
+    leaves the early layers too dense to pay). Depthwise convolutions, a
+    few parameters each, stay dense."""
+    params = [(m, "weight") for m in model.modules()
+              if isinstance(m, nn.Linear) or
+              (isinstance(m, nn.Conv2d) and m.groups == 1)]
+    for m, n in params:
+        prune.l1_unstructured(m, n, amount=amount)
         prune.remove(m, n)
     zeros = sum(int((getattr(m, n) == 0).sum()) for m, n in params)
     total = sum(getattr(m, n).numel() for m, n in params)
@@ -134,21 +152,31 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="build/models")
     parser.add_argument("--models", default="resnet18,mobilenet_v2,bert")
+    parser.add_argument("--per-layer", default="",
+                        help="comma-separated torchvision models to build "
+                             "dense and 90%% pruned per layer (<name>_90l), "
+                             "e.g. resnet18,resnet34,resnet50,mobilenet_v2,"
+                             "mobilenet_v3_large,efficientnet_b0")
     args = parser.parse_args()
     if "bert" in args.models.split(","):
         make_bert(args.out)
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    for name in [m for m in args.models.split(",") if m != "bert"]:
-        for sparsity in (0, 90):
-            torch.manual_seed(0)
-            model = getattr(torchvision.models, name)()
-            randomize_batchnorm(model)
-            achieved = prune_global(model, sparsity / 100) if sparsity else 0
-            directory = os.path.join(args.out, f"{name}_{sparsity}")
-            export(model, x, directory)
-            print(f"{directory}: sparsity {achieved:.3f}, "
-                  f"{os.path.getsize(os.path.join(directory, 'model.onnx'))} "
-                  "bytes")
+    # (model, sparsity, suffix): "" global pruning, "l" per layer.
+    runs = [(m, s, "") for m in args.models.split(",") if m and m != "bert"
+            for s in (0, 90)]
+    runs += [(m, s, "l" if s else "") for m in args.per_layer.split(",") if m
+             for s in (0, 90)]
+    for name, sparsity, kind in dict.fromkeys(runs):
+        torch.manual_seed(0)
+        model = getattr(torchvision.models, name)()
+        randomize_batchnorm(model)
+        pruning = prune_per_layer if kind == "l" else prune_global
+        achieved = pruning(model, sparsity / 100) if sparsity else 0
+        directory = os.path.join(args.out, f"{name}_{sparsity}{kind}")
+        export(model, x, directory)
+        print(f"{directory}: sparsity {achieved:.3f}, "
+              f"{os.path.getsize(os.path.join(directory, 'model.onnx'))} "
+              "bytes")
 
 
 if __name__ == "__main__":

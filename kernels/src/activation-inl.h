@@ -1,5 +1,6 @@
 // Activations applied as outputs are written, for every Highway target: ReLU,
-// GELU (the erf form, PyTorch's nn.GELU default), sigmoid and tanh.
+// ReLU6, GELU (the erf form, PyTorch's nn.GELU default), sigmoid, tanh,
+// SiLU, HardSwish and HardSigmoid.
 //
 // Included once per target by a Highway source (after foreach_target.h), so
 // it uses the per-target include guard idiom of Highway's own -inl.h files.
@@ -29,6 +30,14 @@ HWY_INLINE V Sigmoid(D d, V x) {
   const auto t =
       hn::Min(hn::Max(hn::Neg(x), hn::Set(d, -88.0f)), hn::Set(d, 88.0f));
   return hn::Div(one, hn::Add(one, hn::Exp(d, t)));
+}
+
+// min(max(x / 6 + 1/2, 0), 1), PyTorch's Hardsigmoid (ONNX HardSigmoid with
+// alpha 1/6, beta 1/2); x times it is HardSwish.
+template <class D, class V>
+HWY_INLINE V HardSigmoid(D d, V x) {
+  const auto t = hn::MulAdd(x, hn::Set(d, 1.0f / 6.0f), hn::Set(d, 0.5f));
+  return hn::Min(hn::Max(t, hn::Zero(d)), hn::Set(d, 1.0f));
 }
 
 // erfc(z) for z >= 0 as t * e^(-z^2 + P(t)), t = 1 / (1 + z/2): the
@@ -92,6 +101,12 @@ HWY_INLINE V Activate(D d, V v, Activation activation) {
       return Sigmoid(d, v);
     case Activation::kTanh:
       return hn::Tanh(d, v);
+    case Activation::kSilu:
+      return hn::Mul(v, Sigmoid(d, v));
+    case Activation::kHardSwish:
+      return hn::Mul(v, HardSigmoid(d, v));
+    case Activation::kHardSigmoid:
+      return HardSigmoid(d, v);
   }
   return v;
 }

@@ -23,6 +23,12 @@ double activate_reference(double v, Activation activation) {
       return 1.0 / (1.0 + std::exp(-v));
     case Activation::kTanh:
       return std::tanh(v);
+    case Activation::kSilu:
+      return v / (1.0 + std::exp(-v));
+    case Activation::kHardSwish:
+      return v * std::min(std::max(v + 3.0, 0.0), 6.0) / 6.0;
+    case Activation::kHardSigmoid:
+      return std::min(std::max(v / 6.0 + 0.5, 0.0), 1.0);
   }
   return v;
 }

@@ -83,6 +83,12 @@ const char* activation_name(kernels::Activation activation) {
       return "sigmoid";
     case kernels::Activation::kTanh:
       return "tanh";
+    case kernels::Activation::kSilu:
+      return "silu";
+    case kernels::Activation::kHardSwish:
+      return "hardswish";
+    case kernels::Activation::kHardSigmoid:
+      return "hardsigmoid";
   }
   return "?";
 }

@@ -14,7 +14,12 @@ constexpr ActivationCode kActivationCodes[] = {
     {kernels::Activation::kNone, 0},
     {kernels::Activation::kRelu, 1},
     {kernels::Activation::kGelu, 2},
+    {kernels::Activation::kSigmoid, 3},
+    {kernels::Activation::kTanh, 4},
     {kernels::Activation::kRelu6, 5},
+    {kernels::Activation::kSilu, 6},
+    {kernels::Activation::kHardSwish, 7},
+    {kernels::Activation::kHardSigmoid, 8},
 };
 
 }  // namespace

@@ -22,6 +22,17 @@ bool append_activation(kernels::Activation activation, dnnl::post_ops* ops) {
     case kernels::Activation::kRelu6:
       ops->append_eltwise(1.0f, alg::eltwise_clip, 0.0f, 6.0f);
       return true;
+    case kernels::Activation::kSilu:
+      ops->append_eltwise(1.0f, alg::eltwise_swish, 1.0f, 0.0f);
+      return true;
+    case kernels::Activation::kHardSwish:
+      ops->append_eltwise(1.0f, alg::eltwise_hardswish, 0.0f, 0.0f);
+      return true;
+    case kernels::Activation::kHardSigmoid:
+      // oneDNN 2.6 has no hardsigmoid: x / 6 + 1/2, then clipped to [0, 1].
+      ops->append_eltwise(1.0f, alg::eltwise_linear, 1.0f / 6.0f, 0.5f);
+      ops->append_eltwise(1.0f, alg::eltwise_clip, 0.0f, 1.0f);
+      return true;
   }
   return false;
 }

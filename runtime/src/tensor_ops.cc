@@ -86,6 +86,8 @@ void unary(UnaryOp op, float alpha, float beta, const float* in, size_t count,
       return vectorized(kernels::Activation::kGelu);
     case UnaryOp::kSigmoid:
       return vectorized(kernels::Activation::kSigmoid);
+    case UnaryOp::kHardSwish:
+      return vectorized(kernels::Activation::kHardSwish);
     default:
       break;
   }

@@ -5,6 +5,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -403,6 +404,89 @@ TEST(OnnxImport, ConstantFoldingOnOrOffConvertsToTheSameGraph) {
     }
   }
   EXPECT_EQ(unfolded.weights.size(), folded.weights.size());
+}
+
+// x · sigmoid(x) (SiLU) and x · hardsigmoid(x) (HardSwish below opset 14)
+// after a Linear become its epilogue activation, as does a Sigmoid alone;
+// the fused model computes what the ops did. With x read by a third node
+// nothing fuses.
+TEST(OnnxImport, GatedActivationsFuseIntoTheProducer) {
+  struct Case {
+    const char* gate;  // "" for a Sigmoid alone
+    bool extra_reader;
+    kernels::Activation fused;
+  };
+  const Case cases[] = {
+      {"Sigmoid", false, kernels::Activation::kSilu},
+      {"HardSigmoid", false, kernels::Activation::kHardSwish},
+      {"", false, kernels::Activation::kSigmoid},
+      {"Sigmoid", true, kernels::Activation::kNone},
+  };
+  std::vector<float> w(16);
+  for (size_t k = 0; k < w.size(); ++k) w[k] = 0.5f * std::sin(float(k));
+  const std::vector<float> x = {-4.0f, -1.0f, 0.5f, 3.0f,
+                                1.0f,  -2.0f, 5.0f, 0.0f};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.gate) + (c.extra_reader ? " read twice" : ""));
+    onnx::ModelProto model = new_model(13);
+    auto* g = model.mutable_graph();
+    declare_float(g->add_input(), "x", {2, 4});
+    g->add_output()->set_name("y");
+    auto* wt = g->add_initializer();
+    wt->set_name("w");
+    wt->set_data_type(onnx::TensorProto::FLOAT);
+    wt->add_dims(4);
+    wt->add_dims(4);
+    for (float v : w) wt->add_float_data(v);
+    auto add_node = [&](const char* op, std::vector<std::string> in,
+                        const std::string& out) {
+      auto* n = g->add_node();
+      n->set_op_type(op);
+      n->set_name(out);
+      for (const std::string& i : in) n->add_input(i);
+      n->add_output(out);
+      return n;
+    };
+    add_node("MatMul", {"x", "w"}, "h");
+    if (*c.gate == '\0') {
+      add_node("Sigmoid", {"h"}, "y");
+    } else {
+      auto* gate = add_node(c.gate, {"h"}, "s");
+      if (std::string(c.gate) == "HardSigmoid") {
+        auto* alpha = gate->add_attribute();
+        alpha->set_name("alpha");
+        alpha->set_type(onnx::AttributeProto::FLOAT);
+        alpha->set_f(1.0f / 6.0f);
+      }
+      add_node("Mul", {"h", "s"}, c.extra_reader ? "m" : "y");
+      if (c.extra_reader) add_node("Add", {"m", "h"}, "y");
+    }
+    const std::string onnx_path = write_onnx(model, "gated.onnx");
+    const ModelDef def = import_onnx(onnx_path, {}, nullptr);
+    EXPECT_EQ(def.nodes[0].op, OpKind::kLinear);
+    EXPECT_EQ(activation_of(def.nodes[0].attrs), c.fused);
+    EXPECT_EQ(def.nodes.size(), c.extra_reader ? 4u : 1u);
+    const std::string path = temp_path("gated.spruce");
+    convert_onnx_file(onnx_path, path, {});
+    const std::vector<Tensor> out =
+        Engine::load(path).run({{"x", x.data(), {2, 4}}});
+    ASSERT_EQ(out[0].shape(), (Shape{2, 4}));
+    for (size_t r = 0; r < 2; ++r) {
+      for (size_t j = 0; j < 4; ++j) {
+        double h = 0;
+        for (size_t k = 0; k < 4; ++k) h += x[r * 4 + k] * w[k * 4 + j];
+        const double sig = 1.0 / (1.0 + std::exp(-h));
+        const double hard = std::min(std::max(h / 6.0 + 0.5, 0.0), 1.0);
+        const double want = *c.gate == '\0' ? sig
+                            : std::string(c.gate) == "Sigmoid"
+                                ? h * sig + (c.extra_reader ? h : 0.0)
+                                : h * hard;
+        EXPECT_NEAR(out[0].data()[r * 4 + j], want,
+                    1e-5 + 1e-5 * std::abs(want))
+            << r << ", " << j;
+      }
+    }
+  }
 }
 
 // Gather of activations along an axis other than 0, as ViT takes its class

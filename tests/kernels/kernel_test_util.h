@@ -13,8 +13,9 @@ namespace spruce::kernels::test_util {
 
 // Every activation the kernels fuse.
 inline constexpr Activation kActivations[] = {
-    Activation::kNone,    Activation::kRelu, Activation::kGelu,
-    Activation::kSigmoid, Activation::kTanh, Activation::kRelu6};
+    Activation::kNone,    Activation::kRelu,      Activation::kGelu,
+    Activation::kSigmoid, Activation::kTanh,      Activation::kRelu6,
+    Activation::kSilu,    Activation::kHardSwish, Activation::kHardSigmoid};
 
 // Random weights where a fraction `sparsity` of entries is exactly 0.
 inline std::vector<float> random_sparse(size_t rows, size_t cols,

@@ -104,6 +104,7 @@ class Importer {
   // Folds a node whose inputs are all constants. Returns false if any input
   // is an activation.
   bool try_fold(const onnx::NodeProto& node);
+  bool fuse_gated_activation(const onnx::NodeProto& node);
   void restore_broadcast_shape(const onnx::NodeProto& node);
 
   static bool ends_with(const std::string& s, const std::string& suffix);
@@ -355,6 +356,12 @@ class Importer {
   mutable std::map<std::pair<int64_t, int64_t>, int64_t> scaled_ids_;
   std::map<int64_t, std::pair<uint32_t, size_t>> symbol_origin_;
 };
+
+// The epilogue activation that is the unary function `op` with these
+// parameters, if the kernels have one (Sigmoid, Tanh, HardSwish, PyTorch's
+// HardSigmoid).
+std::optional<kernels::Activation> epilogue_activation(UnaryOp op, float alpha,
+                                                       float beta);
 
 // One import rule: the op types it takes and how.
 struct ImportRule {

@@ -10,11 +10,39 @@ class BinaryNode final : public NodeOp {
  public:
   explicit BinaryNode(const OpInit& init)
       : NodeOp(init), op_(op_of(init.node)) {}
+  // Channels-last between convolutions when each input is either the
+  // output's shape or one value per image and channel ([N or 1, C or 1, 1,
+  // 1]: squeeze-excite's scale), whose memory is the same in both layouts.
+  void plan_layouts(LayoutPlanner& planner) override {
+    const uint32_t a = node_.inputs[0];
+    const uint32_t b = node_.inputs[1];
+    if (planner.layout(a) != Layout::kChannelsLast &&
+        planner.layout(b) != Layout::kChannelsLast) {
+      return;
+    }
+    const Shape& as = graph_.values[a].shape;
+    const Shape& bs = graph_.values[b].shape;
+    const Shape& ys = graph_.values[node_.outputs[0]].shape;
+    auto fits = [&](const Shape& s) {
+      return s.size() == 4 && (s == ys || (s[2] == 1 && s[3] == 1));
+    };
+    if (ys.size() == 4 && fits(as) && fits(bs)) {
+      planner.set_layout(node_.outputs[0], Layout::kChannelsLast);
+    }
+  }
   void run(RunContext& ctx) const override {
-    const float* a = ctx.input(0);
-    const float* b = ctx.input(1);
-    binary(op_, a, ctx.input_shape(0), b, ctx.input_shape(1), ctx.output(),
-           ctx.output_shape());
+    const Layout layout = ctx.output_layout();
+    const float* a = ctx.input(0, layout);
+    const float* b = ctx.input(1, layout);
+    if (layout != Layout::kChannelsLast) {
+      binary(op_, a, ctx.input_shape(0), b, ctx.input_shape(1), ctx.output(),
+             ctx.output_shape());
+      return;
+    }
+    // NHWC memory as a row-major [N, H, W, C] tensor.
+    auto nhwc = [](const Shape& s) { return Shape{s[0], s[2], s[3], s[1]}; };
+    binary(op_, a, nhwc(ctx.input_shape(0)), b, nhwc(ctx.input_shape(1)),
+           ctx.output(), nhwc(ctx.output_shape()));
   }
   static BinaryOp op_of(const NodeDesc& node) {
     const int64_t code = node.attrs.get_int("op", 0);

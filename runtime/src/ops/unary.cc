@@ -1,6 +1,6 @@
 // Unary: y = f(x) elementwise, f the UnaryOp (ops/unary_list.inc) in
 // attribute "op" with its parameters "alpha" and "beta" (floats, defaults
-// from the list); in place when the plan allows.
+// from the list); in its input's layout, in place when the plan allows.
 #include "ops/op.h"
 #include "tensor_ops.h"
 
@@ -39,8 +39,13 @@ class UnaryNode final : public NodeOp {
  public:
   explicit UnaryNode(const OpInit& init)
       : NodeOp(init), p_(params_of(init.node.attrs)) {}
+  // Elementwise: in whatever layout its input is (channels-last between
+  // convolutions costs no reorder).
+  void plan_layouts(LayoutPlanner& planner) override {
+    planner.set_layout(node_.outputs[0], planner.layout(node_.inputs[0]));
+  }
   void run(RunContext& ctx) const override {
-    const float* x = ctx.input(0);
+    const float* x = ctx.input(0, ctx.output_layout());
     unary(p_.op, p_.alpha, p_.beta, x, element_count(ctx.output_shape()),
           ctx.output());
   }

@@ -32,6 +32,56 @@ std::vector<std::string> binary_op_types() {
 
 }  // namespace
 
+// x · sigmoid(x) (SiLU) and x · hardsigmoid(x) (HardSwish, as PyTorch
+// exports it below opset 14), where x comes from a Conv, Linear or Add that
+// nothing else reads: the gated activation in that node's epilogue. The
+// Sigmoid node is left without readers and dropped.
+bool Importer::fuse_gated_activation(const onnx::NodeProto& node) {
+  for (int k = 0; k < 2; ++k) {
+    const std::string& x = node.input(k);
+    const std::string& gate = node.input(1 - k);
+    const auto g = values_.find(gate);
+    if (g == values_.end() || readers_[gate] != 1 || readers_[x] != 2) {
+      continue;
+    }
+    const NodeDef* unary = nullptr;
+    for (auto n = model_.nodes.rbegin(); n != model_.nodes.rend(); ++n) {
+      if (!n->outputs.empty() && n->outputs[0] == g->second) {
+        unary = &*n;
+        break;
+      }
+    }
+    const auto xv = values_.find(x);
+    if (unary == nullptr || unary->op != OpKind::kUnary ||
+        xv == values_.end() || unary->inputs.at(0) != xv->second) {
+      continue;
+    }
+    const auto op = static_cast<UnaryOp>(unary->attrs.get_int("op", 0));
+    const std::optional<kernels::Activation> gate_act = epilogue_activation(
+        op, unary->attrs.get_float("alpha", 0), unary->attrs.get_float("beta", 0));
+    const kernels::Activation fused =
+        gate_act == kernels::Activation::kSigmoid ? kernels::Activation::kSilu
+        : gate_act == kernels::Activation::kHardSigmoid
+            ? kernels::Activation::kHardSwish
+            : kernels::Activation::kNone;
+    if (fused == kernels::Activation::kNone) continue;
+    // x's readers are the gate and this Mul: the target may take it over.
+    readers_[x] = 1;
+    NodeDef* target = fusable_activation_target(x);
+    readers_[x] = 2;
+    if (target == nullptr) continue;
+    set_activation(&target->attrs, fused);
+    report_->folded.push_back(
+        std::string("fused ") +
+        (fused == kernels::Activation::kSilu ? "SiLU" : "HardSwish") +
+        " (Mul '" + node.name() + "' of x and its gate) into '" +
+        target->name + "'");
+    take_over_output(target, node.output(0));
+    return true;
+  }
+  return false;
+}
+
 void Importer::import_binary(const onnx::NodeProto& node) {
   const std::string& type = node.op_type();
   const bool variadic =
@@ -48,6 +98,7 @@ void Importer::import_binary(const onnx::NodeProto& node) {
   } else {
     op = binary_imports().at(type);
   }
+  if (type == "Mul" && fuse_gated_activation(node)) return;
   if (node.input_size() == 1) {  // Max, Min, Sum or Mean of one tensor
     values_[node.output(0)] = value_of(node, node.input(0));
     return;

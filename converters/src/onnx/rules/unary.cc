@@ -39,6 +39,25 @@ std::vector<std::string> unary_op_types() {
 
 }  // namespace
 
+std::optional<kernels::Activation> epilogue_activation(UnaryOp op, float alpha,
+                                                       float beta) {
+  switch (op) {
+    case UnaryOp::kSigmoid:
+      return kernels::Activation::kSigmoid;
+    case UnaryOp::kTanh:
+      return kernels::Activation::kTanh;
+    case UnaryOp::kHardSwish:
+      return kernels::Activation::kHardSwish;
+    case UnaryOp::kHardSigmoid:  // PyTorch's form only
+      if (std::abs(alpha - 1.0f / 6.0f) < 1e-7f && beta == 0.5f) {
+        return kernels::Activation::kHardSigmoid;
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
 void Importer::import_unary(const onnx::NodeProto& node) {
   if (node.input_size() != 1) fail(node, "needs 1 input");
   const UnaryImport& u = unary_imports().at(node.op_type());
@@ -58,15 +77,26 @@ void Importer::import_unary(const onnx::NodeProto& node) {
       return;
     }
   }
+  // Activations the kernels' epilogue has fuse into the Conv, Linear or
+  // Add before them (a Sigmoid whose input something else reads too, as in
+  // SiLU, stays: Mul fuses the pair).
+  const float alpha = attr_float(node, u.alpha_name, u.alpha_default);
+  const float beta = attr_float(node, u.beta_name, u.beta_default);
+  if (const std::optional<kernels::Activation> act =
+          epilogue_activation(op, alpha, beta)) {
+    if (NodeDef* target = fusable_activation_target(node.input(0))) {
+      set_activation(&target->attrs, *act);
+      report_->folded.push_back("fused " + node.op_type() + " '" +
+                                node.name() + "' into '" + target->name + "'");
+      take_over_output(target, node.output(0));
+      return;
+    }
+  }
   NodeDef n;
   n.op = OpKind::kUnary;
   n.attrs.set_int("op", static_cast<int64_t>(op));
-  if (*u.alpha_name != '\0') {
-    n.attrs.set_float("alpha", attr_float(node, u.alpha_name, u.alpha_default));
-  }
-  if (*u.beta_name != '\0') {
-    n.attrs.set_float("beta", attr_float(node, u.beta_name, u.beta_default));
-  }
+  if (*u.alpha_name != '\0') n.attrs.set_float("alpha", alpha);
+  if (*u.beta_name != '\0') n.attrs.set_float("beta", beta);
   n.inputs = {operand(node, node.input(0))};
   const Shape shape = model_.values[n.inputs[0]].shape;
   add_simple(node, std::move(n), shape);

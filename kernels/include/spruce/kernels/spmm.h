@@ -22,7 +22,10 @@ enum class Activation : uint8_t {
   kGelu = 2,
   kSigmoid = 3,
   kTanh = 4,
-  kRelu6 = 5,  // min(max(x, 0), 6): ONNX Clip(0, 6), MobileNet's ReLU6
+  kRelu6 = 5,        // min(max(x, 0), 6): ONNX Clip(0, 6), MobileNet's ReLU6
+  kSilu = 6,         // x · sigmoid(x): EfficientNet's SiLU (swish)
+  kHardSwish = 7,    // x · min(max(x + 3, 0), 6) / 6: MobileNet v3
+  kHardSigmoid = 8,  // min(max(x / 6 + 1/2, 0), 1): PyTorch's Hardsigmoid
 };
 
 enum class IndexWidth : uint8_t { k16 = 16, k32 = 32 };
