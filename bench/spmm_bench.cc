@@ -33,68 +33,10 @@
 namespace {
 
 using spruce::LinearKernel;
+using spruce::bench::block_pruned;
 using spruce::bench::magnitude_pruned;
+using spruce::bench::make_weight;
 using spruce::bench::random_activations;
-
-// Block pruning as the tools do it: drop the `sparsity` fraction of
-// br × bc blocks with the smallest L1 norm.
-std::vector<float> block_pruned(size_t rows, size_t cols, size_t br, size_t bc,
-                                double sparsity) {
-  std::vector<float> w = magnitude_pruned(rows, cols, 0.0);
-  const size_t gr = rows / br, gc = cols / bc;
-  std::vector<float> norms(gr * gc, 0.0f);
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < cols; ++c)
-      norms[(r / br) * gc + c / bc] += std::abs(w[r * cols + c]);
-  }
-  std::vector<float> sorted = norms;
-  const size_t k =
-      static_cast<size_t>(sparsity * static_cast<double>(norms.size()));
-  if (k == 0) return w;
-  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end());
-  const float threshold = sorted[k - 1];
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < cols; ++c) {
-      if (norms[(r / br) * gc + c / bc] <= threshold) w[r * cols + c] = 0.0f;
-    }
-  }
-  return w;
-}
-
-// A weight as a loaded model describes it, in the format `kernel` runs.
-struct Weight {
-  std::vector<float> dense;
-  spruce::CsrMatrix csr;
-  spruce::BsrMatrix bsr;
-  spruce::WeightDesc desc;
-};
-
-std::unique_ptr<Weight> make_weight(std::vector<float> dense, size_t out,
-                                    size_t in, LinearKernel kernel, size_t br,
-                                    size_t bc) {
-  auto w = std::make_unique<Weight>();
-  w->dense = std::move(dense);
-  spruce::WeightDesc& d = w->desc;
-  d.name = "w";
-  d.shape = {static_cast<int64_t>(out), static_cast<int64_t>(in)};
-  if (kernel == LinearKernel::kBsr) {
-    w->bsr = spruce::BsrMatrix::from_dense(w->dense.data(), out, in, br, bc);
-    d.layout = spruce::WeightLayout::kBsr;
-    d.bsr = w->bsr.view();
-    d.values = d.bsr.values;
-    d.value_count = w->bsr.nnz_blocks() * br * bc;
-  } else if (spruce::is_dense(kernel)) {
-    d.values = w->dense.data();
-    d.value_count = w->dense.size();
-  } else {
-    w->csr = spruce::CsrMatrix::from_dense(w->dense.data(), out, in);
-    d.layout = spruce::WeightLayout::kCsr;
-    d.csr = w->csr.view();
-    d.values = d.csr.values;
-    d.value_count = w->csr.nnz();
-  }
-  return w;
-}
 
 void BM_Linear(benchmark::State& state, LinearKernel kernel, size_t out,
                size_t in, size_t n, double sparsity, size_t br, size_t bc) {

@@ -27,6 +27,9 @@ struct ConvOp::Geometry {
   size_t padded_size = 0;  // floats of the padded image, with its tail
   std::vector<uint32_t> cols;
   kernels::CsrView view;
+  // The BSR weight's block columns as offsets, when it runs.
+  std::vector<uint32_t> bsr_cols;
+  kernels::BsrView bsr_view;
 };
 
 // oneDNN convolution on NCHW or NHWC (channels-last) activations; a primitive
@@ -183,9 +186,11 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
       direct_(params.strides[0] == 1 && params.strides[1] == 1) {
   const bool onednn_allowed =
       (options.allowed & kernel_bit(LinearKernel::kOneDnn)) != 0;
-  const bool sparse_allowed =
+  const bool csr_allowed =
       (options.allowed & kernel_bit(LinearKernel::kCsr)) != 0;
-  if (!options.force_dense && sparse_allowed &&
+  const bool bsr_allowed =
+      (options.allowed & kernel_bit(LinearKernel::kBsr)) != 0;
+  if (!options.force_dense && (csr_allowed || bsr_allowed) &&
       weight.layout != WeightLayout::kDense) {
     if (weight.layout == WeightLayout::kCsr) {
       csr_ = weight.csr;
@@ -196,6 +201,14 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
       csr_ = derived_csr_.view();
     }
     has_csr_ = true;
+    if (bsr_allowed && weight.layout == WeightLayout::kBsr &&
+        weight.bsr.block_cols == 1 && direct_ && p_.group == 1) {
+      has_bsr_ = true;
+      bsr_ = weight.bsr;
+      bsr_chunks_ =
+          split_by_work(bsr_.row_ptr, bsr_.row_blocks(),
+                        static_cast<size_t>(std::max(1, options.max_threads)));
+    }
     chunks_ =
         split_by_work(csr_.row_ptr, out_channels_,
                       static_cast<size_t>(std::max(1, options.max_threads)));
@@ -224,21 +237,28 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
                                    in_per_group_, p_, activation_);
   const bool known =
       input.size() == 4 && input[1] > 0 && input[2] > 0 && input[3] > 0;
-  if (has_csr_ && !onednn_allowed) {
-    choice_.fix(LinearKernel::kCsr);
-  } else if (has_csr_ && options.measure && known) {
+  // The sparse kernels that may run, the BSR one preferred untimed.
+  std::vector<Candidate<LinearKernel>> sparse;
+  if (has_csr_ && csr_allowed) sparse.push_back({LinearKernel::kCsr, false});
+  if (has_bsr_) sparse.push_back({LinearKernel::kBsr, false});
+  if (sparse.empty()) {
+    choice_.fix(LinearKernel::kOneDnn);
+  } else if (!onednn_allowed) {
+    choice_.fix(sparse.back().kernel);
+  } else if (options.measure && known) {
     // One choice for every batch: each image is its own product.
     const Shape one = {1, input[1], input[2], input[3]};
-    choice_.choose({{LinearKernel::kOneDnn, true}, {LinearKernel::kCsr, false}},
-                   {1}, [&](LinearKernel k, size_t) {
-                     return time_kernel(k, one, options.max_threads);
-                   });
-  } else if (has_csr_ && weight.sparsity() >= options.min_sparsity) {
-    choice_.fix(LinearKernel::kCsr);
+    sparse.insert(sparse.begin(), {LinearKernel::kOneDnn, true});
+    choice_.choose(sparse, {1}, [&](LinearKernel k, size_t) {
+      return time_kernel(k, one, options.max_threads);
+    });
+  } else if (weight.sparsity() >= options.min_sparsity) {
+    choice_.fix(sparse.back().kernel);
   } else {
     choice_.fix(LinearKernel::kOneDnn);
   }
   // Free what will not run.
+  if (kernel() != LinearKernel::kBsr) has_bsr_ = false;
   if (kernel() == LinearKernel::kOneDnn) {
     has_csr_ = false;
     derived_csr_ = CsrMatrix();
@@ -263,7 +283,10 @@ size_t ConvOp::multiply_adds(const Shape& xs) const {
   if (kernel() == LinearKernel::kOneDnn) return dense_macs(xs) * images;
   const auto pixels =
       static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3]));
-  return csr_.nnz() * pixels * images;
+  const size_t values = kernel() == LinearKernel::kBsr
+                            ? bsr_.nnz_blocks() * bsr_.block_rows
+                            : csr_.nnz();
+  return values * pixels * images;
 }
 
 double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
@@ -288,7 +311,7 @@ double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
           // conv there pays for converting its input and output too.
           kernels::transpose(x.data(), in_pixels, channels, channels,
                              x_nchw.data(), in_pixels);
-          run_sparse(x_nchw.data(), xs, y.data(), num_threads);
+          run_sparse(kernel, x_nchw.data(), xs, y.data(), num_threads);
           kernels::transpose(y.data(), out_channels_, pixels, pixels,
                              y_nhwc.data(), out_channels_);
         }
@@ -305,7 +328,7 @@ void ConvOp::run(const float* x, const Shape& xs, float* y, bool channels_last,
   if (channels_last) {
     throw Error("internal: the sparse convolution reads NCHW activations");
   }
-  run_sparse(x, xs, y, num_threads);
+  run_sparse(kernel(), x, xs, y, num_threads);
 }
 
 std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
@@ -334,6 +357,16 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
   }
   const size_t per_group_out = out_channels_ / p_.group;
   const size_t window = static_cast<size_t>(kh * kw);
+  // Weight column (c, i, j) of the whole input, c·kh·kw + i·kw + j: the
+  // offset of its pixel in the padded image.
+  auto offset_of = [&](size_t col) {
+    const size_t c = col / window;
+    const size_t i = col % window / static_cast<size_t>(kw);
+    const size_t j = col % static_cast<size_t>(kw);
+    return (c * static_cast<size_t>(g->hp) + i * p_.dilations[0]) *
+               static_cast<size_t>(g->wp) +
+           j * p_.dilations[1];
+  };
   g->cols.resize(csr_.nnz());
   for (size_t r = 0; r < out_channels_; ++r) {
     const size_t base = r / per_group_out * in_per_group_;
@@ -341,27 +374,36 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
       const size_t col = csr_.index_width == kernels::IndexWidth::k16
                              ? static_cast<const uint16_t*>(csr_.col_idx)[e]
                              : static_cast<const uint32_t*>(csr_.col_idx)[e];
-      const size_t c = base + col / window;
-      const size_t i = col % window / static_cast<size_t>(kw);
-      const size_t j = col % static_cast<size_t>(kw);
-      g->cols[e] = static_cast<uint32_t>(
-          (c * static_cast<size_t>(g->hp) + i * p_.dilations[0]) *
-              static_cast<size_t>(g->wp) +
-          j * p_.dilations[1]);
+      g->cols[e] = static_cast<uint32_t>(offset_of(base * window + col));
     }
   }
   g->view = csr_;
   g->view.col_idx = g->cols.data();
   g->view.index_width = kernels::IndexWidth::k32;
   g->view.cols = g->padded_size;
+  if (has_bsr_) {
+    // Ungrouped: block column c·kh·kw + i·kw + j is pixel offset
+    // (c·Hp + i·dh)·Wp + j·dw, as for CSR.
+    g->bsr_cols.resize(bsr_.nnz_blocks());
+    for (size_t e = 0; e < g->bsr_cols.size(); ++e) {
+      const size_t col = bsr_.index_width == kernels::IndexWidth::k16
+                             ? static_cast<const uint16_t*>(bsr_.col_idx)[e]
+                             : static_cast<const uint32_t*>(bsr_.col_idx)[e];
+      g->bsr_cols[e] = static_cast<uint32_t>(offset_of(col));
+    }
+    g->bsr_view = bsr_;
+    g->bsr_view.col_idx = g->bsr_cols.data();
+    g->bsr_view.index_width = kernels::IndexWidth::k32;
+    g->bsr_view.cols = g->padded_size;
+  }
   constexpr size_t kMaxGeometries = 8;
   if (geometries_.size() >= kMaxGeometries)
     geometries_.erase(geometries_.begin());
   return geometries_.emplace(key, std::move(g)).first->second;
 }
 
-void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
-                        int num_threads) const {
+void ConvOp::run_sparse(LinearKernel kernel, const float* x, const Shape& xs,
+                        float* y, int num_threads) const {
   const auto batch = static_cast<size_t>(xs[0]);
   const auto channels = static_cast<size_t>(xs[1]);
   const int64_t h = xs[2], w = xs[3];
@@ -400,11 +442,19 @@ void ConvOp::run_sparse(const float* x, const Shape& xs, float* y,
         xb = padded;
       }
       float* yb = g->copy_out ? wide : y + b * out_image;
-      run_chunks(chunks_, csr_.nnz() * n, num_threads,
-                 [&](size_t begin, size_t end) {
-                   kernels::spmm_csr_strided(g->view, xb, 1, n, yb, n, epilogue,
-                                             begin, end);
-                 });
+      if (kernel == LinearKernel::kBsr) {
+        run_chunks(bsr_chunks_, bsr_.nnz_blocks() * bsr_.block_rows * n,
+                   num_threads, [&](size_t begin, size_t end) {
+                     kernels::spmm_bsr_strided(g->bsr_view, xb, 1, n, yb, n,
+                                               epilogue, begin, end);
+                   });
+      } else {
+        run_chunks(chunks_, csr_.nnz() * n, num_threads,
+                   [&](size_t begin, size_t end) {
+                     kernels::spmm_csr_strided(g->view, xb, 1, n, yb, n,
+                                               epilogue, begin, end);
+                   });
+      }
       if (g->copy_out) {
         float* dst = y + b * out_image;
         for (size_t o = 0; o < out_channels_ * ho; ++o) {

@@ -12,6 +12,10 @@
 //    kept per input size (a few sizes cached).
 //  - Stride > 1: im2col into [C·kh·kw, Ho·Wo], then the product; group g's
 //    columns are shifted by g·Cg·kh·kw so one CSR covers every group.
+//  - A weight pruned in R×1 blocks (R output channels × one input element;
+//    ungrouped, stride 1) also runs the direct form on the BSR kernel: each
+//    pixel vector it loads feeds R output channels' FMAs instead of one,
+//    which unstructured weights cannot share.
 // Dense: oneDNN convolution (weights reordered once into its preferred
 // layout), with bias and the activation as post-ops, on NCHW activations or,
 // with no reorders, on NHWC ones: the engine keeps the activations between
@@ -60,8 +64,9 @@ class ConvOp {
   struct Geometry;  // direct mode: offsets for one input size
   class Dense;      // oneDNN convolution, per input shape
 
-  void run_sparse(const float* x, const Shape& x_shape, float* y,
-                  int num_threads) const;
+  // `kernel`: kCsr, or kBsr where has_bsr_.
+  void run_sparse(LinearKernel kernel, const float* x, const Shape& x_shape,
+                  float* y, int num_threads) const;
   std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w) const;
   double time_kernel(LinearKernel kernel, const Shape& x_shape,
                      int num_threads) const;
@@ -75,6 +80,11 @@ class ConvOp {
   // Sparse weight [O, Cg·kh·kw] and its thread split.
   bool has_csr_ = false;
   kernels::CsrView csr_;
+  // The weight in R×1 blocks (direct, ungrouped convolutions), split by
+  // block rows.
+  bool has_bsr_ = false;
+  kernels::BsrView bsr_;
+  std::vector<size_t> bsr_chunks_;
   CsrMatrix derived_csr_;  // from a BSR weight
   std::vector<size_t> chunks_;
   std::vector<uint32_t> im2col_cols_;  // stride > 1: shifted per group

@@ -65,19 +65,24 @@ std::vector<float> reference_conv(const ConvCase& k,
   return y;
 }
 
-// A one-Conv model with the weight stored CSR (or dense), written to a file.
+// A one-Conv model with the weight stored CSR (or dense, or BSR in
+// block_rows × 1 blocks), written to a file.
 std::string conv_model(const ConvCase& k, const std::vector<float>& w,
                        const std::vector<float>& bias, bool sparse,
-                       const std::string& name) {
+                       const std::string& name, size_t block_rows = 1) {
   ModelDef m;
   const int64_t window = int64_t{k.p.kernel[0]} * k.p.kernel[1];
   WeightDef wd;
   wd.name = "w";
   wd.shape = {k.out, k.channels / k.p.group * window};
-  if (sparse) {
+  const auto rows = static_cast<size_t>(wd.shape[0]);
+  const auto cols = static_cast<size_t>(wd.shape[1]);
+  if (sparse && block_rows > 1) {
+    wd.format = WeightFormat::kBsr;
+    wd.bsr = BsrMatrix::from_dense(w.data(), rows, cols, block_rows, 1);
+  } else if (sparse) {
     wd.format = WeightFormat::kCsr;
-    wd.csr = CsrMatrix::from_dense(w.data(), static_cast<size_t>(wd.shape[0]),
-                                   static_cast<size_t>(wd.shape[1]));
+    wd.csr = CsrMatrix::from_dense(w.data(), rows, cols);
   } else {
     wd.dense = w;
   }
@@ -163,6 +168,71 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
                                     "conv" + std::to_string(ci) + ".spruce"),
                          options);
         EXPECT_EQ(engine.layers()[0].kernel_for(1)->kernel, sparse ? "sparse-csr" : "onednn");
+        const std::vector<Tensor> out =
+            engine.run({{"x", x.data(), {k.batch, k.channels, k.h, k.w}}});
+        ASSERT_EQ(out[0].size(), expected.size());
+        for (size_t e = 0; e < expected.size(); ++e) {
+          ASSERT_NEAR(out[0].data()[e], expected[e],
+                      1e-4f * (1 + std::abs(expected[e])))
+              << "at " << e;
+        }
+      }
+    }
+  }
+}
+
+// Weights pruned in R×1 blocks run the direct convolution on the BSR kernel
+// (stride 1, ungrouped), also when the output channels are not a multiple
+// of R; strided and grouped ones fall back to CSR. Each against the
+// reference, on 1 and 2 threads.
+TEST(Conv, BlockSparseWeightsRunTheBsrKernel) {
+  const ConvCase cases[] = {
+      {1, 8, 9, 11, 16, params(1, 1, 0, 1, 1)},  // 1x1
+      {2, 8, 9, 11, 12, params(3, 1, 1, 1, 1)},  // 3x3 same, batch 2
+      {1, 6, 13, 7, 10, params(3, 1, 0, 1, 1)},  // 3x3 valid, 10 = 8 + 2
+      {1, 4, 12, 12, 8, params(5, 1, 2, 2, 1)},  // dilated
+      {1, 8, 9, 9, 16, params(3, 2, 1, 1, 1)},   // stride 2: CSR
+      {1, 8, 7, 10, 16, params(3, 1, 1, 1, 2)},  // 2 groups: CSR
+  };
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  for (size_t ci = 0; ci < std::size(cases); ++ci) {
+    const ConvCase& k = cases[ci];
+    const auto rows = static_cast<size_t>(k.out);
+    const size_t cols = static_cast<size_t>(k.channels / k.p.group *
+                                            k.p.kernel[0] * k.p.kernel[1]);
+    for (const size_t block_rows : {size_t{4}, size_t{8}}) {
+      // Blocks kept with probability 0.3, and some zeros inside them.
+      std::vector<float> w(rows * cols, 0.0f), bias(rows);
+      for (size_t r0 = 0; r0 < rows; r0 += block_rows) {
+        for (size_t c = 0; c < cols; ++c) {
+          if (keep(rng) >= 0.3) continue;
+          for (size_t r = r0; r < std::min(rows, r0 + block_rows); ++r) {
+            w[r * cols + c] = keep(rng) < 0.2 ? 0.0f : 3.0f * u(rng);
+          }
+        }
+      }
+      for (float& v : bias) v = u(rng);
+      std::vector<float> x(
+          static_cast<size_t>(k.batch * k.channels * k.h * k.w));
+      for (float& v : x) v = u(rng);
+      const std::vector<float> expected = reference_conv(k, x, w, bias, true);
+      const bool bsr = k.p.strides[0] == 1 && k.p.group == 1;
+      for (const int threads : {1, 2}) {
+        SCOPED_TRACE("case " + std::to_string(ci) + " blocks " +
+                     std::to_string(block_rows) + "x1 threads " +
+                     std::to_string(threads));
+        EngineOptions options;
+        options.num_threads = threads;
+        options.kernel_selection =
+            EngineOptions::KernelSelection::kSparsityThreshold;
+        options.sparse_kernel_min_sparsity = 0.0;
+        const Engine engine = Engine::load(
+            conv_model(k, w, bias, true, "bsr_conv.spruce", block_rows),
+            options);
+        EXPECT_EQ(engine.layers()[0].kernel_for(1)->kernel,
+                  bsr ? "sparse-bsr" : "sparse-csr");
         const std::vector<Tensor> out =
             engine.run({{"x", x.data(), {k.batch, k.channels, k.h, k.w}}});
         ASSERT_EQ(out[0].size(), expected.size());

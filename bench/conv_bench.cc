@@ -1,0 +1,178 @@
+// The sparse convolution beside the CSR Linear kernel on the same non-zeros
+// and beside oneDNN's dense convolution, per layer shape, in one binary and
+// run (issue 19 item 1: the gap between the sparse conv and the sparse GEMM
+// it is built on). Each runs as the engine runs it:
+//
+//   onednn/<shape>/<N>           ConvOp on oneDNN, the unpruned weight,
+//                                channels-last activations (as dense convs
+//                                pass them to each other)
+//   sparse-csr/<shape>/<N>/90    ConvOp's sparse kernel, the weight pruned
+//                                90%, NCHW activations (its layout)
+//   sparse-bsr<R>x1/<shape>/<N>/90  the same, the weight pruned in R×1
+//                                blocks (90% of blocks), on the BSR kernel
+//                                (stride-1 convolutions)
+//   linear-csr/<shape>/<N>/90    the Linear op's CSR kernel on the same
+//                                pruned weight [O, C·kh·kw] times an X of
+//                                [C·kh·kw, N·Ho·Wo] (feature-major, as
+//                                between sparse Linears): the product the
+//                                convolution is, without the convolution
+//
+// <shape> is <O>x<C>x<H>k<k>s<stride>. GFLOP/s counts the multiply-adds the
+// kernel does: the non-zeros times the output pixels when sparse, all of W
+// when dense. Threads: OMP_NUM_THREADS.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "conv_op.h"
+#include "linear_op.h"
+
+namespace {
+
+using spruce::LinearKernel;
+using spruce::bench::block_pruned;
+using spruce::bench::magnitude_pruned;
+using spruce::bench::make_weight;
+using spruce::bench::random_activations;
+
+struct ConvShape {
+  size_t out, in, size, kernel, stride;
+  std::string name() const {
+    return std::to_string(out) + "x" + std::to_string(in) + "x" +
+           std::to_string(size) + "k" + std::to_string(kernel) + "s" +
+           std::to_string(stride);
+  }
+};
+
+spruce::SpatialParams params_of(const ConvShape& s) {
+  spruce::SpatialParams p;
+  p.kernel[0] = p.kernel[1] = static_cast<uint32_t>(s.kernel);
+  p.strides[0] = p.strides[1] = static_cast<uint32_t>(s.stride);
+  const auto pad = static_cast<uint32_t>(s.kernel / 2);
+  for (int k = 0; k < 4; ++k) p.pads[k] = pad;
+  return p;
+}
+
+void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
+             size_t batch, size_t block_rows) {
+  const size_t window = s.kernel * s.kernel;
+  const size_t k = s.in * window;
+  const double sparsity = kernel == LinearKernel::kOneDnn ? 0.0 : 0.9;
+  const auto w = make_weight(
+      block_rows > 1 ? block_pruned(s.out, k, block_rows, 1, sparsity)
+                     : magnitude_pruned(s.out, k, sparsity),
+      s.out, k, kernel, block_rows, 1);
+  const std::vector<float> bias = random_activations(s.out);
+  spruce::WeightDesc b;
+  b.shape = {static_cast<int64_t>(s.out)};
+  b.values = bias.data();
+  b.value_count = s.out;
+  const int threads = omp_get_max_threads();
+  spruce::LinearPlanOptions options;
+  options.max_threads = threads;
+  options.allowed = spruce::kernel_bit(kernel);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  const spruce::Shape xs = {
+      static_cast<int64_t>(batch), static_cast<int64_t>(s.in),
+      static_cast<int64_t>(s.size), static_cast<int64_t>(s.size)};
+  const spruce::ConvOp op(w->desc, &b, params_of(s),
+                          spruce::kernels::Activation::kRelu, xs, options,
+                          engine);
+  if (op.kernel() != kernel) {
+    state.SkipWithError("the kernel does not run this weight");
+    return;
+  }
+  const auto x = random_activations(batch * s.in * s.size * s.size);
+  const size_t ho = (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
+  std::vector<float> y(batch * s.out * ho * ho);
+  const bool channels_last = kernel == LinearKernel::kOneDnn;
+  for (auto _ : state) {
+    op.run(x.data(), xs, y.data(), channels_last, threads);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(op.multiply_adds(xs)),
+                         benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
+void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
+  const size_t k = s.in * s.kernel * s.kernel;
+  const size_t ho = (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
+  const size_t n = batch * ho * ho;
+  const auto w = make_weight(magnitude_pruned(s.out, k, 0.9), s.out, k,
+                             LinearKernel::kCsr, 1, 1);
+  const std::vector<float> bias = random_activations(s.out);
+  spruce::WeightDesc b;
+  b.shape = {static_cast<int64_t>(s.out)};
+  b.values = bias.data();
+  b.value_count = s.out;
+  const int threads = omp_get_max_threads();
+  spruce::LinearPlanOptions options;
+  options.max_threads = threads;
+  options.allowed = spruce::kernel_bit(LinearKernel::kCsr);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  const spruce::LinearOp op(w->desc, &b, spruce::kernels::Activation::kRelu,
+                            /*x_feature_major=*/true,
+                            /*y_feature_major=*/true, options, engine);
+  if (op.kernel_for(n) != LinearKernel::kCsr) {
+    state.SkipWithError("the kernel does not run this weight");
+    return;
+  }
+  const auto x = random_activations(k * n);
+  std::vector<float> y(s.out * n);
+  for (auto _ : state) {
+    op.run(x.data(), n, y.data(), threads);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(op.multiply_adds(n)),
+                         benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
+void register_all() {
+  // ResNet's 3x3 stages (stride 1 and the stride-2 entry), its 7x7 stem,
+  // ResNet-50's and MobileNet's 1x1 expansions and projections.
+  const ConvShape shapes[] = {{64, 64, 56, 3, 1},   {128, 128, 28, 3, 1},
+                              {256, 256, 14, 3, 1}, {512, 512, 7, 3, 1},
+                              {128, 64, 56, 3, 2},  {64, 3, 224, 7, 2},
+                              {256, 64, 56, 1, 1},  {64, 256, 56, 1, 1},
+                              {144, 24, 56, 1, 1},  {1280, 320, 7, 1, 1}};
+  for (const ConvShape& s : shapes) {
+    for (size_t batch : {1, 16}) {
+      const std::string tail = s.name() + "/" + std::to_string(batch);
+      benchmark::RegisterBenchmark(("onednn/" + tail).c_str(), BM_Conv,
+                                   LinearKernel::kOneDnn, s, batch, 1);
+      benchmark::RegisterBenchmark(("sparse-csr/" + tail + "/90").c_str(),
+                                   BM_Conv, LinearKernel::kCsr, s, batch, 1);
+      for (size_t rows : {4, 8}) {
+        if (s.stride != 1) continue;
+        benchmark::RegisterBenchmark(
+            ("sparse-bsr" + std::to_string(rows) + "x1/" + tail + "/90")
+                .c_str(),
+            BM_Conv, LinearKernel::kBsr, s, batch, rows);
+      }
+      benchmark::RegisterBenchmark(("linear-csr/" + tail + "/90").c_str(),
+                                   BM_LinearSameNonZeros, s, batch);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
