@@ -6,7 +6,8 @@ is reachable, and sparsity, not accuracy, sets the speed), each exported
 dense and pruned to 90% with global L1 magnitude pruning over every Conv and
 Linear weight (torch.nn.utils.prune.global_unstructured, then prune.remove);
 with --per-layer, any torchvision model also pruned to 90% per layer
-(<model>_90l: each non-depthwise Conv and each Linear on its own),
+(<model>_90l: each non-depthwise Conv and each Linear on its own), and with
+--blocks per layer in 4x1 blocks (<model>_90b4; tools/pruning.py),
 as ONNX opset 13 with a dynamic batch, beside a reference input and output
 (test_data_set_0, as ONNX's backend tests lay them out), and the PyTorch
 weights (weights.pt, a state dict) that bench/torch_model.py times eager.
@@ -24,12 +25,13 @@ import onnx
 import onnx.numpy_helper
 import torch
 import torch.nn as nn
-import torch.nn.utils.prune as prune
 import torchvision
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tools"))
 import bert_like  # noqa: E402
+from pruning import (prune_blocks_per_layer, prune_global,  # noqa: E402
+                     prune_per_layer)
 
 OPSET = 13
 
@@ -42,34 +44,6 @@ def randomize_batchnorm(model):
             m.running_var.uniform_(0.5, 1.5)
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.1, 0.1)
-
-
-def prune_global(model, amount):
-    params = [(m, "weight") for m in model.modules()
-              if isinstance(m, (nn.Conv2d, nn.Linear))]
-    prune.global_unstructured(params, pruning_method=prune.L1Unstructured,
-                              amount=amount)
-    for m, n in params:
-        prune.remove(m, n)
-    zeros = sum(int((getattr(m, n) == 0).sum()) for m, n in params)
-    total = sum(getattr(m, n).numel() for m, n in params)
-    return zeros / total
-
-
-def prune_per_layer(model, amount):
-    """L1 magnitude pruning of each non-depthwise Conv and each Linear to
-    `amount` on its own (the pruning that issue 19 measures: global pruning
-    leaves the early layers too dense to pay). Depthwise convolutions, a
-    few parameters each, stay dense."""
-    params = [(m, "weight") for m in model.modules()
-              if isinstance(m, nn.Linear) or
-              (isinstance(m, nn.Conv2d) and m.groups == 1)]
-    for m, n in params:
-        prune.l1_unstructured(m, n, amount=amount)
-        prune.remove(m, n)
-    zeros = sum(int((getattr(m, n) == 0).sum()) for m, n in params)
-    total = sum(getattr(m, n).numel() for m, n in params)
-    return zeros / total
 
 
 def export(model, x, directory):
@@ -157,21 +131,28 @@ def main():
                              "dense and 90%% pruned per layer (<name>_90l), "
                              "e.g. resnet18,resnet34,resnet50,mobilenet_v2,"
                              "mobilenet_v3_large,efficientnet_b0")
+    parser.add_argument("--blocks", default="",
+                        help="comma-separated torchvision models to build "
+                             "dense and 90%% pruned per layer in 4x1 blocks "
+                             "(<name>_90b4)")
     args = parser.parse_args()
     if "bert" in args.models.split(","):
         make_bert(args.out)
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    # (model, sparsity, suffix): "" global pruning, "l" per layer.
+    # (model, sparsity, suffix): "" global pruning, "l" per layer, "b4" per
+    # layer in 4x1 blocks (tools/pruning.py).
     runs = [(m, s, "") for m in args.models.split(",") if m and m != "bert"
             for s in (0, 90)]
-    runs += [(m, s, "l" if s else "") for m in args.per_layer.split(",") if m
-             for s in (0, 90)]
+    for option, suffix in ((args.per_layer, "l"), (args.blocks, "b4")):
+        runs += [(m, s, suffix if s else "") for m in option.split(",") if m
+                 for s in (0, 90)]
+    pruning = {"": prune_global, "l": prune_per_layer,
+               "b4": prune_blocks_per_layer}
     for name, sparsity, kind in dict.fromkeys(runs):
         torch.manual_seed(0)
         model = getattr(torchvision.models, name)()
         randomize_batchnorm(model)
-        pruning = prune_per_layer if kind == "l" else prune_global
-        achieved = pruning(model, sparsity / 100) if sparsity else 0
+        achieved = pruning[kind](model, sparsity / 100) if sparsity else 0
         directory = os.path.join(args.out, f"{name}_{sparsity}{kind}")
         export(model, x, directory)
         print(f"{directory}: sparsity {achieved:.3f}, "

@@ -4,6 +4,10 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+
 #include "engine_impl.h"
 #include "model_reader.h"
 #include "team_leader.h"
@@ -32,6 +36,52 @@ Engine Engine::load(const std::string& path, const EngineOptions& options) {
     plan();
   }
   return Engine(std::move(impl));
+}
+
+PruningAdvice pruning_advice(const std::vector<LayerInfo>& layers) {
+  PruningAdvice advice;
+  size_t all_bytes = 0, dense_run_bytes = 0;
+  for (const LayerInfo& l : layers) {
+    if (l.weight_shape.empty()) continue;
+    all_bytes += l.dense_bytes;
+    const KernelRange* k = l.kernel_for(1);
+    const bool sparse =
+        k != nullptr && k->kernel.find("sparse") != std::string::npos;
+    if (l.sparsity < 0.25 || sparse) continue;
+    if (advice.layers.empty()) {
+      advice.min_sparsity = advice.max_sparsity = l.sparsity;
+    }
+    advice.min_sparsity = std::min(advice.min_sparsity, l.sparsity);
+    advice.max_sparsity = std::max(advice.max_sparsity, l.sparsity);
+    advice.layers.push_back(l.name);
+    dense_run_bytes += l.dense_bytes;
+  }
+  if (all_bytes > 0) {
+    advice.weight_share =
+        static_cast<double>(dense_run_bytes) / static_cast<double>(all_bytes);
+  }
+  return advice;
+}
+
+std::string PruningAdvice::message() const {
+  if (layers.empty()) return "";
+  auto pct = [](double f) { return std::to_string(std::lround(100 * f)); };
+  std::string text =
+      std::to_string(layers.size()) + " pruned layer" +
+      (layers.size() == 1 ? " runs" : "s run") + " dense (" +
+      pct(weight_share) + "% of the weights): at " + pct(min_sparsity) +
+      (max_sparsity - min_sparsity >= 0.01 ? "-" + pct(max_sparsity)
+                                           : std::string()) +
+      "% zeros the sparse kernels do not beat dense on this "
+      "CPU, so those zeros save no time. Pruned to 80-90% each "
+      "(per layer rather than globally) they would run sparse: ";
+  for (size_t i = 0; i < layers.size() && i < 3; ++i) {
+    text += (i > 0 ? ", " : "") + layers[i];
+  }
+  if (layers.size() > 3) {
+    text += " and " + std::to_string(layers.size() - 3) + " more";
+  }
+  return text + ".";
 }
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -1,12 +1,16 @@
 // The timed choice among candidates every op with several implementations
-// uses (runtime/src/kernel_choice.h), on made-up timings.
+// uses (runtime/src/kernel_choice.h), on made-up timings, and the advice
+// spruce inspect gives from what was chosen.
 #include "kernel_choice.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
+
+#include "spruce/engine.h"
 
 namespace spruce {
 namespace {
@@ -65,6 +69,44 @@ TEST(KernelChoice, FixedIsOneRangeForEveryBatch) {
   ASSERT_EQ(choice.ranges().size(), 1u);
   EXPECT_EQ(choice.at(1).kernel, K::kSparseC);
   EXPECT_EQ(choice.at(1u << 20).kernel, K::kSparseC);
+}
+
+// Pruned layers that run dense are named, with their sparsity and share of
+// the weights; dense layers, and pruned ones that run sparse, are not.
+TEST(PruningAdvice, NamesPrunedLayersThatRunDense) {
+  auto layer = [](const char* name, double sparsity, const char* kernel,
+                  size_t bytes) {
+    LayerInfo l;
+    l.name = name;
+    l.op = "Conv";
+    l.weight_shape = {64, 576};
+    l.sparsity = sparsity;
+    l.dense_bytes = bytes;
+    l.kernels.push_back({1, kernel, 1.0});
+    return l;
+  };
+  std::vector<LayerInfo> layers = {
+      layer("stem", 0.0, "onednn", 100),          // not pruned
+      layer("layer1", 0.51, "onednn", 200),       // pruned, runs dense
+      layer("layer2", 0.67, "onednn", 300),       // pruned, runs dense
+      layer("layer3", 0.93, "sparse-csr", 400)};  // pays
+  LayerInfo relu;
+  relu.name = "relu";
+  layers.push_back(relu);  // no weight: ignored
+  const PruningAdvice advice = pruning_advice(layers);
+  EXPECT_EQ(advice.layers, (std::vector<std::string>{"layer1", "layer2"}));
+  EXPECT_DOUBLE_EQ(advice.min_sparsity, 0.51);
+  EXPECT_DOUBLE_EQ(advice.max_sparsity, 0.67);
+  EXPECT_DOUBLE_EQ(advice.weight_share, 0.5);
+  EXPECT_EQ(advice.message(),
+            "2 pruned layers run dense (50% of the weights): at 51-67% zeros "
+            "the sparse kernels do not beat dense on this CPU, so those zeros "
+            "save no time. Pruned to 80-90% each (per layer rather than "
+            "globally) they would run sparse: layer1, layer2.");
+  layers[1].kernels[0].kernel = "sparse-lookup";
+  layers[2].sparsity = 0.1;
+  EXPECT_TRUE(pruning_advice(layers).layers.empty());
+  EXPECT_EQ(pruning_advice(layers).message(), "");
 }
 
 }  // namespace

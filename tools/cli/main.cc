@@ -340,6 +340,11 @@ void inspect_spruce(const std::string& path, bool json, int threads,
            {"dense_bytes", l.dense_bytes}});
     }
     j["weights"] = {{"stored_bytes", stored}, {"dense_bytes", dense}};
+    const spruce::PruningAdvice advice =
+        spruce::pruning_advice(engine.layers());
+    if (!advice.layers.empty()) {
+      j["warnings"].push_back(advice.message());
+    }
     j["activations"] = {
         {"peak_bytes", engine.memory_plan().peak_bytes},
         {"unplanned_bytes", engine.memory_plan().unplanned_bytes}};
@@ -390,6 +395,8 @@ void inspect_spruce(const std::string& path, bool json, int threads,
   std::printf("weights: %s dense -> %s stored (%.1fx smaller)\n",
               human_bytes(dense).c_str(), human_bytes(stored).c_str(),
               stored ? double(dense) / stored : 0.0);
+  const std::string advice = spruce::pruning_advice(engine.layers()).message();
+  if (!advice.empty()) std::printf("warning: %s\n", advice.c_str());
   const spruce::MemoryPlanInfo& memory = engine.memory_plan();
   std::printf(
       "activations: %s peak at batch 1 (%s if every tensor had its own "

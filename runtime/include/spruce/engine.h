@@ -109,6 +109,20 @@ struct LayerInfo {
   }
 };
 
+// Pruned layers whose pruning buys nothing: weights at least 25% zeros that
+// run a dense kernel at batch 1, too dense for the sparse kernels to beat
+// dense on this CPU (global pruning leaves a network's first stages so).
+// `spruce inspect` prints message() as a warning.
+struct PruningAdvice {
+  std::vector<std::string> layers;  // their names, in model order
+  double min_sparsity = 0, max_sparsity = 0;
+  // Their dense weight bytes over those of every layer with a weight.
+  double weight_share = 0;
+  // One paragraph naming them and what to do; "" when there are none.
+  std::string message() const;
+};
+PruningAdvice pruning_advice(const std::vector<LayerInfo>& layers);
+
 // Activation memory as planned at load, for the declared input shapes with
 // every dynamic dimension taken as 1 (scales with batch and sequence).
 struct MemoryPlanInfo {
