@@ -550,17 +550,19 @@ TEST(OnnxImport, GatherOfActivationsAlongAnyAxis) {
 // An op spruce has no rule for is refused as such, before anything about its
 // inputs (a GRU with absent optional inputs was once blamed on those).
 TEST(OnnxImport, UnsupportedOpIsTheCauseGivenBeforeItsInputs) {
-  // Resize's roi and scales are optional: empty here.
-  const std::string resize = model_with([](onnx::GraphProto* g) {
+  // NonMaxSuppression's thresholds are optional: empty here.
+  const std::string nms = model_with([](onnx::GraphProto* g) {
     auto* n = g->add_node();
-    n->set_op_type("Resize");
-    n->set_name("up");
-    for (const char* in : {"x", "", "", "c"}) n->add_input(in);
+    n->set_op_type("NonMaxSuppression");
+    n->set_name("nms");
+    for (const char* in : {"x", "c", "", "", ""}) n->add_input(in);
     n->add_output("y");
   });
-  const std::string e = convert_error(resize);
-  EXPECT_NE(e.find("Resize node 'up': unsupported op 'Resize'"),
-            std::string::npos)
+  const std::string e = convert_error(nms);
+  EXPECT_NE(
+      e.find(
+          "NonMaxSuppression node 'nms': unsupported op 'NonMaxSuppression'"),
+      std::string::npos)
       << e;
 }
 
@@ -568,12 +570,12 @@ TEST(OnnxImport, UnsupportedOpIsTheCauseGivenBeforeItsInputs) {
 TEST(OnnxImport, SupportedOpsAreTheRegisteredRules) {
   const std::vector<std::string>& types = imported_op_types();
   EXPECT_TRUE(std::is_sorted(types.begin(), types.end()));
-  for (const char* op :
-       {"Conv", "LSTM", "GRU", "RNN", "Gemm", "Squeeze", "Shape", "Gelu"}) {
+  for (const char* op : {"Conv", "LSTM", "GRU", "RNN", "Gemm", "Squeeze",
+                         "Shape", "Gelu", "Resize"}) {
     EXPECT_NE(import_rule(op), nullptr) << op;
     EXPECT_NE(std::find(types.begin(), types.end(), op), types.end()) << op;
   }
-  EXPECT_EQ(import_rule("Resize"), nullptr);
+  EXPECT_EQ(import_rule("NonMaxSuppression"), nullptr);
   EXPECT_TRUE(import_rule("LSTM")->unnamed_first_output());
   EXPECT_FALSE(import_rule("Relu")->empty_inputs());
 }

@@ -115,21 +115,27 @@ std::vector<std::string> graph_inputs(const onnx::ModelProto& model) {
 }
 
 // The graph inputs (initializers aside) to freeze as weights: those the
-// import rule of a single-node graph takes as constants.
+// import rule of a single-op graph (Constant nodes aside) takes as
+// constants.
 converters::ConvertOptions freezing(const std::string& dir) {
   converters::ConvertOptions convert;
   const onnx::ModelProto model = read_model(dir);
   const onnx::GraphProto& g = model.graph();
-  if (g.node_size() != 1) return convert;
-  const converters::ImportRule* rule =
-      converters::import_rule(g.node(0).op_type());
+  const onnx::NodeProto* op = nullptr;
+  for (const onnx::NodeProto& n : g.node()) {
+    if (n.op_type() == "Constant") continue;
+    if (op != nullptr) return convert;
+    op = &n;
+  }
+  if (op == nullptr) return convert;
+  const converters::ImportRule* rule = converters::import_rule(op->op_type());
   if (rule == nullptr) return convert;
   // Rule positions are the node's inputs; test data files follow the
   // graph's inputs.
   const std::vector<std::string> inputs = graph_inputs(model);
   for (int k : rule->weight_inputs) {
-    if (k >= g.node(0).input_size()) continue;
-    const std::string& name = g.node(0).input(k);
+    if (k >= op->input_size()) continue;
+    const std::string& name = op->input(k);
     const auto at = std::find(inputs.begin(), inputs.end(), name);
     if (name.empty() || at == inputs.end()) continue;
     convert.constant_inputs[name] = dir + "/test_data_set_0/input_" +

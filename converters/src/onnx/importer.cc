@@ -1126,7 +1126,8 @@ bool Importer::track_shape_values(const onnx::NodeProto& node) {
   // Ops whose later inputs are sizes by design look only at their data.
   const bool data_only = op == "Reshape" || op == "Expand" || op == "Slice" ||
                          op == "Unsqueeze" || op == "Squeeze" ||
-                         op == "Split" || op == "Tile";
+                         op == "Split" || op == "Tile" || op == "Resize" ||
+                         op == "Upsample";
   bool from_shapes = false;
   bool from_activations = false;
   for (int k = 0; k < node.input_size(); ++k) {
