@@ -67,6 +67,9 @@ class ConvOp {
   // `kernel`: kCsr, or kBsr where has_bsr_.
   void run_sparse(LinearKernel kernel, const float* x, const Shape& x_shape,
                   float* y, int num_threads) const;
+  // Images [first, last) of the batch, each one product on `num_threads`.
+  void run_images(LinearKernel kernel, const float* x, const Shape& x_shape,
+                  float* y, size_t first, size_t last, int num_threads) const;
   std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w) const;
   double time_kernel(LinearKernel kernel, const Shape& x_shape,
                      int num_threads) const;
