@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "linear_op.h"
@@ -99,6 +100,27 @@ inline std::unique_ptr<Weight> make_weight(std::vector<float> dense, size_t out,
     d.value_count = w->csr.nnz();
   }
   return w;
+}
+
+// A bias's values and their description, as a loaded model gives them.
+struct Bias {
+  explicit Bias(std::vector<float> v) : values(std::move(v)) {
+    desc.shape = {static_cast<int64_t>(values.size())};
+    desc.values = values.data();
+    desc.value_count = values.size();
+  }
+  Bias(const Bias&) = delete;
+  Bias& operator=(const Bias&) = delete;
+  std::vector<float> values;
+  spruce::WeightDesc desc;
+};
+
+// Plan options that let only `kernels` run, split for `threads`.
+inline spruce::LinearPlanOptions only(spruce::KernelMask kernels, int threads) {
+  spruce::LinearPlanOptions options;
+  options.max_threads = threads;
+  options.allowed = kernels;
+  return options;
 }
 
 }  // namespace spruce::bench

@@ -67,20 +67,15 @@ void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
       block_rows > 1 ? block_pruned(s.out, k, block_rows, 1, sparsity)
                      : magnitude_pruned(s.out, k, sparsity),
       s.out, k, kernel, block_rows, 1);
-  const std::vector<float> bias = random_activations(s.out);
-  spruce::WeightDesc b;
-  b.shape = {static_cast<int64_t>(s.out)};
-  b.values = bias.data();
-  b.value_count = s.out;
+  const spruce::bench::Bias b(random_activations(s.out));
   const int threads = omp_get_max_threads();
-  spruce::LinearPlanOptions options;
-  options.max_threads = threads;
-  options.allowed = spruce::kernel_bit(kernel);
+  const spruce::LinearPlanOptions options =
+      spruce::bench::only(spruce::kernel_bit(kernel), threads);
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   const spruce::Shape xs = {
       static_cast<int64_t>(batch), static_cast<int64_t>(s.in),
       static_cast<int64_t>(s.size), static_cast<int64_t>(s.size)};
-  const spruce::ConvOp op(w->desc, &b, params_of(s),
+  const spruce::ConvOp op(w->desc, &b.desc, params_of(s),
                           spruce::kernels::Activation::kRelu, xs, options,
                           engine);
   if (op.kernel() != kernel) {
@@ -108,17 +103,13 @@ void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
   const size_t n = batch * ho * ho;
   const auto w = make_weight(magnitude_pruned(s.out, k, 0.9), s.out, k,
                              LinearKernel::kCsr, 1, 1);
-  const std::vector<float> bias = random_activations(s.out);
-  spruce::WeightDesc b;
-  b.shape = {static_cast<int64_t>(s.out)};
-  b.values = bias.data();
-  b.value_count = s.out;
+  const spruce::bench::Bias b(random_activations(s.out));
   const int threads = omp_get_max_threads();
-  spruce::LinearPlanOptions options;
-  options.max_threads = threads;
-  options.allowed = spruce::kernel_bit(LinearKernel::kCsr);
+  const spruce::LinearPlanOptions options =
+      spruce::bench::only(spruce::kernel_bit(LinearKernel::kCsr), threads);
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  const spruce::LinearOp op(w->desc, &b, spruce::kernels::Activation::kRelu,
+  const spruce::LinearOp op(w->desc, &b.desc,
+                            spruce::kernels::Activation::kRelu,
                             /*x_feature_major=*/true,
                             /*y_feature_major=*/true, options, engine);
   if (op.kernel_for(n) != LinearKernel::kCsr) {

@@ -31,19 +31,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tools"))
 import bert_like  # noqa: E402
 from pruning import (prune_blocks_per_layer, prune_global,  # noqa: E402
-                     prune_per_layer)
+                     prune_per_layer, randomize_batchnorm)
 
 OPSET = 13
-
-
-def randomize_batchnorm(model):
-    """Non-trivial BatchNorm statistics, as a trained model has."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.1, 0.1)
 
 
 def export(model, x, directory):

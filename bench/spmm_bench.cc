@@ -44,17 +44,13 @@ void BM_Linear(benchmark::State& state, LinearKernel kernel, size_t out,
       br * bc > 1 ? block_pruned(out, in, br, bc, sparsity)
                   : magnitude_pruned(out, in, sparsity);
   const auto w = make_weight(dense, out, in, kernel, br, bc);
-  const std::vector<float> bias = random_activations(out);
-  spruce::WeightDesc b;
-  b.shape = {static_cast<int64_t>(out)};
-  b.values = bias.data();
-  b.value_count = out;
+  const spruce::bench::Bias b(random_activations(out));
   const int threads = omp_get_max_threads();
-  spruce::LinearPlanOptions options;
-  options.max_threads = threads;
-  options.allowed = spruce::kernel_bit(kernel);
+  const spruce::LinearPlanOptions options =
+      spruce::bench::only(spruce::kernel_bit(kernel), threads);
   const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  const spruce::LinearOp op(w->desc, &b, spruce::kernels::Activation::kRelu,
+  const spruce::LinearOp op(w->desc, &b.desc,
+                            spruce::kernels::Activation::kRelu,
                             /*x_feature_major=*/false,
                             /*y_feature_major=*/false, options, engine);
   if (op.kernel_for(n) != kernel) {

@@ -1,6 +1,10 @@
-"""The ways the benchmarks and examples prune a network: every Conv2d and
-Linear weight to a fraction `amount` of zeros by L1 magnitude, made
-permanent (torch.nn.utils.prune, then prune.remove).
+"""How the benchmarks and examples make pruned networks from random ones
+(no model hub is reachable; sparsity, not accuracy, sets the speed).
+
+randomize_batchnorm gives BatchNorm the non-trivial statistics a trained
+model has. The ways to prune take every Conv2d and Linear weight to a
+fraction `amount` of zeros by L1 magnitude, made permanent
+(torch.nn.utils.prune, then prune.remove):
 
   prune_global     one threshold over all of them
                    (prune.global_unstructured): layers with larger weights
@@ -19,6 +23,15 @@ Each returns the fraction of zeros it left over the weights it pruned.
 import torch
 import torch.nn as nn
 import torch.nn.utils.prune as prune
+
+
+def randomize_batchnorm(model):
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.1, 0.1)
 
 
 def _weights(model, depthwise=True):

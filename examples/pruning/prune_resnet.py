@@ -36,7 +36,7 @@ import torchvision
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "tools"))
 from pruning import (prune_blocks_per_layer, prune_global,  # noqa: E402
-                     prune_per_layer)
+                     prune_per_layer, randomize_batchnorm)
 
 
 def sparsity(model):
@@ -49,12 +49,7 @@ def sparsity(model):
 def build(kind):
     torch.manual_seed(0)
     model = torchvision.models.resnet18()
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.1, 0.1)
+    randomize_batchnorm(model)
     prune = {"global": prune_global, "per-layer": prune_per_layer,
              "per-layer-4x1": prune_blocks_per_layer}.get(kind)
     if prune is not None:

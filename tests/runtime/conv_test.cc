@@ -110,6 +110,28 @@ std::string conv_model(const ConvCase& k, const std::vector<float>& w,
   return path;
 }
 
+// The model at `path` loaded on `threads` with every sparse weight on a
+// sparse kernel (no timing): its conv runs `kernel` and gives `expected`.
+void expect_runs_as_reference(const std::string& path, const ConvCase& k,
+                              const std::vector<float>& x,
+                              const std::vector<float>& expected, int threads,
+                              const std::string& kernel) {
+  EngineOptions options;
+  options.num_threads = threads;
+  options.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+  options.sparse_kernel_min_sparsity = 0.0;
+  const Engine engine = Engine::load(path, options);
+  EXPECT_EQ(engine.layers()[0].kernel_for(1)->kernel, kernel);
+  const std::vector<Tensor> out =
+      engine.run({{"x", x.data(), {k.batch, k.channels, k.h, k.w}}});
+  ASSERT_EQ(out[0].size(), expected.size());
+  for (size_t e = 0; e < expected.size(); ++e) {
+    ASSERT_NEAR(out[0].data()[e], expected[e],
+                1e-4f * (1 + std::abs(expected[e])))
+        << "at " << e;
+  }
+}
+
 SpatialParams params(uint32_t kernel, uint32_t stride, uint32_t pad,
                      uint32_t dilation, uint32_t group) {
   SpatialParams p;
@@ -158,24 +180,10 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
         SCOPED_TRACE("case " + std::to_string(ci) +
                      (sparse ? " sparse" : " dense") + " threads " +
                      std::to_string(threads));
-        EngineOptions options;
-        options.num_threads = threads;
-        options.kernel_selection =
-            EngineOptions::KernelSelection::kSparsityThreshold;
-        options.sparse_kernel_min_sparsity = 0.0;
-        const Engine engine =
-            Engine::load(conv_model(k, w, bias, sparse,
-                                    "conv" + std::to_string(ci) + ".spruce"),
-                         options);
-        EXPECT_EQ(engine.layers()[0].kernel_for(1)->kernel, sparse ? "sparse-csr" : "onednn");
-        const std::vector<Tensor> out =
-            engine.run({{"x", x.data(), {k.batch, k.channels, k.h, k.w}}});
-        ASSERT_EQ(out[0].size(), expected.size());
-        for (size_t e = 0; e < expected.size(); ++e) {
-          ASSERT_NEAR(out[0].data()[e], expected[e],
-                      1e-4f * (1 + std::abs(expected[e])))
-              << "at " << e;
-        }
+        expect_runs_as_reference(
+            conv_model(k, w, bias, sparse,
+                       "conv" + std::to_string(ci) + ".spruce"),
+            k, x, expected, threads, sparse ? "sparse-csr" : "onednn");
       }
     }
   }
@@ -223,24 +231,9 @@ TEST(Conv, BlockSparseWeightsRunTheBsrKernel) {
         SCOPED_TRACE("case " + std::to_string(ci) + " blocks " +
                      std::to_string(block_rows) + "x1 threads " +
                      std::to_string(threads));
-        EngineOptions options;
-        options.num_threads = threads;
-        options.kernel_selection =
-            EngineOptions::KernelSelection::kSparsityThreshold;
-        options.sparse_kernel_min_sparsity = 0.0;
-        const Engine engine = Engine::load(
-            conv_model(k, w, bias, true, "bsr_conv.spruce", block_rows),
-            options);
-        EXPECT_EQ(engine.layers()[0].kernel_for(1)->kernel,
-                  bsr ? "sparse-bsr" : "sparse-csr");
-        const std::vector<Tensor> out =
-            engine.run({{"x", x.data(), {k.batch, k.channels, k.h, k.w}}});
-        ASSERT_EQ(out[0].size(), expected.size());
-        for (size_t e = 0; e < expected.size(); ++e) {
-          ASSERT_NEAR(out[0].data()[e], expected[e],
-                      1e-4f * (1 + std::abs(expected[e])))
-              << "at " << e;
-        }
+        expect_runs_as_reference(
+            conv_model(k, w, bias, true, "bsr_conv.spruce", block_rows), k, x,
+            expected, threads, bsr ? "sparse-bsr" : "sparse-csr");
       }
     }
   }
