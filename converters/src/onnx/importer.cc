@@ -176,6 +176,7 @@ std::optional<DataType> output_type(const onnx::NodeProto& node, int k,
     return input_type(node.input(1));
   }
   if (op == "Where" && node.input_size() > 1) return input_type(node.input(1));
+  if (op == "OneHot" && node.input_size() > 2) return input_type(node.input(2));
   for (const std::string& in : node.input()) {
     if (!in.empty()) return input_type(in);
   }
