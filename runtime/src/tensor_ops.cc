@@ -205,14 +205,20 @@ void normalize_row(SoftmaxKind kind, const float* in, size_t len, float* out) {
 
 }  // namespace
 
+AxisSplit split_at_axis(const Shape& shape, size_t axis) {
+  AxisSplit s;
+  for (size_t d = 0; d < axis; ++d) s.outer *= static_cast<size_t>(shape[d]);
+  s.len = static_cast<size_t>(shape[axis]);
+  for (size_t d = axis + 1; d < shape.size(); ++d) {
+    s.inner *= static_cast<size_t>(shape[d]);
+  }
+  return s;
+}
+
 void softmax(SoftmaxKind kind, const float* x, const Shape& xs, size_t axis,
              bool coerce_2d, float* y) {
-  size_t outer = 1, inner = 1;
-  for (size_t d = 0; d < axis; ++d) outer *= static_cast<size_t>(xs[d]);
-  for (size_t d = axis + 1; d < xs.size(); ++d) {
-    inner *= static_cast<size_t>(xs[d]);
-  }
-  const auto len = static_cast<size_t>(xs[axis]);
+  const AxisSplit around = split_at_axis(xs, axis);
+  const size_t outer = around.outer, len = around.len, inner = around.inner;
   if (coerce_2d || inner == 1) {
     const size_t row = len * inner;
     if (kind == SoftmaxKind::kSoftmax) {
@@ -316,12 +322,9 @@ void slice(const float* x, const Shape& xs, const std::vector<SliceDim>& dims,
 
 void split(const float* x, const Shape& xs, size_t axis,
            const std::vector<int64_t>& sizes, const std::vector<float*>& outs) {
-  size_t outer = 1, inner = 1;
-  for (size_t d = 0; d < axis; ++d) outer *= static_cast<size_t>(xs[d]);
-  for (size_t d = axis + 1; d < xs.size(); ++d) {
-    inner *= static_cast<size_t>(xs[d]);
-  }
-  const size_t row = static_cast<size_t>(xs[axis]) * inner;
+  const AxisSplit around = split_at_axis(xs, axis);
+  const size_t outer = around.outer, len = around.len, inner = around.inner;
+  const size_t row = len * inner;
   size_t offset = 0;
   for (size_t k = 0; k < sizes.size(); ++k) {
     const size_t part = static_cast<size_t>(sizes[k]) * inner;

@@ -21,6 +21,14 @@ namespace spruce {
 
 // Row-major element strides of `shape`.
 std::vector<size_t> row_major_strides(const Shape& shape);
+
+// `shape` seen around one axis: the product of the dimensions before it,
+// its size, and the product of those after it, so that element (o, j, i)
+// is at (o·len + j)·inner + i.
+struct AxisSplit {
+  size_t outer = 1, len = 1, inner = 1;
+};
+AxisSplit split_at_axis(const Shape& shape, size_t axis);
 // Steps `index` to the next element of `shape` in row-major order (back to
 // all zeros after the last).
 inline void next_index(std::vector<int64_t>* index, const Shape& shape) {

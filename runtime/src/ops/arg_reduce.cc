@@ -3,6 +3,7 @@
 // that axis kept as size 1 if "keepdims" (default 1). Indices are held as
 // float, exact below 2^24 (ONNX ArgMax, ArgMin).
 #include "ops/op.h"
+#include "tensor_ops.h"
 
 namespace spruce {
 namespace {
@@ -19,12 +20,8 @@ class ArgReduceNode final : public NodeOp {
     const float* x = ctx.input(0);
     const Shape& xs = ctx.input_shape(0);
     float* y = ctx.output();
-    size_t outer = 1, inner = 1;
-    for (size_t d = 0; d < axis_; ++d) outer *= static_cast<size_t>(xs[d]);
-    for (size_t d = axis_ + 1; d < xs.size(); ++d) {
-      inner *= static_cast<size_t>(xs[d]);
-    }
-    const auto len = static_cast<size_t>(xs[axis_]);
+    const AxisSplit around = split_at_axis(xs, axis_);
+    const size_t outer = around.outer, len = around.len, inner = around.inner;
     for (size_t o = 0; o < outer; ++o) {
       for (size_t i = 0; i < inner; ++i) {
         const float* line = x + o * len * inner + i;

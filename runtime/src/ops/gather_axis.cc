@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "ops/op.h"
+#include "tensor_ops.h"
 
 namespace spruce {
 namespace {
@@ -22,12 +23,9 @@ class GatherAxisNode final : public NodeOp {
     const Shape& xs = ctx.input_shape(0);
     const size_t count = element_count(ctx.input_shape(1));
     float* y = ctx.output();
-    size_t outer = 1, inner = 1;
-    for (size_t d = 0; d < axis_; ++d) outer *= static_cast<size_t>(xs[d]);
-    for (size_t d = axis_ + 1; d < xs.size(); ++d) {
-      inner *= static_cast<size_t>(xs[d]);
-    }
-    const auto n = static_cast<int64_t>(xs[axis_]);
+    const AxisSplit around = split_at_axis(xs, axis_);
+    const size_t outer = around.outer, len = around.len, inner = around.inner;
+    const auto n = static_cast<int64_t>(len);
     for (size_t k = 0; k < count; ++k) checked_index(node_, ids[k], n, k);
     for (size_t o = 0; o < outer; ++o) {
       for (size_t k = 0; k < count; ++k) {

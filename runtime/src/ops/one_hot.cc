@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "ops/op.h"
+#include "tensor_ops.h"
 
 namespace spruce {
 namespace {
@@ -22,14 +23,10 @@ class OneHotNode final : public NodeOp {
 
   void run(RunContext& ctx) const override {
     const float* ids = ctx.input(0);
-    const Shape& is = ctx.input_shape(0);
     float* y = ctx.output();
-    size_t outer = 1, inner = 1;
-    for (size_t d = 0; d < axis_; ++d) outer *= static_cast<size_t>(is[d]);
-    for (size_t d = axis_; d < is.size(); ++d) {
-      inner *= static_cast<size_t>(is[d]);
-    }
-    const auto depth = static_cast<size_t>(depth_);
+    // The output around its new axis, whose size is the depth.
+    const AxisSplit around = split_at_axis(ctx.output_shape(), axis_);
+    const size_t outer = around.outer, depth = around.len, inner = around.inner;
     std::fill(y, y + outer * depth * inner, off_);
     for (size_t o = 0; o < outer; ++o) {
       for (size_t i = 0; i < inner; ++i) {

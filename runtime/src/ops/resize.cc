@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "ops/op.h"
+#include "tensor_ops.h"
 
 namespace spruce {
 namespace {
@@ -204,10 +205,8 @@ class ResizeNode final : public NodeOp {
   void resize_axis(const std::vector<float>& a, const Shape& shape, size_t d,
                    int64_t out, std::vector<float>* b) const {
     const int64_t in = shape[d];
-    size_t outer = 1, inner = 1;
-    for (size_t k = 0; k < d; ++k) outer *= static_cast<size_t>(shape[k]);
-    for (size_t k = d + 1; k < shape.size(); ++k)
-      inner *= static_cast<size_t>(shape[k]);
+    const AxisSplit around = split_at_axis(shape, d);
+    const size_t outer = around.outer, inner = around.inner;
     const auto out_n = static_cast<size_t>(out);
     b->assign(outer * out_n * inner, 0.0f);
     const size_t n = tap_count();

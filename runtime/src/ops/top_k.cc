@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "ops/op.h"
+#include "tensor_ops.h"
 
 namespace spruce {
 namespace {
@@ -24,12 +25,8 @@ class TopKNode final : public NodeOp {
     const Shape& xs = ctx.input_shape(0);
     float* values = ctx.output(0);
     float* indices = ctx.output(1);
-    size_t outer = 1, inner = 1;
-    for (size_t d = 0; d < axis_; ++d) outer *= static_cast<size_t>(xs[d]);
-    for (size_t d = axis_ + 1; d < xs.size(); ++d) {
-      inner *= static_cast<size_t>(xs[d]);
-    }
-    const auto len = static_cast<size_t>(xs[axis_]);
+    const AxisSplit around = split_at_axis(xs, axis_);
+    const size_t outer = around.outer, len = around.len, inner = around.inner;
     std::vector<size_t> order(len);
     for (size_t o = 0; o < outer; ++o) {
       for (size_t i = 0; i < inner; ++i) {
