@@ -220,10 +220,7 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
       for (size_t r = 0; r < out_channels_; ++r) {
         const size_t shift = r / per_group_out * k;
         for (uint32_t e = csr_.row_ptr[r]; e < csr_.row_ptr[r + 1]; ++e) {
-          const size_t c = csr_.index_width == kernels::IndexWidth::k16
-                               ? static_cast<const uint16_t*>(csr_.col_idx)[e]
-                               : static_cast<const uint32_t*>(csr_.col_idx)[e];
-          im2col_cols_[e] = static_cast<uint32_t>(shift + c);
+          im2col_cols_[e] = static_cast<uint32_t>(shift + csr_.col(e));
         }
       }
     }
@@ -371,10 +368,8 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
   for (size_t r = 0; r < out_channels_; ++r) {
     const size_t base = r / per_group_out * in_per_group_;
     for (uint32_t e = csr_.row_ptr[r]; e < csr_.row_ptr[r + 1]; ++e) {
-      const size_t col = csr_.index_width == kernels::IndexWidth::k16
-                             ? static_cast<const uint16_t*>(csr_.col_idx)[e]
-                             : static_cast<const uint32_t*>(csr_.col_idx)[e];
-      g->cols[e] = static_cast<uint32_t>(offset_of(base * window + col));
+      g->cols[e] =
+          static_cast<uint32_t>(offset_of(base * window + csr_.col(e)));
     }
   }
   g->view = csr_;
@@ -386,10 +381,7 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
     // (c·Hp + i·dh)·Wp + j·dw, as for CSR.
     g->bsr_cols.resize(bsr_.nnz_blocks());
     for (size_t e = 0; e < g->bsr_cols.size(); ++e) {
-      const size_t col = bsr_.index_width == kernels::IndexWidth::k16
-                             ? static_cast<const uint16_t*>(bsr_.col_idx)[e]
-                             : static_cast<const uint32_t*>(bsr_.col_idx)[e];
-      g->bsr_cols[e] = static_cast<uint32_t>(offset_of(col));
+      g->bsr_cols[e] = static_cast<uint32_t>(offset_of(bsr_.block_col(e)));
     }
     g->bsr_view = bsr_;
     g->bsr_view.col_idx = g->bsr_cols.data();
