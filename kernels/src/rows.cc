@@ -88,6 +88,30 @@ void LayerNormRows(const float* HWY_RESTRICT x, size_t rows, size_t n,
   }
 }
 
+void MeanRows(const float* HWY_RESTRICT x, size_t rows, size_t n,
+              float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* HWY_RESTRICT xr = x + r * n;
+    // Four accumulators: the adds' latency, not their throughput, would
+    // bound one.
+    auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+    size_t j = 0;
+    for (; j + 4 * lanes <= n; j += 4 * lanes) {
+      s0 = hn::Add(s0, hn::LoadU(d, xr + j));
+      s1 = hn::Add(s1, hn::LoadU(d, xr + j + lanes));
+      s2 = hn::Add(s2, hn::LoadU(d, xr + j + 2 * lanes));
+      s3 = hn::Add(s3, hn::LoadU(d, xr + j + 3 * lanes));
+    }
+    for (; j + lanes <= n; j += lanes) s0 = hn::Add(s0, hn::LoadU(d, xr + j));
+    float sum = hn::GetLane(
+        hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+    for (; j < n; ++j) sum += xr[j];
+    y[r] = sum / static_cast<float>(n);
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace spruce::kernels
 HWY_AFTER_NAMESPACE();
@@ -97,6 +121,20 @@ namespace spruce::kernels {
 
 HWY_EXPORT(SoftmaxRows);
 HWY_EXPORT(LayerNormRows);
+HWY_EXPORT(MeanRows);
+
+void mean_rows(const float* x, size_t rows, size_t n, float* y) {
+  if (rows == 0 || n == 0) return;
+  HWY_DYNAMIC_DISPATCH(MeanRows)(x, rows, n, y);
+}
+
+void mean_rows_reference(const float* x, size_t rows, size_t n, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (size_t j = 0; j < n; ++j) sum += x[r * n + j];
+    y[r] = static_cast<float>(sum / static_cast<double>(n));
+  }
+}
 
 void softmax_rows(const float* x, size_t rows, size_t n, float* y) {
   if (rows == 0 || n == 0) return;

@@ -7,6 +7,7 @@
 #include "parallel.h"
 #include "spruce/error.h"
 #include "spruce/kernels/epilogue.h"
+#include "spruce/kernels/rows.h"
 #include "tensor_ops.h"
 #include "workspace.h"
 
@@ -106,12 +107,7 @@ void global_average_pool(const float* x, const Shape& xs, float* y,
     }
     return;
   }
-  for (size_t p = 0; p < planes; ++p) {
-    const float* plane = x + p * size;
-    double sum = 0;
-    for (size_t k = 0; k < size; ++k) sum += plane[k];
-    y[p] = static_cast<float>(sum / static_cast<double>(size));
-  }
+  kernels::mean_rows(x, planes, size, y);
 }
 
 void add_broadcast(const float* a, const Shape& as, const float* b,

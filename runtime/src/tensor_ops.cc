@@ -26,11 +26,41 @@ std::vector<size_t> broadcast_strides(const Shape& shape, size_t rank) {
 
 namespace {
 
+// With `full` of shape ys and `part` equal to ys on its leading dimensions
+// and 1 on the rest ([N, C, 1, 1] against [N, C, H, W]: squeeze-excite's
+// scale and per-channel terms in NCHW), the number of `part`'s values;
+// each applies to a contiguous run of count / that many elements. 0 if the
+// shapes are otherwise.
+size_t leading_runs(const Shape& part, const Shape& ys) {
+  if (part.size() != ys.size()) return 0;
+  size_t k = 0, runs = 1;
+  while (k < ys.size() && part[k] == ys[k])
+    runs *= static_cast<size_t>(ys[k++]);
+  for (size_t d = k; d < ys.size(); ++d) {
+    if (part[d] != 1) return 0;
+  }
+  return runs;
+}
+
 template <typename F>
 void binary_with(const float* a, const Shape& as, const float* b,
                  const Shape& bs, float* y, const Shape& ys, F f) {
   const size_t count = element_count(ys);
-  if (as == ys && bs == ys) {
+  const size_t b_runs = as == ys ? leading_runs(bs, ys) : 0;
+  const size_t a_runs = bs == ys ? leading_runs(as, ys) : 0;
+  if (b_runs > 1 && b_runs < count) {
+    const size_t run = count / b_runs;
+    for (size_t r = 0; r < b_runs; ++r) {
+      const float s = b[r];
+      for (size_t k = r * run; k < (r + 1) * run; ++k) y[k] = f(a[k], s);
+    }
+  } else if (a_runs > 1 && a_runs < count) {
+    const size_t run = count / a_runs;
+    for (size_t r = 0; r < a_runs; ++r) {
+      const float s = a[r];
+      for (size_t k = r * run; k < (r + 1) * run; ++k) y[k] = f(s, b[k]);
+    }
+  } else if (as == ys && bs == ys) {
     for (size_t k = 0; k < count; ++k) y[k] = f(a[k], b[k]);
   } else if (as == ys && element_count(bs) == 1) {
     const float s = b[0];

@@ -1,4 +1,4 @@
-// Softmax and layer-norm row kernels against their scalar references on
+// Softmax, layer-norm and row-mean kernels against their scalar references on
 // every compiled SIMD target, over row lengths that exercise full vectors
 // and tails, with in-place use.
 #include "spruce/kernels/rows.h"
@@ -37,6 +37,22 @@ TEST_P(Rows, SoftmaxMatchesReference) {
     std::vector<float> in_place = x;
     softmax_rows(in_place.data(), rows, n, in_place.data());
     EXPECT_EQ(in_place, y);
+  }
+}
+
+TEST_P(Rows, MeanMatchesReference) {
+  // Row lengths of 7x7 to 112x112 planes, and tails of every size.
+  for (size_t n : {1u, 5u, 16u, 49u, 64u, 65u, 196u, 3136u, 12544u}) {
+    const size_t rows = 3;
+    const std::vector<float> x = random_values(rows * n, 2.0f, 5);
+    std::vector<float> y(rows), ref(rows);
+    mean_rows(x.data(), rows, n, y.data());
+    mean_rows_reference(x.data(), rows, n, ref.data());
+    for (size_t r = 0; r < rows; ++r) {
+      // Float sums of n values of magnitude ~2, against double ones.
+      EXPECT_NEAR(y[r], ref[r], 1e-6f * static_cast<float>(n) + 1e-6f)
+          << "n " << n << " row " << r;
+    }
   }
 }
 

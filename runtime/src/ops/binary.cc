@@ -12,21 +12,23 @@ class BinaryNode final : public NodeOp {
       : NodeOp(init), op_(op_of(init.node)) {}
   // Channels-last between convolutions when each input is either the
   // output's shape or one value per image and channel ([N or 1, C or 1, 1,
-  // 1]: squeeze-excite's scale), whose memory is the same in both layouts.
+  // 1]: squeeze-excite's scale), whose memory is the same in both layouts,
+  // and an input of the output's shape arrives channels-last: the
+  // per-channel side has no layout of its own to vote with.
   void plan_layouts(LayoutPlanner& planner) override {
-    const uint32_t a = node_.inputs[0];
-    const uint32_t b = node_.inputs[1];
-    if (planner.layout(a) != Layout::kChannelsLast &&
-        planner.layout(b) != Layout::kChannelsLast) {
-      return;
-    }
-    const Shape& as = graph_.values[a].shape;
-    const Shape& bs = graph_.values[b].shape;
     const Shape& ys = graph_.values[node_.outputs[0]].shape;
-    auto fits = [&](const Shape& s) {
-      return s.size() == 4 && (s == ys || (s[2] == 1 && s[3] == 1));
-    };
-    if (ys.size() == 4 && fits(as) && fits(bs)) {
+    if (ys.size() != 4) return;
+    bool fits = true, full_channels_last = false;
+    for (uint32_t v : node_.inputs) {
+      const Shape& s = graph_.values[v].shape;
+      if (s == ys) {
+        full_channels_last =
+            full_channels_last || planner.layout(v) == Layout::kChannelsLast;
+      } else if (s.size() != 4 || s[2] != 1 || s[3] != 1) {
+        fits = false;
+      }
+    }
+    if (fits && full_channels_last) {
       planner.set_layout(node_.outputs[0], Layout::kChannelsLast);
     }
   }

@@ -1,5 +1,6 @@
-// Row-wise kernels of Transformer encoders: softmax and layer normalization
-// over the contiguous last dimension, vectorized with Highway and dispatched
+// Row-wise kernels: softmax and layer normalization of Transformer encoders,
+// and row means (a global average pool over NCHW planes), over the
+// contiguous last dimension, vectorized with Highway and dispatched
 // to the best target at run time, plus scalar references for tests.
 #ifndef SPRUCE_KERNELS_ROWS_H_
 #define SPRUCE_KERNELS_ROWS_H_
@@ -20,6 +21,11 @@ void layer_norm_rows(const float* x, size_t rows, size_t n, const float* scale,
 void layer_norm_rows_reference(const float* x, size_t rows, size_t n,
                                const float* scale, const float* bias,
                                float epsilon, float* y);
+
+// y[r] = mean of x[r, 0:n] for r < rows (row stride n), summed in float
+// over several vector accumulators.
+void mean_rows(const float* x, size_t rows, size_t n, float* y);
+void mean_rows_reference(const float* x, size_t rows, size_t n, float* y);
 
 }  // namespace spruce::kernels
 
