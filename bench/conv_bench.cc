@@ -17,6 +17,13 @@
 //                                between sparse Linears): the product the
 //                                convolution is, without the convolution
 //
+// and, for depthwise convolutions (group = channels, dense weights):
+//
+//   dw-onednn/<shape>/<N>        ConvOp on oneDNN, channels-last
+//   dw-nhwc/<shape>/<N>          spruce's depthwise kernel, channels-last
+//   dw-nchw/<shape>/<N>          the same kernel on NCHW (between sparse
+//                                convolutions)
+//
 // <shape> is <O>x<C>x<H>k<k>s<stride>. GFLOP/s counts the multiply-adds the
 // kernel does: the non-zeros times the output pixels when sparse, all of W
 // when dense. Threads: OMP_NUM_THREADS.
@@ -97,6 +104,42 @@ void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
                          benchmark::Counter::kIs1000);
 }
 
+void BM_Depthwise(benchmark::State& state, LinearKernel kernel,
+                  bool channels_last, ConvShape s, size_t batch) {
+  const size_t window = s.kernel * s.kernel;
+  const auto w = make_weight(random_activations(s.out * window), s.out, window,
+                             LinearKernel::kOneDnn, 1, 1);
+  const spruce::bench::Bias b(random_activations(s.out));
+  const int threads = omp_get_max_threads();
+  const spruce::LinearPlanOptions options =
+      spruce::bench::only(spruce::kernel_bit(kernel), threads);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  const spruce::Shape xs = {
+      static_cast<int64_t>(batch), static_cast<int64_t>(s.in),
+      static_cast<int64_t>(s.size), static_cast<int64_t>(s.size)};
+  spruce::SpatialParams p = params_of(s);
+  p.group = static_cast<uint32_t>(s.in);
+  const spruce::ConvOp op(w->desc, &b.desc, p,
+                          spruce::kernels::Activation::kRelu6, xs, options,
+                          engine);
+  if (op.kernel() != kernel) {
+    state.SkipWithError("the kernel does not run this weight");
+    return;
+  }
+  const auto x = random_activations(batch * s.in * s.size * s.size);
+  const size_t ho = (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
+  std::vector<float> y(batch * s.out * ho * ho);
+  for (auto _ : state) {
+    op.run(x.data(), xs, y.data(), channels_last, threads);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(op.multiply_adds(xs)),
+                         benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
 void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
   const size_t k = s.in * s.kernel * s.kernel;
   const size_t ho = (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
@@ -153,6 +196,24 @@ void register_all() {
       }
       benchmark::RegisterBenchmark(("linear-csr/" + tail + "/90").c_str(),
                                    BM_LinearSameNonZeros, s, batch);
+    }
+  }
+  // MobileNet v2's depthwise layers (3x3, stride 1 and 2), EfficientNet's
+  // and MobileNet v3's 5x5 ones, channel counts on and off the vector width.
+  const ConvShape depthwise[] = {{32, 32, 112, 3, 1},  {96, 96, 112, 3, 2},
+                                 {144, 144, 56, 3, 1}, {144, 144, 56, 3, 2},
+                                 {192, 192, 28, 3, 1}, {384, 384, 14, 3, 1},
+                                 {960, 960, 7, 3, 1},  {240, 240, 28, 5, 2},
+                                 {672, 672, 14, 5, 1}, {120, 120, 28, 5, 1}};
+  for (const ConvShape& s : depthwise) {
+    for (size_t batch : {1, 16}) {
+      const std::string tail = s.name() + "/" + std::to_string(batch);
+      benchmark::RegisterBenchmark(("dw-onednn/" + tail).c_str(), BM_Depthwise,
+                                   LinearKernel::kOneDnn, true, s, batch);
+      benchmark::RegisterBenchmark(("dw-nhwc/" + tail).c_str(), BM_Depthwise,
+                                   LinearKernel::kDepthwise, true, s, batch);
+      benchmark::RegisterBenchmark(("dw-nchw/" + tail).c_str(), BM_Depthwise,
+                                   LinearKernel::kDepthwise, false, s, batch);
     }
   }
 }

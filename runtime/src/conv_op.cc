@@ -1,24 +1,64 @@
 // Conv: sparse direct / im2col products or oneDNN convolution, chosen at load.
 #include "conv_op.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <unordered_map>
 
 #include "kernel_choice.h"
 #include "parallel.h"
+#include "primitive_cache.h"
 #include "spruce/error.h"
+#include "spruce/kernels/depthwise.h"
 #include "spruce/kernels/transpose.h"
 #include "workspace.h"
-#include "primitive_cache.h"
 
 namespace spruce {
 
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
+
+namespace {
+
+// Seconds per byte of converting a tensor between NCHW and NHWC as it
+// happens in a running model: reading what another op wrote and writing a
+// buffer nothing touched since the last run, neither in cache by then.
+// Timed once per process on a MobileNet-sized tensor (32x112x112) after
+// evicting the last-level cache each time: on hot buffers a conversion
+// looks about 4x cheaper than it is in a model (0.05 against 0.2-0.27 ms
+// here), which would favour kernels that need conversions.
+double conversion_seconds_per_byte() {
+  static const double rate = [] {
+    const size_t channels = 32, pixels = 112 * 112;
+    std::vector<float> x(channels * pixels, 1.0f), y(x.size());
+    // Twice the last-level cache (as the OS reports it; 32 MB if not, at
+    // most 128 MB).
+    long cache = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (cache <= 0) cache = 32L << 20;
+    std::vector<char> evict(
+        std::min(2 * static_cast<size_t>(cache), size_t{128} << 20), 1);
+    double best = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < 3; ++i) {
+      for (size_t k = 0; k < evict.size(); k += 64) ++evict[k];
+      const auto start = std::chrono::steady_clock::now();
+      kernels::transpose(x.data(), channels, pixels, pixels, y.data(),
+                         channels);
+      best = std::min(best, std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - start)
+                                .count());
+    }
+    return best / static_cast<double>(x.size() * sizeof(float));
+  }();
+  return rate;
+}
+
+}  // namespace
 
 struct ConvOp::Geometry {
   int64_t hp = 0, wp = 0, ho = 0, wo = 0;
@@ -232,39 +272,170 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
   }
   dense_ = std::make_unique<Dense>(engine, w, bias_, out_channels_,
                                    in_per_group_, p_, activation_);
+  const bool depthwise = p_.group > 1 && in_per_group_ == 1 &&
+               (options.allowed & kernel_bit(LinearKernel::kDepthwise)) != 0;
+  if (depthwise) {
+    depthwise_weight_ = w;
+    if (out_channels_ == p_.group) {
+      depthwise_packed_ = kernels::pack_depthwise_nhwc(depthwise_shape({}), w);
+    }
+  }
   const bool known =
       input.size() == 4 && input[1] > 0 && input[2] > 0 && input[3] > 0;
-  // The sparse kernels that may run, the BSR one preferred untimed.
-  std::vector<Candidate<LinearKernel>> sparse;
+  // The sparse kernels that may run, the BSR one preferred untimed; the
+  // dense ones, spruce's depthwise kernel preferred untimed.
+  std::vector<Candidate<LinearKernel>> sparse, candidates;
   if (has_csr_ && csr_allowed) sparse.push_back({LinearKernel::kCsr, false});
   if (has_bsr_) sparse.push_back({LinearKernel::kBsr, false});
+  if (onednn_allowed) candidates.push_back({LinearKernel::kOneDnn, true});
+  if (depthwise) candidates.push_back({LinearKernel::kDepthwise, true});
+  const bool has_dense = !candidates.empty();
+  const LinearKernel preferred_dense =
+      has_dense ? candidates.back().kernel : LinearKernel::kOneDnn;
+  candidates.insert(candidates.end(), sparse.begin(), sparse.end());
   if (sparse.empty()) {
-    choice_.fix(LinearKernel::kOneDnn);
-  } else if (!onednn_allowed) {
+    if (candidates.size() > 1 && options.measure && known) {
+      measure(candidates, input, options.max_threads);
+    } else {
+      choice_.fix(preferred_dense);
+    }
+  } else if (!has_dense) {
     choice_.fix(sparse.back().kernel);
   } else if (options.measure && known) {
-    // One choice for every batch: each image is its own product.
-    const Shape one = {1, input[1], input[2], input[3]};
-    sparse.insert(sparse.begin(), {LinearKernel::kOneDnn, true});
-    choice_.choose(sparse, {1}, [&](LinearKernel k, size_t) {
-      return time_kernel(k, one, options.max_threads);
-    });
+    measure(candidates, input, options.max_threads);
   } else if (weight.sparsity() >= options.min_sparsity) {
     choice_.fix(sparse.back().kernel);
   } else {
-    choice_.fix(LinearKernel::kOneDnn);
+    choice_.fix(preferred_dense);
   }
-  // Free what will not run.
+  if (!undecided_) release_unused();
+}
+
+void ConvOp::release_unused() {
   if (kernel() != LinearKernel::kBsr) has_bsr_ = false;
-  if (kernel() == LinearKernel::kOneDnn) {
+  if (is_dense(kernel())) {
     has_csr_ = false;
     derived_csr_ = CsrMatrix();
     std::vector<uint32_t>().swap(im2col_cols_);
     geometries_.clear();
-  } else {
-    dense_.reset();
-    std::vector<float>().swap(densified_);
   }
+  if (kernel() != LinearKernel::kOneDnn) dense_.reset();
+  if (kernel() != LinearKernel::kDepthwise) {
+    depthwise_weight_ = nullptr;
+    std::vector<float>().swap(depthwise_packed_);
+  }
+  if (!is_dense(kernel())) std::vector<float>().swap(densified_);
+}
+
+void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
+                     const Shape& input, int num_threads) {
+  // One choice for every batch: each image is its own product.
+  const Shape one = {1, input[1], input[2], input[3]};
+  for (const Candidate<LinearKernel>& c : candidates) {
+    // oneDNN's runs channels-last, the sparse ones NCHW, the depthwise one
+    // either (NCHW only with a channel multiplier).
+    for (const bool cl : {true, false}) {
+      const bool runs = c.kernel == LinearKernel::kOneDnn ? cl
+                        : c.kernel == LinearKernel::kDepthwise
+                            ? !cl || !depthwise_packed_.empty()
+                            : !cl;
+      if (runs)
+        times_[{c.kernel, cl}] = time_kernel(c.kernel, one, cl, num_threads);
+    }
+  }
+  const double per_byte = conversion_seconds_per_byte();
+  convert_in_ =
+      per_byte * static_cast<double>(element_count(one)) * sizeof(float);
+  convert_out_ =
+      per_byte *
+      static_cast<double>(out_channels_ *
+                          static_cast<size_t>(p_.output_size(0, input[2]) *
+                                              p_.output_size(1, input[3]))) *
+      sizeof(float);
+  candidates_ = candidates;
+  choice_ = fastest(true, true, &runs_channels_last_);
+  if (kernel() != LinearKernel::kDepthwise) {
+    runs_channels_last_ = kernel() == LinearKernel::kOneDnn;
+  }
+  undecided_ = true;
+}
+
+KernelChoice<LinearKernel> ConvOp::fastest(bool in_cl, bool out_cl,
+                                           bool* depthwise_cl) const {
+  KernelChoice<LinearKernel> choice;
+  // Each kernel in the layout (of those it runs in) that is fastest with
+  // the conversions it needs.
+  choice.choose(candidates_, {1}, [&](LinearKernel k, size_t) {
+    double best = std::numeric_limits<double>::infinity();
+    for (const bool cl : {true, false}) {
+      const auto it = times_.find({k, cl});
+      if (it == times_.end()) continue;
+      const double t = it->second + (cl != in_cl ? convert_in_ : 0.0) +
+                       (cl != out_cl ? convert_out_ : 0.0);
+      if (t < best) {
+        best = t;
+        if (k == LinearKernel::kDepthwise) *depthwise_cl = cl;
+      }
+    }
+    return best;
+  });
+  return choice;
+}
+
+void ConvOp::settle(bool input_channels_last,
+                    std::optional<bool> output_channels_last) {
+  if (undecided_) {
+    choice_ = fastest(input_channels_last,
+                      output_channels_last.value_or(input_channels_last),
+                      &runs_channels_last_);
+    settled_ = true;
+  } else if (kernel() == LinearKernel::kDepthwise) {
+    // Untimed: in its input's layout.
+    runs_channels_last_ = input_channels_last && !depthwise_packed_.empty();
+  }
+  if (kernel() != LinearKernel::kDepthwise) {
+    runs_channels_last_ = kernel() == LinearKernel::kOneDnn;
+  }
+}
+
+void ConvOp::finish() {
+  if (!undecided_) return;
+  undecided_ = settled_ = false;
+  release_unused();
+}
+
+std::optional<bool> ConvOp::wants_channels_last() const {
+  if (!undecided_ || settled_) {
+    if (kernel() == LinearKernel::kDepthwise) return std::nullopt;
+    return kernel() == LinearKernel::kOneDnn;
+  }
+  // The same kernel whatever the input's layout: its own layout.
+  bool unused;
+  const LinearKernel a = fastest(true, true, &unused).ranges().front().kernel;
+  const LinearKernel b = fastest(false, false, &unused).ranges().front().kernel;
+  if (a != b || a == LinearKernel::kDepthwise) return std::nullopt;
+  return a == LinearKernel::kOneDnn;
+}
+
+kernels::DepthwiseShape ConvOp::depthwise_shape(const Shape& xs) const {
+  kernels::DepthwiseShape s;
+  s.channels = static_cast<size_t>(p_.group);
+  s.multiplier = out_channels_ / p_.group;
+  s.kernel_h = p_.kernel[0];
+  s.kernel_w = p_.kernel[1];
+  s.stride_h = p_.strides[0];
+  s.stride_w = p_.strides[1];
+  s.dilation_h = p_.dilations[0];
+  s.dilation_w = p_.dilations[1];
+  s.pad_top = p_.pads[0];
+  s.pad_left = p_.pads[1];
+  if (xs.size() == 4) {
+    s.height = static_cast<size_t>(xs[2]);
+    s.width = static_cast<size_t>(xs[3]);
+    s.out_height = static_cast<size_t>(p_.output_size(0, xs[2]));
+    s.out_width = static_cast<size_t>(p_.output_size(1, xs[3]));
+  }
+  return s;
 }
 
 ConvOp::~ConvOp() = default;
@@ -277,7 +448,7 @@ size_t ConvOp::dense_macs(const Shape& xs) const {
 
 size_t ConvOp::multiply_adds(const Shape& xs) const {
   const auto images = static_cast<size_t>(xs[0]);
-  if (kernel() == LinearKernel::kOneDnn) return dense_macs(xs) * images;
+  if (is_dense(kernel())) return dense_macs(xs) * images;
   const auto pixels =
       static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3]));
   const size_t values = kernel() == LinearKernel::kBsr
@@ -287,30 +458,22 @@ size_t ConvOp::multiply_adds(const Shape& xs) const {
 }
 
 double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
-                           int num_threads) const {
+                           bool channels_last, int num_threads) const {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::vector<float> x(element_count(xs));
   for (float& v : x) v = u(rng);
   const auto pixels =
       static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3]));
-  const auto channels = static_cast<size_t>(xs[1]);
-  const auto in_pixels = static_cast<size_t>(xs[2] * xs[3]);
-  std::vector<float> y(out_channels_ * pixels), x_nchw(x.size()),
-      y_nhwc(y.size());
+  std::vector<float> y(out_channels_ * pixels);
   return best_time(
       [&] {
         if (kernel == LinearKernel::kOneDnn) {
-          // As it will run: on channels-last activations (see run()).
-          dense_->run(x.data(), xs, y.data(), /*channels_last=*/true);
+          dense_->run(x.data(), xs, y.data(), channels_last);
+        } else if (kernel == LinearKernel::kDepthwise) {
+          run_depthwise(x.data(), xs, y.data(), channels_last, num_threads);
         } else {
-          // Between dense convs the activations are channels-last: a sparse
-          // conv there pays for converting its input and output too.
-          kernels::transpose(x.data(), in_pixels, channels, channels,
-                             x_nchw.data(), in_pixels);
-          run_sparse(kernel, x_nchw.data(), xs, y.data(), num_threads);
-          kernels::transpose(y.data(), out_channels_, pixels, pixels,
-                             y_nhwc.data(), out_channels_);
+          run_sparse(kernel, x.data(), xs, y.data(), num_threads);
         }
       },
       std::chrono::milliseconds(5), 20);
@@ -322,10 +485,53 @@ void ConvOp::run(const float* x, const Shape& xs, float* y, bool channels_last,
     dense_->run(x, xs, y, channels_last);
     return;
   }
+  if (kernel() == LinearKernel::kDepthwise) {
+    run_depthwise(x, xs, y, channels_last, num_threads);
+    return;
+  }
   if (channels_last) {
     throw Error("internal: the sparse convolution reads NCHW activations");
   }
   run_sparse(kernel(), x, xs, y, num_threads);
+}
+
+void ConvOp::run_depthwise(const float* x, const Shape& xs, float* y,
+                           bool channels_last, int num_threads) const {
+  if (channels_last && depthwise_packed_.empty()) {
+    throw Error("internal: a depthwise multiplier above 1 runs NCHW only");
+  }
+  const kernels::DepthwiseShape s = depthwise_shape(xs);
+  const auto batch = static_cast<size_t>(xs[0]);
+  const size_t image = s.channels * s.height * s.width;
+  const size_t out_image = s.out_channels() * s.out_height * s.out_width;
+  // Threads split images × output channels (NCHW) or × output rows (NHWC).
+  const size_t parts = channels_last ? s.out_height : s.out_channels();
+  const size_t items = batch * parts;
+  const auto threads = static_cast<size_t>(std::max(1, num_threads));
+  std::vector<size_t> bounds{0};
+  for (size_t t = 1; t <= threads; ++t) {
+    const size_t bound = items * t / threads;
+    if (bound > bounds.back()) bounds.push_back(bound);
+  }
+  if (bounds.size() == 1) bounds.push_back(0);
+  const kernels::Epilogue epilogue{bias_, activation_};
+  run_chunks(
+      bounds, batch * out_image * s.taps(), num_threads,
+      [&](size_t begin, size_t end) {
+        for (size_t b = begin / parts; b < batch && b * parts < end; ++b) {
+          const size_t first = std::max(begin, b * parts) - b * parts;
+          const size_t last = std::min(end, (b + 1) * parts) - b * parts;
+          if (channels_last) {
+            kernels::depthwise_conv_nhwc(s, x + b * image,
+                                         depthwise_packed_.data(), epilogue,
+                                         y + b * out_image, first, last);
+          } else {
+            kernels::depthwise_conv_nchw(s, x + b * image, depthwise_weight_,
+                                         epilogue, y + b * out_image, first,
+                                         last);
+          }
+        }
+      });
 }
 
 std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,

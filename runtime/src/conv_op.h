@@ -16,11 +16,18 @@
 //    ungrouped, stride 1) also runs the direct form on the BSR kernel: each
 //    pixel vector it loads feeds R output channels' FMAs instead of one,
 //    which unstructured weights cannot share.
+// Depthwise (group == input channels, dense weights): spruce's own kernel
+// (kernels/depthwise.h), NCHW or NHWC, so it can run between sparse
+// convolutions (NCHW) or dense ones (NHWC) with no conversion either side.
 // Dense: oneDNN convolution (weights reordered once into its preferred
 // layout), with bias and the activation as post-ops, on NCHW activations or,
 // with no reorders, on NHWC ones: the engine keeps the activations between
 // dense convolutions channels-last.
-// Which one runs is timed at load on the model's own input size, like Linear.
+// Which one runs is timed at load on the model's own input size, like
+// Linear, each kernel in the layouts it runs in; the engine's layout plan
+// then picks per convolution what is fastest counting the NCHW <-> NHWC
+// conversions it would need between its producer's layout and the one its
+// readers want (settle()).
 #ifndef SPRUCE_RUNTIME_CONV_OP_H_
 #define SPRUCE_RUNTIME_CONV_OP_H_
 
@@ -29,10 +36,12 @@
 #include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
 #include <vector>
 
 #include "graph.h"
 #include "linear_op.h"
+#include "spruce/kernels/depthwise.h"
 #include "spruce/sparse_matrix.h"
 
 namespace spruce {
@@ -53,6 +62,22 @@ class ConvOp {
            int num_threads) const;
 
   LinearKernel kernel() const { return choice_.ranges().front().kernel; }
+  // Picks the kernel, and the layout it runs in, for an input arriving
+  // channels-last or NCHW and an output its readers want channels-last or
+  // NCHW (unknown: as the input): the fastest counting the conversions each
+  // needs (layouts are planned once every op exists, and may be planned
+  // again). Until then the kernel is the one for channels-last neighbours.
+  void settle(bool input_channels_last,
+              std::optional<bool> output_channels_last);
+  // The choice is final: frees what will not run.
+  void finish();
+  // Whether its kernel (chosen or candidate) runs in either layout.
+  bool any_layout() const { return !depthwise_packed_.empty(); }
+  // Whether it reads and writes channels-last (else NCHW).
+  bool runs_channels_last() const { return runs_channels_last_; }
+  // The layout it will read its input in whatever its neighbours do (true:
+  // channels-last), if that is known before settle().
+  std::optional<bool> wants_channels_last() const;
   double speedup() const { return choice_.ranges().front().speedup; }
   // Multiply-adds of one image of `x_shape` if dense (for GFLOP/s reports).
   size_t dense_macs(const Shape& x_shape) const;
@@ -70,9 +95,24 @@ class ConvOp {
   // Images [first, last) of the batch, each one product on `num_threads`.
   void run_images(LinearKernel kernel, const float* x, const Shape& x_shape,
                   float* y, size_t first, size_t last, int num_threads) const;
+  // The depthwise kernel over the batch, in either layout.
+  void run_depthwise(const float* x, const Shape& x_shape, float* y,
+                     bool channels_last, int num_threads) const;
+  kernels::DepthwiseShape depthwise_shape(const Shape& x_shape) const;
   std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w) const;
+  // One image through `kernel` in its own layout (`channels_last` for
+  // oneDNN's and the depthwise one's choice of layout).
   double time_kernel(LinearKernel kernel, const Shape& x_shape,
-                     int num_threads) const;
+                     bool channels_last, int num_threads) const;
+  // Times `candidates` on one image of `input` in each layout they run in,
+  // and the conversions, for settle() to weigh.
+  void measure(const std::vector<Candidate<LinearKernel>>& candidates,
+               const Shape& input, int num_threads);
+  // The fastest of the measured candidates between an input and an output
+  // in these layouts; the depthwise kernel's layout in *depthwise_cl.
+  KernelChoice<LinearKernel> fastest(bool in_cl, bool out_cl,
+                                     bool* depthwise_cl) const;
+  void release_unused();
 
   SpatialParams p_;
   kernels::Activation activation_;
@@ -95,8 +135,21 @@ class ConvOp {
   mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Geometry>>
       geometries_;
   std::vector<float> densified_;  // a sparse weight expanded for oneDNN
+  // Depthwise: the weight [O, kh·kw] (the file's or densified_), and
+  // tap-major for NHWC (multiplier 1).
+  const float* depthwise_weight_ = nullptr;
+  std::vector<float> depthwise_packed_;
   std::unique_ptr<Dense> dense_;
   KernelChoice<LinearKernel> choice_;
+  bool runs_channels_last_ = false;
+  // Measured at load for settle(): each candidate's time in a layout it
+  // runs in; converting one image's input and output (estimated from the
+  // process's conversion rate).
+  bool undecided_ = false;
+  bool settled_ = false;  // settle() has picked, not yet finish()
+  std::vector<Candidate<LinearKernel>> candidates_;
+  std::map<std::pair<LinearKernel, bool>, double> times_;
+  double convert_in_ = 0, convert_out_ = 0;
 };
 
 }  // namespace spruce

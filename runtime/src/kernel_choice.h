@@ -113,7 +113,7 @@ class KernelChoice {
   }
 
  private:
-  std::vector<BatchRange<Kernel>> ranges_{BatchRange<Kernel>{}};
+  std::vector<BatchRange<Kernel>> ranges_ = std::vector<BatchRange<Kernel>>(1);
 };
 
 }  // namespace spruce

@@ -26,13 +26,16 @@ const char* linear_kernel_name(LinearKernel kernel) {
       return "sparse-csr";
     case LinearKernel::kBsr:
       return "sparse-bsr";
+    case LinearKernel::kDepthwise:
+      return "depthwise";
   }
   return "?";
 }
 
 bool is_dense(LinearKernel kernel) {
   return kernel == LinearKernel::kOneDnn ||
-         kernel == LinearKernel::kDensePacked;
+         kernel == LinearKernel::kDensePacked ||
+         kernel == LinearKernel::kDepthwise;
 }
 
 KernelMask kernel_mask(const std::vector<std::string>& names) {
@@ -227,6 +230,7 @@ size_t LinearOp::multiply_adds(size_t n) const {
   switch (kernel_for(n)) {
     case LinearKernel::kOneDnn:
     case LinearKernel::kDensePacked:
+    case LinearKernel::kDepthwise:
       return out_ * in_ * n;
     case LinearKernel::kLookup:
     case LinearKernel::kCsr:
@@ -384,7 +388,11 @@ void LinearOp::run_kernel(LinearKernel kernel, const float* x, size_t n,
                        ldx, w, yp, ldy, e, begin, end);
                  });
       return;
+    case LinearKernel::kDepthwise:
+      break;  // a convolution's kernel: never chosen for a Linear
   }
+  throw Error("internal: the Linear op cannot run kernel " +
+              std::string(linear_kernel_name(kernel)));
 }
 
 }  // namespace spruce

@@ -35,10 +35,12 @@ enum class LinearKernel : uint8_t {
   kLookup,
   kCsr,
   kBsr,
+  kDepthwise,  // Conv only: spruce's depthwise convolution (dense weights)
 };
 inline constexpr LinearKernel kLinearKernels[] = {
-    LinearKernel::kOneDnn, LinearKernel::kDensePacked, LinearKernel::kLookup,
-    LinearKernel::kCsr, LinearKernel::kBsr};
+    LinearKernel::kOneDnn, LinearKernel::kDensePacked,
+    LinearKernel::kLookup, LinearKernel::kCsr,
+    LinearKernel::kBsr,    LinearKernel::kDepthwise};
 const char* linear_kernel_name(LinearKernel kernel);
 bool is_dense(LinearKernel kernel);
 

@@ -71,8 +71,34 @@ class Planner final : public LayoutPlanner {
         readers_[value].begin(), readers_[value].end(),
         [&](size_t i) { return ops_[i]->reads_feature_major(); });
   }
+  std::optional<Layout> readers_want(uint32_t value) const override {
+    return readers_want(value, 0);
+  }
 
  private:
+  std::optional<Layout> readers_want(uint32_t value, int depth) const {
+    // A few layout-following ops deep: chains of them are short (a
+    // depthwise conv, an activation), and the planner stays linear.
+    constexpr int kMaxDepth = 4;
+    std::optional<Layout> want;
+    if (std::find(graph_.outputs.begin(), graph_.outputs.end(), value) !=
+        graph_.outputs.end()) {
+      want = Layout::kRowMajor;
+    }
+    for (size_t i : readers_[value]) {
+      std::optional<Layout> w = ops_[i]->wanted_input_layout();
+      const NodeDesc& reader = graph_.nodes[i];
+      if (!w && depth < kMaxDepth && ops_[i]->follows_input_layout() &&
+          !reader.inputs.empty() && reader.inputs[0] == value &&
+          !reader.outputs.empty() && reader.outputs[0] != kNoValue) {
+        w = readers_want(reader.outputs[0], depth + 1);
+      }
+      if (!w || (want && *want != *w)) return std::nullopt;
+      want = w;
+    }
+    return want;
+  }
+
   const Graph& graph_;
   const std::vector<std::unique_ptr<Op>>& ops_;
   std::vector<Layout>& layout_;
@@ -82,9 +108,15 @@ class Planner final : public LayoutPlanner {
 }  // namespace
 
 void Engine::Impl::plan_layouts() {
-  layout.assign(graph.values.size(), Layout::kRowMajor);
   Planner planner(graph, ops, &layout);
-  for (const std::unique_ptr<Op>& op : ops) op->plan_layouts(planner);
+  // Twice: an op whose choice depends on what its readers want (a
+  // convolution between a producer and readers in different layouts)
+  // learns it from what they settled on in the first pass.
+  for (int pass = 0; pass < 2; ++pass) {
+    layout.assign(graph.values.size(), Layout::kRowMajor);
+    for (const std::unique_ptr<Op>& op : ops) op->plan_layouts(planner);
+  }
+  for (const std::unique_ptr<Op>& op : ops) op->finish_planning();
 }
 
 // Greedy slot assignment in execution order with the declared shapes

@@ -183,7 +183,10 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
         expect_runs_as_reference(
             conv_model(k, w, bias, sparse,
                        "conv" + std::to_string(ci) + ".spruce"),
-            k, x, expected, threads, sparse ? "sparse-csr" : "onednn");
+            k, x, expected, threads,
+            sparse                    ? "sparse-csr"
+            : k.p.group == k.channels ? "depthwise"
+                                      : "onednn");
       }
     }
   }
@@ -406,6 +409,112 @@ TEST(Conv, MixedSparseAndDenseChainsConvertLayouts) {
       ASSERT_NEAR(out[0].data()[e], expected[e],
                   1e-4f * (1 + std::abs(expected[e])))
           << "threads " << threads << " at " << e;
+    }
+  }
+}
+
+// 1x1 conv → depthwise 3x3 (stride 1 or 2, channel multiplier 1 or 2) →
+// 1x1 conv, the 1x1 weights dense (oneDNN: the depthwise kernel runs
+// channels-last between them) or sparse (NCHW); each against the reference
+// on 1 and 2 threads, with every kernel chosen as planned.
+TEST(Conv, DepthwiseRunsInItsNeighboursLayout) {
+  const int64_t batch = 2, c = 6, h = 9, w = 8;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  for (const int64_t multiplier : {1, 2}) {
+    for (const uint32_t stride : {1u, 2u}) {
+      for (const bool sparse : {false, true}) {
+        const int64_t cd = c * multiplier;  // the depthwise conv's outputs
+        std::vector<float> w1(c * c), wd(cd * 9), w3(c * cd), b1(c), bd(cd),
+            b3(c);
+        for (float& v : w1) v = keep(rng) < 0.8 ? 0.0f : u(rng);
+        for (float& v : w3) v = keep(rng) < 0.8 ? 0.0f : u(rng);
+        for (auto* v : {&wd, &b1, &bd, &b3}) {
+          for (float& e : *v) e = u(rng);
+        }
+        const SpatialParams pd =
+            params(3, stride, 1, 1, static_cast<uint32_t>(c));
+        const int64_t ho = pd.output_size(0, h), wo = pd.output_size(1, w);
+        ModelDef m;
+        auto weight = [&](const std::string& name, const std::vector<float>& v,
+                          Shape shape, bool csr) {
+          WeightDef d;
+          d.name = name;
+          d.shape = shape;
+          if (csr) {
+            d.format = WeightFormat::kCsr;
+            d.csr =
+                CsrMatrix::from_dense(v.data(), static_cast<size_t>(shape[0]),
+                                      static_cast<size_t>(shape[1]));
+          } else {
+            d.dense = v;
+          }
+          m.weights.push_back(d);
+        };
+        weight("w1", w1, {c, c}, sparse);
+        weight("b1", b1, {c}, false);
+        weight("wd", wd, {cd, 9}, false);
+        weight("bd", bd, {cd}, false);
+        weight("w3", w3, {c, cd}, sparse);
+        weight("b3", b3, {c}, false);
+        m.values = {{"x", {-1, c, h, w}},
+                    {"a", {-1, c, h, w}},
+                    {"d", {-1, cd, ho, wo}},
+                    {"y", {-1, c, ho, wo}}};
+        auto conv = [&](const std::string& name, uint32_t in, uint32_t weights,
+                        const SpatialParams& p) {
+          NodeDef n;
+          n.name = name;
+          n.op = OpKind::kConv;
+          n.inputs = {in};
+          n.outputs = {in + 1};
+          n.weights = {weights, weights + 1};
+          set_spatial_params(&n.attrs, p);
+          set_activation(&n.attrs, kernels::Activation::kRelu6);
+          return n;
+        };
+        m.nodes = {conv("conv1", 0, 0, params(1, 1, 0, 1, 1)),
+                   conv("depthwise", 1, 2, pd),
+                   conv("conv3", 2, 4, params(1, 1, 0, 1, 1))};
+        m.inputs = {0};
+        m.outputs = {3};
+        const std::string path = testing::temp_path("depthwise_chain.spruce");
+        converters::write_model(m, path);
+
+        std::vector<float> x(static_cast<size_t>(batch * c * h * w));
+        for (float& v : x) v = u(rng);
+        const auto a = reference_conv(
+            {batch, c, h, w, c, params(1, 1, 0, 1, 1)}, x, w1, b1, true);
+        const auto d =
+            reference_conv({batch, c, h, w, cd, pd}, a, wd, bd, true);
+        const auto expected = reference_conv(
+            {batch, cd, ho, wo, c, params(1, 1, 0, 1, 1)}, d, w3, b3, true);
+        for (const int threads : {1, 2}) {
+          SCOPED_TRACE("multiplier " + std::to_string(multiplier) + " stride " +
+                       std::to_string(stride) +
+                       (sparse ? " sparse" : " dense") + " threads " +
+                       std::to_string(threads));
+          EngineOptions options;
+          options.num_threads = threads;
+          options.kernel_selection =
+              EngineOptions::KernelSelection::kSparsityThreshold;
+          options.sparse_kernel_min_sparsity = 0.5;
+          const Engine engine = Engine::load(path, options);
+          const std::string outer = sparse ? "sparse-csr" : "onednn";
+          ASSERT_EQ(engine.layers()[0].kernel_for(1)->kernel, outer);
+          ASSERT_EQ(engine.layers()[1].kernel_for(1)->kernel, "depthwise");
+          ASSERT_EQ(engine.layers()[2].kernel_for(1)->kernel, outer);
+          const std::vector<Tensor> out =
+              engine.run({{"x", x.data(), {batch, c, h, w}}});
+          ASSERT_EQ(out[0].size(), expected.size());
+          for (size_t e = 0; e < expected.size(); ++e) {
+            ASSERT_NEAR(out[0].data()[e], expected[e],
+                        1e-4f * (1 + std::abs(expected[e])))
+                << "at " << e;
+          }
+        }
+      }
     }
   }
 }

@@ -3,7 +3,8 @@
 // [O, C/group, kh, kw] flattened), optional b [O]. BatchNormalization is
 // folded in by the converter. The kernel (sparse or oneDNN) is chosen at
 // load (conv_op.h); oneDNN's run channels-last, so chains of dense convs,
-// pools and residual Adds stay NHWC.
+// pools and residual Adds stay NHWC; the depthwise kernel runs in its
+// input's layout.
 #include "conv_op.h"
 #include "op_params.h"
 #include "ops/op.h"
@@ -26,9 +27,22 @@ class ConvNode final : public NodeOp {
               init.engine) {}
 
   void plan_layouts(LayoutPlanner& planner) override {
-    if (conv_.kernel() == LinearKernel::kOneDnn) {
+    std::optional<bool> out_cl;
+    if (const auto want = planner.readers_want(node_.outputs[0])) {
+      out_cl = *want == Layout::kChannelsLast;
+    }
+    conv_.settle(planner.layout(node_.inputs[0]) == Layout::kChannelsLast,
+                 out_cl);
+    if (conv_.runs_channels_last()) {
       planner.set_layout(node_.outputs[0], Layout::kChannelsLast);
     }
+  }
+  void finish_planning() override { conv_.finish(); }
+  bool follows_input_layout() const override { return conv_.any_layout(); }
+  std::optional<Layout> wanted_input_layout() const override {
+    const std::optional<bool> cl = conv_.wants_channels_last();
+    if (!cl) return std::nullopt;
+    return *cl ? Layout::kChannelsLast : Layout::kRowMajor;
   }
   void run(RunContext& ctx) const override {
     const float* x = ctx.input(0, ctx.output_layout());

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,10 @@ class LayoutPlanner {
   // Whether every reader of `value` wants it feature-major (and it is not a
   // model output).
   virtual bool feeds_only_feature_major(uint32_t value) const = 0;
+  // The layout every reader of `value` would read it in, if they agree
+  // (row-major for a model output), looking through readers that follow
+  // their input's layout; none if any reader takes what comes.
+  virtual std::optional<Layout> readers_want(uint32_t value) const = 0;
 };
 
 // One node's view of a run: its inputs in the layouts it asks for, its
@@ -87,10 +92,22 @@ class Op {
   virtual void run(RunContext& ctx) const = 0;
 
   // Sets the layouts of the node's outputs (row-major unless set); called in
-  // execution order after every op is created.
+  // execution order after every op is created, in two passes (the second
+  // sees what every op settled on in the first), so it must only depend on
+  // the planner.
   virtual void plan_layouts(LayoutPlanner& /*planner*/) {}
+  // The layouts are final: frees what will not run.
+  virtual void finish_planning() {}
   // Whether this op would read its input feature-major at wide batches.
   virtual bool reads_feature_major() const { return false; }
+  // The layout this op reads its first input in whatever it arrives in
+  // (so a producer may write it so), if it has one before plan_layouts.
+  virtual std::optional<Layout> wanted_input_layout() const {
+    return std::nullopt;
+  }
+  // Whether it runs in the layout its first input arrives in, writing its
+  // first output so (then what its readers want is what it wants).
+  virtual bool follows_input_layout() const { return false; }
 
   // Fills the kernel, storage and weight columns of `spruce inspect`.
   virtual void describe(LayerInfo* /*info*/) const {}

@@ -44,6 +44,7 @@ class UnaryNode final : public NodeOp {
   void plan_layouts(LayoutPlanner& planner) override {
     planner.set_layout(node_.outputs[0], planner.layout(node_.inputs[0]));
   }
+  bool follows_input_layout() const override { return true; }
   void run(RunContext& ctx) const override {
     const float* x = ctx.input(0, ctx.output_layout());
     unary(p_.op, p_.alpha, p_.beta, x, element_count(ctx.output_shape()),

@@ -1,0 +1,64 @@
+// Depthwise 2-D convolution (ONNX Conv with group == input channels): each
+// output channel o filters input channel o / multiplier alone,
+//   y[o, yo, xo] = act(bias[o] + Σ_{i,j} w[o, i, j] ·
+//                      x[o / m, yo·sh + i·dh − pad_top, xo·sw + j·dw −
+//                      pad_left])
+// with taps outside the image reading zero. One image per call.
+//
+// Two layouts, so the op runs in whichever its neighbours produce:
+//  - NCHW: each output plane is a 2-D stencil over one input plane, output
+//    columns in the vector lanes. The plane's rows are copied once, zero
+//    padded and split by column phase (stride sw), so every tap of a row of
+//    outputs is one unaligned load per vector, whatever the stride.
+//  - NHWC: channels in the lanes, a tile of output pixels per tap, weights
+//    stored tap-major [kh·kw, O] (pack_depthwise_nhwc); multiplier 1 only.
+// Both split the work so threads can each take a part: NCHW by output
+// channel, NHWC by output row.
+#ifndef SPRUCE_KERNELS_DEPTHWISE_H_
+#define SPRUCE_KERNELS_DEPTHWISE_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "spruce/kernels/spmm.h"
+
+namespace spruce::kernels {
+
+struct DepthwiseShape {
+  size_t channels = 0;    // input channels C
+  size_t multiplier = 1;  // output channels per input channel: O = C · m
+  size_t height = 0, width = 0;          // input
+  size_t out_height = 0, out_width = 0;  // output
+  size_t kernel_h = 0, kernel_w = 0;
+  size_t stride_h = 1, stride_w = 1;
+  size_t dilation_h = 1, dilation_w = 1;
+  size_t pad_top = 0, pad_left = 0;  // bottom/right follow from out_*
+
+  size_t out_channels() const { return channels * multiplier; }
+  size_t taps() const { return kernel_h * kernel_w; }
+};
+
+// Output channels [first, last) of one NCHW image: x [C, H, W], y [O, Ho,
+// Wo], w [O, kh·kw] (ONNX's layout); epilogue.bias [O] or null
+// (accumulate is not supported).
+void depthwise_conv_nchw(const DepthwiseShape& s, const float* x,
+                         const float* w, const Epilogue& epilogue, float* y,
+                         size_t first, size_t last);
+
+// Output rows [first, last) of one NHWC image: x [H, W, C], y [Ho, Wo, C],
+// `packed` from pack_depthwise_nhwc. Multiplier 1 only.
+void depthwise_conv_nhwc(const DepthwiseShape& s, const float* x,
+                         const float* packed, const Epilogue& epilogue,
+                         float* y, size_t first, size_t last);
+
+// w [O, kh·kw] → [kh·kw, O].
+std::vector<float> pack_depthwise_nhwc(const DepthwiseShape& s, const float* w);
+
+// The scalar reference, NCHW, the whole image.
+void depthwise_conv_reference(const DepthwiseShape& s, const float* x,
+                              const float* w, const Epilogue& epilogue,
+                              float* y);
+
+}  // namespace spruce::kernels
+
+#endif  // SPRUCE_KERNELS_DEPTHWISE_H_

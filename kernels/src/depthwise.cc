@@ -1,0 +1,519 @@
+// Highway depthwise convolution, NCHW and NHWC (see depthwise.h), and its
+// scalar reference.
+#include "spruce/kernels/depthwise.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/src/depthwise.cc"
+#include "hwy/aligned_allocator.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/src/activation-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace spruce::kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// ---------------------------------------------------------------- NCHW
+// A plane as the stencil reads it, zero padded on every side so no tap is
+// ever clipped: buffer row t (input row t − pad_top) of phase r (r < sw)
+// holds P[sw·j + r] for j < lq, where P is the input row shifted right by
+// pad_left with zeros around it. Output (yo, xo)'s tap (ky, kx) then reads
+// buffer row yo·sh + ky·dh, phase (kx·dw) mod sw, at j = xo + (kx·dw) div sw.
+struct PhasedRows {
+  size_t lq = 0;    // floats per phase row, a whole number of vectors
+  size_t rows = 0;  // buffer rows: every row an output's window reaches
+  hwy::AlignedFreeUniquePtr<float[]> data;    // [rows][sw][lq]
+  hwy::AlignedFreeUniquePtr<float[]> padded;  // one padded row, sw·lq
+};
+
+// Zeroed once: SplitPlane writes only the pixels inside the image, so the
+// padding stays zero for every plane.
+PhasedRows MakePhasedRows(const DepthwiseShape& s, size_t lanes) {
+  PhasedRows p;
+  const size_t wo = hwy::DivCeil(s.out_width, lanes) * lanes;
+  const size_t reach = (s.kernel_w - 1) * s.dilation_w / s.stride_w;
+  p.lq = hwy::DivCeil(wo + reach, lanes) * lanes;
+  p.rows =
+      (s.out_height - 1) * s.stride_h + (s.kernel_h - 1) * s.dilation_h + 1;
+  const size_t floats = p.rows * s.stride_w * p.lq;
+  const size_t padded = s.stride_w * p.lq;
+  p.data = hwy::AllocateAligned<float>(floats);
+  p.padded = hwy::AllocateAligned<float>(padded);
+  std::fill(p.data.get(), p.data.get() + floats, 0.0f);
+  std::fill(p.padded.get(), p.padded.get() + padded, 0.0f);
+  return p;
+}
+
+// to[0:n] = from[0:n], whole vectors then narrower ones: no library call
+// (rows of small planes are a few floats) and no read past from[n - 1].
+HWY_INLINE void CopyRow(const float* HWY_RESTRICT from, size_t n,
+                        float* HWY_RESTRICT to) {
+  size_t i = 0;
+  const auto sweep = [&](auto d) {
+    for (; i + hn::Lanes(d) <= n; i += hn::Lanes(d)) {
+      hn::StoreU(hn::LoadU(d, from + i), d, to + i);
+    }
+  };
+  sweep(hn::ScalableTag<float>());
+  sweep(hn::CappedTag<float, 8>());
+  sweep(hn::CappedTag<float, 4>());
+  sweep(hn::CappedTag<float, 1>());
+}
+
+// Stride 2: phase r of the padded row is x's even or odd elements, shifted.
+// P[2j + r] = x[2j + r − pad_left], so with q = (r − pad_left) mod 2 and
+// t = (r − pad_left − q) / 2 (never positive), phase r's element j is
+// x[2(j + t) + q]: x's elements of parity q go to j = m − t. Deinterleaving
+// x straight into the phase rows, instead of via a padded copy, keeps loads
+// from reading what was just stored (a store-forwarding stall per vector).
+void SplitRowStride2(const float* HWY_RESTRICT x, size_t width, size_t pad_left,
+                     size_t lq, float* HWY_RESTRICT out) {
+  float* HWY_RESTRICT to[2];
+  size_t end[2];  // parity q's elements m < end[q] land inside the row
+  for (size_t q = 0; q < 2; ++q) {
+    const size_t r = (q + pad_left) % 2;
+    const size_t shift = (pad_left + q - r) / 2;  // −t
+    to[q] = out + r * lq + shift;
+    const size_t count = (width + 1 - q) / 2;
+    end[q] = shift < lq ? std::min(count, lq - shift) : 0;
+  }
+  // Pairs both parities have room for: whole vectors, then narrower ones.
+  const size_t pairs = std::min({width / 2, end[0], end[1]});
+  size_t m = 0;
+  const auto sweep = [&](auto d) {
+    for (; m + hn::Lanes(d) <= pairs; m += hn::Lanes(d)) {
+      hn::Vec<decltype(d)> even, odd;
+      hn::LoadInterleaved2(d, x + 2 * m, even, odd);
+      hn::StoreU(even, d, to[0] + m);
+      hn::StoreU(odd, d, to[1] + m);
+    }
+  };
+  sweep(hn::ScalableTag<float>());
+  sweep(hn::CappedTag<float, 8>());
+  sweep(hn::CappedTag<float, 4>());
+  for (size_t q = 0; q < 2; ++q) {
+    for (size_t k = m; k < end[q]; ++k) to[q][k] = x[2 * k + q];
+  }
+}
+
+void SplitPlane(const DepthwiseShape& s, const float* HWY_RESTRICT plane,
+                PhasedRows& p) {
+  const size_t sw = s.stride_w, lq = p.lq, n = sw * lq;
+  const size_t lead = std::min(s.pad_left, n);
+  const size_t copied = std::min(s.width, n - lead);
+  // Input rows inside the buffer: [0, last).
+  const size_t last =
+      p.rows > s.pad_top ? std::min(s.height, p.rows - s.pad_top) : 0;
+  for (size_t iy = 0; iy < last; ++iy) {
+    float* HWY_RESTRICT out = p.data.get() + (iy + s.pad_top) * sw * lq;
+    const float* HWY_RESTRICT x = plane + iy * s.width;
+    if (sw == 1) {
+      CopyRow(x, copied, out + lead);
+    } else if (sw == 2) {
+      SplitRowStride2(x, s.width, s.pad_left, lq, out);
+    } else {
+      float* HWY_RESTRICT padded = p.padded.get();
+      CopyRow(x, copied, padded + lead);
+      for (size_t r = 0; r < sw; ++r) {
+        for (size_t j = 0; j < lq; ++j) out[r * lq + j] = padded[sw * j + r];
+      }
+    }
+  }
+}
+
+// kRows output rows × kV vectors from column xo, every tap inside the
+// buffer: each input row vector is loaded once and feeds every output row
+// whose window covers it (with stride SH, consecutive rows share KH − SH
+// input rows), so four rows of a 3x3 stride-1 stencil take 18 loads per 36
+// FMAs instead of 36. Everything but the offsets is known at compile time
+// and unrolls. store(v, j, k) writes row j's vector k.
+template <size_t KH, size_t KW, size_t SH, size_t kRows, size_t kV, class D,
+          class Store>
+HWY_INLINE void RowGroup(D d, size_t row_stride, const size_t* col,
+                         const float* HWY_RESTRICT w, hn::Vec<D> b,
+                         const float* HWY_RESTRICT first_input_row, size_t xo,
+                         const Store& store) {
+  const size_t lanes = hn::Lanes(d);
+  auto a00 = b, a01 = b, a02 = b, a03 = b;  // rows 0-3, vector 0
+  auto a10 = b, a11 = b, a12 = b, a13 = b;  // rows 0-3, vector 1
+  HWY_UNROLL(16)
+  for (size_t i = 0; i < (kRows - 1) * SH + KH; ++i) {
+    const float* HWY_RESTRICT r = first_input_row + i * row_stride + xo;
+    HWY_UNROLL(8)
+    for (size_t kx = 0; kx < KW; ++kx) {
+      HWY_UNROLL(2)
+      for (size_t v = 0; v < kV; ++v) {
+        const auto x = hn::LoadU(d, r + col[kx] + v * lanes);
+        auto& o0 = v == 0 ? a00 : a10;
+        auto& o1 = v == 0 ? a01 : a11;
+        auto& o2 = v == 0 ? a02 : a12;
+        auto& o3 = v == 0 ? a03 : a13;
+        if (i < KH) o0 = hn::MulAdd(hn::Set(d, w[i * KW + kx]), x, o0);
+        if (kRows > 1 && i >= SH && i - SH < KH) {
+          o1 = hn::MulAdd(hn::Set(d, w[(i - SH) * KW + kx]), x, o1);
+        }
+        if (kRows > 2 && i >= 2 * SH && i - 2 * SH < KH) {
+          o2 = hn::MulAdd(hn::Set(d, w[(i - 2 * SH) * KW + kx]), x, o2);
+        }
+        if (kRows > 3 && i >= 3 * SH && i - 3 * SH < KH) {
+          o3 = hn::MulAdd(hn::Set(d, w[(i - 3 * SH) * KW + kx]), x, o3);
+        }
+      }
+    }
+  }
+  store(a00, 0, 0);
+  if (kRows > 1) store(a01, 1, 0);
+  if (kRows > 2) store(a02, 2, 0);
+  if (kRows > 3) store(a03, 3, 0);
+  if (kV == 2) {
+    store(a10, 0, 1);
+    if (kRows > 1) store(a11, 1, 1);
+    if (kRows > 2) store(a12, 2, 1);
+    if (kRows > 3) store(a13, 3, 1);
+  }
+}
+
+// Output rows [y, y + kRows) of a plane, two vectors at a time.
+template <size_t KH, size_t KW, size_t SH, size_t kRows, class D, class Store>
+HWY_INLINE void Rows(D d, const PhasedRows& p, size_t row_stride,
+                     const size_t* col, const float* HWY_RESTRICT w,
+                     hn::Vec<D> b, size_t y, size_t vecs, const Store& store) {
+  const size_t lanes = hn::Lanes(d);
+  const float* HWY_RESTRICT in = p.data.get() + y * SH * row_stride;
+  const auto at = [&](size_t xo) {
+    return [&, xo](hn::Vec<D> v, size_t j, size_t k) {
+      store(v, y + j, xo + k * lanes);
+    };
+  };
+  size_t xo = 0;
+  for (; xo + 2 * lanes <= vecs * lanes; xo += 2 * lanes) {
+    RowGroup<KH, KW, SH, kRows, 2>(d, row_stride, col, w, b, in, xo, at(xo));
+  }
+  if (xo < vecs * lanes) {
+    RowGroup<KH, KW, SH, kRows, 1>(d, row_stride, col, w, b, in, xo, at(xo));
+  }
+}
+
+// One output plane from its input plane's phased rows. With the window and
+// row stride known at compile time (KH, KW, SH; dilation 1 down the
+// columns), four rows at a time through RowGroup; otherwise (SH = 0) the
+// output vectors four at a time in row-major order whatever the plane's
+// width, so each tap's weight still feeds four independent FMA chains.
+template <size_t KH, size_t KW, size_t SH>
+void StencilPlane(const DepthwiseShape& s, const PhasedRows& p,
+                  const float* HWY_RESTRICT w, float bias,
+                  Activation activation, float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const size_t kh = KH != 0 ? KH : s.kernel_h;
+  const size_t kw = KW != 0 ? KW : s.kernel_w;
+  const size_t wo = s.out_width, ho = s.out_height;
+  const size_t vecs = hwy::DivCeil(wo, lanes);  // per output row
+  const size_t row_stride = s.stride_w * p.lq;  // between buffer rows
+  // Tap kx's offset into a row's phases.
+  size_t column[KW != 0 ? KW : 16];
+  std::vector<size_t> wide;
+  size_t* col = column;
+  if (KW == 0 && kw > 16) {
+    wide.resize(kw);
+    col = wide.data();
+  }
+  for (size_t kx = 0; kx < kw; ++kx) {
+    const size_t at = kx * s.dilation_w;
+    col[kx] = (at % s.stride_w) * p.lq + at / s.stride_w;
+  }
+  const auto b = hn::Set(d, bias);
+  const auto store = [&](hn::Vec<decltype(d)> v, size_t yo, size_t xo) {
+    v = ActivateInStore(d, v, activation);
+    if (xo + lanes <= wo) {
+      hn::StoreU(v, d, y + yo * wo + xo);
+    } else {
+      hn::BlendedStore(v, hn::FirstN(d, wo - xo), d, y + yo * wo + xo);
+    }
+  };
+  if constexpr (SH != 0) {
+    size_t yo = 0;
+    for (; yo + 4 <= ho; yo += 4) {
+      Rows<KH, KW, SH, 4>(d, p, row_stride, col, w, b, yo, vecs, store);
+    }
+    switch (ho - yo) {
+      case 3:
+        Rows<KH, KW, SH, 3>(d, p, row_stride, col, w, b, yo, vecs, store);
+        break;
+      case 2:
+        Rows<KH, KW, SH, 2>(d, p, row_stride, col, w, b, yo, vecs, store);
+        break;
+      case 1:
+        Rows<KH, KW, SH, 1>(d, p, row_stride, col, w, b, yo, vecs, store);
+        break;
+      default:
+        break;
+    }
+  } else {
+    const size_t count = ho * vecs;
+    const size_t tap_row = s.dilation_h * row_stride;
+    const auto input_of = [&](size_t k, size_t* yo, size_t* xo) {
+      *yo = k / vecs;
+      *xo = k % vecs * lanes;
+      return p.data.get() + *yo * s.stride_h * row_stride + *xo;
+    };
+    size_t k = 0;
+    for (; k + 4 <= count; k += 4) {
+      size_t y0, y1, y2, y3, x0, x1, x2, x3;
+      const float* HWY_RESTRICT q0 = input_of(k, &y0, &x0);
+      const float* HWY_RESTRICT q1 = input_of(k + 1, &y1, &x1);
+      const float* HWY_RESTRICT q2 = input_of(k + 2, &y2, &x2);
+      const float* HWY_RESTRICT q3 = input_of(k + 3, &y3, &x3);
+      auto a0 = b, a1 = b, a2 = b, a3 = b;
+      for (size_t ky = 0; ky < kh; ++ky) {
+        for (size_t kx = 0; kx < kw; ++kx) {
+          const auto wt = hn::Set(d, w[ky * kw + kx]);
+          const size_t o = ky * tap_row + col[kx];
+          a0 = hn::MulAdd(wt, hn::LoadU(d, q0 + o), a0);
+          a1 = hn::MulAdd(wt, hn::LoadU(d, q1 + o), a1);
+          a2 = hn::MulAdd(wt, hn::LoadU(d, q2 + o), a2);
+          a3 = hn::MulAdd(wt, hn::LoadU(d, q3 + o), a3);
+        }
+      }
+      store(a0, y0, x0);
+      store(a1, y1, x1);
+      store(a2, y2, x2);
+      store(a3, y3, x3);
+    }
+    for (; k < count; ++k) {
+      size_t yo, xo;
+      const float* HWY_RESTRICT q = input_of(k, &yo, &xo);
+      auto a0 = b;
+      for (size_t ky = 0; ky < kh; ++ky) {
+        for (size_t kx = 0; kx < kw; ++kx) {
+          a0 = hn::MulAdd(hn::Set(d, w[ky * kw + kx]),
+                          hn::LoadU(d, q + ky * tap_row + col[kx]), a0);
+        }
+      }
+      store(a0, yo, xo);
+    }
+  }
+  if (!FusedInStore(activation)) ActivateSpan(y, ho * wo, activation);
+}
+
+void DepthwiseNchw(const DepthwiseShape& s, const float* HWY_RESTRICT x,
+                   const float* HWY_RESTRICT w, const Epilogue& epilogue,
+                   float* HWY_RESTRICT y, size_t first, size_t last) {
+  const hn::ScalableTag<float> d;
+  PhasedRows p = MakePhasedRows(s, hn::Lanes(d));
+  const size_t in_plane = s.height * s.width;
+  const size_t out_plane = s.out_height * s.out_width;
+  const size_t taps = s.taps();
+  auto* stencil = &StencilPlane<0, 0, 0>;
+  const bool rows_1 = s.stride_h == 1 && s.dilation_h == 1;
+  const bool rows_2 = s.stride_h == 2 && s.dilation_h == 1;
+  if (s.kernel_h == 3 && s.kernel_w == 3) {
+    stencil = rows_1   ? &StencilPlane<3, 3, 1>
+              : rows_2 ? &StencilPlane<3, 3, 2>
+                       : &StencilPlane<3, 3, 0>;
+  }
+  if (s.kernel_h == 5 && s.kernel_w == 5) {
+    stencil = rows_1   ? &StencilPlane<5, 5, 1>
+              : rows_2 ? &StencilPlane<5, 5, 2>
+                       : &StencilPlane<5, 5, 0>;
+  }
+  size_t split = s.channels;  // the input plane p holds
+  for (size_t o = first; o < last; ++o) {
+    const size_t c = o / s.multiplier;
+    if (c != split) {
+      SplitPlane(s, x + c * in_plane, p);
+      split = c;
+    }
+    const float bias = epilogue.bias != nullptr ? epilogue.bias[o] : 0.0f;
+    stencil(s, p, w + o * taps, bias, epilogue.activation, y + o * out_plane);
+  }
+}
+
+// ---------------------------------------------------------------- NHWC
+// One output row's geometry: the rows of the window inside the image.
+struct RowTaps {
+  ptrdiff_t top;  // input row of tap 0
+  size_t ky0, ky1;
+};
+
+// Output pixels [xo, xo + kPixels) of one row for channels [c, c + lanes):
+// kPixels interior pixels (every tap inside the image, none checked), or
+// one pixel with every tap's column checked (the border columns).
+template <size_t kPixels, class D>
+HWY_INLINE void PixelTile(D d, const DepthwiseShape& s,
+                          const float* HWY_RESTRICT x,
+                          const float* HWY_RESTRICT packed,
+                          const float* HWY_RESTRICT bias, const RowTaps& row,
+                          size_t xo, size_t c, Activation activation,
+                          float* HWY_RESTRICT out) {
+  const size_t C = s.channels, kw = s.kernel_w;
+  const size_t step = s.stride_w * C;  // between adjacent outputs' inputs
+  auto a0 = bias != nullptr ? hn::LoadU(d, bias + c) : hn::Zero(d);
+  auto a1 = a0, a2 = a0, a3 = a0;
+  const ptrdiff_t left = static_cast<ptrdiff_t>(xo * s.stride_w) -
+                         static_cast<ptrdiff_t>(s.pad_left);
+  for (size_t ky = row.ky0; ky < row.ky1; ++ky) {
+    const auto iy = static_cast<size_t>(
+        row.top + static_cast<ptrdiff_t>(ky * s.dilation_h));
+    const float* HWY_RESTRICT wrow = packed + ky * kw * C + c;
+    for (size_t kx = 0; kx < kw; ++kx) {
+      const ptrdiff_t ix = left + static_cast<ptrdiff_t>(kx * s.dilation_w);
+      if (kPixels == 1 && (ix < 0 || ix >= static_cast<ptrdiff_t>(s.width))) {
+        continue;
+      }
+      const auto wt = hn::LoadU(d, wrow + kx * C);
+      const float* HWY_RESTRICT q =
+          x + (iy * s.width + static_cast<size_t>(ix)) * C + c;
+      a0 = hn::MulAdd(wt, hn::LoadU(d, q), a0);
+      if (kPixels == 4) {
+        a1 = hn::MulAdd(wt, hn::LoadU(d, q + step), a1);
+        a2 = hn::MulAdd(wt, hn::LoadU(d, q + 2 * step), a2);
+        a3 = hn::MulAdd(wt, hn::LoadU(d, q + 3 * step), a3);
+      }
+    }
+  }
+  float* HWY_RESTRICT o = out + xo * C + c;
+  hn::StoreU(ActivateInStore(d, a0, activation), d, o);
+  if (kPixels == 4) {
+    hn::StoreU(ActivateInStore(d, a1, activation), d, o + C);
+    hn::StoreU(ActivateInStore(d, a2, activation), d, o + 2 * C);
+    hn::StoreU(ActivateInStore(d, a3, activation), d, o + 3 * C);
+  }
+}
+
+// Every channel of pixels [xo, xo + kPixels): whole vectors, then the tail
+// in narrower ones (no load past the channels, which may end the buffer).
+template <size_t kPixels>
+void PixelChannels(const DepthwiseShape& s, const float* HWY_RESTRICT x,
+                   const float* HWY_RESTRICT packed,
+                   const float* HWY_RESTRICT bias, const RowTaps& row,
+                   size_t xo, Activation activation, float* HWY_RESTRICT out) {
+  const size_t C = s.channels;
+  size_t c = 0;
+  const auto sweep = [&](auto d) {
+    for (; c + hn::Lanes(d) <= C; c += hn::Lanes(d)) {
+      PixelTile<kPixels>(d, s, x, packed, bias, row, xo, c, activation, out);
+    }
+  };
+  sweep(hn::ScalableTag<float>());
+  sweep(hn::CappedTag<float, 8>());
+  sweep(hn::CappedTag<float, 4>());
+  sweep(hn::CappedTag<float, 1>());
+}
+
+void DepthwiseNhwc(const DepthwiseShape& s, const float* HWY_RESTRICT x,
+                   const float* HWY_RESTRICT packed, const Epilogue& epilogue,
+                   float* HWY_RESTRICT y, size_t first, size_t last) {
+  const size_t C = s.channels;
+  const Activation activation = epilogue.activation;
+  // Interior columns [x_lo, x_hi): every tap's column inside the image.
+  const size_t x_lo =
+      std::min(hwy::DivCeil(s.pad_left, s.stride_w), s.out_width);
+  size_t x_hi = x_lo;
+  const size_t reach = (s.kernel_w - 1) * s.dilation_w;
+  if (s.width + s.pad_left > reach) {
+    x_hi = std::max(
+        x_lo, std::min(s.out_width,
+                       (s.width - 1 + s.pad_left - reach) / s.stride_w + 1));
+  }
+  for (size_t yo = first; yo < last; ++yo) {
+    RowTaps row{static_cast<ptrdiff_t>(yo * s.stride_h) -
+                    static_cast<ptrdiff_t>(s.pad_top),
+                0, s.kernel_h};
+    while (row.ky0 < row.ky1 &&
+           row.top + static_cast<ptrdiff_t>(row.ky0 * s.dilation_h) < 0) {
+      ++row.ky0;
+    }
+    while (row.ky1 > row.ky0 &&
+           row.top + static_cast<ptrdiff_t>((row.ky1 - 1) * s.dilation_h) >=
+               static_cast<ptrdiff_t>(s.height)) {
+      --row.ky1;
+    }
+    float* HWY_RESTRICT out = y + yo * s.out_width * C;
+    size_t xo = 0;
+    for (; xo < x_lo; ++xo) {
+      PixelChannels<1>(s, x, packed, epilogue.bias, row, xo, activation, out);
+    }
+    for (; xo + 4 <= x_hi; xo += 4) {
+      PixelChannels<4>(s, x, packed, epilogue.bias, row, xo, activation, out);
+    }
+    for (; xo < s.out_width; ++xo) {
+      PixelChannels<1>(s, x, packed, epilogue.bias, row, xo, activation, out);
+    }
+    if (!FusedInStore(activation)) {
+      ActivateSpan(out, s.out_width * C, activation);
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace spruce::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace spruce::kernels {
+
+HWY_EXPORT(DepthwiseNchw);
+HWY_EXPORT(DepthwiseNhwc);
+
+void depthwise_conv_nchw(const DepthwiseShape& s, const float* x,
+                         const float* w, const Epilogue& epilogue, float* y,
+                         size_t first, size_t last) {
+  if (first >= last || s.out_height == 0 || s.out_width == 0) return;
+  HWY_DYNAMIC_DISPATCH(DepthwiseNchw)(s, x, w, epilogue, y, first, last);
+}
+
+void depthwise_conv_nhwc(const DepthwiseShape& s, const float* x,
+                         const float* packed, const Epilogue& epilogue,
+                         float* y, size_t first, size_t last) {
+  if (first >= last || s.out_height == 0 || s.out_width == 0) return;
+  HWY_DYNAMIC_DISPATCH(DepthwiseNhwc)(s, x, packed, epilogue, y, first, last);
+}
+
+std::vector<float> pack_depthwise_nhwc(const DepthwiseShape& s,
+                                       const float* w) {
+  const size_t taps = s.taps(), out = s.out_channels();
+  std::vector<float> packed(taps * out);
+  for (size_t o = 0; o < out; ++o) {
+    for (size_t t = 0; t < taps; ++t) packed[t * out + o] = w[o * taps + t];
+  }
+  return packed;
+}
+
+void depthwise_conv_reference(const DepthwiseShape& s, const float* x,
+                              const float* w, const Epilogue& epilogue,
+                              float* y) {
+  for (size_t o = 0; o < s.out_channels(); ++o) {
+    const float* plane = x + o / s.multiplier * s.height * s.width;
+    for (size_t yo = 0; yo < s.out_height; ++yo) {
+      for (size_t xo = 0; xo < s.out_width; ++xo) {
+        double acc = epilogue.bias != nullptr ? epilogue.bias[o] : 0.0;
+        for (size_t i = 0; i < s.kernel_h; ++i) {
+          const auto iy =
+              static_cast<ptrdiff_t>(yo * s.stride_h + i * s.dilation_h) -
+              static_cast<ptrdiff_t>(s.pad_top);
+          if (iy < 0 || iy >= static_cast<ptrdiff_t>(s.height)) continue;
+          for (size_t j = 0; j < s.kernel_w; ++j) {
+            const auto ix =
+                static_cast<ptrdiff_t>(xo * s.stride_w + j * s.dilation_w) -
+                static_cast<ptrdiff_t>(s.pad_left);
+            if (ix < 0 || ix >= static_cast<ptrdiff_t>(s.width)) continue;
+            acc += double{w[o * s.taps() + i * s.kernel_w + j]} *
+                   plane[static_cast<size_t>(iy) * s.width +
+                         static_cast<size_t>(ix)];
+          }
+        }
+        y[(o * s.out_height + yo) * s.out_width + xo] =
+            static_cast<float>(activate_reference(acc, epilogue.activation));
+      }
+    }
+  }
+}
+
+}  // namespace spruce::kernels
+#endif  // HWY_ONCE
