@@ -38,11 +38,11 @@ double conversion_seconds_per_byte() {
     const size_t channels = 32, pixels = 112 * 112;
     std::vector<float> x(channels * pixels, 1.0f), y(x.size());
     // Twice the last-level cache (as the OS reports it; 32 MB if not, at
-    // most 128 MB).
+    // most 64 MB).
     long cache = sysconf(_SC_LEVEL3_CACHE_SIZE);
     if (cache <= 0) cache = 32L << 20;
     std::vector<char> evict(
-        std::min(2 * static_cast<size_t>(cache), size_t{128} << 20), 1);
+        std::min(2 * static_cast<size_t>(cache), size_t{64} << 20), 1);
     double best = std::numeric_limits<double>::infinity();
     for (int i = 0; i < 3; ++i) {
       for (size_t k = 0; k < evict.size(); k += 64) ++evict[k];

@@ -81,6 +81,13 @@ struct Engine::Impl {
   std::vector<double> unit_rows;  // per node: a Linear's or LSTM's batch
   std::vector<double> unit_macs;  // per node: multiply-adds at unit shapes
   void estimate_unit_work();
+  // Whether a batch may run image by image (EngineOptions::split_batch): a
+  // convolutional model whose every input and output has a dynamic first
+  // dimension and whose every op computes images apart (BatchRule); and
+  // which values are computed from the inputs (per value).
+  bool per_image = false;
+  std::vector<bool> from_inputs;
+  void plan_per_image();
   [[noreturn]] void fail(const std::string& message) const {
     throw Error(path + ": " + message);
   }
@@ -94,6 +101,7 @@ struct Engine::Impl {
     std::vector<std::vector<float>> converted;  // values in another layout
     std::vector<Layout> converted_to;  // per value; its own layout if none
     int threads = 1;                   // the Engine's, or 1 for a small run
+    bool alone = false;                // one thread, not even the pool
     // worth_a_team's answer for the input shapes it was last asked about.
     std::vector<Shape> team_inputs;
     bool team = false;
@@ -105,6 +113,17 @@ struct Engine::Impl {
   void release_run(std::unique_ptr<Run> run) const;
   mutable std::mutex run_pool_mutex;
   mutable std::vector<std::unique_ptr<Run>> run_pool;
+
+  // engine.cc: one run of the whole batch; the batch size when `inputs`
+  // run image by image instead (0 if they do not: see per_image, and every
+  // value computed from them must have that batch first and nothing else
+  // depend on it); and that run.
+  // `alone`: on the calling thread only, no team, no worker pool.
+  void run_once(const std::vector<Input>& inputs, std::vector<Tensor>* outputs,
+                RunProfile* profile, bool alone = false) const;
+  size_t images_apart(const std::vector<Input>& inputs) const;
+  void run_per_image(const std::vector<Input>& inputs, size_t images,
+                     std::vector<Tensor>* outputs, RunProfile* profile) const;
 
   // execute.cc
   void bind_inputs(const std::vector<Input>& given, Run* run) const;

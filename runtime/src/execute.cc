@@ -180,7 +180,8 @@ void Engine::Impl::compute(Run* run_state, std::vector<Tensor>* results,
   const ScopedOmpThreads omp_threads(run.threads);
   // A small run kept on its caller splits spruce's own kernels over the
   // worker pool, with the Engine's threads.
-  const ScopedPoolThreads pool_threads(run.threads == 1 ? threads : 1);
+  const ScopedPoolThreads pool_threads(run.threads == 1 && !run.alone ? threads
+                                                                      : 1);
   const ScopedFlushDenormals flush_denormals;
   const size_t nodes = graph.nodes.size();
   if (profile == nullptr) {

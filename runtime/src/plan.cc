@@ -6,6 +6,7 @@
 #include "engine_impl.h"
 #include "linear_op.h"
 #include "op_params.h"
+#include "ops/op.h"
 
 namespace spruce {
 
@@ -36,6 +37,42 @@ void Engine::Impl::plan() {
   plan_memory();
   describe_layers();
   estimate_unit_work();
+  plan_per_image();
+}
+
+void Engine::Impl::plan_per_image() {
+  from_inputs.assign(graph.values.size(), false);
+  for (uint32_t v : graph.inputs) from_inputs[v] = true;
+  bool has_conv = false, apart = options.split_batch;
+  for (const NodeDesc& node : graph.nodes) {
+    bool fed = false;
+    for (uint32_t v : node.inputs)
+      fed = fed || (v != kNoValue && from_inputs[v]);
+    for (uint32_t v : node.outputs) {
+      if (v != kNoValue) from_inputs[v] = fed;
+    }
+    has_conv = has_conv || node.op == OpKind::kConv;
+    const BatchRule rule = op_rule(node.op).batch;
+    if (rule == BatchRule::kMixes) apart = false;
+    if (rule == BatchRule::kPerImageUnlessAxis0 && !node.inputs.empty() &&
+        node.inputs[0] != kNoValue) {
+      const auto rank =
+          static_cast<int64_t>(graph.values[node.inputs[0]].shape.size());
+      int64_t axis = node.attrs.get_int("axis", 1);
+      if (axis < 0) axis += rank;
+      if (axis == 0) apart = false;
+    }
+  }
+  auto batched = [&](uint32_t v) {
+    const Shape& s = graph.values[v].shape;
+    return !s.empty() && s[0] < 0;
+  };
+  apart = apart &&
+          std::all_of(graph.inputs.begin(), graph.inputs.end(), batched) &&
+          std::all_of(graph.outputs.begin(), graph.outputs.end(), batched);
+  // Image models only: their activations are what outgrow the caches; a
+  // batch of token rows or sequences is better as one product.
+  per_image = apart && has_conv && !graph.inputs.empty();
 }
 
 namespace {

@@ -519,5 +519,148 @@ TEST(Conv, DepthwiseRunsInItsNeighboursLayout) {
   }
 }
 
+// A batch of images runs image by image when every op keeps them apart,
+// with the same results as a whole run; a model whose Softmax normalizes
+// across the batch (its rule) or that folds the batch into another
+// dimension before one (the run's shapes) runs whole, and is still right.
+TEST(Engine, BatchesOfImagesRunImageByImageOnlyWhenOpsKeepThemApart) {
+  const int64_t batch = 3, c = 4, h = 6, w = 5, out = 8;
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  std::vector<float> wc(out * c * 9), b(out);
+  for (float& v : wc) v = keep(rng) < 0.8 ? 0.0f : u(rng);
+  for (float& v : b) v = u(rng);
+  std::vector<float> x(static_cast<size_t>(batch * c * h * w));
+  for (float& v : x) v = u(rng);
+  const ConvCase k{batch, c, h, w, out, params(3, 1, 1, 1, 1)};
+  const std::vector<float> conv = reference_conv(k, x, wc, b, true);
+  const size_t plane = static_cast<size_t>(h * w);
+
+  // conv → then: "pool" (GlobalAveragePool), "softmax0" (Softmax over the
+  // batch axis), "folded" (Reshape [N·O, H·W] → Transpose → Softmax over
+  // its last axis → Transpose → Reshape [N, O, H, W]: each pixel normalized
+  // over the batch and channels, with no op's rule mixing the batch).
+  auto model = [&](const std::string& tail) {
+    ModelDef m;
+    WeightDef wd, bd;
+    wd.name = "w";
+    wd.shape = {out, c * 9};
+    wd.format = WeightFormat::kCsr;
+    wd.csr = CsrMatrix::from_dense(wc.data(), out, c * 9);
+    bd.name = "b";
+    bd.shape = {out};
+    bd.dense = b;
+    m.weights = {wd, bd};
+    m.values = {{"x", {-1, c, h, w}}, {"a", {-1, out, h, w}}};
+    NodeDef n;
+    n.name = "conv";
+    n.op = OpKind::kConv;
+    n.inputs = {0};
+    n.outputs = {1};
+    n.weights = {0, 1};
+    set_spatial_params(&n.attrs, params(3, 1, 1, 1, 1));
+    set_activation(&n.attrs, kernels::Activation::kRelu6);
+    m.nodes = {n};
+    auto add = [&](OpKind op, const std::string& name, Shape shape) {
+      NodeDef t;
+      t.name = name;
+      t.op = op;
+      t.inputs = {static_cast<uint32_t>(m.values.size() - 1)};
+      m.values.push_back({name, std::move(shape)});
+      t.outputs = {static_cast<uint32_t>(m.values.size() - 1)};
+      m.nodes.push_back(t);
+      return &m.nodes.back();
+    };
+    if (tail == "pool") {
+      add(OpKind::kGlobalAveragePool, "y", {-1, out, 1, 1});
+    } else if (tail == "softmax0") {
+      add(OpKind::kSoftmax, "y", {-1, out, h, w})->attrs.set_int("axis", 0);
+    } else {
+      add(OpKind::kReshape, "f", {-1, h * w})
+          ->attrs.set_ints("shape", {-1, h * w});
+      add(OpKind::kTranspose, "t", {h * w, -1})->attrs.set_ints("perm", {1, 0});
+      add(OpKind::kSoftmax, "s", {h * w, -1})->attrs.set_int("axis", 1);
+      add(OpKind::kTranspose, "u", {-1, h * w})->attrs.set_ints("perm", {1, 0});
+      add(OpKind::kReshape, "y", {-1, out, h, w})
+          ->attrs.set_ints("shape", {-1, out, h, w});
+    }
+    m.inputs = {0};
+    m.outputs = {static_cast<uint32_t>(m.values.size() - 1)};
+    const std::string path = testing::temp_path("images_" + tail + ".spruce");
+    converters::write_model(m, path);
+    return path;
+  };
+  // Softmax over the batch (and, folded, the channels) at each pixel.
+  auto softmax_over_batch = [&](bool channels_too) {
+    std::vector<float> y(conv.size());
+    const size_t groups = channels_too ? 1 : static_cast<size_t>(out);
+    const size_t per = static_cast<size_t>(batch * out) / groups;
+    for (size_t g = 0; g < groups; ++g) {
+      for (size_t p = 0; p < plane; ++p) {
+        // Element e of the group: row e of [N·O] when folded, channel g of
+        // image e otherwise.
+        auto at = [&](size_t e) {
+          const size_t row =
+              channels_too ? e : e * static_cast<size_t>(out) + g;
+          return row * plane + p;
+        };
+        double sum = 0;
+        for (size_t e = 0; e < per; ++e) sum += std::exp(double(conv[at(e)]));
+        for (size_t e = 0; e < per; ++e)
+          y[at(e)] = static_cast<float>(std::exp(double(conv[at(e)])) / sum);
+      }
+    }
+    return y;
+  };
+  std::vector<float> pooled(static_cast<size_t>(batch * out));
+  for (size_t r = 0; r < pooled.size(); ++r) {
+    double sum = 0;
+    for (size_t e = 0; e < plane; ++e) sum += conv[r * plane + e];
+    pooled[r] = static_cast<float>(sum / static_cast<double>(plane));
+  }
+  struct Case {
+    std::string tail;
+    bool apart;
+    std::vector<float> expected;
+  };
+  const Case cases[] = {{"pool", true, pooled},
+                        {"softmax0", false, softmax_over_batch(false)},
+                        {"folded", true, softmax_over_batch(true)}};
+  // "folded" passes the load-time rules (runs_images_apart); the run's
+  // shapes ([N·O, H·W] does not lead with the batch) keep it whole, which
+  // its results show: split, each image would be normalized on its own.
+  for (const Case& t : cases) {
+    const std::string path = model(t.tail);
+    for (const bool split : {true, false}) {
+      SCOPED_TRACE(t.tail + (split ? " split_batch" : " whole"));
+      EngineOptions options;
+      options.split_batch = split;
+      const Engine engine = Engine::load(path, options);
+      EXPECT_EQ(engine.runs_images_apart(), split && t.apart);
+      const std::vector<Tensor> y =
+          engine.run({{"x", x.data(), {batch, c, h, w}}});
+      // A bad value in the last image is reported at its place in the batch.
+      std::vector<float> bad = x;
+      bad.back() = std::nanf("");
+      try {
+        engine.run({{"x", bad.data(), {batch, c, h, w}}});
+        ADD_FAILURE() << "a NaN input ran";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("position " +
+                                             std::to_string(bad.size() - 1)),
+                  std::string::npos)
+            << e.what();
+      }
+      ASSERT_EQ(y[0].size(), t.expected.size());
+      for (size_t e = 0; e < t.expected.size(); ++e) {
+        ASSERT_NEAR(y[0].data()[e], t.expected[e],
+                    1e-5f * (1 + std::abs(t.expected[e])))
+            << "at " << e;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace spruce

@@ -348,6 +348,7 @@ void inspect_spruce(const std::string& path, bool json, int threads,
     j["activations"] = {
         {"peak_bytes", engine.memory_plan().peak_bytes},
         {"unplanned_bytes", engine.memory_plan().unplanned_bytes}};
+    j["images_apart"] = engine.runs_images_apart();
     j["metadata"] = engine.metadata();
     std::cout << j.dump(2) << "\n";
     return;
@@ -403,6 +404,11 @@ void inspect_spruce(const std::string& path, bool json, int threads,
       "buffer)\n",
       human_bytes(memory.peak_bytes).c_str(),
       human_bytes(memory.unplanned_bytes).c_str());
+  if (engine.runs_images_apart()) {
+    std::printf(
+        "batches run image by image: every op keeps the images apart, so "
+        "each image's\nactivations stay in cache from layer to layer\n");
+  }
 }
 
 // ------------------------------------------------------------------ inputs
@@ -573,6 +579,7 @@ struct BenchArgs {
   bool profile = false;
   bool worker_thread = false;   // one stream on a thread of its own
   bool no_team_leader = false;  // EngineOptions::use_team_leader = false
+  bool whole_batch = false;     // EngineOptions::split_batch = false
   std::vector<std::string> kernels;  // EngineOptions::kernels
   std::string json;
 };
@@ -754,6 +761,7 @@ void bench(const BenchArgs& args) {
   EngineOptions options;
   options.num_threads = args.threads;
   options.use_team_leader = !args.no_team_leader;
+  options.split_batch = !args.whole_batch;
   options.kernels = args.kernels;
   const Engine sparse = Engine::load(file.path(), options);
   options.force_dense = true;
@@ -943,6 +951,9 @@ int main(int argc, char** argv) {
   b->add_flag("--no-team-leader", bench_args.no_team_leader,
               "Lead multi-threaded runs' OpenMP teams from the calling "
               "thread instead of spruce's team leader (for comparison)");
+  b->add_flag("--whole-batch", bench_args.whole_batch,
+              "Run a batch of images as one run even where the engine would "
+              "run it image by image (for comparison)");
   b->add_option("--json", bench_args.json,
                 "Write results as JSON to this file");
 

@@ -63,6 +63,13 @@ struct EngineOptions {
   // Verify the file's checksums at load. Costs one read of the file; turn off
   // only for files you produced yourself and trust.
   bool verify_checksums = true;
+  // Run a batch of images one image after another when the model is a
+  // convolutional one that computes each image on its own (every op keeps
+  // the batch's first dimension apart, which is checked at load and on the
+  // shapes of each run): each image's activations then stay in cache from
+  // layer to layer, where a whole batch's stream through memory. Results
+  // are the same either way.
+  bool split_batch = true;
 };
 
 // How one range of batch widths of a layer runs, as chosen at load.
@@ -167,6 +174,10 @@ class Engine {
   const std::map<std::string, std::string>& metadata() const;
   const std::string& path() const;
   const MemoryPlanInfo& memory_plan() const;
+  // Whether a batch runs image by image (EngineOptions::split_batch): true
+  // for a convolutional model whose ops all keep images apart; each run
+  // still checks its shapes and runs whole if they show otherwise.
+  bool runs_images_apart() const;
 
   // Runs the model. Every model input must be given once, with its declared
   // rank and static dimensions; dynamic dimensions may take any size >= 1.

@@ -47,7 +47,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kAddRule{check, shapes, create_op<AddNode>,
-                             OutputMemory::kInPlace};
+extern const OpRule kAddRule =
+    per_image({check, shapes, create_op<AddNode>, OutputMemory::kInPlace});
 
 }  // namespace spruce

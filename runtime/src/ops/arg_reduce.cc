@@ -70,6 +70,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kArgReduceRule{check, shapes, create_op<ArgReduceNode>};
+extern const OpRule kArgReduceRule =
+    per_image({check, shapes, create_op<ArgReduceNode>});
 
 }  // namespace spruce

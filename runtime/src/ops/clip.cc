@@ -37,7 +37,7 @@ void check(const Graph& graph, const NodeDesc& node) {
 
 }  // namespace
 
-extern const OpRule kClipRule{check, same_shape, create_op<ClipNode>,
-                              OutputMemory::kInPlace};
+extern const OpRule kClipRule =
+    per_image({check, same_shape, create_op<ClipNode>, OutputMemory::kInPlace});
 
 }  // namespace spruce

@@ -68,6 +68,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kConcatRule{check, shapes, create_op<ConcatNode>};
+extern const OpRule kConcatRule =
+    per_image({check, shapes, create_op<ConcatNode>});
 
 }  // namespace spruce

@@ -24,7 +24,7 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kConstantRule{check, shapes, create_op<ConstantNode>,
-                                  OutputMemory::kWeight};
+extern const OpRule kConstantRule =
+    per_image({check, shapes, create_op<ConstantNode>, OutputMemory::kWeight});
 
 }  // namespace spruce

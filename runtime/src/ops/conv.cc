@@ -123,6 +123,6 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kConvRule{check, shapes, create_op<ConvNode>};
+extern const OpRule kConvRule = per_image({check, shapes, create_op<ConvNode>});
 
 }  // namespace spruce

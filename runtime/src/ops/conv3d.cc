@@ -138,6 +138,7 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kConv3dRule{check, shapes, create_op<Conv3dNode>};
+extern const OpRule kConv3dRule =
+    per_image({check, shapes, create_op<Conv3dNode>});
 
 }  // namespace spruce

@@ -181,7 +181,7 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kConvTransposeRule{check, shapes,
-                                       create_op<ConvTransposeNode>};
+extern const OpRule kConvTransposeRule =
+    per_image({check, shapes, create_op<ConvTransposeNode>});
 
 }  // namespace spruce

@@ -46,6 +46,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kExpandRule{check, shapes, create_op<ExpandNode>};
+extern const OpRule kExpandRule =
+    per_image({check, shapes, create_op<ExpandNode>});
 
 }  // namespace spruce

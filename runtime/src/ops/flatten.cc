@@ -44,7 +44,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kFlattenRule{check, shapes, create_op<FlattenNode>,
-                                 OutputMemory::kAliasInput};
+extern const OpRule kFlattenRule = per_image(
+    {check, shapes, create_op<FlattenNode>, OutputMemory::kAliasInput});
 
 }  // namespace spruce

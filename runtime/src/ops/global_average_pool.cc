@@ -36,7 +36,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kGlobalAveragePoolRule{check, shapes,
-                                           create_op<GlobalAveragePoolNode>};
+extern const OpRule kGlobalAveragePoolRule =
+    per_image({check, shapes, create_op<GlobalAveragePoolNode>});
 
 }  // namespace spruce

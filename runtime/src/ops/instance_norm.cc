@@ -71,7 +71,7 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kInstanceNormRule{
-    check, shapes, create_op<InstanceNormNode>, OutputMemory::kInPlace};
+extern const OpRule kInstanceNormRule = per_image(
+    {check, shapes, create_op<InstanceNormNode>, OutputMemory::kInPlace});
 
 }  // namespace spruce

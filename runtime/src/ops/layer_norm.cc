@@ -60,7 +60,8 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kLayerNormRule{check, shapes, create_op<LayerNormNode>,
-                                   OutputMemory::kInPlace};
+extern const OpRule kLayerNormRule =
+    per_image({check, shapes, create_op<LayerNormNode>, OutputMemory::kInPlace},
+              BatchRule::kPerImageUnlessAxis0);
 
 }  // namespace spruce

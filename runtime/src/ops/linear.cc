@@ -110,6 +110,7 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kLinearRule{check, shapes, create_op<LinearNode>};
+extern const OpRule kLinearRule =
+    per_image({check, shapes, create_op<LinearNode>});
 
 }  // namespace spruce

@@ -65,6 +65,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kMatMulRule{check, shapes, create_op<MatMulNode>};
+extern const OpRule kMatMulRule =
+    per_image({check, shapes, create_op<MatMulNode>});
 
 }  // namespace spruce

@@ -143,6 +143,18 @@ class NodeOp : public Op {
 // An op's static description. `check` and `output_shapes` throw
 // spruce::Error naming the node; the reader calls `check` before anything
 // else reads the node's fields.
+// Whether an op computes each image of a batch (the first dimension of its
+// inputs and outputs) on its own: what lets the engine run a batch image by
+// image (EngineOptions::split_batch). The engine also checks each run's
+// shapes: every value computed from the inputs must have the batch as its
+// first dimension and nothing else depending on it, which catches an op
+// that folds the batch into another dimension, reduces over it or moves it.
+// kPerImage is for ops that, given that, cannot mix images (elementwise,
+// per-image windows, products over the last dimension); kPerImageUnlessAxis0
+// for those that mix along their "axis" attribute (Softmax, LayerNorm),
+// when it is not 0.
+enum class BatchRule : uint8_t { kMixes, kPerImage, kPerImageUnlessAxis0 };
+
 struct OpRule {
   // Inputs, outputs, weights and parameters.
   void (*check)(const Graph& graph, const NodeDesc& node);
@@ -154,7 +166,16 @@ struct OpRule {
   OutputMemory memory = OutputMemory::kOwn;
   // Inputs and outputs may be absent (kNoValue).
   bool optional_values = false;
+  BatchRule batch = BatchRule::kMixes;
 };
+
+// `rule` with its batch rule set: extern const OpRule kXRule =
+// per_image({check, shapes, create_op<X>});
+constexpr OpRule per_image(OpRule rule,
+                           BatchRule batch = BatchRule::kPerImage) {
+  rule.batch = batch;
+  return rule;
+}
 
 const OpRule& op_rule(OpKind op);
 

@@ -89,6 +89,6 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kPadRule{check, shapes, create_op<PadNode>};
+extern const OpRule kPadRule = per_image({check, shapes, create_op<PadNode>});
 
 }  // namespace spruce

@@ -50,7 +50,9 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kMaxPoolRule{check, shapes, create_op<PoolNode>};
-extern const OpRule kAveragePoolRule{check, shapes, create_op<PoolNode>};
+extern const OpRule kMaxPoolRule =
+    per_image({check, shapes, create_op<PoolNode>});
+extern const OpRule kAveragePoolRule =
+    per_image({check, shapes, create_op<PoolNode>});
 
 }  // namespace spruce

@@ -58,6 +58,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kReduceRule{check, shapes, create_op<ReduceNode>};
+extern const OpRule kReduceRule =
+    per_image({check, shapes, create_op<ReduceNode>});
 
 }  // namespace spruce

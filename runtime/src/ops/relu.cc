@@ -25,7 +25,7 @@ void check(const Graph& graph, const NodeDesc& node) {
 
 }  // namespace
 
-extern const OpRule kReluRule{check, same_shape, create_op<ReluNode>,
-                              OutputMemory::kInPlace};
+extern const OpRule kReluRule =
+    per_image({check, same_shape, create_op<ReluNode>, OutputMemory::kInPlace});
 
 }  // namespace spruce

@@ -83,7 +83,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kReshapeRule{check, shapes, create_op<ReshapeNode>,
-                                 OutputMemory::kAliasInput};
+extern const OpRule kReshapeRule = per_image(
+    {check, shapes, create_op<ReshapeNode>, OutputMemory::kAliasInput});
 
 }  // namespace spruce

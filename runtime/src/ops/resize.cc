@@ -258,6 +258,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kResizeRule{check, shapes, create_op<ResizeNode>};
+extern const OpRule kResizeRule =
+    per_image({check, shapes, create_op<ResizeNode>});
 
 }  // namespace spruce

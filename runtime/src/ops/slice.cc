@@ -100,6 +100,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kSliceRule{check, shapes, create_op<SliceNode>};
+extern const OpRule kSliceRule =
+    per_image({check, shapes, create_op<SliceNode>});
 
 }  // namespace spruce

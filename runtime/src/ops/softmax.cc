@@ -40,7 +40,8 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kSoftmaxRule{check, shapes, create_op<SoftmaxNode>,
-                                 OutputMemory::kInPlace};
+extern const OpRule kSoftmaxRule =
+    per_image({check, shapes, create_op<SoftmaxNode>, OutputMemory::kInPlace},
+              BatchRule::kPerImageUnlessAxis0);
 
 }  // namespace spruce

@@ -50,6 +50,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kSplitRule{check, shapes, create_op<SplitNode>};
+extern const OpRule kSplitRule =
+    per_image({check, shapes, create_op<SplitNode>});
 
 }  // namespace spruce

@@ -43,6 +43,6 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kTileRule{check, shapes, create_op<TileNode>};
+extern const OpRule kTileRule = per_image({check, shapes, create_op<TileNode>});
 
 }  // namespace spruce

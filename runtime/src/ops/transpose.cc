@@ -42,6 +42,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kTransposeRule{check, shapes, create_op<TransposeNode>};
+extern const OpRule kTransposeRule =
+    per_image({check, shapes, create_op<TransposeNode>});
 
 }  // namespace spruce

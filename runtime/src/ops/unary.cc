@@ -62,7 +62,7 @@ void check(const Graph& graph, const NodeDesc& node) {
 
 }  // namespace
 
-extern const OpRule kUnaryRule{check, same_shape, create_op<UnaryNode>,
-                               OutputMemory::kInPlace};
+extern const OpRule kUnaryRule = per_image(
+    {check, same_shape, create_op<UnaryNode>, OutputMemory::kInPlace});
 
 }  // namespace spruce

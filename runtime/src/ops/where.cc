@@ -28,6 +28,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kWhereRule{check, shapes, create_op<WhereNode>};
+extern const OpRule kWhereRule =
+    per_image({check, shapes, create_op<WhereNode>});
 
 }  // namespace spruce
