@@ -507,7 +507,10 @@ void ConvOp::run_depthwise(const float* x, const Shape& xs, float* y,
   // Threads split images × output channels (NCHW) or × output rows (NHWC).
   const size_t parts = channels_last ? s.out_height : s.out_channels();
   const size_t items = batch * parts;
-  const auto threads = static_cast<size_t>(std::max(1, num_threads));
+  // One part per thread: OpenMP's, or the worker pool's in a run kept on
+  // its calling thread (run_chunks).
+  const auto threads =
+      static_cast<size_t>(std::max({1, num_threads, pool_threads()}));
   std::vector<size_t> bounds{0};
   for (size_t t = 1; t <= threads; ++t) {
     const size_t bound = items * t / threads;
