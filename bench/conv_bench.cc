@@ -65,6 +65,30 @@ spruce::SpatialParams params_of(const ConvShape& s) {
   return p;
 }
 
+// Times `op` on random activations of `xs` in the given layout, if it
+// runs `kernel` (else the row says so).
+void run_conv(benchmark::State& state, const spruce::ConvOp& op,
+              LinearKernel kernel, const ConvShape& s, const spruce::Shape& xs,
+              bool channels_last, int threads) {
+  if (op.kernel() != kernel) {
+    state.SkipWithError("the kernel does not run this weight");
+    return;
+  }
+  const auto batch = static_cast<size_t>(xs[0]);
+  const auto x = random_activations(batch * s.in * s.size * s.size);
+  const size_t ho = (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
+  std::vector<float> y(batch * s.out * ho * ho);
+  for (auto _ : state) {
+    op.run(x.data(), xs, y.data(), channels_last, threads);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(op.multiply_adds(xs)),
+                         benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
 void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
              size_t batch, size_t block_rows) {
   const size_t window = s.kernel * s.kernel;
@@ -85,23 +109,7 @@ void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
   const spruce::ConvOp op(w->desc, &b.desc, params_of(s),
                           spruce::kernels::Activation::kRelu, xs, options,
                           engine);
-  if (op.kernel() != kernel) {
-    state.SkipWithError("the kernel does not run this weight");
-    return;
-  }
-  const auto x = random_activations(batch * s.in * s.size * s.size);
-  const size_t ho = (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
-  std::vector<float> y(batch * s.out * ho * ho);
-  const bool channels_last = kernel == LinearKernel::kOneDnn;
-  for (auto _ : state) {
-    op.run(x.data(), xs, y.data(), channels_last, threads);
-    benchmark::DoNotOptimize(y.data());
-    benchmark::ClobberMemory();
-  }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * static_cast<double>(op.multiply_adds(xs)),
-                         benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+  run_conv(state, op, kernel, s, xs, kernel == LinearKernel::kOneDnn, threads);
 }
 
 void BM_Depthwise(benchmark::State& state, LinearKernel kernel,
@@ -122,22 +130,7 @@ void BM_Depthwise(benchmark::State& state, LinearKernel kernel,
   const spruce::ConvOp op(w->desc, &b.desc, p,
                           spruce::kernels::Activation::kRelu6, xs, options,
                           engine);
-  if (op.kernel() != kernel) {
-    state.SkipWithError("the kernel does not run this weight");
-    return;
-  }
-  const auto x = random_activations(batch * s.in * s.size * s.size);
-  const size_t ho = (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
-  std::vector<float> y(batch * s.out * ho * ho);
-  for (auto _ : state) {
-    op.run(x.data(), xs, y.data(), channels_last, threads);
-    benchmark::DoNotOptimize(y.data());
-    benchmark::ClobberMemory();
-  }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * static_cast<double>(op.multiply_adds(xs)),
-                         benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+  run_conv(state, op, kernel, s, xs, channels_last, threads);
 }
 
 void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {

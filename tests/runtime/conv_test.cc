@@ -65,6 +65,21 @@ std::vector<float> reference_conv(const ConvCase& k,
   return y;
 }
 
+// A Conv node reading value `in` into `out` with weights {weight, bias}.
+NodeDef conv_node(const std::string& name, uint32_t in, uint32_t out,
+                  uint32_t weight, uint32_t bias, const SpatialParams& p,
+                  kernels::Activation activation) {
+  NodeDef n;
+  n.name = name;
+  n.op = OpKind::kConv;
+  n.inputs = {in};
+  n.outputs = {out};
+  n.weights = {weight, bias};
+  set_spatial_params(&n.attrs, p);
+  set_activation(&n.attrs, activation);
+  return n;
+}
+
 // A one-Conv model with the weight stored CSR (or dense, or BSR in
 // block_rows × 1 blocks), written to a file.
 std::string conv_model(const ConvCase& k, const std::vector<float>& w,
@@ -94,15 +109,7 @@ std::string conv_model(const ConvCase& k, const std::vector<float>& w,
   m.values = {
       {"x", {-1, k.channels, k.h, k.w}},
       {"y", {-1, k.out, k.p.output_size(0, k.h), k.p.output_size(1, k.w)}}};
-  NodeDef n;
-  n.name = "conv";
-  n.op = OpKind::kConv;
-  n.inputs = {0};
-  n.outputs = {1};
-  n.weights = {0, 1};
-  set_spatial_params(&n.attrs, k.p);
-  set_activation(&n.attrs, kernels::Activation::kRelu6);
-  m.nodes = {n};
+  m.nodes = {conv_node("conv", 0, 1, 0, 1, k.p, kernels::Activation::kRelu6)};
   m.inputs = {0};
   m.outputs = {1};
   const std::string path = testing::temp_path(name);
@@ -263,14 +270,8 @@ TEST(MemoryPlan, ResidualBlockReusesBuffersAndStaysCorrect) {
                dense("w2", {c, c * 9}, w2), dense("b2", {c}, b)};
   const Shape s = {1, c, h, w};
   m.values = {{"x", s}, {"a", s}, {"b", s}, {"sum", s}, {"y", s}, {"z", s}};
-  NodeDef conv1;
-  conv1.name = "conv1";
-  conv1.op = OpKind::kConv;
-  conv1.inputs = {0};
-  conv1.outputs = {1};
-  conv1.weights = {0, 1};
-  set_spatial_params(&conv1.attrs, params(3, 1, 1, 1, 1));
-  set_activation(&conv1.attrs, kernels::Activation::kRelu);
+  const NodeDef conv1 = conv_node("conv1", 0, 1, 0, 1, params(3, 1, 1, 1, 1),
+                                  kernels::Activation::kRelu);
   NodeDef conv2 = conv1;
   conv2.name = "conv2";
   conv2.inputs = {1};
@@ -356,15 +357,9 @@ TEST(Conv, MixedSparseAndDenseChainsConvertLayouts) {
   m.values = {{"x", s}, {"a", s}, {"b", s}, {"c", s}, {"y", {-1, c, 1, 1}}};
   auto conv = [&](const std::string& name, uint32_t in, uint32_t weight,
                   uint32_t kernel) {
-    NodeDef n;
-    n.name = name;
-    n.op = OpKind::kConv;
-    n.inputs = {in};
-    n.outputs = {in + 1};
-    n.weights = {weight, 3};
-    set_spatial_params(&n.attrs, params(kernel, 1, kernel / 2, 1, 1));
-    set_activation(&n.attrs, kernels::Activation::kRelu6);
-    return n;
+    return conv_node(name, in, in + 1, weight, 3,
+                     params(kernel, 1, kernel / 2, 1, 1),
+                     kernels::Activation::kRelu6);
   };
   NodeDef gap;
   gap.name = "gap";
@@ -464,15 +459,8 @@ TEST(Conv, DepthwiseRunsInItsNeighboursLayout) {
                     {"y", {-1, c, ho, wo}}};
         auto conv = [&](const std::string& name, uint32_t in, uint32_t weights,
                         const SpatialParams& p) {
-          NodeDef n;
-          n.name = name;
-          n.op = OpKind::kConv;
-          n.inputs = {in};
-          n.outputs = {in + 1};
-          n.weights = {weights, weights + 1};
-          set_spatial_params(&n.attrs, p);
-          set_activation(&n.attrs, kernels::Activation::kRelu6);
-          return n;
+          return conv_node(name, in, in + 1, weights, weights + 1, p,
+                           kernels::Activation::kRelu6);
         };
         m.nodes = {conv("conv1", 0, 0, params(1, 1, 0, 1, 1)),
                    conv("depthwise", 1, 2, pd),
@@ -553,15 +541,8 @@ TEST(Engine, BatchesOfImagesRunImageByImageOnlyWhenOpsKeepThemApart) {
     bd.dense = b;
     m.weights = {wd, bd};
     m.values = {{"x", {-1, c, h, w}}, {"a", {-1, out, h, w}}};
-    NodeDef n;
-    n.name = "conv";
-    n.op = OpKind::kConv;
-    n.inputs = {0};
-    n.outputs = {1};
-    n.weights = {0, 1};
-    set_spatial_params(&n.attrs, params(3, 1, 1, 1, 1));
-    set_activation(&n.attrs, kernels::Activation::kRelu6);
-    m.nodes = {n};
+    m.nodes = {conv_node("conv", 0, 1, 0, 1, params(3, 1, 1, 1, 1),
+                         kernels::Activation::kRelu6)};
     auto add = [&](OpKind op, const std::string& name, Shape shape) {
       NodeDef t;
       t.name = name;
