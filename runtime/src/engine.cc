@@ -134,37 +134,29 @@ size_t Engine::Impl::images_apart(const std::vector<Input>& given) const {
   if (!per_image || given.empty() || given[0].shape.empty()) return 0;
   const int64_t n = given[0].shape[0];
   if (n <= 1 || given.size() != graph.inputs.size()) return 0;
-  // Every value's shape at the given batch and at one image: those computed
-  // from the inputs must be [n, rest...] and [1, rest...]. Inputs the model
-  // lacks or of the wrong rank are left to the whole run to report.
-  std::vector<Shape> at_n(graph.values.size()), at_1(graph.values.size());
+  // Every value's shape at the given batch and at one image (two runs'
+  // shapes alone): those computed from the inputs must be [n, rest...] and
+  // [1, rest...]. Inputs the model lacks or of the wrong rank are left to
+  // the whole run to report.
+  Run at_n, at_1;
+  at_n.shapes.assign(graph.values.size(), Shape());
+  at_1.shapes.assign(graph.values.size(), Shape());
   for (uint32_t v : graph.inputs) {
     const auto it = std::find_if(
         given.begin(), given.end(),
         [&](const Input& i) { return i.name == graph.values[v].name; });
     if (it == given.end() || it->shape.empty() || it->shape[0] != n) return 0;
-    at_n[v] = at_1[v] = it->shape;
-    at_1[v][0] = 1;
+    at_n.shapes[v] = at_1.shapes[v] = it->shape;
+    at_1.shapes[v][0] = 1;
   }
   try {
-    for (const NodeDesc& node : graph.nodes) {
-      std::vector<Shape> in_n, in_1;
-      for (uint32_t v : node.inputs) {
-        in_n.push_back(v == kNoValue ? Shape{} : at_n[v]);
-        in_1.push_back(v == kNoValue ? Shape{} : at_1[v]);
-      }
-      std::vector<Shape> out_n =
-          op_rule(node.op).output_shapes(graph, node, in_n);
-      std::vector<Shape> out_1 =
-          op_rule(node.op).output_shapes(graph, node, in_1);
-      for (size_t k = 0; k < node.outputs.size(); ++k) {
-        const uint32_t v = node.outputs[k];
-        if (v == kNoValue) continue;
-        at_n[v] = std::move(out_n[k]);
-        at_1[v] = std::move(out_1[k]);
-        if (!from_inputs[v]) continue;
-        const Shape& a = at_n[v];
-        const Shape& b = at_1[v];
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      infer_shapes(i, &at_n);
+      infer_shapes(i, &at_1);
+      for (uint32_t v : graph.nodes[i].outputs) {
+        if (v == kNoValue || !from_inputs[v]) continue;
+        const Shape& a = at_n.shapes[v];
+        const Shape& b = at_1.shapes[v];
         if (a.empty() || a.size() != b.size() || a[0] != n || b[0] != 1 ||
             !std::equal(a.begin() + 1, a.end(), b.begin() + 1) ||
             std::any_of(a.begin(), a.end(), [](int64_t d) { return d < 0; })) {
