@@ -94,6 +94,12 @@ Fixtures:
   kws_conv1d           a Conv1d keyword spotter (Conv1d, BatchNorm1d, ReLU,
                        MaxPool1d, global average pool, Linear), pruned 80%,
                        dynamic batch, test data at another batch.
+  einsum_attention_dynamic
+                       attention written with torch.einsum (projections
+                       against pruned weights, "bhqd,bhkd->bhqk",
+                       "bhqk,bhkd->bhqd") and a cumulative-sum position
+                       term (torch.cumsum), dynamic batch and sequence,
+                       test data at another shape.
 
 Usage: /usr/bin/python3 tools/make_fixtures.py [--out tests/fixtures]
                                                [--only NAME ...]
@@ -403,6 +409,41 @@ def architecture_fixtures(out_dir):
                         {"input": {0: "batch"}, "output": {0: "batch"}})
 
 
+class EinsumAttention(nn.Module):
+    """Attention in einsum form, as research code writes it."""
+
+    def __init__(self, dim=32, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Parameter(torch.randn(3, dim, dim) / dim ** 0.5)
+        self.out = nn.Parameter(torch.randn(dim, dim) / dim ** 0.5)
+
+    def forward(self, x):
+        b, n, d = x.shape
+        x = x + torch.cumsum(x, dim=1) / 8
+        q, k, v = (torch.einsum("bnd,ed->bne", x, self.qkv[i])
+                   .reshape(b, n, self.heads, d // self.heads)
+                   .transpose(1, 2) for i in range(3))
+        scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / (d // self.heads) ** 0.5
+        y = torch.einsum("bhqk,bhkd->bhqd", scores.softmax(-1), v)
+        y = y.transpose(1, 2).reshape(b, n, d)
+        return torch.einsum("bnd,de->bne", y, self.out)
+
+
+def einsum_fixture(out_dir):
+    """einsum_attention_dynamic (see the docstring)."""
+    torch.manual_seed(9)
+    model = EinsumAttention()
+    with torch.no_grad():
+        for w in (model.qkv, model.out):
+            w[w.abs() < w.abs().flatten().kthvalue(int(0.8 * w.numel()))
+              .values] = 0
+    save_at_other_shape(out_dir, "einsum_attention_dynamic", model,
+                        torch.randn(2, 9, 32), torch.randn(3, 5, 32),
+                        {"input": {0: "batch", 1: "seq"},
+                         "output": {0: "batch", 1: "seq"}})
+
+
 def vision_fixtures(out_dir):
     """swin_dynamic(_unfolded), mobilenet_v3_small_dynamic,
     efficientnet_b0_dynamic, shufflenet_v2_dynamic(_unfolded) (see the
@@ -563,10 +604,10 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
     parser.add_argument("--only", nargs="*",
                         help="build only these groups: mlp lstm cnn bert "
-                             "unfolded gru architectures vision")
+                             "unfolded gru architectures vision einsum")
     args = parser.parse_args()
     only = set(args.only or ["mlp", "lstm", "cnn", "bert", "unfolded", "gru",
-                             "architectures", "vision"])
+                             "architectures", "vision", "einsum"])
     # These seed themselves: the others keep their weights.
     if "unfolded" in only:
         unfolded_fixture(args.out)
@@ -576,6 +617,8 @@ def main():
         architecture_fixtures(args.out)
     if "vision" in only:
         vision_fixtures(args.out)
+    if "einsum" in only:
+        einsum_fixture(args.out)
     torch.manual_seed(0)
     if "bert" in only:
         bert_fixture(args.out)

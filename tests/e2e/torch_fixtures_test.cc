@@ -39,21 +39,21 @@ TEST_P(TorchFixture, MatchesPyTorch) {
 // choice, and everything on oneDNN. The BERT fixture has int64 inputs and
 // padded positions; the decoders (exported with dynamic batch and sequence,
 // folded and not), the Conv1d keyword spotter and the torchvision networks
-// (Swin, MobileNet v3, EfficientNet, ShuffleNet v2; dynamic batch) run at a
-// shape other than the one they were exported at.
+// (Swin, MobileNet v3, EfficientNet, ShuffleNet v2; dynamic batch) and the
+// einsum attention (dynamic batch and sequence) run at a shape other than
+// the one they were exported at.
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, TorchFixture,
-    ::testing::Values("lstm_pruned90", "lstm_pruned90_zero_state",
-                      "lstm_pruned90_unfolded", "gru_pruned90",
-                      "rnn_relu_pruned90", "cnn_pruned90", "bert_tiny_pruned90",
-                      "decoder_dynamic", "decoder_dynamic_unfolded",
-                      "encoder_prenorm_dynamic",
-                      "encoder_prenorm_dynamic_unfolded", "vit_dynamic",
-                      "vit_dynamic_unfolded", "mlp_activations_dynamic",
-                      "shuffle_unit_dynamic", "kws_conv1d", "swin_dynamic",
-                      "swin_dynamic_unfolded", "mobilenet_v3_small_dynamic",
-                      "efficientnet_b0_dynamic", "shufflenet_v2_dynamic",
-                      "shufflenet_v2_dynamic_unfolded"),
+    ::testing::Values(
+        "lstm_pruned90", "lstm_pruned90_zero_state", "lstm_pruned90_unfolded",
+        "gru_pruned90", "rnn_relu_pruned90", "cnn_pruned90",
+        "bert_tiny_pruned90", "decoder_dynamic", "decoder_dynamic_unfolded",
+        "encoder_prenorm_dynamic", "encoder_prenorm_dynamic_unfolded",
+        "vit_dynamic", "vit_dynamic_unfolded", "mlp_activations_dynamic",
+        "shuffle_unit_dynamic", "kws_conv1d", "swin_dynamic",
+        "swin_dynamic_unfolded", "mobilenet_v3_small_dynamic",
+        "efficientnet_b0_dynamic", "shufflenet_v2_dynamic",
+        "shufflenet_v2_dynamic_unfolded", "einsum_attention_dynamic"),
     testing::FixtureName());
 
 // The same fixtures with Highway's dispatch pinned to each SIMD target the

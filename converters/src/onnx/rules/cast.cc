@@ -1,4 +1,4 @@
-// ONNX Cast.
+// ONNX Cast, and CastLike (a Cast to its second input's type).
 #include "onnx/importer.h"
 
 namespace spruce::converters {
@@ -7,8 +7,12 @@ namespace spruce::converters {
 // type rounds toward zero (free from another integer type: a value out of
 // the target's range is not wrapped), to bool tests for non-zero.
 void Importer::import_cast(const onnx::NodeProto& node) {
-  if (node.input_size() != 1) fail(node, "needs 1 input");
-  const int64_t to = attr_int(node, "to", 0);
+  const bool like = node.op_type() == "CastLike";
+  if (node.input_size() != (like ? 2 : 1)) {
+    fail(node, like ? "needs 2 inputs (input, target_type)" : "needs 1 input");
+  }
+  const int64_t to =
+      like ? onnx_type_of(dtype_of(node.input(1))) : attr_int(node, "to", 0);
   const uint32_t x = operand(node, node.input(0));
   const DataType from = dtype_of(node.input(0));
   const bool from_int = is_integer(from);
@@ -64,7 +68,7 @@ void Importer::import_cast(const onnx::NodeProto& node) {
   add_simple(node, std::move(n), shape);
 }
 
-SPRUCE_ONNX_RULE(cast, {"Cast"}, ImportRule::kNone,
+SPRUCE_ONNX_RULE(cast, {"Cast", "CastLike"}, ImportRule::kNone,
                  /*weight_inputs=*/{});
 
 }  // namespace spruce::converters
