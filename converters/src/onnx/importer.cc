@@ -464,56 +464,36 @@ bool Importer::try_fold(const onnx::NodeProto& node) {
     constants_[in] = std::move(c);
   }
   const std::string& op = node.op_type();
-  const bool binary = op == "Mul" || op == "Add" || op == "Sub" || op == "Div";
   if (op == "Reshape" || op == "Unsqueeze" || op == "Squeeze") {
     return fold_reshape(node);
   }
-  if (!binary && op != "Identity" && op != "Cast" && op != "Transpose") {
-    return false;  // imported as an op on Constant nodes
-  }
-  if (op == "Transpose" && constants_.at(node.input(0)).shape.size() != 2) {
+  if (op != "Identity" && op != "Cast") {
+    // A pruned weight exported with its mask (weight_orig * weight_mask)
+    // keeps the weight's name.
+    if (op == "Mul" && node.input_size() == 2 &&
+        (ends_with(node.input(0), "_orig") ||
+         ends_with(node.input(1), "_orig"))) {
+      const std::string& orig =
+          ends_with(node.input(0), "_orig") ? node.input(0) : node.input(1);
+      weight_names_[node.output(0)] = orig.substr(0, orig.size() - 5);
+      report_->folded.push_back("pruning mask " + node.input(0) + " * " +
+                                node.input(1) + " applied ('" + node.name() +
+                                "')");
+    }
+    // Imported as its op on Constant nodes, then evaluated by the runtime's
+    // own implementation (fold_constant_nodes).
     return false;
   }
-  // Integer arithmetic runs as ops (evaluated by fold_constant_nodes), which
-  // know the integer types.
-  if (binary && node.input_size() == 2 &&
-      (!constants_.at(node.input(0)).is_float ||
-       !constants_.at(node.input(1)).is_float)) {
-    return false;
+  if (node.input_size() != 1) {
+    fail(node, "expected 1 input, has " + std::to_string(node.input_size()));
   }
-  if (node.input_size() != (binary ? 2 : 1)) {
-    fail(node, "expected " + std::to_string(binary ? 2 : 1) + " inputs, has " +
-                   std::to_string(node.input_size()));
-  }
-  // Broadcasting other than by a scalar runs as the runtime's op.
-  if (binary &&
-      constants_.at(node.input(0)).shape !=
-          constants_.at(node.input(1)).shape &&
-      constants_.at(node.input(0)).f.size() != 1 &&
-      constants_.at(node.input(1)).f.size() != 1) {
-    return false;
-  }
-  Constant result;
-  if (op == "Identity") {
-    result = constants_.at(node.input(0));
-  } else if (op == "Cast") {
-    result = cast(node, constants_.at(node.input(0)));
-  } else if (op == "Transpose") {
-    result = transpose_2d(node, constants_.at(node.input(0)));
-  } else {
-    result = elementwise(node, constants_.at(node.input(0)),
-                         constants_.at(node.input(1)));
-  }
-  std::string note = "folded " + op + " '" + node.name() + "'";
-  if (op == "Mul" && (ends_with(node.input(0), "_orig") ||
-                      ends_with(node.input(1), "_orig"))) {
-    note += " (pruning mask " + node.input(0) + " * " + node.input(1) + ")";
-    const std::string& orig =
-        ends_with(node.input(0), "_orig") ? node.input(0) : node.input(1);
-    weight_names_[node.output(0)] = orig.substr(0, orig.size() - 5);
-  }
-  report_->folded.push_back(note);
-  constants_[node.output(0)] = std::move(result);
+  // Identity and Cast only relabel or convert a constant's elements: done
+  // here, exact on int64 (Slice ends of INT64_MAX), which the runtime's
+  // float tensors are not.
+  constants_[node.output(0)] = op == "Cast"
+                                   ? cast(node, constants_.at(node.input(0)))
+                                   : constants_.at(node.input(0));
+  report_->folded.push_back("folded " + op + " '" + node.name() + "'");
   return true;
 }
 
@@ -551,54 +531,6 @@ Constant Importer::cast(const onnx::NodeProto& node, const Constant& in) const {
     }
   } else {
     for (int64_t v : in.i) out.i.push_back(to_bool ? v != 0 : v);
-  }
-  return out;
-}
-
-Constant Importer::transpose_2d(const onnx::NodeProto& node,
-                                const Constant& in) const {
-  if (in.shape.size() != 2 || !in.is_float) {
-    fail(node, "only 2-D float constants can be transposed at conversion");
-  }
-  const onnx::AttributeProto* perm = attr(node, "perm");
-  if (perm != nullptr &&
-      !(perm->ints_size() == 2 && perm->ints(0) == 1 && perm->ints(1) == 0)) {
-    fail(node, "perm must be [1, 0] for a 2-D constant");
-  }
-  const auto rows = static_cast<size_t>(in.shape[0]);
-  const auto cols = static_cast<size_t>(in.shape[1]);
-  Constant out;
-  out.shape = {in.shape[1], in.shape[0]};
-  out.f.resize(in.f.size());
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < cols; ++c) out.f[c * rows + r] = in.f[r * cols + c];
-  }
-  return out;
-}
-
-Constant Importer::elementwise(const onnx::NodeProto& node, const Constant& a,
-                               const Constant& b) const {
-  if (!a.is_float || !b.is_float) {
-    fail(node, "only float32 constants are folded");
-  }
-  const bool a_scalar = a.f.size() == 1;
-  const bool b_scalar = b.f.size() == 1;
-  if (a.shape != b.shape && !a_scalar && !b_scalar) {
-    fail(node, "cannot fold shapes " + to_string(a.shape) + " and " +
-                   to_string(b.shape) + " (only equal shapes or a scalar)");
-  }
-  Constant out;
-  out.shape = a_scalar && !b_scalar ? b.shape : a.shape;
-  const size_t n = std::max(a.f.size(), b.f.size());
-  out.f.resize(n);
-  const std::string& op = node.op_type();
-  for (size_t k = 0; k < n; ++k) {
-    const float x = a.f[a_scalar ? 0 : k];
-    const float y = b.f[b_scalar ? 0 : k];
-    out.f[k] = op == "Mul"   ? x * y
-               : op == "Add" ? x + y
-               : op == "Sub" ? x - y
-                             : x / y;
   }
   return out;
 }

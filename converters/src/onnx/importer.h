@@ -111,11 +111,6 @@ class Importer {
 
   Constant cast(const onnx::NodeProto& node, const Constant& in) const;
 
-  Constant transpose_2d(const onnx::NodeProto& node, const Constant& in) const;
-
-  Constant elementwise(const onnx::NodeProto& node, const Constant& a,
-                       const Constant& b) const;
-
   // A Linear node y = x · W^T + b with W [out, in] (row-major copy given).
   void add_linear(const onnx::NodeProto& node, uint32_t x, std::vector<float> w,
                   int64_t out, int64_t in, const std::string& weight_name);
