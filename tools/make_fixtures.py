@@ -100,6 +100,15 @@ Fixtures:
                        "bhqk,bhkd->bhqd") and a cumulative-sum position
                        term (torch.cumsum), dynamic batch and sequence,
                        test data at another shape.
+  groupnorm_cnn_dynamic
+                       convolutions with nn.GroupNorm (4 groups and 1) and
+                       nn.InstanceNorm2d (affine), as PyTorch exports them
+                       (Reshape, InstanceNormalization, Reshape, Mul, Add),
+                       pruned 80%, dynamic batch, test data at another batch.
+  encoder_postnorm_dynamic
+                       a post-norm nn.TransformerEncoder (2 layers, width 32),
+                       pruned 80%, dynamic batch and sequence, test data at
+                       another shape.
 
 Usage: /usr/bin/python3 tools/make_fixtures.py [--out tests/fixtures]
                                                [--only NAME ...]
@@ -444,6 +453,44 @@ def einsum_fixture(out_dir):
                          "output": {0: "batch", 1: "seq"}})
 
 
+class GroupNormCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.gn = nn.GroupNorm(4, 16)
+        self.conv2 = nn.Conv2d(16, 8, 3, padding=1)
+        self.instance = nn.InstanceNorm2d(8, affine=True)
+        self.layer = nn.GroupNorm(1, 8)
+
+    def forward(self, x):
+        x = torch.relu(self.gn(self.conv1(x)))
+        return self.layer(self.instance(self.conv2(x)))
+
+
+def pattern_fixtures(out_dir):
+    """groupnorm_cnn_dynamic, encoder_postnorm_dynamic (see the
+    docstring)."""
+    torch.manual_seed(10)
+    cnn = GroupNormCnn()
+    with torch.no_grad():  # affine parameters other than the identity's
+        for m in (cnn.gn, cnn.instance, cnn.layer):
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.uniform_(-0.5, 0.5)
+    for m in (cnn.conv1, cnn.conv2):
+        prune.l1_unstructured(m, "weight", amount=0.8)
+        prune.remove(m, "weight")
+    save_at_other_shape(out_dir, "groupnorm_cnn_dynamic", cnn,
+                        torch.randn(2, 3, 12, 12), torch.randn(3, 3, 12, 12),
+                        {"input": {0: "batch"}, "output": {0: "batch"}})
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(
+        32, 4, 64, dropout=0.0, batch_first=True, norm_first=False), 2)
+    prune_linears(encoder, 0.8)
+    save_at_other_shape(out_dir, "encoder_postnorm_dynamic", encoder,
+                        torch.randn(2, 9, 32), torch.randn(3, 5, 32),
+                        {"input": {0: "batch", 1: "seq"},
+                         "output": {0: "batch", 1: "seq"}})
+
+
 def vision_fixtures(out_dir):
     """swin_dynamic(_unfolded), mobilenet_v3_small_dynamic,
     efficientnet_b0_dynamic, shufflenet_v2_dynamic(_unfolded) (see the
@@ -604,10 +651,12 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
     parser.add_argument("--only", nargs="*",
                         help="build only these groups: mlp lstm cnn bert "
-                             "unfolded gru architectures vision einsum")
+                             "unfolded gru architectures vision einsum "
+                             "patterns")
     args = parser.parse_args()
     only = set(args.only or ["mlp", "lstm", "cnn", "bert", "unfolded", "gru",
-                             "architectures", "vision", "einsum"])
+                             "architectures", "vision", "einsum",
+                             "patterns"])
     # These seed themselves: the others keep their weights.
     if "unfolded" in only:
         unfolded_fixture(args.out)
@@ -619,6 +668,8 @@ def main():
         vision_fixtures(args.out)
     if "einsum" in only:
         einsum_fixture(args.out)
+    if "patterns" in only:
+        pattern_fixtures(args.out)
     torch.manual_seed(0)
     if "bert" in only:
         bert_fixture(args.out)

@@ -39,9 +39,10 @@ TEST_P(TorchFixture, MatchesPyTorch) {
 // choice, and everything on oneDNN. The BERT fixture has int64 inputs and
 // padded positions; the decoders (exported with dynamic batch and sequence,
 // folded and not), the Conv1d keyword spotter and the torchvision networks
-// (Swin, MobileNet v3, EfficientNet, ShuffleNet v2; dynamic batch) and the
-// einsum attention (dynamic batch and sequence) run at a shape other than
-// the one they were exported at.
+// (Swin, MobileNet v3, EfficientNet, ShuffleNet v2; dynamic batch), the
+// einsum attention and the post-norm encoder (dynamic batch and sequence)
+// and the GroupNorm CNN (dynamic batch) run at a shape other than the one
+// they were exported at.
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, TorchFixture,
     ::testing::Values(
@@ -53,7 +54,8 @@ INSTANTIATE_TEST_SUITE_P(
         "shuffle_unit_dynamic", "kws_conv1d", "swin_dynamic",
         "swin_dynamic_unfolded", "mobilenet_v3_small_dynamic",
         "efficientnet_b0_dynamic", "shufflenet_v2_dynamic",
-        "shufflenet_v2_dynamic_unfolded", "einsum_attention_dynamic"),
+        "shufflenet_v2_dynamic_unfolded", "einsum_attention_dynamic",
+        "groupnorm_cnn_dynamic", "encoder_postnorm_dynamic"),
     testing::FixtureName());
 
 // The same fixtures with Highway's dispatch pinned to each SIMD target the
