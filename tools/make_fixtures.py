@@ -45,6 +45,8 @@ Fixtures:
                        dynamic.
   rnn_relu_pruned90    nn.RNN with ReLU, 2 layers, one direction, sequence
                        first, pruned alike, run without h0 (zero state).
+                       Both also as model_unfolded.onnx, exported without
+                       constant folding (the same test data).
   (group "unfolded": lstm_pruned90_unfolded, an LSTM exported without
                        constant folding, and the same model folded.)
   decoder_dynamic      a GPT-2-style decoder (token and position embeddings,
@@ -260,6 +262,10 @@ def gru_rnn_fixtures(out_dir):
             names.append("h0")
             dynamic["h0"] = {1: "batch"}
         save_multi(out_dir, name, model, inputs, names, dynamic)
+        # Without constant folding PyTorch builds the weights with Slice,
+        # Concat and Unsqueeze: the same test data.
+        save_multi(out_dir, name, model, inputs, names, dynamic,
+                   constant_folding=False, onnx_name="model_unfolded.onnx")
 
 
 class Decoder(nn.Module):

@@ -374,14 +374,8 @@ TEST(OnnxImport, MalformedNodesAreErrors) {
             std::string::npos);
 }
 
-// PyTorch's export without constant folding builds the LSTM's weights from
-// initializers with Slice, Concat and Unsqueeze: the runtime's own ops fold
-// them at conversion, to the graph the folded export gives.
-TEST(OnnxImport, ConstantFoldingOnOrOffConvertsToTheSameGraph) {
-  const ModelDef folded = import_onnx(
-      fixture("lstm_pruned90_unfolded/model_folded.onnx"), {}, nullptr);
-  const ModelDef unfolded =
-      import_onnx(fixture("lstm_pruned90_unfolded/model.onnx"), {}, nullptr);
+// Two conversions give the same nodes, attributes, weights and shapes.
+void expect_same_graph(const ModelDef& folded, const ModelDef& unfolded) {
   ASSERT_EQ(unfolded.nodes.size(), folded.nodes.size());
   for (size_t i = 0; i < folded.nodes.size(); ++i) {
     const NodeDef& a = folded.nodes[i];
@@ -404,6 +398,23 @@ TEST(OnnxImport, ConstantFoldingOnOrOffConvertsToTheSameGraph) {
     }
   }
   EXPECT_EQ(unfolded.weights.size(), folded.weights.size());
+}
+
+// PyTorch's export without constant folding builds recurrent layers'
+// weights from initializers with Slice, Concat and Unsqueeze: the runtime's
+// own ops fold them at conversion, to the graph the folded export gives.
+TEST(OnnxImport, ConstantFoldingOnOrOffConvertsToTheSameGraph) {
+  const std::pair<const char*, const char*> exports[] = {
+      {"lstm_pruned90_unfolded/model_folded.onnx",
+       "lstm_pruned90_unfolded/model.onnx"},
+      {"gru_pruned90/model.onnx", "gru_pruned90/model_unfolded.onnx"},
+      {"rnn_relu_pruned90/model.onnx", "rnn_relu_pruned90/model_unfolded.onnx"},
+  };
+  for (const auto& [folded_file, unfolded_file] : exports) {
+    SCOPED_TRACE(unfolded_file);
+    expect_same_graph(import_onnx(fixture(folded_file), {}, nullptr),
+                      import_onnx(fixture(unfolded_file), {}, nullptr));
+  }
 }
 
 // x · sigmoid(x) (SiLU) and x · hardsigmoid(x) (HardSwish below opset 14)
