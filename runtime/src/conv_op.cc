@@ -1,4 +1,4 @@
-// Conv: sparse direct / im2col products or oneDNN convolution, chosen at load.
+// Conv: sparse direct products or oneDNN convolution, chosen at load.
 #include "conv_op.h"
 
 #include <unistd.h>
@@ -60,11 +60,21 @@ double conversion_seconds_per_byte() {
 
 }  // namespace
 
+// The direct form of any convolution. The zero-padded input is split by
+// stride phase: plane (c, a, b) holds padded pixels (u·sh + a, v·sw + b) at
+// (u, v), Hq × Wq of them, so that every tap (i, j) of every output pixel
+// (y, x) reads plane ((i·dh) mod sh, (j·dw) mod sw) at (y + i·dh div sh,
+// x + j·dw div sw): a stride-1 product over the planes, each tap one offset
+// into them, every output row Wq wide (stride 1: one phase, the padded
+// image itself). Only the phases some tap reads are stored.
 struct ConvOp::Geometry {
-  int64_t hp = 0, wp = 0, ho = 0, wo = 0;
-  bool copy_in = false;    // the image needs padding (or room to over-read)
-  bool copy_out = false;   // rows carry Wp - Wo junk columns
-  size_t padded_size = 0;  // floats of the padded image, with its tail
+  int64_t hq = 0, wq = 0, ho = 0, wo = 0;
+  bool copy_in = false;    // the image needs padding, splitting or a tail
+  bool copy_out = false;   // rows carry Wq - Wo junk columns
+  size_t padded_size = 0;  // floats of the planes, with their tail
+  // Phase (a, b) → its plane among each channel's, or -1 if no tap reads it.
+  std::vector<int> phase_plane;  // [sh·sw]
+  size_t planes = 0;             // per input channel
   std::vector<uint32_t> cols;
   kernels::CsrView view;
   // The BSR weight's block columns as offsets, when it runs.
@@ -222,8 +232,7 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
       out_channels_(static_cast<size_t>(weight.shape[0])),
       in_per_group_(static_cast<size_t>(weight.shape[1]) /
                     (size_t{params.kernel[0]} * params.kernel[1])),
-      bias_(bias != nullptr ? bias->values : nullptr),
-      direct_(params.strides[0] == 1 && params.strides[1] == 1) {
+      bias_(bias != nullptr ? bias->values : nullptr) {
   const bool onednn_allowed =
       (options.allowed & kernel_bit(LinearKernel::kOneDnn)) != 0;
   const bool csr_allowed =
@@ -242,7 +251,7 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
     }
     has_csr_ = true;
     if (bsr_allowed && weight.layout == WeightLayout::kBsr &&
-        weight.bsr.block_cols == 1 && direct_ && p_.group == 1) {
+        weight.bsr.block_cols == 1 && p_.group == 1) {
       has_bsr_ = true;
       bsr_ = weight.bsr;
       bsr_chunks_ =
@@ -252,18 +261,6 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
     chunks_ =
         split_by_work(csr_.row_ptr, out_channels_,
                       static_cast<size_t>(std::max(1, options.max_threads)));
-    if (!direct_) {
-      // Group g's rows read rows g·Cg·kh·kw.. of the im2col buffer.
-      const size_t per_group_out = out_channels_ / p_.group;
-      const size_t k = static_cast<size_t>(weight.shape[1]);
-      im2col_cols_.resize(csr_.nnz());
-      for (size_t r = 0; r < out_channels_; ++r) {
-        const size_t shift = r / per_group_out * k;
-        for (uint32_t e = csr_.row_ptr[r]; e < csr_.row_ptr[r + 1]; ++e) {
-          im2col_cols_[e] = static_cast<uint32_t>(shift + csr_.col(e));
-        }
-      }
-    }
   }
   const float* w = weight.values;
   if (weight.layout != WeightLayout::kDense) {
@@ -316,7 +313,6 @@ void ConvOp::release_unused() {
   if (is_dense(kernel())) {
     has_csr_ = false;
     derived_csr_ = CsrMatrix();
-    std::vector<uint32_t>().swap(im2col_cols_);
     geometries_.clear();
   }
   if (kernel() != LinearKernel::kOneDnn) dense_.reset();
@@ -545,33 +541,48 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
   if (it != geometries_.end()) return it->second;
   auto g = std::make_shared<Geometry>();
   const int64_t kh = p_.kernel[0], kw = p_.kernel[1];
+  const int64_t sh = p_.strides[0], sw = p_.strides[1];
+  const int64_t dh = p_.dilations[0], dw = p_.dilations[1];
   const int64_t channels = static_cast<int64_t>(in_per_group_) * p_.group;
   g->ho = p_.output_size(0, h);
   g->wo = p_.output_size(1, w);
   const bool padded = p_.pads[0] + p_.pads[1] + p_.pads[2] + p_.pads[3] > 0;
-  g->copy_in = padded || kw > 1;
-  g->hp = h + p_.pads[0] + p_.pads[2];
-  g->wp = w + p_.pads[1] + p_.pads[3];
-  g->copy_out = g->wp != g->wo;
-  // Reads reach offset (kw - 1)·dw past the last padded row.
-  g->padded_size = static_cast<size_t>(channels * g->hp * g->wp +
-                                       (kw - 1) * p_.dilations[1]);
-  if (g->padded_size >= (size_t{1} << 32)) {
+  g->copy_in = padded || kw > 1 || sh > 1 || sw > 1;
+  const int64_t hp = h + p_.pads[0] + p_.pads[2];
+  const int64_t wp = w + p_.pads[1] + p_.pads[3];
+  g->hq = (hp + sh - 1) / sh;
+  g->wq = (wp + sw - 1) / sw;
+  g->copy_out = g->wq != g->wo;
+  g->phase_plane.assign(static_cast<size_t>(sh * sw), -1);
+  for (int64_t i = 0; i < kh; ++i) {
+    for (int64_t j = 0; j < kw; ++j) {
+      int& plane =
+          g->phase_plane[static_cast<size_t>(i * dh % sh * sw + j * dw % sw)];
+      if (plane < 0) plane = static_cast<int>(g->planes++);
+    }
+  }
+  // Reads reach (kw - 1)·dw div sw past the last plane's last row.
+  const size_t plane_size = static_cast<size_t>(g->hq * g->wq);
+  const double size = static_cast<double>(channels) *
+                          static_cast<double>(g->planes * plane_size) +
+                      static_cast<double>((kw - 1) * dw / sw);
+  if (size >= static_cast<double>(size_t{1} << 32)) {
     throw Error("convolution input [" + std::to_string(channels) + ", " +
                 std::to_string(h) + ", " + std::to_string(w) +
                 "] is too large for the sparse kernel's 32-bit offsets");
   }
+  g->padded_size = static_cast<size_t>(size);
   const size_t per_group_out = out_channels_ / p_.group;
   const size_t window = static_cast<size_t>(kh * kw);
   // Weight column (c, i, j) of the whole input, c·kh·kw + i·kw + j: the
-  // offset of its pixel in the padded image.
+  // offset of its first pixel in the planes.
   auto offset_of = [&](size_t col) {
-    const size_t c = col / window;
-    const size_t i = col % window / static_cast<size_t>(kw);
-    const size_t j = col % static_cast<size_t>(kw);
-    return (c * static_cast<size_t>(g->hp) + i * p_.dilations[0]) *
-               static_cast<size_t>(g->wp) +
-           j * p_.dilations[1];
+    const auto i = static_cast<int64_t>(col % window) / kw * dh;
+    const auto j = static_cast<int64_t>(col % window) % kw * dw;
+    const auto plane = static_cast<size_t>(
+        g->phase_plane[static_cast<size_t>(i % sh * sw + j % sw)]);
+    return (col / window * g->planes + plane) * plane_size +
+           static_cast<size_t>(i / sh * g->wq + j / sw);
   };
   g->cols.resize(csr_.nnz());
   for (size_t r = 0; r < out_channels_; ++r) {
@@ -586,8 +597,7 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
   g->view.index_width = kernels::IndexWidth::k32;
   g->view.cols = g->padded_size;
   if (has_bsr_) {
-    // Ungrouped: block column c·kh·kw + i·kw + j is pixel offset
-    // (c·Hp + i·dh)·Wp + j·dw, as for CSR.
+    // Ungrouped: block column c·kh·kw + i·kw + j, offset as for CSR.
     g->bsr_cols.resize(bsr_.nnz_blocks());
     for (size_t e = 0; e < g->bsr_cols.size(); ++e) {
       g->bsr_cols[e] = static_cast<uint32_t>(offset_of(bsr_.block_col(e)));
@@ -637,101 +647,78 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
   const auto wo = static_cast<size_t>(p_.output_size(1, w));
   const size_t out_image = out_channels_ * ho * wo;
 
-  if (direct_) {
-    const std::shared_ptr<const Geometry> g = geometry_for(h, w);
-    const auto hp = static_cast<size_t>(g->hp);
-    const auto wp = static_cast<size_t>(g->wp);
-    const size_t n = ho * wp;
-    float* padded = nullptr;
-    if (g->copy_in) {
-      padded =
-          thread_workspace_as<float>(WorkspaceSlot::kConvInput, g->padded_size);
-      std::memset(padded, 0, g->padded_size * sizeof(float));
-    }
-    float* wide = g->copy_out
-                      ? thread_workspace_as<float>(WorkspaceSlot::kConvOutput,
-                                                   out_channels_ * n)
-                      : nullptr;
-    for (size_t b = first; b < last; ++b) {
-      const float* xb = x + b * image;
-      if (g->copy_in) {
-        // Borders stay zero from the fill above; only the interior changes.
-        for (size_t c = 0; c < channels; ++c) {
-          for (int64_t r = 0; r < h; ++r) {
-            std::memcpy(padded + (c * hp + p_.pads[0] + r) * wp + p_.pads[1],
-                        xb + (c * static_cast<size_t>(h) + r) * w,
-                        static_cast<size_t>(w) * sizeof(float));
-          }
-        }
-        xb = padded;
-      }
-      float* yb = g->copy_out ? wide : y + b * out_image;
-      if (kernel == LinearKernel::kBsr) {
-        run_chunks(bsr_chunks_, bsr_.nnz_blocks() * bsr_.block_rows * n,
-                   num_threads, [&](size_t begin, size_t end) {
-                     kernels::spmm_bsr_strided(g->bsr_view, xb, 1, n, yb, n,
-                                               epilogue, begin, end);
-                   });
-      } else {
-        run_chunks(chunks_, csr_.nnz() * n, num_threads,
-                   [&](size_t begin, size_t end) {
-                     kernels::spmm_csr_strided(g->view, xb, 1, n, yb, n,
-                                               epilogue, begin, end);
-                   });
-      }
-      if (g->copy_out) {
-        float* dst = y + b * out_image;
-        for (size_t o = 0; o < out_channels_ * ho; ++o) {
-          std::memcpy(dst + o * wo, wide + o * wp, wo * sizeof(float));
-        }
-      }
-    }
-    return;
+  const std::shared_ptr<const Geometry> g = geometry_for(h, w);
+  const auto wq = static_cast<size_t>(g->wq);
+  const size_t n = ho * wq;
+  float* planes = nullptr;
+  if (g->copy_in) {
+    planes =
+        thread_workspace_as<float>(WorkspaceSlot::kConvInput, g->padded_size);
+    std::memset(planes, 0, g->padded_size * sizeof(float));
   }
-
-  // im2col: row (c·kh + i)·kw + j holds input pixel (c, ho·sh − pt + i·dh,
-  // wo·sw − pl + j·dw) for every output pixel, zero outside the image.
-  const size_t kh = p_.kernel[0], kw = p_.kernel[1];
-  const size_t n = ho * wo;
-  float* col = thread_workspace_as<float>(WorkspaceSlot::kConvInput,
-                                          channels * kh * kw * n);
-  kernels::CsrView view = csr_;
-  view.col_idx = im2col_cols_.data();
-  view.index_width = kernels::IndexWidth::k32;
-  view.cols = channels * kh * kw;
+  float* wide = g->copy_out ? thread_workspace_as<float>(
+                                  WorkspaceSlot::kConvOutput, out_channels_ * n)
+                            : nullptr;
   for (size_t b = first; b < last; ++b) {
     const float* xb = x + b * image;
-    for (size_t c = 0; c < channels; ++c) {
-      for (size_t i = 0; i < kh; ++i) {
-        for (size_t j = 0; j < kw; ++j) {
-          float* row = col + ((c * kh + i) * kw + j) * n;
-          for (size_t oy = 0; oy < ho; ++oy) {
-            const int64_t iy =
-                static_cast<int64_t>(oy * p_.strides[0] + i * p_.dilations[0]) -
-                p_.pads[0];
-            float* out = row + oy * wo;
-            if (iy < 0 || iy >= h) {
-              std::fill(out, out + wo, 0.0f);
-              continue;
-            }
-            const float* in =
-                xb + (c * static_cast<size_t>(h) + static_cast<size_t>(iy)) *
-                         static_cast<size_t>(w);
-            for (size_t ox = 0; ox < wo; ++ox) {
-              const int64_t ix = static_cast<int64_t>(ox * p_.strides[1] +
-                                                      j * p_.dilations[1]) -
-                                 p_.pads[1];
-              out[ox] = ix >= 0 && ix < w ? in[ix] : 0.0f;
-            }
+    if (g->copy_in) {
+      // Padding stays zero from the fill above; only pixels change.
+      split_phases(*g, xb, channels, h, w, planes);
+      xb = planes;
+    }
+    float* yb = g->copy_out ? wide : y + b * out_image;
+    if (kernel == LinearKernel::kBsr) {
+      run_chunks(bsr_chunks_, bsr_.nnz_blocks() * bsr_.block_rows * n,
+                 num_threads, [&](size_t begin, size_t end) {
+                   kernels::spmm_bsr_strided(g->bsr_view, xb, 1, n, yb, n,
+                                             epilogue, begin, end);
+                 });
+    } else {
+      run_chunks(chunks_, csr_.nnz() * n, num_threads,
+                 [&](size_t begin, size_t end) {
+                   kernels::spmm_csr_strided(g->view, xb, 1, n, yb, n, epilogue,
+                                             begin, end);
+                 });
+    }
+    if (g->copy_out) {
+      float* dst = y + b * out_image;
+      for (size_t o = 0; o < out_channels_ * ho; ++o) {
+        std::memcpy(dst + o * wo, wide + o * wq, wo * sizeof(float));
+      }
+    }
+  }
+}
+
+void ConvOp::split_phases(const Geometry& g, const float* x, size_t channels,
+                          int64_t h, int64_t w, float* planes) const {
+  const int64_t sh = p_.strides[0], sw = p_.strides[1];
+  const int64_t top = p_.pads[0], left = p_.pads[1];
+  const size_t plane_size = static_cast<size_t>(g.hq * g.wq);
+  for (size_t c = 0; c < channels; ++c) {
+    const float* xc = x + c * static_cast<size_t>(h * w);
+    for (int64_t a = 0; a < sh; ++a) {
+      for (int64_t bp = 0; bp < sw; ++bp) {
+        const int plane = g.phase_plane[static_cast<size_t>(a * sw + bp)];
+        if (plane < 0) continue;
+        float* dst =
+            planes + (c * g.planes + static_cast<size_t>(plane)) * plane_size;
+        // Plane columns v with an image pixel: v·sw + bp - left in [0, w).
+        const int64_t v0 = std::max<int64_t>(0, (left - bp + sw - 1) / sw);
+        const int64_t v1 = std::min(g.wq, (w + left - bp + sw - 1) / sw);
+        if (v1 <= v0) continue;
+        for (int64_t u = 0; u < g.hq; ++u) {
+          const int64_t r = u * sh + a - top;
+          if (r < 0 || r >= h) continue;
+          const float* src = xc + r * w + (v0 * sw + bp - left);
+          float* out = dst + u * g.wq + v0;
+          if (sw == 1) {
+            std::memcpy(out, src, static_cast<size_t>(v1 - v0) * sizeof(float));
+          } else {
+            for (int64_t v = 0; v < v1 - v0; ++v) out[v] = src[v * sw];
           }
         }
       }
     }
-    float* yb = y + b * out_image;
-    run_chunks(chunks_, csr_.nnz() * n, num_threads,
-               [&](size_t begin, size_t end) {
-                 kernels::spmm_csr(view, col, n, yb, epilogue, begin, end);
-               });
   }
 }
 

@@ -2,20 +2,22 @@
 // y[b] = act(conv2d(x[b], W) + bias).
 //
 // Sparse (CSR weights, also made from BSR): every convolution is one CSR
-// product per image whose column indices are remapped at plan time.
-//  - Stride 1 ("direct"): the image is copied once into a zero-padded buffer
-//    [C, Hp, Wp]; weight (c, i, j) of output channel o then reads pixel
-//    offset ((g·Cg + c)·Hp + i·dh)·Wp + j·dw, so with X's row stride 1 the
-//    kernel computes all Ho × Wp outputs of a channel at once (Wp − Wo junk
-//    columns per row are dropped). No im2col: each pixel is read from L1/L2
-//    by every weight that touches it. Offsets depend on H and W, so they are
-//    kept per input size (a few sizes cached).
-//  - Stride > 1: im2col into [C·kh·kw, Ho·Wo], then the product; group g's
-//    columns are shifted by g·Cg·kh·kw so one CSR covers every group.
+// product per image whose column indices are remapped at plan time
+// ("direct"; no im2col). The image is copied once into zero-padded planes
+// split by stride phase, [C, phases, Hq, Wq] (stride 1: one phase, the
+// padded image [C, Hp, Wp]); weight (c, i, j) of output channel o then
+// reads the plane of phase ((i·dh) mod sh, (j·dw) mod sw) of channel
+// g·Cg + c at offset (i·dh div sh)·Wq + j·dw div sw, so with X's row stride
+// 1 the kernel computes all Ho × Wq outputs of a channel at once as a
+// stride-1 product (Wq − Wo junk columns per row are dropped). Each pixel is
+// read from L1/L2 by every weight that touches it; a stride-2 7×7 stem
+// copies its 3-channel input once instead of building a 147-row im2col.
+// Offsets depend on H and W, so they are kept per input size (a few sizes
+// cached).
 //  - A weight pruned in R×1 blocks (R output channels × one input element;
-//    ungrouped, stride 1) also runs the direct form on the BSR kernel: each
-//    pixel vector it loads feeds R output channels' FMAs instead of one,
-//    which unstructured weights cannot share.
+//    ungrouped) also runs the direct form on the BSR kernel: each pixel
+//    vector it loads feeds R output channels' FMAs instead of one, which
+//    unstructured weights cannot share.
 // Depthwise (group == input channels, dense weights): spruce's own kernel
 // (kernels/depthwise.h), NCHW or NHWC, so it can run between sparse
 // convolutions (NCHW) or dense ones (NHWC) with no conversion either side.
@@ -86,7 +88,7 @@ class ConvOp {
   size_t multiply_adds(const Shape& x_shape) const;
 
  private:
-  struct Geometry;  // direct mode: offsets for one input size
+  struct Geometry;  // phase planes and offsets for one input size
   class Dense;      // oneDNN convolution, per input shape
 
   // `kernel`: kCsr, or kBsr where has_bsr_.
@@ -100,6 +102,10 @@ class ConvOp {
                      bool channels_last, int num_threads) const;
   kernels::DepthwiseShape depthwise_shape(const Shape& x_shape) const;
   std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w) const;
+  // Image x [C, H, W] into g's zero-padded phase planes (their padding
+  // already zero).
+  void split_phases(const Geometry& g, const float* x, size_t channels,
+                    int64_t h, int64_t w, float* planes) const;
   // One image through `kernel` in its own layout (`channels_last` for
   // oneDNN's and the depthwise one's choice of layout).
   double time_kernel(LinearKernel kernel, const Shape& x_shape,
@@ -119,18 +125,16 @@ class ConvOp {
   size_t out_channels_;
   size_t in_per_group_;  // C / group
   const float* bias_;
-  bool direct_;  // stride 1: no im2col
   // Sparse weight [O, Cg·kh·kw] and its thread split.
   bool has_csr_ = false;
   kernels::CsrView csr_;
-  // The weight in R×1 blocks (direct, ungrouped convolutions), split by
+  // The weight in R×1 blocks (ungrouped convolutions), split by
   // block rows.
   bool has_bsr_ = false;
   kernels::BsrView bsr_;
   std::vector<size_t> bsr_chunks_;
   CsrMatrix derived_csr_;  // from a BSR weight
   std::vector<size_t> chunks_;
-  std::vector<uint32_t> im2col_cols_;  // stride > 1: shifted per group
   mutable std::mutex mutex_;
   mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Geometry>>
       geometries_;

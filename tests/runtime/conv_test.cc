@@ -156,13 +156,24 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
       {2, 8, 9, 11, 16, params(3, 1, 1, 1, 1)},   // 3x3 same, batch 2
       {1, 6, 13, 7, 10, params(3, 1, 0, 1, 1)},   // 3x3 valid
       {1, 4, 12, 12, 8, params(5, 1, 2, 2, 1)},   // dilated
-      {3, 6, 10, 9, 12, params(3, 2, 1, 1, 1)},   // stride 2: im2col
+      {3, 6, 10, 9, 12, params(3, 2, 1, 1, 1)},   // stride 2: phase planes
       {1, 3, 23, 23, 8, params(7, 2, 3, 1, 1)},   // ResNet stem shape
       {1, 8, 15, 15, 16, params(1, 2, 0, 1, 1)},  // 1x1 stride 2 downsample
       {2, 8, 9, 9, 8, params(3, 1, 1, 1, 8)},     // depthwise
       {1, 8, 9, 9, 8, params(3, 2, 1, 1, 8)},     // depthwise stride 2
       {1, 8, 7, 10, 12, params(3, 1, 1, 1, 2)},   // 2 groups
+      {1, 8, 11, 10, 12, params(3, 2, 1, 1, 2)},  // 2 groups, stride 2
+      {1, 4, 14, 13, 6, params(3, 3, 1, 1, 1)},   // stride 3
+      {1, 4, 15, 16, 6, params(3, 2, 2, 2, 1)},   // stride 2, dilation 2
   };
+  // Strides, padding and dilation differing per axis, an even kernel.
+  ConvCase mixed{2, 5, 11, 12, 7, params(3, 1, 0, 1, 1)};
+  mixed.p.strides[1] = 2;
+  mixed.p.pads[1] = 1;
+  mixed.p.pads[2] = 2;
+  mixed.p.dilations[0] = 2;
+  mixed.p.kernel[1] = 4;
+  cases.push_back(mixed);
   // Asymmetric padding, different per axis.
   ConvCase asym{1, 5, 8, 9, 7, params(3, 1, 0, 1, 1)};
   asym.p.pads[0] = 2;
@@ -200,16 +211,18 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
 }
 
 // Weights pruned in R×1 blocks run the direct convolution on the BSR kernel
-// (stride 1, ungrouped), also when the output channels are not a multiple
-// of R; strided and grouped ones fall back to CSR. Each against the
-// reference, on 1 and 2 threads.
+// (ungrouped, any stride), also when the output channels are not a multiple
+// of R; grouped ones fall back to CSR. Each against the reference, on 1 and
+// 2 threads.
 TEST(Conv, BlockSparseWeightsRunTheBsrKernel) {
   const ConvCase cases[] = {
       {1, 8, 9, 11, 16, params(1, 1, 0, 1, 1)},  // 1x1
       {2, 8, 9, 11, 12, params(3, 1, 1, 1, 1)},  // 3x3 same, batch 2
       {1, 6, 13, 7, 10, params(3, 1, 0, 1, 1)},  // 3x3 valid, 10 = 8 + 2
       {1, 4, 12, 12, 8, params(5, 1, 2, 2, 1)},  // dilated
-      {1, 8, 9, 9, 16, params(3, 2, 1, 1, 1)},   // stride 2: CSR
+      {1, 8, 9, 9, 16, params(3, 2, 1, 1, 1)},   // stride 2
+      {1, 3, 16, 15, 8, params(7, 2, 3, 1, 1)},  // a 7x7 stride-2 stem
+      {2, 8, 9, 10, 8, params(1, 2, 0, 1, 1)},   // 1x1 stride 2
       {1, 8, 7, 10, 16, params(3, 1, 1, 1, 2)},  // 2 groups: CSR
   };
   std::mt19937 rng(5);
@@ -236,7 +249,7 @@ TEST(Conv, BlockSparseWeightsRunTheBsrKernel) {
           static_cast<size_t>(k.batch * k.channels * k.h * k.w));
       for (float& v : x) v = u(rng);
       const std::vector<float> expected = reference_conv(k, x, w, bias, true);
-      const bool bsr = k.p.strides[0] == 1 && k.p.group == 1;
+      const bool bsr = k.p.group == 1;
       for (const int threads : {1, 2}) {
         SCOPED_TRACE("case " + std::to_string(ci) + " blocks " +
                      std::to_string(block_rows) + "x1 threads " +
