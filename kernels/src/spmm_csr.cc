@@ -144,19 +144,34 @@ HWY_INLINE void Tile8(D d, const float* HWY_RESTRICT values,
 }
 
 // V = 2, 3 or 4 vectors, two non-zeros in flight: 2V independent FMA
-// chains, each activation row read as one contiguous run of V vectors.
-template <size_t V, class D, class Index>
+// chains, each activation row read as one contiguous run of V vectors. With
+// kMaskLast the last vector holds only the row's last `count` columns
+// (masked loads and stores, AVX2 and up): a row's tail then rides along in
+// the same pass over its non-zeros instead of one pass per narrower width
+// (a 7×7 convolution's 63-column rows took four passes).
+template <size_t V, bool kMaskLast = false, class D, class Index>
 HWY_INLINE void TileV(D d, const float* HWY_RESTRICT values,
                       const Index* HWY_RESTRICT cols, uint32_t kb, uint32_t ke,
                       const float* HWY_RESTRICT x, size_t n, float bias,
-                      bool accumulate, Activation act, float* HWY_RESTRICT yj) {
+                      bool accumulate, Activation act, float* HWY_RESTRICT yj,
+                      size_t count = 0) {
   static_assert(V >= 2 && V <= 4, "two to four vectors");
   const size_t lanes = hn::Lanes(d);
   using Vec = hn::Vec<D>;
-  Vec a0 = Start(d, bias, accumulate, yj);
-  Vec a1 = Start(d, bias, accumulate, yj + lanes);
-  Vec a2 = V >= 3 ? Start(d, bias, accumulate, yj + 2 * lanes) : hn::Zero(d);
-  Vec a3 = V >= 4 ? Start(d, bias, accumulate, yj + 3 * lanes) : hn::Zero(d);
+  const auto m = hn::FirstN(d, kMaskLast ? count : lanes);
+  // Vector v of a row starting at p: the last one masked if asked.
+  auto load = [&](const float* HWY_RESTRICT p, size_t v) {
+    return kMaskLast && v + 1 == V ? hn::MaskedLoad(m, d, p + v * lanes)
+                                   : hn::LoadU(d, p + v * lanes);
+  };
+  auto start = [&](size_t v) {
+    const Vec b = hn::Set(d, bias);
+    return accumulate ? hn::Add(b, load(yj, v)) : b;
+  };
+  Vec a0 = start(0);
+  Vec a1 = start(1);
+  Vec a2 = V >= 3 ? start(2) : hn::Zero(d);
+  Vec a3 = V >= 4 ? start(3) : hn::Zero(d);
   Vec b0 = hn::Zero(d), b1 = b0, b2 = b0, b3 = b0;
   uint32_t k = kb;
   for (; k + 2 <= ke; k += 2) {
@@ -164,32 +179,38 @@ HWY_INLINE void TileV(D d, const float* HWY_RESTRICT values,
     const float* HWY_RESTRICT xs = x + static_cast<size_t>(cols[k + 1]) * n;
     const auto wv = hn::Set(d, values[k]);
     const auto wu = hn::Set(d, values[k + 1]);
-    a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
-    a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
-    if (V >= 3) a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
-    if (V >= 4) a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
-    b0 = hn::MulAdd(wu, hn::LoadU(d, xs), b0);
-    b1 = hn::MulAdd(wu, hn::LoadU(d, xs + lanes), b1);
-    if (V >= 3) b2 = hn::MulAdd(wu, hn::LoadU(d, xs + 2 * lanes), b2);
-    if (V >= 4) b3 = hn::MulAdd(wu, hn::LoadU(d, xs + 3 * lanes), b3);
+    a0 = hn::MulAdd(wv, load(xr, 0), a0);
+    a1 = hn::MulAdd(wv, load(xr, 1), a1);
+    if (V >= 3) a2 = hn::MulAdd(wv, load(xr, 2), a2);
+    if (V >= 4) a3 = hn::MulAdd(wv, load(xr, 3), a3);
+    b0 = hn::MulAdd(wu, load(xs, 0), b0);
+    b1 = hn::MulAdd(wu, load(xs, 1), b1);
+    if (V >= 3) b2 = hn::MulAdd(wu, load(xs, 2), b2);
+    if (V >= 4) b3 = hn::MulAdd(wu, load(xs, 3), b3);
   }
   if (k < ke) {
     const float* HWY_RESTRICT xr = x + static_cast<size_t>(cols[k]) * n;
     const auto wv = hn::Set(d, values[k]);
-    a0 = hn::MulAdd(wv, hn::LoadU(d, xr), a0);
-    a1 = hn::MulAdd(wv, hn::LoadU(d, xr + lanes), a1);
-    if (V >= 3) a2 = hn::MulAdd(wv, hn::LoadU(d, xr + 2 * lanes), a2);
-    if (V >= 4) a3 = hn::MulAdd(wv, hn::LoadU(d, xr + 3 * lanes), a3);
+    a0 = hn::MulAdd(wv, load(xr, 0), a0);
+    a1 = hn::MulAdd(wv, load(xr, 1), a1);
+    if (V >= 3) a2 = hn::MulAdd(wv, load(xr, 2), a2);
+    if (V >= 4) a3 = hn::MulAdd(wv, load(xr, 3), a3);
   }
-  hn::StoreU(ActivateInStore(d, hn::Add(a0, b0), act), d, yj);
-  hn::StoreU(ActivateInStore(d, hn::Add(a1, b1), act), d, yj + lanes);
-  if (V >= 3) {
-    hn::StoreU(ActivateInStore(d, hn::Add(a2, b2), act), d, yj + 2 * lanes);
+  auto store = [&](Vec sum, size_t v) {
+    const Vec out = ActivateInStore(d, sum, act);
+    if (kMaskLast && v + 1 == V) {
+      hn::BlendedStore(out, m, d, yj + v * lanes);
+    } else {
+      hn::StoreU(out, d, yj + v * lanes);
+    }
+  };
+  store(hn::Add(a0, b0), 0);
+  store(hn::Add(a1, b1), 1);
+  if (V >= 3) store(hn::Add(a2, b2), 2);
+  if (V >= 4) store(hn::Add(a3, b3), 3);
+  if (!FusedInStore(act)) {
+    ActivateSpan(yj, kMaskLast ? (V - 1) * lanes + count : V * lanes, act);
   }
-  if (V >= 4) {
-    hn::StoreU(ActivateInStore(d, hn::Add(a3, b3), act), d, yj + 3 * lanes);
-  }
-  if (!FusedInStore(act)) ActivateSpan(yj, V * lanes, act);
 }
 
 // One vector of any width d (full, or capped for the tail). The non-zeros
@@ -253,9 +274,10 @@ HWY_INLINE void TileMasked(D d, size_t count, const float* HWY_RESTRICT values,
   if (!FusedInStore(act)) ActivateSpan(yj, count, act);
 }
 
-// n > 1: column tiles of 8, then 4, 3, 2 or 1 vectors, then half and quarter
-// vectors, then the last one to three columns as one masked quarter vector
-// (AVX2 and up) or as scalars, one output row at a time.
+// n > 1: column tiles of 8, then 4 vectors, then on AVX2 and up the rest
+// (up to three vectors and a partial one) in one pass with its last vector
+// masked; before AVX2 3, 2 or 1 vectors, then half and quarter vectors, then
+// the last columns as scalars. One output row at a time.
 // X's rows are ldx apart and Y's ldy apart.
 template <class Index>
 void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
@@ -285,6 +307,26 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
       j += 4 * lanes;
     }
     const size_t vectors = (n - j) / lanes;
+#if HWY_TARGET <= HWY_AVX2
+    // Up to three whole vectors and a tail: one pass, the tail masked.
+    const size_t tail = n - j - vectors * lanes;
+    if (tail > 0) {
+      if (vectors == 3) {
+        TileV<4, true>(d, values, cols, kb, ke, x + j, ldx, bias, acc, act,
+                       yr + j, tail);
+      } else if (vectors == 2) {
+        TileV<3, true>(d, values, cols, kb, ke, x + j, ldx, bias, acc, act,
+                       yr + j, tail);
+      } else if (vectors == 1) {
+        TileV<2, true>(d, values, cols, kb, ke, x + j, ldx, bias, acc, act,
+                       yr + j, tail);
+      } else {
+        TileMasked(d, tail, values, cols, kb, ke, x + j, ldx, bias, acc, act,
+                   yr + j);
+      }
+      continue;
+    }
+#endif
     if (vectors == 3) {
       TileV<3>(d, values, cols, kb, ke, x + j, ldx, bias, acc, act, yr + j);
     } else if (vectors == 2) {

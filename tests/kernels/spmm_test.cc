@@ -180,7 +180,7 @@ HWY_BEFORE_TEST(SpmmCsr);
 
 TEST_P(SpmmCsr, MatchesReferenceOverShapesAndSparsities) {
   const size_t dims[] = {1, 2, 7, 16, 17, 61, 128};
-  const size_t ns[] = {1, 2, 3, 5, 8, 15, 16, 17, 31, 33, 64, 67, 128};
+  const size_t ns[] = {1, 2, 3, 5, 8, 15, 16, 17, 31, 33, 63, 64, 67, 128, 205};
   for (double s : {0.0, 0.5, 0.9, 0.99, 1.0}) {
     for (size_t rows : dims) {
       for (size_t cols : dims) {
@@ -277,7 +277,7 @@ TEST_P(SpmmCsr, StridedOffsetsMatchReference) {
 }
 
 TEST_P(SpmmCsr, AccumulatesOntoTheOutput) {
-  for (size_t n : {1, 5, 16, 70, 128, 300}) {
+  for (size_t n : {1, 5, 16, 31, 63, 70, 128, 300}) {
     for (Activation a : {Activation::kNone, Activation::kGelu}) {
       for (bool bias : {false, true}) {
         SpmmTester()
