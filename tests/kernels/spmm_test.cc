@@ -340,7 +340,7 @@ const std::vector<std::pair<size_t, size_t>> kBlockShapes = [] {
 
 TEST_P(SpmmBsr, MatchesReferenceForEveryBlockShape) {
   const size_t dims[] = {1, 7, 16, 33, 64};
-  const size_t ns[] = {1, 2, 5, 7, 16, 17, 35, 128, 131};
+  const size_t ns[] = {1, 2, 5, 7, 16, 17, 35, 63, 100, 127, 128, 131};
   for (auto [br, bc] : kBlockShapes) {
     for (double s : {0.0, 0.6, 0.95, 1.0}) {
       for (size_t rows : dims) {
@@ -391,7 +391,7 @@ TEST_P(SpmmBsr, BothIndexWidthsAndEveryActivation) {
 
 TEST_P(SpmmBsr, AccumulatesOntoTheOutput) {
   for (auto [br, bc] : kBlockShapes) {
-    for (size_t n : {1, 3, 7, 20, 64, 131}) {
+    for (size_t n : {1, 3, 7, 20, 63, 64, 100, 131}) {
       SpmmTester()
           .rows(48)
           .cols(80)
