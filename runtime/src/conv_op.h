@@ -102,9 +102,9 @@ class ConvOp {
                      bool channels_last, int num_threads) const;
   kernels::DepthwiseShape depthwise_shape(const Shape& x_shape) const;
   std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w) const;
-  // Image x [C, H, W] into g's zero-padded phase planes (their padding
-  // already zero).
-  void split_phases(const Geometry& g, const float* x, size_t channels,
+  // Channels [c0, c1) of image x [C, H, W] into g's zero-padded phase
+  // planes (their padding already zero).
+  void split_phases(const Geometry& g, const float* x, size_t c0, size_t c1,
                     int64_t h, int64_t w, float* planes) const;
   // One image through `kernel` in its own layout (`channels_last` for
   // oneDNN's and the depthwise one's choice of layout).

@@ -165,6 +165,9 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
       {1, 8, 11, 10, 12, params(3, 2, 1, 1, 2)},  // 2 groups, stride 2
       {1, 4, 14, 13, 6, params(3, 3, 1, 1, 1)},   // stride 3
       {1, 4, 15, 16, 6, params(3, 2, 2, 2, 1)},   // stride 2, dilation 2
+      // An image far larger than its weight: two threads split its rows.
+      {2, 4, 48, 41, 4, params(3, 1, 1, 1, 1)},
+      {1, 4, 50, 47, 4, params(3, 2, 1, 1, 1)},
   };
   // Strides, padding and dilation differing per axis, an even kernel.
   ConvCase mixed{2, 5, 11, 12, 7, params(3, 1, 0, 1, 1)};
