@@ -22,14 +22,30 @@ namespace spruce::kernels {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// 1 / (1 + e^-x). The argument is clamped where e^-x leaves float range, so
-// the result saturates to exactly 0 or 1 instead of producing NaN.
+// 1 + e^-x, the argument clamped where e^-x leaves float range.
 template <class D, class V>
-HWY_INLINE V Sigmoid(D d, V x) {
-  const auto one = hn::Set(d, 1.0f);
+HWY_INLINE V OnePlusExpNeg(D d, V x) {
   const auto t =
       hn::Min(hn::Max(hn::Neg(x), hn::Set(d, -88.0f)), hn::Set(d, 88.0f));
-  return hn::Div(one, hn::Add(one, hn::Exp(d, t)));
+  return hn::Add(hn::Set(d, 1.0f), hn::Exp(d, t));
+}
+
+// 1 / (1 + e^-x), saturating to exactly 0 or 1 instead of producing NaN
+// (LSTM and GRU gates rely on the exact ends).
+template <class D, class V>
+HWY_INLINE V Sigmoid(D d, V x) {
+  return hn::Div(hn::Set(d, 1.0f), OnePlusExpNeg(d, x));
+}
+
+// x · sigmoid(x) with the division replaced by the hardware's reciprocal
+// estimate and one Newton step, r·(2 − a·r) (12 or 14 bits → 23 or more):
+// two FMAs instead of the divider, which made SiLU cost more than the 1×1
+// convolutions it follows in EfficientNet. Within a few ulps of x/(1+e^-x).
+template <class D, class V>
+HWY_INLINE V Silu(D d, V x) {
+  const V a = OnePlusExpNeg(d, x);
+  const V r = hn::ApproximateReciprocal(a);
+  return hn::Mul(x, hn::Mul(r, hn::NegMulAdd(a, r, hn::Set(d, 2.0f))));
 }
 
 // min(max(x / 6 + 1/2, 0), 1), PyTorch's Hardsigmoid (ONNX HardSigmoid with
@@ -102,7 +118,7 @@ HWY_INLINE V Activate(D d, V v, Activation activation) {
     case Activation::kTanh:
       return hn::Tanh(d, v);
     case Activation::kSilu:
-      return hn::Mul(v, Sigmoid(d, v));
+      return Silu(d, v);
     case Activation::kHardSwish:
       return hn::Mul(v, HardSigmoid(d, v));
     case Activation::kHardSigmoid:
