@@ -10,7 +10,6 @@
 //                                90%, NCHW activations (its layout)
 //   sparse-bsr<R>x1/<shape>/<N>/90  the same, the weight pruned in R×1
 //                                blocks (90% of blocks), on the BSR kernel
-//                                (stride-1 convolutions)
 //   linear-csr/<shape>/<N>/90    the Linear op's CSR kernel on the same
 //                                pruned weight [O, C·kh·kw] times an X of
 //                                [C·kh·kw, N·Ho·Wo] (feature-major, as
@@ -181,7 +180,6 @@ void register_all() {
       benchmark::RegisterBenchmark(("sparse-csr/" + tail + "/90").c_str(),
                                    BM_Conv, LinearKernel::kCsr, s, batch, 1);
       for (size_t rows : {4, 8}) {
-        if (s.stride != 1) continue;
         benchmark::RegisterBenchmark(
             ("sparse-bsr" + std::to_string(rows) + "x1/" + tail + "/90")
                 .c_str(),
