@@ -1,6 +1,6 @@
 // Per-thread scratch memory that outlives one run.
 //
-// Kernels need temporaries (a padded image, im2col columns, oneDNN's
+// Kernels need temporaries (a padded image split by stride phase, oneDNN's
 // blocked activations and scratchpad) whose sizes repeat from run to run.
 // Allocating them per call costs more than the arithmetic on big images:
 // glibc hands out large blocks with mmap, so every run page-faults and
@@ -17,7 +17,7 @@
 namespace spruce {
 
 enum class WorkspaceSlot {
-  kConvInput,       // padded image / im2col columns / blocked src
+  kConvInput,       // padded phase planes / blocked src
   kConvOutput,      // wide rows before trimming / blocked dst
   kScratchpad,      // oneDNN primitive scratchpad
   kLinearSlice,     // a column slice of a Linear's input, packed
