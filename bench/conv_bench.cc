@@ -64,28 +64,48 @@ spruce::SpatialParams params_of(const ConvShape& s) {
   return p;
 }
 
-// Times `op` on random activations of `xs` in the given layout, if it
-// runs `kernel` (else the row says so).
-void run_conv(benchmark::State& state, const spruce::ConvOp& op,
-              LinearKernel kernel, const ConvShape& s, const spruce::Shape& xs,
-              bool channels_last, int threads) {
+// Output rows (and columns) of `s`, padded to keep the size at stride 1.
+size_t output_size(const ConvShape& s) {
+  return (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
+}
+
+// The rate of `multiply_adds` per iteration, as GFLOP/s.
+void report_rate(benchmark::State& state, size_t multiply_adds) {
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(multiply_adds),
+                         benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
+// Times the ConvOp of weight `w` (with a random bias and `activation`) with
+// only `kernel` allowed, on random activations of `s` at `batch` in the
+// given layout, if it runs `kernel` (else the row says so).
+void time_conv(benchmark::State& state, LinearKernel kernel, const ConvShape& s,
+               size_t batch, const spruce::WeightDesc& w,
+               const spruce::SpatialParams& p,
+               spruce::kernels::Activation activation, bool channels_last) {
+  const spruce::bench::Bias b(random_activations(s.out));
+  const int threads = omp_get_max_threads();
+  const spruce::LinearPlanOptions options =
+      spruce::bench::only(spruce::kernel_bit(kernel), threads);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  const spruce::Shape xs = {
+      static_cast<int64_t>(batch), static_cast<int64_t>(s.in),
+      static_cast<int64_t>(s.size), static_cast<int64_t>(s.size)};
+  const spruce::ConvOp op(w, &b.desc, p, activation, xs, options, engine);
   if (op.kernel() != kernel) {
     state.SkipWithError("the kernel does not run this weight");
     return;
   }
-  const auto batch = static_cast<size_t>(xs[0]);
   const auto x = random_activations(batch * s.in * s.size * s.size);
-  const size_t ho = (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
+  const size_t ho = output_size(s);
   std::vector<float> y(batch * s.out * ho * ho);
   for (auto _ : state) {
     op.run(x.data(), xs, y.data(), channels_last, threads);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * static_cast<double>(op.multiply_adds(xs)),
-                         benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+  report_rate(state, op.multiply_adds(xs));
 }
 
 void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
@@ -97,18 +117,9 @@ void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
       block_rows > 1 ? block_pruned(s.out, k, block_rows, 1, sparsity)
                      : magnitude_pruned(s.out, k, sparsity),
       s.out, k, kernel, block_rows, 1);
-  const spruce::bench::Bias b(random_activations(s.out));
-  const int threads = omp_get_max_threads();
-  const spruce::LinearPlanOptions options =
-      spruce::bench::only(spruce::kernel_bit(kernel), threads);
-  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  const spruce::Shape xs = {
-      static_cast<int64_t>(batch), static_cast<int64_t>(s.in),
-      static_cast<int64_t>(s.size), static_cast<int64_t>(s.size)};
-  const spruce::ConvOp op(w->desc, &b.desc, params_of(s),
-                          spruce::kernels::Activation::kRelu, xs, options,
-                          engine);
-  run_conv(state, op, kernel, s, xs, kernel == LinearKernel::kOneDnn, threads);
+  time_conv(state, kernel, s, batch, w->desc, params_of(s),
+            spruce::kernels::Activation::kRelu,
+            kernel == LinearKernel::kOneDnn);
 }
 
 void BM_Depthwise(benchmark::State& state, LinearKernel kernel,
@@ -116,25 +127,15 @@ void BM_Depthwise(benchmark::State& state, LinearKernel kernel,
   const size_t window = s.kernel * s.kernel;
   const auto w = make_weight(random_activations(s.out * window), s.out, window,
                              LinearKernel::kOneDnn, 1, 1);
-  const spruce::bench::Bias b(random_activations(s.out));
-  const int threads = omp_get_max_threads();
-  const spruce::LinearPlanOptions options =
-      spruce::bench::only(spruce::kernel_bit(kernel), threads);
-  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  const spruce::Shape xs = {
-      static_cast<int64_t>(batch), static_cast<int64_t>(s.in),
-      static_cast<int64_t>(s.size), static_cast<int64_t>(s.size)};
   spruce::SpatialParams p = params_of(s);
   p.group = static_cast<uint32_t>(s.in);
-  const spruce::ConvOp op(w->desc, &b.desc, p,
-                          spruce::kernels::Activation::kRelu6, xs, options,
-                          engine);
-  run_conv(state, op, kernel, s, xs, channels_last, threads);
+  time_conv(state, kernel, s, batch, w->desc, p,
+            spruce::kernels::Activation::kRelu6, channels_last);
 }
 
 void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
   const size_t k = s.in * s.kernel * s.kernel;
-  const size_t ho = (s.size + 2 * (s.kernel / 2) - s.kernel) / s.stride + 1;
+  const size_t ho = output_size(s);
   const size_t n = batch * ho * ho;
   const auto w = make_weight(magnitude_pruned(s.out, k, 0.9), s.out, k,
                              LinearKernel::kCsr, 1, 1);
@@ -158,10 +159,7 @@ void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * static_cast<double>(op.multiply_adds(n)),
-                         benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+  report_rate(state, op.multiply_adds(n));
 }
 
 void register_all() {

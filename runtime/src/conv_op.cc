@@ -508,16 +508,9 @@ void ConvOp::run_depthwise(const float* x, const Shape& xs, float* y,
   // Threads split images × output channels (NCHW) or × output rows (NHWC).
   const size_t parts = channels_last ? s.out_height : s.out_channels();
   const size_t items = batch * parts;
-  // One part per thread: OpenMP's, or the worker pool's in a run kept on
-  // its calling thread (run_chunks).
-  const auto threads =
-      static_cast<size_t>(std::max({1, num_threads, pool_threads()}));
-  std::vector<size_t> bounds{0};
-  for (size_t t = 1; t <= threads; ++t) {
-    const size_t bound = items * t / threads;
-    if (bound > bounds.back()) bounds.push_back(bound);
-  }
-  if (bounds.size() == 1) bounds.push_back(0);
+  // One part per thread: OpenMP's, or the worker pool's.
+  const std::vector<size_t> bounds =
+      split_evenly(items, chunk_threads(num_threads));
   const kernels::Epilogue epilogue{bias_, activation_};
   run_chunks(
       bounds, batch * out_image * s.taps(), num_threads,
@@ -634,13 +627,8 @@ void ConvOp::run_sparse(LinearKernel kernel, const float* x, const Shape& xs,
   // every thread sweeping one shared image for its share of the channels
   // (measured slower than one thread at batch 16 on ResNet's first stage).
   if (num_threads > 1 && batch >= static_cast<size_t>(num_threads)) {
-    std::vector<size_t> bounds;
-    for (int t = 0; t <= num_threads; ++t) {
-      bounds.push_back(batch * static_cast<size_t>(t) /
-                       static_cast<size_t>(num_threads));
-    }
-    run_chunks(bounds, multiply_adds(xs), num_threads,
-               [&](size_t first, size_t last) {
+    run_chunks(split_evenly(batch, static_cast<size_t>(num_threads)),
+               multiply_adds(xs), num_threads, [&](size_t first, size_t last) {
                  const ScopedPoolThreads serial(1);  // nothing nested
                  run_images(kernel, x, xs, y, first, last, 1);
                });
@@ -672,26 +660,22 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
   float* wide = g->copy_out ? thread_workspace_as<float>(
                                   WorkspaceSlot::kConvOutput, out_channels_ * n)
                             : nullptr;
+  const size_t parts = chunk_threads(num_threads);
+  const bool bsr = kernel == LinearKernel::kBsr;
+  const size_t nnz = bsr ? bsr_.nnz_blocks() * bsr_.block_rows : csr_.nnz();
   for (size_t b = first; b < last; ++b) {
     const float* xb = x + b * image;
     if (g->copy_in) {
       // Padding stays zero from the fill above; only pixels change.
       // Split by channels over the threads the product uses: on one
       // thread this copy left ResNet's first stage at 1.3x on two.
-      const auto parts =
-          static_cast<size_t>(std::max({1, num_threads, pool_threads()}));
-      std::vector<size_t> bounds;
-      for (size_t t = 0; t <= parts; ++t) {
-        bounds.push_back(channels * t / parts);
-      }
-      run_chunks(bounds, image, num_threads, [&](size_t c0, size_t c1) {
-        split_phases(*g, xb, c0, c1, h, w, planes);
-      });
+      run_chunks(split_evenly(channels, parts), image, num_threads,
+                 [&](size_t c0, size_t c1) {
+                   split_phases(*g, xb, c0, c1, h, w, planes);
+                 });
       xb = planes;
     }
     float* yb = g->copy_out ? wide : y + b * out_image;
-    const bool bsr = kernel == LinearKernel::kBsr;
-    const size_t nnz = bsr ? bsr_.nnz_blocks() * bsr_.block_rows : csr_.nnz();
     // Output channels [begin, end) (block rows for BSR), pixels [p0, p0 +
     // width) of each: the input read from p0 on (each tap is an offset).
     auto product = [&](size_t begin, size_t end, size_t p0, size_t width) {
@@ -709,16 +693,13 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
     // reading its rows' part of the image and every weight.
     const size_t image_bytes = g->padded_size * sizeof(float);
     const size_t weight_bytes = nnz * (sizeof(float) + sizeof(uint32_t));
-    const auto parts =
-        static_cast<size_t>(std::max({1, num_threads, pool_threads()}));
     if (parts > 1 && image_bytes > 4 * weight_bytes && ho >= 2 * parts) {
-      std::vector<size_t> rows;
-      for (size_t t = 0; t <= parts; ++t) rows.push_back(ho * t / parts);
       const size_t row_ends = bsr ? bsr_.row_blocks() : out_channels_;
-      run_chunks(rows, nnz * n, num_threads, [&](size_t r0, size_t r1) {
-        const size_t end = r1 == ho ? n : r1 * wq;
-        product(0, row_ends, r0 * wq, end - r0 * wq);
-      });
+      run_chunks(split_evenly(ho, parts), nnz * n, num_threads,
+                 [&](size_t r0, size_t r1) {
+                   const size_t end = r1 == ho ? n : r1 * wq;
+                   product(0, row_ends, r0 * wq, end - r0 * wq);
+                 });
     } else {
       run_chunks(bsr ? bsr_chunks_ : chunks_, nnz * n, num_threads,
                  [&](size_t begin, size_t end) { product(begin, end, 0, n); });

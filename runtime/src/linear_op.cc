@@ -114,10 +114,7 @@ LinearOp::LinearOp(const WeightDesc& weight, const WeightDesc* bias,
   }
   if (listed(LinearKernel::kDensePacked)) {
     packed_ = std::make_unique<PackedDense>(w, out_, in_);
-    const size_t panels = packed_->view().panel_count();
-    for (size_t t = 0; t <= threads; ++t) {
-      packed_chunks_.push_back(panels * t / threads);
-    }
+    packed_chunks_ = split_evenly(packed_->view().panel_count(), threads);
   }
   if (listed(LinearKernel::kLookup)) {
     lookup_ = std::make_unique<LookupMatrix>(csr_);

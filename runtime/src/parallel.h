@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -49,6 +50,25 @@ inline std::vector<size_t> split_by_work(const uint32_t* row_ptr, size_t rows,
   }
   if (bounds.back() != rows || bounds.size() == 1) bounds.push_back(rows);
   return bounds;
+}
+
+// Boundaries splitting [0, items) into at most `parts` runs of about equal
+// size, none empty ({0, 0} for no items).
+inline std::vector<size_t> split_evenly(size_t items, size_t parts) {
+  std::vector<size_t> bounds{0};
+  for (size_t t = 1; t <= parts; ++t) {
+    const size_t bound = items * t / parts;
+    if (bound > bounds.back()) bounds.push_back(bound);
+  }
+  if (bounds.size() == 1) bounds.push_back(0);
+  return bounds;
+}
+
+// The threads run_chunks shares chunks between: `num_threads` OpenMP
+// threads, or the worker pool's in a run kept on its calling thread; the
+// number of chunks to cut for one each.
+inline size_t chunk_threads(int num_threads) {
+  return static_cast<size_t>(std::max({1, num_threads, pool_threads()}));
 }
 
 // kernel(begin, end) over each chunk of `bounds`, in parallel when there is
