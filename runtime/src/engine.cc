@@ -220,10 +220,10 @@ void Engine::Impl::run_per_image(const std::vector<Input>& given, size_t images,
       profile != nullptr ? 1 : std::min(images, static_cast<size_t>(threads));
   if (workers > 1) {
     std::vector<std::exception_ptr> errors(workers);
+    const std::vector<size_t> bounds = split_evenly(images, workers);
     WorkerPool::get().run(workers, static_cast<int>(workers), [&](size_t w) {
       try {
-        for (size_t i = w * images / workers; i < (w + 1) * images / workers;
-             ++i) {
+        for (size_t i = bounds[w]; i < bounds[w + 1]; ++i) {
           run_once(image(i), &parts[i], nullptr, /*alone=*/true);
         }
       } catch (...) {

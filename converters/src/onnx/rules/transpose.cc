@@ -22,34 +22,12 @@ void Importer::import_transpose(const onnx::NodeProto& node) {
                               layer->name + "'");
     return;
   }
-  // A constant's Transpose runs at once (and is folded: import_node).
   const uint32_t source = operand(node, node.input(0));
-  if (is_constant(node.input(0))) {
-    const Shape& xs = model_.values[source].shape;
-    std::vector<int64_t> order = perm;
-    if (order.empty()) {
-      for (size_t d = xs.size(); d-- > 0;) {
-        order.push_back(static_cast<int64_t>(d));
-      }
-    }
-    std::vector<int64_t> seen(xs.size(), 0);
-    Shape ys;
-    for (int64_t d : order) {
-      if (order.size() != xs.size() || d < 0 ||
-          d >= static_cast<int64_t>(xs.size()) || seen[d]++ != 0) {
-        fail(node, "perm is not a permutation of " + to_string(xs));
-      }
-      ys.push_back(xs[static_cast<size_t>(d)]);
-    }
-    NodeDef n;
-    n.op = OpKind::kTranspose;
-    n.inputs = {source};
-    n.attrs.set_ints("perm", order);
-    return add_simple(node, std::move(n), ys);
-  }
   View& v = add_view(node, View::Kind::kTranspose);
   v.source = source;
   v.perm = perm;
+  // A constant's Transpose is a node at once, which import_node then folds.
+  if (is_constant(node.input(0))) materialize(node, node.output(0), v);
 }
 
 SPRUCE_ONNX_RULE(transpose, {"Transpose"}, ImportRule::kNone,
