@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "spruce/kernels/transpose.h"
+
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/src/depthwise.cc"
 #include "hwy/aligned_allocator.h"
@@ -19,33 +21,48 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // ---------------------------------------------------------------- NCHW
-// A plane as the stencil reads it, zero padded on every side so no tap is
-// ever clipped: buffer row t (input row t − pad_top) of phase r (r < sw)
-// holds P[sw·j + r] for j < lq, where P is the input row shifted right by
-// pad_left with zeros around it. Output (yo, xo)'s tap (ky, kx) then reads
-// buffer row yo·sh + ky·dh, phase (kx·dw) mod sw, at j = xo + (kx·dw) div sw.
+// A band of a plane's rows as the stencil reads it, zero padded on every
+// side so no tap is ever clipped: buffer row t of a band whose first output
+// row is y0 holds padded row y0·sh + t (input row y0·sh + t − pad_top); its
+// phase r (r < sw) holds P[sw·j + r] for j < lq, where P is the input row
+// shifted right by pad_left with zeros around it. Output (yo, xo)'s tap
+// (ky, kx) then reads buffer row (yo − y0)·sh + ky·dh, phase (kx·dw) mod sw,
+// at j = xo + (kx·dw) div sw.
+//
+// A plane goes through in bands of output rows sized so the band's input
+// rows stay in L1 (kBandFloats) while the stencil reads them: a whole
+// 112×112 plane's rows (58 KB) did not, so every row was written out to L2
+// by the copy and read back by the stencil.
 struct PhasedRows {
   size_t lq = 0;    // floats per phase row, a whole number of vectors
-  size_t rows = 0;  // buffer rows: every row an output's window reaches
+  size_t span = 0;  // input rows one output row's window covers
+  size_t band = 0;  // output rows per band
+  size_t rows = 0;  // buffer rows: what a band's windows reach
   hwy::AlignedFreeUniquePtr<float[]> data;    // [rows][sw][lq]
   hwy::AlignedFreeUniquePtr<float[]> padded;  // one padded row, sw·lq
 };
 
-// Zeroed once: SplitPlane writes only the pixels inside the image, so the
-// padding stays zero for every plane.
+constexpr size_t kBandFloats = 4096;  // 16 KB of input rows per band
+
+// Zeroed once: SplitBand writes only the pixels inside the image, and zeroes
+// a buffer row whole where it holds a padding row.
 PhasedRows MakePhasedRows(const DepthwiseShape& s, size_t lanes) {
   PhasedRows p;
   const size_t wo = hwy::DivCeil(s.out_width, lanes) * lanes;
   const size_t reach = (s.kernel_w - 1) * s.dilation_w / s.stride_w;
   p.lq = hwy::DivCeil(wo + reach, lanes) * lanes;
-  p.rows =
-      (s.out_height - 1) * s.stride_h + (s.kernel_h - 1) * s.dilation_h + 1;
-  const size_t floats = p.rows * s.stride_w * p.lq;
-  const size_t padded = s.stride_w * p.lq;
+  p.span = (s.kernel_h - 1) * s.dilation_h + 1;
+  const size_t row_floats = s.stride_w * p.lq;
+  const size_t fit = kBandFloats / row_floats;  // buffer rows that fit
+  size_t band = fit > p.span ? (fit - p.span) / s.stride_h + 1 : 1;
+  band = std::max<size_t>(band / 4 * 4, 4);  // whole groups of four rows
+  p.band = std::min(band, s.out_height);
+  p.rows = (p.band - 1) * s.stride_h + p.span;
+  const size_t floats = p.rows * row_floats;
   p.data = hwy::AllocateAligned<float>(floats);
-  p.padded = hwy::AllocateAligned<float>(padded);
+  p.padded = hwy::AllocateAligned<float>(row_floats);
   std::fill(p.data.get(), p.data.get() + floats, 0.0f);
-  std::fill(p.padded.get(), p.padded.get() + padded, 0.0f);
+  std::fill(p.padded.get(), p.padded.get() + row_floats, 0.0f);
   return p;
 }
 
@@ -101,17 +118,22 @@ void SplitRowStride2(const float* HWY_RESTRICT x, size_t width, size_t pad_left,
   }
 }
 
-void SplitPlane(const DepthwiseShape& s, const float* HWY_RESTRICT plane,
-                PhasedRows& p) {
+// The buffer rows of the band of output rows [y0, y1).
+void SplitBand(const DepthwiseShape& s, const float* HWY_RESTRICT plane,
+               size_t y0, size_t y1, PhasedRows& p) {
   const size_t sw = s.stride_w, lq = p.lq, n = sw * lq;
   const size_t lead = std::min(s.pad_left, n);
   const size_t copied = std::min(s.width, n - lead);
-  // Input rows inside the buffer: [0, last).
-  const size_t last =
-      p.rows > s.pad_top ? std::min(s.height, p.rows - s.pad_top) : 0;
-  for (size_t iy = 0; iy < last; ++iy) {
-    float* HWY_RESTRICT out = p.data.get() + (iy + s.pad_top) * sw * lq;
-    const float* HWY_RESTRICT x = plane + iy * s.width;
+  const size_t first = y0 * s.stride_h;  // padded row of buffer row 0
+  const size_t rows = (y1 - y0 - 1) * s.stride_h + p.span;
+  for (size_t t = 0; t < rows; ++t) {
+    float* HWY_RESTRICT out = p.data.get() + t * n;
+    const size_t padded_row = first + t;
+    if (padded_row < s.pad_top || padded_row - s.pad_top >= s.height) {
+      std::fill(out, out + n, 0.0f);
+      continue;
+    }
+    const float* HWY_RESTRICT x = plane + (padded_row - s.pad_top) * s.width;
     if (sw == 1) {
       CopyRow(x, copied, out + lead);
     } else if (sw == 2) {
@@ -178,13 +200,15 @@ HWY_INLINE void RowGroup(D d, size_t row_stride, const size_t* col,
   }
 }
 
-// Output rows [y, y + kRows) of a plane, two vectors at a time.
+// Output rows [y, y + kRows) of a plane, two vectors at a time, from the
+// band starting at output row y0.
 template <size_t KH, size_t KW, size_t SH, size_t kRows, class D, class Store>
 HWY_INLINE void Rows(D d, const PhasedRows& p, size_t row_stride,
                      const size_t* col, const float* HWY_RESTRICT w,
-                     hn::Vec<D> b, size_t y, size_t vecs, const Store& store) {
+                     hn::Vec<D> b, size_t y0, size_t y, size_t vecs,
+                     const Store& store) {
   const size_t lanes = hn::Lanes(d);
-  const float* HWY_RESTRICT in = p.data.get() + y * SH * row_stride;
+  const float* HWY_RESTRICT in = p.data.get() + (y - y0) * SH * row_stride;
   const auto at = [&](size_t xo) {
     return [&, xo](hn::Vec<D> v, size_t j, size_t k) {
       store(v, y + j, xo + k * lanes);
@@ -199,20 +223,21 @@ HWY_INLINE void Rows(D d, const PhasedRows& p, size_t row_stride,
   }
 }
 
-// One output plane from its input plane's phased rows. With the window and
-// row stride known at compile time (KH, KW, SH; dilation 1 down the
-// columns), four rows at a time through RowGroup; otherwise (SH = 0) the
-// output vectors four at a time in row-major order whatever the plane's
-// width, so each tap's weight still feeds four independent FMA chains.
+// Output rows [y0, y1) of one plane from the band of its input plane's
+// phased rows split for them. With the window and row stride known at
+// compile time (KH, KW, SH; dilation 1 down the columns), four rows at a
+// time through RowGroup; otherwise (SH = 0) the output vectors four at a
+// time in row-major order whatever the plane's width, so each tap's weight
+// still feeds four independent FMA chains.
 template <size_t KH, size_t KW, size_t SH>
-void StencilPlane(const DepthwiseShape& s, const PhasedRows& p,
-                  const float* HWY_RESTRICT w, float bias,
-                  Activation activation, float* HWY_RESTRICT y) {
+void StencilBand(const DepthwiseShape& s, const PhasedRows& p,
+                 const float* HWY_RESTRICT w, float bias, Activation activation,
+                 float* HWY_RESTRICT y, size_t y0, size_t y1) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   const size_t kh = KH != 0 ? KH : s.kernel_h;
   const size_t kw = KW != 0 ? KW : s.kernel_w;
-  const size_t wo = s.out_width, ho = s.out_height;
+  const size_t wo = s.out_width;
   const size_t vecs = hwy::DivCeil(wo, lanes);  // per output row
   const size_t row_stride = s.stride_w * p.lq;  // between buffer rows
   // Tap kx's offset into a row's phases.
@@ -236,39 +261,45 @@ void StencilPlane(const DepthwiseShape& s, const PhasedRows& p,
       hn::BlendedStore(v, hn::FirstN(d, wo - xo), d, y + yo * wo + xo);
     }
   };
+  const bool fused = FusedInStore(activation);
   if constexpr (SH != 0) {
-    size_t yo = 0;
-    for (; yo + 4 <= ho; yo += 4) {
-      Rows<KH, KW, SH, 4>(d, p, row_stride, col, w, b, yo, vecs, store);
+    size_t yo = y0;
+    // Transcendental activations over each group of rows just written,
+    // while it is in L1.
+    for (; yo + 4 <= y1; yo += 4) {
+      Rows<KH, KW, SH, 4>(d, p, row_stride, col, w, b, y0, yo, vecs, store);
+      if (!fused) ActivateSpan(y + yo * wo, 4 * wo, activation);
     }
-    switch (ho - yo) {
+    const size_t rest = y1 - yo;
+    switch (rest) {
       case 3:
-        Rows<KH, KW, SH, 3>(d, p, row_stride, col, w, b, yo, vecs, store);
+        Rows<KH, KW, SH, 3>(d, p, row_stride, col, w, b, y0, yo, vecs, store);
         break;
       case 2:
-        Rows<KH, KW, SH, 2>(d, p, row_stride, col, w, b, yo, vecs, store);
+        Rows<KH, KW, SH, 2>(d, p, row_stride, col, w, b, y0, yo, vecs, store);
         break;
       case 1:
-        Rows<KH, KW, SH, 1>(d, p, row_stride, col, w, b, yo, vecs, store);
+        Rows<KH, KW, SH, 1>(d, p, row_stride, col, w, b, y0, yo, vecs, store);
         break;
       default:
         break;
     }
+    if (!fused) ActivateSpan(y + yo * wo, rest * wo, activation);
   } else {
-    const size_t count = ho * vecs;
+    const size_t count = (y1 - y0) * vecs;
     const size_t tap_row = s.dilation_h * row_stride;
     const auto input_of = [&](size_t k, size_t* yo, size_t* xo) {
-      *yo = k / vecs;
+      *yo = y0 + k / vecs;
       *xo = k % vecs * lanes;
-      return p.data.get() + *yo * s.stride_h * row_stride + *xo;
+      return p.data.get() + k / vecs * s.stride_h * row_stride + *xo;
     };
     size_t k = 0;
     for (; k + 4 <= count; k += 4) {
-      size_t y0, y1, y2, y3, x0, x1, x2, x3;
-      const float* HWY_RESTRICT q0 = input_of(k, &y0, &x0);
-      const float* HWY_RESTRICT q1 = input_of(k + 1, &y1, &x1);
-      const float* HWY_RESTRICT q2 = input_of(k + 2, &y2, &x2);
-      const float* HWY_RESTRICT q3 = input_of(k + 3, &y3, &x3);
+      size_t r0, r1, r2, r3, x0, x1, x2, x3;
+      const float* HWY_RESTRICT q0 = input_of(k, &r0, &x0);
+      const float* HWY_RESTRICT q1 = input_of(k + 1, &r1, &x1);
+      const float* HWY_RESTRICT q2 = input_of(k + 2, &r2, &x2);
+      const float* HWY_RESTRICT q3 = input_of(k + 3, &r3, &x3);
       auto a0 = b, a1 = b, a2 = b, a3 = b;
       for (size_t ky = 0; ky < kh; ++ky) {
         for (size_t kx = 0; kx < kw; ++kx) {
@@ -280,10 +311,10 @@ void StencilPlane(const DepthwiseShape& s, const PhasedRows& p,
           a3 = hn::MulAdd(wt, hn::LoadU(d, q3 + o), a3);
         }
       }
-      store(a0, y0, x0);
-      store(a1, y1, x1);
-      store(a2, y2, x2);
-      store(a3, y3, x3);
+      store(a0, r0, x0);
+      store(a1, r1, x1);
+      store(a2, r2, x2);
+      store(a3, r3, x3);
     }
     for (; k < count; ++k) {
       size_t yo, xo;
@@ -297,8 +328,8 @@ void StencilPlane(const DepthwiseShape& s, const PhasedRows& p,
       }
       store(a0, yo, xo);
     }
+    if (!fused) ActivateSpan(y + y0 * wo, (y1 - y0) * wo, activation);
   }
-  if (!FusedInStore(activation)) ActivateSpan(y, ho * wo, activation);
 }
 
 void DepthwiseNchw(const DepthwiseShape& s, const float* HWY_RESTRICT x,
@@ -309,28 +340,34 @@ void DepthwiseNchw(const DepthwiseShape& s, const float* HWY_RESTRICT x,
   const size_t in_plane = s.height * s.width;
   const size_t out_plane = s.out_height * s.out_width;
   const size_t taps = s.taps();
-  auto* stencil = &StencilPlane<0, 0, 0>;
+  auto* stencil = &StencilBand<0, 0, 0>;
   const bool rows_1 = s.stride_h == 1 && s.dilation_h == 1;
   const bool rows_2 = s.stride_h == 2 && s.dilation_h == 1;
   if (s.kernel_h == 3 && s.kernel_w == 3) {
-    stencil = rows_1   ? &StencilPlane<3, 3, 1>
-              : rows_2 ? &StencilPlane<3, 3, 2>
-                       : &StencilPlane<3, 3, 0>;
+    stencil = rows_1   ? &StencilBand<3, 3, 1>
+              : rows_2 ? &StencilBand<3, 3, 2>
+                       : &StencilBand<3, 3, 0>;
   }
   if (s.kernel_h == 5 && s.kernel_w == 5) {
-    stencil = rows_1   ? &StencilPlane<5, 5, 1>
-              : rows_2 ? &StencilPlane<5, 5, 2>
-                       : &StencilPlane<5, 5, 0>;
+    stencil = rows_1   ? &StencilBand<5, 5, 1>
+              : rows_2 ? &StencilBand<5, 5, 2>
+                       : &StencilBand<5, 5, 0>;
   }
-  size_t split = s.channels;  // the input plane p holds
-  for (size_t o = first; o < last; ++o) {
+  // Input channel by input channel, band by band: each band is split once
+  // for every output channel that filters its plane.
+  for (size_t o = first; o < last;) {
     const size_t c = o / s.multiplier;
-    if (c != split) {
-      SplitPlane(s, x + c * in_plane, p);
-      split = c;
+    const size_t end = std::min(last, (c + 1) * s.multiplier);
+    for (size_t y0 = 0; y0 < s.out_height; y0 += p.band) {
+      const size_t y1 = std::min(s.out_height, y0 + p.band);
+      SplitBand(s, x + c * in_plane, y0, y1, p);
+      for (size_t k = o; k < end; ++k) {
+        const float bias = epilogue.bias != nullptr ? epilogue.bias[k] : 0.0f;
+        stencil(s, p, w + k * taps, bias, epilogue.activation,
+                y + k * out_plane, y0, y1);
+      }
     }
-    const float bias = epilogue.bias != nullptr ? epilogue.bias[o] : 0.0f;
-    stencil(s, p, w + o * taps, bias, epilogue.activation, y + o * out_plane);
+    o = end;
   }
 }
 
@@ -451,6 +488,42 @@ void DepthwiseNhwc(const DepthwiseShape& s, const float* HWY_RESTRICT x,
   }
 }
 
+// NCHW through blocks of channels in the lanes (DepthwiseNchw::
+// kChannelBlocks): a block of planes is
+// transposed to [H·W][lanes], filtered by the NHWC kernel, and transposed
+// back. Small planes waste most of each row vector when their columns are in
+// the lanes (a 7-wide row fills 7 of 16) and stride 2 splits every row into
+// phases; with channels in the lanes neither costs anything, and a block of
+// a small plane stays in L1 through both transposes. Multiplier 1 only.
+void DepthwiseChannelBlocks(const DepthwiseShape& s,
+                            const float* HWY_RESTRICT x,
+                            const float* HWY_RESTRICT w,
+                            const Epilogue& epilogue, float* HWY_RESTRICT y,
+                            size_t first, size_t last) {
+  const size_t lanes = hn::Lanes(hn::ScalableTag<float>());
+  const size_t in_plane = s.height * s.width;
+  const size_t out_plane = s.out_height * s.out_width;
+  const size_t taps = s.taps();
+  auto xt = hwy::AllocateAligned<float>(in_plane * lanes);
+  auto yt = hwy::AllocateAligned<float>(out_plane * lanes);
+  auto packed = hwy::AllocateAligned<float>(taps * lanes);
+  DepthwiseShape block = s;
+  for (size_t c0 = first; c0 < last; c0 += lanes) {
+    const size_t nc = std::min(lanes, last - c0);
+    block.channels = nc;
+    transpose(x + c0 * in_plane, nc, in_plane, in_plane, xt.get(), nc);
+    for (size_t t = 0; t < taps; ++t) {
+      for (size_t k = 0; k < nc; ++k) {
+        packed[t * nc + k] = w[(c0 + k) * taps + t];
+      }
+    }
+    Epilogue e = epilogue;
+    if (e.bias != nullptr) e.bias += c0;
+    DepthwiseNhwc(block, xt.get(), packed.get(), e, yt.get(), 0, s.out_height);
+    transpose(yt.get(), out_plane, nc, nc, y + c0 * out_plane, out_plane);
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace spruce::kernels
 HWY_AFTER_NAMESPACE();
@@ -460,11 +533,17 @@ namespace spruce::kernels {
 
 HWY_EXPORT(DepthwiseNchw);
 HWY_EXPORT(DepthwiseNhwc);
+HWY_EXPORT(DepthwiseChannelBlocks);
 
 void depthwise_conv_nchw(const DepthwiseShape& s, const float* x,
                          const float* w, const Epilogue& epilogue, float* y,
-                         size_t first, size_t last) {
+                         size_t first, size_t last, DepthwiseNchw method) {
   if (first >= last || s.out_height == 0 || s.out_width == 0) return;
+  if (method == DepthwiseNchw::kChannelBlocks && s.multiplier == 1) {
+    HWY_DYNAMIC_DISPATCH(DepthwiseChannelBlocks)
+    (s, x, w, epilogue, y, first, last);
+    return;
+  }
   HWY_DYNAMIC_DISPATCH(DepthwiseNchw)(s, x, w, epilogue, y, first, last);
 }
 

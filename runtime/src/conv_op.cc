@@ -296,7 +296,9 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
       has_dense ? candidates.back().kernel : LinearKernel::kOneDnn;
   candidates.insert(candidates.end(), sparse.begin(), sparse.end());
   if (sparse.empty()) {
-    if (candidates.size() > 1 && options.measure && known) {
+    // The depthwise kernel alone is timed too: its NCHW method is chosen
+    // in measure().
+    if ((candidates.size() > 1 || depthwise) && options.measure && known) {
       measure(candidates, input, options.max_threads);
     } else {
       choice_.fix(preferred_dense);
@@ -340,8 +342,21 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
                         : c.kernel == LinearKernel::kDepthwise
                             ? !cl || !depthwise_packed_.empty()
                             : !cl;
-      if (runs)
-        times_[{c.kernel, cl}] = time_kernel(c.kernel, one, cl, num_threads);
+      if (!runs) continue;
+      times_[{c.kernel, cl}] = time_kernel(c.kernel, one, cl, num_threads);
+      if (c.kernel == LinearKernel::kDepthwise && !cl &&
+          !depthwise_packed_.empty()) {
+        // NCHW also in channel blocks (through the NHWC kernel), kept
+        // where it is faster: small planes and strides.
+        depthwise_nchw_ = kernels::DepthwiseNchw::kChannelBlocks;
+        const double blocks = time_kernel(c.kernel, one, cl, num_threads);
+        double& columns = times_[{c.kernel, cl}];
+        if (blocks < columns) {
+          columns = blocks;
+        } else {
+          depthwise_nchw_ = kernels::DepthwiseNchw::kColumns;
+        }
+      }
     }
   }
   const double per_byte = conversion_seconds_per_byte();
@@ -525,7 +540,7 @@ void ConvOp::run_depthwise(const float* x, const Shape& xs, float* y,
           } else {
             kernels::depthwise_conv_nchw(s, x + b * image, depthwise_weight_,
                                          epilogue, y + b * out_image, first,
-                                         last);
+                                         last, depthwise_nchw_);
           }
         }
       });

@@ -143,6 +143,8 @@ class ConvOp {
   // tap-major for NHWC (multiplier 1).
   const float* depthwise_weight_ = nullptr;
   std::vector<float> depthwise_packed_;
+  // How the depthwise kernel runs NCHW: the faster of the two when timed.
+  kernels::DepthwiseNchw depthwise_nchw_ = kernels::DepthwiseNchw::kColumns;
   std::unique_ptr<Dense> dense_;
   KernelChoice<LinearKernel> choice_;
   bool runs_channels_last_ = false;

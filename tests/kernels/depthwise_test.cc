@@ -1,5 +1,6 @@
-// Depthwise convolution, NCHW and NHWC, against its scalar reference on
-// every compiled SIMD target: windows 1×1 to 7×7, strides 1–3, dilation,
+// Depthwise convolution, NCHW (columns in the lanes, and channel blocks) and
+// NHWC, against its scalar reference on every compiled SIMD target: windows
+// 1×1 to 7×7, strides 1–3, dilation, planes in several bands of rows,
 // asymmetric padding, planes narrower than a vector and wider than four,
 // channel counts off the vector width, channel multipliers, every fused
 // activation, and the work split in parts as threads run it.
@@ -85,6 +86,13 @@ std::vector<DepthwiseShape> shapes() {
       make_shape(20, 1, 8, 8, 1, 1, 1, 0, 0),    // 1×1
       make_shape(4, 2, 10, 10, 3, 1, 1, 1, 1),   // channel multiplier 2
       make_shape(3, 3, 9, 13, 3, 2, 1, 1, 0),
+      // Planes of several bands of rows (NCHW columns): 3×3 stride 1, 5×5
+      // stride 2 with a multiplier (each band split once per input
+      // channel), stride 3 and dilation 2 (the unspecialized stencil).
+      make_shape(3, 1, 112, 112, 3, 1, 1, 1, 1),
+      make_shape(2, 2, 90, 70, 5, 2, 1, 2, 2),
+      make_shape(3, 1, 120, 40, 3, 3, 1, 1, 1),
+      make_shape(2, 1, 100, 30, 3, 1, 2, 2, 2),
   };
   // Asymmetric window: 1×5 with its own padding.
   DepthwiseShape a = make_shape(19, 1, 6, 21, 1, 1, 1, 0, 0);
@@ -109,13 +117,21 @@ TEST_P(Depthwise, NchwMatchesReference) {
       const Epilogue e{a == Activation::kNone ? nullptr : bias.data(), a};
       std::vector<float> want(out), got(out, -99.0f);
       depthwise_conv_reference(s, x.data(), w.data(), e, want.data());
-      // In two parts, as two threads split the channels (one part may be
-      // empty).
-      const size_t half = s.out_channels() / 2;
-      depthwise_conv_nchw(s, x.data(), w.data(), e, got.data(), 0, half);
-      depthwise_conv_nchw(s, x.data(), w.data(), e, got.data(), half,
-                          s.out_channels());
-      expect_matches(got, want, "NCHW " + describe(s, a));
+      for (DepthwiseNchw method :
+           {DepthwiseNchw::kColumns, DepthwiseNchw::kChannelBlocks}) {
+        // In two parts, as two threads split the channels (one part may be
+        // empty; a part's channel blocks start where it does).
+        std::fill(got.begin(), got.end(), -99.0f);
+        const size_t half = s.out_channels() / 2;
+        depthwise_conv_nchw(s, x.data(), w.data(), e, got.data(), 0, half,
+                            method);
+        depthwise_conv_nchw(s, x.data(), w.data(), e, got.data(), half,
+                            s.out_channels(), method);
+        expect_matches(got, want,
+                       (method == DepthwiseNchw::kColumns ? "NCHW columns "
+                                                          : "NCHW blocks ") +
+                           describe(s, a));
+      }
     }
   }
 }

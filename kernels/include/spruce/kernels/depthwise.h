@@ -9,7 +9,8 @@
 //  - NCHW: each output plane is a 2-D stencil over one input plane, output
 //    columns in the vector lanes. The plane's rows are copied once, zero
 //    padded and split by column phase (stride sw), so every tap of a row of
-//    outputs is one unaligned load per vector, whatever the stride.
+//    outputs is one unaligned load per vector, whatever the stride. Or, for
+//    small planes, blocks of channels go through the NHWC kernel (below).
 //  - NHWC: channels in the lanes, a tile of output pixels per tap, weights
 //    stored tap-major [kh·kw, O] (pack_depthwise_nhwc); multiplier 1 only.
 // Both split the work so threads can each take a part: NCHW by output
@@ -38,12 +39,23 @@ struct DepthwiseShape {
   size_t taps() const { return kernel_h * kernel_w; }
 };
 
+// How the NCHW kernel puts a plane in vectors:
+//  - kColumns: output columns in the lanes, the plane split in bands of rows
+//    (each copied once, zero padded, split by column phase for a stride).
+//  - kChannelBlocks: a block of lanes-many channels transposed to
+//    channels-in-lanes, filtered as NHWC, transposed back: no lane wasted on
+//    a plane narrower than a vector and no phase split for a stride, for
+//    two transposes of the block. Multiplier 1 only (others run kColumns).
+// Which is faster depends on the plane and the CPU; ConvOp times both.
+enum class DepthwiseNchw { kColumns, kChannelBlocks };
+
 // Output channels [first, last) of one NCHW image: x [C, H, W], y [O, Ho,
 // Wo], w [O, kh·kw] (ONNX's layout); epilogue.bias [O] or null
 // (accumulate is not supported).
 void depthwise_conv_nchw(const DepthwiseShape& s, const float* x,
                          const float* w, const Epilogue& epilogue, float* y,
-                         size_t first, size_t last);
+                         size_t first, size_t last,
+                         DepthwiseNchw method = DepthwiseNchw::kColumns);
 
 // Output rows [first, last) of one NHWC image: x [H, W, C], y [Ho, Wo, C],
 // `packed` from pack_depthwise_nhwc. Multiplier 1 only.
