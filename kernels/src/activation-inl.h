@@ -15,6 +15,7 @@
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "kernels/src/sweep-inl.h"
 #include "spruce/kernels/spmm.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -177,23 +178,13 @@ HWY_INLINE V ActivateInStore(D d, V v, Activation activation) {
 }
 
 // y[0:count] = act(y[0:count]) for one activation known at compile time, so
-// the loop carries no dispatch: whole vectors, then narrower ones, so the
-// tail of a 7×7 plane's row group (28 floats) is two passes, not twelve
-// scalar ones, and nothing is read past y[count - 1].
+// the loop carries no dispatch (the tail of a 7×7 plane's row group, 28
+// floats, is two narrower passes).
 template <Activation kAct>
 HWY_INLINE void ActivateSpanAs(float* HWY_RESTRICT y, size_t count) {
-  size_t i = 0;
-  const auto sweep = [&](auto d) {
-    const size_t lanes = hn::Lanes(d);
-    const size_t end = i + (count - i) / lanes * lanes;
-    for (; i < end; i += lanes) {
-      hn::StoreU(Activate(d, hn::LoadU(d, y + i), kAct), d, y + i);
-    }
-  };
-  sweep(hn::ScalableTag<float>());
-  sweep(hn::CappedTag<float, 8>());
-  sweep(hn::CappedTag<float, 4>());
-  sweep(hn::CappedTag<float, 1>());
+  ForEachWidth(count, [y](auto d, size_t i) {
+    hn::StoreU(Activate(d, hn::LoadU(d, y + i), kAct), d, y + i);
+  });
 }
 
 // y[0:count] = act(y[0:count]).

@@ -14,6 +14,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/src/activation-inl.h"
+#include "kernels/src/sweep-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace spruce::kernels {
@@ -70,16 +71,9 @@ PhasedRows MakePhasedRows(const DepthwiseShape& s, size_t lanes) {
 // (rows of small planes are a few floats) and no read past from[n - 1].
 HWY_INLINE void CopyRow(const float* HWY_RESTRICT from, size_t n,
                         float* HWY_RESTRICT to) {
-  size_t i = 0;
-  const auto sweep = [&](auto d) {
-    for (; i + hn::Lanes(d) <= n; i += hn::Lanes(d)) {
-      hn::StoreU(hn::LoadU(d, from + i), d, to + i);
-    }
-  };
-  sweep(hn::ScalableTag<float>());
-  sweep(hn::CappedTag<float, 8>());
-  sweep(hn::CappedTag<float, 4>());
-  sweep(hn::CappedTag<float, 1>());
+  ForEachWidth(n, [from, to](auto d, size_t i) {
+    hn::StoreU(hn::LoadU(d, from + i), d, to + i);
+  });
 }
 
 // Stride 2: phase r of the padded row is x's even or odd elements, shifted.
@@ -430,17 +424,9 @@ void PixelChannels(const DepthwiseShape& s, const float* HWY_RESTRICT x,
                    const float* HWY_RESTRICT packed,
                    const float* HWY_RESTRICT bias, const RowTaps& row,
                    size_t xo, Activation activation, float* HWY_RESTRICT out) {
-  const size_t C = s.channels;
-  size_t c = 0;
-  const auto sweep = [&](auto d) {
-    for (; c + hn::Lanes(d) <= C; c += hn::Lanes(d)) {
-      PixelTile<kPixels>(d, s, x, packed, bias, row, xo, c, activation, out);
-    }
-  };
-  sweep(hn::ScalableTag<float>());
-  sweep(hn::CappedTag<float, 8>());
-  sweep(hn::CappedTag<float, 4>());
-  sweep(hn::CappedTag<float, 1>());
+  ForEachWidth(s.channels, [&](auto d, size_t c) {
+    PixelTile<kPixels>(d, s, x, packed, bias, row, xo, c, activation, out);
+  });
 }
 
 void DepthwiseNhwc(const DepthwiseShape& s, const float* HWY_RESTRICT x,
