@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "parallel.h"
 #include "spruce/error.h"
+#include "spruce/kernels/elementwise.h"
 #include "spruce/kernels/epilogue.h"
 #include "spruce/kernels/rows.h"
 #include "workspace.h"
@@ -42,34 +44,110 @@ size_t leading_runs(const Shape& part, const Shape& ys) {
   return runs;
 }
 
+// With `full` of shape ys and `part` equal to ys on its trailing
+// dimensions and 1 (or absent) on the rest ([C] or [1, 1, 1, C] against
+// [N, H, W, C]: a per-channel term channels-last, a bias over the last
+// axis), the number of `part`'s values, which repeat every that many
+// elements of `full`. 0 if the shapes are otherwise.
+size_t trailing_period(const Shape& part, const Shape& ys) {
+  if (part.size() > ys.size()) return 0;
+  const size_t lead = ys.size() - part.size();
+  size_t k = ys.size(), period = 1;
+  while (k > lead && part[k - 1 - lead] == ys[k - 1]) {
+    period *= static_cast<size_t>(ys[--k]);
+  }
+  for (size_t d = lead; d < k; ++d) {
+    if (part[d - lead] != 1) return 0;
+  }
+  return period;
+}
+
+// Two operands as rows (see kernels::ArithOperand): y[r, k] for r < rows,
+// k < n, each operand a full row or one value repeated along it. Covers
+// equal shapes, a scalar, and a per-channel term in NCHW (leading runs) or
+// channels-last (trailing period), on either side; false for other shapes.
+bool row_pattern(const float* a, const Shape& as, const float* b,
+                 const Shape& bs, const Shape& ys, size_t* rows, size_t* n,
+                 kernels::ArithOperand* pa, kernels::ArithOperand* pb) {
+  const size_t count = element_count(ys);
+  const auto full = [](const float* p, size_t step) {
+    return kernels::ArithOperand{p, step, false};
+  };
+  const auto repeated = [](const float* p, size_t step) {
+    return kernels::ArithOperand{p, step, true};
+  };
+  // `x` of shape ys against `part`; swapped says part is a.
+  const auto fit = [&](const float* x, const float* part, const Shape& ps,
+                       bool swapped) {
+    kernels::ArithOperand fx, fp;
+    if (ps == ys) {
+      *rows = 1, *n = count, fx = full(x, 0), fp = full(part, 0);
+    } else if (element_count(ps) == 1) {
+      *rows = 1, *n = count, fx = full(x, 0), fp = repeated(part, 0);
+    } else if (const size_t period = trailing_period(ps, ys);
+               period > 1 && period < count) {
+      *rows = count / period, *n = period;
+      fx = full(x, period), fp = full(part, 0);
+    } else if (const size_t runs = leading_runs(ps, ys);
+               runs > 1 && runs < count) {
+      *rows = runs, *n = count / runs;
+      fx = full(x, *n), fp = repeated(part, 1);
+    } else {
+      return false;
+    }
+    *pa = swapped ? fp : fx;
+    *pb = swapped ? fx : fp;
+    return true;
+  };
+  return (as == ys && fit(a, b, bs, false)) ||
+         (bs == ys && fit(b, a, as, true));
+}
+
+template <bool kRepeatA, bool kRepeatB, typename F>
+void rows_as(kernels::ArithOperand a, kernels::ArithOperand b, size_t rows,
+             size_t n, float* y, F f) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* ar = a.data + r * a.row_step;
+    const float* br = b.data + r * b.row_step;
+    float* yr = y + r * n;
+    for (size_t k = 0; k < n; ++k) {
+      yr[k] = f(ar[kRepeatA ? 0 : k], br[kRepeatB ? 0 : k]);
+    }
+  }
+}
+
 template <typename F>
 void binary_with(const float* a, const Shape& as, const float* b,
-                 const Shape& bs, float* y, const Shape& ys, F f) {
-  const size_t count = element_count(ys);
-  const size_t b_runs = as == ys ? leading_runs(bs, ys) : 0;
-  const size_t a_runs = bs == ys ? leading_runs(as, ys) : 0;
-  if (b_runs > 1 && b_runs < count) {
-    const size_t run = count / b_runs;
-    for (size_t r = 0; r < b_runs; ++r) {
-      const float s = b[r];
-      for (size_t k = r * run; k < (r + 1) * run; ++k) y[k] = f(a[k], s);
-    }
-  } else if (a_runs > 1 && a_runs < count) {
-    const size_t run = count / a_runs;
-    for (size_t r = 0; r < a_runs; ++r) {
-      const float s = a[r];
-      for (size_t k = r * run; k < (r + 1) * run; ++k) y[k] = f(s, b[k]);
-    }
-  } else if (as == ys && bs == ys) {
-    for (size_t k = 0; k < count; ++k) y[k] = f(a[k], b[k]);
-  } else if (as == ys && element_count(bs) == 1) {
-    const float s = b[0];
-    for (size_t k = 0; k < count; ++k) y[k] = f(a[k], s);
-  } else if (bs == ys && element_count(as) == 1) {
-    const float s = a[0];
-    for (size_t k = 0; k < count; ++k) y[k] = f(s, b[k]);
-  } else {
+                 const Shape& bs, float* y, const Shape& ys, F f,
+                 std::optional<kernels::Arith> arith) {
+  size_t rows = 0, n = 0;
+  kernels::ArithOperand pa, pb;
+  if (!row_pattern(a, as, b, bs, ys, &rows, &n, &pa, &pb)) {
     broadcast_map<2>({a, b}, {&as, &bs}, ys, y, f);
+  } else if (arith) {
+    kernels::arith_rows(*arith, pa, pb, rows, n, y);
+  } else if (pa.repeated) {
+    rows_as<true, false>(pa, pb, rows, n, y, f);
+  } else if (pb.repeated) {
+    rows_as<false, true>(pa, pb, rows, n, y, f);
+  } else {
+    rows_as<false, false>(pa, pb, rows, n, y, f);
+  }
+}
+
+// The Highway kernel's form of `op`, where it has one.
+std::optional<kernels::Arith> arith_of(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::kAdd:
+      return kernels::Arith::kAdd;
+    case BinaryOp::kSub:
+      return kernels::Arith::kSub;
+    case BinaryOp::kMul:
+      return kernels::Arith::kMul;
+    case BinaryOp::kDiv:
+      return kernels::Arith::kDiv;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -78,10 +156,11 @@ void binary_with(const float* a, const Shape& as, const float* b,
 void binary(BinaryOp op, const float* a, const Shape& as, const float* b,
             const Shape& bs, float* y, const Shape& ys) {
   switch (op) {
-#define SPRUCE_BINARY(name, code, onnx, f)                      \
-  case BinaryOp::k##name:                                       \
-    return binary_with(a, as, b, bs, y, ys,                     \
-                       [](float p, float q) -> float { return f; });
+#define SPRUCE_BINARY(name, code, onnx, f)                                \
+  case BinaryOp::k##name:                                                 \
+    return binary_with(                                                   \
+        a, as, b, bs, y, ys, [](float p, float q) -> float { return f; }, \
+        arith_of(op));
 #include "ops/binary_list.inc"
 #undef SPRUCE_BINARY
   }
