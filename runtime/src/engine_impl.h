@@ -58,11 +58,12 @@ struct Engine::Impl {
   // Memory plan: each computed value lives in a slot, a buffer shared over
   // time by values whose lifetimes do not overlap (kNoSlot: a model input, a
   // weight's bytes, or an alias of its input's bytes through Flatten or
-  // Reshape). In-place ops write into their input's slot when that input
-  // dies there (`in_place`).
+  // Reshape). In-place ops write into an input's slot when that input
+  // dies there (`in_place_input`: which input, or kNotInPlace).
   static constexpr uint32_t kNoSlot = 0xFFFFFFFF;
-  std::vector<uint32_t> slot_of;  // per value
-  std::vector<bool> in_place;     // per node
+  static constexpr uint32_t kNotInPlace = 0xFFFFFFFF;
+  std::vector<uint32_t> slot_of;         // per value
+  std::vector<uint32_t> in_place_input;  // per node
   size_t slot_count = 0;
   MemoryPlanInfo memory;
   std::vector<TensorInfo> inputs;

@@ -217,7 +217,7 @@ class Engine::Impl::NodeRunContext final : public RunContext {
                  Engine::Impl::Run* run)
       : engine_(engine),
         node_(engine.graph.nodes[node_index]),
-        in_place_(engine.in_place[node_index]),
+        in_place_input_(engine.in_place_input[node_index]),
         run_(*run) {}
   bool has_input(size_t k) const override {
     return k < node_.inputs.size() && node_.inputs[k] != kNoValue;
@@ -244,9 +244,10 @@ class Engine::Impl::NodeRunContext final : public RunContext {
   // buffer of its own.
   float* output(size_t k) override {
     const uint32_t out = node_.outputs[k];
-    const bool off_plan = k == 0 && in_place_ &&
-                          element_count(run_.shapes[out]) !=
-                              element_count(run_.shapes[node_.inputs[0]]);
+    const bool off_plan =
+        k == 0 && in_place_input_ != Engine::Impl::kNotInPlace &&
+        element_count(run_.shapes[out]) !=
+            element_count(run_.shapes[node_.inputs[in_place_input_]]);
     return engine_.allocate(out, &run_, off_plan);
   }
   void set_output(size_t k, const float* data) override {
@@ -257,7 +258,7 @@ class Engine::Impl::NodeRunContext final : public RunContext {
  private:
   const Engine::Impl& engine_;
   const NodeDesc& node_;
-  const bool in_place_;
+  const uint32_t in_place_input_;
   Engine::Impl::Run& run_;
 };
 

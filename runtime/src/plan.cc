@@ -176,7 +176,7 @@ void Engine::Impl::plan_memory() {
     return count * sizeof(float);
   };
   slot_of.assign(value_count, kNoSlot);
-  in_place.assign(node_count, false);
+  in_place_input.assign(node_count, kNotInPlace);
   std::vector<size_t> slot_bytes;
   std::vector<size_t> live;  // values alive in each slot
   std::vector<uint32_t> free_slots;
@@ -184,6 +184,11 @@ void Engine::Impl::plan_memory() {
     const NodeDesc& node = graph.nodes[i];
     const uint32_t in = node.inputs.empty() ? kNoValue : node.inputs[0];
     const OutputMemory memory_kind = op_rule(node.op).memory;
+    // The inputs an in-place output may take the slot of.
+    const size_t overwritable = memory_kind == OutputMemory::kInPlace ? 1
+                                : memory_kind == OutputMemory::kInPlaceAny
+                                    ? node.inputs.size()
+                                    : 0;
     for (uint32_t o : node.outputs) {
       if (o == kNoValue) continue;
       if (memory_kind == OutputMemory::kWeight) continue;
@@ -193,16 +198,19 @@ void Engine::Impl::plan_memory() {
         if (slot_of[o] != kNoSlot) ++live[slot_of[o]];
         continue;
       }
-      if (memory_kind == OutputMemory::kInPlace && in != kNoValue &&
-          slot_of[in] != kNoSlot && last_use[in] == i &&
-          live[slot_of[in]] == 1 &&
-          graph.values[in].shape == graph.values[o].shape &&
-          layout[in] == layout[o]) {
-        slot_of[o] = slot_of[in];
-        ++live[slot_of[o]];
-        in_place[i] = true;
-        continue;
+      for (size_t k = 0; k < overwritable && o == node.outputs[0]; ++k) {
+        const uint32_t v = node.inputs[k];
+        if (v != kNoValue && slot_of[v] != kNoSlot && last_use[v] == i &&
+            live[slot_of[v]] == 1 &&
+            graph.values[v].shape == graph.values[o].shape &&
+            layout[v] == layout[o]) {
+          slot_of[o] = slot_of[v];
+          ++live[slot_of[o]];
+          in_place_input[i] = static_cast<uint32_t>(k);
+          break;
+        }
       }
+      if (in_place_input[i] != kNotInPlace) continue;
       // Best fit among free slots; else a new one.
       const size_t need = bytes_of(o);
       auto best = free_slots.end();

@@ -48,6 +48,6 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 }  // namespace
 
 extern const OpRule kAddRule =
-    per_image({check, shapes, create_op<AddNode>, OutputMemory::kInPlace});
+    per_image({check, shapes, create_op<AddNode>, OutputMemory::kInPlaceAny});
 
 }  // namespace spruce

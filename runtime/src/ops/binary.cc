@@ -71,7 +71,7 @@ std::vector<Shape> shapes(const Graph& /*graph*/, const NodeDesc& node,
 
 }  // namespace
 
-extern const OpRule kBinaryRule =
-    per_image({check, shapes, create_op<BinaryNode>, OutputMemory::kInPlace});
+extern const OpRule kBinaryRule = per_image(
+    {check, shapes, create_op<BinaryNode>, OutputMemory::kInPlaceAny});
 
 }  // namespace spruce

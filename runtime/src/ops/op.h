@@ -36,6 +36,9 @@ enum class Layout : uint8_t { kRowMajor, kFeatureMajor, kChannelsLast };
 enum class OutputMemory : uint8_t {
   kOwn,         // a buffer of its own
   kInPlace,     // may overwrite input 0 when that dies here (elementwise)
+  kInPlaceAny,  // may overwrite any input of the output's shape and layout
+                // that dies here (elementwise in every input: x · scale
+                // with x second, as squeeze-excite exports it)
   kAliasInput,  // input 0's bytes under a new shape (Flatten, Reshape)
   kWeight,      // a weight's bytes (Constant)
 };
