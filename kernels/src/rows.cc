@@ -1,12 +1,15 @@
-// Softmax and layer normalization over rows (see spruce/kernels/rows.h).
+// Softmax, layer normalization and means over rows, and means over
+// columns (see spruce/kernels/rows.h).
 #include <cmath>
 #include <cstddef>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/src/rows.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+// After foreach_target.h, which re-includes this file per target.
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "kernels/src/sweep-inl.h"
 #include "spruce/kernels/rows.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -112,6 +115,39 @@ void MeanRows(const float* HWY_RESTRICT x, size_t rows, size_t n,
   }
 }
 
+// Column sums four vectors of columns at a time, every row into the same
+// registers (the adds of one column are a chain, so four chains hide their
+// latency); the last columns in narrower vectors.
+void MeanColumns(const float* HWY_RESTRICT x, size_t rows, size_t n,
+                 float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const auto scale = hn::Set(d, 1.0f / static_cast<float>(rows));
+  size_t c = 0;
+  for (; c + 4 * lanes <= n; c += 4 * lanes) {
+    auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+    for (size_t r = 0; r < rows; ++r) {
+      const float* HWY_RESTRICT xr = x + r * n + c;
+      s0 = hn::Add(s0, hn::LoadU(d, xr));
+      s1 = hn::Add(s1, hn::LoadU(d, xr + lanes));
+      s2 = hn::Add(s2, hn::LoadU(d, xr + 2 * lanes));
+      s3 = hn::Add(s3, hn::LoadU(d, xr + 3 * lanes));
+    }
+    hn::StoreU(hn::Mul(s0, scale), d, y + c);
+    hn::StoreU(hn::Mul(s1, scale), d, y + c + lanes);
+    hn::StoreU(hn::Mul(s2, scale), d, y + c + 2 * lanes);
+    hn::StoreU(hn::Mul(s3, scale), d, y + c + 3 * lanes);
+  }
+  x += c, y += c;
+  ForEachWidth(n - c, [&](auto dc, size_t i) {
+    auto sum = hn::Zero(dc);
+    for (size_t r = 0; r < rows; ++r)
+      sum = hn::Add(sum, hn::LoadU(dc, x + r * n + i));
+    hn::StoreU(hn::Mul(sum, hn::Set(dc, 1.0f / static_cast<float>(rows))), dc,
+               y + i);
+  });
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace spruce::kernels
 HWY_AFTER_NAMESPACE();
@@ -122,6 +158,7 @@ namespace spruce::kernels {
 HWY_EXPORT(SoftmaxRows);
 HWY_EXPORT(LayerNormRows);
 HWY_EXPORT(MeanRows);
+HWY_EXPORT(MeanColumns);
 
 void mean_rows(const float* x, size_t rows, size_t n, float* y) {
   if (rows == 0 || n == 0) return;
@@ -133,6 +170,19 @@ void mean_rows_reference(const float* x, size_t rows, size_t n, float* y) {
     double sum = 0;
     for (size_t j = 0; j < n; ++j) sum += x[r * n + j];
     y[r] = static_cast<float>(sum / static_cast<double>(n));
+  }
+}
+
+void mean_columns(const float* x, size_t rows, size_t n, float* y) {
+  if (rows == 0 || n == 0) return;
+  HWY_DYNAMIC_DISPATCH(MeanColumns)(x, rows, n, y);
+}
+
+void mean_columns_reference(const float* x, size_t rows, size_t n, float* y) {
+  for (size_t c = 0; c < n; ++c) {
+    double sum = 0;
+    for (size_t r = 0; r < rows; ++r) sum += x[r * n + c];
+    y[c] = static_cast<float>(sum / static_cast<double>(rows));
   }
 }
 

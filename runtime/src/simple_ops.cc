@@ -91,19 +91,12 @@ void global_average_pool(const float* x, const Shape& xs, float* y,
   size_t size = 1;
   for (size_t d = 2; d < xs.size(); ++d) size *= static_cast<size_t>(xs[d]);
   if (channels_last) {
-    // Each image is [H·W, C]: sum its rows, contiguous over channels.
+    // Each image is [H·W, C]: the means of its columns.
     const auto channels = static_cast<size_t>(xs[1]);
-    std::vector<double> sum(channels);
     for (int64_t b = 0; b < xs[0]; ++b) {
-      std::fill(sum.begin(), sum.end(), 0.0);
-      const float* image = x + static_cast<size_t>(b) * size * channels;
-      for (size_t k = 0; k < size; ++k) {
-        for (size_t c = 0; c < channels; ++c) sum[c] += image[k * channels + c];
-      }
-      for (size_t c = 0; c < channels; ++c) {
-        y[static_cast<size_t>(b) * channels + c] =
-            static_cast<float>(sum[c] / static_cast<double>(size));
-      }
+      const auto image = static_cast<size_t>(b) * size * channels;
+      kernels::mean_columns(x + image, size, channels,
+                            y + static_cast<size_t>(b) * channels);
     }
     return;
   }

@@ -1,6 +1,6 @@
-// Softmax, layer-norm and row-mean kernels against their scalar references on
-// every compiled SIMD target, over row lengths that exercise full vectors
-// and tails, with in-place use.
+// Softmax, layer-norm, row-mean and column-mean kernels against their
+// scalar references on every compiled SIMD target, over row lengths that
+// exercise full vectors and tails, with in-place use.
 #include "spruce/kernels/rows.h"
 
 #include <gtest/gtest.h>
@@ -52,6 +52,25 @@ TEST_P(Rows, MeanMatchesReference) {
       // Float sums of n values of magnitude ~2, against double ones.
       EXPECT_NEAR(y[r], ref[r], 1e-6f * static_cast<float>(n) + 1e-6f)
           << "n " << n << " row " << r;
+    }
+  }
+}
+
+TEST_P(Rows, MeanColumnsMatchesReference) {
+  // Channel counts with tails of every width; pixel counts of 1×1 to 56×56
+  // images.
+  for (size_t n : {1u, 3u, 16u, 24u, 67u, 144u, 1152u}) {
+    for (size_t rows : {1u, 7u, 49u, 3136u}) {
+      const std::vector<float> x = random_values(rows * n, 2.0f, 6);
+      std::vector<float> y(n + 1, -7.0f), ref(n);
+      mean_columns(x.data(), rows, n, y.data());
+      mean_columns_reference(x.data(), rows, n, ref.data());
+      for (size_t c = 0; c < n; ++c) {
+        // Float sums of `rows` values of magnitude ~2, against double ones.
+        EXPECT_NEAR(y[c], ref[c], 1e-6f * static_cast<float>(rows) + 1e-6f)
+            << "n " << n << " rows " << rows << " column " << c;
+      }
+      EXPECT_EQ(y[n], -7.0f) << "wrote past column n - 1";
     }
   }
 }

@@ -1,7 +1,8 @@
 // Row-wise kernels: softmax and layer normalization of Transformer encoders,
 // and row means (a global average pool over NCHW planes), over the
-// contiguous last dimension, vectorized with Highway and dispatched
-// to the best target at run time, plus scalar references for tests.
+// contiguous last dimension; column means (the same pool channels-last).
+// Vectorized with Highway and dispatched to the best target at run time,
+// plus scalar references for tests.
 #ifndef SPRUCE_KERNELS_ROWS_H_
 #define SPRUCE_KERNELS_ROWS_H_
 
@@ -26,6 +27,12 @@ void layer_norm_rows_reference(const float* x, size_t rows, size_t n,
 // over several vector accumulators.
 void mean_rows(const float* x, size_t rows, size_t n, float* y);
 void mean_rows_reference(const float* x, size_t rows, size_t n, float* y);
+
+// y[c] = mean of x[0:rows, c] for c < n (row stride n): a global average
+// pool over a channels-last image of `rows` pixels and n channels, summed
+// in float.
+void mean_columns(const float* x, size_t rows, size_t n, float* y);
+void mean_columns_reference(const float* x, size_t rows, size_t n, float* y);
 
 }  // namespace spruce::kernels
 
