@@ -429,6 +429,121 @@ void PixelChannels(const DepthwiseShape& s, const float* HWY_RESTRICT x,
   });
 }
 
+// Output pixels [xo, xo + count) of one row (count <= 8) for channels
+// [c, c + lanes), with the window's width KW and column stride SW known at
+// compile time (dilation 1 across): each input pixel the eight windows
+// cover in a row (7·SW + KW of them) is loaded once and feeds every window
+// it falls in, so a 3×3 stride-1 row takes 10 input loads per 24 FMAs where
+// a pixel at a time takes 2 per FMA, and the eight accumulators are
+// independent chains. The row's KW weight vectors are loaded once per row
+// of the window. With kClip (the tiles at the borders), input pixels outside
+// the image are skipped, so they count as the zero padding.
+template <size_t KW, size_t SW, bool kClip, class D>
+HWY_INLINE void SlidingTile(D d, const DepthwiseShape& s,
+                            const float* HWY_RESTRICT x,
+                            const float* HWY_RESTRICT packed,
+                            const float* HWY_RESTRICT bias, const RowTaps& row,
+                            size_t xo, size_t count, size_t c,
+                            Activation activation, float* HWY_RESTRICT out) {
+  constexpr size_t kSpan = 7 * SW + KW;  // input pixels of eight windows
+  const size_t C = s.channels;
+  auto a0 = bias != nullptr ? hn::LoadU(d, bias + c) : hn::Zero(d);
+  auto a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  const ptrdiff_t ix0 =
+      static_cast<ptrdiff_t>(xo * SW) - static_cast<ptrdiff_t>(s.pad_left);
+  const auto width = static_cast<ptrdiff_t>(s.width);
+  for (size_t ky = row.ky0; ky < row.ky1; ++ky) {
+    const auto iy = static_cast<ptrdiff_t>(row.top) +
+                    static_cast<ptrdiff_t>(ky * s.dilation_h);
+    // Pixel ix0 of the row, as an offset: may lie outside x when clipped.
+    const ptrdiff_t base = (iy * width + ix0) * static_cast<ptrdiff_t>(C) +
+                           static_cast<ptrdiff_t>(c);
+    // The row's weights, in registers for the whole row (KW <= 5).
+    const float* HWY_RESTRICT wrow = packed + ky * KW * C + c;
+    const auto w0 = hn::LoadU(d, wrow);
+    const auto w1 = hn::LoadU(d, wrow + (KW > 1 ? 1 : 0) * C);
+    const auto w2 = hn::LoadU(d, wrow + (KW > 2 ? 2 : 0) * C);
+    const auto w3 = hn::LoadU(d, wrow + (KW > 3 ? 3 : 0) * C);
+    const auto w4 = hn::LoadU(d, wrow + (KW > 4 ? 4 : 0) * C);
+    HWY_UNROLL(32)
+    for (size_t j = 0; j < kSpan; ++j) {
+      const ptrdiff_t ix = ix0 + static_cast<ptrdiff_t>(j);
+      if (kClip && (ix < 0 || ix >= width)) continue;
+      const auto v = hn::LoadU(d, x + base + static_cast<ptrdiff_t>(j * C));
+      // Window p covers input pixels [p·SW, p·SW + KW).
+      const auto tap = [&](size_t p, auto& acc) {
+        if (j < p * SW || j - p * SW >= KW) return;
+        const size_t kx = j - p * SW;
+        const auto w = kx == 0   ? w0
+                       : kx == 1 ? w1
+                       : kx == 2 ? w2
+                       : kx == 3 ? w3
+                                 : w4;
+        acc = hn::MulAdd(w, v, acc);
+      };
+      tap(0, a0);
+      tap(1, a1);
+      tap(2, a2);
+      tap(3, a3);
+      tap(4, a4);
+      tap(5, a5);
+      tap(6, a6);
+      tap(7, a7);
+    }
+  }
+  float* HWY_RESTRICT o = out + xo * C + c;
+  const auto store = [&](size_t p, auto acc) {
+    if (p < count)
+      hn::StoreU(ActivateInStore(d, acc, activation), d, o + p * C);
+  };
+  store(0, a0);
+  store(1, a1);
+  store(2, a2);
+  store(3, a3);
+  store(4, a4);
+  store(5, a5);
+  store(6, a6);
+  store(7, a7);
+}
+
+// One output row. With the window known at compile time (KW != 0), eight
+// pixels at a time through SlidingTile, clipping only the tiles that reach
+// a border; otherwise the border columns pixel by pixel with their taps
+// checked and the interior four pixels at a time.
+template <size_t KW, size_t SW>
+void NhwcRow(const DepthwiseShape& s, const float* HWY_RESTRICT x,
+             const float* HWY_RESTRICT packed, const float* HWY_RESTRICT bias,
+             const RowTaps& row, size_t x_lo, size_t x_hi,
+             Activation activation, float* HWY_RESTRICT out) {
+  if constexpr (KW != 0) {
+    for (size_t xo = 0; xo < s.out_width; xo += 8) {
+      const size_t count = std::min<size_t>(8, s.out_width - xo);
+      if (xo >= x_lo && xo + 8 <= x_hi) {
+        ForEachWidth(s.channels, [&](auto d, size_t c) {
+          SlidingTile<KW, SW, false>(d, s, x, packed, bias, row, xo, count, c,
+                                     activation, out);
+        });
+      } else {
+        ForEachWidth(s.channels, [&](auto d, size_t c) {
+          SlidingTile<KW, SW, true>(d, s, x, packed, bias, row, xo, count, c,
+                                    activation, out);
+        });
+      }
+    }
+    return;
+  }
+  size_t xo = 0;
+  for (; xo < x_lo; ++xo) {
+    PixelChannels<1>(s, x, packed, bias, row, xo, activation, out);
+  }
+  for (; xo + 4 <= x_hi; xo += 4) {
+    PixelChannels<4>(s, x, packed, bias, row, xo, activation, out);
+  }
+  for (; xo < s.out_width; ++xo) {
+    PixelChannels<1>(s, x, packed, bias, row, xo, activation, out);
+  }
+}
+
 void DepthwiseNhwc(const DepthwiseShape& s, const float* HWY_RESTRICT x,
                    const float* HWY_RESTRICT packed, const Epilogue& epilogue,
                    float* HWY_RESTRICT y, size_t first, size_t last) {
@@ -444,6 +559,17 @@ void DepthwiseNhwc(const DepthwiseShape& s, const float* HWY_RESTRICT x,
         x_lo, std::min(s.out_width,
                        (s.width - 1 + s.pad_left - reach) / s.stride_w + 1));
   }
+  auto* row_of = &NhwcRow<0, 0>;
+  if (s.dilation_w == 1 && s.kernel_w == 3) {
+    row_of = s.stride_w == 1   ? &NhwcRow<3, 1>
+             : s.stride_w == 2 ? &NhwcRow<3, 2>
+                               : row_of;
+  }
+  if (s.dilation_w == 1 && s.kernel_w == 5) {
+    row_of = s.stride_w == 1   ? &NhwcRow<5, 1>
+             : s.stride_w == 2 ? &NhwcRow<5, 2>
+                               : row_of;
+  }
   for (size_t yo = first; yo < last; ++yo) {
     RowTaps row{static_cast<ptrdiff_t>(yo * s.stride_h) -
                     static_cast<ptrdiff_t>(s.pad_top),
@@ -458,16 +584,7 @@ void DepthwiseNhwc(const DepthwiseShape& s, const float* HWY_RESTRICT x,
       --row.ky1;
     }
     float* HWY_RESTRICT out = y + yo * s.out_width * C;
-    size_t xo = 0;
-    for (; xo < x_lo; ++xo) {
-      PixelChannels<1>(s, x, packed, epilogue.bias, row, xo, activation, out);
-    }
-    for (; xo + 4 <= x_hi; xo += 4) {
-      PixelChannels<4>(s, x, packed, epilogue.bias, row, xo, activation, out);
-    }
-    for (; xo < s.out_width; ++xo) {
-      PixelChannels<1>(s, x, packed, epilogue.bias, row, xo, activation, out);
-    }
+    row_of(s, x, packed, epilogue.bias, row, x_lo, x_hi, activation, out);
     if (!FusedInStore(activation)) {
       ActivateSpan(out, s.out_width * C, activation);
     }
@@ -475,12 +592,17 @@ void DepthwiseNhwc(const DepthwiseShape& s, const float* HWY_RESTRICT x,
 }
 
 // NCHW through blocks of channels in the lanes (DepthwiseNchw::
-// kChannelBlocks): a block of planes is
-// transposed to [H·W][lanes], filtered by the NHWC kernel, and transposed
-// back. Small planes waste most of each row vector when their columns are in
-// the lanes (a 7-wide row fills 7 of 16) and stride 2 splits every row into
-// phases; with channels in the lanes neither costs anything, and a block of
-// a small plane stays in L1 through both transposes. Multiplier 1 only.
+// kChannelBlocks): a block of planes is transposed to [H·W][lanes],
+// filtered by the NHWC kernel, and transposed back. Small planes waste most
+// of each row vector when their columns are in the lanes (a 7-wide row
+// fills 7 of 16) and stride 2 splits every row into phases; with channels
+// in the lanes neither costs anything. Large planes go through in bands of
+// output rows whose transposed input rows fit kBlockBandFloats, so the
+// block stays in L2 between its transposes and the filter instead of going
+// out to L3 and back (a block of 16 112×112 planes is 800 KB). Multiplier
+// 1 only.
+constexpr size_t kBlockBandFloats = 16384;  // 64 KB of transposed input
+
 void DepthwiseChannelBlocks(const DepthwiseShape& s,
                             const float* HWY_RESTRICT x,
                             const float* HWY_RESTRICT w,
@@ -490,14 +612,18 @@ void DepthwiseChannelBlocks(const DepthwiseShape& s,
   const size_t in_plane = s.height * s.width;
   const size_t out_plane = s.out_height * s.out_width;
   const size_t taps = s.taps();
-  auto xt = hwy::AllocateAligned<float>(in_plane * lanes);
-  auto yt = hwy::AllocateAligned<float>(out_plane * lanes);
+  const size_t span = (s.kernel_h - 1) * s.dilation_h + 1;
+  // Output rows per band: their input rows, (band − 1)·stride + span of
+  // them, fit the budget; at least one.
+  const size_t row_floats = s.width * lanes;
+  const size_t fit = std::max<size_t>(kBlockBandFloats / row_floats, span);
+  const size_t band = std::min(s.out_height, (fit - span) / s.stride_h + 1);
+  const size_t band_rows = std::min(s.height, (band - 1) * s.stride_h + span);
+  auto xt = hwy::AllocateAligned<float>(band_rows * row_floats);
+  auto yt = hwy::AllocateAligned<float>(band * s.out_width * lanes);
   auto packed = hwy::AllocateAligned<float>(taps * lanes);
-  DepthwiseShape block = s;
   for (size_t c0 = first; c0 < last; c0 += lanes) {
     const size_t nc = std::min(lanes, last - c0);
-    block.channels = nc;
-    transpose(x + c0 * in_plane, nc, in_plane, in_plane, xt.get(), nc);
     for (size_t t = 0; t < taps; ++t) {
       for (size_t k = 0; k < nc; ++k) {
         packed[t * nc + k] = w[(c0 + k) * taps + t];
@@ -505,8 +631,32 @@ void DepthwiseChannelBlocks(const DepthwiseShape& s,
     }
     Epilogue e = epilogue;
     if (e.bias != nullptr) e.bias += c0;
-    DepthwiseNhwc(block, xt.get(), packed.get(), e, yt.get(), 0, s.out_height);
-    transpose(yt.get(), out_plane, nc, nc, y + c0 * out_plane, out_plane);
+    for (size_t y0 = 0; y0 < s.out_height; y0 += band) {
+      const size_t y1 = std::min(s.out_height, y0 + band);
+      // The band's input rows [lo, hi) as an image of their own: its top
+      // padding is what of the first window lies above row lo.
+      const ptrdiff_t top = static_cast<ptrdiff_t>(y0 * s.stride_h) -
+                            static_cast<ptrdiff_t>(s.pad_top);
+      const size_t lo = static_cast<size_t>(std::max<ptrdiff_t>(top, 0));
+      const size_t hi = std::min(
+          s.height,
+          static_cast<size_t>(std::max<ptrdiff_t>(
+              top + static_cast<ptrdiff_t>((y1 - y0 - 1) * s.stride_h + span),
+              0)));
+      DepthwiseShape part = s;
+      part.channels = nc;
+      part.height = hi > lo ? hi - lo : 0;
+      part.out_height = y1 - y0;
+      part.pad_top = static_cast<size_t>(static_cast<ptrdiff_t>(lo) - top);
+      if (part.height > 0) {
+        transpose(x + c0 * in_plane + lo * s.width, nc, part.height * s.width,
+                  in_plane, xt.get(), nc);
+      }
+      DepthwiseNhwc(part, xt.get(), packed.get(), e, yt.get(), 0,
+                    part.out_height);
+      transpose(yt.get(), part.out_height * s.out_width, nc, nc,
+                y + c0 * out_plane + y0 * s.out_width, out_plane);
+    }
   }
 }
 
