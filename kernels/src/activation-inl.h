@@ -65,20 +65,18 @@ HWY_INLINE V Sigmoid(D d, V x) {
   return hn::Div(hn::Set(d, 1.0f), OnePlusExpNeg(d, x));
 }
 
-// x · sigmoid(x) with the division replaced by the hardware's reciprocal
-// estimate and one Newton step, r·(2 − a·r) (12 or 14 bits → 23 or more):
-// two FMAs instead of the divider, which made SiLU cost more than the 1×1
-// convolutions it follows in EfficientNet. Within a few ulps of x/(1+e^-x).
-// Below x = -88 the product is x times the reciprocal of 1 + e^88, not 0
-// (-6e-9 at x = -1e30), so x is clamped there too: the result is then below
-// 1e-36, zero to float precision as the true value is.
+// x · sigmoid(x) as x / (1 + e^-x). The division goes to the divider, which
+// runs beside the FMA pipes the exp keeps busy: on Zen 4 it is 14% faster
+// than the reciprocal estimate and a Newton step (three more FMA-pipe ops),
+// and exact. Below x = -88 the quotient is x over 1 + e^88, not 0 (-6e-9 at
+// x = -1e30), so x is clamped there too: the result is then below 1e-36,
+// zero to float precision as the true value is.
 template <class D, class V>
 HWY_INLINE V Silu(D d, V x) {
   const V lo = hn::Max(x, hn::Set(d, -88.0f));
   const V t = hn::Max(hn::Neg(lo), hn::Set(d, -87.0f));
   const V a = hn::Add(hn::Set(d, 1.0f), ExpClamped(d, t));
-  const V r = hn::ApproximateReciprocal(a);
-  return hn::Mul(lo, hn::Mul(r, hn::NegMulAdd(a, r, hn::Set(d, 2.0f))));
+  return hn::Div(lo, a);
 }
 
 // min(max(x / 6 + 1/2, 0), 1), PyTorch's Hardsigmoid (ONNX HardSigmoid with
