@@ -1,6 +1,7 @@
 // Transpose in 4×4 blocks of 128-bit vectors (two rounds of interleaves, on
 // every Highway target), visited in 32×32 tiles so that the rows written
-// stay in L1 while a tile's columns are read; edges scalar.
+// stay in L1 while a tile's columns are read; edges scalar. Strided gathers
+// by deinterleaving loads.
 #include <algorithm>
 #include <cstddef>
 
@@ -8,6 +9,7 @@
 #define HWY_TARGET_INCLUDE "kernels/src/transpose.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/src/sweep-inl.h"
 #include "spruce/kernels/transpose.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -63,6 +65,36 @@ void Transpose(const float* HWY_RESTRICT x, size_t rows, size_t cols,
   }
 }
 
+// Whole vectors of y while the vector's last source element is not past
+// x[(count - 1) · stride]: LoadInterleavedN reads stride · lanes elements
+// from x + v · stride, of which only the first of each group is kept.
+template <size_t kStride>
+HWY_INLINE size_t GatherVectors(const float* HWY_RESTRICT x, size_t count,
+                                float* HWY_RESTRICT y) {
+  size_t done = 0;
+  // Vectors [v, v + lanes) need v + lanes <= count - 1 for the last group's
+  // trailing elements to lie inside x's reach: one element short of count.
+  ForEachWidth(count > 0 ? count - 1 : 0, [&](auto d, size_t v) {
+    hn::Vec<decltype(d)> a, b, c, e;
+    const float* HWY_RESTRICT from = x + v * kStride;
+    if constexpr (kStride == 2) hn::LoadInterleaved2(d, from, a, b);
+    if constexpr (kStride == 3) hn::LoadInterleaved3(d, from, a, b, c);
+    if constexpr (kStride == 4) hn::LoadInterleaved4(d, from, a, b, c, e);
+    hn::StoreU(a, d, y + v);
+    done = v + hn::Lanes(d);
+  });
+  return done;
+}
+
+void GatherStride(const float* HWY_RESTRICT x, size_t stride, size_t count,
+                  float* HWY_RESTRICT y) {
+  size_t v = 0;
+  if (stride == 2) v = GatherVectors<2>(x, count, y);
+  if (stride == 3) v = GatherVectors<3>(x, count, y);
+  if (stride == 4) v = GatherVectors<4>(x, count, y);
+  for (; v < count; ++v) y[v] = x[v * stride];
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace spruce::kernels
 HWY_AFTER_NAMESPACE();
@@ -71,10 +103,20 @@ HWY_AFTER_NAMESPACE();
 namespace spruce::kernels {
 
 HWY_EXPORT(Transpose);
+HWY_EXPORT(GatherStride);
 
 void transpose(const float* x, size_t rows, size_t cols, size_t ldx, float* y,
                size_t ldy) {
   HWY_DYNAMIC_DISPATCH(Transpose)(x, rows, cols, ldx, y, ldy);
+}
+
+void gather_stride(const float* x, size_t stride, size_t count, float* y) {
+  HWY_DYNAMIC_DISPATCH(GatherStride)(x, stride, count, y);
+}
+
+void gather_stride_reference(const float* x, size_t stride, size_t count,
+                             float* y) {
+  for (size_t v = 0; v < count; ++v) y[v] = x[v * stride];
 }
 
 void transpose_reference(const float* x, size_t rows, size_t cols, size_t ldx,

@@ -757,7 +757,8 @@ void ConvOp::split_phases(const Geometry& g, const float* x, size_t c0,
           if (sw == 1) {
             std::memcpy(out, src, static_cast<size_t>(v1 - v0) * sizeof(float));
           } else {
-            for (int64_t v = 0; v < v1 - v0; ++v) out[v] = src[v * sw];
+            kernels::gather_stride(src, static_cast<size_t>(sw),
+                                   static_cast<size_t>(v1 - v0), out);
           }
         }
       }
