@@ -80,6 +80,15 @@ void SpmvRows(const CsrView& w, const Index* HWY_RESTRICT cols,
   for (size_t r = row_begin; r < row_end; ++r) {
     const uint32_t kb = w.row_ptr[r];
     const uint32_t ke = w.row_ptr[r + 1];
+    if (ke - kb < lanes) {
+      // Shorter than a gather (a squeeze-excite expansion's rows hold ~5):
+      // the reduction of empty vectors would cost more than the row.
+      float sum = SparseDot(values, cols, kb, ke, x, 1);
+      if (epilogue.bias != nullptr) sum += epilogue.bias[r];
+      if (epilogue.accumulate) sum += y[r];
+      StoreScalar(sum, epilogue.activation, y + r);
+      continue;
+    }
     auto acc0 = hn::Zero(d);
     auto acc1 = hn::Zero(d);
     uint32_t k = kb;
