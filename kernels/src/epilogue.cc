@@ -19,6 +19,11 @@ void ApplyEpilogue(float* HWY_RESTRICT y, size_t rows, size_t n,
   const hn::CappedTag<float, 1> d1;
   const size_t lanes = hn::Lanes(d);
   const Activation act = epilogue.activation;
+  if (epilogue.bias == nullptr) {
+    // The activation's own loop, without a dispatch per vector.
+    ActivateSpan(y, rows * n, act);
+    return;
+  }
   for (size_t r = 0; r < rows; ++r) {
     const float b = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0f;
     float* HWY_RESTRICT yr = y + r * n;

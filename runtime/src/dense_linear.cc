@@ -8,6 +8,7 @@
 
 #include "parallel.h"
 #include "spruce/error.h"
+#include "spruce/kernels/epilogue.h"
 #include "workspace.h"
 
 namespace spruce {
@@ -94,6 +95,10 @@ void DenseLinear::run(const float* x, size_t n, float* y) const {
                                              const_cast<float*>(bias_)));
   }
   execute_primitive(c.primitive, engine_, std::move(args), c.scratchpad_desc);
+  const kernels::Activation after = activation_after_onednn(activation_);
+  if (after != kernels::Activation::kNone) {
+    kernels::apply_epilogue(y, 1, n * out_, {nullptr, after});
+  }
 }
 
 }  // namespace spruce

@@ -2,10 +2,22 @@
 
 namespace spruce {
 
+kernels::Activation activation_after_onednn(kernels::Activation activation) {
+  return activation == kernels::Activation::kSilu ||
+                 activation == kernels::Activation::kSigmoid
+             ? activation
+             : kernels::Activation::kNone;
+}
+
 bool append_activation(kernels::Activation activation, dnnl::post_ops* ops) {
   using alg = dnnl::algorithm;
+  if (activation_after_onednn(activation) != kernels::Activation::kNone) {
+    return false;
+  }
   switch (activation) {
     case kernels::Activation::kNone:
+    case kernels::Activation::kSilu:     // activation_after_onednn
+    case kernels::Activation::kSigmoid:  // activation_after_onednn
       return false;
     case kernels::Activation::kRelu:
       ops->append_eltwise(1.0f, alg::eltwise_relu, 0.0f, 0.0f);
@@ -13,17 +25,11 @@ bool append_activation(kernels::Activation activation, dnnl::post_ops* ops) {
     case kernels::Activation::kGelu:
       ops->append_eltwise(1.0f, alg::eltwise_gelu_erf, 0.0f, 0.0f);
       return true;
-    case kernels::Activation::kSigmoid:
-      ops->append_eltwise(1.0f, alg::eltwise_logistic, 0.0f, 0.0f);
-      return true;
     case kernels::Activation::kTanh:
       ops->append_eltwise(1.0f, alg::eltwise_tanh, 0.0f, 0.0f);
       return true;
     case kernels::Activation::kRelu6:
       ops->append_eltwise(1.0f, alg::eltwise_clip, 0.0f, 6.0f);
-      return true;
-    case kernels::Activation::kSilu:
-      ops->append_eltwise(1.0f, alg::eltwise_swish, 1.0f, 0.0f);
       return true;
     case kernels::Activation::kHardSwish:
       ops->append_eltwise(1.0f, alg::eltwise_hardswish, 0.0f, 0.0f);

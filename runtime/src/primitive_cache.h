@@ -48,8 +48,18 @@ class PrimitiveCache {
       entries_;
 };
 
-// Appends the post-op computing `activation` to `ops`; false for none.
+// Appends the post-op computing `activation` to `ops`; false when it
+// appends none: for no activation, and for those spruce runs itself over
+// the primitive's output (activation_after_onednn).
 bool append_activation(kernels::Activation activation, dnnl::post_ops* ops);
+
+// The activation a oneDNN primitive's caller applies to its output after
+// the primitive runs, kNone when the post-op does it: SiLU and sigmoid,
+// whose Highway kernels (kernels::apply_epilogue) beat oneDNN 2.6's eltwise
+// post-ops even as a second pass over the output (a 16->96 1x1
+// convolution at 112x112, 1 thread: swish post-op +700 us, logistic +420,
+// spruce's SiLU pass about 300).
+kernels::Activation activation_after_onednn(kernels::Activation activation);
 
 // Runs `primitive` on `args` and waits; a non-empty `scratchpad` is given
 // the calling thread's workspace (primitives are made with

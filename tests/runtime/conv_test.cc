@@ -82,9 +82,11 @@ NodeDef conv_node(const std::string& name, uint32_t in, uint32_t out,
 
 // A one-Conv model with the weight stored CSR (or dense, or BSR in
 // block_rows × 1 blocks), written to a file.
-std::string conv_model(const ConvCase& k, const std::vector<float>& w,
-                       const std::vector<float>& bias, bool sparse,
-                       const std::string& name, size_t block_rows = 1) {
+std::string conv_model(
+    const ConvCase& k, const std::vector<float>& w,
+    const std::vector<float>& bias, bool sparse, const std::string& name,
+    size_t block_rows = 1,
+    kernels::Activation activation = kernels::Activation::kRelu6) {
   ModelDef m;
   const int64_t window = int64_t{k.p.kernel[0]} * k.p.kernel[1];
   WeightDef wd;
@@ -109,7 +111,7 @@ std::string conv_model(const ConvCase& k, const std::vector<float>& w,
   m.values = {
       {"x", {-1, k.channels, k.h, k.w}},
       {"y", {-1, k.out, k.p.output_size(0, k.h), k.p.output_size(1, k.w)}}};
-  m.nodes = {conv_node("conv", 0, 1, 0, 1, k.p, kernels::Activation::kRelu6)};
+  m.nodes = {conv_node("conv", 0, 1, 0, 1, k.p, activation)};
   m.inputs = {0};
   m.outputs = {1};
   const std::string path = testing::temp_path(name);
@@ -148,6 +150,66 @@ SpatialParams params(uint32_t kernel, uint32_t stride, uint32_t pad,
   p.dilations[0] = p.dilations[1] = dilation;
   p.group = group;
   return p;
+}
+
+// Every activation a Conv can fuse, on each kernel: oneDNN runs some as
+// post-ops and has spruce apply others after it (SiLU, sigmoid), the sparse
+// and depthwise kernels apply them in their epilogues.
+TEST(Conv, EveryFusedActivationOnEveryKernel) {
+  const ConvCase dense_case{2, 8, 9, 11, 12, params(3, 1, 1, 1, 1)};
+  const ConvCase depthwise_case{2, 8, 9, 11, 8, params(3, 1, 1, 1, 8)};
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  const auto activate = [](kernels::Activation a, double v) {
+    const double hard_sigmoid = std::min(std::max(v / 6 + 0.5, 0.0), 1.0);
+    switch (a) {
+      case kernels::Activation::kRelu:
+        return std::max(v, 0.0);
+      case kernels::Activation::kRelu6:
+        return std::min(std::max(v, 0.0), 6.0);
+      case kernels::Activation::kSigmoid:
+        return 1 / (1 + std::exp(-v));
+      case kernels::Activation::kTanh:
+        return std::tanh(v);
+      case kernels::Activation::kSilu:
+        return v / (1 + std::exp(-v));
+      case kernels::Activation::kHardSwish:
+        return v * hard_sigmoid;
+      case kernels::Activation::kHardSigmoid:
+        return hard_sigmoid;
+      default:
+        return v;
+    }
+  };
+  for (const kernels::Activation a :
+       {kernels::Activation::kNone, kernels::Activation::kRelu,
+        kernels::Activation::kRelu6, kernels::Activation::kSigmoid,
+        kernels::Activation::kTanh, kernels::Activation::kSilu,
+        kernels::Activation::kHardSwish, kernels::Activation::kHardSigmoid}) {
+    for (const char* kernel : {"onednn", "sparse-csr", "depthwise"}) {
+      const std::string name = kernel;
+      const ConvCase& k = name == "depthwise" ? depthwise_case : dense_case;
+      const size_t wsize = static_cast<size_t>(k.out * k.channels / k.p.group *
+                                               k.p.kernel[0] * k.p.kernel[1]);
+      std::vector<float> w(wsize), bias(static_cast<size_t>(k.out));
+      for (float& v : w) v = 0.5f * u(rng);
+      for (float& v : bias) v = u(rng);
+      std::vector<float> x(
+          static_cast<size_t>(k.batch * k.channels * k.h * k.w));
+      for (float& v : x) v = u(rng);
+      std::vector<float> expected = reference_conv(k, x, w, bias, false);
+      for (float& v : expected) v = static_cast<float>(activate(a, v));
+      for (const int threads : {1, 2}) {
+        SCOPED_TRACE(name + " activation " +
+                     std::to_string(static_cast<int>(a)) + " threads " +
+                     std::to_string(threads));
+        expect_runs_as_reference(
+            conv_model(k, w, bias, name == "sparse-csr",
+                       "conv_act_" + name + ".spruce", 1, a),
+            k, x, expected, threads, name);
+      }
+    }
+  }
 }
 
 TEST(Conv, SparseAndDenseMatchTheReference) {

@@ -23,9 +23,11 @@ struct LinearCase {
   size_t out = 0, in = 0;
   WeightFormat format = WeightFormat::kCsr;
   size_t block_rows = 1, block_cols = 1;
+  kernels::Activation activation = kernels::Activation::kGelu;
 };
 
-// x[?, in] -> Linear(W, b, GELU) -> y[?, out], W 85% zero (in blocks for BSR).
+// x[?, in] -> Linear(W, b, activation) -> y[?, out], W 85% zero (in blocks
+// for BSR); the activation GELU, SiLU or sigmoid.
 class LinearModel {
  public:
   explicit LinearModel(const LinearCase& c) : c_(c) {
@@ -61,8 +63,9 @@ class LinearModel {
     }
     path_ = testing::write_linear_model(
         "linear_" + std::to_string(c.in) + "_" + std::to_string(c.block_rows) +
-            "x" + std::to_string(c.block_cols) + ".spruce",
-        std::move(w), b_, kernels::Activation::kGelu, {-1, in});
+            "x" + std::to_string(c.block_cols) + "_" +
+            std::to_string(static_cast<int>(c.activation)) + ".spruce",
+        std::move(w), b_, c.activation, {-1, in});
   }
 
   const std::string& path() const { return path_; }
@@ -76,7 +79,11 @@ class LinearModel {
         for (size_t k = 0; k < c_.in; ++k) {
           s += double(w_[r * c_.in + k]) * x[t * c_.in + k];
         }
-        y[t * c_.out + r] = 0.5 * s * (1.0 + std::erf(s / std::sqrt(2.0)));
+        y[t * c_.out + r] =
+            c_.activation == kernels::Activation::kSilu ? s / (1 + std::exp(-s))
+            : c_.activation == kernels::Activation::kSigmoid
+                ? 1 / (1 + std::exp(-s))
+                : 0.5 * s * (1.0 + std::erf(s / std::sqrt(2.0)));
       }
     }
     return y;
@@ -113,6 +120,10 @@ TEST(Linear, EveryKernelMatchesTheReference) {
       {40, 2500, WeightFormat::kBsr, 1, 4},
       {37, 300, WeightFormat::kCsr},
       {40, 2500, WeightFormat::kDense},
+      // oneDNN's matmul with SiLU and sigmoid applied by spruce after it.
+      {40, 300, WeightFormat::kDense, 1, 1, kernels::Activation::kSilu},
+      {40, 300, WeightFormat::kDense, 1, 1, kernels::Activation::kSigmoid},
+      {40, 300, WeightFormat::kCsr, 1, 1, kernels::Activation::kSilu},
   };
   std::mt19937 rng(2);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
