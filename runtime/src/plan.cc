@@ -198,6 +198,8 @@ void Engine::Impl::plan_memory() {
         if (slot_of[o] != kNoSlot) ++live[slot_of[o]];
         continue;
       }
+      // Only the first output may take an input's slot.
+      bool took_input = false;
       for (size_t k = 0; k < overwritable && o == node.outputs[0]; ++k) {
         const uint32_t v = node.inputs[k];
         if (v != kNoValue && slot_of[v] != kNoSlot && last_use[v] == i &&
@@ -207,10 +209,11 @@ void Engine::Impl::plan_memory() {
           slot_of[o] = slot_of[v];
           ++live[slot_of[o]];
           in_place_input[i] = static_cast<uint32_t>(k);
+          took_input = true;
           break;
         }
       }
-      if (in_place_input[i] != kNotInPlace) continue;
+      if (took_input) continue;
       // Best fit among free slots; else a new one.
       const size_t need = bytes_of(o);
       auto best = free_slots.end();
