@@ -11,9 +11,6 @@ kernels::Activation activation_after_onednn(kernels::Activation activation) {
 
 bool append_activation(kernels::Activation activation, dnnl::post_ops* ops) {
   using alg = dnnl::algorithm;
-  if (activation_after_onednn(activation) != kernels::Activation::kNone) {
-    return false;
-  }
   switch (activation) {
     case kernels::Activation::kNone:
     case kernels::Activation::kSilu:     // activation_after_onednn
