@@ -16,7 +16,6 @@
 #include "primitive_cache.h"
 #include "spruce/error.h"
 #include "spruce/kernels/depthwise.h"
-#include "spruce/kernels/epilogue.h"
 #include "spruce/kernels/transpose.h"
 #include "workspace.h"
 
@@ -500,17 +499,10 @@ void ConvOp::run(const float* x, const Shape& xs, float* y, bool channels_last,
                  int num_threads) const {
   if (kernel() == LinearKernel::kOneDnn) {
     dense_->run(x, xs, y, channels_last);
-    const kernels::Activation after = activation_after_onednn(activation_);
-    if (after != kernels::Activation::kNone) {
-      const size_t count = static_cast<size_t>(xs[0]) * out_channels_ *
-                           static_cast<size_t>(p_.output_size(0, xs[2]) *
-                                               p_.output_size(1, xs[3]));
-      run_chunks(split_evenly(count, chunk_threads(num_threads)), count,
-                 num_threads, [&](size_t begin, size_t end) {
-                   kernels::apply_epilogue(y + begin, 1, end - begin,
-                                           {nullptr, after});
-                 });
-    }
+    const size_t count = static_cast<size_t>(xs[0]) * out_channels_ *
+                         static_cast<size_t>(p_.output_size(0, xs[2]) *
+                                             p_.output_size(1, xs[3]));
+    apply_activation_after_onednn(activation_, y, count, num_threads);
     return;
   }
   if (kernel() == LinearKernel::kDepthwise) {

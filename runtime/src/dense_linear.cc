@@ -8,7 +8,6 @@
 
 #include "parallel.h"
 #include "spruce/error.h"
-#include "spruce/kernels/epilogue.h"
 #include "workspace.h"
 
 namespace spruce {
@@ -95,10 +94,7 @@ void DenseLinear::run(const float* x, size_t n, float* y) const {
                                              const_cast<float*>(bias_)));
   }
   execute_primitive(c.primitive, engine_, std::move(args), c.scratchpad_desc);
-  const kernels::Activation after = activation_after_onednn(activation_);
-  if (after != kernels::Activation::kNone) {
-    kernels::apply_epilogue(y, 1, n * out_, {nullptr, after});
-  }
+  apply_activation_after_onednn(activation_, y, n * out_, 1);
 }
 
 }  // namespace spruce

@@ -1,5 +1,7 @@
 #include "primitive_cache.h"
 
+#include "spruce/kernels/epilogue.h"
+
 namespace spruce {
 
 kernels::Activation activation_after_onednn(kernels::Activation activation) {
@@ -7,6 +9,17 @@ kernels::Activation activation_after_onednn(kernels::Activation activation) {
                  activation == kernels::Activation::kSigmoid
              ? activation
              : kernels::Activation::kNone;
+}
+
+void apply_activation_after_onednn(kernels::Activation activation, float* y,
+                                   size_t count, int num_threads) {
+  const kernels::Activation after = activation_after_onednn(activation);
+  if (after == kernels::Activation::kNone) return;
+  run_chunks(
+      split_evenly(count, chunk_threads(num_threads)), count, num_threads,
+      [&](size_t begin, size_t end) {
+        kernels::apply_epilogue(y + begin, 1, end - begin, {nullptr, after});
+      });
 }
 
 bool append_activation(kernels::Activation activation, dnnl::post_ops* ops) {

@@ -61,6 +61,11 @@ bool append_activation(kernels::Activation activation, dnnl::post_ops* ops);
 // spruce's SiLU pass about 300).
 kernels::Activation activation_after_onednn(kernels::Activation activation);
 
+// Applies activation_after_onednn(activation), if any, to a primitive's
+// output y[0:count], split over `num_threads`.
+void apply_activation_after_onednn(kernels::Activation activation, float* y,
+                                   size_t count, int num_threads);
+
 // Runs `primitive` on `args` and waits; a non-empty `scratchpad` is given
 // the calling thread's workspace (primitives are made with
 // scratchpad_mode::user).
