@@ -3,13 +3,18 @@
 // (NCHW and channels-last), the residual Add, and the channels-last global
 // average pool, on shapes from EfficientNet and MobileNet. In place and
 // hot in cache, as the engine runs them between convolutions; bytes/s
-// counts every byte read and written.
+// counts every byte read and written. Max and average pooling beside
+// oneDNN's pooling on the same image in NCHW, NHWC and its blocked layout
+// (nChw8c, or nChw16c with AVX-512: its fastest), one thread (run with
+// OMP_NUM_THREADS=1).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <dnnl.hpp>
 #include <vector>
 
 #include "spruce/kernels/elementwise.h"
+#include "spruce/kernels/pool.h"
 #include "spruce/kernels/rows.h"
 
 namespace spruce::kernels {
@@ -94,6 +99,98 @@ BENCHMARK_CAPTURE(BM_ResidualAdd, reference, arith_rows_reference)
 BENCHMARK_CAPTURE(BM_MeanColumns, kernel, mean_columns)->Apply(channel_shapes);
 BENCHMARK_CAPTURE(BM_MeanColumns, reference, mean_columns_reference)
     ->Apply(channel_shapes);
+
+// A pool's window from the benchmark's arguments: {C, H (= W), kernel,
+// stride, pad, max (1) or average (0)}.
+WindowShape pool_shape(const benchmark::State& state) {
+  WindowShape s;
+  s.channels = static_cast<size_t>(state.range(0));
+  s.height = s.width = static_cast<size_t>(state.range(1));
+  s.kernel_h = s.kernel_w = static_cast<size_t>(state.range(2));
+  s.stride_h = s.stride_w = static_cast<size_t>(state.range(3));
+  s.pad_top = s.pad_left = static_cast<size_t>(state.range(4));
+  s.out_height = s.out_width =
+      (s.height + 2 * s.pad_top - s.kernel_h) / s.stride_h + 1;
+  return s;
+}
+
+PoolKind pool_kind(const benchmark::State& state) {
+  return state.range(5) != 0 ? PoolKind::kMax : PoolKind::kAverage;
+}
+
+void BM_Pool(benchmark::State& state, bool channels_last) {
+  const WindowShape s = pool_shape(state);
+  const std::vector<float> x = values(s.channels * s.height * s.width);
+  std::vector<float> y(s.channels * s.out_height * s.out_width);
+  for (auto _ : state) {
+    if (channels_last) {
+      pool_nhwc(s, pool_kind(state), x.data(), y.data(), 0, s.out_height);
+    } else {
+      pool_nchw(s, pool_kind(state), x.data(), y.data(), 0, s.channels);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(
+      state.iterations() * (x.size() + y.size()) * sizeof(float)));
+}
+
+// oneDNN's pooling primitive on the same image, in `layout`.
+void BM_PoolOneDnn(benchmark::State& state, dnnl::memory::format_tag layout) {
+  using dims = dnnl::memory::dims;
+  const WindowShape s = pool_shape(state);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const auto c = static_cast<int64_t>(s.channels);
+  const auto h = static_cast<int64_t>(s.height);
+  const auto ho = static_cast<int64_t>(s.out_height);
+  const auto k = static_cast<int64_t>(s.kernel_h);
+  const auto stride = static_cast<int64_t>(s.stride_h);
+  const auto pad = static_cast<int64_t>(s.pad_top);
+  const dnnl::memory::desc src({1, c, h, h}, dnnl::memory::data_type::f32,
+                               layout);
+  const dnnl::memory::desc dst({1, c, ho, ho}, dnnl::memory::data_type::f32,
+                               layout);
+  const auto alg = pool_kind(state) == PoolKind::kMax
+                       ? dnnl::algorithm::pooling_max
+                       : dnnl::algorithm::pooling_avg_exclude_padding;
+  const dnnl::pooling_v2_forward::primitive_desc pd(
+      {dnnl::prop_kind::forward_inference, alg, src, dst, dims{stride, stride},
+       dims{k, k}, dims{0, 0}, dims{pad, pad}, dims{pad, pad}},
+      engine);
+  dnnl::memory x(src, engine), y(dst, engine);
+  const std::vector<float> v = values(src.get_size() / sizeof(float));
+  std::copy(v.begin(), v.end(), static_cast<float*>(x.get_data_handle()));
+  const dnnl::pooling_v2_forward pool(pd);
+  for (auto _ : state) {
+    pool.execute(stream, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+    stream.wait();
+  }
+  state.SetLabel(pd.impl_info_str());
+  state.SetBytesProcessed(static_cast<int64_t>(
+      state.iterations() * (src.get_size() + dst.get_size())));
+}
+
+// ResNet's 3×3 stride-2 max pool, a 2×2 stride-2 one (VGG), a 3×3 stride-1
+// max pool (Inception's branches) and the same as an average.
+void pool_shapes(benchmark::internal::Benchmark* b) {
+  b->Args({64, 112, 3, 2, 1, 1})
+      ->Args({128, 56, 2, 2, 0, 1})
+      ->Args({192, 28, 3, 1, 1, 1})
+      ->Args({192, 28, 3, 1, 1, 0});
+}
+
+BENCHMARK_CAPTURE(BM_Pool, nchw, false)->Apply(pool_shapes);
+BENCHMARK_CAPTURE(BM_Pool, nhwc, true)->Apply(pool_shapes);
+BENCHMARK_CAPTURE(BM_PoolOneDnn, onednn_nchw, dnnl::memory::format_tag::nchw)
+    ->Apply(pool_shapes);
+BENCHMARK_CAPTURE(BM_PoolOneDnn, onednn_nhwc, dnnl::memory::format_tag::nhwc)
+    ->Apply(pool_shapes);
+BENCHMARK_CAPTURE(BM_PoolOneDnn, onednn_nChw8c,
+                  dnnl::memory::format_tag::nChw8c)
+    ->Apply(pool_shapes);
+BENCHMARK_CAPTURE(BM_PoolOneDnn, onednn_nChw16c,
+                  dnnl::memory::format_tag::nChw16c)
+    ->Apply(pool_shapes);
 
 }  // namespace
 }  // namespace spruce::kernels

@@ -7,6 +7,7 @@
 #include "parallel.h"
 #include "spruce/error.h"
 #include "spruce/kernels/epilogue.h"
+#include "spruce/kernels/pool.h"
 #include "spruce/kernels/rows.h"
 #include "tensor_ops.h"
 #include "workspace.h"
@@ -73,8 +74,9 @@ std::shared_ptr<const PoolOp::Compiled> PoolOp::compile(
   return c;
 }
 
-void PoolOp::run(const float* x, const Shape& xs, float* y,
-                 bool channels_last) const {
+void PoolOp::run(const float* x, const Shape& xs, float* y, bool channels_last,
+                 int num_threads) const {
+  if (p_.rank == 2) return run_2d(x, xs, y, channels_last, num_threads);
   const std::shared_ptr<const Compiled> c =
       cache_.get(std::make_pair(xs, channels_last),
                  [&] { return compile(xs, channels_last); });
@@ -83,6 +85,53 @@ void PoolOp::run(const float* x, const Shape& xs, float* y,
   execute_primitive(c->primitive, engine_,
                     {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_DST, y_mem}},
                     c->scratchpad_desc);
+}
+
+void PoolOp::run_2d(const float* x, const Shape& xs, float* y,
+                    bool channels_last, int num_threads) const {
+  kernels::WindowShape s;
+  s.channels = static_cast<size_t>(xs[1]);
+  s.height = static_cast<size_t>(xs[2]);
+  s.width = static_cast<size_t>(xs[3]);
+  s.out_height = static_cast<size_t>(p_.output_size(0, xs[2]));
+  s.out_width = static_cast<size_t>(p_.output_size(1, xs[3]));
+  s.kernel_h = p_.kernel[0];
+  s.kernel_w = p_.kernel[1];
+  s.stride_h = p_.strides[0];
+  s.stride_w = p_.strides[1];
+  s.dilation_h = p_.dilations[0];
+  s.dilation_w = p_.dilations[1];
+  s.pad_top = p_.pads[0];
+  s.pad_left = p_.pads[1];
+  const kernels::PoolKind kind =
+      op_ == OpKind::kMaxPool ? kernels::PoolKind::kMax
+      : p_.count_include_pad  ? kernels::PoolKind::kAverageIncludePad
+                              : kernels::PoolKind::kAverage;
+  const auto batch = static_cast<size_t>(xs[0]);
+  const size_t parts = chunk_threads(num_threads);
+  const size_t work =
+      batch * s.channels * s.out_height * s.out_width * s.taps();
+  if (!channels_last) {
+    // Planes of every image in a row, split over the threads.
+    run_chunks(split_evenly(batch * s.channels, parts), work, num_threads,
+               [&](size_t first, size_t last) {
+                 kernels::pool_nchw(s, kind, x, y, first, last);
+               });
+    return;
+  }
+  // Output rows of every image in a row, split over the threads.
+  const size_t in_image = s.channels * s.height * s.width;
+  const size_t out_image = s.channels * s.out_height * s.out_width;
+  run_chunks(
+      split_evenly(batch * s.out_height, parts), work, num_threads,
+      [&](size_t first, size_t last) {
+        for (size_t b = first / s.out_height; b * s.out_height < last; ++b) {
+          const size_t r0 = std::max(first, b * s.out_height);
+          const size_t r1 = std::min(last, (b + 1) * s.out_height);
+          kernels::pool_nhwc(s, kind, x + b * in_image, y + b * out_image,
+                             r0 - b * s.out_height, r1 - b * s.out_height);
+        }
+      });
 }
 
 void global_average_pool(const float* x, const Shape& xs, float* y,

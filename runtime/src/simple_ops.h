@@ -11,20 +11,23 @@
 
 namespace spruce {
 
-// MaxPool / AveragePool on oneDNN's pooling, one primitive per input shape
-// (a few kept).
+// MaxPool / AveragePool: 2-D windows on spruce's Highway kernels
+// (kernels/pool.h; oneDNN 2.6 has no JIT pooling for NCHW on AVX2), 3-D
+// ones on oneDNN's pooling, one primitive per input shape (a few kept).
 class PoolOp {
  public:
   PoolOp(OpKind op, const SpatialParams& params, const dnnl::engine& engine);
   ~PoolOp();
   // x and y stored NCHW or, with `channels_last`, NHWC.
-  void run(const float* x, const Shape& x_shape, float* y,
-           bool channels_last) const;
+  void run(const float* x, const Shape& x_shape, float* y, bool channels_last,
+           int num_threads) const;
 
  private:
   struct Compiled;
   std::shared_ptr<const Compiled> compile(const Shape& xs,
                                           bool channels_last) const;
+  void run_2d(const float* x, const Shape& xs, float* y, bool channels_last,
+              int num_threads) const;
 
   OpKind op_;
   SpatialParams p_;

@@ -20,22 +20,13 @@
 namespace spruce::kernels {
 namespace {
 
-// Shape with its output size from the padding at both ends.
 DepthwiseShape make_shape(size_t channels, size_t multiplier, size_t h,
                           size_t w, size_t k, size_t stride, size_t dilation,
                           size_t pad_begin, size_t pad_end) {
   DepthwiseShape s;
-  s.channels = channels;
+  static_cast<WindowShape&>(s) = test_util::window_shape(
+      channels, h, w, k, stride, dilation, pad_begin, pad_end);
   s.multiplier = multiplier;
-  s.height = h;
-  s.width = w;
-  s.kernel_h = s.kernel_w = k;
-  s.stride_h = s.stride_w = stride;
-  s.dilation_h = s.dilation_w = dilation;
-  s.pad_top = s.pad_left = pad_begin;
-  const size_t span = (k - 1) * dilation + 1;
-  s.out_height = (h + pad_begin + pad_end - span) / stride + 1;
-  s.out_width = (w + pad_begin + pad_end - span) / stride + 1;
   return s;
 }
 
@@ -58,16 +49,6 @@ void expect_matches(const std::vector<float>& got,
     ASSERT_LE(std::abs(got[i] - want[i]), 2e-5f + 1e-5f * std::abs(want[i]))
         << what << " at " << i << ": " << got[i] << " vs " << want[i];
   }
-}
-
-// NCHW [C, H, W] ↔ NHWC [H, W, C] of one image.
-std::vector<float> to_nhwc(const std::vector<float>& x, size_t c,
-                           size_t pixels) {
-  std::vector<float> y(x.size());
-  for (size_t k = 0; k < c; ++k) {
-    for (size_t p = 0; p < pixels; ++p) y[p * c + k] = x[k * pixels + p];
-  }
-  return y;
 }
 
 std::vector<DepthwiseShape> shapes() {
@@ -146,7 +127,7 @@ TEST_P(Depthwise, NhwcMatchesReference) {
     const auto bias = test_util::uniform_values(s.out_channels(), &rng);
     const std::vector<float> packed = pack_depthwise_nhwc(s, w.data());
     const std::vector<float> x_nhwc =
-        to_nhwc(x, s.channels, s.height * s.width);
+        test_util::to_nhwc(x, s.channels, s.height * s.width);
     const size_t pixels = s.out_height * s.out_width;
     for (Activation a : test_util::kActivations) {
       const Epilogue e{a == Activation::kNone ? nullptr : bias.data(), a};
@@ -157,7 +138,7 @@ TEST_P(Depthwise, NhwcMatchesReference) {
                           half);
       depthwise_conv_nhwc(s, x_nhwc.data(), packed.data(), e, got.data(), half,
                           s.out_height);
-      expect_matches(got, to_nhwc(want, s.out_channels(), pixels),
+      expect_matches(got, test_util::to_nhwc(want, s.out_channels(), pixels),
                      "NHWC " + describe(s, a));
     }
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "spruce/kernels/spmm.h"
+#include "spruce/kernels/window.h"
 
 namespace spruce::kernels::test_util {
 
@@ -52,6 +53,35 @@ inline std::vector<float> uniform_values(size_t count, std::mt19937* rng) {
   std::vector<float> v(count);
   for (float& e : v) e = value(*rng);
   return v;
+}
+
+// A square window over an image, its output size from the padding at both
+// ends.
+inline WindowShape window_shape(size_t channels, size_t h, size_t w, size_t k,
+                                size_t stride, size_t dilation,
+                                size_t pad_begin, size_t pad_end) {
+  WindowShape s;
+  s.channels = channels;
+  s.height = h;
+  s.width = w;
+  s.kernel_h = s.kernel_w = k;
+  s.stride_h = s.stride_w = stride;
+  s.dilation_h = s.dilation_w = dilation;
+  s.pad_top = s.pad_left = pad_begin;
+  const size_t span = (k - 1) * dilation + 1;
+  s.out_height = (h + pad_begin + pad_end - span) / stride + 1;
+  s.out_width = (w + pad_begin + pad_end - span) / stride + 1;
+  return s;
+}
+
+// NCHW [C, H, W] → NHWC [H, W, C] of one image.
+inline std::vector<float> to_nhwc(const std::vector<float>& x, size_t c,
+                                  size_t pixels) {
+  std::vector<float> y(x.size());
+  for (size_t k = 0; k < c; ++k) {
+    for (size_t p = 0; p < pixels; ++p) y[p * c + k] = x[k * pixels + p];
+  }
+  return y;
 }
 
 }  // namespace spruce::kernels::test_util

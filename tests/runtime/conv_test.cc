@@ -486,6 +486,104 @@ TEST(Conv, MixedSparseAndDenseChainsConvertLayouts) {
   }
 }
 
+// conv 3x3 → MaxPool 3x3 stride 2 or AveragePool 2x2 stride 2 on a batch of
+// 3: after a dense conv the pool runs channels-last, after a sparse one
+// NCHW; enough work for 2 threads to split it by output rows or planes.
+TEST(Conv, PoolRunsInItsProducersLayout) {
+  const int64_t batch = 3, c = 16, h = 30, w = 29;
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  for (const bool sparse : {false, true}) {
+    for (const OpKind pool : {OpKind::kMaxPool, OpKind::kAveragePool}) {
+      std::vector<float> wc(c * c * 9), b(c);
+      for (float& v : wc) v = sparse && keep(rng) < 0.8 ? 0.0f : u(rng);
+      for (float& v : b) v = u(rng);
+      const SpatialParams pp = pool == OpKind::kMaxPool
+                                   ? params(3, 2, 1, 1, 1)
+                                   : params(2, 2, 0, 1, 1);
+      const int64_t ho = pp.output_size(0, h), wo = pp.output_size(1, w);
+      ModelDef m;
+      WeightDef dw, db;
+      dw.name = "w";
+      dw.shape = {c, c * 9};
+      if (sparse) {
+        dw.format = WeightFormat::kCsr;
+        dw.csr = CsrMatrix::from_dense(wc.data(), c, c * 9);
+      } else {
+        dw.dense = wc;
+      }
+      db.name = "b";
+      db.shape = {c};
+      db.dense = b;
+      m.weights = {dw, db};
+      m.values = {{"x", {-1, c, h, w}}, {"a", {-1, c, h, w}},
+                  {"y", {-1, c, ho, wo}}};
+      NodeDef p;
+      p.name = "pool";
+      p.op = pool;
+      p.inputs = {1};
+      p.outputs = {2};
+      set_spatial_params(&p.attrs, pp);
+      m.nodes = {conv_node("conv", 0, 1, 0, 1, params(3, 1, 1, 1, 1),
+                           kernels::Activation::kRelu6),
+                 p};
+      m.inputs = {0};
+      m.outputs = {2};
+      const std::string path = testing::temp_path("conv_pool.spruce");
+      converters::write_model(m, path);
+
+      std::vector<float> x(static_cast<size_t>(batch * c * h * w));
+      for (float& v : x) v = u(rng);
+      const ConvCase k{batch, c, h, w, c, params(3, 1, 1, 1, 1)};
+      const auto a = reference_conv(k, x, wc, b, true);
+      std::vector<float> expected(static_cast<size_t>(batch * c * ho * wo));
+      for (int64_t plane = 0; plane < batch * c; ++plane) {
+        for (int64_t oy = 0; oy < ho; ++oy) {
+          for (int64_t ox = 0; ox < wo; ++ox) {
+            double acc = pool == OpKind::kMaxPool ? -1e30 : 0.0;
+            int cells = 0;
+            for (int64_t i = 0; i < pp.kernel[0]; ++i) {
+              for (int64_t j = 0; j < pp.kernel[1]; ++j) {
+                const int64_t iy = oy * pp.strides[0] - pp.pads[0] + i;
+                const int64_t ix = ox * pp.strides[1] - pp.pads[1] + j;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                const double v =
+                    a[static_cast<size_t>((plane * h + iy) * w + ix)];
+                acc = pool == OpKind::kMaxPool ? std::max(acc, v) : acc + v;
+                ++cells;
+              }
+            }
+            if (pool == OpKind::kAveragePool) acc /= cells;
+            expected[static_cast<size_t>((plane * ho + oy) * wo + ox)] =
+                static_cast<float>(acc);
+          }
+        }
+      }
+      for (const int threads : {1, 2}) {
+        EngineOptions options;
+        options.num_threads = threads;
+        options.kernel_selection =
+            EngineOptions::KernelSelection::kSparsityThreshold;
+        options.sparse_kernel_min_sparsity = 0.5;
+        const Engine engine = Engine::load(path, options);
+        ASSERT_EQ(engine.layers()[0].kernel_for(1)->kernel,
+                  sparse ? "sparse-csr" : "onednn");
+        const std::vector<Tensor> out =
+            engine.run({{"x", x.data(), {batch, c, h, w}}});
+        ASSERT_EQ(out[0].shape(), (Shape{batch, c, ho, wo}));
+        for (size_t e = 0; e < expected.size(); ++e) {
+          ASSERT_NEAR(out[0].data()[e], expected[e],
+                      1e-4f * (1 + std::abs(expected[e])))
+              << (sparse ? "sparse" : "dense") << " conv, "
+              << (pool == OpKind::kMaxPool ? "max" : "average")
+              << " pool, threads " << threads << " at " << e;
+        }
+      }
+    }
+  }
+}
+
 // 1x1 conv → depthwise 3x3 (stride 1 or 2, channel multiplier 1 or 2) →
 // 1x1 conv, the 1x1 weights dense (oneDNN: the depthwise kernel runs
 // channels-last between them) or sparse (NCHW); each against the reference

@@ -1,8 +1,8 @@
 // MaxPool and AveragePool: the maximum or the mean of each NCHW (or NCDHW)
 // window (SpatialParams; AveragePool over the window cells inside the input
-// unless count_include_pad), on oneDNN; channels-last after a channels-last
-// producer. One file for the two ops, which differ only in oneDNN's
-// algorithm.
+// unless count_include_pad), on spruce's pooling kernels (2-D) or oneDNN
+// (3-D); channels-last after a channels-last producer. One file for the two
+// ops, which differ only in their reduction.
 #include "op_params.h"
 #include "ops/op.h"
 #include "simple_ops.h"
@@ -23,7 +23,7 @@ class PoolNode final : public NodeOp {
   void run(RunContext& ctx) const override {
     const float* x = ctx.input(0, ctx.output_layout());
     pool_.run(x, ctx.input_shape(0), ctx.output(),
-              ctx.output_layout() == Layout::kChannelsLast);
+              ctx.output_layout() == Layout::kChannelsLast, ctx.threads());
   }
 
  private:

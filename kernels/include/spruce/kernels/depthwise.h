@@ -22,21 +22,14 @@
 #include <vector>
 
 #include "spruce/kernels/spmm.h"
+#include "spruce/kernels/window.h"
 
 namespace spruce::kernels {
 
-struct DepthwiseShape {
-  size_t channels = 0;    // input channels C
+struct DepthwiseShape : WindowShape {
   size_t multiplier = 1;  // output channels per input channel: O = C · m
-  size_t height = 0, width = 0;          // input
-  size_t out_height = 0, out_width = 0;  // output
-  size_t kernel_h = 0, kernel_w = 0;
-  size_t stride_h = 1, stride_w = 1;
-  size_t dilation_h = 1, dilation_w = 1;
-  size_t pad_top = 0, pad_left = 0;  // bottom/right follow from out_*
 
   size_t out_channels() const { return channels * multiplier; }
-  size_t taps() const { return kernel_h * kernel_w; }
 };
 
 // How the NCHW kernel puts a plane in vectors:
