@@ -102,6 +102,10 @@ class ConvOp {
                      bool channels_last, int num_threads) const;
   kernels::DepthwiseShape depthwise_shape(const Shape& x_shape) const;
   std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w) const;
+  // g's chunks (see Geometry): the CSR weight over g->cols split by input
+  // channel, `reach` the offsets a window spans past its first tap.
+  void split_channels(size_t channels, size_t plane_size, size_t reach,
+                      Geometry* g) const;
   // Channels [c0, c1) of image x [C, H, W] into g's zero-padded phase
   // planes (their padding already zero).
   void split_phases(const Geometry& g, const float* x, size_t c0, size_t c1,

@@ -230,6 +230,13 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
       // An image far larger than its weight: two threads split its rows.
       {2, 4, 48, 41, 4, params(3, 1, 1, 1, 1)},
       {1, 4, 50, 47, 4, params(3, 2, 1, 1, 1)},
+      // Enough input channels that the CSR product runs in chunks of them
+      // (ConvOp's Geometry::chunks), over one tile or several, the rows
+      // split between threads or not, strided and grouped too.
+      {2, 64, 20, 18, 12, params(3, 1, 1, 1, 1)},
+      {1, 32, 40, 40, 8, params(3, 1, 1, 1, 1)},
+      {1, 64, 21, 19, 16, params(3, 2, 1, 1, 1)},
+      {1, 64, 12, 13, 16, params(3, 1, 1, 1, 2)},
   };
   // Strides, padding and dilation differing per axis, an even kernel.
   ConvCase mixed{2, 5, 11, 12, 7, params(3, 1, 0, 1, 1)};
