@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "kernel_choice.h"
+#include "op_params.h"
 #include "parallel.h"
 #include "primitive_cache.h"
 #include "spruce/error.h"
@@ -489,22 +490,9 @@ std::optional<bool> ConvOp::wants_channels_last() const {
 
 kernels::DepthwiseShape ConvOp::depthwise_shape(const Shape& xs) const {
   kernels::DepthwiseShape s;
+  static_cast<kernels::WindowShape&>(s) = window_of(p_, xs);
   s.channels = static_cast<size_t>(p_.group);
   s.multiplier = out_channels_ / p_.group;
-  s.kernel_h = p_.kernel[0];
-  s.kernel_w = p_.kernel[1];
-  s.stride_h = p_.strides[0];
-  s.stride_w = p_.strides[1];
-  s.dilation_h = p_.dilations[0];
-  s.dilation_w = p_.dilations[1];
-  s.pad_top = p_.pads[0];
-  s.pad_left = p_.pads[1];
-  if (xs.size() == 4) {
-    s.height = static_cast<size_t>(xs[2]);
-    s.width = static_cast<size_t>(xs[3]);
-    s.out_height = static_cast<size_t>(p_.output_size(0, xs[2]));
-    s.out_width = static_cast<size_t>(p_.output_size(1, xs[3]));
-  }
   return s;
 }
 

@@ -98,6 +98,26 @@ void set_recurrent_params(Attributes* attrs, const RecurrentParams& p) {
 // Windows up to 2^12 wide, strides and dilations up to 2^12, pads up to
 // 2^16: far beyond any real model, small enough that no size computed from
 // them overflows.
+kernels::WindowShape window_of(const SpatialParams& p, const Shape& x) {
+  kernels::WindowShape s;
+  if (x.size() >= 2) s.channels = static_cast<size_t>(x[1]);
+  s.kernel_h = p.kernel[0];
+  s.kernel_w = p.kernel[1];
+  s.stride_h = p.strides[0];
+  s.stride_w = p.strides[1];
+  s.dilation_h = p.dilations[0];
+  s.dilation_w = p.dilations[1];
+  s.pad_top = p.pads[0];
+  s.pad_left = p.pads[1];
+  if (x.size() == 4) {
+    s.height = static_cast<size_t>(x[2]);
+    s.width = static_cast<size_t>(x[3]);
+    s.out_height = static_cast<size_t>(p.output_size(0, x[2]));
+    s.out_width = static_cast<size_t>(p.output_size(1, x[3]));
+  }
+  return s;
+}
+
 SpatialParams spatial_params_of(const Attributes& attrs) {
   SpatialParams p;
   const auto read = [&](const char* name, size_t count, int64_t min,

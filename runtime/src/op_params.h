@@ -8,8 +8,10 @@
 #include "attributes.h"
 #include "ops/op_kind.h"
 #include "spruce/kernels/spmm.h"
+#include "spruce/kernels/window.h"
 #include "spruce/recurrent_params.h"
 #include "spruce/spatial_params.h"
+#include "spruce/tensor.h"
 
 namespace spruce {
 
@@ -29,6 +31,10 @@ void set_recurrent_params(Attributes* attrs, const RecurrentParams& params);
 // "dilations" [2], "group", "ceil_mode", "count_include_pad".
 SpatialParams spatial_params_of(const Attributes& attrs);
 void set_spatial_params(Attributes* attrs, const SpatialParams& params);
+
+// The 2-D window p slides over an NCHW input of shape x: C = x[1], and the
+// input and output sizes when x is [N, C, H, W] (else left 0).
+kernels::WindowShape window_of(const SpatialParams& p, const Shape& x);
 
 }  // namespace spruce
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "op_params.h"
 #include "parallel.h"
 #include "spruce/error.h"
 #include "spruce/kernels/epilogue.h"
@@ -89,20 +90,7 @@ void PoolOp::run(const float* x, const Shape& xs, float* y, bool channels_last,
 
 void PoolOp::run_2d(const float* x, const Shape& xs, float* y,
                     bool channels_last, int num_threads) const {
-  kernels::WindowShape s;
-  s.channels = static_cast<size_t>(xs[1]);
-  s.height = static_cast<size_t>(xs[2]);
-  s.width = static_cast<size_t>(xs[3]);
-  s.out_height = static_cast<size_t>(p_.output_size(0, xs[2]));
-  s.out_width = static_cast<size_t>(p_.output_size(1, xs[3]));
-  s.kernel_h = p_.kernel[0];
-  s.kernel_w = p_.kernel[1];
-  s.stride_h = p_.strides[0];
-  s.stride_w = p_.strides[1];
-  s.dilation_h = p_.dilations[0];
-  s.dilation_w = p_.dilations[1];
-  s.pad_top = p_.pads[0];
-  s.pad_left = p_.pads[1];
+  const kernels::WindowShape s = window_of(p_, xs);
   const kernels::PoolKind kind =
       op_ == OpKind::kMaxPool ? kernels::PoolKind::kMax
       : p_.count_include_pad  ? kernels::PoolKind::kAverageIncludePad
