@@ -89,7 +89,8 @@ struct ConvOp::Geometry {
   // partial sums added in y): over the whole row at once, every non-zero's
   // load came from L2, at about a third of the FMA rate. Chunk k of the
   // weight is its own CSR over the same offsets (chunk-major copies of
-  // cols and values). Empty where one chunk would hold every channel.
+  // cols, which then go, and of values). Empty where one chunk would hold
+  // every channel.
   struct Chunk {
     std::vector<uint32_t> row_ptr, cols;
     std::vector<float> values;
@@ -731,6 +732,9 @@ void ConvOp::split_channels(size_t channels, size_t plane_size, size_t reach,
     c.view.col_idx = c.cols.data();
     c.view.values = c.values.data();
   }
+  // The chunks replace the whole-row offsets: only they run.
+  std::vector<uint32_t>().swap(g->cols);
+  g->view.col_idx = nullptr;
 }
 
 void ConvOp::run_sparse(LinearKernel kernel, const float* x, const Shape& xs,
