@@ -15,6 +15,7 @@
 #include "hwy/highway.h"
 #include "kernels/src/activation-inl.h"
 #include "kernels/src/sweep-inl.h"
+#include "kernels/src/window_taps.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace spruce::kernels {
@@ -550,15 +551,8 @@ void DepthwiseNhwc(const DepthwiseShape& s, const float* HWY_RESTRICT x,
   const size_t C = s.channels;
   const Activation activation = epilogue.activation;
   // Interior columns [x_lo, x_hi): every tap's column inside the image.
-  const size_t x_lo =
-      std::min(hwy::DivCeil(s.pad_left, s.stride_w), s.out_width);
-  size_t x_hi = x_lo;
-  const size_t reach = (s.kernel_w - 1) * s.dilation_w;
-  if (s.width + s.pad_left > reach) {
-    x_hi = std::max(
-        x_lo, std::min(s.out_width,
-                       (s.width - 1 + s.pad_left - reach) / s.stride_w + 1));
-  }
+  const TapRange interior = interior_columns(s);
+  const size_t x_lo = interior.begin, x_hi = interior.end;
   auto* row_of = &NhwcRow<0, 0>;
   if (s.dilation_w == 1 && s.kernel_w == 3) {
     row_of = s.stride_w == 1   ? &NhwcRow<3, 1>
@@ -571,18 +565,10 @@ void DepthwiseNhwc(const DepthwiseShape& s, const float* HWY_RESTRICT x,
                                : row_of;
   }
   for (size_t yo = first; yo < last; ++yo) {
-    RowTaps row{static_cast<ptrdiff_t>(yo * s.stride_h) -
-                    static_cast<ptrdiff_t>(s.pad_top),
-                0, s.kernel_h};
-    while (row.ky0 < row.ky1 &&
-           row.top + static_cast<ptrdiff_t>(row.ky0 * s.dilation_h) < 0) {
-      ++row.ky0;
-    }
-    while (row.ky1 > row.ky0 &&
-           row.top + static_cast<ptrdiff_t>((row.ky1 - 1) * s.dilation_h) >=
-               static_cast<ptrdiff_t>(s.height)) {
-      --row.ky1;
-    }
+    const TapRange rows = inside_rows(s, yo);
+    const RowTaps row{static_cast<ptrdiff_t>(yo * s.stride_h) -
+                          static_cast<ptrdiff_t>(s.pad_top),
+                      rows.begin, rows.end};
     float* HWY_RESTRICT out = y + yo * s.out_width * C;
     row_of(s, x, packed, epilogue.bias, row, x_lo, x_hi, activation, out);
     if (!FusedInStore(activation)) {

@@ -12,31 +12,13 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/src/sweep-inl.h"
+#include "kernels/src/window_taps.h"
 #include "spruce/kernels/pool.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace spruce::kernels {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// The taps [begin, end) of a window along one axis that land inside the
-// input: output index o, stride s, dilation d, padding p, k taps, input n.
-struct Taps {
-  size_t begin = 0, end = 0;
-  size_t size() const { return end - begin; }
-};
-HWY_INLINE Taps InsideTaps(size_t o, size_t s, size_t d, size_t p, size_t k,
-                           size_t n) {
-  const auto start = static_cast<ptrdiff_t>(o * s) - static_cast<ptrdiff_t>(p);
-  const auto dd = static_cast<ptrdiff_t>(d);
-  Taps t;
-  const ptrdiff_t last = static_cast<ptrdiff_t>(n) - 1 - start;  // max i·d
-  if (last < 0) return t;
-  t.begin = start < 0 ? static_cast<size_t>((-start + dd - 1) / dd) : 0;
-  t.end = std::min(k, static_cast<size_t>(last / dd) + 1);
-  if (t.begin > t.end) t.begin = t.end;
-  return t;
-}
 
 // The reduction: max, or a sum scaled by 1 / count at the end.
 template <bool kMax>
@@ -64,13 +46,11 @@ HWY_INLINE float Scale(PoolKind kind, size_t inside, size_t window) {
 // row y0 + i·dh, with y0 = oy·sh − pad_top (wrapping below zero; only the
 // inside taps' rows are formed).
 struct RowWindow {
-  Taps taps;
+  TapRange taps;
   size_t y0 = 0;
 };
 HWY_INLINE RowWindow RowsOf(const WindowShape& s, size_t oy) {
-  return {
-      InsideTaps(oy, s.stride_h, s.dilation_h, s.pad_top, s.kernel_h, s.height),
-      oy * s.stride_h - s.pad_top};
+  return {inside_rows(s, oy), oy * s.stride_h - s.pad_top};
 }
 
 // One output of an NCHW plane, scalar: the border columns.
@@ -78,8 +58,8 @@ template <bool kMax>
 HWY_INLINE float PoolScalar(const WindowShape& s, PoolKind kind,
                             const float* HWY_RESTRICT plane, RowWindow rows,
                             size_t ox) {
-  const Taps rx =
-      InsideTaps(ox, s.stride_w, s.dilation_w, s.pad_left, s.kernel_w, s.width);
+  const TapRange rx = inside_taps(ox, s.stride_w, s.dilation_w, s.pad_left,
+                                  s.kernel_w, s.width);
   const size_t x0 = ox * s.stride_w - s.pad_left;  // wraps like y0
   float acc = Reduce<kMax>::kStart;
   for (size_t i = rows.taps.begin; i < rows.taps.end; ++i) {
@@ -127,19 +107,15 @@ void PoolRowNchw(const WindowShape& s, PoolKind kind,
                  float* HWY_RESTRICT yr) {
   const RowWindow rows = RowsOf(s, oy);
   if (rows.taps.size() == 0) {
-    std::fill(yr, yr + s.out_width, kMax ? Reduce<kMax>::kStart : 0.0f);
+    std::fill(yr, yr + s.out_width, Reduce<kMax>::kStart);
     return;
   }
   // Columns [ox0, ox1) have every tap inside the row, and the stride-2
-  // loads' last odd half too.
+  // loads' last odd half too; stride 3 and up run scalar.
   const size_t sw = s.stride_w;
-  const size_t reach = (s.kernel_w - 1) * s.dilation_w + (kStride - 1);
-  const size_t ox0 = std::min(s.out_width, (s.pad_left + sw - 1) / sw);
-  size_t ox1 = ox0;
-  if (kStride == sw && s.width + s.pad_left >= reach + 1) {
-    ox1 = std::clamp((s.width - 1 + s.pad_left - reach) / sw + 1, ox0,
-                     s.out_width);
-  }
+  const TapRange interior = interior_columns(s, kStride - 1);
+  const size_t ox0 = interior.begin;
+  const size_t ox1 = kStride == sw ? interior.end : ox0;
   for (size_t ox = 0; ox < ox0; ++ox) {
     yr[ox] = PoolScalar<kMax>(s, kind, plane, rows, ox);
   }
@@ -199,8 +175,8 @@ void PoolNhwcTyped(const WindowShape& s, PoolKind kind,
   for (size_t oy = first; oy < last; ++oy) {
     const RowWindow rows = RowsOf(s, oy);
     for (size_t ox = 0; ox < s.out_width; ++ox) {
-      const Taps rx = InsideTaps(ox, s.stride_w, s.dilation_w, s.pad_left,
-                                 s.kernel_w, s.width);
+      const TapRange rx = inside_taps(ox, s.stride_w, s.dilation_w, s.pad_left,
+                                      s.kernel_w, s.width);
       const size_t x0 = ox * s.stride_w - s.pad_left;
       const float scale = Scale(kind, rows.taps.size() * rx.size(), s.taps());
       float* HWY_RESTRICT yp = y + (oy * s.out_width + ox) * c;

@@ -128,42 +128,40 @@ class ConvOp::Dense {
  private:
   struct Compiled;
 
-  void execute(const Compiled& compiled, const float* x, float* y) const {
-    const Compiled* c = &compiled;
+  void execute(const Compiled& c, const float* x, float* y) const {
     dnnl::stream stream(engine_);
     // The primitive's own activation layouts (NHWC or blocked) run far
     // faster than NCHW; NCHW activations are reordered in and out.
-    dnnl::memory x_user(c->user_src_desc, engine_, const_cast<float*>(x));
-    dnnl::memory y_user(c->user_dst_desc, engine_, y);
+    dnnl::memory x_user(c.user_src_desc, engine_, const_cast<float*>(x));
+    dnnl::memory y_user(c.user_dst_desc, engine_, y);
     dnnl::memory x_mem = x_user, y_mem = y_user;
-    if (c->src_desc != c->user_src_desc) {
+    if (c.src_desc != c.user_src_desc) {
       x_mem = dnnl::memory(
-          c->src_desc, engine_,
-          thread_workspace(WorkspaceSlot::kConvInput, c->src_desc.get_size()));
+          c.src_desc, engine_,
+          thread_workspace(WorkspaceSlot::kConvInput, c.src_desc.get_size()));
       dnnl::reorder(x_user, x_mem).execute(stream, x_user, x_mem);
     }
-    if (c->dst_desc != c->user_dst_desc) {
+    if (c.dst_desc != c.user_dst_desc) {
       y_mem = dnnl::memory(
-          c->dst_desc, engine_,
-          thread_workspace(WorkspaceSlot::kConvOutput, c->dst_desc.get_size()));
+          c.dst_desc, engine_,
+          thread_workspace(WorkspaceSlot::kConvOutput, c.dst_desc.get_size()));
     }
-    const size_t scratch_bytes = c->scratchpad_desc.get_size();
-    std::unordered_map<int, dnnl::memory> args = {
-        {DNNL_ARG_SRC, x_mem},
-        {DNNL_ARG_WEIGHTS, c->weights},
-        {DNNL_ARG_DST, y_mem}};
+    const size_t scratch_bytes = c.scratchpad_desc.get_size();
+    std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, x_mem},
+                                                  {DNNL_ARG_WEIGHTS, c.weights},
+                                                  {DNNL_ARG_DST, y_mem}};
     if (bias_ != nullptr) {
-      args.emplace(DNNL_ARG_BIAS, dnnl::memory(c->bias_desc, engine_,
+      args.emplace(DNNL_ARG_BIAS, dnnl::memory(c.bias_desc, engine_,
                                                const_cast<float*>(bias_)));
     }
     if (scratch_bytes > 0) {
       args.emplace(DNNL_ARG_SCRATCHPAD,
-                   dnnl::memory(c->scratchpad_desc, engine_,
+                   dnnl::memory(c.scratchpad_desc, engine_,
                                 thread_workspace(WorkspaceSlot::kScratchpad,
                                                  scratch_bytes)));
     }
-    c->primitive.execute(stream, args);
-    if (c->dst_desc != c->user_dst_desc) {
+    c.primitive.execute(stream, args);
+    if (c.dst_desc != c.user_dst_desc) {
       dnnl::reorder(y_mem, y_user).execute(stream, y_mem, y_user);
     }
     stream.wait();
