@@ -92,7 +92,8 @@ void time_conv(benchmark::State& state, LinearKernel kernel, const ConvShape& s,
   const spruce::Shape xs = {
       static_cast<int64_t>(batch), static_cast<int64_t>(s.in),
       static_cast<int64_t>(s.size), static_cast<int64_t>(s.size)};
-  const spruce::ConvOp op(w, &b.desc, p, activation, xs, options, engine);
+  const spruce::ConvOp op(w, &b.desc, p, activation, /*residual=*/false, xs,
+                          options, engine);
   if (op.kernel() != kernel) {
     state.SkipWithError("the kernel does not run this weight");
     return;

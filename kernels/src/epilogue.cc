@@ -1,4 +1,5 @@
-// Highway bias + activation pass: one read and one write of the output.
+// Highway bias + activation pass: one read and one write of the output;
+// and a residual Add with the activation after it.
 #include <cstddef>
 
 #undef HWY_TARGET_INCLUDE
@@ -39,6 +40,39 @@ void ApplyEpilogue(float* HWY_RESTRICT y, size_t rows, size_t n,
   }
 }
 
+void AddResidual(const float* HWY_RESTRICT a, size_t lda, const float* residual,
+                 size_t rows, size_t n, Activation act, float* y) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* HWY_RESTRICT ar = a + r * lda;
+    const float* rr = residual + r * n;
+    float* yr = y + r * n;
+    size_t j = 0;
+    for (; j + lanes <= n; j += lanes) {
+      const auto v = hn::Add(hn::LoadU(d, ar + j), hn::LoadU(d, rr + j));
+      hn::StoreU(Activate(d, v, act), d, yr + j);
+    }
+    if (j < n) {
+      const size_t count = n - j;
+#if HWY_TARGET <= HWY_AVX2
+      // The row's last columns as one masked vector.
+      const auto m = hn::FirstN(d, count);
+      const auto v =
+          hn::Add(hn::MaskedLoad(m, d, ar + j), hn::MaskedLoad(m, d, rr + j));
+      hn::BlendedStore(Activate(d, v, act), m, d, yr + j);
+#else
+      const hn::CappedTag<float, 1> d1;
+      for (size_t k = 0; k < count; ++k) {
+        const auto v =
+            hn::Add(hn::LoadU(d1, ar + j + k), hn::LoadU(d1, rr + j + k));
+        hn::StoreU(Activate(d1, v, act), d1, yr + j + k);
+      }
+#endif
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace spruce::kernels
 HWY_AFTER_NAMESPACE();
@@ -47,12 +81,18 @@ HWY_AFTER_NAMESPACE();
 namespace spruce::kernels {
 
 HWY_EXPORT(ApplyEpilogue);
+HWY_EXPORT(AddResidual);
 
 void apply_epilogue(float* y, size_t rows, size_t n, const Epilogue& epilogue) {
   if (epilogue.bias == nullptr && epilogue.activation == Activation::kNone) {
     return;
   }
   HWY_DYNAMIC_DISPATCH(ApplyEpilogue)(y, rows, n, epilogue);
+}
+
+void add_residual(const float* a, size_t lda, const float* residual,
+                  size_t rows, size_t n, Activation activation, float* y) {
+  HWY_DYNAMIC_DISPATCH(AddResidual)(a, lda, residual, rows, n, activation, y);
 }
 
 }  // namespace spruce::kernels

@@ -18,6 +18,7 @@
 #include "primitive_cache.h"
 #include "spruce/error.h"
 #include "spruce/kernels/depthwise.h"
+#include "spruce/kernels/epilogue.h"
 #include "spruce/kernels/transpose.h"
 #include "workspace.h"
 
@@ -109,26 +110,30 @@ struct ConvOp::Geometry {
 // is NHWC, so channels-last activations run with no reorder at all.
 class ConvOp::Dense {
  public:
+  // With `residual`, y = act(conv + bias + r): oneDNN's sum post-op adds
+  // what y holds when it runs.
   Dense(const dnnl::engine& engine, const float* weight, const float* bias,
         size_t out_channels, size_t in_per_group, const SpatialParams& p,
-        kernels::Activation activation)
+        kernels::Activation activation, bool residual)
       : engine_(engine),
         weight_(weight),
         bias_(bias),
         out_(static_cast<int64_t>(out_channels)),
         in_per_group_(static_cast<int64_t>(in_per_group)),
         p_(p),
-        activation_(activation) {}
+        activation_(activation),
+        residual_(residual) {}
 
-  void run(const float* x, const Shape& xs, float* y,
-           bool channels_last) const {
-    execute(*compiled_for(xs, channels_last), x, y);
+  void run(const float* x, const Shape& xs, float* y, bool channels_last,
+           const float* residual) const {
+    execute(*compiled_for(xs, channels_last), x, y, residual);
   }
 
  private:
   struct Compiled;
 
-  void execute(const Compiled& c, const float* x, float* y) const {
+  void execute(const Compiled& c, const float* x, float* y,
+               const float* residual) const {
     dnnl::stream stream(engine_);
     // The primitive's own activation layouts (NHWC or blocked) run far
     // faster than NCHW; NCHW activations are reordered in and out.
@@ -145,6 +150,16 @@ class ConvOp::Dense {
       y_mem = dnnl::memory(
           c.dst_desc, engine_,
           thread_workspace(WorkspaceSlot::kConvOutput, c.dst_desc.get_size()));
+    }
+    if (residual_) {
+      // The sum post-op's addend goes where the primitive writes.
+      if (y_mem != y_user) {
+        dnnl::memory r_user(c.user_dst_desc, engine_,
+                            const_cast<float*>(residual));
+        dnnl::reorder(r_user, y_mem).execute(stream, r_user, y_mem);
+      } else if (residual != y) {
+        std::memcpy(y, residual, c.user_dst_desc.get_size());
+      }
     }
     const size_t scratch_bytes = c.scratchpad_desc.get_size();
     std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, x_mem},
@@ -204,7 +219,7 @@ class ConvOp::Dense {
     std::vector<float> x(own->user_src_desc.get_size() / sizeof(float), 0.5f);
     std::vector<float> y(own->user_dst_desc.get_size() / sizeof(float));
     auto time = [&](const Compiled& c) {
-      return best_time([&] { execute(c, x.data(), y.data()); },
+      return best_time([&] { execute(c, x.data(), y.data(), y.data()); },
                        std::chrono::milliseconds(10), 5);
     };
     return time(*as_is) < time(*own) ? as_is : own;
@@ -233,7 +248,10 @@ class ConvOp::Dense {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::post_ops post;
-    if (append_activation(activation_, &post)) attr.set_post_ops(post);
+    if (residual_) post.append_sum(1.0f);
+    if (append_activation(activation_, &post) || residual_) {
+      attr.set_post_ops(post);
+    }
     try {
       const dnnl::memory::dims strides = {p_.strides[0], p_.strides[1]};
       const dnnl::memory::dims dilates = {p_.dilations[0] - 1,
@@ -278,16 +296,18 @@ class ConvOp::Dense {
   int64_t in_per_group_;
   SpatialParams p_;
   kernels::Activation activation_;
+  bool residual_;
   // By input shape and layout.
   PrimitiveCache<std::pair<Shape, bool>, Compiled> cache_{8};
 };
 
 ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
                const SpatialParams& params, kernels::Activation activation,
-               const Shape& input, const LinearPlanOptions& options,
-               const dnnl::engine& engine)
+               bool residual, const Shape& input,
+               const LinearPlanOptions& options, const dnnl::engine& engine)
     : p_(params),
       activation_(activation),
+      residual_(residual),
       out_channels_(static_cast<size_t>(weight.shape[0])),
       in_per_group_(static_cast<size_t>(weight.shape[1]) /
                     (size_t{params.kernel[0]} * params.kernel[1])),
@@ -327,7 +347,7 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
     w = densified_.data();
   }
   dense_ = std::make_unique<Dense>(engine, w, bias_, out_channels_,
-                                   in_per_group_, p_, activation_);
+                                   in_per_group_, p_, activation_, residual_);
   const bool depthwise = p_.group > 1 && in_per_group_ == 1 &&
                (options.allowed & kernel_bit(LinearKernel::kDepthwise)) != 0;
   if (depthwise) {
@@ -523,23 +543,30 @@ double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
   const auto pixels =
       static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3]));
   std::vector<float> y(out_channels_ * pixels);
+  // A residual in place, as the memory plan mostly has it.
+  const float* residual = residual_ ? y.data() : nullptr;
   return best_time(
       [&] {
         if (kernel == LinearKernel::kOneDnn) {
-          dense_->run(x.data(), xs, y.data(), channels_last);
+          dense_->run(x.data(), xs, y.data(), channels_last, residual);
         } else if (kernel == LinearKernel::kDepthwise) {
-          run_depthwise(x.data(), xs, y.data(), channels_last, num_threads);
+          run_depthwise(x.data(), xs, y.data(), residual, channels_last,
+                        num_threads);
         } else {
-          run_sparse(kernel, x.data(), xs, y.data(), num_threads);
+          run_sparse(kernel, x.data(), xs, y.data(), residual, num_threads);
         }
       },
       std::chrono::milliseconds(5), 20);
 }
 
 void ConvOp::run(const float* x, const Shape& xs, float* y, bool channels_last,
-                 int num_threads) const {
+                 int num_threads, const float* residual) const {
+  if (residual_ != (residual != nullptr)) {
+    throw Error(residual_ ? "internal: a residual convolution without one"
+                          : "internal: a residual for a convolution without");
+  }
   if (kernel() == LinearKernel::kOneDnn) {
-    dense_->run(x, xs, y, channels_last);
+    dense_->run(x, xs, y, channels_last, residual);
     const size_t count = static_cast<size_t>(xs[0]) * out_channels_ *
                          static_cast<size_t>(p_.output_size(0, xs[2]) *
                                              p_.output_size(1, xs[3]));
@@ -547,17 +574,18 @@ void ConvOp::run(const float* x, const Shape& xs, float* y, bool channels_last,
     return;
   }
   if (kernel() == LinearKernel::kDepthwise) {
-    run_depthwise(x, xs, y, channels_last, num_threads);
+    run_depthwise(x, xs, y, residual, channels_last, num_threads);
     return;
   }
   if (channels_last) {
     throw Error("internal: the sparse convolution reads NCHW activations");
   }
-  run_sparse(kernel(), x, xs, y, num_threads);
+  run_sparse(kernel(), x, xs, y, residual, num_threads);
 }
 
 void ConvOp::run_depthwise(const float* x, const Shape& xs, float* y,
-                           bool channels_last, int num_threads) const {
+                           const float* residual, bool channels_last,
+                           int num_threads) const {
   if (channels_last && depthwise_packed_.empty()) {
     throw Error("internal: a depthwise multiplier above 1 runs NCHW only");
   }
@@ -571,7 +599,15 @@ void ConvOp::run_depthwise(const float* x, const Shape& xs, float* y,
   // One part per thread: OpenMP's, or the worker pool's.
   const std::vector<size_t> bounds =
       split_evenly(items, chunk_threads(num_threads));
-  const kernels::Epilogue epilogue{bias_, activation_};
+  // With a residual (which y may be), the product goes to a buffer first
+  // and the activation comes after the Add.
+  float* out = y;
+  if (residual != nullptr) {
+    out = thread_workspace_as<float>(WorkspaceSlot::kConvOutput,
+                                     batch * out_image);
+  }
+  const kernels::Epilogue epilogue{
+      bias_, residual != nullptr ? kernels::Activation::kNone : activation_};
   run_chunks(
       bounds, batch * out_image * s.taps(), num_threads,
       [&](size_t begin, size_t end) {
@@ -581,14 +617,22 @@ void ConvOp::run_depthwise(const float* x, const Shape& xs, float* y,
           if (channels_last) {
             kernels::depthwise_conv_nhwc(s, x + b * image,
                                          depthwise_packed_.data(), epilogue,
-                                         y + b * out_image, first, last);
+                                         out + b * out_image, first, last);
           } else {
             kernels::depthwise_conv_nchw(s, x + b * image, depthwise_weight_,
-                                         epilogue, y + b * out_image, first,
+                                         epilogue, out + b * out_image, first,
                                          last, depthwise_nchw_);
           }
         }
       });
+  if (residual != nullptr) {
+    const size_t count = batch * out_image;
+    run_chunks(split_evenly(count, chunk_threads(num_threads)), count,
+               num_threads, [&](size_t begin, size_t end) {
+                 kernels::add_residual(out + begin, 0, residual + begin, 1,
+                                       end - begin, activation_, y + begin);
+               });
+  }
 }
 
 std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
@@ -736,7 +780,8 @@ void ConvOp::split_channels(size_t channels, size_t plane_size, size_t reach,
 }
 
 void ConvOp::run_sparse(LinearKernel kernel, const float* x, const Shape& xs,
-                        float* y, int num_threads) const {
+                        float* y, const float* residual,
+                        int num_threads) const {
   const auto batch = static_cast<size_t>(xs[0]);
   // With at least an image per thread, each thread takes whole images: it
   // reads its own image (and padded copy) from its own cache instead of
@@ -746,25 +791,32 @@ void ConvOp::run_sparse(LinearKernel kernel, const float* x, const Shape& xs,
     run_chunks(split_evenly(batch, static_cast<size_t>(num_threads)),
                multiply_adds(xs), num_threads, [&](size_t first, size_t last) {
                  const ScopedPoolThreads serial(1);  // nothing nested
-                 run_images(kernel, x, xs, y, first, last, 1);
+                 run_images(kernel, x, xs, y, residual, first, last, 1);
                });
     return;
   }
-  run_images(kernel, x, xs, y, 0, batch, num_threads);
+  run_images(kernel, x, xs, y, residual, 0, batch, num_threads);
 }
 
 void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
-                        float* y, size_t first, size_t last,
-                        int num_threads) const {
+                        float* y, const float* residual, size_t first,
+                        size_t last, int num_threads) const {
   const auto channels = static_cast<size_t>(xs[1]);
   const int64_t h = xs[2], w = xs[3];
   const size_t image = channels * static_cast<size_t>(h * w);
-  const kernels::Epilogue epilogue{bias_, activation_};
   const auto ho = static_cast<size_t>(p_.output_size(0, h));
   const auto wo = static_cast<size_t>(p_.output_size(1, w));
   const size_t out_image = out_channels_ * ho * wo;
 
   const std::shared_ptr<const Geometry> g = geometry_for(h, w);
+  // A residual is added as the product accumulates into y (copied there
+  // first unless in place), or, where rows carry junk columns, as they are
+  // dropped: the activation then comes with that pass.
+  const bool add_in_copy = residual != nullptr && g->copy_out;
+  const bool accumulate = residual != nullptr && !g->copy_out;
+  const kernels::Activation act =
+      add_in_copy ? kernels::Activation::kNone : activation_;
+  const kernels::Epilogue epilogue{bias_, act, accumulate};
   const auto wq = static_cast<size_t>(g->wq);
   const size_t n = g->n;
   float* planes = nullptr;
@@ -792,6 +844,10 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
       xb = planes;
     }
     float* yb = g->copy_out ? wide : y + b * out_image;
+    const float* rb = residual != nullptr ? residual + b * out_image : nullptr;
+    if (accumulate && rb != yb) {
+      std::memcpy(yb, rb, out_image * sizeof(float));
+    }
     // Output channels [begin, end) (block rows for BSR), pixels [p0, p0 +
     // width) of each: the input read from p0 on (each tap is an offset).
     auto product = [&](size_t begin, size_t end, size_t p0, size_t width) {
@@ -807,8 +863,8 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
           for (size_t k = 0; k <= final_chunk; ++k) {
             const kernels::Epilogue part{
                 k == 0 ? bias_ : nullptr,
-                k == final_chunk ? activation_ : kernels::Activation::kNone,
-                k > 0};
+                k == final_chunk ? act : kernels::Activation::kNone,
+                k > 0 || accumulate};
             kernels::spmm_csr_strided(g->chunks[k].view, xb + t0, 1, tw,
                                       yb + t0, n, part, begin, end);
           }
@@ -836,13 +892,24 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
                  [&](size_t begin, size_t end) { product(begin, end, 0, n); });
     }
     if (g->copy_out) {
+      // Each thread its share of the output channels.
       float* dst = y + b * out_image;
-      for (size_t o = 0; o < out_channels_; ++o) {
-        for (size_t r = 0; r < ho; ++r) {
-          std::memcpy(dst + (o * ho + r) * wo, wide + o * n + r * wq,
-                      wo * sizeof(float));
-        }
-      }
+      const size_t plane = ho * wo;
+      run_chunks(split_evenly(out_channels_, parts), out_image, num_threads,
+                 [&](size_t o0, size_t o1) {
+                   for (size_t o = o0; o < o1; ++o) {
+                     if (add_in_copy) {
+                       kernels::add_residual(wide + o * n, wq, rb + o * plane,
+                                             ho, wo, activation_,
+                                             dst + o * plane);
+                       continue;
+                     }
+                     for (size_t r = 0; r < ho; ++r) {
+                       std::memcpy(dst + o * plane + r * wo,
+                                   wide + o * n + r * wq, wo * sizeof(float));
+                     }
+                   }
+                 });
     }
   }
 }

@@ -25,6 +25,11 @@
 // layout), with bias and the activation as post-ops, on NCHW activations or,
 // with no reorders, on NHWC ones: the engine keeps the activations between
 // dense convolutions channels-last.
+// With a residual input (a residual connection's Add fused by the
+// converter): y[b] = act(conv2d(x[b], W) + bias + r[b]), r in y's layout and
+// shape; y may be r (in place). The sparse kernels add it in their epilogue
+// (accumulating into y, or as they drop the junk columns), oneDNN as a sum
+// post-op, the depthwise kernel in a pass after it.
 // Which one runs is timed at load on the model's own input size, like
 // Linear, each kernel in the layouts it runs in; the engine's layout plan
 // then picks per convolution what is fastest counting the NCHW <-> NHWC
@@ -51,17 +56,19 @@ namespace spruce {
 class ConvOp {
  public:
   // `input` is the declared input shape (-1 where dynamic): with H and W
-  // known, the kernels are timed on it at load.
+  // known, the kernels are timed on it at load. With `residual`, every run
+  // adds one (see above).
   ConvOp(const WeightDesc& weight, const WeightDesc* bias,
          const SpatialParams& params, kernels::Activation activation,
-         const Shape& input, const LinearPlanOptions& options,
+         bool residual, const Shape& input, const LinearPlanOptions& options,
          const dnnl::engine& engine);
   ~ConvOp();
 
   // x: [N, C, H, W] (its shape `x_shape`), y: [N, O, Ho, Wo], stored NCHW
-  // or, with `channels_last` (dense kernel only), NHWC.
+  // or, with `channels_last` (dense kernel only), NHWC. `residual`: like y
+  // (it may be y), given exactly when the op was made with one.
   void run(const float* x, const Shape& x_shape, float* y, bool channels_last,
-           int num_threads) const;
+           int num_threads, const float* residual = nullptr) const;
 
   LinearKernel kernel() const { return choice_.ranges().front().kernel; }
   // Picks the kernel, and the layout it runs in, for an input arriving
@@ -93,13 +100,15 @@ class ConvOp {
 
   // `kernel`: kCsr, or kBsr where has_bsr_.
   void run_sparse(LinearKernel kernel, const float* x, const Shape& x_shape,
-                  float* y, int num_threads) const;
+                  float* y, const float* residual, int num_threads) const;
   // Images [first, last) of the batch, each one product on `num_threads`.
   void run_images(LinearKernel kernel, const float* x, const Shape& x_shape,
-                  float* y, size_t first, size_t last, int num_threads) const;
+                  float* y, const float* residual, size_t first, size_t last,
+                  int num_threads) const;
   // The depthwise kernel over the batch, in either layout.
   void run_depthwise(const float* x, const Shape& x_shape, float* y,
-                     bool channels_last, int num_threads) const;
+                     const float* residual, bool channels_last,
+                     int num_threads) const;
   kernels::DepthwiseShape depthwise_shape(const Shape& x_shape) const;
   std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w) const;
   // g's chunks (see Geometry): the CSR weight over g->cols split by input
@@ -126,6 +135,7 @@ class ConvOp {
 
   SpatialParams p_;
   kernels::Activation activation_;
+  bool residual_;
   size_t out_channels_;
   size_t in_per_group_;  // C / group
   const float* bias_;

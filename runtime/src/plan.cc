@@ -184,11 +184,16 @@ void Engine::Impl::plan_memory() {
     const NodeDesc& node = graph.nodes[i];
     const uint32_t in = node.inputs.empty() ? kNoValue : node.inputs[0];
     const OutputMemory memory_kind = op_rule(node.op).memory;
-    // The inputs an in-place output may take the slot of.
-    const size_t overwritable = memory_kind == OutputMemory::kInPlace ? 1
-                                : memory_kind == OutputMemory::kInPlaceAny
-                                    ? node.inputs.size()
-                                    : 0;
+    // The inputs an in-place output may take the slot of: [first, end).
+    size_t first = 0, end = 0;
+    if (memory_kind == OutputMemory::kInPlace) {
+      end = std::min<size_t>(1, node.inputs.size());
+    } else if (memory_kind == OutputMemory::kInPlaceAny) {
+      end = node.inputs.size();
+    } else if (memory_kind == OutputMemory::kInPlaceResidual) {
+      first = 1;
+      end = node.inputs.size();
+    }
     for (uint32_t o : node.outputs) {
       if (o == kNoValue) continue;
       if (memory_kind == OutputMemory::kWeight) continue;
@@ -200,7 +205,7 @@ void Engine::Impl::plan_memory() {
       }
       // Only the first output may take an input's slot.
       bool took_input = false;
-      for (size_t k = 0; k < overwritable && o == node.outputs[0]; ++k) {
+      for (size_t k = first; k < end && o == node.outputs[0]; ++k) {
         const uint32_t v = node.inputs[k];
         if (v != kNoValue && slot_of[v] != kNoSlot && last_use[v] == i &&
             live[slot_of[v]] == 1 &&

@@ -500,6 +500,147 @@ TEST(OnnxImport, GatedActivationsFuseIntoTheProducer) {
   }
 }
 
+// A residual block, h = Relu(Conv1(x)); y = Relu(Add(BN(Conv2(h)), x)) in
+// either operand order: the Add and the Relu fuse into Conv2, which reads
+// x as its residual. Not where the other operand is made after Conv2, where
+// Conv2's output is read again, or where a BatchNormalization follows the
+// Add (its scale must not reach the residual). Each runs like the same
+// graph with the Add kept (Conv2's output also an output of the model).
+TEST(OnnxImport, ResidualAddFusesIntoTheConvBeforeIt) {
+  enum class Form {
+    kConvFirst,
+    kConvSecond,
+    kLateOperand,
+    kReadTwice,
+    kBnAfter
+  };
+  const int64_t c = 3, h = 6, w = 5;
+  std::vector<float> x(static_cast<size_t>(c * h * w));
+  for (size_t k = 0; k < x.size(); ++k) x[k] = 1.5f * std::sin(0.7f * k);
+  auto build = [&](Form form, bool keep_add) {
+    onnx::ModelProto model = new_model(13);
+    auto* g = model.mutable_graph();
+    declare_float(g->add_input(), "x", {1, c, h, w});
+    g->add_output()->set_name("y");
+    if (keep_add) g->add_output()->set_name("c2_copy");
+    auto initializer = [&](const std::string& name, std::vector<int64_t> dims,
+                           float scale) {
+      auto* t = g->add_initializer();
+      t->set_name(name);
+      t->set_data_type(onnx::TensorProto::FLOAT);
+      int64_t count = 1;
+      for (int64_t d : dims) {
+        t->add_dims(d);
+        count *= d;
+      }
+      for (int64_t k = 0; k < count; ++k) {
+        t->add_float_data(scale * std::cos(1.3f * k + name.size()));
+      }
+    };
+    initializer("w1", {c, c, 3, 3}, 0.4f);
+    initializer("w2", {c, c, 3, 3}, 0.4f);
+    initializer("bn_scale", {c}, 1.0f);
+    initializer("bn_bias", {c}, 0.5f);
+    initializer("bn_mean", {c}, 0.2f);
+    auto* var = g->add_initializer();
+    var->set_name("bn_var");
+    var->set_data_type(onnx::TensorProto::FLOAT);
+    var->add_dims(c);
+    for (int64_t k = 0; k < c; ++k) var->add_float_data(0.5f + k);
+    auto node = [&](const char* op, std::vector<std::string> in,
+                    const std::string& out) {
+      auto* n = g->add_node();
+      n->set_op_type(op);
+      n->set_name(out);
+      for (const std::string& i : in) n->add_input(i);
+      n->add_output(out);
+      return n;
+    };
+    auto conv = [&](const std::string& in, const char* weight,
+                    const std::string& out) {
+      auto* n = node("Conv", {in, weight}, out);
+      auto* pads = n->add_attribute();
+      pads->set_name("pads");
+      pads->set_type(onnx::AttributeProto::INTS);
+      for (int k = 0; k < 4; ++k) pads->add_ints(1);
+    };
+    const std::vector<std::string> bn_inputs = {"bn_scale", "bn_bias",
+                                                "bn_mean", "bn_var"};
+    auto bn = [&](const std::string& in, const std::string& out) {
+      std::vector<std::string> inputs = {in};
+      inputs.insert(inputs.end(), bn_inputs.begin(), bn_inputs.end());
+      node("BatchNormalization", inputs, out);
+    };
+    conv("x", "w1", "c1");
+    node("Relu", {"c1"}, "h");
+    conv("h", "w2", "c2");
+    const std::string conv_out = form == Form::kBnAfter ? "c2" : "n2";
+    if (form != Form::kBnAfter) bn("c2", "n2");
+    std::string r = "x";
+    if (form == Form::kLateOperand) {
+      node("Sigmoid", {"x"}, "late");
+      r = "late";
+    }
+    if (keep_add) node("Identity", {conv_out}, "c2_copy");
+    if (form == Form::kConvSecond) {
+      node("Add", {r, conv_out}, "s");
+    } else {
+      node("Add", {conv_out, r}, "s");
+    }
+    if (form == Form::kReadTwice) {
+      node("Mul", {"s", conv_out}, "m");
+      node("Relu", {"m"}, "y");
+    } else if (form == Form::kBnAfter) {
+      bn("s", "y");
+    } else {
+      node("Relu", {"s"}, "y");
+    }
+    return write_onnx(model, keep_add ? "residual_kept.onnx" : "residual.onnx");
+  };
+  const struct {
+    Form form;
+    const char* name;
+    bool fuses;
+  } forms[] = {{Form::kConvFirst, "Add(conv, x)", true},
+               {Form::kConvSecond, "Add(x, conv)", true},
+               {Form::kLateOperand, "operand made after the conv", false},
+               {Form::kReadTwice, "conv output read twice", false},
+               {Form::kBnAfter, "BatchNormalization after the Add", true}};
+  for (const auto& f : forms) {
+    SCOPED_TRACE(f.name);
+    const ModelDef def = import_onnx(build(f.form, false), {}, nullptr);
+    const auto add =
+        std::find_if(def.nodes.begin(), def.nodes.end(),
+                     [](const NodeDef& n) { return n.op == OpKind::kAdd; });
+    EXPECT_EQ(add == def.nodes.end(), f.fuses);
+    const NodeDef& conv2 = def.nodes[1];
+    ASSERT_EQ(conv2.op, OpKind::kConv);
+    EXPECT_EQ(conv2.inputs.size(), f.fuses ? 2u : 1u);
+    if (f.form == Form::kConvFirst || f.form == Form::kConvSecond) {
+      EXPECT_EQ(conv2.inputs[1], def.inputs[0]);  // x
+      EXPECT_EQ(activation_of(conv2.attrs), kernels::Activation::kRelu);
+      EXPECT_EQ(def.nodes.size(), 2u);
+    }
+    const std::string fused = temp_path("residual.spruce");
+    const std::string kept = temp_path("residual_kept.spruce");
+    convert_onnx_file(build(f.form, false), fused, {});
+    convert_onnx_file(build(f.form, true), kept, {});
+    for (int threads : {1, 2}) {
+      EngineOptions options;
+      options.num_threads = threads;
+      const Shape xs = {1, c, h, w};
+      const auto got = Engine::load(fused, options).run({{"x", x.data(), xs}});
+      const auto want = Engine::load(kept, options).run({{"x", x.data(), xs}});
+      ASSERT_EQ(got[0].size(), want[0].size());
+      for (size_t k = 0; k < want[0].size(); ++k) {
+        const float e = want[0].data()[k];
+        ASSERT_NEAR(got[0].data()[k], e, 1e-5f + 1e-5f * std::abs(e))
+            << "at " << k << " on " << threads << " threads";
+      }
+    }
+  }
+}
+
 // Gather of activations along an axis other than 0, as ViT takes its class
 // token (x[:, 0]: a scalar index drops the axis), and with a vector of
 // indices, one negative.

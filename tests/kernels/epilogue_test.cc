@@ -33,6 +33,40 @@ TEST_P(Epilogue, AddsBiasPerRowThenActivation) {
   }
 }
 
+// A residual Add over a product with junk columns past each row (lda > n),
+// into a fresh output and in place over the residual.
+TEST_P(Epilogue, AddsResidualThenActivation) {
+  for (size_t n : {1, 5, 8, 13, 49, 56}) {
+    const size_t rows = 3, lda = n + 3;
+    std::vector<float> a(rows * lda), residual(rows * n);
+    for (size_t i = 0; i < a.size(); ++i) {
+      a[i] = static_cast<float>(i % 13) * 0.37f - 2.0f;
+    }
+    for (size_t i = 0; i < residual.size(); ++i) {
+      residual[i] = static_cast<float>(i % 7) * 0.61f - 1.5f;
+    }
+    for (Activation act :
+         {Activation::kNone, Activation::kRelu, Activation::kSilu}) {
+      for (bool in_place : {false, true}) {
+        std::vector<float> r = residual;
+        std::vector<float> out(rows * n, -99.0f);
+        float* y = in_place ? r.data() : out.data();
+        add_residual(a.data(), lda, r.data(), rows, n, act, y);
+        for (size_t i = 0; i < rows; ++i) {
+          for (size_t j = 0; j < n; ++j) {
+            const double want = activate_reference(
+                double{a[i * lda + j]} + residual[i * n + j], act);
+            ASSERT_NEAR(y[i * n + j], want, 4e-7 * std::fabs(want) + 1e-7)
+                << "row " << i << " column " << j << " n=" << n
+                << " activation " << static_cast<int>(act)
+                << (in_place ? " in place" : "");
+          }
+        }
+      }
+    }
+  }
+}
+
 // Each activation over its whole useful range, element by element against
 // the double-precision reference: the kernels' exp, reciprocal and erfc
 // approximations must hold in the tails too, not only on the [-1, 1] inputs

@@ -80,14 +80,12 @@ NodeDef conv_node(const std::string& name, uint32_t in, uint32_t out,
   return n;
 }
 
-// A one-Conv model with the weight stored CSR (or dense, or BSR in
-// block_rows × 1 blocks), written to a file.
-std::string conv_model(
-    const ConvCase& k, const std::vector<float>& w,
-    const std::vector<float>& bias, bool sparse, const std::string& name,
-    size_t block_rows = 1,
-    kernels::Activation activation = kernels::Activation::kRelu6) {
-  ModelDef m;
+// A Conv's weight stored CSR (or dense, or BSR in block_rows × 1 blocks),
+// and its bias.
+std::vector<WeightDef> conv_weights(const ConvCase& k,
+                                    const std::vector<float>& w,
+                                    const std::vector<float>& bias, bool sparse,
+                                    size_t block_rows) {
   const int64_t window = int64_t{k.p.kernel[0]} * k.p.kernel[1];
   WeightDef wd;
   wd.name = "w";
@@ -107,7 +105,17 @@ std::string conv_model(
   bd.name = "b";
   bd.shape = {k.out};
   bd.dense = bias;
-  m.weights = {wd, bd};
+  return {wd, bd};
+}
+
+// A one-Conv model with conv_weights(), written to a file.
+std::string conv_model(
+    const ConvCase& k, const std::vector<float>& w,
+    const std::vector<float>& bias, bool sparse, const std::string& name,
+    size_t block_rows = 1,
+    kernels::Activation activation = kernels::Activation::kRelu6) {
+  ModelDef m;
+  m.weights = conv_weights(k, w, bias, sparse, block_rows);
   m.values = {
       {"x", {-1, k.channels, k.h, k.w}},
       {"y", {-1, k.out, k.p.output_size(0, k.h), k.p.output_size(1, k.w)}}};
@@ -331,6 +339,138 @@ TEST(Conv, BlockSparseWeightsRunTheBsrKernel) {
             expected, threads, bsr ? "sparse-bsr" : "sparse-csr");
       }
     }
+  }
+}
+
+// A residual input (the converter's fused Add): y = act(conv(x) + b + r),
+// the activation after the Add, on every kernel: where the sparse product
+// accumulates into y, where it adds r as it drops junk columns, oneDNN's
+// sum post-op, after the depthwise kernel. r is a model input (its own
+// buffer) or made by a Relu and dying at the Conv, which then writes over
+// it. Each against the reference, on 1 and 2 threads.
+TEST(Conv, ResidualIsAddedBeforeTheActivationOnEveryKernel) {
+  struct Case {
+    ConvCase k;
+    std::vector<const char*> kernels;
+  };
+  const std::vector<const char*> all = {"onednn", "sparse-csr", "sparse-bsr"};
+  const Case cases[] = {
+      {{2, 8, 9, 11, 8, params(3, 1, 1, 1, 1)}, all},     // junk columns
+      {{1, 8, 8, 8, 16, params(1, 1, 0, 1, 1)}, all},     // none: accumulates
+      {{1, 8, 15, 15, 16, params(1, 2, 0, 1, 1)}, all},   // strided, none
+      {{1, 64, 20, 18, 12, params(3, 1, 1, 1, 1)}, all},  // channel chunks
+      {{2, 8, 9, 9, 8, params(3, 1, 1, 1, 8)}, {"depthwise"}},
+  };
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  for (size_t ci = 0; ci < std::size(cases); ++ci) {
+    const ConvCase& k = cases[ci].k;
+    const int64_t ho = k.p.output_size(0, k.h), wo = k.p.output_size(1, k.w);
+    const Shape xs = {k.batch, k.channels, k.h, k.w};
+    const Shape ys = {k.batch, k.out, ho, wo};
+    const size_t wsize = static_cast<size_t>(k.out * k.channels / k.p.group *
+                                             k.p.kernel[0] * k.p.kernel[1]);
+    // Whole 4×1 blocks kept, so that BSR stores no zeros.
+    std::vector<float> w(wsize, 0.0f), bias(static_cast<size_t>(k.out));
+    const size_t cols = wsize / static_cast<size_t>(k.out);
+    for (size_t r0 = 0; r0 < static_cast<size_t>(k.out); r0 += 4) {
+      for (size_t c = 0; c < cols; ++c) {
+        if (k.p.group == 1 && keep(rng) < 0.6) continue;
+        for (size_t r = r0; r < r0 + 4; ++r) w[r * cols + c] = 2.0f * u(rng);
+      }
+    }
+    for (float& v : bias) v = u(rng);
+    std::vector<float> x(element_count(xs)), s(element_count(ys));
+    for (float& v : x) v = u(rng);
+    for (float& v : s) v = 3.0f * u(rng);
+    const std::vector<float> conv = reference_conv(k, x, w, bias, false);
+    for (const char* kernel : cases[ci].kernels) {
+      const std::string name = kernel;
+      for (const bool made : {false, true}) {
+        for (const kernels::Activation act :
+             {kernels::Activation::kRelu6, kernels::Activation::kSilu}) {
+          ModelDef m;
+          m.weights = conv_weights(k, w, bias, name.rfind("sparse", 0) == 0,
+                                   name == "sparse-bsr" ? 4 : 1);
+          m.values = {{"x", xs}, {"s", ys}, {"r", ys}, {"y", ys}};
+          NodeDef node = conv_node("conv", 0, 3, 0, 1, k.p, act);
+          node.inputs = {0, made ? 2u : 1u};
+          if (made) {
+            NodeDef relu;
+            relu.name = "relu";
+            relu.op = OpKind::kRelu;
+            relu.inputs = {1};
+            relu.outputs = {2};
+            m.nodes.push_back(relu);
+          }
+          m.nodes.push_back(node);
+          m.inputs = {0, 1};
+          m.outputs = {3};
+          const std::string path = testing::temp_path("conv_residual.spruce");
+          converters::write_model(m, path);
+          std::vector<float> expected(conv.size());
+          for (size_t e = 0; e < conv.size(); ++e) {
+            const double r = made ? std::max(s[e], 0.0f) : s[e];
+            expected[e] = static_cast<float>(
+                kernels::activate_reference(double{conv[e]} + r, act));
+          }
+          for (const int threads : {1, 2}) {
+            SCOPED_TRACE("case " + std::to_string(ci) + " " + name +
+                         (made ? " in place" : " from an input") +
+                         " activation " + std::to_string(int(act)) +
+                         " threads " + std::to_string(threads));
+            EngineOptions options;
+            options.num_threads = threads;
+            options.kernel_selection =
+                EngineOptions::KernelSelection::kSparsityThreshold;
+            options.sparse_kernel_min_sparsity = 0.0;
+            const Engine engine = Engine::load(path, options);
+            const size_t conv_layer = made ? 1 : 0;
+            EXPECT_EQ(engine.layers()[conv_layer].kernel_for(1)->kernel, name);
+            if (made && name != "onednn") {
+              // y takes r's buffer (oneDNN's runs channels-last, r not).
+              EXPECT_EQ(engine.memory_plan().peak_bytes,
+                        element_count(ys) * sizeof(float));
+            }
+            const std::vector<Tensor> out =
+                engine.run({{"x", x.data(), xs}, {"s", s.data(), ys}});
+            ASSERT_EQ(out[0].size(), expected.size());
+            for (size_t e = 0; e < expected.size(); ++e) {
+              ASSERT_NEAR(out[0].data()[e], expected[e],
+                          1e-4f * (1 + std::abs(expected[e])))
+                  << "at " << e;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// A residual whose shape is not the output's is refused at load, naming it.
+TEST(Conv, ResidualOfAnotherShapeIsAnError) {
+  const ConvCase k{1, 4, 6, 6, 8, params(3, 1, 1, 1, 1)};
+  const std::vector<float> w(8 * 4 * 9, 0.5f), bias(8, 0.0f);
+  ModelDef m;
+  m.weights = conv_weights(k, w, bias, false, 1);
+  m.values = {{"x", {1, 4, 6, 6}}, {"r", {1, 4, 6, 6}}, {"y", {1, 8, 6, 6}}};
+  NodeDef node = conv_node("conv", 0, 2, 0, 1, k.p, kernels::Activation::kNone);
+  node.inputs = {0, 1};
+  m.nodes = {node};
+  m.inputs = {0, 1};
+  m.outputs = {2};
+  const std::string path = testing::temp_path("conv_bad_residual.spruce");
+  converters::write_model(m, path);
+  try {
+    Engine::load(path);
+    FAIL() << "loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "residual input [1, 4, 6, 6] does not have the output's "
+                  "shape [1, 8, 6, 6]"),
+              std::string::npos)
+        << e.what();
   }
 }
 

@@ -129,6 +129,8 @@ class Importer {
   NodeDef* fusable_producer(const std::string& tensor,
                             std::initializer_list<OpKind> ops);
   NodeDef* fusable_linear(const std::string& tensor);
+  // Add(conv(x), r) as the Conv's residual input; false if it does not fit.
+  bool fuse_residual_add(const onnx::NodeProto& node);
   // Where a following Relu or Clip(0, 6) can be fused.
   NodeDef* fusable_activation_target(const std::string& tensor);
 

@@ -1,10 +1,12 @@
 // Conv: y = act(conv2d(x, W) + b), x [N, C, H, W] → y [N, O, H', W']
 // (SpatialParams); weights: W as the matrix [O, C/group · kh · kw] (ONNX's
 // [O, C/group, kh, kw] flattened), optional b [O]. BatchNormalization is
-// folded in by the converter. The kernel (sparse or oneDNN) is chosen at
-// load (conv_op.h); oneDNN's run channels-last, so chains of dense convs,
-// pools and residual Adds stay NHWC; the depthwise kernel runs in its
-// input's layout.
+// folded in by the converter, and so is a residual connection's Add
+// after it: an optional second input r [N, O, H', W'] makes
+// y = act(conv2d(x, W) + b + r), y written over r where r dies here. The kernel
+// (sparse or oneDNN) is chosen at load (conv_op.h); oneDNN's run channels-last,
+// so chains of dense convs, pools and residual Adds stay NHWC; the depthwise
+// kernel runs in its input's layout.
 #include "conv_op.h"
 #include "op_params.h"
 #include "ops/op.h"
@@ -22,7 +24,7 @@ class ConvNode final : public NodeOp {
                   ? &init.graph.weights[init.node.weights[1]]
                   : nullptr,
               spatial_params_of(init.node.attrs),
-              activation_of(init.node.attrs),
+              activation_of(init.node.attrs), init.node.inputs.size() > 1,
               init.graph.values[init.node.inputs[0]].shape, init.plan,
               init.engine) {}
 
@@ -46,8 +48,11 @@ class ConvNode final : public NodeOp {
   }
   void run(RunContext& ctx) const override {
     const float* x = ctx.input(0, ctx.output_layout());
+    const float* residual =
+        ctx.has_input(1) ? ctx.input(1, ctx.output_layout()) : nullptr;
     conv_.run(x, ctx.input_shape(0), ctx.output(),
-              ctx.output_layout() == Layout::kChannelsLast, ctx.threads());
+              ctx.output_layout() == Layout::kChannelsLast, ctx.threads(),
+              residual);
   }
 
   void describe(LayerInfo* info) const override {
@@ -82,7 +87,7 @@ class ConvNode final : public NodeOp {
 };
 
 void check(const Graph& graph, const NodeDesc& node) {
-  check_arity(graph, node, Arity{1, 1, 1, 1, 2, false});
+  check_arity(graph, node, Arity{1, 2, 1, 1, 2, false});
   if (activation_of(node.attrs) == kernels::Activation::kGelu) {
     throw Error(node_label(node) + " cannot fuse Gelu");
   }
@@ -118,11 +123,27 @@ std::vector<Shape> shapes(const Graph& graph, const NodeDesc& node,
                         " channels, weight '" + w.name + "' expects " +
                         std::to_string(per_group * p.group));
   }
-  return {window_output_shape(node, p, x, w.shape[0])};
+  Shape y = window_output_shape(node, p, x, w.shape[0]);
+  if (inputs.size() > 1) {
+    // Added elementwise: its shape is the output's (unknown dimensions
+    // taken from either).
+    const Shape& r = inputs[1];
+    bool same = r.size() == 4;
+    for (size_t k = 0; same && k < 4; ++k) {
+      same = y[k] < 0 || r[k] < 0 || y[k] == r[k];
+      if (y[k] < 0) y[k] = r[k];
+    }
+    if (!same) {
+      fail_node(node, "residual input " + to_string(r) +
+                          " does not have the output's shape " + to_string(y));
+    }
+  }
+  return {y};
 }
 
 }  // namespace
 
-extern const OpRule kConvRule = per_image({check, shapes, create_op<ConvNode>});
+extern const OpRule kConvRule = per_image(
+    {check, shapes, create_op<ConvNode>, OutputMemory::kInPlaceResidual});
 
 }  // namespace spruce

@@ -34,13 +34,15 @@ enum class Layout : uint8_t { kRowMajor, kFeatureMajor, kChannelsLast };
 
 // Where an op's first output lives, for the memory plan.
 enum class OutputMemory : uint8_t {
-  kOwn,         // a buffer of its own
-  kInPlace,     // may overwrite input 0 when that dies here (elementwise)
-  kInPlaceAny,  // may overwrite any input of the output's shape and layout
-                // that dies here (elementwise in every input: x · scale
-                // with x second, as squeeze-excite exports it)
-  kAliasInput,  // input 0's bytes under a new shape (Flatten, Reshape)
-  kWeight,      // a weight's bytes (Constant)
+  kOwn,              // a buffer of its own
+  kInPlace,          // may overwrite input 0 when that dies here (elementwise)
+  kInPlaceAny,       // may overwrite any input of the output's shape and layout
+                     // that dies here (elementwise in every input: x · scale
+                     // with x second, as squeeze-excite exports it)
+  kInPlaceResidual,  // may overwrite input 1 (a residual its epilogue adds
+                     // to each output) when that dies here
+  kAliasInput,       // input 0's bytes under a new shape (Flatten, Reshape)
+  kWeight,           // a weight's bytes (Constant)
 };
 
 // What an op gets at load.

@@ -7,12 +7,39 @@ NodeDef* Importer::fusable_linear(const std::string& tensor) {
   return fusable_producer(tensor, {OpKind::kLinear});
 }
 
+// A residual connection: r becomes the Conv's second input, added in its
+// epilogue before its activation (a Relu after the Add then fuses into the
+// Conv too). The Conv must have neither yet, and r must be made before the
+// Conv runs (an earlier value) with exactly its output's shape.
+bool Importer::fuse_residual_add(const onnx::NodeProto& node) {
+  for (int k : {0, 1}) {
+    NodeDef* conv = fusable_producer(node.input(k), {OpKind::kConv});
+    const auto r = values_.find(node.input(1 - k));
+    if (conv == nullptr || r == values_.end() || conv->inputs.size() != 1 ||
+        activation_of(conv->attrs) != kernels::Activation::kNone ||
+        r->second >= conv->outputs[0] ||
+        model_.values[r->second].shape !=
+            model_.values[conv->outputs[0]].shape) {
+      continue;
+    }
+    conv->inputs.push_back(r->second);
+    report_->folded.push_back("fused residual Add '" + node.name() +
+                              "' into '" + conv->name + "'");
+    take_over_output(conv, node.output(0));
+    return true;
+  }
+  return false;
+}
+
 void Importer::import_add(const onnx::NodeProto& node) {
   if (node.input_size() != 2) fail(node, "needs 2 inputs");
   const int ci = is_constant(node.input(1))   ? 1
                  : is_constant(node.input(0)) ? 0
                                               : -1;
-  if (ci < 0) return add_node(node, OpKind::kAdd);
+  if (ci < 0) {
+    if (fuse_residual_add(node)) return;
+    return add_node(node, OpKind::kAdd);
+  }
   const std::string& x = node.input(1 - ci);
   NodeDef* linear = fusable_linear(x);
   const Constant& c = constants_.at(node.input(ci));

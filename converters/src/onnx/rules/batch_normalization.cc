@@ -32,7 +32,7 @@ void Importer::import_batch_normalization(const onnx::NodeProto& node) {
     shift[k] = static_cast<float>(c[1]->f[k] - c[2]->f[k] * s);
   }
   NodeDef* conv = fusable_producer(node.input(0), {OpKind::kConv});
-  if (conv != nullptr &&
+  if (conv != nullptr && conv->inputs.size() == 1 &&
       activation_of(conv->attrs) == kernels::Activation::kNone &&
       static_cast<size_t>(model_.weights[conv->weights[0]].shape[0]) ==
           channels) {

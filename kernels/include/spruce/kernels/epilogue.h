@@ -14,6 +14,13 @@ namespace spruce::kernels {
 // bias may be null.
 void apply_epilogue(float* y, size_t rows, size_t n, const Epilogue& epilogue);
 
+// y[r·n + j] = act(a[r·lda + j] + residual[r·n + j]) for r < rows, j < n:
+// a residual connection's Add and the activation after it, over a product
+// whose rows are lda apart (a convolution's, with junk columns past n). y
+// may be residual (in place), not a.
+void add_residual(const float* a, size_t lda, const float* residual,
+                  size_t rows, size_t n, Activation activation, float* y);
+
 }  // namespace spruce::kernels
 
 #endif  // SPRUCE_KERNELS_EPILOGUE_H_
