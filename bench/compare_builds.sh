@@ -1,23 +1,45 @@
 #!/bin/bash
-# Two spruce builds on the same .spruce files, alternating per model so the
+# Two spruce builds on the same models, alternating per model so the
 # machine's noise falls on both alike: one line per (round, model, build)
-# with the p50 latency in ms (1 thread, batch 1). The median over rounds is
-# what bench/RESULTS.md quotes.
-#   bench/compare_builds.sh BEFORE_SPRUCE AFTER_SPRUCE ROUNDS MODEL.spruce...
+# with the p50 latency in ms (1 thread, batch 1, or THREADS=n). The median
+# over rounds is what bench/RESULTS.md quotes.
+#   bench/compare_builds.sh BEFORE_SPRUCE AFTER_SPRUCE ROUNDS MODEL...
+# A MODEL.spruce runs as it is on both builds; a MODEL.onnx is converted by
+# each build first (for changes to the converter: what it fuses, the file).
 set -euo pipefail
 before=$1 after=$2 rounds=$3
 shift 3
-json=$(mktemp)
-trap 'rm -f "$json"' EXIT
+threads=${THREADS:-1}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+json=$work/bench.json
+# The file `build` runs for model number $2 ($3).
+file_for() {
+  case "$3" in
+    *.onnx) echo "$work/$1-$2.spruce" ;;
+    *) echo "$3" ;;
+  esac
+}
+index=0
+for model in "$@"; do
+  if [[ "$model" == *.onnx ]]; then
+    "$before" convert "$model" -o "$(file_for before $index "$model")" > /dev/null
+    "$after" convert "$model" -o "$(file_for after $index "$model")" > /dev/null
+  fi
+  index=$((index + 1))
+done
 for round in $(seq "$rounds"); do
+  index=0
   for model in "$@"; do
     for build in before after; do
       exe=$before; [ "$build" = after ] && exe=$after
-      "$exe" bench "$model" --threads 1 --time 1 --json "$json" > /dev/null
+      "$exe" bench "$(file_for $build $index "$model")" --threads "$threads" \
+        --time 1 --json "$json" > /dev/null
       p50=$(/usr/bin/python3 -c \
         "import json,sys; print(json.load(open(sys.argv[1]))['latency_ms']['p50'])" \
         "$json")
       echo "$round $model $build $p50"
     done
+    index=$((index + 1))
   done
 done
