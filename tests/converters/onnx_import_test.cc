@@ -48,6 +48,29 @@ void declare_float(onnx::ValueInfoProto* v, const std::string& name,
   }
 }
 
+// A node of `op` named after its one output, reading `in`.
+onnx::NodeProto* add_node(onnx::GraphProto* g, const char* op,
+                          const std::vector<std::string>& in,
+                          const std::string& out) {
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name(out);
+  for (const std::string& i : in) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
+// A float initializer `name` of shape `dims` holding `values`.
+void add_initializer(onnx::GraphProto* g, const std::string& name,
+                     const std::vector<int64_t>& dims,
+                     const std::vector<float>& values) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t->add_dims(d);
+  for (float v : values) t->add_float_data(v);
+}
+
 std::string write_onnx(const onnx::ModelProto& model, const std::string& name) {
   const std::string path = temp_path(name);
   std::ofstream out(path, std::ios::binary);
@@ -180,16 +203,8 @@ struct BlockPrunedGemm {
     trans_b->set_name("transB");
     trans_b->set_type(onnx::AttributeProto::INT);
     trans_b->set_i(1);
-    auto add_init = [&](const char* name, const std::vector<float>& v,
-                        std::vector<int64_t> dims) {
-      auto* t = graph->add_initializer();
-      t->set_name(name);
-      t->set_data_type(onnx::TensorProto::FLOAT);
-      for (int64_t d : dims) t->add_dims(d);
-      for (float f : v) t->add_float_data(f);
-    };
-    add_init("W", w, {int64_t(out), int64_t(in)});
-    add_init("B", b, {int64_t(out)});
+    add_initializer(graph, "W", {int64_t(out), int64_t(in)}, w);
+    add_initializer(graph, "B", {int64_t(out)}, b);
     declare_float(graph->add_input(), "x", {-1, int64_t(in)});
     declare_float(graph->add_output(), "y", {-1, int64_t(out)});
     path = write_onnx(model, "block_pruned.onnx");
@@ -449,28 +464,19 @@ TEST(OnnxImport, GatedActivationsFuseIntoTheProducer) {
     wt->add_dims(4);
     wt->add_dims(4);
     for (float v : w) wt->add_float_data(v);
-    auto add_node = [&](const char* op, std::vector<std::string> in,
-                        const std::string& out) {
-      auto* n = g->add_node();
-      n->set_op_type(op);
-      n->set_name(out);
-      for (const std::string& i : in) n->add_input(i);
-      n->add_output(out);
-      return n;
-    };
-    add_node("MatMul", {"x", "w"}, "h");
+    add_node(g, "MatMul", {"x", "w"}, "h");
     if (*c.gate == '\0') {
-      add_node("Sigmoid", {"h"}, "y");
+      add_node(g, "Sigmoid", {"h"}, "y");
     } else {
-      auto* gate = add_node(c.gate, {"h"}, "s");
+      auto* gate = add_node(g, c.gate, {"h"}, "s");
       if (std::string(c.gate) == "HardSigmoid") {
         auto* alpha = gate->add_attribute();
         alpha->set_name("alpha");
         alpha->set_type(onnx::AttributeProto::FLOAT);
         alpha->set_f(1.0f / 6.0f);
       }
-      add_node("Mul", {"h", "s"}, c.extra_reader ? "m" : "y");
-      if (c.extra_reader) add_node("Add", {"m", "h"}, "y");
+      add_node(g, "Mul", {"h", "s"}, c.extra_reader ? "m" : "y");
+      if (c.extra_reader) add_node(g, "Add", {"m", "h"}, "y");
     }
     const std::string onnx_path = write_onnx(model, "gated.onnx");
     const ModelDef def = import_onnx(onnx_path, {}, nullptr);
@@ -523,42 +529,23 @@ TEST(OnnxImport, ResidualAddFusesIntoTheConvBeforeIt) {
     declare_float(g->add_input(), "x", {1, c, h, w});
     g->add_output()->set_name("y");
     if (keep_add) g->add_output()->set_name("c2_copy");
-    auto initializer = [&](const std::string& name, std::vector<int64_t> dims,
-                           float scale) {
-      auto* t = g->add_initializer();
-      t->set_name(name);
-      t->set_data_type(onnx::TensorProto::FLOAT);
-      int64_t count = 1;
-      for (int64_t d : dims) {
-        t->add_dims(d);
-        count *= d;
+    auto initializer = [&](const std::string& name,
+                           const std::vector<int64_t>& dims, float scale) {
+      std::vector<float> v(static_cast<size_t>(element_count(dims)));
+      for (size_t k = 0; k < v.size(); ++k) {
+        v[k] = scale * std::cos(1.3f * k + name.size());
       }
-      for (int64_t k = 0; k < count; ++k) {
-        t->add_float_data(scale * std::cos(1.3f * k + name.size()));
-      }
+      add_initializer(g, name, dims, v);
     };
     initializer("w1", {c, c, 3, 3}, 0.4f);
     initializer("w2", {c, c, 3, 3}, 0.4f);
     initializer("bn_scale", {c}, 1.0f);
     initializer("bn_bias", {c}, 0.5f);
     initializer("bn_mean", {c}, 0.2f);
-    auto* var = g->add_initializer();
-    var->set_name("bn_var");
-    var->set_data_type(onnx::TensorProto::FLOAT);
-    var->add_dims(c);
-    for (int64_t k = 0; k < c; ++k) var->add_float_data(0.5f + k);
-    auto node = [&](const char* op, std::vector<std::string> in,
-                    const std::string& out) {
-      auto* n = g->add_node();
-      n->set_op_type(op);
-      n->set_name(out);
-      for (const std::string& i : in) n->add_input(i);
-      n->add_output(out);
-      return n;
-    };
+    add_initializer(g, "bn_var", {c}, {0.5f, 1.5f, 2.5f});
     auto conv = [&](const std::string& in, const char* weight,
                     const std::string& out) {
-      auto* n = node("Conv", {in, weight}, out);
+      auto* n = add_node(g, "Conv", {in, weight}, out);
       auto* pads = n->add_attribute();
       pads->set_name("pads");
       pads->set_type(onnx::AttributeProto::INTS);
@@ -569,31 +556,31 @@ TEST(OnnxImport, ResidualAddFusesIntoTheConvBeforeIt) {
     auto bn = [&](const std::string& in, const std::string& out) {
       std::vector<std::string> inputs = {in};
       inputs.insert(inputs.end(), bn_inputs.begin(), bn_inputs.end());
-      node("BatchNormalization", inputs, out);
+      add_node(g, "BatchNormalization", inputs, out);
     };
     conv("x", "w1", "c1");
-    node("Relu", {"c1"}, "h");
+    add_node(g, "Relu", {"c1"}, "h");
     conv("h", "w2", "c2");
     const std::string conv_out = form == Form::kBnAfter ? "c2" : "n2";
     if (form != Form::kBnAfter) bn("c2", "n2");
     std::string r = "x";
     if (form == Form::kLateOperand) {
-      node("Sigmoid", {"x"}, "late");
+      add_node(g, "Sigmoid", {"x"}, "late");
       r = "late";
     }
-    if (keep_add) node("Identity", {conv_out}, "c2_copy");
+    if (keep_add) add_node(g, "Identity", {conv_out}, "c2_copy");
     if (form == Form::kConvSecond) {
-      node("Add", {r, conv_out}, "s");
+      add_node(g, "Add", {r, conv_out}, "s");
     } else {
-      node("Add", {conv_out, r}, "s");
+      add_node(g, "Add", {conv_out, r}, "s");
     }
     if (form == Form::kReadTwice) {
-      node("Mul", {"s", conv_out}, "m");
-      node("Relu", {"m"}, "y");
+      add_node(g, "Mul", {"s", conv_out}, "m");
+      add_node(g, "Relu", {"m"}, "y");
     } else if (form == Form::kBnAfter) {
       bn("s", "y");
     } else {
-      node("Relu", {"s"}, "y");
+      add_node(g, "Relu", {"s"}, "y");
     }
     return write_onnx(model, keep_add ? "residual_kept.onnx" : "residual.onnx");
   };
@@ -817,16 +804,10 @@ std::string lstm_error(Edit edit, const std::string& op = "LSTM") {
   auto* g = model.mutable_graph();
   declare_float(g->add_input(), "X", {5, 2, 3});
   g->add_output()->set_name("Y_h");
-  auto add_init = [&](const char* name, std::vector<int64_t> dims) {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    int64_t count = 1;
-    for (int64_t d : dims) {
-      t->add_dims(d);
-      count *= d;
-    }
-    for (int64_t k = 0; k < count; ++k) t->add_float_data(0.1f * float(k % 7));
+  auto add_init = [&](const char* name, const std::vector<int64_t>& dims) {
+    std::vector<float> v(static_cast<size_t>(element_count(dims)));
+    for (size_t k = 0; k < v.size(); ++k) v[k] = 0.1f * float(k % 7);
+    add_initializer(g, name, dims, v);
   };
   add_init("W", {1, 2 * gates, 3});
   add_init("R", {1, 2 * gates, 2});

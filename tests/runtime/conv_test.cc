@@ -65,6 +65,26 @@ std::vector<float> reference_conv(const ConvCase& k,
   return y;
 }
 
+// `got` holds `expected`, element by element: |got - want| <= 1e-4 ·
+// (1 + |want|).
+void expect_matches(const Tensor& got, const std::vector<float>& expected) {
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t e = 0; e < expected.size(); ++e) {
+    ASSERT_NEAR(got.data()[e], expected[e], 1e-4f * (1 + std::abs(expected[e])))
+        << "at " << e;
+  }
+}
+
+// Engine options that run every layer at least `min_sparsity` sparse on a
+// sparse kernel and the rest dense, untimed, on `threads`.
+EngineOptions by_sparsity(int threads, double min_sparsity) {
+  EngineOptions options;
+  options.num_threads = threads;
+  options.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
+  options.sparse_kernel_min_sparsity = min_sparsity;
+  return options;
+}
+
 // A Conv node reading value `in` into `out` with weights {weight, bias}.
 NodeDef conv_node(const std::string& name, uint32_t in, uint32_t out,
                   uint32_t weight, uint32_t bias, const SpatialParams& p,
@@ -133,20 +153,11 @@ void expect_runs_as_reference(const std::string& path, const ConvCase& k,
                               const std::vector<float>& x,
                               const std::vector<float>& expected, int threads,
                               const std::string& kernel) {
-  EngineOptions options;
-  options.num_threads = threads;
-  options.kernel_selection = EngineOptions::KernelSelection::kSparsityThreshold;
-  options.sparse_kernel_min_sparsity = 0.0;
-  const Engine engine = Engine::load(path, options);
+  const Engine engine = Engine::load(path, by_sparsity(threads, 0.0));
   EXPECT_EQ(engine.layers()[0].kernel_for(1)->kernel, kernel);
   const std::vector<Tensor> out =
       engine.run({{"x", x.data(), {k.batch, k.channels, k.h, k.w}}});
-  ASSERT_EQ(out[0].size(), expected.size());
-  for (size_t e = 0; e < expected.size(); ++e) {
-    ASSERT_NEAR(out[0].data()[e], expected[e],
-                1e-4f * (1 + std::abs(expected[e])))
-        << "at " << e;
-  }
+  expect_matches(out[0], expected);
 }
 
 SpatialParams params(uint32_t kernel, uint32_t stride, uint32_t pad,
@@ -420,12 +431,7 @@ TEST(Conv, ResidualIsAddedBeforeTheActivationOnEveryKernel) {
                          (made ? " in place" : " from an input") +
                          " activation " + std::to_string(int(act)) +
                          " threads " + std::to_string(threads));
-            EngineOptions options;
-            options.num_threads = threads;
-            options.kernel_selection =
-                EngineOptions::KernelSelection::kSparsityThreshold;
-            options.sparse_kernel_min_sparsity = 0.0;
-            const Engine engine = Engine::load(path, options);
+            const Engine engine = Engine::load(path, by_sparsity(threads, 0.0));
             const size_t conv_layer = made ? 1 : 0;
             EXPECT_EQ(engine.layers()[conv_layer].kernel_for(1)->kernel, name);
             if (made && name != "onednn") {
@@ -435,12 +441,7 @@ TEST(Conv, ResidualIsAddedBeforeTheActivationOnEveryKernel) {
             }
             const std::vector<Tensor> out =
                 engine.run({{"x", x.data(), xs}, {"s", s.data(), ys}});
-            ASSERT_EQ(out[0].size(), expected.size());
-            for (size_t e = 0; e < expected.size(); ++e) {
-              ASSERT_NEAR(out[0].data()[e], expected[e],
-                          1e-4f * (1 + std::abs(expected[e])))
-                  << "at " << e;
-            }
+            expect_matches(out[0], expected);
           }
         }
       }
@@ -541,10 +542,7 @@ TEST(MemoryPlan, ResidualBlockReusesBuffersAndStaysCorrect) {
   const auto expected = reference_conv(k, relu_all(sum), w2, b, false);
   for (int run = 0; run < 2; ++run) {  // the second run reuses nothing stale
     const std::vector<Tensor> out = engine.run({{"x", x.data(), s}});
-    for (size_t e = 0; e < expected.size(); ++e) {
-      ASSERT_NEAR(out[0].data()[e], expected[e],
-                  1e-4f * (1 + std::abs(expected[e])));
-    }
+    expect_matches(out[0], expected);
   }
 }
 
@@ -613,23 +611,15 @@ TEST(Conv, MixedSparseAndDenseChainsConvertLayouts) {
     expected[p] = static_cast<float>(sum / static_cast<double>(h * w));
   }
   for (const int threads : {1, 2}) {
-    EngineOptions options;
-    options.num_threads = threads;
-    options.kernel_selection =
-        EngineOptions::KernelSelection::kSparsityThreshold;
-    options.sparse_kernel_min_sparsity = 0.5;
-    const Engine engine = Engine::load(path, options);
+    const Engine engine = Engine::load(path, by_sparsity(threads, 0.5));
     ASSERT_EQ(engine.layers()[0].kernel_for(1)->kernel, "onednn");
     ASSERT_EQ(engine.layers()[1].kernel_for(1)->kernel, "sparse-csr");
     ASSERT_EQ(engine.layers()[2].kernel_for(1)->kernel, "onednn");
     const std::vector<Tensor> out =
         engine.run({{"x", x.data(), {batch, c, h, w}}});
     ASSERT_EQ(out[0].shape(), (Shape{batch, c, 1, 1}));
-    for (size_t e = 0; e < expected.size(); ++e) {
-      ASSERT_NEAR(out[0].data()[e], expected[e],
-                  1e-4f * (1 + std::abs(expected[e])))
-          << "threads " << threads << " at " << e;
-    }
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    expect_matches(out[0], expected);
   }
 }
 
@@ -708,24 +698,16 @@ TEST(Conv, PoolRunsInItsProducersLayout) {
         }
       }
       for (const int threads : {1, 2}) {
-        EngineOptions options;
-        options.num_threads = threads;
-        options.kernel_selection =
-            EngineOptions::KernelSelection::kSparsityThreshold;
-        options.sparse_kernel_min_sparsity = 0.5;
-        const Engine engine = Engine::load(path, options);
+        const Engine engine = Engine::load(path, by_sparsity(threads, 0.5));
         ASSERT_EQ(engine.layers()[0].kernel_for(1)->kernel,
                   sparse ? "sparse-csr" : "onednn");
         const std::vector<Tensor> out =
             engine.run({{"x", x.data(), {batch, c, h, w}}});
         ASSERT_EQ(out[0].shape(), (Shape{batch, c, ho, wo}));
-        for (size_t e = 0; e < expected.size(); ++e) {
-          ASSERT_NEAR(out[0].data()[e], expected[e],
-                      1e-4f * (1 + std::abs(expected[e])))
-              << (sparse ? "sparse" : "dense") << " conv, "
-              << (pool == OpKind::kMaxPool ? "max" : "average")
-              << " pool, threads " << threads << " at " << e;
-        }
+        SCOPED_TRACE(std::string(sparse ? "sparse" : "dense") + " conv, " +
+                     (pool == OpKind::kMaxPool ? "max" : "average") +
+                     " pool, threads " + std::to_string(threads));
+        expect_matches(out[0], expected);
       }
     }
   }
@@ -806,24 +788,14 @@ TEST(Conv, DepthwiseRunsInItsNeighboursLayout) {
                        std::to_string(stride) +
                        (sparse ? " sparse" : " dense") + " threads " +
                        std::to_string(threads));
-          EngineOptions options;
-          options.num_threads = threads;
-          options.kernel_selection =
-              EngineOptions::KernelSelection::kSparsityThreshold;
-          options.sparse_kernel_min_sparsity = 0.5;
-          const Engine engine = Engine::load(path, options);
+          const Engine engine = Engine::load(path, by_sparsity(threads, 0.5));
           const std::string outer = sparse ? "sparse-csr" : "onednn";
           ASSERT_EQ(engine.layers()[0].kernel_for(1)->kernel, outer);
           ASSERT_EQ(engine.layers()[1].kernel_for(1)->kernel, "depthwise");
           ASSERT_EQ(engine.layers()[2].kernel_for(1)->kernel, outer);
           const std::vector<Tensor> out =
               engine.run({{"x", x.data(), {batch, c, h, w}}});
-          ASSERT_EQ(out[0].size(), expected.size());
-          for (size_t e = 0; e < expected.size(); ++e) {
-            ASSERT_NEAR(out[0].data()[e], expected[e],
-                        1e-4f * (1 + std::abs(expected[e])))
-                << "at " << e;
-          }
+          expect_matches(out[0], expected);
         }
       }
     }
