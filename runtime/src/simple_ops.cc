@@ -123,7 +123,7 @@ void PoolOp::run_2d(const float* x, const Shape& xs, float* y,
 }
 
 void global_average_pool(const float* x, const Shape& xs, float* y,
-                         bool channels_last) {
+                         bool channels_last, int num_threads) {
   const auto planes = static_cast<size_t>(xs[0] * xs[1]);
   size_t size = 1;
   for (size_t d = 2; d < xs.size(); ++d) size *= static_cast<size_t>(xs[d]);
@@ -137,7 +137,13 @@ void global_average_pool(const float* x, const Shape& xs, float* y,
     }
     return;
   }
-  kernels::mean_rows(x, planes, size, y);
+  // Each thread the planes a producer split by channels left in its own
+  // cache: one thread reading them all took 2.4x as long on two threads as
+  // on one (efficientnet_b0's squeeze-excite pools).
+  run_chunks(split_evenly(planes, chunk_threads(num_threads)), planes * size,
+             num_threads, [&](size_t p0, size_t p1) {
+               kernels::mean_rows(x + p0 * size, p1 - p0, size, y + p0);
+             });
 }
 
 void add_broadcast(const float* a, const Shape& as, const float* b,

@@ -38,9 +38,9 @@ class PoolOp {
 
 // y[n, c] = mean of plane x[n, c, ...], x stored NCHW (any number of
 // spatial dimensions) or, with `channels_last`, NHWC (y is [N, C] either
-// way).
+// way). NCHW planes are split over `num_threads`.
 void global_average_pool(const float* x, const Shape& x_shape, float* y,
-                         bool channels_last);
+                         bool channels_last, int num_threads);
 
 // y = act(a + b) with numpy broadcasting to `y_shape`.
 void add_broadcast(const float* a, const Shape& a_shape, const float* b,

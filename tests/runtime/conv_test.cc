@@ -623,6 +623,44 @@ TEST(Conv, MixedSparseAndDenseChainsConvertLayouts) {
   }
 }
 
+// GlobalAveragePool of NCHW planes, enough of them that two threads split
+// them, against each plane's mean.
+TEST(Pool, GlobalAveragePoolSplitsPlanesOverThreads) {
+  const int64_t batch = 1, c = 96, h = 20, w = 21;  // one image: not split
+  ModelDef m;
+  m.values = {{"x", {-1, c, h, w}}, {"y", {-1, c, 1, 1}}};
+  NodeDef pool;
+  pool.name = "pool";
+  pool.op = OpKind::kGlobalAveragePool;
+  pool.inputs = {0};
+  pool.outputs = {1};
+  m.nodes = {pool};
+  m.inputs = {0};
+  m.outputs = {1};
+  const std::string path = testing::temp_path("global_pool.spruce");
+  converters::write_model(m, path);
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(batch * c * h * w));
+  for (float& v : x) v = u(rng);
+  std::vector<float> expected(static_cast<size_t>(batch * c));
+  const auto plane = static_cast<size_t>(h * w);
+  for (size_t p = 0; p < expected.size(); ++p) {
+    double sum = 0;
+    for (size_t e = 0; e < plane; ++e) sum += x[p * plane + e];
+    expected[p] = static_cast<float>(sum / static_cast<double>(plane));
+  }
+  for (const int threads : {1, 2}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    EngineOptions options;
+    options.num_threads = threads;
+    const std::vector<Tensor> out =
+        Engine::load(path, options).run({{"x", x.data(), {batch, c, h, w}}});
+    ASSERT_EQ(out[0].shape(), (Shape{batch, c, 1, 1}));
+    expect_matches(out[0], expected);
+  }
+}
+
 // conv 3x3 → MaxPool 3x3 stride 2 or AveragePool 2x2 stride 2 on a batch of
 // 3: after a dense conv the pool runs channels-last, after a sparse one
 // NCHW; enough work for 2 threads to split it by output rows or planes.

@@ -14,7 +14,8 @@ class GlobalAveragePoolNode final : public NodeOp {
     const bool channels_last = ctx.input_layout(0) == Layout::kChannelsLast;
     const float* x =
         ctx.input(0, channels_last ? Layout::kChannelsLast : Layout::kRowMajor);
-    global_average_pool(x, ctx.input_shape(0), ctx.output(), channels_last);
+    global_average_pool(x, ctx.input_shape(0), ctx.output(), channels_last,
+                        ctx.threads());
   }
 };
 
