@@ -443,7 +443,7 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
                                               p_.output_size(1, input[3]))) *
       sizeof(float);
   candidates_ = candidates;
-  choice_ = fastest(true, true, &runs_channels_last_);
+  choice_ = fastest(true, true, 1.0, &runs_channels_last_);
   if (kernel() != LinearKernel::kDepthwise) {
     runs_channels_last_ = kernel() == LinearKernel::kOneDnn;
   }
@@ -451,6 +451,7 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
 }
 
 KernelChoice<LinearKernel> ConvOp::fastest(bool in_cl, bool out_cl,
+                                           double conversion_scale,
                                            bool* depthwise_cl) const {
   KernelChoice<LinearKernel> choice;
   // Each kernel in the layout (of those it runs in) that is fastest with
@@ -460,8 +461,9 @@ KernelChoice<LinearKernel> ConvOp::fastest(bool in_cl, bool out_cl,
     for (const bool cl : {true, false}) {
       const auto it = times_.find({k, cl});
       if (it == times_.end()) continue;
-      const double t = it->second + (cl != in_cl ? convert_in_ : 0.0) +
-                       (cl != out_cl ? convert_out_ : 0.0);
+      const double t =
+          it->second + conversion_scale * ((cl != in_cl ? convert_in_ : 0.0) +
+                                           (cl != out_cl ? convert_out_ : 0.0));
       if (t < best) {
         best = t;
         if (k == LinearKernel::kDepthwise) *depthwise_cl = cl;
@@ -473,11 +475,12 @@ KernelChoice<LinearKernel> ConvOp::fastest(bool in_cl, bool out_cl,
 }
 
 void ConvOp::settle(bool input_channels_last,
-                    std::optional<bool> output_channels_last) {
+                    std::optional<bool> output_channels_last,
+                    double conversion_scale) {
   if (undecided_) {
     choice_ = fastest(input_channels_last,
                       output_channels_last.value_or(input_channels_last),
-                      &runs_channels_last_);
+                      conversion_scale, &runs_channels_last_);
     settled_ = true;
   } else if (kernel() == LinearKernel::kDepthwise) {
     // Untimed: in its input's layout.
@@ -501,8 +504,10 @@ std::optional<bool> ConvOp::wants_channels_last() const {
   }
   // The same kernel whatever the input's layout: its own layout.
   bool unused;
-  const LinearKernel a = fastest(true, true, &unused).ranges().front().kernel;
-  const LinearKernel b = fastest(false, false, &unused).ranges().front().kernel;
+  const LinearKernel a =
+      fastest(true, true, 1.0, &unused).ranges().front().kernel;
+  const LinearKernel b =
+      fastest(false, false, 1.0, &unused).ranges().front().kernel;
   if (a != b || a == LinearKernel::kDepthwise) return std::nullopt;
   return a == LinearKernel::kOneDnn;
 }

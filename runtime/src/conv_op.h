@@ -76,8 +76,14 @@ class ConvOp {
   // NCHW (unknown: as the input): the fastest counting the conversions each
   // needs (layouts are planned once every op exists, and may be planned
   // again). Until then the kernel is the one for channels-last neighbours.
+  // `conversion_scale` weighs the conversions' estimated cost (the engine
+  // tries more than one plan).
   void settle(bool input_channels_last,
-              std::optional<bool> output_channels_last);
+              std::optional<bool> output_channels_last,
+              double conversion_scale = 1.0);
+  // A new layout plan begins: wants_channels_last() no longer answers
+  // from the last settle().
+  void unsettle() { settled_ = false; }
   // The choice is final: frees what will not run.
   void finish();
   // Whether its kernel (chosen or candidate) runs in either layout.
@@ -128,8 +134,10 @@ class ConvOp {
   void measure(const std::vector<Candidate<LinearKernel>>& candidates,
                const Shape& input, int num_threads);
   // The fastest of the measured candidates between an input and an output
-  // in these layouts; the depthwise kernel's layout in *depthwise_cl.
+  // in these layouts, each conversion's estimate times `conversion_scale`;
+  // the depthwise kernel's layout in *depthwise_cl.
   KernelChoice<LinearKernel> fastest(bool in_cl, bool out_cl,
+                                     double conversion_scale,
                                      bool* depthwise_cl) const;
   void release_unused();
 

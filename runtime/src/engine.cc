@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
@@ -20,6 +21,14 @@
 namespace spruce {
 
 Engine Engine::load(const std::string& path, const EngineOptions& options) {
+  for (const double scale : options.layout_plan_scales) {
+    if (!(scale > 0) || !std::isfinite(scale)) {
+      std::ostringstream text;
+      text << "EngineOptions::layout_plan_scales: " << scale
+           << " is not a positive finite scale";
+      throw Error(text.str());
+    }
+  }
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
@@ -104,6 +113,9 @@ const std::map<std::string, std::string>& Engine::metadata() const {
 }
 const std::string& Engine::path() const { return impl_->path; }
 const MemoryPlanInfo& Engine::memory_plan() const { return impl_->memory; }
+const LayoutPlanInfo& Engine::layout_plan() const {
+  return impl_->layout_plans;
+}
 bool Engine::runs_images_apart() const { return impl_->per_image; }
 
 std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {

@@ -72,7 +72,14 @@ struct Engine::Impl {
 
   // plan.cc
   void plan();
-  void plan_layouts();
+  // The layouts with each conversion's estimated cost times
+  // `conversion_scale` (LayoutPlanner::conversion_scale()).
+  void plan_layouts(double conversion_scale);
+  // Plans layouts at each scale of LayoutPlanInfo and, where they differ,
+  // keeps the one whose whole runs were fastest; the memory plan and unit
+  // work for it.
+  void choose_layout_plan();
+  LayoutPlanInfo layout_plans;
   void plan_memory();
   void describe_layers();
   // A run's size relative to the declared shapes with each dynamic

@@ -45,6 +45,38 @@ double best_time(const Run& run, std::chrono::milliseconds budget,
   return best;
 }
 
+// Seconds of the fastest run of each of `count` alternatives that need
+// setting up before they run (`use(i)`: a whole model's plan), in rounds
+// that take each in turn, so a burst of noise from other processes slows
+// all of them rather than one: each round sets one up, runs it once
+// untimed, then times `run()` twice. At least `min_rounds` rounds, then
+// more until `budget` has passed, at most `max_rounds`.
+template <class Use, class Run>
+std::vector<double> best_times_in_turn(size_t count, const Use& use,
+                                       const Run& run,
+                                       std::chrono::milliseconds budget,
+                                       int min_rounds, int max_rounds) {
+  using clock = std::chrono::steady_clock;
+  std::vector<double> best(count, std::numeric_limits<double>::infinity());
+  const auto deadline = clock::now() + budget;
+  for (int round = 0;
+       round < max_rounds && (round < min_rounds || clock::now() < deadline);
+       ++round) {
+    for (size_t i = 0; i < count; ++i) {
+      use(i);
+      run();
+      for (int k = 0; k < 2; ++k) {
+        const auto start = clock::now();
+        run();
+        best[i] = std::min(
+            best[i],
+            std::chrono::duration<double>(clock::now() - start).count());
+      }
+    }
+  }
+  return best;
+}
+
 // One implementation an op can run. `Kernel` is the op's own enum.
 template <class Kernel>
 struct Candidate {

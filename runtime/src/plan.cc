@@ -2,8 +2,12 @@
 // weights packed there), each value's layout, the memory plan and what
 // `spruce inspect` shows.
 #include <algorithm>
+#include <chrono>
+#include <exception>
+#include <random>
 
 #include "engine_impl.h"
+#include "kernel_choice.h"
 #include "linear_op.h"
 #include "op_params.h"
 #include "ops/op.h"
@@ -25,7 +29,6 @@ void Engine::Impl::plan() {
         op_rule(node.op).create(OpInit{graph, node, plan_options, dnnl_engine});
     has_matmul = has_matmul || ops[i]->work_needs_run_shapes();
   }
-  plan_layouts();
   for (uint32_t i : graph.inputs) {
     inputs.push_back(
         {graph.values[i].name, graph.values[i].shape, graph.values[i].dtype});
@@ -34,10 +37,69 @@ void Engine::Impl::plan() {
     outputs.push_back(
         {graph.values[o].name, graph.values[o].shape, graph.values[o].dtype});
   }
-  plan_memory();
+  choose_layout_plan();
+  for (const std::unique_ptr<Op>& op : ops) op->finish_planning();
   describe_layers();
-  estimate_unit_work();
   plan_per_image();
+}
+
+void Engine::Impl::choose_layout_plan() {
+  // The distinct plans, in the order given (the first runs when nothing
+  // can be timed).
+  std::vector<double> scales;
+  std::vector<std::vector<Layout>> plans;
+  const std::vector<double> given_scales = options.layout_plan_scales.empty()
+                                               ? std::vector<double>{1.0}
+                                               : options.layout_plan_scales;
+  for (const double scale : given_scales) {
+    plan_layouts(scale);
+    if (std::find(plans.begin(), plans.end(), layout) == plans.end()) {
+      plans.push_back(layout);
+      scales.push_back(scale);
+    }
+  }
+  auto use = [&](size_t i) {
+    plan_layouts(scales[i]);
+    plan_memory();
+    estimate_unit_work();
+    run_pool.clear();  // their buffers were sized for another plan
+  };
+  // Timed on random float inputs of the declared shapes, dynamic
+  // dimensions 1 (a convolutional model's batch; one image is what a batch
+  // runs at a time): rounds of every plan for 300 ms, at least one (three
+  // runs of each plan for a model slower than that).
+  std::vector<std::vector<float>> data(graph.inputs.size());
+  std::vector<Input> given;
+  bool runnable = plans.size() > 1;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (size_t k = 0; k < graph.inputs.size() && runnable; ++k) {
+    const ValueDesc& value = graph.values[graph.inputs[k]];
+    Shape shape = value.shape;
+    for (int64_t& d : shape) d = d > 0 ? d : 1;
+    runnable = value.dtype == DataType::kFloat32;
+    data[k].resize(element_count(shape));
+    for (float& x : data[k]) x = uniform(rng);
+    given.push_back({value.name, data[k].data(), shape});
+  }
+  layout_plans = LayoutPlanInfo();
+  if (runnable) {
+    try {
+      std::vector<Tensor> results;
+      const std::vector<double> seconds = best_times_in_turn(
+          plans.size(), use, [&] { run_once(given, &results, nullptr); },
+          std::chrono::milliseconds(300), 1, 10);
+      layout_plans.conversion_scales = scales;
+      layout_plans.seconds = seconds;
+      layout_plans.chosen = static_cast<size_t>(
+          std::min_element(seconds.begin(), seconds.end()) - seconds.begin());
+    } catch (const std::exception&) {
+      // A model whose unit shapes do not run (a size only valid at run
+      // time): the plan as estimated. Its runs will say what is wrong.
+      layout_plans = LayoutPlanInfo();
+    }
+  }
+  use(layout_plans.chosen);
 }
 
 void Engine::Impl::plan_per_image() {
@@ -85,8 +147,11 @@ namespace {
 class Planner final : public LayoutPlanner {
  public:
   Planner(const Graph& graph, const std::vector<std::unique_ptr<Op>>& ops,
-          std::vector<Layout>* layout)
-      : graph_(graph), ops_(ops), layout_(*layout) {
+          std::vector<Layout>* layout, double conversion_scale)
+      : graph_(graph),
+        ops_(ops),
+        layout_(*layout),
+        conversion_scale_(conversion_scale) {
     readers_.resize(graph.values.size());
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
       for (uint32_t v : graph.nodes[i].inputs) {
@@ -111,6 +176,7 @@ class Planner final : public LayoutPlanner {
   std::optional<Layout> readers_want(uint32_t value) const override {
     return readers_want(value, 0);
   }
+  double conversion_scale() const override { return conversion_scale_; }
 
  private:
   std::optional<Layout> readers_want(uint32_t value, int depth) const {
@@ -139,13 +205,15 @@ class Planner final : public LayoutPlanner {
   const Graph& graph_;
   const std::vector<std::unique_ptr<Op>>& ops_;
   std::vector<Layout>& layout_;
+  double conversion_scale_;
   std::vector<std::vector<size_t>> readers_;  // per value
 };
 
 }  // namespace
 
-void Engine::Impl::plan_layouts() {
-  Planner planner(graph, ops, &layout);
+void Engine::Impl::plan_layouts(double conversion_scale) {
+  Planner planner(graph, ops, &layout, conversion_scale);
+  for (const std::unique_ptr<Op>& op : ops) op->start_planning();
   // Twice: an op whose choice depends on what its readers want (a
   // convolution between a producer and readers in different layouts)
   // learns it from what they settled on in the first pass.
@@ -153,7 +221,6 @@ void Engine::Impl::plan_layouts() {
     layout.assign(graph.values.size(), Layout::kRowMajor);
     for (const std::unique_ptr<Op>& op : ops) op->plan_layouts(planner);
   }
-  for (const std::unique_ptr<Op>& op : ops) op->finish_planning();
 }
 
 // Greedy slot assignment in execution order with the declared shapes
@@ -175,6 +242,7 @@ void Engine::Impl::plan_memory() {
       count *= d > 0 ? static_cast<size_t>(d) : 1;
     return count * sizeof(float);
   };
+  memory = MemoryPlanInfo();
   slot_of.assign(value_count, kNoSlot);
   in_place_input.assign(node_count, kNotInPlace);
   std::vector<size_t> slot_bytes;

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -69,6 +71,35 @@ TEST(KernelChoice, FixedIsOneRangeForEveryBatch) {
   ASSERT_EQ(choice.ranges().size(), 1u);
   EXPECT_EQ(choice.at(1).kernel, K::kSparseC);
   EXPECT_EQ(choice.at(1u << 20).kernel, K::kSparseC);
+}
+
+// Alternatives that need setting up are timed in turn, round after round,
+// each set up once per round and run three times (one untimed); each keeps
+// the fastest of its timed runs.
+TEST(KernelChoice, BestTimesInTurnAlternatesAndKeepsEachFastest) {
+  const std::chrono::milliseconds sleep[] = {std::chrono::milliseconds(1),
+                                             std::chrono::milliseconds(20)};
+  std::vector<size_t> used;
+  size_t current = 0;
+  int runs = 0;
+  const std::vector<double> best = best_times_in_turn(
+      2,
+      [&](size_t i) {
+        used.push_back(i);
+        current = i;
+      },
+      [&] {
+        ++runs;
+        std::this_thread::sleep_for(sleep[current]);
+      },
+      std::chrono::milliseconds(0), 3, 10);
+  // No budget: the minimum of three rounds.
+  EXPECT_EQ(used, (std::vector<size_t>{0, 1, 0, 1, 0, 1}));
+  EXPECT_EQ(runs, 18);
+  ASSERT_EQ(best.size(), 2u);
+  EXPECT_GE(best[0], 0.001);
+  EXPECT_GE(best[1], 0.020);
+  EXPECT_LT(best[0], best[1]);
 }
 
 // Pruned layers that run dense are named, with their sparsity and share of

@@ -349,6 +349,10 @@ void inspect_spruce(const std::string& path, bool json, int threads,
         {"peak_bytes", engine.memory_plan().peak_bytes},
         {"unplanned_bytes", engine.memory_plan().unplanned_bytes}};
     j["images_apart"] = engine.runs_images_apart();
+    const spruce::LayoutPlanInfo& plans = engine.layout_plan();
+    j["layout_plans"] = {{"conversion_scales", plans.conversion_scales},
+                         {"seconds", plans.seconds},
+                         {"chosen", plans.chosen}};
     j["metadata"] = engine.metadata();
     std::cout << j.dump(2) << "\n";
     return;
@@ -404,6 +408,16 @@ void inspect_spruce(const std::string& path, bool json, int threads,
       "buffer)\n",
       human_bytes(memory.peak_bytes).c_str(),
       human_bytes(memory.unplanned_bytes).c_str());
+  const spruce::LayoutPlanInfo& plans = engine.layout_plan();
+  if (!plans.seconds.empty()) {
+    std::printf("layouts: %zu plans timed at load (conversion estimates x",
+                plans.seconds.size());
+    for (size_t i = 0; i < plans.seconds.size(); ++i) {
+      std::printf("%s%g: %.2f ms", i > 0 ? ", x" : "",
+                  plans.conversion_scales[i], 1e3 * plans.seconds[i]);
+    }
+    std::printf("); the x%g one runs\n", plans.conversion_scales[plans.chosen]);
+  }
   if (engine.runs_images_apart()) {
     std::printf(
         "batches run image by image: every op keeps the images apart, so "

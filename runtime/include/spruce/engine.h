@@ -70,6 +70,13 @@ struct EngineOptions {
   // layer to layer, where a whole batch's stream through memory. Results
   // are the same either way.
   bool split_batch = true;
+  // The layout plans tried at load (LayoutPlanInfo; with kMeasure only):
+  // each a scale on the estimated cost of converting activations between
+  // NCHW and channels-last. Where they give different layouts, whole runs
+  // of each are timed for 300 ms (at least three runs of each plan: longer
+  // for a model whose run takes over 30 ms). {1}: the estimates as they
+  // are, nothing more timed.
+  std::vector<double> layout_plan_scales = {1.0, 0.25, 4.0};
 };
 
 // How one range of batch widths of a layer runs, as chosen at load.
@@ -130,6 +137,24 @@ struct PruningAdvice {
 };
 PruningAdvice pruning_advice(const std::vector<LayerInfo>& layers);
 
+// How the activations' layouts between layers were chosen at load. Each
+// convolution picks its kernel and layout from load-time estimates of its
+// own time and of converting its neighbours' layouts (NCHW, channels-last);
+// the errors in those add up along a model (one depthwise conv timed faster
+// channels-last pulls the sparse convs around it to oneDNN). So the plan is
+// also made with the conversions' estimates scaled
+// (EngineOptions::layout_plan_scales), and where that gives other layouts,
+// whole runs of each plan (the declared input shapes, dynamic dimensions
+// 1) are timed and the fastest kept.
+struct LayoutPlanInfo {
+  // One per distinct plan timed: its conversion-estimate scale and the
+  // fastest of its runs' seconds. Empty when only one plan came out (or
+  // kernels were not timed).
+  std::vector<double> conversion_scales;
+  std::vector<double> seconds;
+  size_t chosen = 0;  // the plan that runs (index into both)
+};
+
 // Activation memory as planned at load, for the declared input shapes with
 // every dynamic dimension taken as 1 (scales with batch and sequence).
 struct MemoryPlanInfo {
@@ -174,6 +199,7 @@ class Engine {
   const std::map<std::string, std::string>& metadata() const;
   const std::string& path() const;
   const MemoryPlanInfo& memory_plan() const;
+  const LayoutPlanInfo& layout_plan() const;
   // Whether a batch runs image by image (EngineOptions::split_batch): true
   // for a convolutional model whose ops all keep images apart; each run
   // still checks its shapes and runs whole if they show otherwise.

@@ -34,11 +34,12 @@ class ConvNode final : public NodeOp {
       out_cl = *want == Layout::kChannelsLast;
     }
     conv_.settle(planner.layout(node_.inputs[0]) == Layout::kChannelsLast,
-                 out_cl);
+                 out_cl, planner.conversion_scale());
     if (conv_.runs_channels_last()) {
       planner.set_layout(node_.outputs[0], Layout::kChannelsLast);
     }
   }
+  void start_planning() override { conv_.unsettle(); }
   void finish_planning() override { conv_.finish(); }
   bool follows_input_layout() const override { return conv_.any_layout(); }
   std::optional<Layout> wanted_input_layout() const override {

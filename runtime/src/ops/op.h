@@ -66,6 +66,9 @@ class LayoutPlanner {
   // (row-major for a model output), looking through readers that follow
   // their input's layout; none if any reader takes what comes.
   virtual std::optional<Layout> readers_want(uint32_t value) const = 0;
+  // What an op weighing a conversion against a kernel's time multiplies the
+  // conversion's estimated cost by (1 unless the engine is trying plans).
+  virtual double conversion_scale() const = 0;
 };
 
 // One node's view of a run: its inputs in the layouts it asks for, its
@@ -101,6 +104,8 @@ class Op {
   // sees what every op settled on in the first), so it must only depend on
   // the planner.
   virtual void plan_layouts(LayoutPlanner& /*planner*/) {}
+  // A new plan begins: forgets what the last one settled on.
+  virtual void start_planning() {}
   // The layouts are final: frees what will not run.
   virtual void finish_planning() {}
   // Whether this op would read its input feature-major at wide batches.
