@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "spruce/kernels/transpose.h"
@@ -366,6 +367,299 @@ void DepthwiseNchw(const DepthwiseShape& s, const float* HWY_RESTRICT x,
   }
 }
 
+// ------------------------------------------------------- NCHW, direct
+// DepthwiseNchw::kDirect: output columns in the lanes, every tap read
+// straight from the input plane (no copy): a K×K window with stride S in
+// both directions (K 3 or 5, S 1 or 2, dilation 1). Lane k of a block of
+// output columns from xo needs input column S·(xo + k) − pad_left + kx for
+// tap kx: with S = 1 one unaligned load per tap, with S = 2 a
+// deinterleaving load per pair of taps. Blocks whose taps all lie inside
+// the row load as they are; at the borders the lanes outside the row are
+// zeroed (what they read is the neighbouring row's), and a load that would
+// leave the image [lo, hi) gathers its lanes one by one instead.
+
+// Lane k: 1 where column c0 + S·k lies in [0, width), from the first such
+// lane to the end of them.
+struct LaneSpan {
+  size_t first, end;
+};
+template <size_t S>
+HWY_INLINE LaneSpan ColumnsInside(ptrdiff_t c0, ptrdiff_t width, size_t lanes) {
+  // The lanes k with 0 <= c0 + S·k, and those with c0 + S·k < width.
+  const auto up_to = [lanes](ptrdiff_t n) {
+    return n <= 0 ? size_t{0}
+                  : std::min(lanes, static_cast<size_t>(
+                                        (n + static_cast<ptrdiff_t>(S) - 1) /
+                                        static_cast<ptrdiff_t>(S)));
+  };
+  return {up_to(-c0), up_to(width - c0)};
+}
+
+// How a block of output columns reads its taps: all inside the row; at a
+// border, inside the image (lanes outside the row zeroed by the masks);
+// next to the image's first or last float (each load checked, and made
+// lane by lane where it would leave the image).
+enum class Reads { kInside, kMasked, kChecked };
+
+// The lanes of a tap whose column c + S·k lies inside the row.
+template <size_t S, class D>
+HWY_INLINE hn::Mask<D> TapMask(D d, ptrdiff_t c, ptrdiff_t width) {
+  const LaneSpan in = ColumnsInside<S>(c, width, hn::Lanes(d));
+  return hn::AndNot(hn::FirstN(d, in.first), hn::FirstN(d, in.end));
+}
+
+// Lanes of tap kx (0..4) inside the row, for a block whose first tap of
+// lane 0 is at column c0.
+template <size_t KW, size_t S, class D, class M = hn::Mask<D>>
+HWY_INLINE void TapMasks(D d, ptrdiff_t c0, ptrdiff_t width, M& m0, M& m1,
+                         M& m2, M& m3, M& m4) {
+  m0 = TapMask<S>(d, c0, width);
+  m1 = KW > 1 ? TapMask<S>(d, c0 + 1, width) : m0;
+  m2 = KW > 2 ? TapMask<S>(d, c0 + 2, width) : m0;
+  m3 = KW > 3 ? TapMask<S>(d, c0 + 3, width) : m0;
+  m4 = KW > 4 ? TapMask<S>(d, c0 + 4, width) : m0;
+}
+
+// The taps' input vectors of one row for the block at column c0 (the first
+// tap's column of lane 0): t0..t4 hold taps 0..KW-1, lanes outside the row
+// zeroed with m0..m4 unless kInside. Offsets are from lo, the image's first
+// float (row_at: the row's).
+template <size_t KW, size_t S, Reads kReads, class D, class V = hn::Vec<D>,
+          class M = hn::Mask<D>>
+HWY_INLINE void RowTapVectors(D d, const float* HWY_RESTRICT lo,
+                              ptrdiff_t image_size, ptrdiff_t row_at,
+                              ptrdiff_t c0, ptrdiff_t width, const M& m0,
+                              const M& m1, const M& m2, const M& m3,
+                              const M& m4, V& t0, V& t1, V& t2, V& t3, V& t4) {
+  const size_t lanes = hn::Lanes(d);
+  const auto set = [&](size_t kx, V v) {
+    if (kReads != Reads::kInside) {
+      const M& m = kx == 0   ? m0
+                   : kx == 1 ? m1
+                   : kx == 2 ? m2
+                   : kx == 3 ? m3
+                             : m4;
+      v = hn::IfThenElseZero(m, v);
+    }
+    if (kx == 0) t0 = v;
+    if (kx == 1) t1 = v;
+    if (kx == 2) t2 = v;
+    if (kx == 3) t3 = v;
+    if (kx == 4) t4 = v;
+  };
+  // Taps kx and kx + 1 (stride 2: one deinterleaving load) or kx alone.
+  constexpr size_t kStep = S == 2 ? 2 : 1;
+  const auto span = static_cast<ptrdiff_t>(S * lanes);
+  HWY_UNROLL(5)
+  for (size_t kx = 0; kx < KW; kx += kStep) {
+    const ptrdiff_t c = c0 + static_cast<ptrdiff_t>(kx);
+    const ptrdiff_t at = row_at + c;  // offset of column c from lo
+    V a, b = hn::Zero(d);
+    if (kReads != Reads::kChecked || (at >= 0 && at + span <= image_size)) {
+      if constexpr (S == 2) {
+        hn::LoadInterleaved2(d, lo + at, a, b);
+      } else {
+        a = hn::LoadU(d, lo + at);
+      }
+    } else {
+      alignas(64) float buf[2 * HWY_MAX_BYTES / sizeof(float)] = {};
+      for (ptrdiff_t j = 0; j < span; ++j) {
+        if (c + j >= 0 && c + j < width) buf[j] = lo[at + j];
+      }
+      if constexpr (S == 2) {
+        hn::LoadInterleaved2(d, buf, a, b);
+      } else {
+        a = hn::Load(d, buf);
+      }
+    }
+    set(kx, a);
+    if (S == 2 && kx + 1 < KW) set(kx + 1, b);
+  }
+}
+
+// kRows output rows from yo, the block of output columns from xo, of one
+// plane: each input row's tap vectors are made once and feed every output
+// row whose window covers it. Rows outside the image are skipped (zero).
+template <size_t K, size_t S, size_t kRows, Reads kReads, class D>
+HWY_INLINE void DirectRows(D d, const DepthwiseShape& s,
+                           const float* HWY_RESTRICT lo, ptrdiff_t image_size,
+                           ptrdiff_t plane_at, const float* HWY_RESTRICT w,
+                           hn::Vec<D> b, hn::Vec<D> floor, hn::Vec<D> ceiling,
+                           size_t yo, size_t xo, float* HWY_RESTRICT y) {
+  const size_t lanes = hn::Lanes(d);
+  const auto height = static_cast<ptrdiff_t>(s.height);
+  const auto width = static_cast<ptrdiff_t>(s.width);
+  const ptrdiff_t top =
+      static_cast<ptrdiff_t>(yo * S) - static_cast<ptrdiff_t>(s.pad_top);
+  const ptrdiff_t c0 =
+      static_cast<ptrdiff_t>(xo * S) - static_cast<ptrdiff_t>(s.pad_left);
+  auto m0 = hn::FirstN(d, lanes), m1 = m0, m2 = m0, m3 = m0, m4 = m0;
+  if (kReads != Reads::kInside)
+    TapMasks<K, S>(d, c0, width, m0, m1, m2, m3, m4);
+  // Two chains per row (even and odd taps), so the FMAs of a small plane's
+  // few rows do not wait on each other's latency.
+  auto a0 = b, a1 = b, a2 = b, a3 = b;
+  auto e0 = hn::Zero(d), e1 = e0, e2 = e0, e3 = e0;
+  HWY_UNROLL(11)
+  for (size_t i = 0; i < (kRows - 1) * S + K; ++i) {
+    const ptrdiff_t iy = top + static_cast<ptrdiff_t>(i);
+    if (iy < 0 || iy >= height) continue;
+    auto t0 = hn::Zero(d), t1 = t0, t2 = t0, t3 = t0, t4 = t0;
+    RowTapVectors<K, S, kReads>(d, lo, image_size, plane_at + iy * width, c0,
+                                width, m0, m1, m2, m3, m4, t0, t1, t2, t3, t4);
+    HWY_UNROLL(5)
+    for (size_t kx = 0; kx < K; ++kx) {
+      const auto t = kx == 0   ? t0
+                     : kx == 1 ? t1
+                     : kx == 2 ? t2
+                     : kx == 3 ? t3
+                               : t4;
+      auto& o0 = kx % 2 == 0 ? a0 : e0;
+      auto& o1 = kx % 2 == 0 ? a1 : e1;
+      auto& o2 = kx % 2 == 0 ? a2 : e2;
+      auto& o3 = kx % 2 == 0 ? a3 : e3;
+      if (i < K) o0 = hn::MulAdd(hn::Set(d, w[i * K + kx]), t, o0);
+      if (kRows > 1 && i >= S && i - S < K) {
+        o1 = hn::MulAdd(hn::Set(d, w[(i - S) * K + kx]), t, o1);
+      }
+      if (kRows > 2 && i >= 2 * S && i - 2 * S < K) {
+        o2 = hn::MulAdd(hn::Set(d, w[(i - 2 * S) * K + kx]), t, o2);
+      }
+      if (kRows > 3 && i >= 3 * S && i - 3 * S < K) {
+        o3 = hn::MulAdd(hn::Set(d, w[(i - 3 * S) * K + kx]), t, o3);
+      }
+    }
+  }
+  const size_t wo = s.out_width;
+  // A whole vector even where the row ends inside it: the lanes past its
+  // end land on the next row's first columns, which are stored after this
+  // (DirectRowGroup does the last block first, rows in order). Not past
+  // the plane's end: those lanes are the next plane's, perhaps another
+  // thread's.
+  const auto store = [&](hn::Vec<D> v, size_t r) {
+    v = hn::Min(hn::Max(v, floor), ceiling);
+    float* HWY_RESTRICT out = y + (yo + r) * wo + xo;
+    if (kReads == Reads::kInside || xo + lanes <= wo ||
+        (yo + r) * wo + xo + lanes <= s.out_height * wo) {
+      hn::StoreU(v, d, out);
+    } else {
+      hn::BlendedStore(v, hn::FirstN(d, wo - xo), d, out);
+    }
+  };
+  store(hn::Add(a0, e0), 0);
+  if (kRows > 1) store(hn::Add(a1, e1), 1);
+  if (kRows > 2) store(hn::Add(a2, e2), 2);
+  if (kRows > 3) store(hn::Add(a3, e3), 3);
+}
+
+// Output rows [yo, yo + kRows) of one plane, block by block.
+template <size_t K, size_t S, size_t kRows, class D>
+HWY_INLINE void DirectRowGroup(D d, const DepthwiseShape& s,
+                               const float* HWY_RESTRICT lo,
+                               ptrdiff_t image_size, ptrdiff_t plane_at,
+                               const float* HWY_RESTRICT w, hn::Vec<D> b,
+                               hn::Vec<D> floor, hn::Vec<D> ceiling,
+                               size_t x_lo, size_t x_hi, size_t yo,
+                               float* HWY_RESTRICT y) {
+  const size_t lanes = hn::Lanes(d);
+  // Whether a border block's loads may leave the image: they reach from
+  // its first row's columns before 0 to its last row's past the width.
+  const auto width = static_cast<ptrdiff_t>(s.width);
+  const ptrdiff_t top = std::max<ptrdiff_t>(
+      0, static_cast<ptrdiff_t>(yo * S) - static_cast<ptrdiff_t>(s.pad_top));
+  const ptrdiff_t bottom =
+      std::min<ptrdiff_t>(static_cast<ptrdiff_t>(s.height) - 1,
+                          static_cast<ptrdiff_t>((yo + kRows - 1) * S + K - 1) -
+                              static_cast<ptrdiff_t>(s.pad_top));
+  const ptrdiff_t reach = static_cast<ptrdiff_t>(S * lanes + K + S * lanes);
+  const bool checked = plane_at + top * width - reach < 0 ||
+                       plane_at + (bottom + 1) * width + reach > image_size;
+  // The last block first (see DirectRows' stores), then the others in
+  // order.
+  const size_t blocks = hwy::DivCeil(s.out_width, lanes);
+  for (size_t k = 0; k < blocks; ++k) {
+    const size_t xo = (k == 0 ? blocks - 1 : k - 1) * lanes;
+    if (xo >= x_lo && xo + lanes <= x_hi) {
+      DirectRows<K, S, kRows, Reads::kInside>(d, s, lo, image_size, plane_at, w,
+                                              b, floor, ceiling, yo, xo, y);
+    } else if (!checked) {
+      DirectRows<K, S, kRows, Reads::kMasked>(d, s, lo, image_size, plane_at, w,
+                                              b, floor, ceiling, yo, xo, y);
+    } else {
+      DirectRows<K, S, kRows, Reads::kChecked>(d, s, lo, image_size, plane_at,
+                                               w, b, floor, ceiling, yo, xo, y);
+    }
+  }
+}
+
+template <size_t K, size_t S>
+void DepthwiseDirect(const DepthwiseShape& s, const float* HWY_RESTRICT x,
+                     const float* HWY_RESTRICT w, const Epilogue& epilogue,
+                     float* HWY_RESTRICT y, size_t first, size_t last) {
+  const hn::ScalableTag<float> d;
+  const size_t in_plane = s.height * s.width;
+  const size_t out_plane = s.out_height * s.out_width;
+  const auto image_size = static_cast<ptrdiff_t>(s.channels * in_plane);
+  // Blocks [x_lo, x_hi) read inside the row: lane 0's first tap at or past
+  // column 0, and the last load's end (a deinterleaving load reads one
+  // column past its last tap) within the row.
+  const TapRange inside = interior_columns(s, S == 2 ? 1 : 0);
+  const size_t x_lo = inside.begin, x_hi = inside.end;
+  const Activation activation = epilogue.activation;
+  const bool fused = FusedInStore(activation);
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto floor = hn::Set(
+      d, activation == Activation::kRelu || activation == Activation::kRelu6
+             ? 0.0f
+             : -inf);
+  const auto ceiling =
+      hn::Set(d, activation == Activation::kRelu6 ? 6.0f : inf);
+  for (size_t k = first; k < last; ++k) {
+    const auto plane_at = static_cast<ptrdiff_t>(k / s.multiplier * in_plane);
+    const auto b =
+        hn::Set(d, epilogue.bias != nullptr ? epilogue.bias[k] : 0.0f);
+    const float* HWY_RESTRICT wk = w + k * K * K;
+    float* HWY_RESTRICT yk = y + k * out_plane;
+    size_t yo = 0;
+    for (; yo + 4 <= s.out_height; yo += 4) {
+      DirectRowGroup<K, S, 4>(d, s, x, image_size, plane_at, wk, b, floor,
+                              ceiling, x_lo, x_hi, yo, yk);
+    }
+    switch (s.out_height - yo) {
+      case 3:
+        DirectRowGroup<K, S, 3>(d, s, x, image_size, plane_at, wk, b, floor,
+                                ceiling, x_lo, x_hi, yo, yk);
+        break;
+      case 2:
+        DirectRowGroup<K, S, 2>(d, s, x, image_size, plane_at, wk, b, floor,
+                                ceiling, x_lo, x_hi, yo, yk);
+        break;
+      case 1:
+        DirectRowGroup<K, S, 1>(d, s, x, image_size, plane_at, wk, b, floor,
+                                ceiling, x_lo, x_hi, yo, yk);
+        break;
+      default:
+        break;
+    }
+    if (!fused) ActivateSpan(yk, out_plane, activation);
+  }
+}
+
+// DepthwiseDirect for the window and stride (depthwise_direct_applies).
+void DepthwiseNchwDirect(const DepthwiseShape& s, const float* HWY_RESTRICT x,
+                         const float* HWY_RESTRICT w, const Epilogue& epilogue,
+                         float* HWY_RESTRICT y, size_t first, size_t last) {
+  const size_t k = s.kernel_h, st = s.stride_h;
+  if (k == 3 && st == 1)
+    return DepthwiseDirect<3, 1>(s, x, w, epilogue, y, first, last);
+  if (k == 3 && st == 2)
+    return DepthwiseDirect<3, 2>(s, x, w, epilogue, y, first, last);
+  if (k == 5 && st == 1)
+    return DepthwiseDirect<5, 1>(s, x, w, epilogue, y, first, last);
+  if (k == 5 && st == 2)
+    return DepthwiseDirect<5, 2>(s, x, w, epilogue, y, first, last);
+}
+
 // ---------------------------------------------------------------- NHWC
 // One output row's geometry: the rows of the window inside the image.
 struct RowTaps {
@@ -656,11 +950,23 @@ namespace spruce::kernels {
 HWY_EXPORT(DepthwiseNchw);
 HWY_EXPORT(DepthwiseNhwc);
 HWY_EXPORT(DepthwiseChannelBlocks);
+HWY_EXPORT(DepthwiseNchwDirect);
+
+bool depthwise_direct_applies(const DepthwiseShape& s) {
+  return s.kernel_h == s.kernel_w && (s.kernel_h == 3 || s.kernel_h == 5) &&
+         s.stride_h == s.stride_w && (s.stride_h == 1 || s.stride_h == 2) &&
+         s.dilation_h == 1 && s.dilation_w == 1;
+}
 
 void depthwise_conv_nchw(const DepthwiseShape& s, const float* x,
                          const float* w, const Epilogue& epilogue, float* y,
                          size_t first, size_t last, DepthwiseNchw method) {
   if (first >= last || s.out_height == 0 || s.out_width == 0) return;
+  if (method == DepthwiseNchw::kDirect && depthwise_direct_applies(s)) {
+    HWY_DYNAMIC_DISPATCH(DepthwiseNchwDirect)
+    (s, x, w, epilogue, y, first, last);
+    return;
+  }
   if (method == DepthwiseNchw::kChannelBlocks && s.multiplier == 1) {
     HWY_DYNAMIC_DISPATCH(DepthwiseChannelBlocks)
     (s, x, w, epilogue, y, first, last);
