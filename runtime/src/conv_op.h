@@ -80,7 +80,7 @@ class ConvOp {
   // tries more than one plan).
   void settle(bool input_channels_last,
               std::optional<bool> output_channels_last,
-              double conversion_scale = 1.0);
+              double conversion_scale);
   // A new layout plan begins: wants_channels_last() no longer answers
   // from the last settle().
   void unsettle() { settled_ = false; }

@@ -75,9 +75,9 @@ struct Engine::Impl {
   // The layouts with each conversion's estimated cost times
   // `conversion_scale` (LayoutPlanner::conversion_scale()).
   void plan_layouts(double conversion_scale);
-  // Plans layouts at each scale of LayoutPlanInfo and, where they differ,
-  // keeps the one whose whole runs were fastest; the memory plan and unit
-  // work for it.
+  // Plans layouts at each of EngineOptions::layout_plan_scales and, where
+  // they differ, keeps the one whose whole runs were fastest; then the
+  // memory plan and unit work for it.
   void choose_layout_plan();
   LayoutPlanInfo layout_plans;
   void plan_memory();

@@ -149,7 +149,8 @@ PruningAdvice pruning_advice(const std::vector<LayerInfo>& layers);
 struct LayoutPlanInfo {
   // One per distinct plan timed: its conversion-estimate scale and the
   // fastest of its runs' seconds. Empty when only one plan came out (or
-  // kernels were not timed).
+  // kernels were not timed, or the model does not run at its declared
+  // shapes with dynamic dimensions 1).
   std::vector<double> conversion_scales;
   std::vector<double> seconds;
   size_t chosen = 0;  // the plan that runs (index into both)
