@@ -982,6 +982,14 @@ TEST(FuzzRegressions, OnnxInputsAreRefusedWithTheirCause) {
        "[36026726059145728, 0, ?]"},
       {"reshape_size_overflow_2.onnx",
        "Reshape node '/lstm/Reshape_1': sizes multiply past 2^62"},
+      // Sizes times (plus) a constant past int64: no sizes, whether the
+      // shape arithmetic or the folded float product computes them.
+      {"shape_value_mul_overflow.onnx",
+       "Reshape node '/Reshape': the target shape 't' holds values that are "
+       "not int64 sizes"},
+      {"shape_value_add_overflow.onnx",
+       "Reshape node '/Reshape': the target shape 't' holds values that are "
+       "not int64 sizes"},
   };
   const std::filesystem::path dir =
       std::filesystem::path(SPRUCE_FIXTURES_DIR) / "fuzz_regressions" / "onnx";

@@ -870,8 +870,13 @@ std::optional<std::vector<int64_t>> Importer::int_values(
   if (scalar != nullptr) *scalar = c.shape.empty();
   if (!c.is_float) return c.i;
   std::vector<int64_t> out;
+  // Whole numbers in int64's range only: a float past it (a folded
+  // product of sizes that overflowed) has no integer value.
+  constexpr float kInt64End = 9223372036854775808.0f;  // 2^63
   for (float f : c.f) {
-    if (f != std::floor(f)) return std::nullopt;
+    if (f != std::floor(f) || !(f >= -kInt64End && f < kInt64End)) {
+      return std::nullopt;
+    }
     out.push_back(static_cast<int64_t>(f));
   }
   return out;
@@ -934,14 +939,22 @@ void Importer::evaluate_shape_op(const onnx::NodeProto& node, View* out) const {
   } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
     if (in.size() != 2) return;
     const size_t n = std::max(in[0].size(), in[1].size());
+    if ((in[0].size() != 1 && in[0].size() != n) ||
+        (in[1].size() != 1 && in[1].size() != n)) {
+      return;
+    }
     for (size_t k = 0; k < n; ++k) {
       const int64_t a = in[0][in[0].size() == 1 ? 0 : k];
       const int64_t b = in[1][in[1].size() == 1 ? 0 : k];
       if (a >= 0 && b >= 0 && !(op == "Div" && b == 0)) {
-        r.push_back(op == "Add"   ? a + b
-                    : op == "Sub" ? a - b
-                    : op == "Mul" ? a * b
-                                  : a / b);
+        // A value that overflows is no size: unknown, like any other.
+        int64_t v = 0;
+        if (op == "Add"   ? __builtin_add_overflow(a, b, &v)
+            : op == "Mul" ? __builtin_mul_overflow(a, b, &v)
+                          : (v = op == "Sub" ? a - b : a / b, false)) {
+          return;
+        }
+        r.push_back(v);
         continue;
       }
       // A product or sum of sizes with a dynamic one (the batch times the

@@ -114,6 +114,10 @@ void Importer::reshape_any(const onnx::NodeProto& node) {
   } else {
     const std::optional<std::vector<int64_t>> target =
         int_values(node.input(1));
+    if (!target && is_constant(node.input(1))) {
+      fail(node, "the target shape '" + node.input(1) +
+                     "' holds values that are not int64 sizes");
+    }
     if (!target) {
       fail(node,
            "the target shape must be a constant or computed from "
