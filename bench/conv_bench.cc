@@ -22,6 +22,9 @@
 //   dw-nhwc/<shape>/<N>          spruce's depthwise kernel, channels-last
 //   dw-nchw/<shape>/<N>          the same kernel on NCHW (between sparse
 //                                convolutions)
+//   dw-nchw-<method>/<shape>/1   one of its NCHW methods (columns, blocks,
+//                                direct; depthwise.h), the kernel called
+//                                directly on one image, 1 thread
 //
 // <shape> is <O>x<C>x<H>k<k>s<stride>. GFLOP/s counts the multiply-adds the
 // kernel does: the non-zeros times the output pixels when sparse, all of W
@@ -32,11 +35,13 @@
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_util.h"
 #include "conv_op.h"
 #include "linear_op.h"
+#include "spruce/kernels/depthwise.h"
 
 namespace {
 
@@ -138,6 +143,40 @@ void BM_Depthwise(benchmark::State& state, LinearKernel kernel,
             spruce::kernels::Activation::kRelu6, channels_last);
 }
 
+// One NCHW method of the depthwise kernel, called directly on one image
+// (ConvOp's dw-nchw keeps whichever its timing at load found fastest).
+void BM_DepthwiseNchwMethod(benchmark::State& state,
+                            spruce::kernels::DepthwiseNchw method,
+                            ConvShape s) {
+  spruce::kernels::DepthwiseShape d;
+  d.channels = s.in;
+  d.multiplier = 1;
+  d.height = d.width = s.size;
+  d.out_height = d.out_width = output_size(s);
+  d.kernel_h = d.kernel_w = s.kernel;
+  d.stride_h = d.stride_w = s.stride;
+  d.pad_top = d.pad_left = s.kernel / 2;
+  if (method == spruce::kernels::DepthwiseNchw::kDirect &&
+      !spruce::kernels::depthwise_direct_applies(d)) {
+    state.SkipWithError("the direct method does not run this window");
+    return;
+  }
+  const auto x = random_activations(s.in * s.size * s.size);
+  const auto w = random_activations(s.in * s.kernel * s.kernel);
+  const auto bias = random_activations(s.in);
+  spruce::kernels::Epilogue e;
+  e.bias = bias.data();
+  e.activation = spruce::kernels::Activation::kRelu6;
+  std::vector<float> y(s.in * d.out_height * d.out_width);
+  for (auto _ : state) {
+    spruce::kernels::depthwise_conv_nchw(d, x.data(), w.data(), e, y.data(), 0,
+                                         s.in, method);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  report_rate(state, s.in * s.kernel * s.kernel * d.out_height * d.out_width);
+}
+
 void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
   const size_t k = s.in * s.kernel * s.kernel;
   const size_t ho = output_size(s);
@@ -211,6 +250,15 @@ void register_all() {
                                    LinearKernel::kDepthwise, true, s, batch);
       benchmark::RegisterBenchmark(("dw-nchw/" + tail).c_str(), BM_Depthwise,
                                    LinearKernel::kDepthwise, false, s, batch);
+    }
+    using spruce::kernels::DepthwiseNchw;
+    for (const auto& [name, method] :
+         {std::pair{"columns", DepthwiseNchw::kColumns},
+          std::pair{"blocks", DepthwiseNchw::kChannelBlocks},
+          std::pair{"direct", DepthwiseNchw::kDirect}}) {
+      benchmark::RegisterBenchmark(
+          ("dw-nchw-" + std::string(name) + "/" + s.name() + "/1").c_str(),
+          BM_DepthwiseNchwMethod, method, s);
     }
   }
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "spruce/kernels/transpose.h"
@@ -366,6 +367,234 @@ void DepthwiseNchw(const DepthwiseShape& s, const float* HWY_RESTRICT x,
   }
 }
 
+// ------------------------------------------------------- NCHW, direct
+// DepthwiseNchw::kDirect: output columns in the lanes, every tap read
+// straight from the input plane (no copy): a K×K window with stride S in
+// both directions (K 3 or 5, S 1 or 2, dilation 1). Lane k of a block of
+// output columns from xo needs input column S·(xo + k) − pad_left + kx for
+// tap kx: with S = 1 one unaligned load per tap, with S = 2 a
+// deinterleaving load per pair of taps. At the row's borders the lanes
+// outside it are zeroed (what they read is the neighbouring row's). A
+// plane whose loads could reach past the image's ends (the first and last)
+// is read from a copy with zeros around it instead.
+//
+// Only the window and stride are template parameters, and the rows and
+// taps loop at run time inside one body per (K, S): a body unrolled over
+// rows, border modes and row counts compiled for tens of minutes under the
+// sanitizers.
+
+// The lanes of a tap whose column c + S·k lies inside [0, width).
+template <size_t S, class D>
+HWY_INLINE hn::Mask<D> TapMask(D d, ptrdiff_t c, ptrdiff_t width) {
+  const auto lanes = static_cast<ptrdiff_t>(hn::Lanes(d));
+  const auto up_to = [lanes](ptrdiff_t n) {
+    return static_cast<size_t>(std::clamp<ptrdiff_t>(
+        (n + static_cast<ptrdiff_t>(S) - 1) / static_cast<ptrdiff_t>(S), 0,
+        lanes));
+  };
+  // n <= 0 rounds towards zero above: clamped to 0 either way.
+  return hn::AndNot(hn::FirstN(d, up_to(-c)), hn::FirstN(d, up_to(width - c)));
+}
+
+// How far a block's loads reach before column 0 or past a row's end.
+template <size_t K, size_t S>
+size_t DirectReach(size_t lanes) {
+  return 2 * S * lanes + K;
+}
+
+// Up to 4 output rows from yo (`rows` of them stored), the block of output
+// columns from xo, of one plane whose first float is `plane`: each input
+// row's tap vectors are loaded once and feed every output row whose window
+// covers it. Input rows outside the plane are skipped (zero).
+template <size_t K, size_t S, bool kBorder, class D>
+HWY_INLINE void DirectBlock(D d, const DepthwiseShape& s,
+                            const float* HWY_RESTRICT plane,
+                            const float* HWY_RESTRICT w, hn::Vec<D> b,
+                            hn::Vec<D> floor, hn::Vec<D> ceiling, size_t yo,
+                            size_t rows, size_t xo, float* HWY_RESTRICT y) {
+  using V = hn::Vec<D>;
+  using M = hn::Mask<D>;
+  const size_t lanes = hn::Lanes(d);
+  const auto height = static_cast<ptrdiff_t>(s.height);
+  const auto width = static_cast<ptrdiff_t>(s.width);
+  const ptrdiff_t top =
+      static_cast<ptrdiff_t>(yo * S) - static_cast<ptrdiff_t>(s.pad_top);
+  const ptrdiff_t c0 =
+      static_cast<ptrdiff_t>(xo * S) - static_cast<ptrdiff_t>(s.pad_left);
+  // Tap kx's lanes inside the row (at the borders only).
+  const M all = hn::FirstN(d, lanes);
+  M m0 = all, m1 = all, m2 = all, m3 = all, m4 = all;
+  if (kBorder) {
+    m0 = TapMask<S>(d, c0, width);
+    m1 = TapMask<S>(d, c0 + 1, width);
+    m2 = TapMask<S>(d, c0 + 2, width);
+    if (K > 3) {
+      m3 = TapMask<S>(d, c0 + 3, width);
+      m4 = TapMask<S>(d, c0 + 4, width);
+    }
+  }
+  // Two chains per output row (even and odd taps): 8 in flight, as two
+  // FMA pipes of 4 cycles' latency need.
+  V o0 = b, o1 = b, o2 = b, o3 = b;
+  V e0 = hn::Zero(d), e1 = e0, e2 = e0, e3 = e0;
+  // The input rows the 4 rows' windows cover, those inside the plane
+  // read; unrolled, so which window row each is of each output row is
+  // known when compiled.
+  const ptrdiff_t i_begin = -top;
+  const ptrdiff_t i_end = std::min<ptrdiff_t>(
+      static_cast<ptrdiff_t>((rows - 1) * S + K), height - top);
+  HWY_UNROLL(11)
+  for (ptrdiff_t i = 0; i < static_cast<ptrdiff_t>(3 * S + K); ++i) {
+    if (i < i_begin || i >= i_end) continue;
+    const float* HWY_RESTRICT row = plane + (top + i) * width + c0;
+    V t0, t1, t2, t3 = hn::Zero(d), t4 = hn::Zero(d);
+    if constexpr (S == 2) {
+      hn::LoadInterleaved2(d, row, t0, t1);
+      V unused;
+      if constexpr (K == 3) {
+        hn::LoadInterleaved2(d, row + 2, t2, unused);
+      } else {
+        hn::LoadInterleaved2(d, row + 2, t2, t3);
+        hn::LoadInterleaved2(d, row + 4, t4, unused);
+      }
+    } else {
+      t0 = hn::LoadU(d, row);
+      t1 = hn::LoadU(d, row + 1);
+      t2 = hn::LoadU(d, row + 2);
+      if constexpr (K > 3) {
+        t3 = hn::LoadU(d, row + 3);
+        t4 = hn::LoadU(d, row + 4);
+      }
+    }
+    if constexpr (kBorder) {
+      t0 = hn::IfThenElseZero(m0, t0);
+      t1 = hn::IfThenElseZero(m1, t1);
+      t2 = hn::IfThenElseZero(m2, t2);
+    }
+    if constexpr (kBorder && K > 3) {
+      t3 = hn::IfThenElseZero(m3, t3);
+      t4 = hn::IfThenElseZero(m4, t4);
+    }
+    // Output row r reads this input row as its window row i − r·S.
+    const auto accumulate = [&](V& o, V& e, size_t r) {
+      const ptrdiff_t ky = i - static_cast<ptrdiff_t>(r * S);
+      if (r >= rows || ky < 0 || ky >= static_cast<ptrdiff_t>(K)) return;
+      const float* HWY_RESTRICT wr = w + ky * static_cast<ptrdiff_t>(K);
+      o = hn::MulAdd(hn::Set(d, wr[0]), t0, o);
+      e = hn::MulAdd(hn::Set(d, wr[1]), t1, e);
+      o = hn::MulAdd(hn::Set(d, wr[2]), t2, o);
+      if constexpr (K > 3) {
+        e = hn::MulAdd(hn::Set(d, wr[3]), t3, e);
+        o = hn::MulAdd(hn::Set(d, wr[4]), t4, o);
+      }
+    };
+    accumulate(o0, e0, 0);
+    accumulate(o1, e1, 1);
+    accumulate(o2, e2, 2);
+    accumulate(o3, e3, 3);
+  }
+  const size_t wo = s.out_width;
+  // A whole vector even where the row ends inside it: the lanes past its
+  // end land on the next row's first columns, which are stored after this
+  // (DirectPlane does a row group's last block first, rows in order). Not
+  // past the plane's end: those lanes are the next plane's, perhaps another
+  // thread's.
+  const auto store = [&](V v, size_t r) {
+    if (r >= rows) return;
+    v = hn::Min(hn::Max(v, floor), ceiling);
+    float* HWY_RESTRICT out = y + (yo + r) * wo + xo;
+    if (xo + lanes <= wo || (yo + r) * wo + xo + lanes <= s.out_height * wo) {
+      hn::StoreU(v, d, out);
+    } else {
+      hn::BlendedStore(v, hn::FirstN(d, wo - xo), d, out);
+    }
+  };
+  store(hn::Add(o0, e0), 0);
+  store(hn::Add(o1, e1), 1);
+  store(hn::Add(o2, e2), 2);
+  store(hn::Add(o3, e3), 3);
+}
+
+// One output plane from the input plane at `plane`, in groups of 4 rows.
+template <size_t K, size_t S, class D>
+void DirectPlane(D d, const DepthwiseShape& s, const float* HWY_RESTRICT plane,
+                 const float* HWY_RESTRICT w, hn::Vec<D> b, hn::Vec<D> floor,
+                 hn::Vec<D> ceiling, size_t x_lo, size_t x_hi,
+                 float* HWY_RESTRICT y) {
+  const size_t lanes = hn::Lanes(d);
+  const size_t blocks = hwy::DivCeil(s.out_width, lanes);
+  for (size_t yo = 0; yo < s.out_height; yo += 4) {
+    const size_t rows = std::min<size_t>(4, s.out_height - yo);
+    // The last block first (see DirectBlock's stores), then the others in
+    // order.
+    for (size_t k = 0; k < blocks; ++k) {
+      const size_t xo = (k == 0 ? blocks - 1 : k - 1) * lanes;
+      if (xo < x_lo || xo + lanes > x_hi) {
+        DirectBlock<K, S, true>(d, s, plane, w, b, floor, ceiling, yo, rows, xo,
+                                y);
+      } else {
+        DirectBlock<K, S, false>(d, s, plane, w, b, floor, ceiling, yo, rows,
+                                 xo, y);
+      }
+    }
+  }
+}
+
+template <size_t K, size_t S>
+void DepthwiseDirect(const DepthwiseShape& s, const float* HWY_RESTRICT x,
+                     const float* HWY_RESTRICT w, const Epilogue& epilogue,
+                     float* HWY_RESTRICT y, size_t first, size_t last) {
+  const hn::ScalableTag<float> d;
+  const size_t in_plane = s.height * s.width;
+  const size_t out_plane = s.out_height * s.out_width;
+  const size_t image_size = s.channels * in_plane;
+  // Blocks [x_lo, x_hi) read inside the row: lane 0's first tap at or past
+  // column 0, and the last load's end (a deinterleaving load reads one
+  // column past its last tap) within the row.
+  const TapRange inside = interior_columns(s, S == 2 ? 1 : 0);
+  const size_t reach = DirectReach<K, S>(hn::Lanes(d));
+  std::vector<float> padded;  // a plane with `reach` zeros either side
+  const Activation activation = epilogue.activation;
+  const bool fused = FusedInStore(activation);
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto floor = hn::Set(
+      d, activation == Activation::kRelu || activation == Activation::kRelu6
+             ? 0.0f
+             : -inf);
+  const auto ceiling =
+      hn::Set(d, activation == Activation::kRelu6 ? 6.0f : inf);
+  for (size_t k = first; k < last; ++k) {
+    const size_t plane_at = k / s.multiplier * in_plane;
+    const float* HWY_RESTRICT plane = x + plane_at;
+    if (plane_at < reach || plane_at + in_plane + reach > image_size) {
+      padded.assign(in_plane + 2 * reach, 0.0f);
+      std::copy(plane, plane + in_plane, padded.begin() + reach);
+      plane = padded.data() + reach;
+    }
+    const auto b =
+        hn::Set(d, epilogue.bias != nullptr ? epilogue.bias[k] : 0.0f);
+    float* HWY_RESTRICT yk = y + k * out_plane;
+    DirectPlane<K, S>(d, s, plane, w + k * K * K, b, floor, ceiling,
+                      inside.begin, inside.end, yk);
+    if (!fused) ActivateSpan(yk, out_plane, activation);
+  }
+}
+
+// DepthwiseDirect for the window and stride (depthwise_direct_applies).
+void DepthwiseNchwDirect(const DepthwiseShape& s, const float* HWY_RESTRICT x,
+                         const float* HWY_RESTRICT w, const Epilogue& epilogue,
+                         float* HWY_RESTRICT y, size_t first, size_t last) {
+  const size_t k = s.kernel_h, st = s.stride_h;
+  if (k == 3 && st == 1)
+    return DepthwiseDirect<3, 1>(s, x, w, epilogue, y, first, last);
+  if (k == 3 && st == 2)
+    return DepthwiseDirect<3, 2>(s, x, w, epilogue, y, first, last);
+  if (k == 5 && st == 1)
+    return DepthwiseDirect<5, 1>(s, x, w, epilogue, y, first, last);
+  if (k == 5 && st == 2)
+    return DepthwiseDirect<5, 2>(s, x, w, epilogue, y, first, last);
+}
+
 // ---------------------------------------------------------------- NHWC
 // One output row's geometry: the rows of the window inside the image.
 struct RowTaps {
@@ -656,11 +885,23 @@ namespace spruce::kernels {
 HWY_EXPORT(DepthwiseNchw);
 HWY_EXPORT(DepthwiseNhwc);
 HWY_EXPORT(DepthwiseChannelBlocks);
+HWY_EXPORT(DepthwiseNchwDirect);
+
+bool depthwise_direct_applies(const DepthwiseShape& s) {
+  return s.kernel_h == s.kernel_w && (s.kernel_h == 3 || s.kernel_h == 5) &&
+         s.stride_h == s.stride_w && (s.stride_h == 1 || s.stride_h == 2) &&
+         s.dilation_h == 1 && s.dilation_w == 1;
+}
 
 void depthwise_conv_nchw(const DepthwiseShape& s, const float* x,
                          const float* w, const Epilogue& epilogue, float* y,
                          size_t first, size_t last, DepthwiseNchw method) {
   if (first >= last || s.out_height == 0 || s.out_width == 0) return;
+  if (method == DepthwiseNchw::kDirect && depthwise_direct_applies(s)) {
+    HWY_DYNAMIC_DISPATCH(DepthwiseNchwDirect)
+    (s, x, w, epilogue, y, first, last);
+    return;
+  }
   if (method == DepthwiseNchw::kChannelBlocks && s.multiplier == 1) {
     HWY_DYNAMIC_DISPATCH(DepthwiseChannelBlocks)
     (s, x, w, epilogue, y, first, last);

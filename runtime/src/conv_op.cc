@@ -417,20 +417,31 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
                             ? !cl || !depthwise_packed_.empty()
                             : !cl;
       if (!runs) continue;
-      times_[{c.kernel, cl}] = time_kernel(c.kernel, one, cl, num_threads);
-      if (c.kernel == LinearKernel::kDepthwise && !cl &&
-          !depthwise_packed_.empty()) {
-        // NCHW also in channel blocks (through the NHWC kernel), kept
-        // where it is faster: small planes and strides.
-        depthwise_nchw_ = kernels::DepthwiseNchw::kChannelBlocks;
-        const double blocks = time_kernel(c.kernel, one, cl, num_threads);
-        double& columns = times_[{c.kernel, cl}];
-        if (blocks < columns) {
-          columns = blocks;
-        } else {
-          depthwise_nchw_ = kernels::DepthwiseNchw::kColumns;
+      if (c.kernel != LinearKernel::kDepthwise || cl) {
+        times_[{c.kernel, cl}] = time_kernel(c.kernel, one, cl, num_threads);
+        continue;
+      }
+      // NCHW: each method that applies (depthwise.h), the fastest kept.
+      using kernels::DepthwiseNchw;
+      std::vector<DepthwiseNchw> methods = {DepthwiseNchw::kColumns};
+      if (!depthwise_packed_.empty()) {
+        methods.push_back(DepthwiseNchw::kChannelBlocks);
+      }
+      if (kernels::depthwise_direct_applies(depthwise_shape(one))) {
+        methods.push_back(DepthwiseNchw::kDirect);
+      }
+      double best = std::numeric_limits<double>::infinity();
+      DepthwiseNchw fastest_method = methods.front();
+      for (const DepthwiseNchw m : methods) {
+        depthwise_nchw_ = m;
+        const double t = time_kernel(c.kernel, one, cl, num_threads);
+        if (t < best) {
+          best = t;
+          fastest_method = m;
         }
       }
+      depthwise_nchw_ = fastest_method;
+      times_[{c.kernel, cl}] = best;
     }
   }
   const double per_byte = conversion_seconds_per_byte();

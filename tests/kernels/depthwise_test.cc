@@ -1,4 +1,5 @@
-// Depthwise convolution, NCHW (columns in the lanes, and channel blocks) and
+// Depthwise convolution, NCHW (columns in the lanes from phased copies or
+// straight from the planes, and channel blocks) and
 // NHWC, against its scalar reference on every compiled SIMD target: windows
 // 1×1 to 7×7, strides 1–3, dilation, planes in several bands of rows,
 // asymmetric padding, planes narrower than a vector and wider than four,
@@ -74,6 +75,12 @@ std::vector<DepthwiseShape> shapes() {
       make_shape(2, 2, 90, 70, 5, 2, 1, 2, 2),
       make_shape(3, 1, 120, 40, 3, 3, 1, 1, 1),
       make_shape(2, 1, 100, 30, 3, 1, 2, 2, 2),
+      // The direct kernel's borders: padding only after (stride 2), rows
+      // wider than two AVX-512 vectors with a partial one, no padding.
+      make_shape(5, 1, 33, 33, 3, 2, 1, 0, 1),
+      make_shape(7, 1, 20, 45, 5, 1, 1, 2, 2),
+      make_shape(3, 1, 29, 37, 5, 2, 1, 2, 2),
+      make_shape(4, 1, 9, 40, 3, 1, 1, 0, 0),
   };
   // Asymmetric window: 1×5 with its own padding.
   DepthwiseShape a = make_shape(19, 1, 6, 21, 1, 1, 1, 0, 0);
@@ -99,7 +106,8 @@ TEST_P(Depthwise, NchwMatchesReference) {
       std::vector<float> want(out), got(out, -99.0f);
       depthwise_conv_reference(s, x.data(), w.data(), e, want.data());
       for (DepthwiseNchw method :
-           {DepthwiseNchw::kColumns, DepthwiseNchw::kChannelBlocks}) {
+           {DepthwiseNchw::kColumns, DepthwiseNchw::kChannelBlocks,
+            DepthwiseNchw::kDirect}) {
         // In two parts, as two threads split the channels (one part may be
         // empty; a part's channel blocks start where it does).
         std::fill(got.begin(), got.end(), -99.0f);
@@ -108,10 +116,11 @@ TEST_P(Depthwise, NchwMatchesReference) {
                             method);
         depthwise_conv_nchw(s, x.data(), w.data(), e, got.data(), half,
                             s.out_channels(), method);
-        expect_matches(got, want,
-                       (method == DepthwiseNchw::kColumns ? "NCHW columns "
-                                                          : "NCHW blocks ") +
-                           describe(s, a));
+        const char* name = method == DepthwiseNchw::kColumns ? "NCHW columns "
+                           : method == DepthwiseNchw::kChannelBlocks
+                               ? "NCHW blocks "
+                               : "NCHW direct ";
+        expect_matches(got, want, name + describe(s, a));
       }
     }
   }

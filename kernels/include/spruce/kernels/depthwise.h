@@ -9,8 +9,10 @@
 //  - NCHW: each output plane is a 2-D stencil over one input plane, output
 //    columns in the vector lanes. The plane's rows are copied once, zero
 //    padded and split by column phase (stride sw), so every tap of a row of
-//    outputs is one unaligned load per vector, whatever the stride. Or, for
-//    small planes, blocks of channels go through the NHWC kernel (below).
+//    outputs is one unaligned load per vector, whatever the stride; or, for
+//    3×3 and 5×5 windows, every tap loaded straight from the plane with no
+//    copy; or, for small planes, blocks of channels go through the NHWC
+//    kernel (below).
 //  - NHWC: channels in the lanes, a tile of output pixels per tap, weights
 //    stored tap-major [kh·kw, O] (pack_depthwise_nhwc); multiplier 1 only.
 // Both split the work so threads can each take a part: NCHW by output
@@ -39,8 +41,16 @@ struct DepthwiseShape : WindowShape {
 //    channels-in-lanes, filtered as NHWC, transposed back: no lane wasted on
 //    a plane narrower than a vector and no phase split for a stride, for
 //    two transposes of the block. Multiplier 1 only (others run kColumns).
-// Which is faster depends on the plane and the CPU; ConvOp times both.
-enum class DepthwiseNchw { kColumns, kChannelBlocks };
+//  - kDirect: output columns in the lanes, every tap loaded straight from
+//    the input planes (no copy; the image's first and last planes, whose
+//    loads could reach past its ends, from a zero-padded copy), lanes
+//    outside a row zeroed: K×K windows (K 3 or 5) with stride 1 or 2 both
+//    ways, dilation 1 (others run kColumns; depthwise_direct_applies says
+//    which). Fastest on small planes and at stride 2.
+// Which is faster depends on the plane and the CPU; ConvOp times them.
+enum class DepthwiseNchw { kColumns, kChannelBlocks, kDirect };
+
+bool depthwise_direct_applies(const DepthwiseShape& s);
 
 // Output channels [first, last) of one NCHW image: x [C, H, W], y [O, Ho,
 // Wo], w [O, kh·kw] (ONNX's layout); epilogue.bias [O] or null
