@@ -378,10 +378,10 @@ void DepthwiseNchw(const DepthwiseShape& s, const float* HWY_RESTRICT x,
 // plane whose loads could reach past the image's ends (the first and last)
 // is read from a copy with zeros around it instead.
 //
-// Only the window and stride are template parameters, and the rows and
-// taps loop at run time inside one body per (K, S): a body unrolled over
-// rows, border modes and row counts compiled for tens of minutes under the
-// sanitizers.
+// Only the window, the stride and whether a block sits at a row's border
+// are template parameters; how many of a group's 4 output rows are stored
+// is checked at run time. A body instantiated for every row count and
+// three border modes compiled for tens of minutes under the sanitizers.
 
 // The lanes of a tap whose column c + S·k lies inside [0, width).
 template <size_t S, class D>
