@@ -41,6 +41,7 @@
 #include "bench_util.h"
 #include "conv_op.h"
 #include "linear_op.h"
+#include "op_params.h"
 #include "spruce/kernels/depthwise.h"
 
 namespace {
@@ -149,13 +150,10 @@ void BM_DepthwiseNchwMethod(benchmark::State& state,
                             spruce::kernels::DepthwiseNchw method,
                             ConvShape s) {
   spruce::kernels::DepthwiseShape d;
-  d.channels = s.in;
+  const auto size = static_cast<int64_t>(s.size);
+  static_cast<spruce::kernels::WindowShape&>(d) = spruce::window_of(
+      params_of(s), {1, static_cast<int64_t>(s.in), size, size});
   d.multiplier = 1;
-  d.height = d.width = s.size;
-  d.out_height = d.out_width = output_size(s);
-  d.kernel_h = d.kernel_w = s.kernel;
-  d.stride_h = d.stride_w = s.stride;
-  d.pad_top = d.pad_left = s.kernel / 2;
   if (method == spruce::kernels::DepthwiseNchw::kDirect &&
       !spruce::kernels::depthwise_direct_applies(d)) {
     state.SkipWithError("the direct method does not run this window");

@@ -949,11 +949,15 @@ void Importer::evaluate_shape_op(const onnx::NodeProto& node, View* out) const {
       if (a >= 0 && b >= 0 && !(op == "Div" && b == 0)) {
         // A value that overflows is no size: unknown, like any other.
         int64_t v = 0;
-        if (op == "Add"   ? __builtin_add_overflow(a, b, &v)
-            : op == "Mul" ? __builtin_mul_overflow(a, b, &v)
-                          : (v = op == "Sub" ? a - b : a / b, false)) {
-          return;
+        bool overflow = false;
+        if (op == "Add") {
+          overflow = __builtin_add_overflow(a, b, &v);
+        } else if (op == "Mul") {
+          overflow = __builtin_mul_overflow(a, b, &v);
+        } else {
+          v = op == "Sub" ? a - b : a / b;
         }
+        if (overflow) return;
         r.push_back(v);
         continue;
       }
