@@ -8,6 +8,10 @@
 //                                pass them to each other)
 //   sparse-csr/<shape>/<N>/90    ConvOp's sparse kernel, the weight pruned
 //                                90%, NCHW activations (its layout)
+//   sparse-csr-<layout>/<shape>/<N>/90  the same in one layout of its
+//                                input planes (phases, aligned;
+//                                ConvOp::SparsePlanes), where load keeps
+//                                the faster
 //   sparse-bsr<R>x1/<shape>/<N>/90  the same, the weight pruned in R×1
 //                                blocks (90% of blocks), on the BSR kernel
 //   linear-csr/<shape>/<N>/90    the Linear op's CSR kernel on the same
@@ -34,6 +38,7 @@
 
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,7 +94,8 @@ void report_rate(benchmark::State& state, size_t multiply_adds) {
 void time_conv(benchmark::State& state, LinearKernel kernel, const ConvShape& s,
                size_t batch, const spruce::WeightDesc& w,
                const spruce::SpatialParams& p,
-               spruce::kernels::Activation activation, bool channels_last) {
+               spruce::kernels::Activation activation, bool channels_last,
+               std::optional<spruce::ConvOp::SparsePlanes> layout = {}) {
   const spruce::bench::Bias b(random_activations(s.out));
   const int threads = omp_get_max_threads();
   const spruce::LinearPlanOptions options =
@@ -98,12 +104,13 @@ void time_conv(benchmark::State& state, LinearKernel kernel, const ConvShape& s,
   const spruce::Shape xs = {
       static_cast<int64_t>(batch), static_cast<int64_t>(s.in),
       static_cast<int64_t>(s.size), static_cast<int64_t>(s.size)};
-  const spruce::ConvOp op(w, &b.desc, p, activation, /*residual=*/false, xs,
-                          options, engine);
+  spruce::ConvOp op(w, &b.desc, p, activation, /*residual=*/false, xs, options,
+                    engine);
   if (op.kernel() != kernel) {
     state.SkipWithError("the kernel does not run this weight");
     return;
   }
+  if (layout) op.use_sparse_planes(*layout);
   const auto x = random_activations(batch * s.in * s.size * s.size);
   const size_t ho = output_size(s);
   std::vector<float> y(batch * s.out * ho * ho);
@@ -119,8 +126,9 @@ void time_conv(benchmark::State& state, LinearKernel kernel, const ConvShape& s,
   report_rate(state, op.multiply_adds(xs));
 }
 
-void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
-             size_t batch, size_t block_rows) {
+void time_pruned(benchmark::State& state, LinearKernel kernel,
+                 const ConvShape& s, size_t batch, size_t block_rows,
+                 std::optional<spruce::ConvOp::SparsePlanes> layout) {
   const size_t window = s.kernel * s.kernel;
   const size_t k = s.in * window;
   const double sparsity = kernel == LinearKernel::kOneDnn ? 0.0 : 0.9;
@@ -129,8 +137,18 @@ void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
                      : magnitude_pruned(s.out, k, sparsity),
       s.out, k, kernel, block_rows, 1);
   time_conv(state, kernel, s, batch, w->desc, params_of(s),
-            spruce::kernels::Activation::kRelu,
-            kernel == LinearKernel::kOneDnn);
+            spruce::kernels::Activation::kRelu, kernel == LinearKernel::kOneDnn,
+            layout);
+}
+
+void BM_Conv(benchmark::State& state, LinearKernel kernel, ConvShape s,
+             size_t batch, size_t block_rows) {
+  time_pruned(state, kernel, s, batch, block_rows, std::nullopt);
+}
+
+void BM_ConvPlanes(benchmark::State& state, ConvShape s, size_t batch,
+                   spruce::ConvOp::SparsePlanes layout) {
+  time_pruned(state, LinearKernel::kCsr, s, batch, 1, layout);
 }
 
 void BM_Depthwise(benchmark::State& state, LinearKernel kernel,
@@ -222,6 +240,14 @@ void register_all() {
                                    LinearKernel::kOneDnn, s, batch, 1);
       benchmark::RegisterBenchmark(("sparse-csr/" + tail + "/90").c_str(),
                                    BM_Conv, LinearKernel::kCsr, s, batch, 1);
+      using Planes = spruce::ConvOp::SparsePlanes;
+      for (const auto& [name, layout] :
+           {std::pair{"phases", Planes::kPhases},
+            std::pair{"aligned", Planes::kAligned}}) {
+        benchmark::RegisterBenchmark(
+            ("sparse-csr-" + std::string(name) + "/" + tail + "/90").c_str(),
+            BM_ConvPlanes, s, batch, layout);
+      }
       for (size_t rows : {4, 8}) {
         benchmark::RegisterBenchmark(
             ("sparse-bsr" + std::to_string(rows) + "x1/" + tail + "/90")

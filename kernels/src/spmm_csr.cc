@@ -16,6 +16,7 @@
 #include "hwy/highway.h"
 #include "kernels/src/activation-inl.h"
 #include "kernels/src/column_blocks.h"
+#include "kernels/src/table_lookup-inl.h"
 #include "spruce/kernels/spmm.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -367,6 +368,147 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
   }
 }
 
+// Shifted CSR (spmm.h): outputs [j, j + NV vectors) of logical row r. The
+// non-zeros of shift 0 accumulate straight into a[]; those of shift s > 0
+// into b[] over one more vector (b[v] lane l is the sum at output
+// l + v·lanes − s), moved into place with a two-vector lane lookup per
+// vector once the class is done. Every load is aligned.
+#if SPRUCE_HAVE_LOOKUP32
+template <size_t NV>
+HWY_INLINE void ShiftedTile(const ShiftedCsrView& w, size_t r,
+                            const float* HWY_RESTRICT x, float bias,
+                            bool accumulate, Activation act,
+                            float* HWY_RESTRICT yj) {
+  const hn::Full512<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  constexpr size_t kLanes = 16;
+  using V = hn::Vec<decltype(d)>;
+  const uint32_t* HWY_RESTRICT row_ptr = w.csr.row_ptr;
+  const auto* HWY_RESTRICT cols = static_cast<const uint32_t*>(w.csr.col_idx);
+  const float* HWY_RESTRICT values = w.csr.values;
+  V a[NV];
+  HWY_UNROLL(8)
+  for (size_t v = 0; v < NV; ++v) {
+    a[v] = Start(d, bias, accumulate, yj + v * kLanes);
+  }
+  for (size_t k = 0; k < w.classes; ++k) {
+    const uint32_t kb = row_ptr[r * w.classes + k];
+    const uint32_t ke = row_ptr[r * w.classes + k + 1];
+    if (kb == ke) continue;
+    const uint32_t shift = w.shifts[k];
+    if (shift == 0) {
+      for (uint32_t e = kb; e < ke; ++e) {
+        const float* HWY_RESTRICT xr = x + cols[e];
+        const V wv = hn::Set(d, values[e]);
+        HWY_UNROLL(8)
+        for (size_t v = 0; v < NV; ++v) {
+          a[v] = hn::MulAdd(wv, hn::Load(d, xr + v * kLanes), a[v]);
+        }
+      }
+      continue;
+    }
+    V b[NV + 1];
+    HWY_UNROLL(9)
+    for (size_t v = 0; v <= NV; ++v) b[v] = hn::Zero(d);
+    for (uint32_t e = kb; e < ke; ++e) {
+      const float* HWY_RESTRICT xr = x + cols[e];
+      const V wv = hn::Set(d, values[e]);
+      HWY_UNROLL(9)
+      for (size_t v = 0; v <= NV; ++v) {
+        b[v] = hn::MulAdd(wv, hn::Load(d, xr + v * kLanes), b[v]);
+      }
+    }
+    const auto index =
+        hn::Add(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(shift)));
+    HWY_UNROLL(8)
+    for (size_t v = 0; v < NV; ++v) {
+      a[v] = hn::Add(a[v], Lookup32(b[v], b[v + 1], index));
+    }
+  }
+  HWY_UNROLL(8)
+  for (size_t v = 0; v < NV; ++v) {
+    hn::StoreU(ActivateInStore(d, a[v], act), d, yj + v * kLanes);
+  }
+  if (!FusedInStore(act)) ActivateSpan(yj, NV * kLanes, act);
+}
+#endif  // SPRUCE_HAVE_LOOKUP32
+
+// Targets without the lookup: one vector at a time, each non-zero loaded
+// at its own offset (unaligned where shifted).
+template <class D>
+HWY_INLINE void ShiftedVector(D d, const ShiftedCsrView& w, size_t r,
+                              const float* HWY_RESTRICT x, float bias,
+                              bool accumulate, Activation act,
+                              float* HWY_RESTRICT yj) {
+  const uint32_t* HWY_RESTRICT row_ptr = w.csr.row_ptr;
+  const auto* HWY_RESTRICT cols = static_cast<const uint32_t*>(w.csr.col_idx);
+  const float* HWY_RESTRICT values = w.csr.values;
+  auto a0 = Start(d, bias, accumulate, yj);
+  auto a1 = hn::Zero(d);
+  for (size_t k = 0; k < w.classes; ++k) {
+    const float* HWY_RESTRICT xs = x + w.shifts[k];
+    uint32_t e = row_ptr[r * w.classes + k];
+    const uint32_t ke = row_ptr[r * w.classes + k + 1];
+    for (; e + 2 <= ke; e += 2) {
+      a0 = hn::MulAdd(hn::Set(d, values[e]), hn::LoadU(d, xs + cols[e]), a0);
+      a1 = hn::MulAdd(hn::Set(d, values[e + 1]), hn::LoadU(d, xs + cols[e + 1]),
+                      a1);
+    }
+    if (e < ke) {
+      a0 = hn::MulAdd(hn::Set(d, values[e]), hn::LoadU(d, xs + cols[e]), a0);
+    }
+  }
+  hn::StoreU(Activate(d, hn::Add(a0, a1), act), d, yj);
+}
+
+void SpmmCsrShifted(const ShiftedCsrView& w, const float* x, size_t n, float* y,
+                    size_t ldy, const Epilogue& epilogue, size_t row_begin,
+                    size_t row_end) {
+  const Activation act = epilogue.activation;
+  const bool acc = epilogue.accumulate;
+  for (size_t r = row_begin; r < row_end; ++r) {
+    const float bias = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0f;
+    float* HWY_RESTRICT yr = y + r * ldy;
+#if SPRUCE_HAVE_LOOKUP32
+    // n is whole 16-float vectors: tiles of eight, then the rest in one.
+    size_t j = 0;
+    for (; j + 8 * 16 <= n; j += 8 * 16) {
+      ShiftedTile<8>(w, r, x + j, bias, acc, act, yr + j);
+    }
+    switch ((n - j) / 16) {
+      case 7:
+        ShiftedTile<7>(w, r, x + j, bias, acc, act, yr + j);
+        break;
+      case 6:
+        ShiftedTile<6>(w, r, x + j, bias, acc, act, yr + j);
+        break;
+      case 5:
+        ShiftedTile<5>(w, r, x + j, bias, acc, act, yr + j);
+        break;
+      case 4:
+        ShiftedTile<4>(w, r, x + j, bias, acc, act, yr + j);
+        break;
+      case 3:
+        ShiftedTile<3>(w, r, x + j, bias, acc, act, yr + j);
+        break;
+      case 2:
+        ShiftedTile<2>(w, r, x + j, bias, acc, act, yr + j);
+        break;
+      case 1:
+        ShiftedTile<1>(w, r, x + j, bias, acc, act, yr + j);
+        break;
+      default:
+        break;
+    }
+#else
+    const hn::CappedTag<float, 16> d;
+    for (size_t j = 0; j < n; j += hn::Lanes(d)) {
+      ShiftedVector(d, w, r, x + j, bias, acc, act, yr + j);
+    }
+#endif
+  }
+}
+
 template <class Index>
 void SpmmCsrTyped(const CsrView& w, const float* x, size_t ldx, size_t n,
                   float* y, size_t ldy, const Epilogue& epilogue,
@@ -397,6 +539,7 @@ HWY_AFTER_NAMESPACE();
 namespace spruce::kernels {
 
 HWY_EXPORT(SpmmCsr);
+HWY_EXPORT(SpmmCsrShifted);
 
 void spmm_csr(const CsrView& w, const float* x, size_t n, float* y,
               const Epilogue& epilogue, size_t row_begin, size_t row_end) {
@@ -407,6 +550,13 @@ void spmm_csr(const CsrView& w, const float* x, size_t n, float* y,
 }
 
 size_t column_slice_width(size_t x_rows) { return column_slice(x_rows); }
+
+void spmm_csr_shifted(const ShiftedCsrView& w, const float* x, size_t n,
+                      float* y, size_t ldy, const Epilogue& epilogue,
+                      size_t row_begin, size_t row_end) {
+  HWY_DYNAMIC_DISPATCH(SpmmCsrShifted)
+  (w, x, n, y, ldy, epilogue, row_begin, row_end);
+}
 
 void spmm_csr_strided(const CsrView& w, const float* x, size_t ldx, size_t n,
                       float* y, size_t ldy, const Epilogue& epilogue,

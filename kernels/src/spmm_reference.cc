@@ -69,6 +69,28 @@ void spmm_csr_strided_reference(const CsrView& w, const float* x, size_t ldx,
   csr_reference(w, x, ldx, 1, n, y, ldy, 1, epilogue, row_begin, row_end);
 }
 
+void spmm_csr_shifted_reference(const ShiftedCsrView& w, const float* x,
+                                size_t n, float* y, size_t ldy,
+                                const Epilogue& epilogue, size_t row_begin,
+                                size_t row_end) {
+  const CsrView& c = w.csr;
+  for (size_t r = row_begin; r < row_end; ++r) {
+    for (size_t j = 0; j < n; ++j) {
+      double sum = epilogue.bias != nullptr ? epilogue.bias[r] : 0.0;
+      float& out = y[r * ldy + j];
+      if (epilogue.accumulate) sum += out;
+      for (size_t k = 0; k < w.classes; ++k) {
+        const size_t sub = r * w.classes + k;
+        for (uint32_t e = c.row_ptr[sub]; e < c.row_ptr[sub + 1]; ++e) {
+          sum +=
+              static_cast<double>(c.values[e]) * x[c.col(e) + w.shifts[k] + j];
+        }
+      }
+      out = static_cast<float>(activate_reference(sum, epilogue.activation));
+    }
+  }
+}
+
 void spmm_lookup_reference(const CsrView& w, const float* x, size_t ldx,
                            size_t n, float* y, size_t ldy,
                            const Epilogue& epilogue, size_t row_begin,

@@ -63,22 +63,67 @@ double conversion_seconds_per_byte() {
 
 }  // namespace
 
+// CSR rows over offsets in the shifted form of kernels/spmm.h: each row's
+// non-zeros split by their offset's residue mod 16.
+struct ShiftedRows {
+  std::vector<uint32_t> row_ptr, cols, shifts;
+  std::vector<float> values;
+  kernels::ShiftedCsrView view;
+
+  explicit ShiftedRows(const kernels::CsrView& w) {
+    constexpr uint32_t kVector = 16;
+    const auto* offsets = static_cast<const uint32_t*>(w.col_idx);
+    bool used[kVector] = {};
+    for (size_t e = 0; e < w.nnz(); ++e) used[offsets[e] % kVector] = true;
+    for (uint32_t s = 0; s < kVector; ++s) {
+      if (used[s]) shifts.push_back(s);
+    }
+    if (shifts.empty()) shifts.push_back(0);
+    row_ptr.reserve(w.rows * shifts.size() + 1);
+    row_ptr.push_back(0);
+    cols.reserve(w.nnz());
+    values.reserve(w.nnz());
+    for (size_t r = 0; r < w.rows; ++r) {
+      for (const uint32_t s : shifts) {
+        for (uint32_t e = w.row_ptr[r]; e < w.row_ptr[r + 1]; ++e) {
+          if (offsets[e] % kVector != s) continue;
+          cols.push_back(offsets[e] - s);
+          values.push_back(w.values[e]);
+        }
+        row_ptr.push_back(static_cast<uint32_t>(cols.size()));
+      }
+    }
+    view.csr = w;
+    view.csr.rows = w.rows * shifts.size();
+    view.csr.row_ptr = row_ptr.data();
+    view.csr.col_idx = cols.data();
+    view.csr.values = values.data();
+    view.csr.index_width = kernels::IndexWidth::k32;
+    view.classes = shifts.size();
+    view.shifts = shifts.data();
+  }
+};
+
 // The direct form of any convolution. The zero-padded input is split by
 // stride phase: plane (c, a, b) holds padded pixels (u·sh + a, v·sw + b) at
-// (u, v), Hq × Wq of them, so that every tap (i, j) of every output pixel
-// (y, x) reads plane ((i·dh) mod sh, (j·dw) mod sw) at (y + i·dh div sh,
-// x + j·dw div sw): a stride-1 product over the planes, each tap one offset
-// into them, every output row Wq wide (stride 1: one phase, the padded
-// image itself). Only the phases some tap reads are stored.
+// (u, v), `rows` of them `pitch` apart, so that every tap (i, j) of every
+// output pixel (y, x) reads plane ((i·dh) mod sh, (j·dw) mod sw) at
+// (y + i·dh div sh, x + j·dw div sw): a stride-1 product over the planes,
+// each tap one offset into them, every output row `pitch` wide (stride 1:
+// one phase, the padded image itself). Only the phases some tap reads are
+// stored. kAligned rounds the pitch up to 16 floats.
 struct ConvOp::Geometry {
-  int64_t hq = 0, wq = 0, ho = 0, wo = 0;
+  int64_t ho = 0, wo = 0;
+  size_t rows = 0, pitch = 0;  // of each plane
+  size_t plane_size = 0;       // rows · pitch
   bool copy_in = false;    // the image needs padding, splitting or a tail
-  bool copy_out = false;   // rows carry Wq - Wo junk columns, or a tail
+  bool copy_out = false;   // rows carry pitch - Wo junk columns, or a tail
   size_t padded_size = 0;  // floats of the planes, with their tail
-  // Outputs computed per channel: Ho·Wq rounded up to a whole number of
-  // 16-float vectors, so that no kernel pass is spent on a row's last few
-  // columns (a 7×7 layer's 63 took the BSR kernel eight passes); the extra
-  // ones read the planes' tail and are dropped with the junk columns.
+  // Outputs computed per channel: Ho·pitch, rounded up to a whole number of
+  // 16-float vectors where the image is copied, so that no kernel pass is
+  // spent on a row's last few columns (a 7×7 layer's 63 took the BSR kernel
+  // eight passes); the extra ones read the planes' tail and are dropped
+  // with the junk columns.
   size_t n = 0;
   // Phase (a, b) → its plane among each channel's, or -1 if no tap reads it.
   std::vector<int> phase_plane;  // [sh·sw]
@@ -96,9 +141,11 @@ struct ConvOp::Geometry {
     std::vector<uint32_t> row_ptr, cols;
     std::vector<float> values;
     kernels::CsrView view;
+    std::unique_ptr<ShiftedRows> shifted;  // kAligned
   };
   std::vector<Chunk> chunks;
   size_t tile = 0;
+  std::unique_ptr<ShiftedRows> shifted;  // kAligned, without chunks
   // The BSR weight's block columns as offsets, when it runs.
   std::vector<uint32_t> bsr_cols;
   kernels::BsrView bsr_view;
@@ -377,10 +424,11 @@ ConvOp::ConvOp(const WeightDesc& weight, const WeightDesc* bias,
     } else {
       choice_.fix(preferred_dense);
     }
+  } else if (options.measure && known) {
+    // Dense or not: the sparse kernels' layouts are timed too.
+    measure(candidates, input, options.max_threads);
   } else if (!has_dense) {
     choice_.fix(sparse.back().kernel);
-  } else if (options.measure && known) {
-    measure(candidates, input, options.max_threads);
   } else if (weight.sparsity() >= options.min_sparsity) {
     choice_.fix(sparse.back().kernel);
   } else {
@@ -417,31 +465,51 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
                             ? !cl || !depthwise_packed_.empty()
                             : !cl;
       if (!runs) continue;
-      if (c.kernel != LinearKernel::kDepthwise || cl) {
-        times_[{c.kernel, cl}] = time_kernel(c.kernel, one, cl, num_threads);
-        continue;
-      }
-      // NCHW: each method that applies (depthwise.h), the fastest kept.
-      using kernels::DepthwiseNchw;
-      std::vector<DepthwiseNchw> methods = {DepthwiseNchw::kColumns};
-      if (!depthwise_packed_.empty()) {
-        methods.push_back(DepthwiseNchw::kChannelBlocks);
-      }
-      if (kernels::depthwise_direct_applies(depthwise_shape(one))) {
-        methods.push_back(DepthwiseNchw::kDirect);
-      }
-      double best = std::numeric_limits<double>::infinity();
-      DepthwiseNchw fastest_method = methods.front();
-      for (const DepthwiseNchw m : methods) {
-        depthwise_nchw_ = m;
-        const double t = time_kernel(c.kernel, one, cl, num_threads);
-        if (t < best) {
-          best = t;
-          fastest_method = m;
+      // Each of a kernel's ways to run set in `*way` and timed, the
+      // fastest kept.
+      auto fastest_way = [&](auto* way, const auto& ways) {
+        double best = std::numeric_limits<double>::infinity();
+        auto fastest = ways.front();
+        for (const auto m : ways) {
+          *way = m;
+          const double t = time_kernel(c.kernel, one, cl, num_threads);
+          if (t < best) {
+            best = t;
+            fastest = m;
+          }
         }
+        *way = fastest;
+        return best;
+      };
+      if (c.kernel == LinearKernel::kCsr || c.kernel == LinearKernel::kBsr) {
+        // The sparse kernels: each layout of their planes.
+        SparsePlanes* layout =
+            c.kernel == LinearKernel::kCsr ? &csr_planes_ : &bsr_planes_;
+        times_[{c.kernel, cl}] = fastest_way(layout, sparse_layouts(c.kernel));
+      } else if (c.kernel != LinearKernel::kDepthwise || cl) {
+        times_[{c.kernel, cl}] = time_kernel(c.kernel, one, cl, num_threads);
+      } else {
+        // NCHW depthwise: each method that applies (depthwise.h).
+        using kernels::DepthwiseNchw;
+        std::vector<DepthwiseNchw> methods = {DepthwiseNchw::kColumns};
+        if (!depthwise_packed_.empty()) {
+          methods.push_back(DepthwiseNchw::kChannelBlocks);
+        }
+        if (kernels::depthwise_direct_applies(depthwise_shape(one))) {
+          methods.push_back(DepthwiseNchw::kDirect);
+        }
+        times_[{c.kernel, cl}] = fastest_way(&depthwise_nchw_, methods);
       }
-      depthwise_nchw_ = fastest_method;
-      times_[{c.kernel, cl}] = best;
+    }
+  }
+  {
+    // Only the geometries of the layouts that won stay.
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = geometries_.begin(); it != geometries_.end();) {
+      const SparsePlanes layout = std::get<2>(it->first);
+      it = layout == csr_planes_ || layout == bsr_planes_
+               ? std::next(it)
+               : geometries_.erase(it);
     }
   }
   const double per_byte = conversion_seconds_per_byte();
@@ -521,6 +589,23 @@ std::optional<bool> ConvOp::wants_channels_last() const {
       fastest(false, false, 1.0, &unused).ranges().front().kernel;
   if (a != b || a == LinearKernel::kDepthwise) return std::nullopt;
   return a == LinearKernel::kOneDnn;
+}
+
+void ConvOp::use_sparse_planes(SparsePlanes layout) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  csr_planes_ = layout;
+}
+
+std::vector<ConvOp::SparsePlanes> ConvOp::sparse_layouts(
+    LinearKernel kernel) const {
+  // kPhases reads an unpadded stride-1 input one tap wide in place; copying
+  // it measured slower (see geometry_for). The shifted form is the CSR
+  // kernel's.
+  const bool padded = p_.pads[0] + p_.pads[1] + p_.pads[2] + p_.pads[3] > 0;
+  const bool in_place =
+      !padded && p_.kernel[1] == 1 && p_.strides[0] == 1 && p_.strides[1] == 1;
+  if (in_place || kernel != LinearKernel::kCsr) return {SparsePlanes::kPhases};
+  return {SparsePlanes::kPhases, SparsePlanes::kAligned};
 }
 
 kernels::DepthwiseShape ConvOp::depthwise_shape(const Shape& xs) const {
@@ -651,13 +736,14 @@ void ConvOp::run_depthwise(const float* x, const Shape& xs, float* y,
   }
 }
 
-std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
-                                                             int64_t w) const {
+std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(
+    int64_t h, int64_t w, SparsePlanes layout) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto key = std::make_pair(h, w);
+  const auto key = std::make_tuple(h, w, layout);
   const auto it = geometries_.find(key);
   if (it != geometries_.end()) return it->second;
   auto g = std::make_shared<Geometry>();
+  const bool aligned = layout == SparsePlanes::kAligned;
   const int64_t kh = p_.kernel[0], kw = p_.kernel[1];
   const int64_t sh = p_.strides[0], sw = p_.strides[1];
   const int64_t dh = p_.dilations[0], dw = p_.dilations[1];
@@ -665,18 +751,34 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
   g->ho = p_.output_size(0, h);
   g->wo = p_.output_size(1, w);
   const bool padded = p_.pads[0] + p_.pads[1] + p_.pads[2] + p_.pads[3] > 0;
-  constexpr size_t kVector = 16;
+  constexpr size_t kVector = 16;  // floats in a 64-byte cache line
+  auto round_up = [](size_t v, size_t m) { return (v + m - 1) / m * m; };
   const int64_t hp = h + p_.pads[0] + p_.pads[2];
   const int64_t wp = w + p_.pads[1] + p_.pads[3];
-  g->hq = (hp + sh - 1) / sh;
-  g->wq = (wp + sw - 1) / sw;
-  const auto outputs = static_cast<size_t>(g->ho * g->wq);
-  g->copy_in = padded || kw > 1 || sh > 1 || sw > 1;
+  g->rows = static_cast<size_t>((hp + sh - 1) / sh);
+  g->pitch = static_cast<size_t>((wp + sw - 1) / sw);
+  if (aligned) {
+    // Stride 1: a row's right padding can be the next row's left padding
+    // (reads past a row's end land on zeros), so W + max(left, right)
+    // floats apart do, then up to a divisor or multiple of 16: a 7×7 plane's
+    // rows 8 apart, two to a vector, not 16 with 9 junk columns each.
+    if (sw == 1) {
+      g->pitch =
+          std::max(static_cast<size_t>(w + std::max(p_.pads[1], p_.pads[3])),
+                   static_cast<size_t>(g->wo));
+    }
+    size_t divisor = 1;
+    while (divisor < g->pitch && divisor < kVector) divisor *= 2;
+    g->pitch = g->pitch <= kVector ? divisor : round_up(g->pitch, kVector);
+  }
+  g->plane_size = g->rows * g->pitch;
+  const size_t outputs = static_cast<size_t>(g->ho) * g->pitch;
+  g->copy_in = aligned || padded || kw > 1 || sh > 1 || sw > 1;
   // Only where the image is copied anyway: a 1×1 stride-1 convolution
   // reads its input in place, and copying it for the rounding measured
   // 1.9-2.8x slower (1280x320x7k1s1).
-  g->n = g->copy_in ? (outputs + kVector - 1) / kVector * kVector : outputs;
-  g->copy_out = g->wq != g->wo || g->n != outputs;
+  g->n = g->copy_in ? round_up(outputs, kVector) : outputs;
+  g->copy_out = g->pitch != static_cast<size_t>(g->wo) || g->n != outputs;
   g->phase_plane.assign(static_cast<size_t>(sh * sw), -1);
   for (int64_t i = 0; i < kh; ++i) {
     for (int64_t j = 0; j < kw; ++j) {
@@ -686,12 +788,13 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
     }
   }
   // Reads reach (kw - 1)·dw div sw past the last plane's last row, and the
-  // rounding of n past that.
-  const size_t plane_size = static_cast<size_t>(g->hq * g->wq);
+  // rounding of n past that; the shifted kernel's one more vector past it.
+  const size_t col_reach = static_cast<size_t>((kw - 1) * dw / sw);
   const double size = static_cast<double>(channels) *
-                          static_cast<double>(g->planes * plane_size) +
-                      static_cast<double>((kw - 1) * dw / sw) +
-                      static_cast<double>(g->n - outputs);
+                          static_cast<double>(g->planes * g->plane_size) +
+                      static_cast<double>(col_reach) +
+                      static_cast<double>(g->n - outputs) +
+                      (aligned ? static_cast<double>(kVector) : 0.0);
   if (size >= static_cast<double>(size_t{1} << 32)) {
     throw Error("convolution input [" + std::to_string(channels) + ", " +
                 std::to_string(h) + ", " + std::to_string(w) +
@@ -707,8 +810,8 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
     const auto j = static_cast<int64_t>(col % window) % kw * dw;
     const auto plane = static_cast<size_t>(
         g->phase_plane[static_cast<size_t>(i % sh * sw + j % sw)]);
-    return (col / window * g->planes + plane) * plane_size +
-           static_cast<size_t>(i / sh * g->wq + j / sw);
+    return (col / window * g->planes + plane) * g->plane_size +
+           static_cast<size_t>(i / sh) * g->pitch + static_cast<size_t>(j / sw);
   };
   g->cols.resize(csr_.nnz());
   for (size_t r = 0; r < out_channels_; ++r) {
@@ -722,10 +825,21 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
   g->view.col_idx = g->cols.data();
   g->view.index_width = kernels::IndexWidth::k32;
   g->view.cols = g->padded_size;
-  split_channels(
-      static_cast<size_t>(channels), plane_size,
-      static_cast<size_t>((kh - 1) * dh / sh * g->wq + (kw - 1) * dw / sw),
-      g.get());
+  split_channels(static_cast<size_t>(channels),
+                 static_cast<size_t>((kh - 1) * dh / sh) * g->pitch + col_reach,
+                 g.get());
+  if (aligned) {
+    for (Geometry::Chunk& c : g->chunks) {
+      c.shifted = std::make_unique<ShiftedRows>(c.view);
+      std::vector<uint32_t>().swap(c.cols);
+      std::vector<float>().swap(c.values);
+    }
+    if (g->chunks.empty()) {
+      g->shifted = std::make_unique<ShiftedRows>(g->view);
+      std::vector<uint32_t>().swap(g->cols);
+      g->view.col_idx = nullptr;
+    }
+  }
   if (has_bsr_) {
     // Ungrouped: block column c·kh·kw + i·kw + j, offset as for CSR.
     g->bsr_cols.resize(bsr_.nnz_blocks());
@@ -743,8 +857,7 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(int64_t h,
   return geometries_.emplace(key, std::move(g)).first->second;
 }
 
-void ConvOp::split_channels(size_t channels, size_t plane_size, size_t reach,
-                            Geometry* g) const {
+void ConvOp::split_channels(size_t channels, size_t reach, Geometry* g) const {
   // A tile's input per channel: its outputs and the window's reach past
   // them, in each of the channel's planes. Chunks of at least 16 non-zeros
   // per row on average: shorter ones cost more in per-row passes than
@@ -758,14 +871,16 @@ void ConvOp::split_channels(size_t channels, size_t plane_size, size_t reach,
   const auto fewest = static_cast<size_t>(
       std::ceil(kMinRowNonZeros * static_cast<double>(channels) / row_nnz));
   constexpr size_t kTile = 256;
-  const size_t per_channel = g->planes * (kTile + reach) * sizeof(float);
+  // A plane smaller than a tile (7×7: 64 outputs) is all one tile.
+  const size_t per_channel =
+      g->planes * (std::min(kTile, g->n) + reach) * sizeof(float);
   const size_t widest = std::max({size_t{1}, kL1Bytes / per_channel, fewest});
   if (widest >= channels) return;
   // As many chunks as that takes, of equal size (64 channels in chunks of
   // 21 left one of a single channel: a pass over every row for it).
   const size_t count = (channels + widest - 1) / widest;
   const size_t chunk = (channels + count - 1) / count;
-  const size_t span = chunk * g->planes * plane_size;  // offsets per chunk
+  const size_t span = chunk * g->planes * g->plane_size;  // per chunk
   g->tile = kTile;
   g->chunks.resize(count);
   for (Geometry::Chunk& c : g->chunks) {
@@ -824,7 +939,8 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
   const auto wo = static_cast<size_t>(p_.output_size(1, w));
   const size_t out_image = out_channels_ * ho * wo;
 
-  const std::shared_ptr<const Geometry> g = geometry_for(h, w);
+  const std::shared_ptr<const Geometry> g = geometry_for(
+      h, w, kernel == LinearKernel::kBsr ? bsr_planes_ : csr_planes_);
   // A residual is added as the product accumulates into y (copied there
   // first unless in place), or, where rows carry junk columns, as they are
   // dropped: the activation then comes with that pass.
@@ -833,13 +949,16 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
   const kernels::Activation act =
       add_in_copy ? kernels::Activation::kNone : activation_;
   const kernels::Epilogue epilogue{bias_, act, accumulate};
-  const auto wq = static_cast<size_t>(g->wq);
+  const size_t pitch = g->pitch;
   const size_t n = g->n;
   float* planes = nullptr;
   if (g->copy_in) {
+    // fill_planes writes every plane whole, padding included; what follows
+    // the last one (kPhases' reach past it) stays zero.
     planes =
         thread_workspace_as<float>(WorkspaceSlot::kConvInput, g->padded_size);
-    std::memset(planes, 0, g->padded_size * sizeof(float));
+    const size_t filled = channels * g->planes * g->plane_size;
+    std::memset(planes + filled, 0, (g->padded_size - filled) * sizeof(float));
   }
   float* wide = g->copy_out ? thread_workspace_as<float>(
                                   WorkspaceSlot::kConvOutput, out_channels_ * n)
@@ -850,12 +969,11 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
   for (size_t b = first; b < last; ++b) {
     const float* xb = x + b * image;
     if (g->copy_in) {
-      // Padding stays zero from the fill above; only pixels change.
       // Split by channels over the threads the product uses: on one
       // thread this copy left ResNet's first stage at 1.3x on two.
       run_chunks(split_evenly(channels, parts), image, num_threads,
                  [&](size_t c0, size_t c1) {
-                   split_phases(*g, xb, c0, c1, h, w, planes);
+                   fill_planes(*g, xb, c0, c1, h, w, planes);
                  });
       xb = planes;
     }
@@ -881,10 +999,18 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
                 k == 0 ? bias_ : nullptr,
                 k == final_chunk ? act : kernels::Activation::kNone,
                 k > 0 || accumulate};
-            kernels::spmm_csr_strided(g->chunks[k].view, xb + t0, 1, tw,
-                                      yb + t0, n, part, begin, end);
+            if (g->chunks[k].shifted != nullptr) {
+              kernels::spmm_csr_shifted(g->chunks[k].shifted->view, xb + t0, tw,
+                                        yb + t0, n, part, begin, end);
+            } else {
+              kernels::spmm_csr_strided(g->chunks[k].view, xb + t0, 1, tw,
+                                        yb + t0, n, part, begin, end);
+            }
           }
         }
+      } else if (g->shifted != nullptr) {
+        kernels::spmm_csr_shifted(g->shifted->view, xb + p0, width, yb + p0, n,
+                                  epilogue, begin, end);
       } else {
         kernels::spmm_csr_strided(g->view, xb + p0, 1, width, yb + p0, n,
                                   epilogue, begin, end);
@@ -893,15 +1019,21 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
     // Threads split the output channels, each reading the whole image, or,
     // where the image outweighs the weight (early layers: 0.9 MB of
     // 64x56x56 pixels against 30 KB of non-zeros), the output rows, each
-    // reading its rows' part of the image and every weight.
+    // reading its rows' part of the image and every weight (split on whole
+    // vectors, so that every part's loads stay aligned).
     const size_t image_bytes = g->padded_size * sizeof(float);
     const size_t weight_bytes = nnz * (sizeof(float) + sizeof(uint32_t));
     if (parts > 1 && image_bytes > 4 * weight_bytes && ho >= 2 * parts) {
       const size_t row_ends = bsr ? bsr_.row_blocks() : out_channels_;
       run_chunks(split_evenly(ho, parts), nnz * n, num_threads,
                  [&](size_t r0, size_t r1) {
-                   const size_t end = r1 == ho ? n : r1 * wq;
-                   product(0, row_ends, r0 * wq, end - r0 * wq);
+                   auto start = [&](size_t r) {
+                     constexpr size_t kVector = 16;
+                     return r == ho ? n
+                                    : std::min(n, (r * pitch + kVector - 1) /
+                                                      kVector * kVector);
+                   };
+                   product(0, row_ends, start(r0), start(r1) - start(r0));
                  });
     } else {
       run_chunks(bsr ? bsr_chunks_ : chunks_, nnz * n, num_threads,
@@ -915,14 +1047,15 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
                  [&](size_t o0, size_t o1) {
                    for (size_t o = o0; o < o1; ++o) {
                      if (add_in_copy) {
-                       kernels::add_residual(wide + o * n, wq, rb + o * plane,
-                                             ho, wo, activation_,
-                                             dst + o * plane);
+                       kernels::add_residual(wide + o * n, pitch,
+                                             rb + o * plane, ho, wo,
+                                             activation_, dst + o * plane);
                        continue;
                      }
                      for (size_t r = 0; r < ho; ++r) {
                        std::memcpy(dst + o * plane + r * wo,
-                                   wide + o * n + r * wq, wo * sizeof(float));
+                                   wide + o * n + r * pitch,
+                                   wo * sizeof(float));
                      }
                    }
                  });
@@ -930,35 +1063,45 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
   }
 }
 
-void ConvOp::split_phases(const Geometry& g, const float* x, size_t c0,
-                          size_t c1, int64_t h, int64_t w,
-                          float* planes) const {
+void ConvOp::fill_planes(const Geometry& g, const float* x, size_t c0,
+                         size_t c1, int64_t h, int64_t w, float* planes) const {
   const int64_t sh = p_.strides[0], sw = p_.strides[1];
   const int64_t top = p_.pads[0], left = p_.pads[1];
-  const size_t plane_size = static_cast<size_t>(g.hq * g.wq);
+  const auto pitch = static_cast<int64_t>(g.pitch);
+  auto ceil_div = [](int64_t a, int64_t b) {
+    return a <= 0 ? -((-a) / b) : (a + b - 1) / b;
+  };
   for (size_t c = c0; c < c1; ++c) {
     const float* xc = x + c * static_cast<size_t>(h * w);
     for (int64_t a = 0; a < sh; ++a) {
-      for (int64_t bp = 0; bp < sw; ++bp) {
-        const int plane = g.phase_plane[static_cast<size_t>(a * sw + bp)];
+      for (int64_t b = 0; b < sw; ++b) {
+        const int plane = g.phase_plane[static_cast<size_t>(a * sw + b)];
         if (plane < 0) continue;
         float* dst =
-            planes + (c * g.planes + static_cast<size_t>(plane)) * plane_size;
-        // Plane columns v with an image pixel: v·sw + bp - left in [0, w).
-        const int64_t v0 = std::max<int64_t>(0, (left - bp + sw - 1) / sw);
-        const int64_t v1 = std::min(g.wq, (w + left - bp + sw - 1) / sw);
-        if (v1 <= v0) continue;
-        for (int64_t u = 0; u < g.hq; ++u) {
-          const int64_t r = u * sh + a - top;
-          if (r < 0 || r >= h) continue;
-          const float* src = xc + r * w + (v0 * sw + bp - left);
-          float* out = dst + u * g.wq + v0;
+            planes + (c * g.planes + static_cast<size_t>(plane)) * g.plane_size;
+        // Plane columns v with an image pixel: v·sw + b - left in [0, w).
+        const int64_t v0 =
+            std::clamp<int64_t>(ceil_div(left - b, sw), 0, pitch);
+        const int64_t v1 =
+            std::clamp<int64_t>(ceil_div(w + left - b, sw), v0, pitch);
+        for (size_t u = 0; u < g.rows; ++u) {
+          float* out = dst + u * g.pitch;
+          const int64_t r = static_cast<int64_t>(u) * sh + a - top;
+          if (r < 0 || r >= h || v1 == v0) {
+            std::memset(out, 0, g.pitch * sizeof(float));
+            continue;
+          }
+          std::memset(out, 0, static_cast<size_t>(v0) * sizeof(float));
+          const float* src = xc + r * w + (v0 * sw + b - left);
           if (sw == 1) {
-            std::memcpy(out, src, static_cast<size_t>(v1 - v0) * sizeof(float));
+            std::memcpy(out + v0, src,
+                        static_cast<size_t>(v1 - v0) * sizeof(float));
           } else {
             kernels::gather_stride(src, static_cast<size_t>(sw),
-                                   static_cast<size_t>(v1 - v0), out);
+                                   static_cast<size_t>(v1 - v0), out + v0);
           }
+          std::memset(out + v1, 0,
+                      static_cast<size_t>(pitch - v1) * sizeof(float));
         }
       }
     }

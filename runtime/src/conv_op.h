@@ -12,6 +12,11 @@
 // stride-1 product (Wq − Wo junk columns per row are dropped). Each pixel is
 // read from L1/L2 by every weight that touches it; a stride-2 7×7 stem
 // copies its 3-channel input once instead of building a 147-row im2col.
+// With rows a multiple of 16 floats apart, every tap's offset is a
+// multiple of 16 plus its column shift, and the CSR kernel's shifted form
+// makes every vector load aligned (a load across two cache lines costs two;
+// 1.6x the kernel's time with AVX-512); which layout runs is timed at load
+// with the kernels (SparsePlanes below).
 // Offsets depend on H and W, so they are kept per input size (a few sizes
 // cached).
 //  - A weight pruned in R×1 blocks (R output channels × one input element;
@@ -44,6 +49,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "graph.h"
@@ -88,6 +94,20 @@ class ConvOp {
   void finish();
   // Whether its kernel (chosen or candidate) runs in either layout.
   bool any_layout() const { return !depthwise_packed_.empty(); }
+  // How the sparse kernels read their input planes (see Geometry).
+  enum class SparsePlanes : uint8_t {
+    // Rows Wq = ceil(Wp / sw) apart, each non-zero's loads at its tap's
+    // offset, at any alignment (the BSR kernel, and the CSR one where
+    // rounding the rows up costs more than it saves).
+    kPhases,
+    // Rows a multiple of 16 floats apart, the CSR kernel in its shifted
+    // form (kernels/spmm.h): every load aligned, at the price of the junk
+    // columns the rounding adds (30 -> 32 at 28x28, 9 -> 16 at 7x7).
+    kAligned,
+  };
+  // Runs the CSR kernel in `layout` from now on (tests and benches: load
+  // times each layout and keeps the fastest).
+  void use_sparse_planes(SparsePlanes layout);
   // Whether it reads and writes channels-last (else NCHW).
   bool runs_channels_last() const { return runs_channels_last_; }
   // The layout it will read its input in whatever its neighbours do (true:
@@ -101,7 +121,7 @@ class ConvOp {
   size_t multiply_adds(const Shape& x_shape) const;
 
  private:
-  struct Geometry;  // phase planes and offsets for one input size
+  struct Geometry;  // planes and offsets for one input size
   class Dense;      // oneDNN convolution, per input shape
 
   // `kernel`: kCsr, or kBsr where has_bsr_.
@@ -116,15 +136,17 @@ class ConvOp {
                      const float* residual, bool channels_last,
                      int num_threads) const;
   kernels::DepthwiseShape depthwise_shape(const Shape& x_shape) const;
-  std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w) const;
+  std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w,
+                                               SparsePlanes layout) const;
   // g's chunks (see Geometry): the CSR weight over g->cols split by input
   // channel, `reach` the offsets a window spans past its first tap.
-  void split_channels(size_t channels, size_t plane_size, size_t reach,
-                      Geometry* g) const;
-  // Channels [c0, c1) of image x [C, H, W] into g's zero-padded phase
-  // planes (their padding already zero).
-  void split_phases(const Geometry& g, const float* x, size_t c0, size_t c1,
-                    int64_t h, int64_t w, float* planes) const;
+  void split_channels(size_t channels, size_t reach, Geometry* g) const;
+  // Channels [c0, c1) of image x [C, H, W] into g's planes, padding
+  // included.
+  void fill_planes(const Geometry& g, const float* x, size_t c0, size_t c1,
+                   int64_t h, int64_t w, float* planes) const;
+  // The layouts of its planes `kernel` (kCsr or kBsr) can run in.
+  std::vector<SparsePlanes> sparse_layouts(LinearKernel kernel) const;
   // One image through `kernel` in its own layout (`channels_last` for
   // oneDNN's and the depthwise one's choice of layout).
   double time_kernel(LinearKernel kernel, const Shape& x_shape,
@@ -158,8 +180,12 @@ class ConvOp {
   CsrMatrix derived_csr_;  // from a BSR weight
   std::vector<size_t> chunks_;
   mutable std::mutex mutex_;
-  mutable std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const Geometry>>
+  mutable std::map<std::tuple<int64_t, int64_t, SparsePlanes>,
+                   std::shared_ptr<const Geometry>>
       geometries_;
+  // The planes each sparse kernel reads: the fastest when timed.
+  SparsePlanes csr_planes_ = SparsePlanes::kPhases;
+  SparsePlanes bsr_planes_ = SparsePlanes::kPhases;
   std::vector<float> densified_;  // a sparse weight expanded for oneDNN
   // Depthwise: the weight [O, kh·kw] (the file's or densified_), and
   // tap-major for NHWC (multiplier 1).

@@ -276,6 +276,76 @@ TEST_P(SpmmCsr, StridedOffsetsMatchReference) {
   }
 }
 
+// The shifted form (spmm_csr_shifted): rows split into shift classes, every
+// offset a multiple of 16, x 64-byte aligned, over widths of one vector to
+// several tiles and a partial one, each epilogue, rows split as threads do.
+TEST_P(SpmmCsr, ShiftedClassesMatchReference) {
+  std::mt19937 rng(11);
+  const std::vector<std::vector<uint32_t>> shift_sets = {
+      {0}, {0, 1, 2}, {1, 2}, {0, 3, 9, 15}, {7}};
+  for (const std::vector<uint32_t>& shifts : shift_sets) {
+    for (size_t n : {16, 48, 128, 144, 256, 400}) {
+      for (const bool accumulate : {false, true}) {
+        const size_t rows = 19, vectors = 40, ldy = n + 16;
+        const size_t classes = shifts.size();
+        // Row r's class k: non-zeros at random vector-aligned offsets,
+        // some sub-rows empty.
+        std::vector<uint32_t> row_ptr = {0}, cols;
+        std::vector<float> values;
+        std::uniform_int_distribution<size_t> count(0, 6), vec(0, vectors - 1);
+        for (size_t sub = 0; sub < rows * classes; ++sub) {
+          for (size_t e = count(rng); e > 0; --e) {
+            cols.push_back(static_cast<uint32_t>(vec(rng) * 16));
+            values.push_back(uniform_values(1, &rng)[0]);
+          }
+          row_ptr.push_back(static_cast<uint32_t>(cols.size()));
+        }
+        ShiftedCsrView w;
+        w.csr.rows = rows * classes;
+        w.csr.cols = vectors * 16;
+        w.csr.row_ptr = row_ptr.data();
+        w.csr.col_idx = cols.data();
+        w.csr.index_width = IndexWidth::k32;
+        w.csr.values = values.data();
+        w.classes = classes;
+        w.shifts = shifts.data();
+        // Readable 16 floats past every offset + n, from a 64-byte boundary.
+        const size_t x_size = vectors * 16 + n + 16;
+        std::vector<float> storage(x_size + 16);
+        float* x = storage.data();
+        while (reinterpret_cast<uintptr_t>(x) % 64 != 0) ++x;
+        const std::vector<float> values_x = uniform_values(x_size, &rng);
+        std::copy(values_x.begin(), values_x.end(), x);
+        const std::vector<float> b = uniform_values(rows, &rng);
+        for (const Activation a :
+             {Activation::kNone, Activation::kRelu6, Activation::kGelu}) {
+          const Epilogue epilogue{b.data(), a, accumulate};
+          std::vector<float> expected = uniform_values(rows * ldy, &rng);
+          for (size_t k = 0; k < expected.size(); ++k) {
+            if (k % ldy >= n) expected[k] = -7.0f;
+          }
+          std::vector<float> actual = expected;
+          spmm_csr_shifted_reference(w, x, n, expected.data(), ldy, epilogue, 0,
+                                     rows);
+          spmm_csr_shifted(w, x, n, actual.data(), ldy, epilogue, 0, 7);
+          spmm_csr_shifted(w, x, n, actual.data(), ldy, epilogue, 7, rows);
+          for (size_t k = 0; k < rows * ldy; ++k) {
+            if (k % ldy >= n) {
+              ASSERT_EQ(actual[k], -7.0f) << "wrote past n at " << k;
+              continue;
+            }
+            ASSERT_NEAR(actual[k], expected[k],
+                        1e-5f * 20 + 2e-6f * std::abs(expected[k]))
+                << "shifts " << classes << " n=" << n << " row " << k / ldy
+                << " col " << k % ldy << " activation " << static_cast<int>(a)
+                << " accumulate " << accumulate;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_P(SpmmCsr, AccumulatesOntoTheOutput) {
   for (size_t n : {1, 5, 16, 31, 63, 70, 128, 300}) {
     for (Activation a : {Activation::kNone, Activation::kGelu}) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "conv_op.h"
 #include "spruce/converters/model_def.h"
 #include "spruce/spruce.h"
 #include "test_util.h"
@@ -296,6 +297,106 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
             sparse                    ? "sparse-csr"
             : k.p.group == k.channels ? "depthwise"
                                       : "onednn");
+      }
+    }
+  }
+}
+
+// The CSR kernel in each layout of its input planes (ConvOp::SparsePlanes;
+// load keeps the fastest): rows left as they are, or rounded up to 16
+// floats with the kernel's shifted form. Shapes whose rows round up (9 and
+// 11 wide), stride 2 and a 7×7 stride-2 window (shifts 0-3), dilation
+// (shifts 0, 2, 4), groups, channels enough for chunks, an image whose
+// rows two threads split, and a residual added on the way out; each
+// against the reference, on 1 and 2 threads.
+TEST(Conv, EverySparsePlaneLayoutMatchesTheReference) {
+  std::vector<ConvCase> cases = {
+      {2, 8, 9, 11, 16, params(3, 1, 1, 1, 1)},
+      {1, 6, 13, 7, 10, params(3, 1, 0, 1, 1)},
+      {1, 4, 12, 12, 8, params(5, 1, 2, 2, 1)},
+      {2, 6, 10, 9, 12, params(3, 2, 1, 1, 1)},
+      {1, 3, 23, 23, 8, params(7, 2, 3, 1, 1)},
+      {1, 8, 15, 15, 16, params(1, 2, 0, 1, 1)},
+      {1, 8, 7, 10, 12, params(3, 1, 1, 1, 2)},
+      {1, 4, 48, 41, 4, params(3, 1, 1, 1, 1)},
+      {2, 64, 20, 18, 12, params(3, 1, 1, 1, 1)},
+      {1, 64, 21, 19, 16, params(3, 2, 1, 1, 1)},
+      // Rows of 7 and 3 (with padding 8 and 4 apart, a row's right padding
+      // the next one's left): ResNet's last stage, and a tiny plane.
+      {2, 16, 7, 7, 8, params(3, 1, 1, 1, 1)},
+      {1, 4, 3, 3, 4, params(3, 1, 1, 1, 1)},
+      // Rows of 8 and 16: their padding takes them to 16 and 32 apart.
+      {1, 4, 6, 8, 4, params(3, 1, 1, 1, 1)},
+      {1, 4, 5, 16, 4, params(3, 1, 1, 1, 1)},
+  };
+  // Padding on the left only, and on the right only.
+  ConvCase left{1, 4, 6, 6, 4, params(3, 1, 0, 1, 1)};
+  left.p.pads[1] = 2;
+  cases.push_back(left);
+  ConvCase right{1, 4, 6, 5, 4, params(3, 1, 0, 1, 1)};
+  right.p.pads[3] = 2;
+  right.p.pads[0] = 1;
+  cases.push_back(right);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    const ConvCase& k = cases[ci];
+    const size_t cols = static_cast<size_t>(k.channels / k.p.group *
+                                            k.p.kernel[0] * k.p.kernel[1]);
+    std::vector<float> w(static_cast<size_t>(k.out) * cols);
+    std::vector<float> bias(static_cast<size_t>(k.out));
+    for (float& v : w) v = keep(rng) < 0.7 ? 0.0f : 3.0f * u(rng);
+    for (float& v : bias) v = u(rng);
+    const CsrMatrix csr =
+        CsrMatrix::from_dense(w.data(), static_cast<size_t>(k.out), cols);
+    WeightDesc wd;
+    wd.shape = {k.out, static_cast<int64_t>(cols)};
+    wd.layout = WeightLayout::kCsr;
+    wd.csr = csr.view();
+    wd.values = wd.csr.values;
+    wd.value_count = csr.nnz();
+    WeightDesc bd;
+    bd.shape = {k.out};
+    bd.values = bias.data();
+    bd.value_count = bias.size();
+    const Shape xs = {k.batch, k.channels, k.h, k.w};
+    std::vector<float> x(static_cast<size_t>(k.batch * k.channels * k.h * k.w));
+    for (float& v : x) v = u(rng);
+    const std::vector<float> plain = reference_conv(k, x, w, bias, false);
+    std::vector<float> residual(plain.size());
+    for (float& v : residual) v = u(rng);
+    for (const bool with_residual : {false, true}) {
+      // act(conv + bias + r), ReLU6.
+      std::vector<float> expected = plain;
+      for (size_t e = 0; e < expected.size(); ++e) {
+        const float sum = with_residual ? plain[e] + residual[e] : plain[e];
+        expected[e] = std::min(std::max(sum, 0.0f), 6.0f);
+      }
+      LinearPlanOptions options;
+      options.allowed = kernel_bit(LinearKernel::kCsr);
+      options.measure = false;
+      options.max_threads = 2;
+      ConvOp op(wd, &bd, k.p, kernels::Activation::kRelu6, with_residual, xs,
+                options, engine);
+      ASSERT_EQ(op.kernel(), LinearKernel::kCsr);
+      for (const auto layout :
+           {ConvOp::SparsePlanes::kPhases, ConvOp::SparsePlanes::kAligned}) {
+        op.use_sparse_planes(layout);
+        for (const int threads : {1, 2}) {
+          SCOPED_TRACE("case " + std::to_string(ci) + " layout " +
+                       std::to_string(static_cast<int>(layout)) + " threads " +
+                       std::to_string(threads) +
+                       (with_residual ? " residual" : ""));
+          std::vector<float> y = residual;  // in place, as the plan has it
+          op.run(x.data(), xs, y.data(), false, threads,
+                 with_residual ? y.data() : nullptr);
+          for (size_t e = 0; e < expected.size(); ++e) {
+            ASSERT_NEAR(y[e], expected[e], 1e-4f * (1 + std::abs(expected[e])))
+                << "at " << e;
+          }
+        }
       }
     }
   }

@@ -93,6 +93,29 @@ void spmm_csr_strided(const CsrView& w, const float* x, size_t ldx, size_t n,
                       float* y, size_t ldy, const Epilogue& epilogue,
                       size_t row_begin, size_t row_end);
 
+// A CSR weight over element offsets into X (as spmm_csr_strided with
+// ldx = 1) whose offsets take a few residues mod 16, "shifts": a stride-1
+// convolution over planes whose rows are a multiple of 16 floats apart
+// has one per column tap (0, 1, 2 for a 3-wide window). Row r's non-zeros
+// are stored as `classes` sub-rows, sub-row r·classes + k holding those of
+// shift shifts[k], each offset rounded down to a multiple of 16: every
+// vector load is then aligned (a load that crosses a cache line costs two,
+// 1.6x the kernel's time with AVX-512), and each shifted class's sum is
+// moved into place once per tile of outputs, not per non-zero.
+struct ShiftedCsrView {
+  CsrView csr;  // rows · classes sub-rows, 32-bit offsets
+  size_t classes = 1;
+  const uint32_t* shifts = nullptr;  // [classes], each below 16
+};
+
+// Y[r, j] = act(bias[r] + sum over r's non-zeros e of
+// value(e) · x[offset(e) + shift(e) + j]) for logical rows r in [row_begin,
+// row_end) and j < n, Y's rows ldy apart. x must be 64-byte aligned, n a
+// multiple of 16, and x readable 16 floats past every offset + n.
+void spmm_csr_shifted(const ShiftedCsrView& w, const float* x, size_t n,
+                      float* y, size_t ldy, const Epilogue& epilogue,
+                      size_t row_begin, size_t row_end);
+
 // Y[row_begin:row_end, 0:n] = act(W[row_begin:row_end, :] · X + bias).
 // x: [w.cols × n], row stride n. y: [w.rows × n], row stride n.
 // Dispatches once to the best SIMD target of the running CPU.
@@ -123,6 +146,10 @@ void spmm_csr_reference(const CsrView& w, const float* x, size_t n, float* y,
                         const Epilogue& epilogue, size_t row_begin,
                         size_t row_end);
 void spmm_csr_strided_reference(const CsrView& w, const float* x, size_t ldx,
+                                size_t n, float* y, size_t ldy,
+                                const Epilogue& epilogue, size_t row_begin,
+                                size_t row_end);
+void spmm_csr_shifted_reference(const ShiftedCsrView& w, const float* x,
                                 size_t n, float* y, size_t ldy,
                                 const Epilogue& epilogue, size_t row_begin,
                                 size_t row_end);
