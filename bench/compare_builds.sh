@@ -1,8 +1,9 @@
 #!/bin/bash
 # Two spruce builds on the same models, alternating per model so the
 # machine's noise falls on both alike: one line per (round, model, build)
-# with the p50 latency in ms (1 thread, batch 1, or THREADS=n). The median
-# over rounds is what bench/RESULTS.md quotes.
+# with the p50 latency in ms (1 thread, batch 1, 1 s per run; or THREADS=n,
+# BATCH=n, SECONDS_PER_RUN=s). The median over rounds is what
+# bench/RESULTS.md quotes.
 #   bench/compare_builds.sh BEFORE_SPRUCE AFTER_SPRUCE ROUNDS MODEL...
 # A MODEL.spruce runs as it is on both builds; a MODEL.onnx is converted by
 # each build first (for changes to the converter: what it fuses, the file).
@@ -10,6 +11,8 @@ set -euo pipefail
 before=$1 after=$2 rounds=$3
 shift 3
 threads=${THREADS:-1}
+batch=${BATCH:-1}
+seconds=${SECONDS_PER_RUN:-1}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 json=$work/bench.json
@@ -34,7 +37,7 @@ for round in $(seq "$rounds"); do
     for build in before after; do
       exe=$before; [ "$build" = after ] && exe=$after
       "$exe" bench "$(file_for $build $index "$model")" --threads "$threads" \
-        --time 1 --json "$json" > /dev/null
+        --batch "$batch" --time "$seconds" --json "$json" > /dev/null
       p50=$(/usr/bin/python3 -c \
         "import json,sys; print(json.load(open(sys.argv[1]))['latency_ms']['p50'])" \
         "$json")

@@ -117,6 +117,9 @@ const LayoutPlanInfo& Engine::layout_plan() const {
   return impl_->layout_plans;
 }
 bool Engine::runs_images_apart() const { return impl_->per_image; }
+size_t Engine::whole_batch_from() const {
+  return impl_->per_image ? impl_->whole_from : impl_->graph.nodes.size();
+}
 
 std::vector<Tensor> Engine::run(const std::vector<Input>& inputs) const {
   std::vector<Tensor> outputs;
@@ -182,6 +185,27 @@ size_t Engine::Impl::images_apart(const std::vector<Input>& given) const {
   return static_cast<size_t>(n);
 }
 
+namespace {
+
+// Outputs of consecutive parts of a batch, each [n_i, ...], as one batch.
+void concatenate_batches(const std::vector<std::vector<Tensor>>& parts,
+                         std::vector<Tensor>* results) {
+  results->resize(parts[0].size());
+  for (size_t k = 0; k < parts[0].size(); ++k) {
+    Shape s = parts[0][k].shape();
+    s[0] = 0;
+    for (const std::vector<Tensor>& part : parts) s[0] += part[k].shape()[0];
+    Tensor& out = (*results)[k];
+    out.reset(s);
+    float* to = out.data();
+    for (const std::vector<Tensor>& part : parts) {
+      to = std::copy(part[k].data(), part[k].data() + part[k].size(), to);
+    }
+  }
+}
+
+}  // namespace
+
 void Engine::Impl::run_per_image(const std::vector<Input>& given, size_t images,
                                  std::vector<Tensor>* results,
                                  RunProfile* profile) const {
@@ -205,39 +229,88 @@ void Engine::Impl::run_per_image(const std::vector<Input>& given, size_t images,
                         return sizeof(zero);
                       }));
   }
-  // Image i of every input.
-  auto image = [&](size_t i) {
-    std::vector<Input> one = given;
+  // Images [first, first + count) of every input.
+  auto slice = [&](size_t first, size_t count) {
+    std::vector<Input> part = given;
     for (size_t k = 0; k < given.size(); ++k) {
-      one[k].shape[0] = 1;
+      part[k].shape[0] = static_cast<int64_t>(count);
       auto at = [&](const auto* p) {
         using T = std::remove_cv_t<std::remove_pointer_t<decltype(p)>>;
         return p == nullptr
                    ? nullptr
                    : reinterpret_cast<const T*>(
-                         reinterpret_cast<const char*>(p) + i * bytes[k]);
+                         reinterpret_cast<const char*>(p) + first * bytes[k]);
       };
-      one[k].data = at(given[k].data);
-      one[k].int64_data = at(given[k].int64_data);
-      one[k].elements = at(static_cast<const char*>(given[k].elements));
+      part[k].data = at(given[k].data);
+      part[k].int64_data = at(given[k].int64_data);
+      part[k].elements = at(static_cast<const char*>(given[k].elements));
     }
-    return one;
+    return part;
   };
-  std::vector<std::vector<Tensor>> parts(images);
-  // With threads, images go to them whole, each run on one thread: a run of
-  // one image is too small for its layers to split well (mobilenet_v2 90% at
-  // batch 16 ran no faster on 2 threads than on 1), and images share
-  // nothing. A profile is kept in order, on the calling thread.
+  // Images [first, last): the head image by image, then the tail (if any)
+  // once over them.
+  auto run_images = [&](size_t first, size_t last, std::vector<Tensor>* out,
+                        RunProfile* part_profile, bool alone) {
+    if (whole_from == graph.nodes.size()) {
+      std::vector<std::vector<Tensor>> parts(last - first);
+      for (size_t i = first; i < last; ++i) {
+        run_once(slice(i, 1), &parts[i - first], part_profile, alone);
+      }
+      concatenate_batches(parts, out);
+      return;
+    }
+    // The crossing values' batch shapes, and a batch tensor for each.
+    std::unique_ptr<Run> batch = acquire_run();
+    bind_inputs(slice(first, last - first), batch.get());
+    for (size_t i = 0; i < whole_from; ++i) infer_shapes(i, batch.get());
+    for (uint32_t v : crossing) {
+      std::vector<float>& buffer = batch->own[v];
+      buffer.resize(element_count(batch->shapes[v]));
+      batch->data[v] = buffer.data();
+    }
+    for (size_t i = first; i < last; ++i) {
+      std::unique_ptr<Run> run = acquire_run();
+      bind_inputs(slice(i, 1), run.get());
+      set_threads(run.get(), alone);
+      run_nodes_on_team(run.get(), 0, whole_from, part_profile);
+      // Each image's part of each crossing value, whole in either layout
+      // it may have (plan.cc); one not computed from the inputs is the
+      // same for every image.
+      for (uint32_t v : crossing) {
+        const float* src = run->data[v];
+        const size_t each = element_count(run->shapes[v]);
+        if (from_inputs[v]) {
+          std::copy(src, src + each, batch->own[v].data() + (i - first) * each);
+        } else if (i == first) {
+          std::copy(src, src + each, batch->own[v].data());
+        }
+      }
+      release_run(std::move(run));
+    }
+    set_threads(batch.get(), alone);
+    run_nodes_on_team(batch.get(), whole_from, graph.nodes.size(),
+                      part_profile);
+    collect_outputs(batch.get(), out);
+    release_run(std::move(batch));
+  };
+  // With threads, images go to them whole, each run on one thread (and a
+  // tail over each thread's share of the batch): a run of one image is
+  // too small for its layers to split well (mobilenet_v2 90% at batch 16
+  // ran no faster on 2 threads than on 1; a whole tail split over 2
+  // threads ran efficientnet_b0 90% at 0.74x of its images apart), and
+  // images share nothing. A profile is kept in order, on the calling
+  // thread.
   const size_t workers =
       profile != nullptr ? 1 : std::min(images, static_cast<size_t>(threads));
+  const size_t runs_before = profile != nullptr ? profile->runs : 0;
   if (workers > 1) {
+    std::vector<std::vector<Tensor>> parts(workers);
     std::vector<std::exception_ptr> errors(workers);
     const std::vector<size_t> bounds = split_evenly(images, workers);
     WorkerPool::get().run(workers, static_cast<int>(workers), [&](size_t w) {
       try {
-        for (size_t i = bounds[w]; i < bounds[w + 1]; ++i) {
-          run_once(image(i), &parts[i], nullptr, /*alone=*/true);
-        }
+        run_images(bounds[w], bounds[w + 1], &parts[w], nullptr,
+                   /*alone=*/true);
       } catch (...) {
         errors[w] = std::current_exception();
       }
@@ -245,45 +318,42 @@ void Engine::Impl::run_per_image(const std::vector<Input>& given, size_t images,
     for (const std::exception_ptr& e : errors) {
       if (e) std::rethrow_exception(e);
     }
+    concatenate_batches(parts, results);
   } else {
-    const size_t runs_before = profile != nullptr ? profile->runs : 0;
-    for (size_t i = 0; i < images; ++i) run_once(image(i), &parts[i], profile);
-    if (profile != nullptr) profile->runs = runs_before + 1;  // one run
+    run_images(0, images, results, profile, false);
   }
-  results->resize(parts[0].size());
-  for (size_t k = 0; k < parts[0].size(); ++k) {
-    Shape s = parts[0][k].shape();
-    s[0] = static_cast<int64_t>(images);
-    Tensor& out = (*results)[k];
-    out.reset(s);
-    const size_t each = parts[0][k].size();
-    for (size_t i = 0; i < images; ++i) {
-      std::copy(parts[i][k].data(), parts[i][k].data() + each,
-                out.data() + i * each);
-    }
-  }
+  if (profile != nullptr) profile->runs = runs_before + 1;  // one run
 }
 
 void Engine::Impl::run_once(const std::vector<Input>& given,
                             std::vector<Tensor>* results, RunProfile* profile,
                             bool alone) const {
-  const Impl& m = *this;
-  std::unique_ptr<Impl::Run> state = m.acquire_run();
-  m.bind_inputs(given, state.get());  // checked here, outside the turn
-  const bool leader = m.options.use_team_leader;
-  // Without the leader, as before it: every run with the Engine's threads.
-  state->threads =
-      !alone && (!leader || m.worth_a_team(state.get())) ? m.threads : 1;
-  state->alone = alone;
-  // Multi-threaded runs take turns on the team leader (team_leader.h).
-  if (leader && state->threads > 1 && !TeamLeader::on_leader()) {
-    TeamLeader::get().run([&] { m.compute(state.get(), results, profile); });
-  } else {
-    m.compute(state.get(), results, profile);
-  }
+  std::unique_ptr<Impl::Run> state = acquire_run();
+  bind_inputs(given, state.get());  // checked here, outside the turn
+  set_threads(state.get(), alone);
+  run_nodes_on_team(state.get(), 0, graph.nodes.size(), profile);
+  if (profile != nullptr) ++profile->runs;
+  collect_outputs(state.get(), results);
   // Only a run that finished returns its state: one that threw may have
   // left it half-written, and a fresh one costs just the allocation.
-  m.release_run(std::move(state));
+  release_run(std::move(state));
+}
+
+void Engine::Impl::set_threads(Run* run, bool alone) const {
+  // Without the leader, as before it: every run with the Engine's threads.
+  run->threads =
+      !alone && (!options.use_team_leader || worth_a_team(run)) ? threads : 1;
+  run->alone = alone;
+}
+
+void Engine::Impl::run_nodes_on_team(Run* run, size_t begin, size_t end,
+                                     RunProfile* profile) const {
+  // Multi-threaded runs take turns on the team leader (team_leader.h).
+  if (options.use_team_leader && run->threads > 1 && !TeamLeader::on_leader()) {
+    TeamLeader::get().run([&] { run_nodes(run, begin, end, profile); });
+  } else {
+    run_nodes(run, begin, end, profile);
+  }
 }
 
 std::unique_ptr<Engine::Impl::Run> Engine::Impl::acquire_run() const {

@@ -96,6 +96,15 @@ struct Engine::Impl {
   bool per_image = false;
   std::vector<bool> from_inputs;
   void plan_per_image();
+  // Where a batch run image by image joins up: nodes from `whole_from` on
+  // run once over the batch (each thread's share of it; graph.nodes.size():
+  // none do), on the images' values that cross to them (`crossing`:
+  // computed before it and read from it on, or model outputs), each
+  // stitched into one batch tensor in its layout. Chosen at load where the
+  // nodes' weights outweigh one image's activations (choose_whole_tail).
+  size_t whole_from = 0;
+  std::vector<uint32_t> crossing;
+  void choose_whole_tail();
   [[noreturn]] void fail(const std::string& message) const {
     throw Error(path + ": " + message);
   }
@@ -132,6 +141,14 @@ struct Engine::Impl {
   size_t images_apart(const std::vector<Input>& inputs) const;
   void run_per_image(const std::vector<Input>& inputs, size_t images,
                      std::vector<Tensor>* outputs, RunProfile* profile) const;
+  // A bound run's threads: the Engine's where its oneDNN work is worth a
+  // team (or without the team leader), else 1; `alone`: 1, not even the
+  // worker pool.
+  void set_threads(Run* run, bool alone) const;
+  // Runs a bound run's nodes [begin, end) on its own threads or the team
+  // leader's.
+  void run_nodes_on_team(Run* run, size_t begin, size_t end,
+                         RunProfile* profile) const;
 
   // execute.cc
   void bind_inputs(const std::vector<Input>& given, Run* run) const;
@@ -147,9 +164,10 @@ struct Engine::Impl {
   // and a team's wake-up, or queue there for nothing while many threads
   // serve a small model.
   bool worth_a_team(Run* run) const;
-  // Runs the nodes of a bound run and copies out its outputs.
-  void compute(Run* run, std::vector<Tensor>* results,
-               RunProfile* profile) const;
+  // Runs nodes [begin, end) of a bound run (each's time in `profile`).
+  void run_nodes(Run* run, size_t begin, size_t end, RunProfile* profile) const;
+  // Copies a run's outputs out, row-major.
+  void collect_outputs(Run* run, std::vector<Tensor>* results) const;
   // Sets the shapes of node i's outputs in `run`.
   void infer_shapes(size_t node_index, Run* run) const;
   void run_node(size_t node_index, Run* run) const;

@@ -174,39 +174,40 @@ double Engine::Impl::onednn_work(Run* run_state, double scale) const {
   return work;
 }
 
-void Engine::Impl::compute(Run* run_state, std::vector<Tensor>* results,
-                           RunProfile* profile) const {
-  Run& run = *run_state;
-  const ScopedOmpThreads omp_threads(run.threads);
+void Engine::Impl::run_nodes(Run* run, size_t begin, size_t end,
+                             RunProfile* profile) const {
+  const ScopedOmpThreads omp_threads(run->threads);
   // A small run kept on its caller splits spruce's own kernels over the
   // worker pool, with the Engine's threads.
-  const ScopedPoolThreads pool_threads(run.threads == 1 && !run.alone ? threads
-                                                                      : 1);
+  const ScopedPoolThreads pool_threads(
+      run->threads == 1 && !run->alone ? threads : 1);
   const ScopedFlushDenormals flush_denormals;
-  const size_t nodes = graph.nodes.size();
   if (profile == nullptr) {
-    for (size_t i = 0; i < nodes; ++i) run_node(i, &run);
-  } else {
-    profile->seconds.resize(nodes, 0.0);
-    profile->flops.resize(nodes, 0.0);
-    profile->kernels.resize(nodes, "-");
-    for (size_t i = 0; i < nodes; ++i) {
-      const auto start = std::chrono::steady_clock::now();
-      run_node(i, &run);
-      profile->seconds[i] += std::chrono::duration<double>(
-                                 std::chrono::steady_clock::now() - start)
-                                 .count();
-      ops[i]->count_work(run.shapes, &profile->flops[i], &profile->kernels[i]);
-    }
-    ++profile->runs;
+    for (size_t i = begin; i < end; ++i) run_node(i, run);
+    return;
   }
+  const size_t nodes = graph.nodes.size();
+  profile->seconds.resize(nodes, 0.0);
+  profile->flops.resize(nodes, 0.0);
+  profile->kernels.resize(nodes, "-");
+  for (size_t i = begin; i < end; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    run_node(i, run);
+    profile->seconds[i] +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    ops[i]->count_work(run->shapes, &profile->flops[i], &profile->kernels[i]);
+  }
+}
 
+void Engine::Impl::collect_outputs(Run* run,
+                                   std::vector<Tensor>* results) const {
   results->resize(graph.outputs.size());
   for (size_t k = 0; k < graph.outputs.size(); ++k) {
     const uint32_t o = graph.outputs[k];
-    const float* data = in_layout(o, Layout::kRowMajor, &run);
+    const float* data = in_layout(o, Layout::kRowMajor, run);
     Tensor& out = (*results)[k];
-    out.reset(run.shapes[o]);
+    out.reset(run->shapes[o]);
     std::copy(data, data + out.size(), out.data());
   }
 }

@@ -135,6 +135,97 @@ void Engine::Impl::plan_per_image() {
   // Image models only: their activations are what outgrow the caches; a
   // batch of token rows or sequences is better as one product.
   per_image = apart && has_conv && !graph.inputs.empty();
+  whole_from = graph.nodes.size();
+  crossing.clear();
+  if (per_image) choose_whole_tail();
+}
+
+void Engine::Impl::choose_whole_tail() {
+  // Image by image, a node reads its weights once per image; in the whole
+  // batch, its activations stream through memory at N times one image's
+  // size. Both grow with N, so per image what decides is a node's weight
+  // bytes (as its kernel reads them) against one image's activation bytes
+  // (its inputs and outputs computed from the inputs): the split that
+  // runs the fewest bytes is the one kept. A CNN's last stages (resnet18's
+  // 512-channel 3x3 convolutions: 9.4 MB of weights on 0.2 MB of
+  // activations) then run as one batch, its first ones image by image.
+  const size_t nodes = graph.nodes.size();
+  // One image's bytes of a value; unknown where a size other than the
+  // batch is dynamic (an image size given per run), and then every node
+  // runs image by image.
+  bool known = true;
+  auto unit_bytes = [&](uint32_t v) {
+    const Shape& s = graph.values[v].shape;
+    known = known && !s.empty();
+    double count = sizeof(float);
+    for (size_t d = 0; d < s.size(); ++d) {
+      known = known && (d == 0 || s[d] >= 0);
+      count *= static_cast<double>(std::max<int64_t>(s[d], 1));
+    }
+    return count;
+  };
+  std::vector<double> weights(nodes, 0.0), activations(nodes, 0.0);
+  for (size_t i = 0; i < nodes; ++i) {
+    const LayerInfo& info = layers[i];
+    const KernelRange* kernel = info.kernel_for(1);
+    const bool dense = kernel != nullptr && (kernel->kernel == "onednn" ||
+                                             kernel->kernel == "dense-packed");
+    weights[i] =
+        static_cast<double>(dense ? info.dense_bytes : info.stored_bytes);
+    for (const std::vector<uint32_t>* values :
+         {&graph.nodes[i].inputs, &graph.nodes[i].outputs}) {
+      for (uint32_t v : *values) {
+        if (v != kNoValue && from_inputs[v]) activations[i] += unit_bytes(v);
+      }
+    }
+  }
+  if (!known) return;
+  // The last node reading each value (nodes: a model output).
+  std::vector<size_t> last_read(graph.values.size(), 0);
+  std::vector<size_t> producer(graph.values.size(), nodes);
+  for (size_t i = 0; i < nodes; ++i) {
+    for (uint32_t v : graph.nodes[i].inputs) {
+      if (v != kNoValue) last_read[v] = i;
+    }
+    for (uint32_t v : graph.nodes[i].outputs) {
+      if (v != kNoValue) producer[v] = i;
+    }
+  }
+  for (uint32_t v : graph.outputs) last_read[v] = nodes;
+  // A split at c: nodes [0, c) per image, [c, nodes) on the batch. Each
+  // value computed from the inputs that crosses it must hold each image
+  // whole (row-major or channels-last), to be stitched image after image.
+  // (Feature-major ones, between sparse Linears, cannot cross where it
+  // pays: a Linear's rows alone weigh as much as its outputs.)
+  auto crossing_at = [&](size_t c, std::vector<uint32_t>* out) {
+    out->clear();
+    for (uint32_t v = 0; v < graph.values.size(); ++v) {
+      if (producer[v] >= c || last_read[v] < c) continue;
+      if (from_inputs[v] && layout[v] == Layout::kFeatureMajor) return false;
+      out->push_back(v);
+    }
+    return true;
+  };
+  double head = 0, tail = 0;
+  for (size_t i = 0; i < nodes; ++i) tail += activations[i];
+  double best = head + tail;  // split at 0: all one batch
+  size_t best_at = 0;
+  std::vector<uint32_t> values;
+  for (size_t c = 1; c <= nodes; ++c) {
+    head += weights[c - 1];
+    tail -= activations[c - 1];
+    // Ties go to running more image by image (the default).
+    if (head + tail <= best && (c == nodes || crossing_at(c, &values))) {
+      best = head + tail;
+      best_at = c;
+    }
+  }
+  if (best_at == 0) {
+    per_image = false;  // the whole batch at once, as if not split
+    return;
+  }
+  whole_from = best_at;
+  if (whole_from < nodes) crossing_at(whole_from, &crossing);
 }
 
 namespace {

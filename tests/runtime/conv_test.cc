@@ -1077,6 +1077,184 @@ TEST(Engine, BatchesOfImagesRunImageByImageOnlyWhenOpsKeepThemApart) {
   }
 }
 
+// Image by image, each image re-reads every layer's weights: the layers
+// whose weights outweigh an image's activations run once over the whole
+// batch instead, on the images' results stitched into one batch. Here
+// conv3's 147 KB of weights on 32 KB of activations (and everything
+// after it) run whole, conv1 and conv2 (their activations larger than
+// their weights) image by image; `a`, a model output computed image by
+// image, crosses too. The results are those of the whole batch run at
+// once, on 1 and 2 threads (a tail over each thread's images, joined),
+// with and without a profile; and with a dynamic image size, which hides
+// an image's activations at load, every layer runs image by image.
+TEST(Engine, LayersWhoseWeightsOutweighAnImageRunOnceOverTheBatch) {
+  const int64_t c = 8, h = 16, w = 16, mid = 64, classes = 10;
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  auto random = [&](size_t count) {
+    std::vector<float> v(count);
+    for (float& e : v) e = u(rng);
+    return v;
+  };
+  auto dense = [&](const std::string& name, Shape shape) {
+    WeightDef d;
+    d.name = name;
+    d.dense = random(static_cast<size_t>(element_count(shape)));
+    d.shape = std::move(shape);
+    return d;
+  };
+  ModelDef m;
+  m.weights = {dense("w1", {c, c * 9}),     dense("b1", {c}),
+               dense("w2", {mid, c * 9}),   dense("b2", {mid}),
+               dense("w3", {mid, mid * 9}), dense("b3", {mid}),
+               dense("w4", {classes, mid}), dense("b4", {classes})};
+  m.values = {{"x", {-1, c, h, w}},
+              {"a", {-1, c, h, w}},
+              {"b", {-1, mid, h / 2, w / 2}},
+              {"c", {-1, mid, h / 2, w / 2}},
+              {"p", {-1, mid, 1, 1}},
+              {"f", {-1, mid}},
+              {"y", {-1, classes}}};
+  const auto relu6 = kernels::Activation::kRelu6;
+  m.nodes = {conv_node("conv1", 0, 1, 0, 1, params(3, 1, 1, 1, 1), relu6),
+             conv_node("conv2", 1, 2, 2, 3, params(3, 2, 1, 1, 1), relu6),
+             conv_node("conv3", 2, 3, 4, 5, params(3, 1, 1, 1, 1), relu6)};
+  NodeDef pool;
+  pool.name = "pool";
+  pool.op = OpKind::kGlobalAveragePool;
+  pool.inputs = {3};
+  pool.outputs = {4};
+  NodeDef flatten;
+  flatten.name = "flatten";
+  flatten.op = OpKind::kFlatten;
+  flatten.inputs = {4};
+  flatten.outputs = {5};
+  flatten.attrs.set_int("axis", 1);
+  NodeDef fc;
+  fc.name = "fc";
+  fc.op = OpKind::kLinear;
+  fc.inputs = {5};
+  fc.outputs = {6};
+  fc.weights = {6, 7};
+  m.nodes.push_back(pool);
+  m.nodes.push_back(flatten);
+  m.nodes.push_back(fc);
+  m.inputs = {0};
+  m.outputs = {6, 1};
+  const std::string path = testing::temp_path("whole_tail.spruce");
+  converters::write_model(m, path);
+
+  for (const int64_t batch : {1, 3}) {
+    const std::vector<float> x = random(static_cast<size_t>(batch * c * h * w));
+    const std::vector<Input> inputs = {{"x", x.data(), {batch, c, h, w}}};
+    EngineOptions whole_options = by_sparsity(1, 0.5);
+    whole_options.split_batch = false;
+    const std::vector<Tensor> want =
+        Engine::load(path, whole_options).run(inputs);
+    for (const int threads : {1, 2}) {
+      SCOPED_TRACE("batch " + std::to_string(batch) + ", " +
+                   std::to_string(threads) + " threads");
+      const Engine engine = Engine::load(path, by_sparsity(threads, 0.5));
+      ASSERT_TRUE(engine.runs_images_apart());
+      EXPECT_EQ(engine.whole_batch_from(), 2u);  // conv3
+      RunProfile profile;
+      for (RunProfile* p : {static_cast<RunProfile*>(nullptr), &profile}) {
+        const std::vector<Tensor> got = engine.run(inputs, p);
+        ASSERT_EQ(got.size(), 2u);
+        for (size_t k = 0; k < got.size(); ++k) {
+          EXPECT_EQ(got[k].shape(), want[k].shape());
+          expect_matches(got[k],
+                         std::vector<float>(want[k].data(),
+                                            want[k].data() + want[k].size()));
+        }
+      }
+      EXPECT_EQ(profile.runs, 1u);
+      ASSERT_EQ(profile.seconds.size(), m.nodes.size());
+      for (size_t i = 0; i < m.nodes.size(); ++i) {
+        EXPECT_GT(profile.seconds[i], 0.0) << m.nodes[i].name;
+      }
+    }
+  }
+  // With the image size dynamic, one image's activations are unknown at
+  // load: every layer runs image by image.
+  for (size_t v = 0; v < 4; ++v) {
+    m.values[v].shape[2] = m.values[v].shape[3] = -1;
+  }
+  const std::string dynamic = testing::temp_path("whole_tail_dynamic.spruce");
+  converters::write_model(m, dynamic);
+  const Engine engine = Engine::load(dynamic, by_sparsity(1, 0.5));
+  EXPECT_TRUE(engine.runs_images_apart());
+  EXPECT_EQ(engine.whole_batch_from(), engine.layers().size());
+}
+
+// The same where the batch joins at a sparse Linear whose input crosses
+// as an alias: Flatten's output is the pooled tensor's bytes, which each
+// image's run keeps in its own buffers.
+TEST(Engine, AWholeTailMayStartAtAnAliasedValue) {
+  const int64_t c = 16, h = 16, w = 16, hidden = 256, classes = 32;
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  // sparsity 0: dense.
+  auto weight = [&](const std::string& name, Shape shape, double sparsity) {
+    WeightDef d;
+    d.name = name;
+    std::vector<float> v(static_cast<size_t>(element_count(shape)));
+    for (float& e : v) e = keep(rng) < sparsity ? 0.0f : u(rng);
+    if (sparsity > 0) {
+      d.format = WeightFormat::kCsr;
+      d.csr = CsrMatrix::from_dense(v.data(), static_cast<size_t>(shape[0]),
+                                    static_cast<size_t>(shape[1]));
+    } else {
+      d.dense = std::move(v);
+    }
+    d.shape = std::move(shape);
+    return d;
+  };
+  ModelDef m;
+  m.weights = {weight("w1", {c, c * 9}, 0), weight("b1", {c}, 0),
+               weight("w2", {hidden, c}, 0.9),
+               weight("w3", {classes, hidden}, 0.9)};
+  m.values = {{"x", {-1, c, h, w}}, {"a", {-1, c, h, w}}, {"p", {-1, c, 1, 1}},
+              {"f", {-1, c}},       {"g", {-1, hidden}},  {"y", {-1, classes}}};
+  m.nodes = {conv_node("conv1", 0, 1, 0, 1, params(3, 1, 1, 1, 1),
+                       kernels::Activation::kRelu)};
+  auto add = [&](const std::string& name, OpKind op, uint32_t in, uint32_t out,
+                 std::vector<uint32_t> weights) {
+    NodeDef n;
+    n.name = name;
+    n.op = op;
+    n.inputs = {in};
+    n.outputs = {out};
+    n.weights = std::move(weights);
+    if (op == OpKind::kFlatten) n.attrs.set_int("axis", 1);
+    m.nodes.push_back(n);
+  };
+  add("pool", OpKind::kGlobalAveragePool, 1, 2, {});
+  add("flatten", OpKind::kFlatten, 2, 3, {});
+  add("fc1", OpKind::kLinear, 3, 4, {2});
+  add("fc2", OpKind::kLinear, 4, 5, {3});
+  m.inputs = {0};
+  m.outputs = {5};
+  const std::string path = testing::temp_path("whole_tail_linear.spruce");
+  converters::write_model(m, path);
+  const int64_t batch = 5;
+  std::vector<float> x(static_cast<size_t>(batch * c * h * w));
+  for (float& v : x) v = u(rng);
+  const std::vector<Input> inputs = {{"x", x.data(), {batch, c, h, w}}};
+  EngineOptions whole_options = by_sparsity(1, 0.5);
+  whole_options.split_batch = false;
+  const Tensor want = Engine::load(path, whole_options).run(inputs)[0];
+  for (const int threads : {1, 2}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    const Engine engine = Engine::load(path, by_sparsity(threads, 0.5));
+    ASSERT_TRUE(engine.runs_images_apart());
+    EXPECT_EQ(engine.whole_batch_from(), 3u);  // fc1
+    expect_matches(engine.run(inputs)[0],
+                   std::vector<float>(want.data(), want.data() + want.size()));
+  }
+}
+
 // Layout plans that differ are each timed as whole runs, and the fastest
 // runs. One conv between the model's NCHW input and its output: weighed at
 // almost nothing, the conversions let it run oneDNN channels-last (on a

@@ -349,6 +349,10 @@ void inspect_spruce(const std::string& path, bool json, int threads,
         {"peak_bytes", engine.memory_plan().peak_bytes},
         {"unplanned_bytes", engine.memory_plan().unplanned_bytes}};
     j["images_apart"] = engine.runs_images_apart();
+    if (engine.runs_images_apart() &&
+        engine.whole_batch_from() < engine.layers().size()) {
+      j["whole_batch_from"] = engine.layers()[engine.whole_batch_from()].name;
+    }
     const spruce::LayoutPlanInfo& plans = engine.layout_plan();
     j["layout_plans"] = {{"conversion_scales", plans.conversion_scales},
                          {"seconds", plans.seconds},
@@ -422,6 +426,13 @@ void inspect_spruce(const std::string& path, bool json, int threads,
     std::printf(
         "batches run image by image: every op keeps the images apart, so "
         "each image's\nactivations stay in cache from layer to layer\n");
+    const size_t from = engine.whole_batch_from();
+    if (from < engine.layers().size()) {
+      std::printf(
+          "  from layer %zu (%s) on, once over the whole batch: those "
+          "layers' weights\n  outweigh an image's activations\n",
+          from, engine.layers()[from].name.c_str());
+    }
   }
 }
 

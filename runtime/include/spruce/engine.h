@@ -67,8 +67,10 @@ struct EngineOptions {
   // convolutional one that computes each image on its own (every op keeps
   // the batch's first dimension apart, which is checked at load and on the
   // shapes of each run): each image's activations then stay in cache from
-  // layer to layer, where a whole batch's stream through memory. Results
-  // are the same either way.
+  // layer to layer, where a whole batch's stream through memory. The last
+  // layers, where weights outweigh an image's activations, still run once
+  // over the batch (Engine::whole_batch_from). Results are the same either
+  // way.
   bool split_batch = true;
   // The layout plans tried at load (LayoutPlanInfo; with kMeasure only):
   // each a scale on the estimated cost of converting activations between
@@ -205,6 +207,13 @@ class Engine {
   // for a convolutional model whose ops all keep images apart; each run
   // still checks its shapes and runs whole if they show otherwise.
   bool runs_images_apart() const;
+  // When it does: the first layer (index into layers()) that runs once over
+  // the batch instead (with threads, once over each thread's images), on
+  // the images' results before it stitched into one batch; layers().size()
+  // when every layer runs image by image.
+  // Layers whose weights outweigh one image's activations (a CNN's last
+  // stages) are cheaper run once than re-read for every image.
+  size_t whole_batch_from() const;
 
   // Runs the model. Every model input must be given once, with its declared
   // rank and static dimensions; dynamic dimensions may take any size >= 1.
