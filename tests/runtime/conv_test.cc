@@ -7,6 +7,7 @@
 #include <random>
 
 #include "conv_op.h"
+#include "linear_model.h"
 #include "spruce/converters/model_def.h"
 #include "spruce/spruce.h"
 #include "test_util.h"
@@ -1119,26 +1120,9 @@ TEST(Engine, LayersWhoseWeightsOutweighAnImageRunOnceOverTheBatch) {
   m.nodes = {conv_node("conv1", 0, 1, 0, 1, params(3, 1, 1, 1, 1), relu6),
              conv_node("conv2", 1, 2, 2, 3, params(3, 2, 1, 1, 1), relu6),
              conv_node("conv3", 2, 3, 4, 5, params(3, 1, 1, 1, 1), relu6)};
-  NodeDef pool;
-  pool.name = "pool";
-  pool.op = OpKind::kGlobalAveragePool;
-  pool.inputs = {3};
-  pool.outputs = {4};
-  NodeDef flatten;
-  flatten.name = "flatten";
-  flatten.op = OpKind::kFlatten;
-  flatten.inputs = {4};
-  flatten.outputs = {5};
-  flatten.attrs.set_int("axis", 1);
-  NodeDef fc;
-  fc.name = "fc";
-  fc.op = OpKind::kLinear;
-  fc.inputs = {5};
-  fc.outputs = {6};
-  fc.weights = {6, 7};
-  m.nodes.push_back(pool);
-  m.nodes.push_back(flatten);
-  m.nodes.push_back(fc);
+  m.nodes.push_back(testing::node("pool", OpKind::kGlobalAveragePool, 3, 4));
+  m.nodes.push_back(testing::node("flatten", OpKind::kFlatten, 4, 5));
+  m.nodes.push_back(testing::node("fc", OpKind::kLinear, 5, 6, {6, 7}));
   m.inputs = {0};
   m.outputs = {6, 1};
   const std::string path = testing::temp_path("whole_tail.spruce");
@@ -1219,21 +1203,10 @@ TEST(Engine, AWholeTailMayStartAtAnAliasedValue) {
               {"f", {-1, c}},       {"g", {-1, hidden}},  {"y", {-1, classes}}};
   m.nodes = {conv_node("conv1", 0, 1, 0, 1, params(3, 1, 1, 1, 1),
                        kernels::Activation::kRelu)};
-  auto add = [&](const std::string& name, OpKind op, uint32_t in, uint32_t out,
-                 std::vector<uint32_t> weights) {
-    NodeDef n;
-    n.name = name;
-    n.op = op;
-    n.inputs = {in};
-    n.outputs = {out};
-    n.weights = std::move(weights);
-    if (op == OpKind::kFlatten) n.attrs.set_int("axis", 1);
-    m.nodes.push_back(n);
-  };
-  add("pool", OpKind::kGlobalAveragePool, 1, 2, {});
-  add("flatten", OpKind::kFlatten, 2, 3, {});
-  add("fc1", OpKind::kLinear, 3, 4, {2});
-  add("fc2", OpKind::kLinear, 4, 5, {3});
+  m.nodes.push_back(testing::node("pool", OpKind::kGlobalAveragePool, 1, 2));
+  m.nodes.push_back(testing::node("flatten", OpKind::kFlatten, 2, 3));
+  m.nodes.push_back(testing::node("fc1", OpKind::kLinear, 3, 4, {2}));
+  m.nodes.push_back(testing::node("fc2", OpKind::kLinear, 4, 5, {3}));
   m.inputs = {0};
   m.outputs = {5};
   const std::string path = testing::temp_path("whole_tail_linear.spruce");

@@ -1,4 +1,5 @@
-// A model of one Linear node, for the runtime tests:
+// Models for the runtime tests: a node of one input and one output, and a
+// model of one Linear node:
 // x[x_shape] -> Linear(W, b, activation) -> y (x_shape with its last
 // dimension the weight's rows), written to a temporary file. Extra model
 // inputs that feed nothing may be appended (to test input checking).
@@ -13,6 +14,22 @@
 #include "test_util.h"
 
 namespace spruce::testing {
+
+// Node `name` running `op` on value `in` into value `out`, with `weights`
+// (indices into the model's weights) and a fused activation.
+inline converters::NodeDef node(
+    const std::string& name, OpKind op, uint32_t in, uint32_t out,
+    std::vector<uint32_t> weights = {},
+    kernels::Activation act = kernels::Activation::kNone) {
+  converters::NodeDef n;
+  n.name = name;
+  n.op = op;
+  n.inputs = {in};
+  n.outputs = {out};
+  n.weights = std::move(weights);
+  set_activation(&n.attrs, act);
+  return n;
+}
 
 // `matrix` holds W ([out, in]) in the format it should be stored in; an
 // empty `bias` means none.

@@ -15,6 +15,7 @@
 
 #include "file_format.h"
 #include "fuzz/load_and_run.h"
+#include "linear_model.h"
 #include "spruce/converters/model_def.h"
 #include "spruce/spruce.h"
 #include "spruce_generated.h"
@@ -27,6 +28,7 @@ using converters::ModelDef;
 using converters::NodeDef;
 using converters::WeightDef;
 using converters::WeightFormat;
+using testing::node;
 using testing::temp_path;
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
@@ -52,19 +54,6 @@ WeightDef weight(const std::string& name, Shape shape) {
   w.name = name;
   w.shape = std::move(shape);
   return w;
-}
-
-NodeDef node(const std::string& name, OpKind op, uint32_t in, uint32_t out,
-             std::vector<uint32_t> weights = {},
-             kernels::Activation act = kernels::Activation::kNone) {
-  NodeDef n;
-  n.name = name;
-  n.op = op;
-  n.inputs = {in};
-  n.outputs = {out};
-  n.weights = std::move(weights);
-  set_activation(&n.attrs, act);
-  return n;
 }
 
 // x[?, 6] -> Linear(W1 [5x6] CSR, b1, relu) -> Relu -> Flatten -> Linear(W2
