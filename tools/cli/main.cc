@@ -429,8 +429,8 @@ void inspect_spruce(const std::string& path, bool json, int threads,
     const size_t from = engine.whole_batch_from();
     if (from < engine.layers().size()) {
       std::printf(
-          "  from layer %zu (%s) on, once over the whole batch: those "
-          "layers' weights\n  outweigh an image's activations\n",
+          "  from layer %zu (%s) on, once over the whole batch:\n  those "
+          "layers' weights outweigh an image's activations\n",
           from, engine.layers()[from].name.c_str());
     }
   }
