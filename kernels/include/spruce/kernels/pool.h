@@ -1,8 +1,10 @@
 // Max and average pooling over 2-D windows (ONNX MaxPool, AveragePool), in
 // either layout a neighbouring convolution produces:
-//  - NCHW: each plane on its own, output columns in the vector lanes; a
-//    stride-2 window row is read with deinterleaving loads, so two taps
-//    cost one load pair. Border columns, and strides above 2, run scalar.
+//  - NCHW: each plane on its own, output columns in the vector lanes,
+//    separably: an output row's window rows reduced into one row, then
+//    the taps along it (stride 2 with deinterleaving loads, so two taps
+//    cost one load pair). Border columns, and strides above 2, run scalar
+//    on the reduced row.
 //  - NHWC: channels in the lanes, each output pixel a reduction over its
 //    window's pixels.
 // Cells outside the image are ignored by max and by kAverage; kAverage
