@@ -154,7 +154,9 @@ void PoolNchwTyped(const WindowShape& s, PoolKind kind,
                    size_t first, size_t last) {
   const size_t in_plane = s.height * s.width;
   const size_t out_plane = s.out_height * s.out_width;
-  std::vector<float> row(s.width);
+  // The reduced row, kept per thread: runs do not allocate.
+  thread_local std::vector<float> row;
+  row.resize(s.width);
   for (size_t c = first; c < last; ++c) {
     const float* plane = x + c * in_plane;
     for (size_t oy = 0; oy < s.out_height; ++oy) {

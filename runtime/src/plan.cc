@@ -168,8 +168,13 @@ void Engine::Impl::choose_whole_tail() {
   for (size_t i = 0; i < nodes; ++i) {
     const LayerInfo& info = layers[i];
     const KernelRange* kernel = info.kernel_for(1);
-    const bool dense = kernel != nullptr && (kernel->kernel == "onednn" ||
-                                             kernel->kernel == "dense-packed");
+    const bool dense =
+        kernel != nullptr &&
+        std::any_of(std::begin(kLinearKernels), std::end(kLinearKernels),
+                    [&](LinearKernel k) {
+                      return is_dense(k) &&
+                             kernel->kernel == linear_kernel_name(k);
+                    });
     weights[i] =
         static_cast<double>(dense ? info.dense_bytes : info.stored_bytes);
     for (const std::vector<uint32_t>* values :
