@@ -9,9 +9,9 @@
 //   sparse-csr/<shape>/<N>/90    ConvOp's sparse kernel, the weight pruned
 //                                90%, NCHW activations (its layout)
 //   sparse-csr-<layout>/<shape>/<N>/90  the same in one layout of its
-//                                input planes (phases, aligned;
-//                                ConvOp::SparsePlanes), where load keeps
-//                                the faster
+//                                input planes (phases, aligned; images, at
+//                                batch 16: ConvOp::SparsePlanes), where
+//                                load keeps the faster
 //   sparse-bsr<R>x1/<shape>/<N>/90  the same, the weight pruned in R×1
 //                                blocks (90% of blocks), on the BSR kernel
 //   linear-csr/<shape>/<N>/90    the Linear op's CSR kernel on the same
@@ -223,16 +223,17 @@ void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
 }
 
 void register_all() {
-  // ResNet's 3x3 stages (stride 1 and the stride-2 entry), its 7x7 stem,
+  // ResNet's 3x3 stages (stride 1 and the stride-2 entries), its 7x7 stem,
   // the 3x3 stride-2 stem of MobileNet and EfficientNet, ResNet-50's,
   // MobileNet's and EfficientNet's 1x1 expansions and projections, and
   // squeeze-excite's 1x1 convolutions of one pixel.
   const ConvShape shapes[] = {
-      {64, 64, 56, 3, 1},  {128, 128, 28, 3, 1}, {256, 256, 14, 3, 1},
-      {512, 512, 7, 3, 1}, {128, 64, 56, 3, 2},  {64, 3, 224, 7, 2},
-      {32, 3, 224, 3, 2},  {256, 64, 56, 1, 1},  {64, 256, 56, 1, 1},
-      {144, 24, 56, 1, 1}, {96, 16, 112, 1, 1},  {1280, 320, 7, 1, 1},
-      {8, 32, 1, 1, 1},    {1152, 48, 1, 1, 1}};
+      {64, 64, 56, 3, 1},   {128, 128, 28, 3, 1}, {256, 256, 14, 3, 1},
+      {512, 512, 7, 3, 1},  {128, 64, 56, 3, 2},  {512, 256, 14, 3, 2},
+      {64, 3, 224, 7, 2},   {32, 3, 224, 3, 2},   {256, 64, 56, 1, 1},
+      {64, 256, 56, 1, 1},  {144, 24, 56, 1, 1},  {96, 16, 112, 1, 1},
+      {1280, 320, 7, 1, 1}, {2048, 512, 7, 1, 1}, {256, 1024, 14, 1, 1},
+      {8, 32, 1, 1, 1},     {1152, 48, 1, 1, 1}};
   for (const ConvShape& s : shapes) {
     for (size_t batch : {1, 16}) {
       const std::string tail = s.name() + "/" + std::to_string(batch);
@@ -243,7 +244,11 @@ void register_all() {
       using Planes = spruce::ConvOp::SparsePlanes;
       for (const auto& [name, layout] :
            {std::pair{"phases", Planes::kPhases},
-            std::pair{"aligned", Planes::kAligned}}) {
+            std::pair{"aligned", Planes::kAligned},
+            std::pair{"images", Planes::kImages}}) {
+        if (layout == Planes::kImages && batch < spruce::ConvOp::kImageGroup) {
+          continue;
+        }
         benchmark::RegisterBenchmark(
             ("sparse-csr-" + std::string(name) + "/" + tail + "/90").c_str(),
             BM_ConvPlanes, s, batch, layout);

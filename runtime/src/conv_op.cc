@@ -114,8 +114,9 @@ struct ShiftedRows {
 // stored. kAligned rounds the pitch up to 16 floats.
 struct ConvOp::Geometry {
   int64_t ho = 0, wo = 0;
-  size_t rows = 0, pitch = 0;  // of each plane
-  size_t plane_size = 0;       // rows · pitch
+  size_t rows = 0, pitch = 0;  // of each plane, in pixels
+  size_t lanes = 1;            // floats per pixel: images interleaved
+  size_t plane_size = 0;       // rows · pitch · lanes floats
   bool copy_in = false;    // the image needs padding, splitting or a tail
   bool copy_out = false;   // rows carry pitch - Wo junk columns, or a tail
   size_t padded_size = 0;  // floats of the planes, with their tail
@@ -454,7 +455,9 @@ void ConvOp::release_unused() {
 
 void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
                      const Shape& input, int num_threads) {
-  // One choice for every batch: each image is its own product.
+  // One choice for every batch: each image is its own product (where
+  // groups of sixteen images run as one, that is timed on its own, and
+  // does not change which kernel runs).
   const Shape one = {1, input[1], input[2], input[3]};
   for (const Candidate<LinearKernel>& c : candidates) {
     // oneDNN's runs channels-last, the sparse ones NCHW, the depthwise one
@@ -486,6 +489,8 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
         SparsePlanes* layout =
             c.kernel == LinearKernel::kCsr ? &csr_planes_ : &bsr_planes_;
         times_[{c.kernel, cl}] = fastest_way(layout, sparse_layouts(c.kernel));
+        if (c.kernel == LinearKernel::kCsr)
+          time_image_groups(input, num_threads);
       } else if (c.kernel != LinearKernel::kDepthwise || cl) {
         times_[{c.kernel, cl}] = time_kernel(c.kernel, one, cl, num_threads);
       } else {
@@ -507,7 +512,8 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = geometries_.begin(); it != geometries_.end();) {
       const SparsePlanes layout = std::get<2>(it->first);
-      it = layout == csr_planes_ || layout == bsr_planes_
+      it = layout == csr_planes_ || layout == bsr_planes_ ||
+                   (csr_groups_ && layout == SparsePlanes::kImages)
                ? std::next(it)
                : geometries_.erase(it);
     }
@@ -593,7 +599,27 @@ std::optional<bool> ConvOp::wants_channels_last() const {
 
 void ConvOp::use_sparse_planes(SparsePlanes layout) {
   std::lock_guard<std::mutex> lock(mutex_);
-  csr_planes_ = layout;
+  csr_groups_ = layout == SparsePlanes::kImages;
+  if (!csr_groups_) csr_planes_ = layout;
+}
+
+void ConvOp::time_image_groups(const Shape& input, int num_threads) {
+  // Where the output planes are small (up to 10x10): 7x7 ones measured
+  // 1.2-1.5x faster interleaved, 14x14 ones 0.9-1.0x and 28x28 0.84x, and
+  // a group costs sixteen images' time to measure at load.
+  constexpr int64_t kMaxPixels = 10 * 10;
+  csr_groups_ = false;
+  const int64_t pixels =
+      p_.output_size(0, input[2]) * p_.output_size(1, input[3]);
+  if (pixels > kMaxPixels) return;
+  const Shape group = {static_cast<int64_t>(kImageGroup), input[1], input[2],
+                       input[3]};
+  const double apart =
+      time_kernel(LinearKernel::kCsr, group, false, num_threads);
+  csr_groups_ = true;
+  const double together =
+      time_kernel(LinearKernel::kCsr, group, false, num_threads);
+  csr_groups_ = together < apart;
 }
 
 std::vector<ConvOp::SparsePlanes> ConvOp::sparse_layouts(
@@ -643,7 +669,7 @@ double ConvOp::time_kernel(LinearKernel kernel, const Shape& xs,
   for (float& v : x) v = u(rng);
   const auto pixels =
       static_cast<size_t>(p_.output_size(0, xs[2]) * p_.output_size(1, xs[3]));
-  std::vector<float> y(out_channels_ * pixels);
+  std::vector<float> y(static_cast<size_t>(xs[0]) * out_channels_ * pixels);
   // A residual in place, as the memory plan mostly has it.
   const float* residual = residual_ ? y.data() : nullptr;
   return best_time(
@@ -744,6 +770,8 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(
   if (it != geometries_.end()) return it->second;
   auto g = std::make_shared<Geometry>();
   const bool aligned = layout == SparsePlanes::kAligned;
+  g->lanes = layout == SparsePlanes::kImages ? kImageGroup : 1;
+  const size_t lanes = g->lanes;
   const int64_t kh = p_.kernel[0], kw = p_.kernel[1];
   const int64_t sh = p_.strides[0], sw = p_.strides[1];
   const int64_t dh = p_.dilations[0], dw = p_.dilations[1];
@@ -757,28 +785,30 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(
   const int64_t wp = w + p_.pads[1] + p_.pads[3];
   g->rows = static_cast<size_t>((hp + sh - 1) / sh);
   g->pitch = static_cast<size_t>((wp + sw - 1) / sw);
+  // Stride 1: a row's right padding can be the next row's left padding
+  // (reads past a row's end land on zeros), so W + max(left, right) pixels
+  // apart do; aligned, then up to a divisor or multiple of 16: a 7×7
+  // plane's rows 8 apart, two to a vector, not 16 with 9 junk columns each.
+  if ((aligned || lanes > 1) && sw == 1) {
+    g->pitch =
+        std::max(static_cast<size_t>(w + std::max(p_.pads[1], p_.pads[3])),
+                 static_cast<size_t>(g->wo));
+  }
   if (aligned) {
-    // Stride 1: a row's right padding can be the next row's left padding
-    // (reads past a row's end land on zeros), so W + max(left, right)
-    // floats apart do, then up to a divisor or multiple of 16: a 7×7 plane's
-    // rows 8 apart, two to a vector, not 16 with 9 junk columns each.
-    if (sw == 1) {
-      g->pitch =
-          std::max(static_cast<size_t>(w + std::max(p_.pads[1], p_.pads[3])),
-                   static_cast<size_t>(g->wo));
-    }
     size_t divisor = 1;
     while (divisor < g->pitch && divisor < kVector) divisor *= 2;
     g->pitch = g->pitch <= kVector ? divisor : round_up(g->pitch, kVector);
   }
-  g->plane_size = g->rows * g->pitch;
-  const size_t outputs = static_cast<size_t>(g->ho) * g->pitch;
-  g->copy_in = aligned || padded || kw > 1 || sh > 1 || sw > 1;
+  g->plane_size = g->rows * g->pitch * lanes;
+  // Outputs per channel, in floats: each pixel's `lanes`.
+  const size_t outputs = static_cast<size_t>(g->ho) * g->pitch * lanes;
+  g->copy_in = aligned || lanes > 1 || padded || kw > 1 || sh > 1 || sw > 1;
   // Only where the image is copied anyway: a 1×1 stride-1 convolution
   // reads its input in place, and copying it for the rounding measured
   // 1.9-2.8x slower (1280x320x7k1s1).
   g->n = g->copy_in ? round_up(outputs, kVector) : outputs;
-  g->copy_out = g->pitch != static_cast<size_t>(g->wo) || g->n != outputs;
+  g->copy_out =
+      lanes > 1 || g->pitch != static_cast<size_t>(g->wo) || g->n != outputs;
   g->phase_plane.assign(static_cast<size_t>(sh * sw), -1);
   for (int64_t i = 0; i < kh; ++i) {
     for (int64_t j = 0; j < kw; ++j) {
@@ -789,7 +819,7 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(
   }
   // Reads reach (kw - 1)·dw div sw past the last plane's last row, and the
   // rounding of n past that; the shifted kernel's one more vector past it.
-  const size_t col_reach = static_cast<size_t>((kw - 1) * dw / sw);
+  const size_t col_reach = static_cast<size_t>((kw - 1) * dw / sw) * lanes;
   const double size = static_cast<double>(channels) *
                           static_cast<double>(g->planes * g->plane_size) +
                       static_cast<double>(col_reach) +
@@ -811,7 +841,9 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(
     const auto plane = static_cast<size_t>(
         g->phase_plane[static_cast<size_t>(i % sh * sw + j % sw)]);
     return (col / window * g->planes + plane) * g->plane_size +
-           static_cast<size_t>(i / sh) * g->pitch + static_cast<size_t>(j / sw);
+           (static_cast<size_t>(i / sh) * g->pitch +
+            static_cast<size_t>(j / sw)) *
+               lanes;
   };
   g->cols.resize(csr_.nnz());
   for (size_t r = 0; r < out_channels_; ++r) {
@@ -825,9 +857,10 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(
   g->view.col_idx = g->cols.data();
   g->view.index_width = kernels::IndexWidth::k32;
   g->view.cols = g->padded_size;
-  split_channels(static_cast<size_t>(channels),
-                 static_cast<size_t>((kh - 1) * dh / sh) * g->pitch + col_reach,
-                 g.get());
+  split_channels(
+      static_cast<size_t>(channels),
+      static_cast<size_t>((kh - 1) * dh / sh) * g->pitch * lanes + col_reach,
+      g.get());
   if (aligned) {
     for (Geometry::Chunk& c : g->chunks) {
       c.shifted = std::make_unique<ShiftedRows>(c.view);
@@ -840,7 +873,7 @@ std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(
       g->view.col_idx = nullptr;
     }
   }
-  if (has_bsr_) {
+  if (has_bsr_ && lanes == 1) {
     // Ungrouped: block column c·kh·kw + i·kw + j, offset as for CSR.
     g->bsr_cols.resize(bsr_.nnz_blocks());
     for (size_t e = 0; e < g->bsr_cols.size(); ++e) {
@@ -914,19 +947,154 @@ void ConvOp::run_sparse(LinearKernel kernel, const float* x, const Shape& xs,
                         float* y, const float* residual,
                         int num_threads) const {
   const auto batch = static_cast<size_t>(xs[0]);
+  size_t first = 0;
+  if (kernel == LinearKernel::kCsr && csr_groups_ && batch >= kImageGroup) {
+    first = batch / kImageGroup * kImageGroup;
+    run_image_groups(x, xs, y, residual, first, num_threads);
+  }
+  const size_t rest = batch - first;
   // With at least an image per thread, each thread takes whole images: it
   // reads its own image (and padded copy) from its own cache instead of
   // every thread sweeping one shared image for its share of the channels
   // (measured slower than one thread at batch 16 on ResNet's first stage).
-  if (num_threads > 1 && batch >= static_cast<size_t>(num_threads)) {
-    run_chunks(split_evenly(batch, static_cast<size_t>(num_threads)),
-               multiply_adds(xs), num_threads, [&](size_t first, size_t last) {
+  if (num_threads > 1 && rest >= static_cast<size_t>(num_threads)) {
+    run_chunks(split_evenly(rest, static_cast<size_t>(num_threads)),
+               multiply_adds(xs), num_threads, [&](size_t b0, size_t b1) {
                  const ScopedPoolThreads serial(1);  // nothing nested
-                 run_images(kernel, x, xs, y, residual, first, last, 1);
+                 run_images(kernel, x, xs, y, residual, first + b0, first + b1,
+                            1);
                });
     return;
   }
-  run_images(kernel, x, xs, y, residual, 0, batch, num_threads);
+  if (rest > 0) {
+    run_images(kernel, x, xs, y, residual, first, batch, num_threads);
+  }
+}
+
+void ConvOp::multiply(const Geometry& g, bool bsr, const float* x, float* y,
+                      const kernels::Epilogue& epilogue, size_t begin,
+                      size_t end, size_t p0, size_t width) const {
+  const size_t n = g.n;
+  if (bsr) {
+    kernels::spmm_bsr_strided(g.bsr_view, x + p0, 1, width, y + p0, n, epilogue,
+                              begin, end);
+  } else if (!g.chunks.empty()) {
+    // Tile by tile, chunk by chunk: the bias with the first chunk, the
+    // activation with the last.
+    const size_t final_chunk = g.chunks.size() - 1;
+    for (size_t t0 = p0; t0 < p0 + width; t0 += g.tile) {
+      const size_t tw = std::min(g.tile, p0 + width - t0);
+      for (size_t k = 0; k <= final_chunk; ++k) {
+        const kernels::Epilogue part{
+            k == 0 ? epilogue.bias : nullptr,
+            k == final_chunk ? epilogue.activation : kernels::Activation::kNone,
+            k > 0 || epilogue.accumulate};
+        if (g.chunks[k].shifted != nullptr) {
+          kernels::spmm_csr_shifted(g.chunks[k].shifted->view, x + t0, tw,
+                                    y + t0, n, part, begin, end);
+        } else {
+          kernels::spmm_csr_strided(g.chunks[k].view, x + t0, 1, tw, y + t0, n,
+                                    part, begin, end);
+        }
+      }
+    }
+  } else if (g.shifted != nullptr) {
+    kernels::spmm_csr_shifted(g.shifted->view, x + p0, width, y + p0, n,
+                              epilogue, begin, end);
+  } else {
+    kernels::spmm_csr_strided(g.view, x + p0, 1, width, y + p0, n, epilogue,
+                              begin, end);
+  }
+}
+
+void ConvOp::run_image_groups(const float* x, const Shape& xs, float* y,
+                              const float* residual, size_t count,
+                              int num_threads) const {
+  const auto channels = static_cast<size_t>(xs[1]);
+  const int64_t h = xs[2], w = xs[3];
+  const size_t image = channels * static_cast<size_t>(h * w);
+  const std::shared_ptr<const Geometry> g =
+      geometry_for(h, w, SparsePlanes::kImages);
+  const auto ho = static_cast<size_t>(g->ho), wo = static_cast<size_t>(g->wo);
+  const size_t plane = ho * wo;
+  const size_t out_image = out_channels_ * plane;
+  constexpr size_t kLanes = kImageGroup;
+  // Rows always carry junk (the lanes at least): a residual is added, and
+  // the activation applied, as they are dropped.
+  const kernels::Epilogue epilogue{
+      bias_, residual != nullptr ? kernels::Activation::kNone : activation_,
+      false};
+  float* planes =
+      thread_workspace_as<float>(WorkspaceSlot::kConvInput, g->padded_size);
+  const size_t filled = channels * g->planes * g->plane_size;
+  std::memset(planes + filled, 0, (g->padded_size - filled) * sizeof(float));
+  const size_t n = g->n;
+  float* wide =
+      thread_workspace_as<float>(WorkspaceSlot::kConvOutput, out_channels_ * n);
+  // The group interleaved before padding, then its output split again.
+  float* flat = thread_workspace_as<float>(
+      WorkspaceSlot::kConvImages,
+      std::max(image, out_channels_ * n / kLanes) * kLanes);
+  const size_t parts = chunk_threads(num_threads);
+  // A 1x1 stride-1 unpadded window's planes are the interleaved images as
+  // they are, and its output rows carry no junk columns: the transposes
+  // write straight into the planes and into y.
+  const bool same_planes = g->planes == 1 &&
+                           g->rows == static_cast<size_t>(h) &&
+                           g->pitch == static_cast<size_t>(w);
+  const bool whole_rows = g->pitch == wo;
+  const size_t per_image = out_channels_ * n / kLanes;  // outputs with junk
+  for (size_t b = 0; b < count; b += kImageGroup) {
+    if (same_planes) {
+      kernels::transpose(x + b * image, kLanes, image, image, planes, kLanes);
+    } else {
+      kernels::transpose(x + b * image, kLanes, image, image, flat, kLanes);
+      run_chunks(split_evenly(channels, parts), image * kLanes, num_threads,
+                 [&](size_t c0, size_t c1) {
+                   fill_planes(*g, flat, c0, c1, h, w, planes);
+                 });
+    }
+    run_chunks(chunks_, csr_.nnz() * n, num_threads,
+               [&](size_t begin, size_t end) {
+                 multiply(*g, false, planes, wide, epilogue, begin, end, 0, n);
+               });
+    // Image-major again: [16, O·n/16], each channel's rows pitch apart.
+    float* yb = y + b * out_image;
+    if (whole_rows && residual == nullptr) {
+      kernels::transpose(wide, per_image, kLanes, kLanes, yb, out_image);
+      continue;
+    }
+    kernels::transpose(wide, per_image, kLanes, kLanes, flat, per_image);
+    const float* rb = residual != nullptr ? residual + b * out_image : nullptr;
+    if (whole_rows) {
+      for (size_t l = 0; l < kLanes; ++l) {
+        kernels::add_residual(flat + l * per_image, out_image,
+                              rb + l * out_image, 1, out_image, activation_,
+                              yb + l * out_image);
+      }
+      continue;
+    }
+    run_chunks(split_evenly(out_channels_, parts), out_image * kLanes,
+               num_threads, [&](size_t o0, size_t o1) {
+                 for (size_t l = 0; l < kLanes; ++l) {
+                   float* dst = yb + l * out_image;
+                   const float* src = flat + l * per_image;
+                   for (size_t o = o0; o < o1; ++o) {
+                     const float* so = src + o * (n / kLanes);
+                     if (rb != nullptr) {
+                       kernels::add_residual(so, g->pitch,
+                                             rb + l * out_image + o * plane, ho,
+                                             wo, activation_, dst + o * plane);
+                       continue;
+                     }
+                     for (size_t r = 0; r < ho; ++r) {
+                       std::memcpy(dst + o * plane + r * wo, so + r * g->pitch,
+                                   wo * sizeof(float));
+                     }
+                   }
+                 }
+               });
+  }
 }
 
 void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
@@ -982,39 +1150,8 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
     if (accumulate && rb != yb) {
       std::memcpy(yb, rb, out_image * sizeof(float));
     }
-    // Output channels [begin, end) (block rows for BSR), pixels [p0, p0 +
-    // width) of each: the input read from p0 on (each tap is an offset).
     auto product = [&](size_t begin, size_t end, size_t p0, size_t width) {
-      if (bsr) {
-        kernels::spmm_bsr_strided(g->bsr_view, xb + p0, 1, width, yb + p0, n,
-                                  epilogue, begin, end);
-      } else if (!g->chunks.empty()) {
-        // Tile by tile, chunk by chunk: the bias with the first chunk, the
-        // activation with the last.
-        const size_t final_chunk = g->chunks.size() - 1;
-        for (size_t t0 = p0; t0 < p0 + width; t0 += g->tile) {
-          const size_t tw = std::min(g->tile, p0 + width - t0);
-          for (size_t k = 0; k <= final_chunk; ++k) {
-            const kernels::Epilogue part{
-                k == 0 ? bias_ : nullptr,
-                k == final_chunk ? act : kernels::Activation::kNone,
-                k > 0 || accumulate};
-            if (g->chunks[k].shifted != nullptr) {
-              kernels::spmm_csr_shifted(g->chunks[k].shifted->view, xb + t0, tw,
-                                        yb + t0, n, part, begin, end);
-            } else {
-              kernels::spmm_csr_strided(g->chunks[k].view, xb + t0, 1, tw,
-                                        yb + t0, n, part, begin, end);
-            }
-          }
-        }
-      } else if (g->shifted != nullptr) {
-        kernels::spmm_csr_shifted(g->shifted->view, xb + p0, width, yb + p0, n,
-                                  epilogue, begin, end);
-      } else {
-        kernels::spmm_csr_strided(g->view, xb + p0, 1, width, yb + p0, n,
-                                  epilogue, begin, end);
-      }
+      multiply(*g, bsr, xb, yb, epilogue, begin, end, p0, width);
     };
     // Threads split the output channels, each reading the whole image, or,
     // where the image outweighs the weight (early layers: 0.9 MB of
@@ -1068,11 +1205,13 @@ void ConvOp::fill_planes(const Geometry& g, const float* x, size_t c0,
   const int64_t sh = p_.strides[0], sw = p_.strides[1];
   const int64_t top = p_.pads[0], left = p_.pads[1];
   const auto pitch = static_cast<int64_t>(g.pitch);
+  const size_t lanes = g.lanes;  // floats per pixel
+  const size_t row_floats = g.pitch * lanes;
   auto ceil_div = [](int64_t a, int64_t b) {
     return a <= 0 ? -((-a) / b) : (a + b - 1) / b;
   };
   for (size_t c = c0; c < c1; ++c) {
-    const float* xc = x + c * static_cast<size_t>(h * w);
+    const float* xc = x + c * static_cast<size_t>(h * w) * lanes;
     for (int64_t a = 0; a < sh; ++a) {
       for (int64_t b = 0; b < sw; ++b) {
         const int plane = g.phase_plane[static_cast<size_t>(a * sw + b)];
@@ -1084,24 +1223,32 @@ void ConvOp::fill_planes(const Geometry& g, const float* x, size_t c0,
             std::clamp<int64_t>(ceil_div(left - b, sw), 0, pitch);
         const int64_t v1 =
             std::clamp<int64_t>(ceil_div(w + left - b, sw), v0, pitch);
+        const auto head = static_cast<size_t>(v0) * lanes;
+        const auto body = static_cast<size_t>(v1 - v0) * lanes;
         for (size_t u = 0; u < g.rows; ++u) {
-          float* out = dst + u * g.pitch;
+          float* out = dst + u * row_floats;
           const int64_t r = static_cast<int64_t>(u) * sh + a - top;
           if (r < 0 || r >= h || v1 == v0) {
-            std::memset(out, 0, g.pitch * sizeof(float));
+            std::memset(out, 0, row_floats * sizeof(float));
             continue;
           }
-          std::memset(out, 0, static_cast<size_t>(v0) * sizeof(float));
-          const float* src = xc + r * w + (v0 * sw + b - left);
+          std::memset(out, 0, head * sizeof(float));
+          const float* src =
+              xc + static_cast<size_t>(r * w + (v0 * sw + b - left)) * lanes;
           if (sw == 1) {
-            std::memcpy(out + v0, src,
-                        static_cast<size_t>(v1 - v0) * sizeof(float));
-          } else {
+            std::memcpy(out + head, src, body * sizeof(float));
+          } else if (lanes == 1) {
             kernels::gather_stride(src, static_cast<size_t>(sw),
-                                   static_cast<size_t>(v1 - v0), out + v0);
+                                   static_cast<size_t>(v1 - v0), out + head);
+          } else {
+            for (int64_t v = 0; v < v1 - v0; ++v) {
+              std::memcpy(out + head + static_cast<size_t>(v) * lanes,
+                          src + static_cast<size_t>(v * sw) * lanes,
+                          lanes * sizeof(float));
+            }
           }
-          std::memset(out + v1, 0,
-                      static_cast<size_t>(pitch - v1) * sizeof(float));
+          std::memset(out + head + body, 0,
+                      (row_floats - head - body) * sizeof(float));
         }
       }
     }

@@ -19,6 +19,14 @@
 // with the kernels (SparsePlanes below).
 // Offsets depend on H and W, so they are kept per input size (a few sizes
 // cached).
+//  - Sixteen images of a batch can also run as one product, interleaved
+//    pixel by pixel ([C, Hp, Wp, 16]: each vector one pixel of sixteen
+//    images). Small planes gain: every load aligned, no lane a junk
+//    column, and the weight read once per group instead of per image (a
+//    7x7 plane per image fills 49 lanes of 64, and at batch 16 its 1.9 MB
+//    of non-zeros come from L3 for each image). Timed at load on a group
+//    where it may pay (SparsePlanes::kImages); the rest of a batch, and
+//    batches under sixteen, run image by image.
 //  - A weight pruned in R×1 blocks (R output channels × one input element;
 //    ungrouped) also runs the direct form on the BSR kernel: each pixel
 //    vector it loads feeds R output channels' FMAs instead of one, which
@@ -104,9 +112,20 @@ class ConvOp {
     // form (kernels/spmm.h): every load aligned, at the price of the junk
     // columns the rounding adds (30 -> 32 at 28x28, 9 -> 16 at 7x7).
     kAligned,
+    // Sixteen images interleaved ([C, planes, rows, pitch, 16]): every one
+    // of the kernel's vectors is one pixel of sixteen images, so every load
+    // is aligned and no lane holds a junk column whatever the plane's width
+    // (a 7x7 plane fills 49 of every 64 lanes otherwise), and a row of
+    // output channel o is one long product, not one per image. Only for
+    // whole groups of sixteen (the rest of a batch runs image by image).
+    kImages,
   };
-  // Runs the CSR kernel in `layout` from now on (tests and benches: load
-  // times each layout and keeps the fastest).
+  // The images of a batch one group interleaves (kImages).
+  static constexpr size_t kImageGroup = 16;
+  // Runs the CSR kernel in `layout` from now on: kImages for groups of
+  // sixteen images (and the layout timed at load for the rest), the others
+  // for single images (tests and benches: load times each and keeps the
+  // fastest).
   void use_sparse_planes(SparsePlanes layout);
   // Whether it reads and writes channels-last (else NCHW).
   bool runs_channels_last() const { return runs_channels_last_; }
@@ -131,6 +150,16 @@ class ConvOp {
   void run_images(LinearKernel kernel, const float* x, const Shape& x_shape,
                   float* y, const float* residual, size_t first, size_t last,
                   int num_threads) const;
+  // The first `count` images (a multiple of kImageGroup) in groups of
+  // kImageGroup interleaved, each one CSR product on `num_threads`.
+  void run_image_groups(const float* x, const Shape& x_shape, float* y,
+                        const float* residual, size_t count,
+                        int num_threads) const;
+  // Output channels [begin, end) (block rows for BSR), outputs [p0, p0 +
+  // width) of each, of planes `x` into `y` (rows g.n apart).
+  void multiply(const Geometry& g, bool bsr, const float* x, float* y,
+                const kernels::Epilogue& epilogue, size_t begin, size_t end,
+                size_t p0, size_t width) const;
   // The depthwise kernel over the batch, in either layout.
   void run_depthwise(const float* x, const Shape& x_shape, float* y,
                      const float* residual, bool channels_last,
@@ -142,9 +171,14 @@ class ConvOp {
   // channel, `reach` the offsets a window spans past its first tap.
   void split_channels(size_t channels, size_t reach, Geometry* g) const;
   // Channels [c0, c1) of image x [C, H, W] into g's planes, padding
-  // included.
+  // included; with kImages, of x [C, H, W, 16] (sixteen images
+  // interleaved).
   void fill_planes(const Geometry& g, const float* x, size_t c0, size_t c1,
                    int64_t h, int64_t w, float* planes) const;
+  // Sets csr_groups_: whether groups of kImageGroup images of `input`'s
+  // size run faster interleaved (kImages) than image by image, timed where
+  // that may be.
+  void time_image_groups(const Shape& input, int num_threads);
   // The layouts of its planes `kernel` (kCsr or kBsr) can run in.
   std::vector<SparsePlanes> sparse_layouts(LinearKernel kernel) const;
   // One image through `kernel` in its own layout (`channels_last` for
@@ -185,6 +219,9 @@ class ConvOp {
       geometries_;
   // The planes each sparse kernel reads: the fastest when timed.
   SparsePlanes csr_planes_ = SparsePlanes::kPhases;
+  // Whether groups of sixteen images run interleaved (kImages): the faster
+  // when timed on one group.
+  bool csr_groups_ = false;
   SparsePlanes bsr_planes_ = SparsePlanes::kPhases;
   std::vector<float> densified_;  // a sparse weight expanded for oneDNN
   // Depthwise: the weight [O, kh·kw] (the file's or densified_), and

@@ -19,6 +19,7 @@ namespace spruce {
 enum class WorkspaceSlot {
   kConvInput,       // padded phase planes / blocked src
   kConvOutput,      // wide rows before trimming / blocked dst
+  kConvImages,      // images interleaved, before padding / after the product
   kScratchpad,      // oneDNN primitive scratchpad
   kLinearSlice,     // a column slice of a Linear's input, packed
   kLinearTile,      // a Linear's output for one slice, before transposing

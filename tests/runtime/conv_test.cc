@@ -305,7 +305,9 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
 
 // The CSR kernel in each layout of its input planes (ConvOp::SparsePlanes;
 // load keeps the fastest): rows left as they are, or rounded up to 16
-// floats with the kernel's shifted form. Shapes whose rows round up (9 and
+// floats with the kernel's shifted form, or sixteen images interleaved (on
+// a batch of two groups and the case's own batch after them, which runs
+// image by image). Shapes whose rows round up (9 and
 // 11 wide), stride 2 and a 7×7 stride-2 window (shifts 0-3), dilation
 // (shifts 0, 2, 4), groups, channels enough for chunks, an image whose
 // rows two threads split, and a residual added on the way out; each
@@ -318,6 +320,7 @@ TEST(Conv, EverySparsePlaneLayoutMatchesTheReference) {
       {2, 6, 10, 9, 12, params(3, 2, 1, 1, 1)},
       {1, 3, 23, 23, 8, params(7, 2, 3, 1, 1)},
       {1, 8, 15, 15, 16, params(1, 2, 0, 1, 1)},
+      {1, 8, 9, 7, 12, params(1, 1, 0, 1, 1)},  // 1x1: read in place
       {1, 8, 7, 10, 12, params(3, 1, 1, 1, 2)},
       {1, 4, 48, 41, 4, params(3, 1, 1, 1, 1)},
       {2, 64, 20, 18, 12, params(3, 1, 1, 1, 1)},
@@ -362,10 +365,14 @@ TEST(Conv, EverySparsePlaneLayoutMatchesTheReference) {
     bd.shape = {k.out};
     bd.values = bias.data();
     bd.value_count = bias.size();
-    const Shape xs = {k.batch, k.channels, k.h, k.w};
-    std::vector<float> x(static_cast<size_t>(k.batch * k.channels * k.h * k.w));
+    // The case's batch comes first: the layouts for single images run on
+    // it alone.
+    ConvCase grouped = k;
+    grouped.batch = 2 * static_cast<int64_t>(ConvOp::kImageGroup) + k.batch;
+    std::vector<float> x(
+        static_cast<size_t>(grouped.batch * k.channels * k.h * k.w));
     for (float& v : x) v = u(rng);
-    const std::vector<float> plain = reference_conv(k, x, w, bias, false);
+    const std::vector<float> plain = reference_conv(grouped, x, w, bias, false);
     std::vector<float> residual(plain.size());
     for (float& v : residual) v = u(rng);
     for (const bool with_residual : {false, true}) {
@@ -379,21 +386,30 @@ TEST(Conv, EverySparsePlaneLayoutMatchesTheReference) {
       options.allowed = kernel_bit(LinearKernel::kCsr);
       options.measure = false;
       options.max_threads = 2;
-      ConvOp op(wd, &bd, k.p, kernels::Activation::kRelu6, with_residual, xs,
-                options, engine);
+      const Shape single = {k.batch, k.channels, k.h, k.w};
+      ConvOp op(wd, &bd, k.p, kernels::Activation::kRelu6, with_residual,
+                single, options, engine);
       ASSERT_EQ(op.kernel(), LinearKernel::kCsr);
       for (const auto layout :
-           {ConvOp::SparsePlanes::kPhases, ConvOp::SparsePlanes::kAligned}) {
+           {ConvOp::SparsePlanes::kPhases, ConvOp::SparsePlanes::kAligned,
+            ConvOp::SparsePlanes::kImages}) {
         op.use_sparse_planes(layout);
+        const Shape xs = layout == ConvOp::SparsePlanes::kImages
+                             ? Shape{grouped.batch, k.channels, k.h, k.w}
+                             : single;
+        // The outputs of xs's images, the first of `expected`.
+        const size_t count = static_cast<size_t>(xs[0]) * plain.size() /
+                             static_cast<size_t>(grouped.batch);
         for (const int threads : {1, 2}) {
           SCOPED_TRACE("case " + std::to_string(ci) + " layout " +
                        std::to_string(static_cast<int>(layout)) + " threads " +
                        std::to_string(threads) +
                        (with_residual ? " residual" : ""));
-          std::vector<float> y = residual;  // in place, as the plan has it
+          // In place, as the plan has it.
+          std::vector<float> y(residual.begin(), residual.begin() + count);
           op.run(x.data(), xs, y.data(), false, threads,
                  with_residual ? y.data() : nullptr);
-          for (size_t e = 0; e < expected.size(); ++e) {
+          for (size_t e = 0; e < count; ++e) {
             ASSERT_NEAR(y[e], expected[e], 1e-4f * (1 + std::abs(expected[e])))
                 << "at " << e;
           }
