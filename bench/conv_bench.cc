@@ -36,6 +36,7 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <iterator>
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
@@ -246,7 +247,8 @@ void register_all() {
            {std::pair{"phases", Planes::kPhases},
             std::pair{"aligned", Planes::kAligned},
             std::pair{"images", Planes::kImages}}) {
-        if (layout == Planes::kImages && batch < spruce::ConvOp::kImageGroup) {
+        if (layout == Planes::kImages &&
+            batch < *std::rbegin(spruce::ConvOp::kImageGroups)) {
           continue;
         }
         benchmark::RegisterBenchmark(

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
@@ -513,7 +514,7 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
     for (auto it = geometries_.begin(); it != geometries_.end();) {
       const SparsePlanes layout = std::get<2>(it->first);
       it = layout == csr_planes_ || layout == bsr_planes_ ||
-                   (csr_groups_ && layout == SparsePlanes::kImages)
+                   (!csr_groups_.empty() && layout == SparsePlanes::kImages)
                ? std::next(it)
                : geometries_.erase(it);
     }
@@ -599,8 +600,12 @@ std::optional<bool> ConvOp::wants_channels_last() const {
 
 void ConvOp::use_sparse_planes(SparsePlanes layout) {
   std::lock_guard<std::mutex> lock(mutex_);
-  csr_groups_ = layout == SparsePlanes::kImages;
-  if (!csr_groups_) csr_planes_ = layout;
+  csr_groups_.clear();
+  if (layout == SparsePlanes::kImages) {
+    csr_groups_.assign(std::begin(kImageGroups), std::end(kImageGroups));
+  } else {
+    csr_planes_ = layout;
+  }
 }
 
 void ConvOp::time_image_groups(const Shape& input, int num_threads) {
@@ -608,18 +613,23 @@ void ConvOp::time_image_groups(const Shape& input, int num_threads) {
   // 1.2-1.5x faster interleaved, 14x14 ones 0.9-1.0x and 28x28 0.84x, and
   // a group costs sixteen images' time to measure at load.
   constexpr int64_t kMaxPixels = 10 * 10;
-  csr_groups_ = false;
+  csr_groups_.clear();
   const int64_t pixels =
       p_.output_size(0, input[2]) * p_.output_size(1, input[3]);
   if (pixels > kMaxPixels) return;
-  const Shape group = {static_cast<int64_t>(kImageGroup), input[1], input[2],
-                       input[3]};
+  // Each size on a batch of the largest, against it image by image.
+  const Shape batch = {static_cast<int64_t>(kImageGroups[0]), input[1],
+                       input[2], input[3]};
   const double apart =
-      time_kernel(LinearKernel::kCsr, group, false, num_threads);
-  csr_groups_ = true;
-  const double together =
-      time_kernel(LinearKernel::kCsr, group, false, num_threads);
-  csr_groups_ = together < apart;
+      time_kernel(LinearKernel::kCsr, batch, false, num_threads);
+  std::vector<size_t> faster;
+  for (const size_t group : kImageGroups) {
+    csr_groups_ = {group};
+    if (time_kernel(LinearKernel::kCsr, batch, false, num_threads) < apart) {
+      faster.push_back(group);
+    }
+  }
+  csr_groups_ = faster;
 }
 
 std::vector<ConvOp::SparsePlanes> ConvOp::sparse_layouts(
@@ -763,14 +773,14 @@ void ConvOp::run_depthwise(const float* x, const Shape& xs, float* y,
 }
 
 std::shared_ptr<const ConvOp::Geometry> ConvOp::geometry_for(
-    int64_t h, int64_t w, SparsePlanes layout) const {
+    int64_t h, int64_t w, SparsePlanes layout, size_t group) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto key = std::make_tuple(h, w, layout);
+  const auto key = std::make_tuple(h, w, layout, group);
   const auto it = geometries_.find(key);
   if (it != geometries_.end()) return it->second;
   auto g = std::make_shared<Geometry>();
   const bool aligned = layout == SparsePlanes::kAligned;
-  g->lanes = layout == SparsePlanes::kImages ? kImageGroup : 1;
+  g->lanes = layout == SparsePlanes::kImages ? group : 1;
   const size_t lanes = g->lanes;
   const int64_t kh = p_.kernel[0], kw = p_.kernel[1];
   const int64_t sh = p_.strides[0], sw = p_.strides[1];
@@ -948,9 +958,13 @@ void ConvOp::run_sparse(LinearKernel kernel, const float* x, const Shape& xs,
                         int num_threads) const {
   const auto batch = static_cast<size_t>(xs[0]);
   size_t first = 0;
-  if (kernel == LinearKernel::kCsr && csr_groups_ && batch >= kImageGroup) {
-    first = batch / kImageGroup * kImageGroup;
-    run_image_groups(x, xs, y, residual, first, num_threads);
+  if (kernel == LinearKernel::kCsr) {
+    for (const size_t group : csr_groups_) {
+      const size_t count = (batch - first) / group * group;
+      if (count == 0) continue;
+      run_image_groups(x, xs, y, residual, first, count, group, num_threads);
+      first += count;
+    }
   }
   const size_t rest = batch - first;
   // With at least an image per thread, each thread takes whole images: it
@@ -1008,17 +1022,17 @@ void ConvOp::multiply(const Geometry& g, bool bsr, const float* x, float* y,
 }
 
 void ConvOp::run_image_groups(const float* x, const Shape& xs, float* y,
-                              const float* residual, size_t count,
-                              int num_threads) const {
+                              const float* residual, size_t first, size_t count,
+                              size_t group, int num_threads) const {
   const auto channels = static_cast<size_t>(xs[1]);
   const int64_t h = xs[2], w = xs[3];
   const size_t image = channels * static_cast<size_t>(h * w);
   const std::shared_ptr<const Geometry> g =
-      geometry_for(h, w, SparsePlanes::kImages);
+      geometry_for(h, w, SparsePlanes::kImages, group);
   const auto ho = static_cast<size_t>(g->ho), wo = static_cast<size_t>(g->wo);
   const size_t plane = ho * wo;
   const size_t out_image = out_channels_ * plane;
-  constexpr size_t kLanes = kImageGroup;
+  const size_t lanes = g->lanes;  // = group
   // Rows always carry junk (the lanes at least): a residual is added, and
   // the activation applied, as they are dropped.
   const kernels::Epilogue epilogue{
@@ -1034,7 +1048,7 @@ void ConvOp::run_image_groups(const float* x, const Shape& xs, float* y,
   // The group interleaved before padding, then its output split again.
   float* flat = thread_workspace_as<float>(
       WorkspaceSlot::kConvImages,
-      std::max(image, out_channels_ * n / kLanes) * kLanes);
+      std::max(image, out_channels_ * n / lanes) * lanes);
   const size_t parts = chunk_threads(num_threads);
   // A 1x1 stride-1 unpadded window's planes are the interleaved images as
   // they are, and its output rows carry no junk columns: the transposes
@@ -1042,14 +1056,14 @@ void ConvOp::run_image_groups(const float* x, const Shape& xs, float* y,
   const bool same_planes = g->planes == 1 &&
                            g->rows == static_cast<size_t>(h) &&
                            g->pitch == static_cast<size_t>(w);
-  const bool whole_rows = g->pitch == wo;
-  const size_t per_image = out_channels_ * n / kLanes;  // outputs with junk
-  for (size_t b = 0; b < count; b += kImageGroup) {
+  const bool whole_rows = g->pitch == wo && n == ho * wo * lanes;
+  const size_t per_image = out_channels_ * n / lanes;  // outputs with junk
+  for (size_t b = first; b < first + count; b += group) {
     if (same_planes) {
-      kernels::transpose(x + b * image, kLanes, image, image, planes, kLanes);
+      kernels::transpose(x + b * image, lanes, image, image, planes, lanes);
     } else {
-      kernels::transpose(x + b * image, kLanes, image, image, flat, kLanes);
-      run_chunks(split_evenly(channels, parts), image * kLanes, num_threads,
+      kernels::transpose(x + b * image, lanes, image, image, flat, lanes);
+      run_chunks(split_evenly(channels, parts), image * lanes, num_threads,
                  [&](size_t c0, size_t c1) {
                    fill_planes(*g, flat, c0, c1, h, w, planes);
                  });
@@ -1058,29 +1072,30 @@ void ConvOp::run_image_groups(const float* x, const Shape& xs, float* y,
                [&](size_t begin, size_t end) {
                  multiply(*g, false, planes, wide, epilogue, begin, end, 0, n);
                });
-    // Image-major again: [16, O·n/16], each channel's rows pitch apart.
+    // Image-major again: [group, O·n/group], each channel's rows pitch
+    // apart.
     float* yb = y + b * out_image;
     if (whole_rows && residual == nullptr) {
-      kernels::transpose(wide, per_image, kLanes, kLanes, yb, out_image);
+      kernels::transpose(wide, per_image, lanes, lanes, yb, out_image);
       continue;
     }
-    kernels::transpose(wide, per_image, kLanes, kLanes, flat, per_image);
+    kernels::transpose(wide, per_image, lanes, lanes, flat, per_image);
     const float* rb = residual != nullptr ? residual + b * out_image : nullptr;
     if (whole_rows) {
-      for (size_t l = 0; l < kLanes; ++l) {
+      for (size_t l = 0; l < lanes; ++l) {
         kernels::add_residual(flat + l * per_image, out_image,
                               rb + l * out_image, 1, out_image, activation_,
                               yb + l * out_image);
       }
       continue;
     }
-    run_chunks(split_evenly(out_channels_, parts), out_image * kLanes,
+    run_chunks(split_evenly(out_channels_, parts), out_image * lanes,
                num_threads, [&](size_t o0, size_t o1) {
-                 for (size_t l = 0; l < kLanes; ++l) {
+                 for (size_t l = 0; l < lanes; ++l) {
                    float* dst = yb + l * out_image;
                    const float* src = flat + l * per_image;
                    for (size_t o = o0; o < o1; ++o) {
-                     const float* so = src + o * (n / kLanes);
+                     const float* so = src + o * (n / lanes);
                      if (rb != nullptr) {
                        kernels::add_residual(so, g->pitch,
                                              rb + l * out_image + o * plane, ho,

@@ -19,14 +19,14 @@
 // with the kernels (SparsePlanes below).
 // Offsets depend on H and W, so they are kept per input size (a few sizes
 // cached).
-//  - Sixteen images of a batch can also run as one product, interleaved
-//    pixel by pixel ([C, Hp, Wp, 16]: each vector one pixel of sixteen
-//    images). Small planes gain: every load aligned, no lane a junk
+//  - Sixteen (or eight) images of a batch can also run as one product,
+//    interleaved pixel by pixel ([C, Hp, Wp, 16]: each vector one pixel of
+//    sixteen images). Small planes gain: every load aligned, no lane a junk
 //    column, and the weight read once per group instead of per image (a
 //    7x7 plane per image fills 49 lanes of 64, and at batch 16 its 1.9 MB
 //    of non-zeros come from L3 for each image). Timed at load on a group
 //    where it may pay (SparsePlanes::kImages); the rest of a batch, and
-//    batches under sixteen, run image by image.
+//    batches under eight, run image by image.
 //  - A weight pruned in R×1 blocks (R output channels × one input element;
 //    ungrouped) also runs the direct form on the BSR kernel: each pixel
 //    vector it loads feeds R output channels' FMAs instead of one, which
@@ -112,20 +112,22 @@ class ConvOp {
     // form (kernels/spmm.h): every load aligned, at the price of the junk
     // columns the rounding adds (30 -> 32 at 28x28, 9 -> 16 at 7x7).
     kAligned,
-    // Sixteen images interleaved ([C, planes, rows, pitch, 16]): every one
-    // of the kernel's vectors is one pixel of sixteen images, so every load
-    // is aligned and no lane holds a junk column whatever the plane's width
-    // (a 7x7 plane fills 49 of every 64 lanes otherwise), and a row of
-    // output channel o is one long product, not one per image. Only for
-    // whole groups of sixteen (the rest of a batch runs image by image).
+    // A group of images interleaved ([C, planes, rows, pitch, G]): with
+    // G = 16 every one of the kernel's vectors is one pixel of sixteen
+    // images, so every load is aligned and no lane holds a junk column
+    // whatever the plane's width (a 7x7 plane fills 49 of every 64 lanes
+    // otherwise), and a row of output channel o is one long product, not
+    // one per image. Groups of 16, then of 8 (two pixels to a vector: what
+    // each of two threads has of a batch of 16); the rest of a batch runs
+    // image by image.
     kImages,
   };
-  // The images of a batch one group interleaves (kImages).
-  static constexpr size_t kImageGroup = 16;
+  // The images of a batch a group interleaves (kImages), largest first.
+  static constexpr size_t kImageGroups[] = {16, 8};
   // Runs the CSR kernel in `layout` from now on: kImages for groups of
-  // sixteen images (and the layout timed at load for the rest), the others
-  // for single images (tests and benches: load times each and keeps the
-  // fastest).
+  // images, every size (and the layout timed at load for the rest), the
+  // others for single images (tests and benches: load times each and keeps
+  // the fastest).
   void use_sparse_planes(SparsePlanes layout);
   // Whether it reads and writes channels-last (else NCHW).
   bool runs_channels_last() const { return runs_channels_last_; }
@@ -150,11 +152,11 @@ class ConvOp {
   void run_images(LinearKernel kernel, const float* x, const Shape& x_shape,
                   float* y, const float* residual, size_t first, size_t last,
                   int num_threads) const;
-  // The first `count` images (a multiple of kImageGroup) in groups of
-  // kImageGroup interleaved, each one CSR product on `num_threads`.
+  // Images [first, first + count) in groups of `group` interleaved (count
+  // a multiple of it), each one CSR product on `num_threads`.
   void run_image_groups(const float* x, const Shape& x_shape, float* y,
-                        const float* residual, size_t count,
-                        int num_threads) const;
+                        const float* residual, size_t first, size_t count,
+                        size_t group, int num_threads) const;
   // Output channels [begin, end) (block rows for BSR), outputs [p0, p0 +
   // width) of each, of planes `x` into `y` (rows g.n apart).
   void multiply(const Geometry& g, bool bsr, const float* x, float* y,
@@ -165,8 +167,10 @@ class ConvOp {
                      const float* residual, bool channels_last,
                      int num_threads) const;
   kernels::DepthwiseShape depthwise_shape(const Shape& x_shape) const;
+  // `group`: the images kImages interleaves.
   std::shared_ptr<const Geometry> geometry_for(int64_t h, int64_t w,
-                                               SparsePlanes layout) const;
+                                               SparsePlanes layout,
+                                               size_t group = 1) const;
   // g's chunks (see Geometry): the CSR weight over g->cols split by input
   // channel, `reach` the offsets a window spans past its first tap.
   void split_channels(size_t channels, size_t reach, Geometry* g) const;
@@ -175,9 +179,9 @@ class ConvOp {
   // interleaved).
   void fill_planes(const Geometry& g, const float* x, size_t c0, size_t c1,
                    int64_t h, int64_t w, float* planes) const;
-  // Sets csr_groups_: whether groups of kImageGroup images of `input`'s
-  // size run faster interleaved (kImages) than image by image, timed where
-  // that may be.
+  // Sets csr_groups_: the group sizes whose images of `input`'s size run
+  // faster interleaved (kImages) than image by image, timed where that may
+  // be.
   void time_image_groups(const Shape& input, int num_threads);
   // The layouts of its planes `kernel` (kCsr or kBsr) can run in.
   std::vector<SparsePlanes> sparse_layouts(LinearKernel kernel) const;
@@ -214,14 +218,14 @@ class ConvOp {
   CsrMatrix derived_csr_;  // from a BSR weight
   std::vector<size_t> chunks_;
   mutable std::mutex mutex_;
-  mutable std::map<std::tuple<int64_t, int64_t, SparsePlanes>,
+  mutable std::map<std::tuple<int64_t, int64_t, SparsePlanes, size_t>,
                    std::shared_ptr<const Geometry>>
       geometries_;
   // The planes each sparse kernel reads: the fastest when timed.
   SparsePlanes csr_planes_ = SparsePlanes::kPhases;
-  // Whether groups of sixteen images run interleaved (kImages): the faster
-  // when timed on one group.
-  bool csr_groups_ = false;
+  // The group sizes that run interleaved (kImages), largest first: those
+  // faster than image by image when timed.
+  std::vector<size_t> csr_groups_;
   SparsePlanes bsr_planes_ = SparsePlanes::kPhases;
   std::vector<float> densified_;  // a sparse weight expanded for oneDNN
   // Depthwise: the weight [O, kh·kw] (the file's or densified_), and

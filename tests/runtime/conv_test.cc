@@ -305,9 +305,9 @@ TEST(Conv, SparseAndDenseMatchTheReference) {
 
 // The CSR kernel in each layout of its input planes (ConvOp::SparsePlanes;
 // load keeps the fastest): rows left as they are, or rounded up to 16
-// floats with the kernel's shifted form, or sixteen images interleaved (on
-// a batch of two groups and the case's own batch after them, which runs
-// image by image). Shapes whose rows round up (9 and
+// floats with the kernel's shifted form, or groups of images interleaved
+// (on a batch of a group of each size and the case's own batch after
+// them, which runs image by image). Shapes whose rows round up (9 and
 // 11 wide), stride 2 and a 7×7 stride-2 window (shifts 0-3), dilation
 // (shifts 0, 2, 4), groups, channels enough for chunks, an image whose
 // rows two threads split, and a residual added on the way out; each
@@ -368,7 +368,10 @@ TEST(Conv, EverySparsePlaneLayoutMatchesTheReference) {
     // The case's batch comes first: the layouts for single images run on
     // it alone.
     ConvCase grouped = k;
-    grouped.batch = 2 * static_cast<int64_t>(ConvOp::kImageGroup) + k.batch;
+    grouped.batch = k.batch;
+    for (const size_t group : ConvOp::kImageGroups) {
+      grouped.batch += static_cast<int64_t>(group);
+    }
     std::vector<float> x(
         static_cast<size_t>(grouped.batch * k.channels * k.h * k.w));
     for (float& v : x) v = u(rng);
