@@ -456,9 +456,9 @@ void ConvOp::release_unused() {
 
 void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
                      const Shape& input, int num_threads) {
-  // One choice for every batch: each image is its own product (where
-  // groups of sixteen images run as one, that is timed on its own, and
-  // does not change which kernel runs).
+  // One choice for every batch: each image is its own product (groups of
+  // images run as one are timed on their own, prepare_batches(), and do
+  // not change which kernel runs).
   const Shape one = {1, input[1], input[2], input[3]};
   for (const Candidate<LinearKernel>& c : candidates) {
     // oneDNN's runs channels-last, the sparse ones NCHW, the depthwise one
@@ -490,8 +490,6 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
         SparsePlanes* layout =
             c.kernel == LinearKernel::kCsr ? &csr_planes_ : &bsr_planes_;
         times_[{c.kernel, cl}] = fastest_way(layout, sparse_layouts(c.kernel));
-        if (c.kernel == LinearKernel::kCsr)
-          time_image_groups(input, num_threads);
       } else if (c.kernel != LinearKernel::kDepthwise || cl) {
         times_[{c.kernel, cl}] = time_kernel(c.kernel, one, cl, num_threads);
       } else {
@@ -513,8 +511,7 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = geometries_.begin(); it != geometries_.end();) {
       const SparsePlanes layout = std::get<2>(it->first);
-      it = layout == csr_planes_ || layout == bsr_planes_ ||
-                   (!csr_groups_.empty() && layout == SparsePlanes::kImages)
+      it = layout == csr_planes_ || layout == bsr_planes_
                ? std::next(it)
                : geometries_.erase(it);
     }
@@ -533,6 +530,8 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
   if (kernel() != LinearKernel::kDepthwise) {
     runs_channels_last_ = kernel() == LinearKernel::kOneDnn;
   }
+  timed_input_ = input;
+  timed_threads_ = num_threads;
   undecided_ = true;
 }
 
@@ -605,6 +604,25 @@ void ConvOp::use_sparse_planes(SparsePlanes layout) {
     csr_groups_.assign(std::begin(kImageGroups), std::end(kImageGroups));
   } else {
     csr_planes_ = layout;
+  }
+}
+
+void ConvOp::prepare_batches(int64_t images) {
+  // Only where load times the kernels, the sparse one runs, and batches
+  // may hold a group.
+  if (timed_input_.empty() || kernel() != LinearKernel::kCsr ||
+      (images >= 0 &&
+       static_cast<size_t>(images) < *std::rbegin(kImageGroups))) {
+    return;
+  }
+  time_image_groups(timed_input_, timed_threads_);
+  // Only the geometries of the groups that won stay.
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = geometries_.begin(); it != geometries_.end();) {
+    const bool kept = std::get<2>(it->first) != SparsePlanes::kImages ||
+                      std::count(csr_groups_.begin(), csr_groups_.end(),
+                                 std::get<3>(it->first)) > 0;
+    it = kept ? std::next(it) : geometries_.erase(it);
   }
 }
 

@@ -124,6 +124,15 @@ class ConvOp {
   };
   // The images of a batch a group interleaves (kImages), largest first.
   static constexpr size_t kImageGroups[] = {16, 8};
+  // It will run over batches of `images` (-1: unknown) at once, not image
+  // by image: times whether groups of images run faster interleaved
+  // (kImages), where load times kernels and the CSR one runs (a group
+  // takes sixteen images' time to time, so only convolutions that see
+  // batches pay for it).
+  void prepare_batches(int64_t images);
+  // The group sizes that run interleaved, largest first (none: every image
+  // on its own).
+  const std::vector<size_t>& image_groups() const { return csr_groups_; }
   // Runs the CSR kernel in `layout` from now on: kImages for groups of
   // images, every size (and the layout timed at load for the rest), the
   // others for single images (tests and benches: load times each and keeps
@@ -226,6 +235,9 @@ class ConvOp {
   // The group sizes that run interleaved (kImages), largest first: those
   // faster than image by image when timed.
   std::vector<size_t> csr_groups_;
+  // The input and threads measure() timed the kernels on (empty: none).
+  Shape timed_input_;
+  int timed_threads_ = 1;
   SparsePlanes bsr_planes_ = SparsePlanes::kPhases;
   std::vector<float> densified_;  // a sparse weight expanded for oneDNN
   // Depthwise: the weight [O, kh·kw] (the file's or densified_), and

@@ -138,6 +138,14 @@ void Engine::Impl::plan_per_image() {
   whole_from = graph.nodes.size();
   crossing.clear();
   if (per_image) choose_whole_tail();
+  // The ops that run over whole batches (every one unless split), told
+  // the batch if the first input declares it.
+  const Shape first =
+      graph.inputs.empty() ? Shape{} : graph.values[graph.inputs[0]].shape;
+  const int64_t images = first.empty() ? -1 : first[0];
+  for (size_t i = per_image ? whole_from : 0; i < ops.size(); ++i) {
+    ops[i]->prepare_batches(images);
+  }
 }
 
 void Engine::Impl::choose_whole_tail() {

@@ -422,6 +422,50 @@ TEST(Conv, EverySparsePlaneLayoutMatchesTheReference) {
   }
 }
 
+// Groups of images are timed only when the engine says a convolution will
+// see batches that can hold one, and only where load times the kernels;
+// what is kept is a subset of the sizes, largest first.
+TEST(Conv, ImageGroupsAreTimedOnlyForBatches) {
+  const ConvCase k{1, 32, 7, 7, 32, params(3, 1, 1, 1, 1)};
+  const size_t cols = 32 * 9;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> w(32 * cols);
+  for (float& v : w) v = u(rng) < 0.8f ? 0.0f : u(rng);
+  const CsrMatrix csr = CsrMatrix::from_dense(w.data(), 32, cols);
+  WeightDesc wd;
+  wd.shape = {32, static_cast<int64_t>(cols)};
+  wd.layout = WeightLayout::kCsr;
+  wd.csr = csr.view();
+  wd.values = wd.csr.values;
+  wd.value_count = csr.nnz();
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  for (const bool measure : {false, true}) {
+    LinearPlanOptions options;
+    options.allowed = kernel_bit(LinearKernel::kCsr);
+    options.measure = measure;
+    options.max_threads = 1;
+    ConvOp op(wd, nullptr, k.p, kernels::Activation::kNone, false,
+              {-1, k.channels, k.h, k.w}, options, engine);
+    ASSERT_EQ(op.kernel(), LinearKernel::kCsr);
+    op.prepare_batches(*std::rbegin(ConvOp::kImageGroups) - 1);
+    EXPECT_TRUE(op.image_groups().empty()) << "a batch too small to group";
+    op.prepare_batches(-1);
+    if (!measure) {
+      EXPECT_TRUE(op.image_groups().empty()) << "nothing timed";
+      continue;
+    }
+    const std::vector<size_t> sizes(std::begin(ConvOp::kImageGroups),
+                                    std::end(ConvOp::kImageGroups));
+    size_t at = 0;
+    for (const size_t g : op.image_groups()) {
+      while (at < sizes.size() && sizes[at] != g) ++at;
+      ASSERT_LT(at, sizes.size()) << g << " is not a group size, in order";
+      ++at;
+    }
+  }
+}
+
 // Weights pruned in R×1 blocks run the direct convolution on the BSR kernel
 // (ungrouped, any stride), also when the output channels are not a multiple
 // of R; grouped ones fall back to CSR. Each against the reference, on 1 and

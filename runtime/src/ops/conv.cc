@@ -41,6 +41,9 @@ class ConvNode final : public NodeOp {
   }
   void start_planning() override { conv_.unsettle(); }
   void finish_planning() override { conv_.finish(); }
+  void prepare_batches(int64_t images) override {
+    conv_.prepare_batches(images);
+  }
   bool follows_input_layout() const override { return conv_.any_layout(); }
   std::optional<Layout> wanted_input_layout() const override {
     const std::optional<bool> cl = conv_.wants_channels_last();

@@ -108,6 +108,9 @@ class Op {
   virtual void start_planning() {}
   // The layouts are final: frees what will not run.
   virtual void finish_planning() {}
+  // It will run over batches of `images` (-1: unknown) at once, not image
+  // by image (the engine's batch plan): prepares for that.
+  virtual void prepare_batches(int64_t /*images*/) {}
   // Whether this op would read its input feature-major at wide batches.
   virtual bool reads_feature_major() const { return false; }
   // The layout this op reads its first input in whatever it arrives in
