@@ -62,6 +62,34 @@ double conversion_seconds_per_byte() {
   return rate;
 }
 
+// Output channels [o0, o1) of a product whose channel o's rows start at
+// src + o·stride, `pitch` apart, into y [O, Ho, Wo] without their junk
+// columns; with a residual (like y, may be y), act(row + r) as they go.
+void drop_junk_columns(const float* src, size_t stride, size_t pitch,
+                       const float* residual, kernels::Activation act,
+                       size_t ho, size_t wo, size_t o0, size_t o1, float* y) {
+  const size_t plane = ho * wo;
+  for (size_t o = o0; o < o1; ++o) {
+    const float* so = src + o * stride;
+    if (residual != nullptr) {
+      kernels::add_residual(so, pitch, residual + o * plane, ho, wo, act,
+                            y + o * plane);
+      continue;
+    }
+    for (size_t r = 0; r < ho; ++r) {
+      std::memcpy(y + o * plane + r * wo, so + r * pitch, wo * sizeof(float));
+    }
+  }
+}
+
+// Erases the entries of `map` whose key `keep` rejects.
+template <class Map, class Keep>
+void erase_unless(Map& map, const Keep& keep) {
+  for (auto it = map.begin(); it != map.end();) {
+    it = keep(it->first) ? std::next(it) : map.erase(it);
+  }
+}
+
 }  // namespace
 
 // CSR rows over offsets in the shifted form of kernels/spmm.h: each row's
@@ -509,12 +537,10 @@ void ConvOp::measure(const std::vector<Candidate<LinearKernel>>& candidates,
   {
     // Only the geometries of the layouts that won stay.
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto it = geometries_.begin(); it != geometries_.end();) {
-      const SparsePlanes layout = std::get<2>(it->first);
-      it = layout == csr_planes_ || layout == bsr_planes_
-               ? std::next(it)
-               : geometries_.erase(it);
-    }
+    erase_unless(geometries_, [&](const auto& key) {
+      const SparsePlanes layout = std::get<2>(key);
+      return layout == csr_planes_ || layout == bsr_planes_;
+    });
   }
   const double per_byte = conversion_seconds_per_byte();
   convert_in_ =
@@ -618,12 +644,11 @@ void ConvOp::prepare_batches(int64_t images) {
   time_image_groups(timed_input_, timed_threads_);
   // Only the geometries of the groups that won stay.
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto it = geometries_.begin(); it != geometries_.end();) {
-    const bool kept = std::get<2>(it->first) != SparsePlanes::kImages ||
-                      std::count(csr_groups_.begin(), csr_groups_.end(),
-                                 std::get<3>(it->first)) > 0;
-    it = kept ? std::next(it) : geometries_.erase(it);
-  }
+  erase_unless(geometries_, [&](const auto& key) {
+    return std::get<2>(key) != SparsePlanes::kImages ||
+           std::count(csr_groups_.begin(), csr_groups_.end(),
+                      std::get<3>(key)) > 0;
+  });
 }
 
 void ConvOp::time_image_groups(const Shape& input, int num_threads) {
@@ -1110,21 +1135,10 @@ void ConvOp::run_image_groups(const float* x, const Shape& xs, float* y,
     run_chunks(split_evenly(out_channels_, parts), out_image * lanes,
                num_threads, [&](size_t o0, size_t o1) {
                  for (size_t l = 0; l < lanes; ++l) {
-                   float* dst = yb + l * out_image;
-                   const float* src = flat + l * per_image;
-                   for (size_t o = o0; o < o1; ++o) {
-                     const float* so = src + o * (n / lanes);
-                     if (rb != nullptr) {
-                       kernels::add_residual(so, g->pitch,
-                                             rb + l * out_image + o * plane, ho,
-                                             wo, activation_, dst + o * plane);
-                       continue;
-                     }
-                     for (size_t r = 0; r < ho; ++r) {
-                       std::memcpy(dst + o * plane + r * wo, so + r * g->pitch,
-                                   wo * sizeof(float));
-                     }
-                   }
+                   drop_junk_columns(
+                       flat + l * per_image, n / lanes, g->pitch,
+                       rb != nullptr ? rb + l * out_image : nullptr,
+                       activation_, ho, wo, o0, o1, yb + l * out_image);
                  }
                });
   }
@@ -1211,23 +1225,11 @@ void ConvOp::run_images(LinearKernel kernel, const float* x, const Shape& xs,
     }
     if (g->copy_out) {
       // Each thread its share of the output channels.
-      float* dst = y + b * out_image;
-      const size_t plane = ho * wo;
       run_chunks(split_evenly(out_channels_, parts), out_image, num_threads,
                  [&](size_t o0, size_t o1) {
-                   for (size_t o = o0; o < o1; ++o) {
-                     if (add_in_copy) {
-                       kernels::add_residual(wide + o * n, pitch,
-                                             rb + o * plane, ho, wo,
-                                             activation_, dst + o * plane);
-                       continue;
-                     }
-                     for (size_t r = 0; r < ho; ++r) {
-                       std::memcpy(dst + o * plane + r * wo,
-                                   wide + o * n + r * pitch,
-                                   wo * sizeof(float));
-                     }
-                   }
+                   drop_junk_columns(wide, n, pitch, add_in_copy ? rb : nullptr,
+                                     activation_, ho, wo, o0, o1,
+                                     y + b * out_image);
                  });
     }
   }
