@@ -226,15 +226,16 @@ void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
 void register_all() {
   // ResNet's 3x3 stages (stride 1 and the stride-2 entries), its 7x7 stem,
   // the 3x3 stride-2 stem of MobileNet and EfficientNet, ResNet-50's,
-  // MobileNet's and EfficientNet's 1x1 expansions and projections, and
-  // squeeze-excite's 1x1 convolutions of one pixel.
+  // MobileNet's and EfficientNet's 1x1 expansions and projections, ResNet-50's
+  // last 1x1 stride-2 downsample, and squeeze-excite's 1x1 convolutions of
+  // one pixel.
   const ConvShape shapes[] = {
-      {64, 64, 56, 3, 1},   {128, 128, 28, 3, 1}, {256, 256, 14, 3, 1},
-      {512, 512, 7, 3, 1},  {128, 64, 56, 3, 2},  {512, 256, 14, 3, 2},
-      {64, 3, 224, 7, 2},   {32, 3, 224, 3, 2},   {256, 64, 56, 1, 1},
-      {64, 256, 56, 1, 1},  {144, 24, 56, 1, 1},  {96, 16, 112, 1, 1},
-      {1280, 320, 7, 1, 1}, {2048, 512, 7, 1, 1}, {256, 1024, 14, 1, 1},
-      {8, 32, 1, 1, 1},     {1152, 48, 1, 1, 1}};
+      {64, 64, 56, 3, 1},     {128, 128, 28, 3, 1}, {256, 256, 14, 3, 1},
+      {512, 512, 7, 3, 1},    {128, 64, 56, 3, 2},  {512, 256, 14, 3, 2},
+      {64, 3, 224, 7, 2},     {32, 3, 224, 3, 2},   {256, 64, 56, 1, 1},
+      {64, 256, 56, 1, 1},    {144, 24, 56, 1, 1},  {96, 16, 112, 1, 1},
+      {1280, 320, 7, 1, 1},   {2048, 512, 7, 1, 1}, {256, 1024, 14, 1, 1},
+      {2048, 1024, 14, 1, 2}, {8, 32, 1, 1, 1},     {1152, 48, 1, 1, 1}};
   for (const ConvShape& s : shapes) {
     for (size_t batch : {1, 16}) {
       const std::string tail = s.name() + "/" + std::to_string(batch);

@@ -961,7 +961,16 @@ void ConvOp::split_channels(size_t channels, size_t reach, Geometry* g) const {
   const size_t per_channel =
       g->planes * (std::min(kTile, g->n) + reach) * sizeof(float);
   const size_t widest = std::max({size_t{1}, kL1Bytes / per_channel, fewest});
-  if (widest >= channels) return;
+  if (widest >= channels) {
+    // One chunk: still tile by tile where the whole input outgrows L1 (a
+    // 7x7 stem's 3 channels are 160 KB of planes, read once per output
+    // channel from L2 over the whole row).
+    if (g->n > 2 * kTile &&
+        channels * g->planes * g->plane_size * sizeof(float) > kL1Bytes) {
+      g->tile = kTile;
+    }
+    return;
+  }
   // As many chunks as that takes, of equal size (64 channels in chunks of
   // 21 left one of a single channel: a pass over every row for it).
   const size_t count = (channels + widest - 1) / widest;
@@ -1055,12 +1064,19 @@ void ConvOp::multiply(const Geometry& g, bool bsr, const float* x, float* y,
         }
       }
     }
-  } else if (g.shifted != nullptr) {
-    kernels::spmm_csr_shifted(g.shifted->view, x + p0, width, y + p0, n,
-                              epilogue, begin, end);
   } else {
-    kernels::spmm_csr_strided(g.view, x + p0, 1, width, y + p0, n, epilogue,
-                              begin, end);
+    // Tile by tile where set (one chunk), else the whole width at once.
+    const size_t tile = g.tile != 0 ? g.tile : width;
+    for (size_t t0 = p0; t0 < p0 + width; t0 += tile) {
+      const size_t tw = std::min(tile, p0 + width - t0);
+      if (g.shifted != nullptr) {
+        kernels::spmm_csr_shifted(g.shifted->view, x + t0, tw, y + t0, n,
+                                  epilogue, begin, end);
+      } else {
+        kernels::spmm_csr_strided(g.view, x + t0, 1, tw, y + t0, n, epilogue,
+                                  begin, end);
+      }
+    }
   }
 }
 
