@@ -3,7 +3,9 @@
 // (NCHW and channels-last), the residual Add, and the channels-last global
 // average pool, on shapes from EfficientNet and MobileNet. In place and
 // hot in cache, as the engine runs them between convolutions; bytes/s
-// counts every byte read and written. Max and average pooling beside
+// counts every byte read and written. The split of an image into a
+// convolution's padded stride phases beside its reference. Max and average
+// pooling beside
 // oneDNN's pooling on the same image in NCHW, NHWC and its blocked layout
 // (nChw8c, or nChw16c with AVX-512: its fastest), one thread (run with
 // OMP_NUM_THREADS=1).
@@ -16,6 +18,7 @@
 #include "spruce/kernels/elementwise.h"
 #include "spruce/kernels/pool.h"
 #include "spruce/kernels/rows.h"
+#include "spruce/kernels/transpose.h"
 
 namespace spruce::kernels {
 namespace {
@@ -99,6 +102,51 @@ BENCHMARK_CAPTURE(BM_ResidualAdd, reference, arith_rows_reference)
 BENCHMARK_CAPTURE(BM_MeanColumns, kernel, mean_columns)->Apply(channel_shapes);
 BENCHMARK_CAPTURE(BM_MeanColumns, reference, mean_columns_reference)
     ->Apply(channel_shapes);
+
+using SplitFn = void (*)(const float*, const PhaseSplit&, float*);
+
+// A convolution's padded stride-phase planes of every channel of an image
+// (what the sparse convolution reads): {C, H (= W), stride, pad, phases
+// read (4: all of stride 2's, 1: a 1x1 stride-2 window's one)}.
+void BM_SplitPhases(benchmark::State& state, SplitFn fn) {
+  const auto c = static_cast<size_t>(state.range(0));
+  const auto hw = static_cast<size_t>(state.range(1));
+  const auto stride = static_cast<size_t>(state.range(2));
+  const auto pad = static_cast<size_t>(state.range(3));
+  const auto read = static_cast<size_t>(state.range(4));
+  std::vector<int> phase_plane(stride * stride, -1);
+  for (size_t k = 0; k < read; ++k) phase_plane[k] = static_cast<int>(k);
+  PhaseSplit s;
+  s.h = s.w = hw;
+  s.sh = s.sw = stride;
+  s.top = s.left = pad;
+  s.rows = s.pitch = (hw + 2 * pad + stride - 1) / stride;
+  s.plane_size = s.rows * s.pitch;
+  s.phase_plane = phase_plane.data();
+  const std::vector<float> x = values(c * hw * hw);
+  std::vector<float> planes(c * read * s.plane_size);
+  for (auto _ : state) {
+    for (size_t k = 0; k < c; ++k) {
+      fn(x.data() + k * hw * hw, s, planes.data() + k * read * s.plane_size);
+    }
+    benchmark::DoNotOptimize(planes.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(
+      state.iterations() * (x.size() + planes.size()) * sizeof(float)));
+}
+
+// ResNet's 3x3 stride-2 layers (56x56 and 14x14 inputs), its 1x1 stride-2
+// downsample, and a 3x3 stride-1 layer's padded copy.
+void split_shapes(benchmark::internal::Benchmark* b) {
+  b->Args({64, 56, 2, 1, 4})
+      ->Args({256, 14, 2, 1, 4})
+      ->Args({1024, 14, 2, 0, 1})
+      ->Args({64, 56, 1, 1, 1});
+}
+
+BENCHMARK_CAPTURE(BM_SplitPhases, kernel, split_phases)->Apply(split_shapes);
+BENCHMARK_CAPTURE(BM_SplitPhases, reference, split_phases_reference)
+    ->Apply(split_shapes);
 
 // A pool's window from the benchmark's arguments: {C, H (= W), kernel,
 // stride, pad, max (1) or average (0)}.

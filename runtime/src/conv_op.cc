@@ -1257,6 +1257,24 @@ void ConvOp::fill_planes(const Geometry& g, const float* x, size_t c0,
   const int64_t top = p_.pads[0], left = p_.pads[1];
   const auto pitch = static_cast<int64_t>(g.pitch);
   const size_t lanes = g.lanes;  // floats per pixel
+  if (lanes == 1) {
+    kernels::PhaseSplit split;
+    split.h = static_cast<size_t>(h);
+    split.w = static_cast<size_t>(w);
+    split.sh = static_cast<size_t>(sh);
+    split.sw = static_cast<size_t>(sw);
+    split.top = static_cast<size_t>(top);
+    split.left = static_cast<size_t>(left);
+    split.rows = g.rows;
+    split.pitch = g.pitch;
+    split.plane_size = g.plane_size;
+    split.phase_plane = g.phase_plane.data();
+    for (size_t c = c0; c < c1; ++c) {
+      kernels::split_phases(x + c * static_cast<size_t>(h * w), split,
+                            planes + c * g.planes * g.plane_size);
+    }
+    return;
+  }
   const size_t row_floats = g.pitch * lanes;
   auto ceil_div = [](int64_t a, int64_t b) {
     return a <= 0 ? -((-a) / b) : (a + b - 1) / b;
@@ -1288,9 +1306,6 @@ void ConvOp::fill_planes(const Geometry& g, const float* x, size_t c0,
               xc + static_cast<size_t>(r * w + (v0 * sw + b - left)) * lanes;
           if (sw == 1) {
             std::memcpy(out + head, src, body * sizeof(float));
-          } else if (lanes == 1) {
-            kernels::gather_stride(src, static_cast<size_t>(sw),
-                                   static_cast<size_t>(v1 - v0), out + head);
           } else {
             for (int64_t v = 0; v < v1 - v0; ++v) {
               std::memcpy(out + head + static_cast<size_t>(v) * lanes,
