@@ -1044,38 +1044,37 @@ void ConvOp::multiply(const Geometry& g, bool bsr, const float* x, float* y,
   if (bsr) {
     kernels::spmm_bsr_strided(g.bsr_view, x + p0, 1, width, y + p0, n, epilogue,
                               begin, end);
-  } else if (!g.chunks.empty()) {
-    // Tile by tile, chunk by chunk: the bias with the first chunk, the
-    // activation with the last.
-    const size_t final_chunk = g.chunks.size() - 1;
-    for (size_t t0 = p0; t0 < p0 + width; t0 += g.tile) {
-      const size_t tw = std::min(g.tile, p0 + width - t0);
-      for (size_t k = 0; k <= final_chunk; ++k) {
-        const kernels::Epilogue part{
-            k == 0 ? epilogue.bias : nullptr,
-            k == final_chunk ? epilogue.activation : kernels::Activation::kNone,
-            k > 0 || epilogue.accumulate};
-        if (g.chunks[k].shifted != nullptr) {
-          kernels::spmm_csr_shifted(g.chunks[k].shifted->view, x + t0, tw,
-                                    y + t0, n, part, begin, end);
-        } else {
-          kernels::spmm_csr_strided(g.chunks[k].view, x + t0, 1, tw, y + t0, n,
-                                    part, begin, end);
-        }
-      }
+    return;
+  }
+  // One CSR product over columns [t0, t0 + tw): the whole weight's (g) or a
+  // channel chunk's, each with its shifted form where the planes are aligned.
+  auto product = [&](const auto& part, const kernels::Epilogue& e, size_t t0,
+                     size_t tw) {
+    if (part.shifted != nullptr) {
+      kernels::spmm_csr_shifted(part.shifted->view, x + t0, tw, y + t0, n, e,
+                                begin, end);
+    } else {
+      kernels::spmm_csr_strided(part.view, x + t0, 1, tw, y + t0, n, e, begin,
+                                end);
     }
-  } else {
-    // Tile by tile where set (one chunk), else the whole width at once.
-    const size_t tile = g.tile != 0 ? g.tile : width;
-    for (size_t t0 = p0; t0 < p0 + width; t0 += tile) {
-      const size_t tw = std::min(tile, p0 + width - t0);
-      if (g.shifted != nullptr) {
-        kernels::spmm_csr_shifted(g.shifted->view, x + t0, tw, y + t0, n,
-                                  epilogue, begin, end);
-      } else {
-        kernels::spmm_csr_strided(g.view, x + t0, 1, tw, y + t0, n, epilogue,
-                                  begin, end);
-      }
+  };
+  // Tile by tile where set, else the whole width at once; chunk by chunk
+  // within a tile: the bias with the first chunk, the activation with the
+  // last.
+  const size_t tile = g.tile != 0 ? g.tile : width;
+  for (size_t t0 = p0; t0 < p0 + width; t0 += tile) {
+    const size_t tw = std::min(tile, p0 + width - t0);
+    if (g.chunks.empty()) {
+      product(g, epilogue, t0, tw);
+      continue;
+    }
+    const size_t final_chunk = g.chunks.size() - 1;
+    for (size_t k = 0; k <= final_chunk; ++k) {
+      const kernels::Epilogue part{
+          k == 0 ? epilogue.bias : nullptr,
+          k == final_chunk ? epilogue.activation : kernels::Activation::kNone,
+          k > 0 || epilogue.accumulate};
+      product(g.chunks[k], part, t0, tw);
     }
   }
 }
