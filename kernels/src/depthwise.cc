@@ -254,7 +254,7 @@ void StencilBand(const DepthwiseShape& s, const PhasedRows& p,
     if (xo + lanes <= wo) {
       hn::StoreU(v, d, y + yo * wo + xo);
     } else {
-      hn::BlendedStore(v, hn::FirstN(d, wo - xo), d, y + yo * wo + xo);
+      StorePartialOutOfLine(v, wo - xo, d, y + yo * wo + xo);
     }
   };
   const bool fused = FusedInStore(activation);
@@ -506,7 +506,7 @@ HWY_INLINE void DirectBlock(D d, const DepthwiseShape& s,
     if (xo + lanes <= wo || (yo + r) * wo + xo + lanes <= s.out_height * wo) {
       hn::StoreU(v, d, out);
     } else {
-      hn::BlendedStore(v, hn::FirstN(d, wo - xo), d, out);
+      StorePartialOutOfLine(v, wo - xo, d, out);
     }
   };
   store(hn::Add(o0, e0), 0);

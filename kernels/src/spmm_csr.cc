@@ -16,6 +16,7 @@
 #include "hwy/highway.h"
 #include "kernels/src/activation-inl.h"
 #include "kernels/src/column_blocks.h"
+#include "kernels/src/sweep-inl.h"
 #include "kernels/src/table_lookup-inl.h"
 #include "spruce/kernels/spmm.h"
 
@@ -209,7 +210,7 @@ HWY_INLINE void TileV(D d, const float* HWY_RESTRICT values,
   auto store = [&](Vec sum, size_t v) {
     const Vec out = ActivateInStore(d, sum, act);
     if (kMaskLast && v + 1 == V) {
-      hn::BlendedStore(out, m, d, yj + v * lanes);
+      StoreFirstN(out, count, d, yj + v * lanes);
     } else {
       hn::StoreU(out, d, yj + v * lanes);
     }
@@ -280,7 +281,7 @@ HWY_INLINE void TileMasked(D d, size_t count, const float* HWY_RESTRICT values,
                     a0);
   }
   const auto sum = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
-  hn::BlendedStore(ActivateInStore(d, sum, act), m, d, yj);
+  StoreFirstN(ActivateInStore(d, sum, act), count, d, yj);
   if (!FusedInStore(act)) ActivateSpan(yj, count, act);
 }
 

@@ -2,7 +2,8 @@
 // shape every elementwise loop over a span of floats takes here, so tails
 // (a 7×7 plane's row group, the last channels of a pixel) run in 8-, 4-
 // and 1-lane vectors instead of one scalar step per float, and nothing is
-// read or written past count.
+// read or written past count; and a span's tail stored as one partial
+// vector (StoreFirstN) where the target can.
 //
 // Included once per target by a Highway source (after foreach_target.h), so
 // it uses the per-target include guard idiom of Highway's own -inl.h files.
@@ -36,6 +37,60 @@ HWY_INLINE void ForEachWidth(size_t count, const Body& body) {
   sweep(hn::CappedTag<float, 8>());
   sweep(hn::CappedTag<float, 4>());
   sweep(hn::CappedTag<float, 1>());
+}
+
+// The first `count` (< Lanes(d)) lanes of v to y, nothing past them: a
+// row's tail as one vector. AVX2's masked store (vmaskmovps) is microcoded
+// on AMD's cores: with one for every vector the stride-2 phase split ran
+// 2.4x slower than scalar code on Zen 3, so there a partial vector goes out
+// in 4-, 2- and 1-float pieces; AVX-512's masked stores are native.
+template <class D>
+HWY_INLINE void StorePartial(hn::Vec<D> v, size_t count, D d,
+                             float* HWY_RESTRICT y) {
+#if HWY_TARGET == HWY_AVX2
+  if constexpr (hn::MaxLanes(D()) == 8) {
+    const hn::Full128<float> d4;
+    const hn::Half<decltype(d4)> d2;
+    auto q = hn::LowerHalf(d4, v);
+    if (count >= 4) {
+      hn::StoreU(q, d4, y);
+      q = hn::UpperHalf(d4, v);
+      y += 4;
+      count -= 4;
+    }
+    auto h = hn::LowerHalf(d2, q);
+    if (count >= 2) {
+      hn::StoreU(h, d2, y);
+      h = hn::UpperHalf(d2, q);
+      y += 2;
+      count -= 2;
+    }
+    if (count == 1) *y = hn::GetLane(h);
+    return;
+  }
+#endif
+  hn::BlendedStore(v, hn::FirstN(d, count), d, y);
+}
+
+// The same out of line, for unrolled code that stores a tail rarely:
+// inlined into a depthwise kernel's row groups, the pieces slowed their
+// whole-vector stores by a tenth.
+template <class D>
+HWY_NOINLINE void StorePartialOutOfLine(hn::Vec<D> v, size_t count, D d,
+                                        float* HWY_RESTRICT y) {
+  StorePartial(v, count, d, y);
+}
+
+// The first `count` (<= Lanes(d)) lanes of v to y: a whole vector, or the
+// row's tail (StorePartial).
+template <class D>
+HWY_INLINE void StoreFirstN(hn::Vec<D> v, size_t count, D d,
+                            float* HWY_RESTRICT y) {
+  if (count == hn::Lanes(d)) {
+    hn::StoreU(v, d, y);
+  } else {
+    StorePartial(v, count, d, y);
+  }
 }
 
 }  // namespace HWY_NAMESPACE

@@ -87,15 +87,14 @@ HWY_INLINE size_t GatherVectors(const float* HWY_RESTRICT x, size_t count,
 }
 
 // Rows of a phase plane are short (a 14x14 image's are 7 and 8 floats), so
-// on AVX2 and up a row's tail is one masked vector, not a pass per width.
+// on AVX2 and up a row's tail is one partial vector, not a pass per width.
 HWY_INLINE void ZeroSpan(float* HWY_RESTRICT y, size_t count) {
 #if HWY_TARGET <= HWY_AVX2
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   size_t i = 0;
   for (; i + lanes <= count; i += lanes) hn::StoreU(hn::Zero(d), d, y + i);
-  if (i < count)
-    hn::BlendedStore(hn::Zero(d), hn::FirstN(d, count - i), d, y + i);
+  if (i < count) StoreFirstN(hn::Zero(d), count - i, d, y + i);
 #else
   ForEachWidth(count,
                [&](auto d, size_t i) { hn::StoreU(hn::Zero(d), d, y + i); });
@@ -122,9 +121,9 @@ HWY_INLINE void Deinterleave(const float* HWY_RESTRICT x, size_t n,
                              x + 2 * k + lanes);
     const size_t even = std::min(lanes, (rest + 1) / 2);
     const size_t odd = std::min(lanes, rest / 2);
-    hn::BlendedStore(hn::ConcatEven(d, hi, lo), hn::FirstN(d, even), d, ye + k);
+    StoreFirstN(hn::ConcatEven(d, hi, lo), even, d, ye + k);
     if (yo != nullptr && odd > 0) {
-      hn::BlendedStore(hn::ConcatOdd(d, hi, lo), hn::FirstN(d, odd), d, yo + k);
+      StoreFirstN(hn::ConcatOdd(d, hi, lo), odd, d, yo + k);
     }
   }
 #else
