@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <utility>
@@ -114,6 +115,30 @@ struct Bias {
   std::vector<float> values;
   spruce::WeightDesc desc;
 };
+
+// With BENCH_COLD_CACHES=1 in the environment, a loop over `state`
+// evicts the caches before each iteration (untimed): the layer then finds
+// its input, weights and workspace in memory, the far end of what a
+// model's layers find (each reads what the one before wrote). Off by
+// default.
+inline bool cold_caches() {
+  static const bool cold = [] {
+    const char* v = std::getenv("BENCH_COLD_CACHES");
+    return v != nullptr && v[0] != '\0' && v[0] != '0';
+  }();
+  return cold;
+}
+
+// Writes a buffer larger than any last-level cache here (64 MiB), one
+// float per cache line, when cold_caches(); timing paused meanwhile.
+template <class State>
+void evict_caches(State& state) {
+  if (!cold_caches()) return;
+  static std::vector<float> junk((64u << 20) / sizeof(float));
+  state.PauseTiming();
+  for (size_t i = 0; i < junk.size(); i += 16) junk[i] += 1.0f;
+  state.ResumeTiming();
+}
 
 // Plan options that let only `kernels` run, split for `threads`.
 inline spruce::LinearPlanOptions only(spruce::KernelMask kernels, int threads) {

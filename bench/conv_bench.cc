@@ -32,7 +32,8 @@
 //
 // <shape> is <O>x<C>x<H>k<k>s<stride>. GFLOP/s counts the multiply-adds the
 // kernel does: the non-zeros times the output pixels when sparse, all of W
-// when dense. Threads: OMP_NUM_THREADS.
+// when dense. Threads: OMP_NUM_THREADS (all cores if unset).
+// BENCH_COLD_CACHES=1: caches evicted before each iteration (bench_util.h).
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -54,6 +55,7 @@ namespace {
 
 using spruce::LinearKernel;
 using spruce::bench::block_pruned;
+using spruce::bench::evict_caches;
 using spruce::bench::magnitude_pruned;
 using spruce::bench::make_weight;
 using spruce::bench::random_activations;
@@ -120,6 +122,7 @@ void time_conv(benchmark::State& state, LinearKernel kernel, const ConvShape& s,
   // too few iterations to hide it.
   op.run(x.data(), xs, y.data(), channels_last, threads);
   for (auto _ : state) {
+    evict_caches(state);
     op.run(x.data(), xs, y.data(), channels_last, threads);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
@@ -186,6 +189,7 @@ void BM_DepthwiseNchwMethod(benchmark::State& state,
   e.activation = spruce::kernels::Activation::kRelu6;
   std::vector<float> y(s.in * d.out_height * d.out_width);
   for (auto _ : state) {
+    evict_caches(state);
     spruce::kernels::depthwise_conv_nchw(d, x.data(), w.data(), e, y.data(), 0,
                                          s.in, method);
     benchmark::DoNotOptimize(y.data());
@@ -216,6 +220,7 @@ void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
   const auto x = random_activations(k * n);
   std::vector<float> y(s.out * n);
   for (auto _ : state) {
+    evict_caches(state);
     op.run(x.data(), n, y.data(), threads);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
