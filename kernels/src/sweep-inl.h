@@ -48,28 +48,24 @@ template <class D>
 HWY_INLINE void StorePartial(hn::Vec<D> v, size_t count, D d,
                              float* HWY_RESTRICT y) {
 #if HWY_TARGET == HWY_AVX2
-  if constexpr (hn::MaxLanes(D()) == 8) {
-    const hn::Full128<float> d4;
-    const hn::Half<decltype(d4)> d2;
-    auto q = hn::LowerHalf(d4, v);
-    if (count >= 4) {
-      hn::StoreU(q, d4, y);
-      q = hn::UpperHalf(d4, v);
-      y += 4;
-      count -= 4;
+  // Halving: the lower half whole if the tail covers it, then the rest of
+  // the tail from the upper half.
+  constexpr size_t kLanes = hn::MaxLanes(D());
+  if constexpr (kLanes == 1) {
+    if (count == 1) hn::StoreU(v, d, y);
+  } else {
+    const hn::Half<D> dh;
+    constexpr size_t kHalf = kLanes / 2;
+    if (count >= kHalf) {
+      hn::StoreU(hn::LowerHalf(dh, v), dh, y);
+      StorePartial(hn::UpperHalf(dh, v), count - kHalf, dh, y + kHalf);
+    } else {
+      StorePartial(hn::LowerHalf(dh, v), count, dh, y);
     }
-    auto h = hn::LowerHalf(d2, q);
-    if (count >= 2) {
-      hn::StoreU(h, d2, y);
-      h = hn::UpperHalf(d2, q);
-      y += 2;
-      count -= 2;
-    }
-    if (count == 1) *y = hn::GetLane(h);
-    return;
   }
-#endif
+#else
   hn::BlendedStore(v, hn::FirstN(d, count), d, y);
+#endif
 }
 
 // The same out of line, for unrolled code that stores a tail rarely:
