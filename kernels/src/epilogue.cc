@@ -61,7 +61,7 @@ void AddResidual(const float* HWY_RESTRICT a, size_t lda, const float* residual,
       const auto m = hn::FirstN(d, count);
       const auto v =
           hn::Add(hn::MaskedLoad(m, d, ar + j), hn::MaskedLoad(m, d, rr + j));
-      StoreFirstN(Activate(d, v, act), count, d, yr + j);
+      StorePartial(Activate(d, v, act), count, d, yr + j);
 #else
       const hn::CappedTag<float, 1> d1;
       for (size_t k = 0; k < count; ++k) {

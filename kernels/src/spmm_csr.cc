@@ -210,7 +210,7 @@ HWY_INLINE void TileV(D d, const float* HWY_RESTRICT values,
   auto store = [&](Vec sum, size_t v) {
     const Vec out = ActivateInStore(d, sum, act);
     if (kMaskLast && v + 1 == V) {
-      StoreFirstN(out, count, d, yj + v * lanes);
+      StorePartial(out, count, d, yj + v * lanes);
     } else {
       hn::StoreU(out, d, yj + v * lanes);
     }
@@ -281,7 +281,7 @@ HWY_INLINE void TileMasked(D d, size_t count, const float* HWY_RESTRICT values,
                     a0);
   }
   const auto sum = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
-  StoreFirstN(ActivateInStore(d, sum, act), count, d, yj);
+  StorePartial(ActivateInStore(d, sum, act), count, d, yj);
   if (!FusedInStore(act)) ActivateSpan(yj, count, act);
 }
 

@@ -3,7 +3,7 @@
 // (a 7×7 plane's row group, the last channels of a pixel) run in 8-, 4-
 // and 1-lane vectors instead of one scalar step per float, and nothing is
 // read or written past count; and a span's tail stored as one partial
-// vector (StoreFirstN) where the target can.
+// vector (StorePartial) where the target can.
 //
 // Included once per target by a Highway source (after foreach_target.h), so
 // it uses the per-target include guard idiom of Highway's own -inl.h files.

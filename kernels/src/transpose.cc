@@ -94,7 +94,7 @@ HWY_INLINE void ZeroSpan(float* HWY_RESTRICT y, size_t count) {
   const size_t lanes = hn::Lanes(d);
   size_t i = 0;
   for (; i + lanes <= count; i += lanes) hn::StoreU(hn::Zero(d), d, y + i);
-  if (i < count) StoreFirstN(hn::Zero(d), count - i, d, y + i);
+  if (i < count) StorePartial(hn::Zero(d), count - i, d, y + i);
 #else
   ForEachWidth(count,
                [&](auto d, size_t i) { hn::StoreU(hn::Zero(d), d, y + i); });
