@@ -434,8 +434,113 @@ HWY_INLINE void ShiftedTile(const ShiftedCsrView& w, size_t r,
 }
 #endif  // SPRUCE_HAVE_LOOKUP32
 
-// Targets without the lookup: one vector at a time, each non-zero loaded
-// at its own offset (unaligned where shifted).
+#if HWY_TARGET == HWY_AVX2
+// Lanes [R, R + 8) of the 16 floats lo:hi, 0 < R < 8: a swap of 128-bit
+// blocks and an alignment within them, no index vector.
+template <int R, class D>
+HWY_INLINE hn::Vec<D> LanesFrom(D d, hn::Vec<D> lo, hn::Vec<D> hi) {
+  const hn::Vec<D> mid = hn::ConcatLowerUpper(d, hi, lo);  // lo:hi's middle
+  if constexpr (R < 4) {
+    return hn::CombineShiftRightBytes<4 * R>(d, mid, lo);
+  } else if constexpr (R == 4) {
+    return mid;
+  } else {
+    return hn::CombineShiftRightBytes<4 * (R - 4)>(d, hi, mid);
+  }
+}
+
+// a[v] += lanes [R, R + 8) of b[v]:b[v + 1] for v < NV.
+template <int R, size_t NV, class D>
+HWY_INLINE void AddShifted(D d, const hn::Vec<D>* b, hn::Vec<D>* a) {
+  HWY_UNROLL(6)
+  for (size_t v = 0; v < NV; ++v) {
+    a[v] = hn::Add(a[v], LanesFrom<R>(d, b[v], b[v + 1]));
+  }
+}
+
+// ShiftedTile with 8-float vectors: a shift s reads from the vector boundary
+// s − s mod 8, and the classes with s mod 8 > 0 move their sums into place
+// with AddShifted. Every load is aligned: unaligned ones measured 15-25%
+// slower here (Zen 3), half of them splitting a cache line.
+template <size_t NV>
+HWY_INLINE void ShiftedTile8(const ShiftedCsrView& w, size_t r,
+                             const float* HWY_RESTRICT x, float bias,
+                             bool accumulate, Activation act,
+                             float* HWY_RESTRICT yj) {
+  const hn::Full256<float> d;
+  constexpr size_t kLanes = 8;
+  using V = hn::Vec<decltype(d)>;
+  const uint32_t* HWY_RESTRICT row_ptr = w.csr.row_ptr;
+  const auto* HWY_RESTRICT cols = static_cast<const uint32_t*>(w.csr.col_idx);
+  const float* HWY_RESTRICT values = w.csr.values;
+  V a[NV];
+  HWY_UNROLL(6)
+  for (size_t v = 0; v < NV; ++v) {
+    a[v] = Start(d, bias, accumulate, yj + v * kLanes);
+  }
+  for (size_t k = 0; k < w.classes; ++k) {
+    const uint32_t kb = row_ptr[r * w.classes + k];
+    const uint32_t ke = row_ptr[r * w.classes + k + 1];
+    if (kb == ke) continue;
+    const uint32_t shift = w.shifts[k];
+    const float* HWY_RESTRICT xs = x + (shift & ~uint32_t{kLanes - 1});
+    const uint32_t lane = shift % kLanes;
+    if (lane == 0) {
+      for (uint32_t e = kb; e < ke; ++e) {
+        const float* HWY_RESTRICT xr = xs + cols[e];
+        const V wv = hn::Set(d, values[e]);
+        HWY_UNROLL(6)
+        for (size_t v = 0; v < NV; ++v) {
+          a[v] = hn::MulAdd(wv, hn::Load(d, xr + v * kLanes), a[v]);
+        }
+      }
+      continue;
+    }
+    V b[NV + 1];
+    HWY_UNROLL(7)
+    for (size_t v = 0; v <= NV; ++v) b[v] = hn::Zero(d);
+    for (uint32_t e = kb; e < ke; ++e) {
+      const float* HWY_RESTRICT xr = xs + cols[e];
+      const V wv = hn::Set(d, values[e]);
+      HWY_UNROLL(7)
+      for (size_t v = 0; v <= NV; ++v) {
+        b[v] = hn::MulAdd(wv, hn::Load(d, xr + v * kLanes), b[v]);
+      }
+    }
+    switch (lane) {
+      case 1:
+        AddShifted<1, NV>(d, b, a);
+        break;
+      case 2:
+        AddShifted<2, NV>(d, b, a);
+        break;
+      case 3:
+        AddShifted<3, NV>(d, b, a);
+        break;
+      case 4:
+        AddShifted<4, NV>(d, b, a);
+        break;
+      case 5:
+        AddShifted<5, NV>(d, b, a);
+        break;
+      case 6:
+        AddShifted<6, NV>(d, b, a);
+        break;
+      default:
+        AddShifted<7, NV>(d, b, a);
+        break;
+    }
+  }
+  HWY_UNROLL(6)
+  for (size_t v = 0; v < NV; ++v) {
+    hn::StoreU(ActivateInStore(d, a[v], act), d, yj + v * kLanes);
+  }
+  if (!FusedInStore(act)) ActivateSpan(yj, NV * kLanes, act);
+}
+#endif  // HWY_TARGET == HWY_AVX2
+
+// Other targets: one vector at a time, each non-zero loaded at its own
+// offset (unaligned where shifted).
 template <class D>
 HWY_INLINE void ShiftedVector(D d, const ShiftedCsrView& w, size_t r,
                               const float* HWY_RESTRICT x, float bias,
@@ -500,6 +605,18 @@ void SpmmCsrShifted(const ShiftedCsrView& w, const float* x, size_t n, float* y,
         break;
       default:
         break;
+    }
+#elif HWY_TARGET == HWY_AVX2
+    // n is whole 16-float vectors: tiles of six 8-float vectors, then the
+    // rest (two or four) in one.
+    size_t j = 0;
+    for (; j + 6 * 8 <= n; j += 6 * 8) {
+      ShiftedTile8<6>(w, r, x + j, bias, acc, act, yr + j);
+    }
+    if (n - j == 4 * 8) {
+      ShiftedTile8<4>(w, r, x + j, bias, acc, act, yr + j);
+    } else if (n - j == 2 * 8) {
+      ShiftedTile8<2>(w, r, x + j, bias, acc, act, yr + j);
     }
 #else
     const hn::CappedTag<float, 16> d;

@@ -282,7 +282,7 @@ TEST_P(SpmmCsr, StridedOffsetsMatchReference) {
 TEST_P(SpmmCsr, ShiftedClassesMatchReference) {
   std::mt19937 rng(11);
   const std::vector<std::vector<uint32_t>> shift_sets = {
-      {0}, {0, 1, 2}, {1, 2}, {0, 3, 9, 15}, {7}};
+      {0}, {0, 1, 2}, {1, 2}, {0, 3, 9, 15}, {7}, {4, 5, 6, 8, 12, 14}};
   for (const std::vector<uint32_t>& shifts : shift_sets) {
     for (size_t n : {16, 48, 128, 144, 256, 400}) {
       for (const bool accumulate : {false, true}) {
