@@ -2,8 +2,10 @@
 # Two spruce builds on the same models, alternating per model so the
 # machine's noise falls on both alike: one line per (round, model, build)
 # with the p50 latency in ms (1 thread, batch 1, 1 s per run; or THREADS=n,
-# BATCH=n, SECONDS_PER_RUN=s). The median over rounds is what
-# bench/RESULTS.md quotes.
+# BATCH=n, SECONDS_PER_RUN=s, STAT=min for the fastest run instead of p50).
+# The median over rounds is what bench/RESULTS.md quotes. On a shared host
+# whose noise only ever adds time, STAT=min resolves changes of a few
+# percent that p50 (swinging by a third between runs) cannot.
 #   bench/compare_builds.sh BEFORE_SPRUCE AFTER_SPRUCE ROUNDS MODEL...
 # A MODEL.spruce runs as it is on both builds; a MODEL.onnx is converted by
 # each build first (for changes to the converter: what it fuses, the file).
@@ -38,10 +40,10 @@ for round in $(seq "$rounds"); do
       exe=$before; [ "$build" = after ] && exe=$after
       "$exe" bench "$(file_for $build $index "$model")" --threads "$threads" \
         --batch "$batch" --time "$seconds" --json "$json" > /dev/null
-      p50=$(/usr/bin/python3 -c \
-        "import json,sys; print(json.load(open(sys.argv[1]))['latency_ms']['p50'])" \
-        "$json")
-      echo "$round $model $build $p50"
+      ms=$(/usr/bin/python3 -c \
+        "import json,sys; print(json.load(open(sys.argv[1]))['latency_ms'][sys.argv[2]])" \
+        "$json" "${STAT:-p50}")
+      echo "$round $model $build $ms"
     done
     index=$((index + 1))
   done

@@ -30,6 +30,14 @@
 //                                direct; depthwise.h), the kernel called
 //                                directly on one image, 1 thread
 //
+// and the CSR kernel alone with everything in L1, the ceiling of its loop:
+//
+//   csr-l1/<nnz>/<align>         kernels::spmm_csr_strided, 64 rows of
+//                                <nnz> non-zeros at random offsets into 16
+//                                KiB of X (rounded down to <align> floats:
+//                                8 and 16 keep every vector load within a
+//                                cache line), 256 outputs per row, 1 thread
+//
 // <shape> is <O>x<C>x<H>k<k>s<stride>. GFLOP/s counts the multiply-adds the
 // kernel does: the non-zeros times the output pixels when sparse, all of W
 // when dense. Threads: OMP_NUM_THREADS (all cores if unset).
@@ -37,10 +45,13 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,6 +61,7 @@
 #include "linear_op.h"
 #include "op_params.h"
 #include "spruce/kernels/depthwise.h"
+#include "spruce/kernels/spmm.h"
 
 namespace {
 
@@ -228,6 +240,42 @@ void BM_LinearSameNonZeros(benchmark::State& state, ConvShape s, size_t batch) {
   report_rate(state, op.multiply_adds(n));
 }
 
+void BM_CsrInL1(benchmark::State& state, size_t nnz, size_t align) {
+  constexpr size_t kRows = 64, kOutputs = 256, kWindow = 4096;  // 16 KiB
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<uint32_t> offset(0, kWindow - 1);
+  std::vector<uint32_t> row_ptr = {0}, cols;
+  for (size_t r = 0; r < kRows; ++r) {
+    for (size_t e = 0; e < nnz; ++e) {
+      cols.push_back(static_cast<uint32_t>(offset(rng) / align * align));
+    }
+    std::sort(cols.end() - static_cast<std::ptrdiff_t>(nnz), cols.end());
+    row_ptr.push_back(static_cast<uint32_t>(cols.size()));
+  }
+  const auto values = random_activations(cols.size());
+  const auto bias = random_activations(kRows);
+  spruce::kernels::CsrView w;
+  w.rows = kRows;
+  w.cols = kWindow;
+  w.row_ptr = row_ptr.data();
+  w.col_idx = cols.data();
+  w.values = values.data();
+  // X from a 64-byte boundary, readable kOutputs past every offset.
+  auto storage = random_activations(kWindow + kOutputs + 16);
+  float* x = storage.data();
+  while (reinterpret_cast<uintptr_t>(x) % 64 != 0) ++x;
+  std::vector<float> y(kRows * kOutputs);
+  const spruce::kernels::Epilogue e{bias.data(),
+                                    spruce::kernels::Activation::kRelu, false};
+  for (auto _ : state) {
+    spruce::kernels::spmm_csr_strided(w, x, 1, kOutputs, y.data(), kOutputs, e,
+                                      0, kRows);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  report_rate(state, cols.size() * kOutputs);
+}
+
 void register_all() {
   // ResNet's 3x3 stages (stride 1 and the stride-2 entries), its 7x7 stem,
   // the 3x3 stride-2 stem of MobileNet and EfficientNet, ResNet-50's,
@@ -269,6 +317,15 @@ void register_all() {
       }
       benchmark::RegisterBenchmark(("linear-csr/" + tail + "/90").c_str(),
                                    BM_LinearSameNonZeros, s, batch);
+    }
+  }
+  // Rows as long as a channel chunk's (16) and a whole 3x3 row's at 90%.
+  for (size_t nnz : {16, 64}) {
+    for (size_t align : {1, 8, 16}) {
+      benchmark::RegisterBenchmark(
+          ("csr-l1/" + std::to_string(nnz) + "/" + std::to_string(align))
+              .c_str(),
+          BM_CsrInL1, nnz, align);
     }
   }
   // MobileNet v2's depthwise layers (3x3, stride 1 and 2), EfficientNet's
