@@ -369,6 +369,25 @@ void SpmmRows(const CsrView& w, const Index* HWY_RESTRICT cols,
   }
 }
 
+// acc[v] += the non-zeros [kb, ke) of one shift class times the aligned
+// vectors at xs + offset + v·lanes, v < NV: each non-zero one broadcast and
+// NV FMAs.
+template <size_t NV, class D>
+HWY_INLINE void AccumulateClass(D d, const float* HWY_RESTRICT values,
+                                const uint32_t* HWY_RESTRICT cols, uint32_t kb,
+                                uint32_t ke, const float* HWY_RESTRICT xs,
+                                hn::Vec<D>* HWY_RESTRICT acc) {
+  const size_t lanes = hn::Lanes(d);
+  for (uint32_t e = kb; e < ke; ++e) {
+    const float* HWY_RESTRICT xr = xs + cols[e];
+    const auto wv = hn::Set(d, values[e]);
+    HWY_UNROLL(9)
+    for (size_t v = 0; v < NV; ++v) {
+      acc[v] = hn::MulAdd(wv, hn::Load(d, xr + v * lanes), acc[v]);
+    }
+  }
+}
+
 // Shifted CSR (spmm.h): outputs [j, j + NV vectors) of logical row r. The
 // non-zeros of shift 0 accumulate straight into a[]; those of shift s > 0
 // into b[] over one more vector (b[v] lane l is the sum at output
@@ -398,27 +417,13 @@ HWY_INLINE void ShiftedTile(const ShiftedCsrView& w, size_t r,
     if (kb == ke) continue;
     const uint32_t shift = w.shifts[k];
     if (shift == 0) {
-      for (uint32_t e = kb; e < ke; ++e) {
-        const float* HWY_RESTRICT xr = x + cols[e];
-        const V wv = hn::Set(d, values[e]);
-        HWY_UNROLL(8)
-        for (size_t v = 0; v < NV; ++v) {
-          a[v] = hn::MulAdd(wv, hn::Load(d, xr + v * kLanes), a[v]);
-        }
-      }
+      AccumulateClass<NV>(d, values, cols, kb, ke, x, a);
       continue;
     }
     V b[NV + 1];
     HWY_UNROLL(9)
     for (size_t v = 0; v <= NV; ++v) b[v] = hn::Zero(d);
-    for (uint32_t e = kb; e < ke; ++e) {
-      const float* HWY_RESTRICT xr = x + cols[e];
-      const V wv = hn::Set(d, values[e]);
-      HWY_UNROLL(9)
-      for (size_t v = 0; v <= NV; ++v) {
-        b[v] = hn::MulAdd(wv, hn::Load(d, xr + v * kLanes), b[v]);
-      }
-    }
+    AccumulateClass<NV + 1>(d, values, cols, kb, ke, x, b);
     const auto index =
         hn::Add(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(shift)));
     HWY_UNROLL(8)
@@ -486,27 +491,13 @@ HWY_INLINE void ShiftedTile8(const ShiftedCsrView& w, size_t r,
     const float* HWY_RESTRICT xs = x + (shift & ~uint32_t{kLanes - 1});
     const uint32_t lane = shift % kLanes;
     if (lane == 0) {
-      for (uint32_t e = kb; e < ke; ++e) {
-        const float* HWY_RESTRICT xr = xs + cols[e];
-        const V wv = hn::Set(d, values[e]);
-        HWY_UNROLL(6)
-        for (size_t v = 0; v < NV; ++v) {
-          a[v] = hn::MulAdd(wv, hn::Load(d, xr + v * kLanes), a[v]);
-        }
-      }
+      AccumulateClass<NV>(d, values, cols, kb, ke, xs, a);
       continue;
     }
     V b[NV + 1];
     HWY_UNROLL(7)
     for (size_t v = 0; v <= NV; ++v) b[v] = hn::Zero(d);
-    for (uint32_t e = kb; e < ke; ++e) {
-      const float* HWY_RESTRICT xr = xs + cols[e];
-      const V wv = hn::Set(d, values[e]);
-      HWY_UNROLL(7)
-      for (size_t v = 0; v <= NV; ++v) {
-        b[v] = hn::MulAdd(wv, hn::Load(d, xr + v * kLanes), b[v]);
-      }
-    }
+    AccumulateClass<NV + 1>(d, values, cols, kb, ke, xs, b);
     switch (lane) {
       case 1:
         AddShifted<1, NV>(d, b, a);
