@@ -388,58 +388,25 @@ HWY_INLINE void AccumulateClass(D d, const float* HWY_RESTRICT values,
   }
 }
 
-// Shifted CSR (spmm.h): outputs [j, j + NV vectors) of logical row r. The
-// non-zeros of shift 0 accumulate straight into a[]; those of shift s > 0
-// into b[] over one more vector (b[v] lane l is the sum at output
-// l + v·lanes − s), moved into place with a two-vector lane lookup per
-// vector once the class is done. Every load is aligned.
+// Shifted CSR (spmm.h) on targets whose aligned vectors it pays to keep:
+// AddShifted<NV>(d, lane, b, a) adds lanes [lane, lane + lanes) of each
+// b[v]:b[v + 1] to a[v], for 0 < lane < lanes. (Defined per target.)
+#undef SPRUCE_HAVE_SHIFTED_TILE
 #if SPRUCE_HAVE_LOOKUP32
+// 16-float vectors: one two-vector lane lookup per vector.
 template <size_t NV>
-HWY_INLINE void ShiftedTile(const ShiftedCsrView& w, size_t r,
-                            const float* HWY_RESTRICT x, float bias,
-                            bool accumulate, Activation act,
-                            float* HWY_RESTRICT yj) {
-  const hn::Full512<float> d;
-  const hn::RebindToSigned<decltype(d)> di;
-  constexpr size_t kLanes = 16;
-  using V = hn::Vec<decltype(d)>;
-  const uint32_t* HWY_RESTRICT row_ptr = w.csr.row_ptr;
-  const auto* HWY_RESTRICT cols = static_cast<const uint32_t*>(w.csr.col_idx);
-  const float* HWY_RESTRICT values = w.csr.values;
-  V a[NV];
+HWY_INLINE void AddShifted(hn::Full512<float> /*d*/, uint32_t lane,
+                           const hn::Vec512<float>* b, hn::Vec512<float>* a) {
+  const hn::Full512<int32_t> di;
+  const auto index =
+      hn::Add(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(lane)));
   HWY_UNROLL(8)
   for (size_t v = 0; v < NV; ++v) {
-    a[v] = Start(d, bias, accumulate, yj + v * kLanes);
+    a[v] = hn::Add(a[v], Lookup32(b[v], b[v + 1], index));
   }
-  for (size_t k = 0; k < w.classes; ++k) {
-    const uint32_t kb = row_ptr[r * w.classes + k];
-    const uint32_t ke = row_ptr[r * w.classes + k + 1];
-    if (kb == ke) continue;
-    const uint32_t shift = w.shifts[k];
-    if (shift == 0) {
-      AccumulateClass<NV>(d, values, cols, kb, ke, x, a);
-      continue;
-    }
-    V b[NV + 1];
-    HWY_UNROLL(9)
-    for (size_t v = 0; v <= NV; ++v) b[v] = hn::Zero(d);
-    AccumulateClass<NV + 1>(d, values, cols, kb, ke, x, b);
-    const auto index =
-        hn::Add(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(shift)));
-    HWY_UNROLL(8)
-    for (size_t v = 0; v < NV; ++v) {
-      a[v] = hn::Add(a[v], Lookup32(b[v], b[v + 1], index));
-    }
-  }
-  HWY_UNROLL(8)
-  for (size_t v = 0; v < NV; ++v) {
-    hn::StoreU(ActivateInStore(d, a[v], act), d, yj + v * kLanes);
-  }
-  if (!FusedInStore(act)) ActivateSpan(yj, NV * kLanes, act);
 }
-#endif  // SPRUCE_HAVE_LOOKUP32
-
-#if HWY_TARGET == HWY_AVX2
+#define SPRUCE_HAVE_SHIFTED_TILE 1
+#elif HWY_TARGET == HWY_AVX2
 // Lanes [R, R + 8) of the 16 floats lo:hi, 0 < R < 8: a swap of 128-bit
 // blocks and an alignment within them, no index vector.
 template <int R, class D>
@@ -454,81 +421,86 @@ HWY_INLINE hn::Vec<D> LanesFrom(D d, hn::Vec<D> lo, hn::Vec<D> hi) {
   }
 }
 
-// a[v] += lanes [R, R + 8) of b[v]:b[v + 1] for v < NV.
 template <int R, size_t NV, class D>
-HWY_INLINE void AddShifted(D d, const hn::Vec<D>* b, hn::Vec<D>* a) {
+HWY_INLINE void AddLanesFrom(D d, const hn::Vec<D>* b, hn::Vec<D>* a) {
   HWY_UNROLL(6)
   for (size_t v = 0; v < NV; ++v) {
     a[v] = hn::Add(a[v], LanesFrom<R>(d, b[v], b[v + 1]));
   }
 }
 
-// ShiftedTile with 8-float vectors: a shift s reads from the vector boundary
-// s − s mod 8, and the classes with s mod 8 > 0 move their sums into place
-// with AddShifted. Every load is aligned: unaligned ones measured 15-25%
-// slower here (Zen 3), half of them splitting a cache line.
+// 8-float vectors: the shift a template argument, picked once per class.
 template <size_t NV>
-HWY_INLINE void ShiftedTile8(const ShiftedCsrView& w, size_t r,
-                             const float* HWY_RESTRICT x, float bias,
-                             bool accumulate, Activation act,
-                             float* HWY_RESTRICT yj) {
-  const hn::Full256<float> d;
-  constexpr size_t kLanes = 8;
-  using V = hn::Vec<decltype(d)>;
+HWY_INLINE void AddShifted(hn::Full256<float> d, uint32_t lane,
+                           const hn::Vec256<float>* b, hn::Vec256<float>* a) {
+  switch (lane) {
+    case 1:
+      return AddLanesFrom<1, NV>(d, b, a);
+    case 2:
+      return AddLanesFrom<2, NV>(d, b, a);
+    case 3:
+      return AddLanesFrom<3, NV>(d, b, a);
+    case 4:
+      return AddLanesFrom<4, NV>(d, b, a);
+    case 5:
+      return AddLanesFrom<5, NV>(d, b, a);
+    case 6:
+      return AddLanesFrom<6, NV>(d, b, a);
+    default:
+      return AddLanesFrom<7, NV>(d, b, a);
+  }
+}
+#define SPRUCE_HAVE_SHIFTED_TILE 1
+#else
+#define SPRUCE_HAVE_SHIFTED_TILE 0
+#endif
+
+#if SPRUCE_HAVE_SHIFTED_TILE
+// Outputs [j, j + NV vectors) of logical row r. A shift s reads from the
+// vector boundary s − s mod lanes, so every load is aligned (on AVX2,
+// unaligned ones measured 15-29% slower in L1, conv_bench csr-l1). The
+// non-zeros of a class with s mod lanes == 0 accumulate straight into a[];
+// the others into b[] over one more vector (b[v] lane l is the sum at
+// output l + v·lanes − s mod lanes), moved into place by AddShifted once
+// the class is done.
+template <size_t NV, class D>
+HWY_INLINE void ShiftedTile(D d, const ShiftedCsrView& w, size_t r,
+                            const float* HWY_RESTRICT x, float bias,
+                            bool accumulate, Activation act,
+                            float* HWY_RESTRICT yj) {
+  const size_t lanes = hn::Lanes(d);
+  using V = hn::Vec<D>;
   const uint32_t* HWY_RESTRICT row_ptr = w.csr.row_ptr;
   const auto* HWY_RESTRICT cols = static_cast<const uint32_t*>(w.csr.col_idx);
   const float* HWY_RESTRICT values = w.csr.values;
   V a[NV];
-  HWY_UNROLL(6)
+  HWY_UNROLL(8)
   for (size_t v = 0; v < NV; ++v) {
-    a[v] = Start(d, bias, accumulate, yj + v * kLanes);
+    a[v] = Start(d, bias, accumulate, yj + v * lanes);
   }
   for (size_t k = 0; k < w.classes; ++k) {
     const uint32_t kb = row_ptr[r * w.classes + k];
     const uint32_t ke = row_ptr[r * w.classes + k + 1];
     if (kb == ke) continue;
-    const uint32_t shift = w.shifts[k];
-    const float* HWY_RESTRICT xs = x + (shift & ~uint32_t{kLanes - 1});
-    const uint32_t lane = shift % kLanes;
+    const uint32_t lane = w.shifts[k] % lanes;
+    const float* HWY_RESTRICT xs = x + (w.shifts[k] - lane);
     if (lane == 0) {
       AccumulateClass<NV>(d, values, cols, kb, ke, xs, a);
       continue;
     }
     V b[NV + 1];
-    HWY_UNROLL(7)
+    HWY_UNROLL(9)
     for (size_t v = 0; v <= NV; ++v) b[v] = hn::Zero(d);
     AccumulateClass<NV + 1>(d, values, cols, kb, ke, xs, b);
-    switch (lane) {
-      case 1:
-        AddShifted<1, NV>(d, b, a);
-        break;
-      case 2:
-        AddShifted<2, NV>(d, b, a);
-        break;
-      case 3:
-        AddShifted<3, NV>(d, b, a);
-        break;
-      case 4:
-        AddShifted<4, NV>(d, b, a);
-        break;
-      case 5:
-        AddShifted<5, NV>(d, b, a);
-        break;
-      case 6:
-        AddShifted<6, NV>(d, b, a);
-        break;
-      default:
-        AddShifted<7, NV>(d, b, a);
-        break;
-    }
+    AddShifted<NV>(d, lane, b, a);
   }
-  HWY_UNROLL(6)
+  HWY_UNROLL(8)
   for (size_t v = 0; v < NV; ++v) {
-    hn::StoreU(ActivateInStore(d, a[v], act), d, yj + v * kLanes);
+    hn::StoreU(ActivateInStore(d, a[v], act), d, yj + v * lanes);
   }
-  if (!FusedInStore(act)) ActivateSpan(yj, NV * kLanes, act);
+  if (!FusedInStore(act)) ActivateSpan(yj, NV * lanes, act);
 }
-#endif  // HWY_TARGET == HWY_AVX2
+#endif  // SPRUCE_HAVE_SHIFTED_TILE
 
 // Other targets: one vector at a time, each non-zero loaded at its own
 // offset (unaligned where shifted).
@@ -568,31 +540,32 @@ void SpmmCsrShifted(const ShiftedCsrView& w, const float* x, size_t n, float* y,
     float* HWY_RESTRICT yr = y + r * ldy;
 #if SPRUCE_HAVE_LOOKUP32
     // n is whole 16-float vectors: tiles of eight, then the rest in one.
+    const hn::Full512<float> d;
     size_t j = 0;
     for (; j + 8 * 16 <= n; j += 8 * 16) {
-      ShiftedTile<8>(w, r, x + j, bias, acc, act, yr + j);
+      ShiftedTile<8>(d, w, r, x + j, bias, acc, act, yr + j);
     }
     switch ((n - j) / 16) {
       case 7:
-        ShiftedTile<7>(w, r, x + j, bias, acc, act, yr + j);
+        ShiftedTile<7>(d, w, r, x + j, bias, acc, act, yr + j);
         break;
       case 6:
-        ShiftedTile<6>(w, r, x + j, bias, acc, act, yr + j);
+        ShiftedTile<6>(d, w, r, x + j, bias, acc, act, yr + j);
         break;
       case 5:
-        ShiftedTile<5>(w, r, x + j, bias, acc, act, yr + j);
+        ShiftedTile<5>(d, w, r, x + j, bias, acc, act, yr + j);
         break;
       case 4:
-        ShiftedTile<4>(w, r, x + j, bias, acc, act, yr + j);
+        ShiftedTile<4>(d, w, r, x + j, bias, acc, act, yr + j);
         break;
       case 3:
-        ShiftedTile<3>(w, r, x + j, bias, acc, act, yr + j);
+        ShiftedTile<3>(d, w, r, x + j, bias, acc, act, yr + j);
         break;
       case 2:
-        ShiftedTile<2>(w, r, x + j, bias, acc, act, yr + j);
+        ShiftedTile<2>(d, w, r, x + j, bias, acc, act, yr + j);
         break;
       case 1:
-        ShiftedTile<1>(w, r, x + j, bias, acc, act, yr + j);
+        ShiftedTile<1>(d, w, r, x + j, bias, acc, act, yr + j);
         break;
       default:
         break;
@@ -600,14 +573,15 @@ void SpmmCsrShifted(const ShiftedCsrView& w, const float* x, size_t n, float* y,
 #elif HWY_TARGET == HWY_AVX2
     // n is whole 16-float vectors: tiles of six 8-float vectors, then the
     // rest (two or four) in one.
+    const hn::Full256<float> d;
     size_t j = 0;
     for (; j + 6 * 8 <= n; j += 6 * 8) {
-      ShiftedTile8<6>(w, r, x + j, bias, acc, act, yr + j);
+      ShiftedTile<6>(d, w, r, x + j, bias, acc, act, yr + j);
     }
     if (n - j == 4 * 8) {
-      ShiftedTile8<4>(w, r, x + j, bias, acc, act, yr + j);
+      ShiftedTile<4>(d, w, r, x + j, bias, acc, act, yr + j);
     } else if (n - j == 2 * 8) {
-      ShiftedTile8<2>(w, r, x + j, bias, acc, act, yr + j);
+      ShiftedTile<2>(d, w, r, x + j, bias, acc, act, yr + j);
     }
 #else
     const hn::CappedTag<float, 16> d;
